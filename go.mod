@@ -1,0 +1,3 @@
+module github.com/shelfcommerce/shelf
+
+go 1.26
