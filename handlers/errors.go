@@ -1,0 +1,159 @@
+package handlers
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"runtime/debug"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/shelfcommerce/shelf/internal/problem"
+	"github.com/shelfcommerce/shelf/internal/store"
+)
+
+// problemDoc is an RFC 9457 problem document.
+type problemDoc struct {
+	Type      string               `json:"type"`
+	Title     string               `json:"title"`
+	Status    int                  `json:"status"`
+	Detail    string               `json:"detail,omitempty"`
+	RequestID string               `json:"request_id"`
+	Errors    []problem.FieldError `json:"errors,omitempty"`
+}
+
+// kindStatus is the single table from error kind to HTTP status.
+var kindStatus = map[problem.Kind]int{
+	problem.Invalid:            http.StatusBadRequest,
+	problem.Unprocessable:      http.StatusUnprocessableEntity,
+	problem.NotFound:           http.StatusNotFound,
+	problem.Conflict:           http.StatusConflict,
+	problem.PreconditionFailed: http.StatusPreconditionFailed,
+	problem.Unauthorized:       http.StatusUnauthorized,
+	problem.Forbidden:          http.StatusForbidden,
+	problem.TooLarge:           http.StatusRequestEntityTooLarge,
+	problem.Unsupported:        http.StatusUnsupportedMediaType,
+	problem.Unavailable:        http.StatusServiceUnavailable,
+	problem.InsufficientStock:  http.StatusConflict,
+	problem.IdempotencyInUse:   http.StatusConflict,
+}
+
+var statusKind = map[int]problem.Kind{
+	http.StatusBadRequest:            problem.Invalid,
+	http.StatusNotFound:              problem.NotFound,
+	http.StatusMethodNotAllowed:      "method-not-allowed",
+	http.StatusRequestEntityTooLarge: problem.TooLarge,
+	http.StatusUnsupportedMediaType:  problem.Unsupported,
+	http.StatusUnauthorized:          problem.Unauthorized,
+	http.StatusForbidden:             problem.Forbidden,
+	http.StatusServiceUnavailable:    problem.Unavailable,
+}
+
+// ProblemType is the "type" URI of a problem kind, relative to the API root.
+func ProblemType(k problem.Kind) string { return "/problems/" + string(k) }
+
+// ErrorHandler is echo's one error handler: every error a handler or
+// middleware returns becomes an application/problem+json response here.
+// Domain errors (*problem.Error) keep their message; echo's own errors keep
+// their status; anything else is logged with the request id and answered
+// with a bare 500 that leaks no SQL or driver text.
+func (a *API) ErrorHandler(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	doc := problemDoc{RequestID: requestIDOf(c)}
+	var extra map[string]any
+	var pe *problem.Error
+	var he *echo.HTTPError
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &pe):
+		doc.Status = kindStatus[pe.Kind]
+		if doc.Status == 0 {
+			doc.Status = http.StatusBadRequest
+		}
+		doc.Type = ProblemType(pe.Kind)
+		doc.Title = pe.Title
+		doc.Detail = pe.Detail
+		doc.Errors = pe.Errors
+		extra = pe.Extra
+		if pe.Kind == problem.Unavailable {
+			c.Response().Header().Set("Retry-After", "1")
+		}
+	case errors.As(err, &mbe):
+		doc.Status = http.StatusRequestEntityTooLarge
+		doc.Type = ProblemType(problem.TooLarge)
+		doc.Detail = fmt.Sprintf("the request body is larger than the limit of %d bytes", mbe.Limit)
+	case errors.Is(err, store.ErrBusy):
+		doc.Status = http.StatusServiceUnavailable
+		doc.Type = ProblemType(problem.Unavailable)
+		doc.Detail = "the database is busy with conflicting requests; retry shortly"
+		c.Response().Header().Set("Retry-After", "1")
+	case errors.As(err, &he):
+		doc.Status = he.Code
+		k, ok := statusKind[he.Code]
+		if !ok {
+			k = "http-error"
+		}
+		doc.Type = ProblemType(k)
+		if he.Code == http.StatusRequestEntityTooLarge {
+			doc.Detail = "the request body is too large"
+		} else if msg, ok := he.Message.(string); ok && he.Code < 500 {
+			doc.Detail = msg
+		}
+	case errors.Is(err, context.Canceled):
+		// The client went away; nobody will read an answer.
+		a.log.InfoContext(c.Request().Context(), "request canceled by client")
+		return
+	default:
+		doc.Status = http.StatusInternalServerError
+		doc.Type = ProblemType("internal")
+		a.log.ErrorContext(c.Request().Context(), "internal error", "err", err.Error(),
+			"method", c.Request().Method, "path", c.Path())
+	}
+	if doc.Title == "" {
+		doc.Title = http.StatusText(doc.Status)
+	}
+	writeProblem(c, doc, extra)
+}
+
+func writeProblem(c echo.Context, doc problemDoc, extra map[string]any) {
+	var body []byte
+	if len(extra) == 0 {
+		body, _ = json.Marshal(doc)
+	} else {
+		// Merge the kind-specific members into the document.
+		m := map[string]any{}
+		b, _ := json.Marshal(doc)
+		_ = json.Unmarshal(b, &m)
+		for k, v := range extra {
+			m[k] = v
+		}
+		body, _ = json.Marshal(m)
+	}
+	c.Response().Header().Set(echo.HeaderContentType, "application/problem+json")
+	if c.Request().Method == http.MethodHead {
+		c.Response().WriteHeader(doc.Status)
+		return
+	}
+	_ = c.Blob(doc.Status, "application/problem+json", body)
+}
+
+// recover turns a panic into a logged 500 instead of a dropped connection.
+func (a *API) recover(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				if r == http.ErrAbortHandler {
+					panic(r)
+				}
+				a.log.ErrorContext(c.Request().Context(), "panic", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+				err = fmt.Errorf("panic: %v", r)
+			}
+		}()
+		return next(c)
+	}
+}
+

@@ -1,0 +1,151 @@
+// Package handlers is Shelf's HTTP surface on echo v4: the middleware chain,
+// one error handler that turns every error into application/problem+json, and
+// thin handlers that parse a request, call one domain function and write the
+// response. Routes and their shapes are documented in openapi.yaml, which a
+// test keeps in step with the router.
+package handlers
+
+import (
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/shelfcommerce/shelf/internal/store"
+)
+
+// Config is everything the HTTP layer needs, wired by cmd/shelf.
+type Config struct {
+	Logger *slog.Logger
+	Store  *store.Store
+	// SchemaVersion is the latest migration embedded in the binary; /readyz
+	// answers 503 until the database has reached it.
+	SchemaVersion int64
+	// CORSOrigins are the storefront origins allowed to call the API from a
+	// browser. Empty means no CORS headers at all.
+	CORSOrigins []string
+	// TrustedProxies are the networks whose X-Forwarded-For is believed. Empty
+	// means the client IP is the TCP peer, whatever headers say.
+	TrustedProxies []*net.IPNet
+	// BodyLimit caps request bodies, except imports (ImportBodyLimit).
+	BodyLimit       int64
+	ImportBodyLimit int64
+	// Registry receives Shelf's Prometheus metrics; nil makes a fresh one.
+	Registry *prometheus.Registry
+}
+
+// API holds the handlers' dependencies.
+type API struct {
+	cfg     Config
+	log     *slog.Logger
+	metrics *metrics
+}
+
+// New builds the echo instance with every middleware and route.
+func New(cfg Config) *echo.Echo {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+	}
+	if cfg.BodyLimit == 0 {
+		cfg.BodyLimit = 1 << 20
+	}
+	if cfg.ImportBodyLimit == 0 {
+		cfg.ImportBodyLimit = 1 << 30
+	}
+	a := &API{cfg: cfg, log: cfg.Logger}
+	a.metrics = newMetrics(cfg.Registry, cfg.Store)
+
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	e.HTTPErrorHandler = a.ErrorHandler
+	e.IPExtractor = ipExtractor(cfg.TrustedProxies)
+
+	e.Use(requestID)
+	e.Use(a.accessLog) // outermost after the id, so it sees the final status
+	e.Use(a.metrics.middleware)
+	e.Use(a.recover)
+	if len(cfg.CORSOrigins) > 0 {
+		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
+			AllowOrigins:  cfg.CORSOrigins,
+			AllowMethods:  []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete},
+			AllowHeaders:  []string{"Authorization", "Content-Type", "Idempotency-Key", "If-Match", "If-None-Match", "Last-Event-ID", "X-Request-Id"},
+			ExposeHeaders: []string{"ETag", "Location", "X-Request-Id", "Idempotent-Replayed", "Retry-After"},
+			MaxAge:        600,
+		}))
+	}
+	e.Use(middleware.GzipWithConfig(middleware.GzipConfig{
+		MinLength: 1024,
+		Skipper: func(c echo.Context) bool {
+			p := c.Request().URL.Path
+			return p == "/metrics" || p == "/v1/events" || strings.HasPrefix(p, "/v1/admin/imports")
+		},
+	}))
+	e.Use(a.bodyLimit)
+
+	a.registerOps(e)
+	a.registerCatalog(e)
+	a.registerOrders(e)
+	a.registerAdmin(e)
+	return e
+}
+
+// NewServer wraps the router in an http.Server with timeouts: echo sets none,
+// and a server without them can be held open by slow clients forever.
+func NewServer(addr string, h http.Handler, t Timeouts) *http.Server {
+	return &http.Server{
+		Addr:              addr,
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       t.Read,
+		WriteTimeout:      t.Write,
+		IdleTimeout:       t.Idle,
+		MaxHeaderBytes:    64 << 10,
+	}
+}
+
+// Timeouts of the HTTP server. Imports extend their own deadlines.
+type Timeouts struct {
+	Read, Write, Idle time.Duration
+}
+
+// ipExtractor trusts X-Forwarded-For only from the configured proxies.
+func ipExtractor(trusted []*net.IPNet) echo.IPExtractor {
+	if len(trusted) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{
+		echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false),
+	}
+	for _, n := range trusted {
+		opts = append(opts, echo.TrustIPRange(n))
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
+}
+
+// bodyLimit caps request bodies: a declared length over the limit is refused
+// before anything is read, and a body that grows past it fails its read with
+// *http.MaxBytesError, which the error handler answers with 413. Imports get
+// their own, larger limit, because a catalog file is legitimately large.
+func (a *API) bodyLimit(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		limit := a.cfg.BodyLimit
+		if strings.HasPrefix(c.Request().URL.Path, "/v1/admin/imports") {
+			limit = a.cfg.ImportBodyLimit
+		}
+		req := c.Request()
+		if req.ContentLength > limit {
+			return &http.MaxBytesError{Limit: limit}
+		}
+		req.Body = http.MaxBytesReader(c.Response(), req.Body, limit)
+		return next(c)
+	}
+}

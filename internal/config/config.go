@@ -1,0 +1,177 @@
+// Package config reads Shelf's settings from the environment, validates them
+// at start-up with messages that name the variable, and documents them for
+// `shelf serve --help`.
+package config
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/shelfcommerce/shelf/internal/store"
+)
+
+// Var documents one environment variable.
+type Var struct {
+	Name, Default, Help string
+}
+
+// Vars lists every variable Shelf reads, in the order `--help` shows them.
+var Vars = []Var{
+	{"SHELF_MYSQL_DSN", "root@tcp(127.0.0.1:3306)/shelf", "go-sql-driver DSN; parseTime, UTC, utf8mb4 and strict sql_mode are forced"},
+	{"SHELF_ADDR", ":8080", "listen address"},
+	{"SHELF_DB_MAX_OPEN", "8", "max open DB connections (throughput stops growing above ~8 on 2 cores)"},
+	{"SHELF_DB_MAX_IDLE", "8", "max idle DB connections"},
+	{"SHELF_DB_CONN_LIFETIME", "5m", "max lifetime of a DB connection"},
+	{"SHELF_READ_TIMEOUT", "30s", "HTTP read timeout (imports extend their own)"},
+	{"SHELF_WRITE_TIMEOUT", "30s", "HTTP write timeout (imports extend their own)"},
+	{"SHELF_IDLE_TIMEOUT", "120s", "HTTP keep-alive idle timeout"},
+	{"SHELF_SHUTDOWN_TIMEOUT", "20s", "how long SIGTERM waits for in-flight requests"},
+	{"SHELF_BODY_LIMIT", "1048576", "max request body in bytes, except imports"},
+	{"SHELF_IMPORT_BODY_LIMIT", "2147483648", "max import body in bytes (413 above it)"},
+	{"SHELF_IMPORT_TIMEOUT", "1h", "how long one import request may take"},
+	{"SHELF_CORS_ORIGINS", "", "comma-separated storefront origins allowed by CORS (empty: no CORS)"},
+	{"SHELF_TRUSTED_PROXIES", "", "comma-separated CIDRs whose X-Forwarded-For is trusted (empty: none)"},
+	{"SHELF_CURSOR_SECRET", "(random per process)", "key that signs listing cursors; set it when several instances serve one storefront"},
+	{"SHELF_CURRENCY", "USD", "the catalog's currency (ISO 4217), used by imports that carry none and by price filters"},
+	{"SHELF_IDEMPOTENCY_TTL", "24h", "how long order Idempotency-Keys are remembered"},
+	{"SHELF_LOG_LEVEL", "info", "debug, info, warn or error"},
+}
+
+// Config is the validated configuration.
+type Config struct {
+	DSN             string
+	Addr            string
+	Pool            store.PoolConfig
+	ReadTimeout     time.Duration
+	WriteTimeout    time.Duration
+	IdleTimeout     time.Duration
+	ShutdownTimeout time.Duration
+	BodyLimit       int64
+	ImportBodyLimit int64
+	ImportTimeout   time.Duration
+	CORSOrigins     []string
+	TrustedProxies  []*net.IPNet
+	CursorSecret    string
+	Currency        string
+	IdempotencyTTL  time.Duration
+	LogLevel        string
+}
+
+// Load reads and validates the configuration; the error names every bad
+// variable.
+func Load(getenv func(string) string) (Config, error) {
+	get := func(name string) string {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			return v
+		}
+		for _, v := range Vars {
+			if v.Name == name && !strings.HasPrefix(v.Default, "(") {
+				return v.Default
+			}
+		}
+		return ""
+	}
+	var errs []string
+	dur := func(name string) time.Duration {
+		d, err := time.ParseDuration(get(name))
+		if err != nil || d <= 0 {
+			errs = append(errs, fmt.Sprintf("%s=%q: must be a positive duration such as 30s", name, get(name)))
+		}
+		return d
+	}
+	num := func(name string) int64 {
+		n, err := strconv.ParseInt(get(name), 10, 64)
+		if err != nil || n <= 0 {
+			errs = append(errs, fmt.Sprintf("%s=%q: must be a positive integer", name, get(name)))
+		}
+		return n
+	}
+	c := Config{
+		DSN:  get("SHELF_MYSQL_DSN"),
+		Addr: get("SHELF_ADDR"),
+		Pool: store.PoolConfig{
+			MaxOpen:     int(num("SHELF_DB_MAX_OPEN")),
+			MaxIdle:     int(num("SHELF_DB_MAX_IDLE")),
+			MaxLifetime: dur("SHELF_DB_CONN_LIFETIME"),
+		},
+		ReadTimeout:     dur("SHELF_READ_TIMEOUT"),
+		WriteTimeout:    dur("SHELF_WRITE_TIMEOUT"),
+		IdleTimeout:     dur("SHELF_IDLE_TIMEOUT"),
+		ShutdownTimeout: dur("SHELF_SHUTDOWN_TIMEOUT"),
+		BodyLimit:       num("SHELF_BODY_LIMIT"),
+		ImportBodyLimit: num("SHELF_IMPORT_BODY_LIMIT"),
+		ImportTimeout:   dur("SHELF_IMPORT_TIMEOUT"),
+		CursorSecret:    get("SHELF_CURSOR_SECRET"),
+		Currency:        strings.ToUpper(get("SHELF_CURRENCY")),
+		IdempotencyTTL:  dur("SHELF_IDEMPOTENCY_TTL"),
+		LogLevel:        strings.ToLower(get("SHELF_LOG_LEVEL")),
+	}
+	if _, err := store.NormalizeDSN(c.DSN); err != nil {
+		errs = append(errs, err.Error())
+	} else if store.DatabaseName(c.DSN) == "" {
+		errs = append(errs, fmt.Sprintf("SHELF_MYSQL_DSN=%q: must name a database, e.g. root@tcp(127.0.0.1:3306)/shelf", c.DSN))
+	}
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		errs = append(errs, fmt.Sprintf("SHELF_ADDR=%q: must be host:port or :port", c.Addr))
+	}
+	for _, o := range splitList(get("SHELF_CORS_ORIGINS")) {
+		if o != "*" && !strings.HasPrefix(o, "http://") && !strings.HasPrefix(o, "https://") {
+			errs = append(errs, fmt.Sprintf("SHELF_CORS_ORIGINS: %q must be an origin such as https://shop.example.com", o))
+		}
+		c.CORSOrigins = append(c.CORSOrigins, o)
+	}
+	for _, p := range splitList(get("SHELF_TRUSTED_PROXIES")) {
+		if !strings.Contains(p, "/") {
+			if strings.Contains(p, ":") {
+				p += "/128"
+			} else {
+				p += "/32"
+			}
+		}
+		_, n, err := net.ParseCIDR(p)
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("SHELF_TRUSTED_PROXIES: %q is not an IP or CIDR", p))
+			continue
+		}
+		c.TrustedProxies = append(c.TrustedProxies, n)
+	}
+	if len(c.Currency) != 3 || strings.ToUpper(c.Currency) != c.Currency {
+		errs = append(errs, fmt.Sprintf("SHELF_CURRENCY=%q: must be an ISO 4217 code such as USD", c.Currency))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Sprintf("SHELF_LOG_LEVEL=%q: must be debug, info, warn or error", c.LogLevel))
+	}
+	if len(errs) > 0 {
+		return c, fmt.Errorf("configuration:\n  %s", strings.Join(errs, "\n  "))
+	}
+	return c, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Help renders the variables for `shelf serve --help`.
+func Help() string {
+	var b strings.Builder
+	b.WriteString("Environment:\n")
+	for _, v := range Vars {
+		def := v.Default
+		if def == "" {
+			def = `""`
+		}
+		fmt.Fprintf(&b, "  %-24s %s\n  %-24s default: %s\n", v.Name, v.Help, "", def)
+	}
+	return b.String()
+}

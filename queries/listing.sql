@@ -1,0 +1,42 @@
+-- Queries behind catalog.SyncListing, which keeps product_listing equal to
+-- what the normalised tables say.
+
+-- name: ListingSources :many
+-- One row per product: what its listing rows should carry. price_min is -1
+-- when the product has no active variant (such a product is not listed).
+SELECT
+    p.id,
+    p.slug,
+    p.title,
+    p.brand,
+    p.status,
+    p.created_at,
+    CAST(COALESCE((SELECT MIN(v.price) FROM variants v
+                   WHERE v.product_id = p.id AND v.active), -1) AS SIGNED) AS price_min,
+    CAST(COALESCE((SELECT MIN(v.currency) FROM variants v
+                   WHERE v.product_id = p.id AND v.active), '') AS CHAR(3)) AS currency,
+    CAST(COALESCE((SELECT MAX(i.on_hand > 0) FROM inventory i
+                   JOIN variants v ON v.id = i.variant_id
+                   WHERE i.product_id = p.id AND v.active), 0) AS SIGNED) AS in_stock
+FROM products p
+WHERE p.id IN (sqlc.slice('product_ids'));
+
+-- name: ListingCategories :many
+-- Every category a product is listed under: the ones it is in and all their
+-- ancestors.
+SELECT DISTINCT pc.product_id, ca.ancestor_id
+FROM product_categories pc
+JOIN category_ancestors ca ON ca.category_id = pc.category_id
+WHERE pc.product_id IN (sqlc.slice('product_ids'));
+
+-- name: ListingRows :many
+SELECT category_id, product_id, slug, title, brand, price_min, currency, in_stock, created_at
+FROM product_listing
+WHERE product_id IN (sqlc.slice('product_ids'))
+FOR UPDATE;
+
+-- name: DeleteListingRow :exec
+DELETE FROM product_listing WHERE category_id = ? AND product_id = ?;
+
+-- name: AddCategoryProductCount :exec
+UPDATE categories SET product_count = product_count + ? WHERE id = ?;
