@@ -156,4 +156,3 @@ func (a *API) recover(next echo.HandlerFunc) echo.HandlerFunc {
 		return next(c)
 	}
 }
-

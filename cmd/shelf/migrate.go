@@ -162,4 +162,3 @@ func withParam(dsn, k, v string) (string, error) {
 	cfg.Params[k] = v
 	return cfg.FormatDSN(), nil
 }
-

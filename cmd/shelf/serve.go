@@ -82,4 +82,3 @@ func displayURL(a net.Addr) string {
 	}
 	return "http://" + net.JoinHostPort(host, port)
 }
-
