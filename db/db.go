@@ -27,8 +27,32 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.addCategoryProductCountStmt, err = db.PrepareContext(ctx, addCategoryProductCount); err != nil {
 		return nil, fmt.Errorf("error preparing query AddCategoryProductCount: %w", err)
 	}
+	if q.childCategoryByNameStmt, err = db.PrepareContext(ctx, childCategoryByName); err != nil {
+		return nil, fmt.Errorf("error preparing query ChildCategoryByName: %w", err)
+	}
 	if q.deleteListingRowStmt, err = db.PrepareContext(ctx, deleteListingRow); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteListingRow: %w", err)
+	}
+	if q.getCategoryStmt, err = db.PrepareContext(ctx, getCategory); err != nil {
+		return nil, fmt.Errorf("error preparing query GetCategory: %w", err)
+	}
+	if q.getCategoryBySlugStmt, err = db.PrepareContext(ctx, getCategoryBySlug); err != nil {
+		return nil, fmt.Errorf("error preparing query GetCategoryBySlug: %w", err)
+	}
+	if q.getCategoryBySlugForUpdateStmt, err = db.PrepareContext(ctx, getCategoryBySlugForUpdate); err != nil {
+		return nil, fmt.Errorf("error preparing query GetCategoryBySlugForUpdate: %w", err)
+	}
+	if q.insertCategoryStmt, err = db.PrepareContext(ctx, insertCategory); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertCategory: %w", err)
+	}
+	if q.insertCategoryAncestorsFromParentStmt, err = db.PrepareContext(ctx, insertCategoryAncestorsFromParent); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertCategoryAncestorsFromParent: %w", err)
+	}
+	if q.insertCategorySelfStmt, err = db.PrepareContext(ctx, insertCategorySelf); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertCategorySelf: %w", err)
+	}
+	if q.listCategoriesStmt, err = db.PrepareContext(ctx, listCategories); err != nil {
+		return nil, fmt.Errorf("error preparing query ListCategories: %w", err)
 	}
 	if q.listingCategoriesStmt, err = db.PrepareContext(ctx, listingCategories); err != nil {
 		return nil, fmt.Errorf("error preparing query ListingCategories: %w", err)
@@ -49,9 +73,49 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing addCategoryProductCountStmt: %w", cerr)
 		}
 	}
+	if q.childCategoryByNameStmt != nil {
+		if cerr := q.childCategoryByNameStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing childCategoryByNameStmt: %w", cerr)
+		}
+	}
 	if q.deleteListingRowStmt != nil {
 		if cerr := q.deleteListingRowStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing deleteListingRowStmt: %w", cerr)
+		}
+	}
+	if q.getCategoryStmt != nil {
+		if cerr := q.getCategoryStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getCategoryStmt: %w", cerr)
+		}
+	}
+	if q.getCategoryBySlugStmt != nil {
+		if cerr := q.getCategoryBySlugStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getCategoryBySlugStmt: %w", cerr)
+		}
+	}
+	if q.getCategoryBySlugForUpdateStmt != nil {
+		if cerr := q.getCategoryBySlugForUpdateStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getCategoryBySlugForUpdateStmt: %w", cerr)
+		}
+	}
+	if q.insertCategoryStmt != nil {
+		if cerr := q.insertCategoryStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertCategoryStmt: %w", cerr)
+		}
+	}
+	if q.insertCategoryAncestorsFromParentStmt != nil {
+		if cerr := q.insertCategoryAncestorsFromParentStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertCategoryAncestorsFromParentStmt: %w", cerr)
+		}
+	}
+	if q.insertCategorySelfStmt != nil {
+		if cerr := q.insertCategorySelfStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertCategorySelfStmt: %w", cerr)
+		}
+	}
+	if q.listCategoriesStmt != nil {
+		if cerr := q.listCategoriesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listCategoriesStmt: %w", cerr)
 		}
 	}
 	if q.listingCategoriesStmt != nil {
@@ -106,23 +170,39 @@ func (q *Queries) queryRow(ctx context.Context, stmt *sql.Stmt, query string, ar
 }
 
 type Queries struct {
-	db                          DBTX
-	tx                          *sql.Tx
-	addCategoryProductCountStmt *sql.Stmt
-	deleteListingRowStmt        *sql.Stmt
-	listingCategoriesStmt       *sql.Stmt
-	listingRowsStmt             *sql.Stmt
-	listingSourcesStmt          *sql.Stmt
+	db                                    DBTX
+	tx                                    *sql.Tx
+	addCategoryProductCountStmt           *sql.Stmt
+	childCategoryByNameStmt               *sql.Stmt
+	deleteListingRowStmt                  *sql.Stmt
+	getCategoryStmt                       *sql.Stmt
+	getCategoryBySlugStmt                 *sql.Stmt
+	getCategoryBySlugForUpdateStmt        *sql.Stmt
+	insertCategoryStmt                    *sql.Stmt
+	insertCategoryAncestorsFromParentStmt *sql.Stmt
+	insertCategorySelfStmt                *sql.Stmt
+	listCategoriesStmt                    *sql.Stmt
+	listingCategoriesStmt                 *sql.Stmt
+	listingRowsStmt                       *sql.Stmt
+	listingSourcesStmt                    *sql.Stmt
 }
 
 func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 	return &Queries{
-		db:                          tx,
-		tx:                          tx,
-		addCategoryProductCountStmt: q.addCategoryProductCountStmt,
-		deleteListingRowStmt:        q.deleteListingRowStmt,
-		listingCategoriesStmt:       q.listingCategoriesStmt,
-		listingRowsStmt:             q.listingRowsStmt,
-		listingSourcesStmt:          q.listingSourcesStmt,
+		db:                                    tx,
+		tx:                                    tx,
+		addCategoryProductCountStmt:           q.addCategoryProductCountStmt,
+		childCategoryByNameStmt:               q.childCategoryByNameStmt,
+		deleteListingRowStmt:                  q.deleteListingRowStmt,
+		getCategoryStmt:                       q.getCategoryStmt,
+		getCategoryBySlugStmt:                 q.getCategoryBySlugStmt,
+		getCategoryBySlugForUpdateStmt:        q.getCategoryBySlugForUpdateStmt,
+		insertCategoryStmt:                    q.insertCategoryStmt,
+		insertCategoryAncestorsFromParentStmt: q.insertCategoryAncestorsFromParentStmt,
+		insertCategorySelfStmt:                q.insertCategorySelfStmt,
+		listCategoriesStmt:                    q.listCategoriesStmt,
+		listingCategoriesStmt:                 q.listingCategoriesStmt,
+		listingRowsStmt:                       q.listingRowsStmt,
+		listingSourcesStmt:                    q.listingSourcesStmt,
 	}
 }

@@ -1,0 +1,161 @@
+package catalog
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+
+	"golang.org/x/text/unicode/norm"
+
+	"github.com/shelfcommerce/shelf/db"
+	"github.com/shelfcommerce/shelf/internal/problem"
+	"github.com/shelfcommerce/shelf/internal/store"
+)
+
+// CategoryInput is a new category.
+type CategoryInput struct {
+	ParentID uint64 // 0 = top level
+	Slug     string // "" = derived from Name
+	Name     string
+	Position int32
+}
+
+// CreateCategory inserts a category and its rows of the closure table.
+func CreateCategory(ctx context.Context, tx *store.Tx, in CategoryInput) (db.Category, error) {
+	var fe problem.Fields
+	in.Name = strings.TrimSpace(in.Name)
+	if in.Name == "" || len(in.Name) > 255 {
+		fe.Add("name", "must be 1 to 255 characters")
+	}
+	if in.Slug == "" {
+		in.Slug = Slugify(in.Name)
+	}
+	if !ValidSlug(in.Slug) {
+		fe.Add("slug", "must be lower-case letters, digits and single hyphens, at most 191 characters")
+	}
+	if err := fe.Err(); err != nil {
+		return db.Category{}, err
+	}
+	depth := int32(0)
+	parent := sql.NullInt64{}
+	if in.ParentID != 0 {
+		p, err := tx.Q.GetCategory(ctx, in.ParentID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return db.Category{}, problem.Field(problem.Unprocessable, "parent_id", "no such category")
+		} else if err != nil {
+			return db.Category{}, err
+		}
+		depth = p.Depth + 1
+		parent = sql.NullInt64{Int64: int64(p.ID), Valid: true}
+	}
+	now := time.Now().UTC()
+	id, err := tx.Q.InsertCategory(ctx, db.InsertCategoryParams{
+		ParentID: parent, Slug: in.Slug, Name: in.Name, Position: in.Position, Depth: depth,
+		CreatedAt: now, UpdatedAt: now,
+	})
+	if store.IsDuplicate(err) {
+		return db.Category{}, problem.Field(problem.Conflict, "slug", fmt.Sprintf("a category with slug %q already exists", in.Slug))
+	} else if err != nil {
+		return db.Category{}, err
+	}
+	cid := uint64(id)
+	if err := tx.Q.InsertCategorySelf(ctx, db.InsertCategorySelfParams{CategoryID: cid, AncestorID: cid}); err != nil {
+		return db.Category{}, err
+	}
+	if in.ParentID != 0 {
+		if err := tx.Q.InsertCategoryAncestorsFromParent(ctx, db.InsertCategoryAncestorsFromParentParams{CategoryID: cid, ParentID: in.ParentID}); err != nil {
+			return db.Category{}, err
+		}
+	}
+	return tx.Q.GetCategory(ctx, cid)
+}
+
+// EnsureCategoryPath finds or creates each level of a path of names such as
+// {"Apparel & Accessories", "Clothing", "Shirts"} (as imports name them) and
+// returns the id of the last. Levels are matched by name under their parent;
+// a new level's slug is its name's, prefixed by its parent's slug when the
+// plain one is taken.
+func EnsureCategoryPath(ctx context.Context, tx *store.Tx, names []string) (uint64, error) {
+	var parentID uint64
+	parentSlug := ""
+	for _, name := range names {
+		name = strings.TrimSpace(name)
+		if name == "" {
+			continue
+		}
+		c, err := tx.Q.ChildCategoryByName(ctx, db.ChildCategoryByNameParams{
+			ParentID: sql.NullInt64{Int64: int64(parentID), Valid: parentID != 0}, Name: name,
+		})
+		switch {
+		case err == nil:
+		case errors.Is(err, sql.ErrNoRows):
+			slug := Slugify(name)
+			if _, err := tx.Q.GetCategoryBySlug(ctx, slug); err == nil && parentSlug != "" {
+				slug = truncateSlug(parentSlug + "-" + slug)
+			}
+			c, err = CreateCategory(ctx, tx, CategoryInput{ParentID: parentID, Slug: slug, Name: name})
+			if err != nil {
+				return 0, err
+			}
+		default:
+			return 0, err
+		}
+		parentID, parentSlug = c.ID, c.Slug
+	}
+	return parentID, nil
+}
+
+// ValidSlug reports whether s is a slug: lower-case ASCII letters and digits
+// in runs joined by single hyphens, 1 to 191 bytes.
+func ValidSlug(s string) bool {
+	if s == "" || len(s) > 191 || s[0] == '-' || s[len(s)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+		case c == '-' && s[i-1] != '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// Slugify turns a name into a slug: accents dropped, everything but letters
+// and digits becomes one hyphen ("Apparel & Accessories" -> "apparel-accessories").
+func Slugify(name string) string {
+	var b strings.Builder
+	hyphen := false
+	for _, r := range norm.NFKD.String(name) {
+		switch {
+		case unicode.Is(unicode.Mn, r):
+			continue
+		case r < 128 && (unicode.IsLetter(r) || unicode.IsDigit(r)):
+			if hyphen && b.Len() > 0 {
+				b.WriteByte('-')
+			}
+			hyphen = false
+			b.WriteRune(unicode.ToLower(r))
+		default:
+			hyphen = true
+		}
+	}
+	s := truncateSlug(b.String())
+	if s == "" {
+		s = "category"
+	}
+	return s
+}
+
+func truncateSlug(s string) string {
+	if len(s) > 191 {
+		s = strings.TrimRight(s[:191], "-")
+	}
+	return s
+}
