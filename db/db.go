@@ -33,6 +33,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.deleteListingRowStmt, err = db.PrepareContext(ctx, deleteListingRow); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteListingRow: %w", err)
 	}
+	if q.getActiveAPIKeyByHashStmt, err = db.PrepareContext(ctx, getActiveAPIKeyByHash); err != nil {
+		return nil, fmt.Errorf("error preparing query GetActiveAPIKeyByHash: %w", err)
+	}
 	if q.getCategoryStmt, err = db.PrepareContext(ctx, getCategory); err != nil {
 		return nil, fmt.Errorf("error preparing query GetCategory: %w", err)
 	}
@@ -42,6 +45,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.getCategoryBySlugForUpdateStmt, err = db.PrepareContext(ctx, getCategoryBySlugForUpdate); err != nil {
 		return nil, fmt.Errorf("error preparing query GetCategoryBySlugForUpdate: %w", err)
 	}
+	if q.insertAPIKeyStmt, err = db.PrepareContext(ctx, insertAPIKey); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertAPIKey: %w", err)
+	}
 	if q.insertCategoryStmt, err = db.PrepareContext(ctx, insertCategory); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertCategory: %w", err)
 	}
@@ -50,6 +56,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.insertCategorySelfStmt, err = db.PrepareContext(ctx, insertCategorySelf); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertCategorySelf: %w", err)
+	}
+	if q.listAPIKeysStmt, err = db.PrepareContext(ctx, listAPIKeys); err != nil {
+		return nil, fmt.Errorf("error preparing query ListAPIKeys: %w", err)
 	}
 	if q.listCategoriesStmt, err = db.PrepareContext(ctx, listCategories); err != nil {
 		return nil, fmt.Errorf("error preparing query ListCategories: %w", err)
@@ -62,6 +71,12 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.listingSourcesStmt, err = db.PrepareContext(ctx, listingSources); err != nil {
 		return nil, fmt.Errorf("error preparing query ListingSources: %w", err)
+	}
+	if q.revokeAPIKeyStmt, err = db.PrepareContext(ctx, revokeAPIKey); err != nil {
+		return nil, fmt.Errorf("error preparing query RevokeAPIKey: %w", err)
+	}
+	if q.touchAPIKeyStmt, err = db.PrepareContext(ctx, touchAPIKey); err != nil {
+		return nil, fmt.Errorf("error preparing query TouchAPIKey: %w", err)
 	}
 	return &q, nil
 }
@@ -83,6 +98,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing deleteListingRowStmt: %w", cerr)
 		}
 	}
+	if q.getActiveAPIKeyByHashStmt != nil {
+		if cerr := q.getActiveAPIKeyByHashStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getActiveAPIKeyByHashStmt: %w", cerr)
+		}
+	}
 	if q.getCategoryStmt != nil {
 		if cerr := q.getCategoryStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing getCategoryStmt: %w", cerr)
@@ -98,6 +118,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing getCategoryBySlugForUpdateStmt: %w", cerr)
 		}
 	}
+	if q.insertAPIKeyStmt != nil {
+		if cerr := q.insertAPIKeyStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertAPIKeyStmt: %w", cerr)
+		}
+	}
 	if q.insertCategoryStmt != nil {
 		if cerr := q.insertCategoryStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing insertCategoryStmt: %w", cerr)
@@ -111,6 +136,11 @@ func (q *Queries) Close() error {
 	if q.insertCategorySelfStmt != nil {
 		if cerr := q.insertCategorySelfStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing insertCategorySelfStmt: %w", cerr)
+		}
+	}
+	if q.listAPIKeysStmt != nil {
+		if cerr := q.listAPIKeysStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listAPIKeysStmt: %w", cerr)
 		}
 	}
 	if q.listCategoriesStmt != nil {
@@ -131,6 +161,16 @@ func (q *Queries) Close() error {
 	if q.listingSourcesStmt != nil {
 		if cerr := q.listingSourcesStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listingSourcesStmt: %w", cerr)
+		}
+	}
+	if q.revokeAPIKeyStmt != nil {
+		if cerr := q.revokeAPIKeyStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing revokeAPIKeyStmt: %w", cerr)
+		}
+	}
+	if q.touchAPIKeyStmt != nil {
+		if cerr := q.touchAPIKeyStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing touchAPIKeyStmt: %w", cerr)
 		}
 	}
 	return err
@@ -175,16 +215,21 @@ type Queries struct {
 	addCategoryProductCountStmt           *sql.Stmt
 	childCategoryByNameStmt               *sql.Stmt
 	deleteListingRowStmt                  *sql.Stmt
+	getActiveAPIKeyByHashStmt             *sql.Stmt
 	getCategoryStmt                       *sql.Stmt
 	getCategoryBySlugStmt                 *sql.Stmt
 	getCategoryBySlugForUpdateStmt        *sql.Stmt
+	insertAPIKeyStmt                      *sql.Stmt
 	insertCategoryStmt                    *sql.Stmt
 	insertCategoryAncestorsFromParentStmt *sql.Stmt
 	insertCategorySelfStmt                *sql.Stmt
+	listAPIKeysStmt                       *sql.Stmt
 	listCategoriesStmt                    *sql.Stmt
 	listingCategoriesStmt                 *sql.Stmt
 	listingRowsStmt                       *sql.Stmt
 	listingSourcesStmt                    *sql.Stmt
+	revokeAPIKeyStmt                      *sql.Stmt
+	touchAPIKeyStmt                       *sql.Stmt
 }
 
 func (q *Queries) WithTx(tx *sql.Tx) *Queries {
@@ -194,15 +239,20 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		addCategoryProductCountStmt:           q.addCategoryProductCountStmt,
 		childCategoryByNameStmt:               q.childCategoryByNameStmt,
 		deleteListingRowStmt:                  q.deleteListingRowStmt,
+		getActiveAPIKeyByHashStmt:             q.getActiveAPIKeyByHashStmt,
 		getCategoryStmt:                       q.getCategoryStmt,
 		getCategoryBySlugStmt:                 q.getCategoryBySlugStmt,
 		getCategoryBySlugForUpdateStmt:        q.getCategoryBySlugForUpdateStmt,
+		insertAPIKeyStmt:                      q.insertAPIKeyStmt,
 		insertCategoryStmt:                    q.insertCategoryStmt,
 		insertCategoryAncestorsFromParentStmt: q.insertCategoryAncestorsFromParentStmt,
 		insertCategorySelfStmt:                q.insertCategorySelfStmt,
+		listAPIKeysStmt:                       q.listAPIKeysStmt,
 		listCategoriesStmt:                    q.listCategoriesStmt,
 		listingCategoriesStmt:                 q.listingCategoriesStmt,
 		listingRowsStmt:                       q.listingRowsStmt,
 		listingSourcesStmt:                    q.listingSourcesStmt,
+		revokeAPIKeyStmt:                      q.revokeAPIKeyStmt,
+		touchAPIKeyStmt:                       q.touchAPIKeyStmt,
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/shelfcommerce/shelf/internal/auth"
 	"github.com/shelfcommerce/shelf/internal/store"
 )
 
@@ -44,6 +45,7 @@ type API struct {
 	cfg     Config
 	log     *slog.Logger
 	metrics *metrics
+	keys    *auth.Keys
 }
 
 // New builds the echo instance with every middleware and route.
@@ -61,6 +63,9 @@ func New(cfg Config) *echo.Echo {
 		cfg.ImportBodyLimit = 1 << 30
 	}
 	a := &API{cfg: cfg, log: cfg.Logger}
+	if cfg.Store != nil {
+		a.keys = auth.NewKeys(cfg.Store.Q)
+	}
 	a.metrics = newMetrics(cfg.Registry, cfg.Store)
 
 	e := echo.New()
