@@ -90,8 +90,6 @@ func (r *csvReader) get(rec []string, c int) string {
 	return strings.TrimSpace(rec[i])
 }
 
-func (r *csvReader) has(c int) bool { return r.col[c] >= 0 }
-
 func (r *csvReader) read() ([]string, int, error) {
 	rec, err := r.cr.Read()
 	if err != nil {

@@ -183,3 +183,20 @@ func TestNDJSON(t *testing.T) {
 		t.Errorf("last = %+v", last)
 	}
 }
+
+func TestNDJSONDuplicateVariants(t *testing.T) {
+	res := readAll(t, "ndjson", `{"handle":"a","title":"A","variants":[{"sku":"X","price":"1","options":{"Size":"S"}},{"sku":"X","price":"1","options":{"Size":"M"}},{"sku":"Y","price":"1","options":{"Size":"S"}}]}`)
+	if len(res.products) != 1 {
+		t.Fatalf("errs %v", res.errs)
+	}
+	want := []RowError{
+		{Line: 1, SKU: "X", Field: "sku", Message: "is already used by an earlier variant of this product", Variant: 2},
+		{Line: 1, SKU: "Y", Field: "option1_value", Message: `repeats the options "S" of an earlier variant`, Variant: 3},
+	}
+	if got := res.products[0].Errors; !reflect.DeepEqual(got, want) {
+		t.Errorf("errors:\n got %+v\nwant %+v", got, want)
+	}
+	if got := want[0].Error(); got != `line 1 (SKU "X") variant 2: sku is already used by an earlier variant of this product` {
+		t.Errorf("Error() = %q", got)
+	}
+}

@@ -47,7 +47,8 @@
 //	              "stock":10,"options":{"Size":"M","Color":"Red"}}]}
 //
 // Prices are decimal strings (a JSON number is rejected: it may already have been rounded
-// through a float). Option names come from the first variant's options, in file order; every
+// through a float). Handles must already be valid, as in "csv". Variant errors carry the
+// variant's 1-based index in RowError.Variant, since they all share the product's line. Option names come from the first variant's options, in file order; every
 // variant must use the same names. Unknown fields are ignored; blank lines are skipped; a line
 // over MaxLineBytes is reported and skipped.
 //
@@ -338,6 +339,7 @@ type builder struct {
 	// Format readers' per-product state.
 	optSlots     []int // CSV option slots (0..2) that have a name, aligned with OptionNames
 	defaultTitle bool  // Shopify "Title"/"Default Title": the product has no options
+	variantIdx   int   // ndjson: 1-based index of the variant being added
 }
 
 func newBuilder(line int, handle string) *builder {
@@ -386,9 +388,12 @@ func (b *builder) addVariant(v Variant, errs []RowError) bool {
 		if len(b.p.OptionNames) > 0 {
 			key := strings.Join(v.Options, "\x00")
 			if prev, ok := b.combos[key]; ok {
+				where := "of line " + strconv.Itoa(prev)
+				if prev == v.Line {
+					where = "of an earlier variant"
+				}
 				errs = append(errs, RowError{Line: v.Line, SKU: v.SKU, Field: "option1_value",
-					Message: "repeats the options " + strconv.Quote(strings.Join(v.Options, " / ")) +
-						" of line " + strconv.Itoa(prev)})
+					Message: "repeats the options " + strconv.Quote(strings.Join(v.Options, " / ")) + " " + where})
 			} else {
 				if b.combos == nil {
 					b.combos = make(map[string]int)
@@ -398,8 +403,12 @@ func (b *builder) addVariant(v Variant, errs []RowError) bool {
 		}
 		if v.SKU != "" {
 			if prev, ok := b.skus[v.SKU]; ok {
+				where := "line " + strconv.Itoa(prev)
+				if prev == v.Line {
+					where = "an earlier variant"
+				}
 				errs = append(errs, RowError{Line: v.Line, SKU: v.SKU, Field: "sku",
-					Message: "is already used by line " + strconv.Itoa(prev) + " of this product"})
+					Message: "is already used by " + where + " of this product"})
 			} else if len(errs) == 0 {
 				if b.skus == nil {
 					b.skus = make(map[string]int)
@@ -411,6 +420,9 @@ func (b *builder) addVariant(v Variant, errs []RowError) bool {
 	if len(errs) > 0 {
 		for i := range errs {
 			errs[i].SKU = v.SKU
+			if errs[i].Variant == 0 {
+				errs[i].Variant = b.variantIdx
+			}
 		}
 		b.p.Errors = append(b.p.Errors, errs...)
 		return false
@@ -489,5 +501,6 @@ func (s seenHandles) check(b *builder) {
 		b.productErr(b.p.Line, "handle", strconv.Quote(h)+" already appeared at line "+strconv.Itoa(prev))
 		return
 	}
-	s[h] = b.p.Line
+	// Clone: h may point into the CSV record, which holds the whole row (description and all).
+	s[strings.Clone(h)] = b.p.Line
 }

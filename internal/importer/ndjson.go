@@ -261,6 +261,7 @@ func (r *ndjsonReader) variant(b *builder, jv *jsonVariant, idx int) {
 			v.InventoryQty = q
 		}
 	}
+	b.variantIdx = idx
 	b.addVariant(v, errs)
 }
 
