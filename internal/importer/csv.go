@@ -312,11 +312,6 @@ func shopifyFirst(r *csvReader, b *builder, rec []string, line int) {
 		return
 	}
 	names := [3]string{n1, r.get(rec, cOpt2Name), r.get(rec, cOpt3Name)}
-	for k, n := range names {
-		if n != "" {
-			b.optSlots = append(b.optSlots, k)
-		}
-	}
 	b.setOptionNames(line, names[:])
 }
 
@@ -431,9 +426,6 @@ func ownFirst(r *csvReader, b *builder, rec []string, line int) {
 	var names [3]string
 	for k, c := range optNameCols {
 		names[k] = r.get(rec, c)
-		if names[k] != "" {
-			b.optSlots = append(b.optSlots, k)
-		}
 	}
 	b.setOptionNames(line, names[:])
 }

@@ -298,10 +298,26 @@ func splitList(s string, sep string) []string {
 		return nil
 	}
 	var out []string
+	var seen map[string]bool // only for long lists
 	for part := range strings.SplitSeq(s, sep) {
-		if part = strings.TrimSpace(part); part != "" && !slices.Contains(out, part) {
-			out = append(out, part)
+		if part = strings.TrimSpace(part); part == "" {
+			continue
 		}
+		if seen == nil && len(out) >= 16 {
+			seen = make(map[string]bool, 2*len(out))
+			for _, o := range out {
+				seen[o] = true
+			}
+		}
+		if seen != nil {
+			if seen[part] {
+				continue
+			}
+			seen[part] = true
+		} else if slices.Contains(out, part) {
+			continue
+		}
+		out = append(out, part)
 	}
 	return out
 }
@@ -359,25 +375,35 @@ func (b *builder) text(line int, field, s string) string {
 	return s
 }
 
+// setOptionNames sets the product's option names from the non-empty entries of names;
+// b.optSlots records the index in names of each accepted name.
 func (b *builder) setOptionNames(line int, names []string) {
+	count := 0
 	for _, n := range names {
+		if n != "" {
+			count++
+		}
+	}
+	if count > MaxOptions {
+		b.productErr(line, "options", "at most 3 options are allowed")
+		return
+	}
+	for k, n := range names {
 		if n == "" {
 			continue
 		}
 		if !utf8.ValidString(n) {
-			b.productErr(line, "option_name", "is not valid UTF-8 text")
+			b.productErr(line, "option"+strconv.Itoa(k+1)+"_name", "is not valid UTF-8 text")
 			continue
 		}
 		norm := normAttrName(n)
 		for _, prev := range b.p.OptionNames {
 			if normAttrName(prev) == norm {
-				b.productErr(line, "option_name", "option "+strconv.Quote(n)+" appears twice")
+				b.productErr(line, "option"+strconv.Itoa(k+1)+"_name", "repeats option "+strconv.Quote(prev))
 			}
 		}
 		b.p.OptionNames = append(b.p.OptionNames, n)
-	}
-	if len(b.p.OptionNames) > MaxOptions {
-		b.productErr(line, "options", "at most 3 options are allowed")
+		b.optSlots = append(b.optSlots, k)
 	}
 }
 
@@ -445,11 +471,7 @@ func (b *builder) addAttr(name, val string) {
 	if b.p.Attributes == nil {
 		b.p.Attributes = make(map[string][]string)
 	}
-	vals := b.p.Attributes[name]
-	i, found := slices.BinarySearch(vals, val)
-	if !found {
-		b.p.Attributes[name] = slices.Insert(vals, i, val)
-	}
+	b.p.Attributes[name] = append(b.p.Attributes[name], val)
 }
 
 // addImage adds an image; pos <= 0 means "next".
@@ -486,6 +508,10 @@ func (b *builder) finish() (*Product, error) {
 		return nil, &ProductError{Line: p.Line, Handle: p.Handle, Errors: append(b.fatal, p.Errors...)}
 	}
 	slices.SortStableFunc(p.Images, func(a, c Image) int { return a.Position - c.Position })
+	for name, vals := range p.Attributes {
+		slices.Sort(vals)
+		p.Attributes[name] = slices.Clip(slices.Compact(vals))
+	}
 	return p, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -150,10 +151,7 @@ func (r *ndjsonReader) parse(data []byte) (*Product, error) {
 	p.Brand = strings.TrimSpace(jp.Brand)
 	p.ProductType = strings.TrimSpace(jp.Type)
 	p.CategoryPath = splitCategory(jp.Category)
-	for _, t := range jp.Tags {
-		p.Tags = append(p.Tags, splitList(t, "\x00")...)
-	}
-	p.Tags = splitList(strings.Join(p.Tags, "\x00"), "\x00")
+	p.Tags = splitList(strings.Join(jp.Tags, "\x00"), "\x00")
 	if s, ok := normStatus(jp.Status); !ok {
 		b.productErr(line, "status", "must be active, draft or archived")
 	} else if s != "" {
@@ -181,9 +179,6 @@ func (r *ndjsonReader) parse(data []byte) (*Product, error) {
 		if err != "" {
 			b.productErr(line, "options", err)
 		} else {
-			for k := range names {
-				b.optSlots = append(b.optSlots, k)
-			}
 			b.setOptionNames(line, names)
 		}
 	}
@@ -323,10 +318,11 @@ func orderedOptions(raw json.RawMessage) (names, vals []string, errMsg string) {
 		if k == "" {
 			return nil, nil, "option names must not be empty"
 		}
-		for _, n := range names {
-			if n == k {
-				return nil, nil, "option " + strconv.Quote(k) + " appears twice"
-			}
+		if slices.Contains(names, k) {
+			return nil, nil, "option " + strconv.Quote(k) + " appears twice"
+		}
+		if len(names) == MaxOptions {
+			return nil, nil, "at most 3 options are allowed"
 		}
 		names = append(names, k)
 		vals = append(vals, v)
