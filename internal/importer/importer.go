@@ -21,6 +21,10 @@
 //   - An empty compare-at price, and "0"/"0.00" (what Shopify exports for "none"), give a nil
 //     CompareAtPrice. A compare-at price at or below the price is passed on as given.
 //   - An empty or absent inventory quantity gives a nil InventoryQty: do not touch stock.
+//     Stock must be a whole number >= 0; Shopify allows oversold (negative) stock, and such
+//     a row is reported in Product.Errors rather than imported.
+//   - Option names are read from the first row only and apply to all later rows.
+//   - Unknown columns (metafields, SEO, Google Shopping, "Option1 Linked To", ...) are ignored.
 //   - Image positions that are not positive integers are replaced by the next free position.
 //
 // "csv": Shelf's own format, one row per variant, grouped by consecutive handle like Shopify:
