@@ -1,0 +1,536 @@
+// Package importer reads product import files (Shopify CSV exports, Shelf's own CSV format and
+// NDJSON) as a stream of Products, one at a time, so a catalogue of any size is imported in
+// bounded memory. It checks only what the file alone can tell (required fields, money syntax,
+// quantities, status, handle syntax) and reports each problem with its line and field, so one
+// bad row never hides the thousands of good ones; database rules (e.g. a SKU owned by another
+// product) belong to the writer.
+//
+// # Formats
+//
+// "shopify": Shopify's product CSV, classic or current column names (the alias table is shopifyDialect in csv.go).
+// A product is the run of consecutive rows with the same handle; the first row carries the
+// product fields, later rows add variants (if they have an option value, SKU or price) and/or
+// images. Required columns: Handle/URL handle, Title, Variant Price/Price.
+//   - Handles are trimmed and lower-cased (Shopify's own handles are lower-case; hand-edited
+//     files often are not), then must match [a-z0-9]+(-[a-z0-9]+)* and be at most 191 bytes.
+//   - Status (active|draft|archived) wins; otherwise Published true/false gives active/draft;
+//     with neither the product is active.
+//   - "Product Category" "A > B > C" becomes CategoryPath; Shopify's "Uncategorized" is empty.
+//   - The single "Title"/"Default Title" option means no options.
+//   - Currency is Options.Currency (Shopify exports carry none).
+//   - An empty compare-at price, and "0"/"0.00" (what Shopify exports for "none"), give a nil
+//     CompareAtPrice. A compare-at price at or below the price is passed on as given.
+//   - An empty or absent inventory quantity gives a nil InventoryQty: do not touch stock.
+//     Stock must be a whole number >= 0; Shopify allows oversold (negative) stock, and such
+//     a row is reported in Product.Errors rather than imported.
+//   - Option names are read from the first row only and apply to all later rows.
+//   - Unknown columns (metafields, SEO, Google Shopping, "Option1 Linked To", ...) are ignored.
+//   - Image positions that are not positive integers are replaced by the next free position.
+//
+// "csv": Shelf's own format, one row per variant, grouped by consecutive handle like Shopify:
+//
+//	handle,title,description,brand,status,category,sku,price,compare_at_price,currency,stock,
+//	option1_name,option1_value,option2_name,option2_value,option3_name,option3_value,
+//	attributes,image_urls
+//
+// Column order is free and names are case-insensitive; handle, title, sku and price are
+// required columns, the rest optional, and two extra optional columns are read: type and tags
+// (tags separated by "|"). Product fields (title ... category, option names, tags, type) come
+// from a product's first row; later rows may repeat or leave them empty. category is
+// "A > B > C"; attributes is "color=red|material=cotton" (repeat a key for several values);
+// image_urls is "url1|url2"; currency defaults to Options.Currency; stock empty = unknown.
+// Every row needs a SKU and a price. Handles must already be valid (no lower-casing). See
+// testdata/example.csv.
+//
+// "ndjson": one JSON object per line:
+//
+//	{"handle":"tee","title":"Tee","description":"<p>..</p>","brand":"Acme","status":"active",
+//	 "type":"Shirts","category":"Apparel > Shirts","tags":["cotton"],
+//	 "attributes":{"material":["cotton"]},"images":[{"src":"https://..","alt":"front"}],
+//	 "variants":[{"sku":"TEE-M","price":"19.99","compare_at_price":"25.00","currency":"USD",
+//	              "stock":10,"options":{"Size":"M","Color":"Red"}}]}
+//
+// Prices are decimal strings (a JSON number is rejected: it may already have been rounded
+// through a float). Handles must already be valid, as in "csv". Variant errors carry the
+// variant's 1-based index in RowError.Variant, since they all share the product's line. Option names come from the first variant's options, in file order; every
+// variant must use the same names. Unknown fields are ignored; blank lines are skipped; a line
+// over MaxLineBytes is reported and skipped.
+//
+// # Errors
+//
+// Next returns (nil, *ProductError) for a product that cannot be imported at all (bad handle,
+// no title, no valid variant, handle already used earlier in the file) and carries on with the
+// next product. A product some of whose variant rows are bad comes back with those rows in
+// Product.Errors and without them in Variants. A problem with the file itself (not CSV,
+// missing required column, not UTF-8 header) is a *FileError and ends the stream.
+package importer
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/shelfcommerce/shelf/internal/money"
+)
+
+// Product is one product as read from an import file, before it meets the database.
+type Product struct {
+	Line            int    // line of the product's first row (header is line 1); for ndjson the line number
+	Handle          string // becomes the product slug: [a-z0-9]+(-[a-z0-9]+)*, max 191 bytes
+	Title           string
+	DescriptionHTML string
+	Brand           string   // Shopify: Vendor
+	ProductType     string   // Shopify: Type
+	Tags            []string // trimmed, de-duplicated, file order
+	Status          string   // "active" | "draft" | "archived"
+	CategoryPath    []string // e.g. {"Apparel & Accessories","Clothing","Shirts"}; empty = uncategorised
+	OptionNames     []string // e.g. {"Size","Color"}; at most 3
+	// Attributes are facet values per normalised name (lower-case, "colour" -> "color"): the
+	// variants' option values plus explicit attributes (csv/ndjson); values de-duplicated, sorted.
+	Attributes map[string][]string
+	Variants   []Variant // at least one
+	Images     []Image   // sorted by Position, unique Src
+	Errors     []RowError
+}
+
+// Variant is one sellable variant of a Product.
+type Variant struct {
+	Line           int
+	SKU            string   // may be empty: real Shopify exports have SKU-less variants
+	Options        []string // values, aligned with Product.OptionNames
+	Price          int64    // minor units of Currency
+	CompareAtPrice *int64   // nil = none
+	Currency       string   // ISO-4217, upper-case
+	InventoryQty   *int64   // nil = the file does not say; do not touch stock
+}
+
+// Image is a product image; Position starts at 1.
+type Image struct {
+	Src, Alt string
+	Position int
+}
+
+// RowError is one problem on one row. Field uses the API's field names (handle, title, sku,
+// price, compare_at_price, stock, status, option1_value, ...); it is empty for row-wide problems.
+type RowError struct {
+	Line    int
+	SKU     string
+	Field   string
+	Message string // e.g. "must be a decimal number with at most 2 decimal places"
+	Variant int    // ndjson: 1-based index in "variants"; 0 otherwise
+}
+
+func (e *RowError) Error() string {
+	var b strings.Builder
+	b.WriteString("line ")
+	b.WriteString(strconv.Itoa(e.Line))
+	if e.SKU != "" {
+		b.WriteString(" (SKU ")
+		b.WriteString(strconv.Quote(e.SKU))
+		b.WriteString(")")
+	}
+	if e.Variant > 0 {
+		b.WriteString(" variant ")
+		b.WriteString(strconv.Itoa(e.Variant))
+	}
+	b.WriteString(": ")
+	if e.Field != "" {
+		b.WriteString(e.Field)
+		b.WriteString(" ")
+	}
+	b.WriteString(e.Message)
+	return b.String()
+}
+
+// ProductError rejects a whole product; Errors has at least one entry.
+type ProductError struct {
+	Line   int    // first row of the product
+	Handle string // as read (may be invalid or empty)
+	Errors []RowError
+}
+
+func (e *ProductError) Error() string {
+	var b strings.Builder
+	b.WriteString("product ")
+	if e.Handle != "" {
+		b.WriteString(strconv.Quote(e.Handle))
+	} else {
+		b.WriteString("at line " + strconv.Itoa(e.Line))
+	}
+	b.WriteString(" not imported: ")
+	for i := range e.Errors {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(e.Errors[i].Error())
+	}
+	return b.String()
+}
+
+// FileError is a problem with the file as a whole; the Reader returns it from then on.
+type FileError struct {
+	Line    int // 0 when not known
+	Message string
+	Err     error // underlying error, if any
+}
+
+func (e *FileError) Error() string {
+	if e.Line > 0 {
+		return "line " + strconv.Itoa(e.Line) + ": " + e.Message
+	}
+	return e.Message
+}
+
+func (e *FileError) Unwrap() error { return e.Err }
+
+// Reader yields products one at a time. Next returns io.EOF at the end. A product whose own
+// fields are invalid comes back as (nil, *ProductError) and reading continues with the next
+// product; a file-level problem comes back as a *FileError and reading stops.
+type Reader interface {
+	Next() (*Product, error)
+}
+
+// Options configure a Reader.
+type Options struct {
+	Currency string // currency of prices that do not name one, e.g. "USD"; required
+}
+
+// Limits.
+const (
+	MaxHandleLen = 191     // bytes; the slug column is VARCHAR(191) for utf8mb4 indexes
+	MaxLineBytes = 1 << 20 // ndjson: longest accepted line
+	MaxOptions   = 3
+)
+
+// NewReader returns a Reader for format "shopify", "csv" or "ndjson".
+func NewReader(format string, r io.Reader, opts Options) (Reader, error) {
+	cur := strings.ToUpper(strings.TrimSpace(opts.Currency))
+	if _, ok := money.Exponent(cur); !ok {
+		return nil, fmt.Errorf("importer: unknown default currency %q", opts.Currency)
+	}
+	opts.Currency = cur
+	switch format {
+	case "shopify":
+		return newCSVReader(r, opts, shopifyDialect), nil
+	case "csv":
+		return newCSVReader(r, opts, ownDialect), nil
+	case "ndjson":
+		return newNDJSONReader(r, opts), nil
+	}
+	return nil, fmt.Errorf("importer: unknown import format %q (want shopify, csv or ndjson)", format)
+}
+
+// ValidHandle reports whether h is a valid product slug.
+func ValidHandle(h string) bool {
+	if len(h) == 0 || len(h) > MaxHandleLen {
+		return false
+	}
+	prevDash := true // no leading dash
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		switch {
+		case c >= 'a' && c <= 'z' || c >= '0' && c <= '9':
+			prevDash = false
+		case c == '-':
+			if prevDash {
+				return false
+			}
+			prevDash = true
+		default:
+			return false
+		}
+	}
+	return !prevDash
+}
+
+func handleError(h string) string {
+	switch {
+	case h == "":
+		return "is required"
+	case len(h) > MaxHandleLen:
+		return "must be at most " + strconv.Itoa(MaxHandleLen) + " characters"
+	}
+	return "must contain only a-z, 0-9 and single inner hyphens (like \"blue-t-shirt\")"
+}
+
+// normStatus validates a status value; empty is "".
+func normStatus(s string) (string, bool) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "":
+		return "", true
+	case "active":
+		return "active", true
+	case "draft":
+		return "draft", true
+	case "archived":
+		return "archived", true
+	}
+	return "", false
+}
+
+// normAttrName lower-cases and trims an option or attribute name; British "colour" is "color".
+func normAttrName(s string) string {
+	s = strings.ToLower(strings.TrimSpace(s))
+	if s == "colour" {
+		return "color"
+	}
+	return s
+}
+
+// splitCategory turns "A > B > C" into {"A","B","C"}.
+func splitCategory(s string) []string {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil
+	}
+	var out []string
+	for part := range strings.SplitSeq(s, ">") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
+}
+
+// splitList splits on sep, trims, drops empty values and duplicates, keeps order.
+func splitList(s string, sep string) []string {
+	if strings.TrimSpace(s) == "" {
+		return nil
+	}
+	var out []string
+	var seen map[string]bool // only for long lists
+	for part := range strings.SplitSeq(s, sep) {
+		if part = strings.TrimSpace(part); part == "" {
+			continue
+		}
+		if seen == nil && len(out) >= 16 {
+			seen = make(map[string]bool, 2*len(out))
+			for _, o := range out {
+				seen[o] = true
+			}
+		}
+		if seen != nil {
+			if seen[part] {
+				continue
+			}
+			seen[part] = true
+		} else if slices.Contains(out, part) {
+			continue
+		}
+		out = append(out, part)
+	}
+	return out
+}
+
+// parseQty parses a stock quantity: a whole number >= 0; empty is nil (unknown).
+func parseQty(s string) (*int64, string) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil, ""
+	}
+	if s[0] == '+' {
+		return nil, "must be a whole number"
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	switch {
+	case err == nil && v < 0, errors.Is(err, strconv.ErrRange) && s[0] == '-':
+		return nil, "must not be negative"
+	case errors.Is(err, strconv.ErrRange):
+		return nil, "is too large"
+	case err != nil:
+		return nil, "must be a whole number"
+	}
+	return &v, ""
+}
+
+// builder accumulates one product; shared by all formats.
+type builder struct {
+	p       *Product
+	fatal   []RowError // errors that reject the whole product
+	combos  map[string]int
+	skus    map[string]int
+	imgSrcs map[string]bool
+	nextPos int
+
+	// Format readers' per-product state.
+	optSlots     []int // CSV option slots (0..2) that have a name, aligned with OptionNames
+	defaultTitle bool  // Shopify "Title"/"Default Title": the product has no options
+	variantIdx   int   // ndjson: 1-based index of the variant being added
+}
+
+func newBuilder(line int, handle string) *builder {
+	return &builder{p: &Product{Line: line, Handle: handle, Status: "active"}}
+}
+
+func (b *builder) productErr(line int, field, msg string) {
+	b.fatal = append(b.fatal, RowError{Line: line, Field: field, Message: msg})
+}
+
+// text checks that a field is valid UTF-8; MySQL would reject or mangle it otherwise.
+func (b *builder) text(line int, field, s string) string {
+	if !utf8.ValidString(s) {
+		b.productErr(line, field, "is not valid UTF-8 text (save the file as UTF-8)")
+		return ""
+	}
+	return s
+}
+
+// setOptionNames sets the product's option names from the non-empty entries of names;
+// b.optSlots records the index in names of each accepted name.
+func (b *builder) setOptionNames(line int, names []string) {
+	count := 0
+	for _, n := range names {
+		if n != "" {
+			count++
+		}
+	}
+	if count > MaxOptions {
+		b.productErr(line, "options", "at most 3 options are allowed")
+		return
+	}
+	for k, n := range names {
+		if n == "" {
+			continue
+		}
+		if !utf8.ValidString(n) {
+			b.productErr(line, "option"+strconv.Itoa(k+1)+"_name", "is not valid UTF-8 text")
+			continue
+		}
+		norm := normAttrName(n)
+		for _, prev := range b.p.OptionNames {
+			if normAttrName(prev) == norm {
+				b.productErr(line, "option"+strconv.Itoa(k+1)+"_name", "repeats option "+strconv.Quote(prev))
+			}
+		}
+		b.p.OptionNames = append(b.p.OptionNames, n)
+		b.optSlots = append(b.optSlots, k)
+	}
+}
+
+// addVariant adds v unless errs is non-empty, in which case the row's errors are recorded.
+// It reports whether the variant was kept.
+func (b *builder) addVariant(v Variant, errs []RowError) bool {
+	if len(errs) == 0 {
+		if len(b.p.OptionNames) > 0 {
+			key := strings.Join(v.Options, "\x00")
+			if prev, ok := b.combos[key]; ok {
+				where := "of line " + strconv.Itoa(prev)
+				if prev == v.Line {
+					where = "of an earlier variant"
+				}
+				errs = append(errs, RowError{Line: v.Line, SKU: v.SKU, Field: "option1_value",
+					Message: "repeats the options " + strconv.Quote(strings.Join(v.Options, " / ")) + " " + where})
+			} else {
+				if b.combos == nil {
+					b.combos = make(map[string]int)
+				}
+				b.combos[key] = v.Line
+			}
+		}
+		if v.SKU != "" {
+			if prev, ok := b.skus[v.SKU]; ok {
+				where := "line " + strconv.Itoa(prev)
+				if prev == v.Line {
+					where = "an earlier variant"
+				}
+				errs = append(errs, RowError{Line: v.Line, SKU: v.SKU, Field: "sku",
+					Message: "is already used by " + where + " of this product"})
+			} else if len(errs) == 0 {
+				if b.skus == nil {
+					b.skus = make(map[string]int)
+				}
+				b.skus[v.SKU] = v.Line
+			}
+		}
+	}
+	if len(errs) > 0 {
+		for i := range errs {
+			errs[i].SKU = v.SKU
+			if errs[i].Variant == 0 {
+				errs[i].Variant = b.variantIdx
+			}
+		}
+		b.p.Errors = append(b.p.Errors, errs...)
+		return false
+	}
+	b.p.Variants = append(b.p.Variants, v)
+	for i, val := range v.Options {
+		if i < len(b.p.OptionNames) {
+			b.addAttr(b.p.OptionNames[i], val)
+		}
+	}
+	return true
+}
+
+func (b *builder) addAttr(name, val string) {
+	name = normAttrName(name)
+	val = strings.TrimSpace(val)
+	if name == "" || val == "" {
+		return
+	}
+	if b.p.Attributes == nil {
+		b.p.Attributes = make(map[string][]string)
+	}
+	b.p.Attributes[name] = append(b.p.Attributes[name], val)
+}
+
+// addImage adds an image; pos <= 0 means "next".
+func (b *builder) addImage(src, alt string, pos int) {
+	src = strings.TrimSpace(src)
+	if src == "" || b.imgSrcs[src] || !utf8.ValidString(src) {
+		return
+	}
+	if !utf8.ValidString(alt) {
+		alt = ""
+	}
+	if b.imgSrcs == nil {
+		b.imgSrcs = make(map[string]bool)
+	}
+	b.imgSrcs[src] = true
+	if pos <= 0 {
+		pos = b.nextPos + 1
+	}
+	b.nextPos = max(b.nextPos, pos)
+	b.p.Images = append(b.p.Images, Image{Src: src, Alt: strings.TrimSpace(alt), Position: pos})
+}
+
+// finish returns the product, or a *ProductError if it cannot be imported.
+func (b *builder) finish() (*Product, error) {
+	p := b.p
+	if len(b.fatal) == 0 && len(p.Variants) == 0 {
+		if len(p.Errors) == 0 {
+			b.productErr(p.Line, "price", "is required: the product has no variant")
+		} else {
+			b.productErr(p.Line, "", "has no valid variant")
+		}
+	}
+	if len(b.fatal) > 0 {
+		return nil, &ProductError{Line: p.Line, Handle: p.Handle, Errors: append(b.fatal, p.Errors...)}
+	}
+	slices.SortStableFunc(p.Images, func(a, c Image) int { return a.Position - c.Position })
+	for name, vals := range p.Attributes {
+		slices.Sort(vals)
+		p.Attributes[name] = slices.Clip(slices.Compact(vals))
+	}
+	return p, nil
+}
+
+// seenHandles remembers where each handle first appeared, to catch a product split in two.
+type seenHandles map[string]int
+
+func (s seenHandles) check(b *builder) {
+	h := b.p.Handle
+	if h == "" {
+		return
+	}
+	if prev, ok := s[h]; ok {
+		b.productErr(b.p.Line, "handle", strconv.Quote(h)+" already appeared at line "+strconv.Itoa(prev))
+		return
+	}
+	// Clone: h may point into the CSV record, which holds the whole row (description and all).
+	s[strings.Clone(h)] = b.p.Line
+}
