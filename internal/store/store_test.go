@@ -1,0 +1,162 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/shelfcommerce/shelf/internal/dbtest"
+	"github.com/shelfcommerce/shelf/internal/store"
+)
+
+func TestNormalizeDSNForcesWhatTheServiceNeeds(t *testing.T) {
+	got, err := store.NormalizeDSN("u:p@tcp(db:3306)/shop?multiStatements=true&parseTime=false&loc=Local&charset=latin1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := mysql.ParseDSN(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.ParseTime || cfg.Loc.String() != "UTC" || cfg.MultiStatements {
+		t.Errorf("parseTime=%v loc=%v multiStatements=%v, want true UTC false", cfg.ParseTime, cfg.Loc, cfg.MultiStatements)
+	}
+	if !strings.HasPrefix(cfg.Collation, "utf8mb4") {
+		t.Errorf("collation %q is not utf8mb4", cfg.Collation)
+	}
+	if _, ok := cfg.Params["charset"]; ok {
+		t.Errorf("charset param kept: %v", cfg.Params)
+	}
+	if !strings.Contains(cfg.Params["sql_mode"], "STRICT_TRANS_TABLES") {
+		t.Errorf("sql_mode %q is not strict", cfg.Params["sql_mode"])
+	}
+	if cfg.User != "u" || cfg.Passwd != "p" || cfg.Addr != "db:3306" || cfg.DBName != "shop" {
+		t.Errorf("lost the user's connection settings: %+v", cfg)
+	}
+}
+
+func TestNormalizeDSNRejectsGarbage(t *testing.T) {
+	if _, err := store.NormalizeDSN("not a dsn"); err == nil || !strings.Contains(err.Error(), "SHELF_MYSQL_DSN") {
+		t.Fatalf("err = %v, want one naming SHELF_MYSQL_DSN", err)
+	}
+}
+
+func TestStrictModeRefusesTruncation(t *testing.T) {
+	d := dbtest.New(t)
+	ctx := context.Background()
+	if _, err := d.DB.ExecContext(ctx, "CREATE TABLE t (s VARCHAR(3) NOT NULL)"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.DB.ExecContext(ctx, "INSERT INTO t VALUES (?)", "abcdef"); err == nil {
+		t.Fatal("a value too long for its column was silently truncated")
+	}
+}
+
+func TestInTxRollsBackWholeOnError(t *testing.T) {
+	d := dbtest.New(t)
+	ctx := context.Background()
+	if _, err := d.DB.ExecContext(ctx, "CREATE TABLE t (id INT PRIMARY KEY)"); err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("boom")
+	err := d.InTx(ctx, func(tx *store.Tx) error {
+		if _, err := tx.ExecContext(ctx, "INSERT INTO t VALUES (1)"); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("err = %v, want boom", err)
+	}
+	var n int
+	if err := d.DB.QueryRowContext(ctx, "SELECT COUNT(*) FROM t").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Fatalf("%d rows survived a failed transaction", n)
+	}
+}
+
+// Two transactions lock two rows in opposite orders: the server kills one
+// with a deadlock (1213). InTx must rerun it, so both end up committed.
+func TestInTxRetriesADeadlockWhole(t *testing.T) {
+	d := dbtest.New(t)
+	ctx := context.Background()
+	for _, q := range []string{
+		"CREATE TABLE acct (id INT PRIMARY KEY, n INT NOT NULL)",
+		"INSERT INTO acct VALUES (1, 0), (2, 0)",
+	} {
+		if _, err := d.DB.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var attempts atomic.Int32
+	var firstLocked sync.WaitGroup
+	firstLocked.Add(2)
+	var once [2]sync.Once
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i, order := range [][2]int{{1, 2}, {2, 1}} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = d.InTx(ctx, func(tx *store.Tx) error {
+				attempts.Add(1)
+				if _, err := tx.ExecContext(ctx, "UPDATE acct SET n = n + 1 WHERE id = ?", order[0]); err != nil {
+					return err
+				}
+				// Only the first attempt waits for the other, to build the cycle.
+				once[i].Do(func() { firstLocked.Done(); firstLocked.Wait() })
+				_, err := tx.ExecContext(ctx, "UPDATE acct SET n = n + 1 WHERE id = ?", order[1])
+				return err
+			})
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatalf("a transaction failed despite the retry: %v", err)
+		}
+	}
+	if attempts.Load() < 3 {
+		t.Fatalf("attempts = %d: expected a deadlock and a rerun", attempts.Load())
+	}
+	var total int
+	if err := d.DB.QueryRowContext(ctx, "SELECT SUM(n) FROM acct").Scan(&total); err != nil {
+		t.Fatal(err)
+	}
+	if total != 4 {
+		t.Fatalf("sum = %d, want 4 (each of two transactions adds 1 to two rows, exactly once)", total)
+	}
+}
+
+func TestInsertRowsChunksLargeBatches(t *testing.T) {
+	d := dbtest.New(t)
+	ctx := context.Background()
+	if _, err := d.DB.ExecContext(ctx, "CREATE TABLE t (id INT PRIMARY KEY, s VARCHAR(20) NOT NULL)"); err != nil {
+		t.Fatal(err)
+	}
+	var args []any
+	for i := range 1234 {
+		args = append(args, i, "it's \"quoted\"")
+	}
+	n, err := store.InsertRows(ctx, d.DB, "INSERT INTO t (id, s)", 2, args, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 1234 {
+		t.Fatalf("affected %d, want 1234", n)
+	}
+	var s string
+	if err := d.DB.QueryRowContext(ctx, "SELECT s FROM t WHERE id = 1000").Scan(&s); err != nil || s != `it's "quoted"` {
+		t.Fatalf("s = %q, %v", s, err)
+	}
+	if _, err := store.InsertRows(ctx, d.DB, "INSERT INTO t (id, s)", 2, args[:3], ""); err == nil {
+		t.Fatal("a ragged row was accepted")
+	}
+}
