@@ -1,0 +1,144 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/shelfcommerce/shelf/internal/config"
+	"github.com/shelfcommerce/shelf/internal/dbtest"
+)
+
+// syncBuffer is a bytes.Buffer safe for a writer goroutine and a reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func envOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func exitCode(err error) int {
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	if err != nil {
+		return 1
+	}
+	return 0
+}
+
+func emptyDatabase(t *testing.T) string {
+	t.Helper()
+	dsn, name, err := dbtest.Create(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dbtest.Drop(context.Background(), name) })
+	return dsn
+}
+
+func TestMigrateStatusGatesCIUntilUpRuns(t *testing.T) {
+	ctx := context.Background()
+	env := envOf(map[string]string{"SHELF_MYSQL_DSN": emptyDatabase(t)})
+	var out bytes.Buffer
+	err := run(ctx, []string{"migrate", "status"}, env, nil, &out, io.Discard)
+	if exitCode(err) != 3 || !strings.Contains(out.String(), "pending") {
+		t.Fatalf("status before up: exit %d, output:\n%s", exitCode(err), out.String())
+	}
+	out.Reset()
+	if err := run(ctx, []string{"migrate", "up"}, env, nil, &out, io.Discard); err != nil {
+		t.Fatalf("up: %v\n%s", err, out.String())
+	}
+	out.Reset()
+	if err := run(ctx, []string{"migrate", "status"}, env, nil, &out, io.Discard); err != nil {
+		t.Fatalf("status after up: exit %d: %v\n%s", exitCode(err), err, out.String())
+	}
+	out.Reset()
+	if err := run(ctx, []string{"migrate", "version"}, env, nil, &out, io.Discard); err != nil || strings.TrimSpace(out.String()) == "0" {
+		t.Fatalf("version = %q, %v", out.String(), err)
+	}
+}
+
+func TestServeHelpListsEveryVariable(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"serve", "--help"}, envOf(nil), nil, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range config.Vars {
+		if !strings.Contains(out.String(), v.Name) {
+			t.Errorf("serve --help does not list %s", v.Name)
+		}
+	}
+}
+
+func TestBadConfigurationIsRefusedWithTheVariableNamed(t *testing.T) {
+	err := run(context.Background(), []string{"serve"}, envOf(map[string]string{
+		"SHELF_DB_MAX_OPEN": "lots", "SHELF_ADDR": "8080",
+	}), nil, io.Discard, io.Discard)
+	if exitCode(err) != 2 || !strings.Contains(err.Error(), "SHELF_DB_MAX_OPEN") || !strings.Contains(err.Error(), "SHELF_ADDR") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// SIGTERM (here: the context) stops the server cleanly: serve returns nil
+// after http.Server.Shutdown has drained, and the port stops answering.
+func TestServeStopsCleanlyOnSignal(t *testing.T) {
+	d := dbtest.New(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stdout := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve"}, envOf(map[string]string{
+			"SHELF_MYSQL_DSN": d.DSN, "SHELF_ADDR": "127.0.0.1:0", "SHELF_LOG_LEVEL": "error",
+		}), nil, stdout, io.Discard)
+	}()
+	urlRe := regexp.MustCompile(`http://\S+`)
+	var base string
+	for deadline := time.Now().Add(10 * time.Second); base == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		base = urlRe.FindString(stdout.String())
+	}
+	if base == "" {
+		t.Fatalf("serve printed no URL: %q", stdout.String())
+	}
+	res, err := http.Get(base + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Fatalf("readyz = %d", res.StatusCode)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve returned %v on shutdown", err)
+		}
+	case <-time.After(25 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+	if _, err := http.Get(base + "/healthz"); err == nil {
+		t.Fatal("the server still answers after shutdown")
+	}
+}
