@@ -57,6 +57,13 @@ func migrate(ctx context.Context, e env, args []string) error {
 	switch args[0] {
 	case "up":
 		res, err := p.Up(ctx)
+		// An ALTER that gave up behind a long transaction (lock_wait_timeout)
+		// changed nothing: try again a few times before failing the job.
+		for try := 1; err != nil && store.IsRetryable(err) && try < 4; try++ {
+			printResults(e, res)
+			fmt.Fprintf(e.stderr, "shelf: migration waited too long for a table lock, retrying (%d/3)\n", try)
+			res, err = p.Up(ctx)
+		}
 		printResults(e, res)
 		if err != nil {
 			return migrationFailed(err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"time"
 
@@ -18,6 +19,11 @@ import (
 // ordinary table, which also works on Vitess and TiDB, unlike GET_LOCK), so
 // several CI jobs can run `shelf migrate up` on one database at once.
 func NewMigrator(sqlDB *sql.DB, logger *slog.Logger) (*goose.Provider, error) {
+	return NewMigratorFS(sqlDB, migrations.FS, logger)
+}
+
+// NewMigratorFS is NewMigrator over another set of migration files (tests).
+func NewMigratorFS(sqlDB *sql.DB, fsys fs.FS, logger *slog.Logger) (*goose.Provider, error) {
 	locker, err := lock.NewMySQLTableLocker(
 		// Poll for the lock twice a second for up to ten minutes, rather than
 		// goose's default of every five seconds.
@@ -30,7 +36,7 @@ func NewMigrator(sqlDB *sql.DB, logger *slog.Logger) (*goose.Provider, error) {
 	if logger != nil {
 		opts = append(opts, goose.WithSlog(logger))
 	}
-	p, err := goose.NewProvider(goose.DialectMySQL, sqlDB, migrations.FS, opts...)
+	p, err := goose.NewProvider(goose.DialectMySQL, sqlDB, fsys, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("load migrations: %w", err)
 	}
