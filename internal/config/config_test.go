@@ -1,0 +1,54 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestDefaultsAreUsable(t *testing.T) {
+	c, err := Load(env(nil))
+	if err != nil {
+		t.Fatalf("defaults rejected: %v", err)
+	}
+	if c.Addr != ":8080" || c.Pool.MaxOpen != 8 || c.IdempotencyTTL != 24*time.Hour || c.Currency != "USD" {
+		t.Fatalf("unexpected defaults: %+v", c)
+	}
+	if c.CursorSecret != "" {
+		t.Fatalf("the cursor secret must default to empty (random per process), got %q", c.CursorSecret)
+	}
+}
+
+func TestEveryBadVariableIsNamed(t *testing.T) {
+	_, err := Load(env(map[string]string{
+		"SHELF_MYSQL_DSN":       "root@tcp(127.0.0.1:3306)/",
+		"SHELF_READ_TIMEOUT":    "soon",
+		"SHELF_CORS_ORIGINS":    "shop.example.com",
+		"SHELF_TRUSTED_PROXIES": "10.0.0.0/8, not-an-ip",
+		"SHELF_LOG_LEVEL":       "loud",
+		"SHELF_CURRENCY":        "dollars",
+	}))
+	if err == nil {
+		t.Fatal("bad configuration accepted")
+	}
+	for _, name := range []string{"SHELF_MYSQL_DSN", "SHELF_READ_TIMEOUT", "SHELF_CORS_ORIGINS", "SHELF_TRUSTED_PROXIES", "SHELF_LOG_LEVEL", "SHELF_CURRENCY"} {
+		if !strings.Contains(err.Error(), name) {
+			t.Errorf("error does not name %s:\n%v", name, err)
+		}
+	}
+}
+
+func TestListsAreParsed(t *testing.T) {
+	c, err := Load(env(map[string]string{
+		"SHELF_CORS_ORIGINS":    "https://a.example, https://b.example",
+		"SHELF_TRUSTED_PROXIES": "10.0.0.0/8,192.0.2.7",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.CORSOrigins) != 2 || len(c.TrustedProxies) != 2 || c.TrustedProxies[1].String() != "192.0.2.7/32" {
+		t.Fatalf("origins %v proxies %v", c.CORSOrigins, c.TrustedProxies)
+	}
+}
