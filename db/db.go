@@ -30,6 +30,15 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.childCategoryByNameStmt, err = db.PrepareContext(ctx, childCategoryByName); err != nil {
 		return nil, fmt.Errorf("error preparing query ChildCategoryByName: %w", err)
 	}
+	if q.claimIdempotencyKeyStmt, err = db.PrepareContext(ctx, claimIdempotencyKey); err != nil {
+		return nil, fmt.Errorf("error preparing query ClaimIdempotencyKey: %w", err)
+	}
+	if q.completeIdempotencyKeyStmt, err = db.PrepareContext(ctx, completeIdempotencyKey); err != nil {
+		return nil, fmt.Errorf("error preparing query CompleteIdempotencyKey: %w", err)
+	}
+	if q.deleteExpiredIdempotencyKeyStmt, err = db.PrepareContext(ctx, deleteExpiredIdempotencyKey); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteExpiredIdempotencyKey: %w", err)
+	}
 	if q.deleteListingRowStmt, err = db.PrepareContext(ctx, deleteListingRow); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteListingRow: %w", err)
 	}
@@ -45,6 +54,15 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.getCategoryBySlugForUpdateStmt, err = db.PrepareContext(ctx, getCategoryBySlugForUpdate); err != nil {
 		return nil, fmt.Errorf("error preparing query GetCategoryBySlugForUpdate: %w", err)
 	}
+	if q.getIdempotencyKeyStmt, err = db.PrepareContext(ctx, getIdempotencyKey); err != nil {
+		return nil, fmt.Errorf("error preparing query GetIdempotencyKey: %w", err)
+	}
+	if q.getOrderByPublicIDStmt, err = db.PrepareContext(ctx, getOrderByPublicID); err != nil {
+		return nil, fmt.Errorf("error preparing query GetOrderByPublicID: %w", err)
+	}
+	if q.getOrderByPublicIDForUpdateStmt, err = db.PrepareContext(ctx, getOrderByPublicIDForUpdate); err != nil {
+		return nil, fmt.Errorf("error preparing query GetOrderByPublicIDForUpdate: %w", err)
+	}
 	if q.insertAPIKeyStmt, err = db.PrepareContext(ctx, insertAPIKey); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertAPIKey: %w", err)
 	}
@@ -57,11 +75,17 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.insertCategorySelfStmt, err = db.PrepareContext(ctx, insertCategorySelf); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertCategorySelf: %w", err)
 	}
+	if q.insertOrderStmt, err = db.PrepareContext(ctx, insertOrder); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertOrder: %w", err)
+	}
 	if q.listAPIKeysStmt, err = db.PrepareContext(ctx, listAPIKeys); err != nil {
 		return nil, fmt.Errorf("error preparing query ListAPIKeys: %w", err)
 	}
 	if q.listCategoriesStmt, err = db.PrepareContext(ctx, listCategories); err != nil {
 		return nil, fmt.Errorf("error preparing query ListCategories: %w", err)
+	}
+	if q.listOrdersStmt, err = db.PrepareContext(ctx, listOrders); err != nil {
+		return nil, fmt.Errorf("error preparing query ListOrders: %w", err)
 	}
 	if q.listingCategoriesStmt, err = db.PrepareContext(ctx, listingCategories); err != nil {
 		return nil, fmt.Errorf("error preparing query ListingCategories: %w", err)
@@ -72,11 +96,41 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.listingSourcesStmt, err = db.PrepareContext(ctx, listingSources); err != nil {
 		return nil, fmt.Errorf("error preparing query ListingSources: %w", err)
 	}
+	if q.orderLinesStmt, err = db.PrepareContext(ctx, orderLines); err != nil {
+		return nil, fmt.Errorf("error preparing query OrderLines: %w", err)
+	}
+	if q.orderLinesOfStmt, err = db.PrepareContext(ctx, orderLinesOf); err != nil {
+		return nil, fmt.Errorf("error preparing query OrderLinesOf: %w", err)
+	}
+	if q.releaseIdempotencyKeyStmt, err = db.PrepareContext(ctx, releaseIdempotencyKey); err != nil {
+		return nil, fmt.Errorf("error preparing query ReleaseIdempotencyKey: %w", err)
+	}
+	if q.returnStockStmt, err = db.PrepareContext(ctx, returnStock); err != nil {
+		return nil, fmt.Errorf("error preparing query ReturnStock: %w", err)
+	}
 	if q.revokeAPIKeyStmt, err = db.PrepareContext(ctx, revokeAPIKey); err != nil {
 		return nil, fmt.Errorf("error preparing query RevokeAPIKey: %w", err)
 	}
+	if q.setOrderStatusStmt, err = db.PrepareContext(ctx, setOrderStatus); err != nil {
+		return nil, fmt.Errorf("error preparing query SetOrderStatus: %w", err)
+	}
+	if q.stockOfStmt, err = db.PrepareContext(ctx, stockOf); err != nil {
+		return nil, fmt.Errorf("error preparing query StockOf: %w", err)
+	}
+	if q.sweepIdempotencyKeysStmt, err = db.PrepareContext(ctx, sweepIdempotencyKeys); err != nil {
+		return nil, fmt.Errorf("error preparing query SweepIdempotencyKeys: %w", err)
+	}
+	if q.takeOverIdempotencyKeyStmt, err = db.PrepareContext(ctx, takeOverIdempotencyKey); err != nil {
+		return nil, fmt.Errorf("error preparing query TakeOverIdempotencyKey: %w", err)
+	}
+	if q.takeStockStmt, err = db.PrepareContext(ctx, takeStock); err != nil {
+		return nil, fmt.Errorf("error preparing query TakeStock: %w", err)
+	}
 	if q.touchAPIKeyStmt, err = db.PrepareContext(ctx, touchAPIKey); err != nil {
 		return nil, fmt.Errorf("error preparing query TouchAPIKey: %w", err)
+	}
+	if q.variantsForOrderStmt, err = db.PrepareContext(ctx, variantsForOrder); err != nil {
+		return nil, fmt.Errorf("error preparing query VariantsForOrder: %w", err)
 	}
 	return &q, nil
 }
@@ -91,6 +145,21 @@ func (q *Queries) Close() error {
 	if q.childCategoryByNameStmt != nil {
 		if cerr := q.childCategoryByNameStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing childCategoryByNameStmt: %w", cerr)
+		}
+	}
+	if q.claimIdempotencyKeyStmt != nil {
+		if cerr := q.claimIdempotencyKeyStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing claimIdempotencyKeyStmt: %w", cerr)
+		}
+	}
+	if q.completeIdempotencyKeyStmt != nil {
+		if cerr := q.completeIdempotencyKeyStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing completeIdempotencyKeyStmt: %w", cerr)
+		}
+	}
+	if q.deleteExpiredIdempotencyKeyStmt != nil {
+		if cerr := q.deleteExpiredIdempotencyKeyStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteExpiredIdempotencyKeyStmt: %w", cerr)
 		}
 	}
 	if q.deleteListingRowStmt != nil {
@@ -118,6 +187,21 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing getCategoryBySlugForUpdateStmt: %w", cerr)
 		}
 	}
+	if q.getIdempotencyKeyStmt != nil {
+		if cerr := q.getIdempotencyKeyStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getIdempotencyKeyStmt: %w", cerr)
+		}
+	}
+	if q.getOrderByPublicIDStmt != nil {
+		if cerr := q.getOrderByPublicIDStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getOrderByPublicIDStmt: %w", cerr)
+		}
+	}
+	if q.getOrderByPublicIDForUpdateStmt != nil {
+		if cerr := q.getOrderByPublicIDForUpdateStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getOrderByPublicIDForUpdateStmt: %w", cerr)
+		}
+	}
 	if q.insertAPIKeyStmt != nil {
 		if cerr := q.insertAPIKeyStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing insertAPIKeyStmt: %w", cerr)
@@ -138,6 +222,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing insertCategorySelfStmt: %w", cerr)
 		}
 	}
+	if q.insertOrderStmt != nil {
+		if cerr := q.insertOrderStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertOrderStmt: %w", cerr)
+		}
+	}
 	if q.listAPIKeysStmt != nil {
 		if cerr := q.listAPIKeysStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listAPIKeysStmt: %w", cerr)
@@ -146,6 +235,11 @@ func (q *Queries) Close() error {
 	if q.listCategoriesStmt != nil {
 		if cerr := q.listCategoriesStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listCategoriesStmt: %w", cerr)
+		}
+	}
+	if q.listOrdersStmt != nil {
+		if cerr := q.listOrdersStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listOrdersStmt: %w", cerr)
 		}
 	}
 	if q.listingCategoriesStmt != nil {
@@ -163,14 +257,64 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing listingSourcesStmt: %w", cerr)
 		}
 	}
+	if q.orderLinesStmt != nil {
+		if cerr := q.orderLinesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing orderLinesStmt: %w", cerr)
+		}
+	}
+	if q.orderLinesOfStmt != nil {
+		if cerr := q.orderLinesOfStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing orderLinesOfStmt: %w", cerr)
+		}
+	}
+	if q.releaseIdempotencyKeyStmt != nil {
+		if cerr := q.releaseIdempotencyKeyStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing releaseIdempotencyKeyStmt: %w", cerr)
+		}
+	}
+	if q.returnStockStmt != nil {
+		if cerr := q.returnStockStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing returnStockStmt: %w", cerr)
+		}
+	}
 	if q.revokeAPIKeyStmt != nil {
 		if cerr := q.revokeAPIKeyStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing revokeAPIKeyStmt: %w", cerr)
 		}
 	}
+	if q.setOrderStatusStmt != nil {
+		if cerr := q.setOrderStatusStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setOrderStatusStmt: %w", cerr)
+		}
+	}
+	if q.stockOfStmt != nil {
+		if cerr := q.stockOfStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing stockOfStmt: %w", cerr)
+		}
+	}
+	if q.sweepIdempotencyKeysStmt != nil {
+		if cerr := q.sweepIdempotencyKeysStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing sweepIdempotencyKeysStmt: %w", cerr)
+		}
+	}
+	if q.takeOverIdempotencyKeyStmt != nil {
+		if cerr := q.takeOverIdempotencyKeyStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing takeOverIdempotencyKeyStmt: %w", cerr)
+		}
+	}
+	if q.takeStockStmt != nil {
+		if cerr := q.takeStockStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing takeStockStmt: %w", cerr)
+		}
+	}
 	if q.touchAPIKeyStmt != nil {
 		if cerr := q.touchAPIKeyStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing touchAPIKeyStmt: %w", cerr)
+		}
+	}
+	if q.variantsForOrderStmt != nil {
+		if cerr := q.variantsForOrderStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing variantsForOrderStmt: %w", cerr)
 		}
 	}
 	return err
@@ -214,22 +358,40 @@ type Queries struct {
 	tx                                    *sql.Tx
 	addCategoryProductCountStmt           *sql.Stmt
 	childCategoryByNameStmt               *sql.Stmt
+	claimIdempotencyKeyStmt               *sql.Stmt
+	completeIdempotencyKeyStmt            *sql.Stmt
+	deleteExpiredIdempotencyKeyStmt       *sql.Stmt
 	deleteListingRowStmt                  *sql.Stmt
 	getActiveAPIKeyByHashStmt             *sql.Stmt
 	getCategoryStmt                       *sql.Stmt
 	getCategoryBySlugStmt                 *sql.Stmt
 	getCategoryBySlugForUpdateStmt        *sql.Stmt
+	getIdempotencyKeyStmt                 *sql.Stmt
+	getOrderByPublicIDStmt                *sql.Stmt
+	getOrderByPublicIDForUpdateStmt       *sql.Stmt
 	insertAPIKeyStmt                      *sql.Stmt
 	insertCategoryStmt                    *sql.Stmt
 	insertCategoryAncestorsFromParentStmt *sql.Stmt
 	insertCategorySelfStmt                *sql.Stmt
+	insertOrderStmt                       *sql.Stmt
 	listAPIKeysStmt                       *sql.Stmt
 	listCategoriesStmt                    *sql.Stmt
+	listOrdersStmt                        *sql.Stmt
 	listingCategoriesStmt                 *sql.Stmt
 	listingRowsStmt                       *sql.Stmt
 	listingSourcesStmt                    *sql.Stmt
+	orderLinesStmt                        *sql.Stmt
+	orderLinesOfStmt                      *sql.Stmt
+	releaseIdempotencyKeyStmt             *sql.Stmt
+	returnStockStmt                       *sql.Stmt
 	revokeAPIKeyStmt                      *sql.Stmt
+	setOrderStatusStmt                    *sql.Stmt
+	stockOfStmt                           *sql.Stmt
+	sweepIdempotencyKeysStmt              *sql.Stmt
+	takeOverIdempotencyKeyStmt            *sql.Stmt
+	takeStockStmt                         *sql.Stmt
 	touchAPIKeyStmt                       *sql.Stmt
+	variantsForOrderStmt                  *sql.Stmt
 }
 
 func (q *Queries) WithTx(tx *sql.Tx) *Queries {
@@ -238,21 +400,39 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		tx:                                    tx,
 		addCategoryProductCountStmt:           q.addCategoryProductCountStmt,
 		childCategoryByNameStmt:               q.childCategoryByNameStmt,
+		claimIdempotencyKeyStmt:               q.claimIdempotencyKeyStmt,
+		completeIdempotencyKeyStmt:            q.completeIdempotencyKeyStmt,
+		deleteExpiredIdempotencyKeyStmt:       q.deleteExpiredIdempotencyKeyStmt,
 		deleteListingRowStmt:                  q.deleteListingRowStmt,
 		getActiveAPIKeyByHashStmt:             q.getActiveAPIKeyByHashStmt,
 		getCategoryStmt:                       q.getCategoryStmt,
 		getCategoryBySlugStmt:                 q.getCategoryBySlugStmt,
 		getCategoryBySlugForUpdateStmt:        q.getCategoryBySlugForUpdateStmt,
+		getIdempotencyKeyStmt:                 q.getIdempotencyKeyStmt,
+		getOrderByPublicIDStmt:                q.getOrderByPublicIDStmt,
+		getOrderByPublicIDForUpdateStmt:       q.getOrderByPublicIDForUpdateStmt,
 		insertAPIKeyStmt:                      q.insertAPIKeyStmt,
 		insertCategoryStmt:                    q.insertCategoryStmt,
 		insertCategoryAncestorsFromParentStmt: q.insertCategoryAncestorsFromParentStmt,
 		insertCategorySelfStmt:                q.insertCategorySelfStmt,
+		insertOrderStmt:                       q.insertOrderStmt,
 		listAPIKeysStmt:                       q.listAPIKeysStmt,
 		listCategoriesStmt:                    q.listCategoriesStmt,
+		listOrdersStmt:                        q.listOrdersStmt,
 		listingCategoriesStmt:                 q.listingCategoriesStmt,
 		listingRowsStmt:                       q.listingRowsStmt,
 		listingSourcesStmt:                    q.listingSourcesStmt,
+		orderLinesStmt:                        q.orderLinesStmt,
+		orderLinesOfStmt:                      q.orderLinesOfStmt,
+		releaseIdempotencyKeyStmt:             q.releaseIdempotencyKeyStmt,
+		returnStockStmt:                       q.returnStockStmt,
 		revokeAPIKeyStmt:                      q.revokeAPIKeyStmt,
+		setOrderStatusStmt:                    q.setOrderStatusStmt,
+		stockOfStmt:                           q.stockOfStmt,
+		sweepIdempotencyKeysStmt:              q.sweepIdempotencyKeysStmt,
+		takeOverIdempotencyKeyStmt:            q.takeOverIdempotencyKeyStmt,
+		takeStockStmt:                         q.takeStockStmt,
 		touchAPIKeyStmt:                       q.touchAPIKeyStmt,
+		variantsForOrderStmt:                  q.variantsForOrderStmt,
 	}
 }

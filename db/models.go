@@ -11,6 +11,93 @@ import (
 	"time"
 )
 
+type IdempotencyKeysState string
+
+const (
+	IdempotencyKeysStateRunning IdempotencyKeysState = "running"
+	IdempotencyKeysStateDone    IdempotencyKeysState = "done"
+)
+
+func (e *IdempotencyKeysState) Scan(src interface{}) error {
+	switch s := src.(type) {
+	case []byte:
+		*e = IdempotencyKeysState(s)
+	case string:
+		*e = IdempotencyKeysState(s)
+	default:
+		return fmt.Errorf("unsupported scan type for IdempotencyKeysState: %T", src)
+	}
+	return nil
+}
+
+type NullIdempotencyKeysState struct {
+	IdempotencyKeysState IdempotencyKeysState
+	Valid                bool // Valid is true if IdempotencyKeysState is not NULL
+}
+
+// Scan implements the Scanner interface.
+func (ns *NullIdempotencyKeysState) Scan(value interface{}) error {
+	if value == nil {
+		ns.IdempotencyKeysState, ns.Valid = "", false
+		return nil
+	}
+	ns.Valid = true
+	return ns.IdempotencyKeysState.Scan(value)
+}
+
+// Value implements the driver Valuer interface.
+func (ns NullIdempotencyKeysState) Value() (driver.Value, error) {
+	if !ns.Valid {
+		return nil, nil
+	}
+	return string(ns.IdempotencyKeysState), nil
+}
+
+type OrdersStatus string
+
+const (
+	OrdersStatusPending   OrdersStatus = "pending"
+	OrdersStatusPaid      OrdersStatus = "paid"
+	OrdersStatusFulfilled OrdersStatus = "fulfilled"
+	OrdersStatusCancelled OrdersStatus = "cancelled"
+	OrdersStatusRefunded  OrdersStatus = "refunded"
+)
+
+func (e *OrdersStatus) Scan(src interface{}) error {
+	switch s := src.(type) {
+	case []byte:
+		*e = OrdersStatus(s)
+	case string:
+		*e = OrdersStatus(s)
+	default:
+		return fmt.Errorf("unsupported scan type for OrdersStatus: %T", src)
+	}
+	return nil
+}
+
+type NullOrdersStatus struct {
+	OrdersStatus OrdersStatus
+	Valid        bool // Valid is true if OrdersStatus is not NULL
+}
+
+// Scan implements the Scanner interface.
+func (ns *NullOrdersStatus) Scan(value interface{}) error {
+	if value == nil {
+		ns.OrdersStatus, ns.Valid = "", false
+		return nil
+	}
+	ns.Valid = true
+	return ns.OrdersStatus.Scan(value)
+}
+
+// Value implements the driver Valuer interface.
+func (ns NullOrdersStatus) Value() (driver.Value, error) {
+	if !ns.Valid {
+		return nil, nil
+	}
+	return string(ns.OrdersStatus), nil
+}
+
 type ProductsStatus string
 
 const (
@@ -84,11 +171,57 @@ type CategoryAncestor struct {
 	Depth      int32
 }
 
+type IdempotencyKey struct {
+	Scope          string
+	KeyHash        []byte
+	RequestHash    []byte
+	State          IdempotencyKeysState
+	ClaimToken     []byte
+	ResponseStatus int16
+	ResponseBody   []byte
+	OrderID        sql.NullInt64
+	ClaimedAt      time.Time
+	ExpiresAt      time.Time
+}
+
 type Inventory struct {
 	VariantID uint64
 	ProductID uint64
 	OnHand    int64
 	UpdatedAt time.Time
+}
+
+type Order struct {
+	ID              uint64
+	PublicID        string
+	Email           string
+	Status          OrdersStatus
+	Currency        string
+	Subtotal        int64
+	Total           int64
+	ItemCount       int32
+	ShippingAddress string
+	AccessTokenHash []byte
+	Version         uint64
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+	PaidAt          sql.NullTime
+	FulfilledAt     sql.NullTime
+	CancelledAt     sql.NullTime
+	RefundedAt      sql.NullTime
+}
+
+type OrderLine struct {
+	OrderID      uint64
+	LineNo       int32
+	VariantID    uint64
+	ProductID    uint64
+	Sku          string
+	Title        string
+	VariantTitle string
+	UnitPrice    int64
+	Quantity     int32
+	LineTotal    int64
 }
 
 type Product struct {

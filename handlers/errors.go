@@ -70,14 +70,7 @@ func (a *API) ErrorHandler(err error, c echo.Context) {
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &pe):
-		doc.Status = kindStatus[pe.Kind]
-		if doc.Status == 0 {
-			doc.Status = http.StatusBadRequest
-		}
-		doc.Type = ProblemType(pe.Kind)
-		doc.Title = pe.Title
-		doc.Detail = pe.Detail
-		doc.Errors = pe.Errors
+		doc = problemDocOf(pe, doc.RequestID)
 		extra = pe.Extra
 		if pe.Kind == problem.Unavailable {
 			c.Response().Header().Set("Retry-After", "1")
@@ -119,20 +112,52 @@ func (a *API) ErrorHandler(err error, c echo.Context) {
 	writeProblem(c, doc, extra)
 }
 
-func writeProblem(c echo.Context, doc problemDoc, extra map[string]any) {
-	var body []byte
-	if len(extra) == 0 {
-		body, _ = json.Marshal(doc)
-	} else {
-		// Merge the kind-specific members into the document.
-		m := map[string]any{}
-		b, _ := json.Marshal(doc)
-		_ = json.Unmarshal(b, &m)
-		for k, v := range extra {
-			m[k] = v
-		}
-		body, _ = json.Marshal(m)
+// problemDocOf is the document for a domain error.
+func problemDocOf(pe *problem.Error, requestID string) problemDoc {
+	doc := problemDoc{RequestID: requestID, Status: kindStatus[pe.Kind]}
+	if doc.Status == 0 {
+		doc.Status = http.StatusBadRequest
 	}
+	doc.Type = ProblemType(pe.Kind)
+	doc.Title = pe.Title
+	if doc.Title == "" {
+		doc.Title = http.StatusText(doc.Status)
+	}
+	doc.Detail = pe.Detail
+	doc.Errors = pe.Errors
+	return doc
+}
+
+// problemBody encodes a document with its kind-specific members merged in.
+func problemBody(doc problemDoc, extra map[string]any) []byte {
+	if len(extra) == 0 {
+		body, _ := json.Marshal(doc)
+		return body
+	}
+	m := map[string]any{}
+	b, _ := json.Marshal(doc)
+	_ = json.Unmarshal(b, &m)
+	for k, v := range extra {
+		m[k] = v
+	}
+	body, _ := json.Marshal(m)
+	return body
+}
+
+// renderProblem returns exactly what ErrorHandler answers for a domain error
+// (status and body), for the order service to store under an
+// Idempotency-Key and replay byte for byte. Other errors are 500s.
+func (a *API) renderProblem(ctx context.Context, err error) (int, []byte) {
+	pe, ok := problem.As(err)
+	if !ok {
+		return http.StatusInternalServerError, nil
+	}
+	doc := problemDocOf(pe, RequestID(ctx))
+	return doc.Status, problemBody(doc, pe.Extra)
+}
+
+func writeProblem(c echo.Context, doc problemDoc, extra map[string]any) {
+	body := problemBody(doc, extra)
 	c.Response().Header().Set(echo.HeaderContentType, "application/problem+json")
 	if c.Request().Method == http.MethodHead {
 		c.Response().WriteHeader(doc.Status)

@@ -1,5 +1,245 @@
 package handlers
 
-import "github.com/labstack/echo/v4"
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
 
-func (a *API) registerOrders(e *echo.Echo) {}
+	"github.com/labstack/echo/v4"
+
+	"github.com/shelfcommerce/shelf/internal/auth"
+	"github.com/shelfcommerce/shelf/internal/orders"
+	"github.com/shelfcommerce/shelf/internal/problem"
+)
+
+func (a *API) registerOrders(e *echo.Echo) {
+	e.POST("/v1/orders", a.placeOrder)
+	e.GET("/v1/orders/:id", a.getOrder)
+	e.POST("/v1/orders/:id/cancel", a.cancelOrder)
+
+	read := a.requireScope(auth.ScopeOrdersRead)
+	write := a.requireScope(auth.ScopeOrdersWrite)
+	e.GET("/v1/admin/orders", a.listOrders, read)
+	e.POST("/v1/admin/orders/:id/pay", a.moveOrder(orders.Pay), write)
+	e.POST("/v1/admin/orders/:id/fulfill", a.moveOrder(orders.Fulfill), write)
+	e.POST("/v1/admin/orders/:id/cancel", a.moveOrder(orders.Cancel), write)
+	e.POST("/v1/admin/orders/:id/refund", a.moveOrder(orders.Refund), write)
+}
+
+// placeOrderRequest is the body of POST /v1/orders. It is request-only: it
+// has no id, price, total or status for a client to set.
+type placeOrderRequest struct {
+	Email string `json:"email"`
+	Lines []struct {
+		SKU      string `json:"sku"`
+		Quantity int    `json:"quantity"`
+	} `json:"lines"`
+	ShippingAddress *orders.Address `json:"shipping_address"`
+}
+
+func (a *API) placeOrder(c echo.Context) error {
+	key := c.Request().Header.Get("Idempotency-Key")
+	if key == "" {
+		return problem.Field(problem.Invalid, "Idempotency-Key", "header is required: send a new random key (e.g. a UUID) per order, and the same one on a retry")
+	}
+	if !orders.ValidKey(key) {
+		return problem.Field(problem.Invalid, "Idempotency-Key", "header must be 1 to 255 visible ASCII characters")
+	}
+	var req placeOrderRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	in := orders.PlaceInput{Email: req.Email}
+	for _, l := range req.Lines {
+		in.Lines = append(in.Lines, orders.LineInput{SKU: l.SKU, Quantity: l.Quantity})
+	}
+	if req.ShippingAddress != nil {
+		in.ShippingAddress = *req.ShippingAddress
+	}
+	k, err := a.optionalAPIKey(c)
+	if err != nil {
+		return err
+	}
+	scope := orders.ScopeForEmail(req.Email)
+	if k != nil {
+		scope = orders.ScopeForAPIKey(k.ID)
+	}
+	placed, err := a.orders.Place(c.Request().Context(), orders.PlaceParams{Scope: scope, Key: key, Input: in})
+	if err != nil {
+		return err
+	}
+	h := c.Response().Header()
+	if placed.Replayed {
+		h.Set("Idempotent-Replayed", "true")
+	}
+	h.Set("Cache-Control", "no-store")
+	contentType := "application/problem+json"
+	if placed.Status < 300 {
+		contentType = echo.MIMEApplicationJSON
+		if placed.OrderID != "" {
+			h.Set(echo.HeaderLocation, "/v1/orders/"+placed.OrderID)
+		}
+	}
+	return c.Blob(placed.Status, contentType, placed.Body)
+}
+
+func (a *API) getOrder(c echo.Context) error {
+	access, _, err := a.orderAccess(c, auth.ScopeOrdersRead)
+	if err != nil {
+		return err
+	}
+	o, err := a.orders.Get(c.Request().Context(), c.Param("id"), access)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.JSON(http.StatusOK, o)
+}
+
+func (a *API) cancelOrder(c echo.Context) error {
+	access, k, err := a.orderAccess(c, auth.ScopeOrdersWrite)
+	if err != nil {
+		return err
+	}
+	actor := "buyer"
+	if access.Admin {
+		actor = "api key " + k.Name
+	}
+	o, err := a.orders.Transition(c.Request().Context(), c.Param("id"), orders.CustomerCancel, access, actor)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, o)
+}
+
+// orderAccess reads the bearer of a buyer's request: the order's access
+// token, or an admin key holding scope. Anything else simply does not match,
+// and the order answers 404.
+func (a *API) orderAccess(c echo.Context, scope string) (orders.Access, *auth.Key, error) {
+	access := orders.Access{Token: bearer(c.Request())}
+	k, err := a.optionalAPIKey(c)
+	if err != nil {
+		return access, nil, err
+	}
+	access.Admin = k.Has(scope)
+	return access, k, nil
+}
+
+func (a *API) moveOrder(action orders.Action) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		ctx := c.Request().Context()
+		o, err := a.orders.Transition(ctx, c.Param("id"), action, orders.Access{Admin: true}, "api key "+APIKey(ctx).Name)
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, o)
+	}
+}
+
+// listOrdersParams are the query parameters GET /v1/admin/orders knows; any
+// other is a 400, so a typo never silently widens the filter.
+var listOrdersParams = map[string]bool{
+	"status": true, "email": true, "created_after": true, "created_before": true, "limit": true, "cursor": true,
+}
+
+func (a *API) listOrders(c echo.Context) error {
+	q := c.QueryParams()
+	var fe problem.Fields
+	fe.Kind = problem.Invalid
+	for name, vs := range q {
+		if !listOrdersParams[name] {
+			fe.Add(name, "is not a parameter of this list (status, email, created_after, created_before, limit, cursor)")
+		} else if len(vs) > 1 {
+			fe.Add(name, "must be given once")
+		}
+	}
+	var f orders.Filter
+	if v := q.Get("status"); v != "" {
+		f.Status = orders.Status(v)
+		if !f.Status.Valid() {
+			fe.Add("status", "must be one of pending, paid, fulfilled, cancelled, refunded")
+		}
+	}
+	f.Email = strings.TrimSpace(q.Get("email"))
+	if len(f.Email) > 254 {
+		fe.Add("email", "must be at most 254 characters")
+	}
+	for _, p := range []struct {
+		name string
+		dst  *time.Time
+	}{{"created_after", &f.CreatedAfter}, {"created_before", &f.CreatedBefore}} {
+		if v := q.Get(p.name); v != "" {
+			t, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				fe.Add(p.name, "must be an RFC 3339 timestamp such as 2026-01-31T00:00:00Z")
+			}
+			*p.dst = t
+		}
+	}
+	limit := 24
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 100 {
+			fe.Add("limit", "must be a whole number from 1 to 100")
+		}
+		limit = n
+	}
+	if err := fe.Err(); err != nil {
+		return err
+	}
+	page, err := a.orders.List(c.Request().Context(), f, q.Get("cursor"), limit)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.JSON(http.StatusOK, page)
+}
+
+// decodeJSON reads a JSON body strictly: unknown fields, trailing data and
+// wrong types are a 400 that says where.
+func decodeJSON(c echo.Context, v any) error {
+	dec := json.NewDecoder(c.Request().Body)
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil {
+		if _, terr := dec.Token(); terr != io.EOF {
+			return problem.New(problem.Invalid, "the request body must be a single JSON object")
+		}
+		return nil
+	}
+	var mbe *http.MaxBytesError
+	var te *json.UnmarshalTypeError
+	var se *json.SyntaxError
+	switch {
+	case errors.As(err, &mbe):
+		return err
+	case errors.Is(err, io.EOF):
+		return problem.New(problem.Invalid, "the request body is empty; it must be a JSON object")
+	case errors.As(err, &te):
+		return problem.Field(problem.Invalid, te.Field, fmt.Sprintf("must be %s", jsonKind(te.Type.Kind().String())))
+	case errors.As(err, &se):
+		return problem.New(problem.Invalid, "the request body is not valid JSON (at byte %d)", se.Offset)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return problem.Field(problem.Invalid, strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`), "is not a field of this request")
+	}
+	return problem.New(problem.Invalid, "the request body is not valid JSON")
+}
+
+func jsonKind(k string) string {
+	switch k {
+	case "int", "int32", "int64", "uint64":
+		return "a whole number"
+	case "string":
+		return "a string"
+	case "slice":
+		return "an array"
+	case "struct", "ptr":
+		return "an object"
+	}
+	return "of another type"
+}

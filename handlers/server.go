@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/shelfcommerce/shelf/internal/auth"
+	"github.com/shelfcommerce/shelf/internal/orders"
 	"github.com/shelfcommerce/shelf/internal/store"
 )
 
@@ -38,6 +39,8 @@ type Config struct {
 	ImportBodyLimit int64
 	// Registry receives Shelf's Prometheus metrics; nil makes a fresh one.
 	Registry *prometheus.Registry
+	// Orders configures the order service (idempotency TTL, cursor key).
+	Orders orders.Config
 }
 
 // API holds the handlers' dependencies.
@@ -46,6 +49,7 @@ type API struct {
 	log     *slog.Logger
 	metrics *metrics
 	keys    *auth.Keys
+	orders  *orders.Service
 }
 
 // New builds the echo instance with every middleware and route.
@@ -65,6 +69,9 @@ func New(cfg Config) *echo.Echo {
 	a := &API{cfg: cfg, log: cfg.Logger}
 	if cfg.Store != nil {
 		a.keys = auth.NewKeys(cfg.Store.Q)
+		oc := cfg.Orders
+		oc.RenderError = a.renderProblem
+		a.orders = orders.NewService(cfg.Store, oc)
 	}
 	a.metrics = newMetrics(cfg.Registry, cfg.Store)
 

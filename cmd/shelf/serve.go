@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"time"
 
 	"github.com/shelfcommerce/shelf/handlers"
 	"github.com/shelfcommerce/shelf/internal/config"
+	"github.com/shelfcommerce/shelf/internal/orders"
 	"github.com/shelfcommerce/shelf/internal/store"
 )
 
@@ -36,6 +38,10 @@ func serve(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
+	ordersCfg := orders.Config{IdempotencyTTL: cfg.IdempotencyTTL, CursorSecret: []byte(cfg.CursorSecret)}
+	// Expired Idempotency-Keys are deleted in the background (and on sight,
+	// when a request meets one).
+	go orders.NewService(st, ordersCfg).RunSweeper(ctx, time.Minute, log)
 	router := handlers.New(handlers.Config{
 		Logger:          log,
 		Store:           st,
@@ -44,6 +50,7 @@ func serve(ctx context.Context, e env, args []string) error {
 		TrustedProxies:  cfg.TrustedProxies,
 		BodyLimit:       cfg.BodyLimit,
 		ImportBodyLimit: cfg.ImportBodyLimit,
+		Orders:          ordersCfg,
 	})
 	srv := handlers.NewServer(cfg.Addr, router, handlers.Timeouts{Read: cfg.ReadTimeout, Write: cfg.WriteTimeout, Idle: cfg.IdleTimeout})
 	ln, err := net.Listen("tcp", cfg.Addr)

@@ -1,0 +1,259 @@
+package orders
+
+import (
+	"bytes"
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/shelfcommerce/shelf/db"
+	"github.com/shelfcommerce/shelf/internal/problem"
+	"github.com/shelfcommerce/shelf/internal/store"
+)
+
+// Idempotency keys follow the IETF idempotency-key draft and Stripe:
+//
+//   - A key is claimed with a plain INSERT in its own short transaction,
+//     before the order's transaction; the duplicate-key error means "seen".
+//     (Looking a key up FOR UPDATE and then inserting deadlocks.)
+//   - The order, and the response that announces it, commit in ONE
+//     transaction: a committed order always has its stored response, so a
+//     claim still "running" after claimLease belongs to a request that died
+//     before committing anything, and may be taken over.
+//   - A request that fails with a client error (409 insufficient stock, 422
+//     unknown SKU) stores that response too, and retries get it again. A
+//     5xx releases the key: the retry runs afresh.
+//   - Keys are scoped, so that one client can never read another's stored
+//     response: the admin key's id when an admin key placed the order,
+//     otherwise a hash of the buyer's e-mail address (see ScopeFor*).
+//   - The database keeps neither the key nor a readable response: key_hash is
+//     a SHA-256 over scope and key, and the response (which holds the order's
+//     access token) is sealed with AES-GCM under a key derived from the
+//     client's Idempotency-Key, which only the client has.
+
+// ScopeForAPIKey scopes Idempotency-Keys sent with an admin API key.
+func ScopeForAPIKey(id uint64) string { return fmt.Sprintf("key:%d", id) }
+
+// ScopeForEmail scopes Idempotency-Keys of anonymous buyers by the order's
+// e-mail address, case-folded.
+func ScopeForEmail(email string) string {
+	sum := sha256.Sum256([]byte("shelf/idempotency-scope\x00" + strings.ToLower(strings.TrimSpace(email))))
+	return "email:" + hex.EncodeToString(sum[:16])
+}
+
+// ValidKey reports whether an Idempotency-Key header value is acceptable:
+// 1 to 255 visible ASCII characters (a UUID is typical).
+func ValidKey(k string) bool {
+	if k == "" || len(k) > maxKeyLen {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		if k[i] < 0x21 || k[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// claim is a request's ownership of an idempotency record.
+type claim struct {
+	scope   string
+	keyHash []byte
+	sealKey []byte
+	token   []byte // tells this claim from a later takeover
+	reqHash []byte
+}
+
+func newClaim(scope, key string, reqHash []byte) *claim {
+	kh := sha256.Sum256([]byte("shelf/idempotency-key\x00" + scope + "\x00" + key))
+	sk := sha256.Sum256([]byte("shelf/idempotency-seal\x00" + scope + "\x00" + key))
+	return &claim{scope: scope, keyHash: kh[:], sealKey: sk[:], reqHash: reqHash}
+}
+
+// Placed is the answer to a POST /v1/orders: the status and exact body to
+// send, and whether it is a replay of a stored answer.
+type Placed struct {
+	Status   int
+	Body     []byte
+	OrderID  string // the order's public id, when one was created
+	Replayed bool
+}
+
+// acquire claims the key, or returns the stored response of an earlier
+// request with it, or the reason it cannot be used now.
+func (s *Service) acquire(ctx context.Context, c *claim) (*Placed, error) {
+	for range 4 {
+		t := now()
+		c.token = randomBytes(16)
+		err := s.st.Q.ClaimIdempotencyKey(ctx, db.ClaimIdempotencyKeyParams{
+			Scope: c.scope, KeyHash: c.keyHash, RequestHash: c.reqHash, ClaimToken: c.token,
+			ClaimedAt: t, ExpiresAt: t.Add(s.ttl),
+		})
+		if err == nil {
+			return nil, nil
+		}
+		if !store.IsDuplicate(err) {
+			return nil, fmt.Errorf("claim idempotency key: %w", err)
+		}
+		row, err := s.st.Q.GetIdempotencyKey(ctx, db.GetIdempotencyKeyParams{Scope: c.scope, KeyHash: c.keyHash})
+		if errors.Is(err, sql.ErrNoRows) {
+			continue // released or swept since our INSERT: claim again
+		} else if err != nil {
+			return nil, fmt.Errorf("read idempotency key: %w", err)
+		}
+		if row.ExpiresAt.Before(t) {
+			// Expired but not swept yet: it is as good as absent.
+			if _, err := s.st.Q.DeleteExpiredIdempotencyKey(ctx, db.DeleteExpiredIdempotencyKeyParams{
+				Scope: c.scope, KeyHash: c.keyHash, ExpiresAt: t,
+			}); err != nil {
+				return nil, fmt.Errorf("delete expired idempotency key: %w", err)
+			}
+			continue
+		}
+		if !bytes.Equal(row.RequestHash, c.reqHash) {
+			return nil, problem.Field(problem.Unprocessable, "Idempotency-Key",
+				"was already used with a different request body; use a new key for a new order")
+		}
+		if row.State == db.IdempotencyKeysStateDone {
+			body, err := open(c.sealKey, row.ResponseBody)
+			if err != nil {
+				return nil, fmt.Errorf("open stored response: %w", err)
+			}
+			p := &Placed{Status: int(row.ResponseStatus), Body: body, Replayed: true}
+			if row.OrderID.Valid {
+				p.OrderID = publicIDOf(body)
+			}
+			return p, nil
+		}
+		if t.Sub(row.ClaimedAt) > claimLease {
+			// Its request died before committing an order (see above).
+			n, err := s.st.Q.TakeOverIdempotencyKey(ctx, db.TakeOverIdempotencyKeyParams{
+				ClaimToken: c.token, RequestHash: c.reqHash, ClaimedAt: t, ExpiresAt: t.Add(s.ttl),
+				Scope: c.scope, KeyHash: c.keyHash, AbandonedClaimToken: row.ClaimToken,
+			})
+			if err != nil {
+				return nil, fmt.Errorf("take over idempotency key: %w", err)
+			}
+			if n == 1 {
+				return nil, nil
+			}
+			continue
+		}
+		return nil, errInUse()
+	}
+	return nil, errInUse()
+}
+
+func errInUse() error {
+	return &problem.Error{Kind: problem.IdempotencyInUse, Title: "Idempotency-Key in use",
+		Detail: "a request with this Idempotency-Key is still being processed; retry after it finishes"}
+}
+
+// complete stores the response under the claim; with tx it is part of the
+// order's transaction. It fails when the claim was taken over meanwhile.
+func (s *Service) complete(ctx context.Context, q *db.Queries, c *claim, status int, body []byte, orderID uint64) error {
+	sealed, err := seal(c.sealKey, body)
+	if err != nil {
+		return err
+	}
+	n, err := q.CompleteIdempotencyKey(ctx, db.CompleteIdempotencyKeyParams{
+		ResponseStatus: int16(status), ResponseBody: sealed,
+		OrderID: sql.NullInt64{Int64: int64(orderID), Valid: orderID != 0},
+		Scope:   c.scope, KeyHash: c.keyHash, ClaimToken: c.token,
+	})
+	if err != nil {
+		return fmt.Errorf("store idempotent response: %w", err)
+	}
+	if n != 1 {
+		return errInUse()
+	}
+	return nil
+}
+
+// release forgets the claim so that a retry runs afresh (after a 5xx). It
+// must run even when the request's context is done.
+func (s *Service) release(ctx context.Context, c *claim) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := s.st.Q.ReleaseIdempotencyKey(ctx, db.ReleaseIdempotencyKeyParams{
+		Scope: c.scope, KeyHash: c.keyHash, ClaimToken: c.token,
+	}); err != nil {
+		// The claim stays "running" until claimLease passes; then a retry
+		// takes it over.
+		slog.WarnContext(ctx, "release idempotency key", "err", err)
+	}
+}
+
+// SweepIdempotencyKeys deletes expired keys in batches; it returns how many.
+func (s *Service) SweepIdempotencyKeys(ctx context.Context) (int64, error) {
+	var total int64
+	for {
+		n, err := s.st.Q.SweepIdempotencyKeys(ctx, now())
+		total += n
+		if err != nil || n < sweepBatchSize {
+			return total, err
+		}
+	}
+}
+
+// RunSweeper sweeps expired keys every interval until ctx is done.
+func (s *Service) RunSweeper(ctx context.Context, every time.Duration, log *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if n, err := s.SweepIdempotencyKeys(ctx); err != nil && ctx.Err() == nil {
+			log.WarnContext(ctx, "sweep idempotency keys", "err", err)
+		} else if n > 0 {
+			log.InfoContext(ctx, "swept expired idempotency keys", "deleted", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return b
+}
+
+func seal(key, plain []byte) ([]byte, error) {
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, err
+	}
+	nonce := randomBytes(aead.NonceSize())
+	return aead.Seal(nonce, nonce, plain, nil), nil
+}
+
+func open(key, sealed []byte) ([]byte, error) {
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, err
+	}
+	if len(sealed) < aead.NonceSize() {
+		return nil, errors.New("stored response too short")
+	}
+	ns := aead.NonceSize()
+	return aead.Open(nil, sealed[:ns], sealed[ns:], nil)
+}

@@ -1,0 +1,398 @@
+package orders
+
+import (
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"net/mail"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/shelfcommerce/shelf/db"
+	"github.com/shelfcommerce/shelf/internal/catalog"
+	"github.com/shelfcommerce/shelf/internal/problem"
+	"github.com/shelfcommerce/shelf/internal/store"
+)
+
+// PlaceInput is what a buyer sends: never a price, a total or a status.
+type PlaceInput struct {
+	Email           string      `json:"email"`
+	Lines           []LineInput `json:"lines"`
+	ShippingAddress Address     `json:"shipping_address"`
+}
+
+// LineInput is one line of an order request.
+type LineInput struct {
+	SKU      string `json:"sku"`
+	Quantity int    `json:"quantity"`
+}
+
+// Address is a shipping address, stored with the order as sent (trimmed).
+type Address struct {
+	Name       string `json:"name"`
+	Line1      string `json:"line1"`
+	Line2      string `json:"line2"`
+	City       string `json:"city"`
+	Region     string `json:"region"`
+	PostalCode string `json:"postal_code"`
+	Country    string `json:"country"`
+	Phone      string `json:"phone"`
+}
+
+// PlaceParams is a request to place an order under an Idempotency-Key.
+type PlaceParams struct {
+	Scope string // from ScopeForAPIKey or ScopeForEmail
+	Key   string // the Idempotency-Key header
+	Input PlaceInput
+}
+
+// Short is a line the stock cannot cover, in the insufficient-stock problem.
+type Short struct {
+	SKU       string `json:"sku"`
+	Requested int    `json:"requested"`
+	Available int64  `json:"available"`
+}
+
+// Normalize trims the input and checks everything that needs no database:
+// the e-mail address, 1 to MaxLines lines, quantities 1 to MaxQuantity, no
+// SKU twice (merge the quantities instead: two lines of one SKU would take
+// its stock twice under one guard), and the address. It reports every bad
+// field at once as a 422.
+func (in PlaceInput) Normalize() (PlaceInput, error) {
+	var fe problem.Fields
+	out := PlaceInput{Email: strings.TrimSpace(in.Email)}
+	if a, err := mail.ParseAddress(out.Email); err != nil || a.Address != out.Email || len(out.Email) > maxEmailLen {
+		fe.Add("email", "must be a plain e-mail address such as buyer@example.com")
+	}
+	switch {
+	case len(in.Lines) == 0:
+		fe.Add("lines", "must have at least one line")
+	case len(in.Lines) > MaxLines:
+		fe.Add("lines", fmt.Sprintf("must have at most %d lines", MaxLines))
+	}
+	seen := make(map[string]int, len(in.Lines))
+	for i, l := range in.Lines {
+		if i >= MaxLines {
+			break
+		}
+		sku := strings.TrimSpace(l.SKU)
+		field := fmt.Sprintf("lines[%d]", i)
+		switch {
+		case sku == "":
+			fe.Add(field+".sku", "is required")
+		case len(sku) > maxSKULen:
+			fe.Add(field+".sku", fmt.Sprintf("must be at most %d characters", maxSKULen))
+		default:
+			if j, dup := seen[sku]; dup {
+				fe.Add(field+".sku", fmt.Sprintf("repeats the SKU of lines[%d]; send one line per SKU with the total quantity", j))
+			} else {
+				seen[sku] = i
+			}
+		}
+		if l.Quantity < 1 || l.Quantity > MaxQuantity {
+			fe.Add(field+".quantity", fmt.Sprintf("must be a whole number from 1 to %d", MaxQuantity))
+		}
+		out.Lines = append(out.Lines, LineInput{SKU: sku, Quantity: l.Quantity})
+	}
+	a := in.ShippingAddress
+	out.ShippingAddress = Address{
+		Name: strings.TrimSpace(a.Name), Line1: strings.TrimSpace(a.Line1), Line2: strings.TrimSpace(a.Line2),
+		City: strings.TrimSpace(a.City), Region: strings.TrimSpace(a.Region),
+		PostalCode: strings.TrimSpace(a.PostalCode), Country: strings.ToUpper(strings.TrimSpace(a.Country)),
+		Phone: strings.TrimSpace(a.Phone),
+	}
+	a = out.ShippingAddress
+	for _, f := range []struct {
+		name, value string
+		required    bool
+	}{
+		{"name", a.Name, true}, {"line1", a.Line1, true}, {"line2", a.Line2, false}, {"city", a.City, true},
+		{"region", a.Region, false}, {"postal_code", a.PostalCode, false}, {"phone", a.Phone, false},
+	} {
+		if f.required && f.value == "" {
+			fe.Add("shipping_address."+f.name, "is required")
+		} else if len(f.value) > maxFieldLen {
+			fe.Add("shipping_address."+f.name, fmt.Sprintf("must be at most %d characters", maxFieldLen))
+		}
+	}
+	if len(a.Country) != 2 || strings.Trim(a.Country, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != "" {
+		fe.Add("shipping_address.country", "must be an ISO 3166-1 alpha-2 code such as US")
+	}
+	return out, fe.Err()
+}
+
+// hash identifies a request for its Idempotency-Key: the normalised input,
+// so that whitespace or key order in the JSON do not count as a change.
+func (in PlaceInput) hash() []byte {
+	b, _ := json.Marshal(in)
+	sum := sha256.Sum256(b)
+	return sum[:]
+}
+
+// Place places an order exactly once per Idempotency-Key: see the rules at
+// the top of idempotency.go. A fresh client error is returned as an error
+// (and stored for replays); a replay, failed or not, comes back as Placed.
+func (s *Service) Place(ctx context.Context, p PlaceParams) (*Placed, error) {
+	in, err := p.Input.Normalize()
+	if err != nil {
+		return nil, err
+	}
+	if !ValidKey(p.Key) {
+		return nil, problem.Field(problem.Invalid, "Idempotency-Key", "must be 1 to 255 visible ASCII characters")
+	}
+	c := newClaim(p.Scope, p.Key, in.hash())
+	if replay, err := s.acquire(ctx, c); err != nil || replay != nil {
+		return replay, err
+	}
+	placed, err := s.place(ctx, in, c)
+	if err == nil {
+		return placed, nil
+	}
+	status, body := s.render(ctx, err)
+	if status >= 400 && status < 500 && !problem.Is(err, problem.IdempotencyInUse) {
+		// Like Stripe: the outcome of a request that ran is part of the key.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if serr := s.complete(ctx, s.st.Q, c, status, body, 0); serr != nil {
+			s.release(ctx, c)
+		}
+		return nil, err
+	}
+	s.release(ctx, c)
+	return nil, err
+}
+
+// place runs the order's one transaction: read every variant, take the stock
+// of every line under its guard in variant id order, write the order, its
+// lines, its ledger rows and its stored response, and commit them together.
+func (s *Service) place(ctx context.Context, in PlaceInput, c *claim) (*Placed, error) {
+	ctx, cancel := context.WithTimeout(ctx, placeTimeout)
+	defer cancel()
+	skus := make([]sql.NullString, len(in.Lines))
+	for i, l := range in.Lines {
+		skus[i] = sql.NullString{String: l.SKU, Valid: true}
+	}
+	address, _ := json.Marshal(in.ShippingAddress)
+	var placed *Placed
+	err := s.st.InTx(ctx, func(tx *store.Tx) error {
+		t := now()
+		rows, err := tx.Q.VariantsForOrder(ctx, skus)
+		if err != nil {
+			return fmt.Errorf("read variants: %w", err)
+		}
+		bySKU := make(map[string]*db.VariantsForOrderRow, len(rows))
+		for i := range rows {
+			bySKU[rows[i].Sku.String] = &rows[i]
+		}
+		lines, currency, err := priceLines(in.Lines, bySKU)
+		if err != nil {
+			return err
+		}
+
+		// Take stock in one global order (variant id), so that two
+		// multi-line orders never wait for each other in a cycle.
+		byVariant := slices.Clone(lines)
+		slices.SortFunc(byVariant, func(a, b *pricedLine) int { return cmp.Compare(a.variant.ID, b.variant.ID) })
+		var short []*pricedLine
+		for _, l := range byVariant {
+			n, err := tx.Q.TakeStock(ctx, db.TakeStockParams{Quantity: int64(l.quantity), UpdatedAt: t, VariantID: l.variant.ID})
+			if err != nil {
+				return fmt.Errorf("take stock: %w", err)
+			}
+			if n == 0 {
+				short = append(short, l)
+			}
+		}
+		ids := make([]uint64, 0, len(lines))
+		for _, l := range byVariant {
+			ids = append(ids, l.variant.ID)
+		}
+		stock, err := tx.Q.StockOf(ctx, ids)
+		if err != nil {
+			return fmt.Errorf("read stock: %w", err)
+		}
+		onHand := make(map[uint64]int64, len(stock))
+		for _, r := range stock {
+			onHand[r.VariantID] = r.OnHand
+		}
+		if len(short) > 0 {
+			return insufficient(in.Lines, short, onHand)
+		}
+
+		var subtotal int64
+		var items int32
+		for _, l := range lines {
+			subtotal += l.total
+			items += int32(l.quantity)
+		}
+		publicID := newPublicID()
+		token, tokenHash := newAccessToken()
+		id, err := tx.Q.InsertOrder(ctx, db.InsertOrderParams{
+			PublicID: publicID, Email: in.Email, Currency: currency, Subtotal: subtotal, Total: subtotal,
+			ItemCount: items, ShippingAddress: string(address), AccessTokenHash: tokenHash, CreatedAt: t, UpdatedAt: t,
+		})
+		if err != nil {
+			return fmt.Errorf("insert order: %w", err)
+		}
+		orderID := uint64(id)
+		lineRows := make([]db.OrderLine, len(lines))
+		lineArgs := make([]any, 0, len(lines)*10)
+		for i, l := range lines {
+			lineRows[i] = db.OrderLine{
+				OrderID: orderID, LineNo: int32(i + 1), VariantID: l.variant.ID, ProductID: l.variant.ProductID,
+				Sku: l.sku, Title: l.variant.Title, VariantTitle: l.variantTitle,
+				UnitPrice: l.variant.Price, Quantity: int32(l.quantity), LineTotal: l.total,
+			}
+			r := lineRows[i]
+			lineArgs = append(lineArgs, r.OrderID, r.LineNo, r.VariantID, r.ProductID, r.Sku, r.Title, r.VariantTitle,
+				r.UnitPrice, r.Quantity, r.LineTotal)
+		}
+		if _, err := store.InsertRows(ctx, tx,
+			"INSERT INTO order_lines (order_id, line_no, variant_id, product_id, sku, title, variant_title, unit_price, quantity, line_total)",
+			10, lineArgs, ""); err != nil {
+			return fmt.Errorf("insert order lines: %w", err)
+		}
+		moves := make([]movement, 0, len(byVariant))
+		var soldOut []uint64
+		for _, l := range byVariant {
+			after := onHand[l.variant.ID]
+			moves = append(moves, movement{l.variant.ID, l.sku, -int64(l.quantity), after})
+			if after == 0 {
+				soldOut = append(soldOut, l.variant.ProductID)
+			}
+		}
+		if err := insertMovements(ctx, tx, moves, "order", orderID, "order "+publicID, t); err != nil {
+			return err
+		}
+		// Only a variant that just sold out can change a listing's in_stock.
+		if err := catalog.SyncListing(ctx, tx, soldOut); err != nil {
+			return fmt.Errorf("sync listing: %w", err)
+		}
+
+		o := db.Order{
+			ID: orderID, PublicID: publicID, Email: in.Email, Status: db.OrdersStatusPending, Currency: currency,
+			Subtotal: subtotal, Total: subtotal, ItemCount: items, ShippingAddress: string(address),
+			Version: 1, CreatedAt: t, UpdatedAt: t,
+		}
+		view := newOrder(o, lineRows)
+		view.AccessToken = token
+		body, err := json.Marshal(view)
+		if err != nil {
+			return err
+		}
+		if err := s.complete(ctx, tx.Q, c, http.StatusCreated, body, orderID); err != nil {
+			return err
+		}
+		placed = &Placed{Status: http.StatusCreated, Body: body, OrderID: publicID}
+		return nil
+	})
+	return placed, err
+}
+
+// pricedLine is a requested line matched to its variant and priced.
+type pricedLine struct {
+	sku          string
+	quantity     int
+	variant      *db.VariantsForOrderRow
+	variantTitle string
+	total        int64
+}
+
+// priceLines matches lines to variants, refuses what cannot be sold (422
+// naming each bad line) and prices each line from the catalog.
+func priceLines(in []LineInput, bySKU map[string]*db.VariantsForOrderRow) ([]*pricedLine, string, error) {
+	var fe problem.Fields
+	lines := make([]*pricedLine, 0, len(in))
+	currency := ""
+	var subtotal int64
+	for i, l := range in {
+		field := fmt.Sprintf("lines[%d].sku", i)
+		v, ok := bySKU[l.SKU]
+		switch {
+		case !ok:
+			fe.Add(field, fmt.Sprintf("unknown SKU %q", l.SKU))
+			continue
+		case v.ProductStatus != db.ProductsStatusActive:
+			fe.Add(field, fmt.Sprintf("SKU %q is not for sale (its product is %s)", l.SKU, v.ProductStatus))
+			continue
+		case !v.Active:
+			fe.Add(field, fmt.Sprintf("SKU %q is not for sale (the variant is inactive)", l.SKU))
+			continue
+		}
+		if currency == "" {
+			currency = v.Currency
+		} else if v.Currency != currency {
+			fe.Add(field, fmt.Sprintf("SKU %q is priced in %s, the rest of the order in %s", l.SKU, v.Currency, currency))
+			continue
+		}
+		if v.Price > math.MaxInt64/int64(l.Quantity) || subtotal > math.MaxInt64-v.Price*int64(l.Quantity) {
+			fe.Add(fmt.Sprintf("lines[%d].quantity", i), "makes the order total too large")
+			continue
+		}
+		total := v.Price * int64(l.Quantity)
+		subtotal += total
+		lines = append(lines, &pricedLine{
+			sku: l.SKU, quantity: l.Quantity, variant: v, total: total,
+			variantTitle: variantTitle(v.Option1, v.Option2, v.Option3),
+		})
+	}
+	return lines, currency, fe.Err()
+}
+
+// insufficient is the 409 for an order the stock cannot cover: every short
+// SKU with what is available, in request order.
+func insufficient(req []LineInput, short []*pricedLine, onHand map[uint64]int64) error {
+	pos := make(map[string]int, len(req))
+	for i, l := range req {
+		pos[l.SKU] = i
+	}
+	slices.SortFunc(short, func(a, b *pricedLine) int { return cmp.Compare(pos[a.sku], pos[b.sku]) })
+	list := make([]Short, len(short))
+	skus := make([]string, len(short))
+	for i, l := range short {
+		list[i] = Short{SKU: l.sku, Requested: l.quantity, Available: max(onHand[l.variant.ID], 0)}
+		skus[i] = l.sku
+	}
+	return &problem.Error{
+		Kind:   problem.InsufficientStock,
+		Title:  "Insufficient stock",
+		Detail: fmt.Sprintf("not enough stock for %s; nothing was reserved", strings.Join(skus, ", ")),
+		Extra:  map[string]any{"short": list},
+	}
+}
+
+// movement is one stock_movements row to write.
+type movement struct {
+	variantID uint64
+	sku       string
+	delta     int64
+	after     int64
+}
+
+func insertMovements(ctx context.Context, tx *store.Tx, moves []movement, reason string, orderID uint64, actor string, t any) error {
+	args := make([]any, 0, len(moves)*8)
+	for _, m := range moves {
+		args = append(args, m.variantID, m.sku, m.delta, m.after, reason, orderID, actor, t)
+	}
+	if _, err := store.InsertRows(ctx, tx,
+		"INSERT INTO stock_movements (variant_id, sku, delta, on_hand_after, reason, order_id, actor, created_at)",
+		8, args, ""); err != nil {
+		return fmt.Errorf("insert stock movements: %w", err)
+	}
+	return nil
+}
+
+// publicIDOf reads the order id from a stored 201 body.
+func publicIDOf(body []byte) string {
+	var v struct {
+		ID string `json:"id"`
+	}
+	_ = json.Unmarshal(body, &v)
+	return v.ID
+}

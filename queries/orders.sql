@@ -1,0 +1,74 @@
+-- name: VariantsForOrder :many
+-- Placing an order is a handful of round trips: this one SELECT of every
+-- variant the order names, one guarded UPDATE per line (in variant id order),
+-- one SELECT of the stock left, and multi-row INSERTs (store.InsertRows) for
+-- the lines and the ledger rows.
+SELECT v.id, v.product_id, v.sku, v.price, v.currency, v.active,
+       v.option1, v.option2, v.option3, p.title, p.status AS product_status
+FROM variants v
+JOIN products p ON p.id = v.product_id
+WHERE v.sku IN (sqlc.slice('skus'));
+
+-- name: TakeStock :execrows
+-- The guard on_hand >= ? is the whole oversell protection: the row lock the
+-- UPDATE takes serialises buyers, and a short row matches nothing.
+UPDATE inventory SET on_hand = on_hand - sqlc.arg(quantity), updated_at = sqlc.arg(updated_at)
+WHERE variant_id = sqlc.arg(variant_id) AND on_hand >= sqlc.arg(quantity);
+
+-- name: StockOf :many
+SELECT variant_id, on_hand FROM inventory WHERE variant_id IN (sqlc.slice('variant_ids'));
+
+-- name: InsertOrder :execlastid
+INSERT INTO orders (public_id, email, status, currency, subtotal, total, item_count,
+                    shipping_address, access_token_hash, created_at, updated_at)
+VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?);
+
+-- name: GetOrderByPublicID :one
+SELECT id, public_id, email, status, currency, subtotal, total, item_count, shipping_address,
+       access_token_hash, version, created_at, updated_at, paid_at, fulfilled_at, cancelled_at, refunded_at
+FROM orders WHERE public_id = ?;
+
+-- name: GetOrderByPublicIDForUpdate :one
+SELECT id, public_id, email, status, currency, subtotal, total, item_count, shipping_address,
+       access_token_hash, version, created_at, updated_at, paid_at, fulfilled_at, cancelled_at, refunded_at
+FROM orders WHERE public_id = ? FOR UPDATE;
+
+-- name: OrderLines :many
+SELECT order_id, line_no, variant_id, product_id, sku, title, variant_title, unit_price, quantity, line_total
+FROM order_lines WHERE order_id = ? ORDER BY line_no;
+
+-- name: OrderLinesOf :many
+SELECT order_id, line_no, variant_id, product_id, sku, title, variant_title, unit_price, quantity, line_total
+FROM order_lines WHERE order_id IN (sqlc.slice('order_ids')) ORDER BY order_id, line_no;
+
+-- name: SetOrderStatus :execrows
+UPDATE orders
+SET status = sqlc.arg(status), version = version + 1, updated_at = sqlc.arg(updated_at),
+    paid_at = COALESCE(sqlc.narg(paid_at), paid_at),
+    fulfilled_at = COALESCE(sqlc.narg(fulfilled_at), fulfilled_at),
+    cancelled_at = COALESCE(sqlc.narg(cancelled_at), cancelled_at),
+    refunded_at = COALESCE(sqlc.narg(refunded_at), refunded_at)
+WHERE id = sqlc.arg(id) AND version = sqlc.arg(version);
+
+-- name: ReturnStock :exec
+-- An upsert rather than an UPDATE so that returned stock is never lost, even
+-- if the variant's inventory row was removed since the order was placed.
+INSERT INTO inventory (variant_id, product_id, on_hand, updated_at) VALUES (?, ?, ?, ?)
+ON DUPLICATE KEY UPDATE on_hand = on_hand + VALUES(on_hand), updated_at = VALUES(updated_at);
+
+-- name: ListOrders :many
+-- Newest first, keyset-paged on (created_at, id) with the expanded seek
+-- predicate (MariaDB does not range-scan a row constructor). Each filter is
+-- optional; MariaDB folds "? IS NULL" away at each execution.
+SELECT id, public_id, email, status, currency, subtotal, total, item_count, shipping_address,
+       access_token_hash, version, created_at, updated_at, paid_at, fulfilled_at, cancelled_at, refunded_at
+FROM orders
+WHERE (sqlc.narg(status) IS NULL OR status = sqlc.narg(status))
+  AND (sqlc.narg(email) IS NULL OR email = sqlc.narg(email))
+  AND (sqlc.narg(created_after) IS NULL OR created_at > sqlc.narg(created_after))
+  AND (sqlc.narg(created_before) IS NULL OR created_at < sqlc.narg(created_before))
+  AND (sqlc.narg(seek_at) IS NULL
+       OR created_at < sqlc.narg(seek_at)
+       OR (created_at = sqlc.narg(seek_at) AND id < sqlc.narg(seek_id)))
+ORDER BY created_at DESC, id DESC
+LIMIT ?;
