@@ -96,9 +96,14 @@ func New(cfg Config) *echo.Echo {
 	}
 	e.Use(middleware.GzipWithConfig(middleware.GzipConfig{
 		MinLength: 1024,
+		// Only GET responses (listings, product pages, the OpenAPI document)
+		// are large enough to gain from gzip; preparing a compressor for every
+		// small write response costs more CPU than it saves bytes.
 		Skipper: func(c echo.Context) bool {
-			p := c.Request().URL.Path
-			return p == "/metrics" || p == "/v1/events" || strings.HasPrefix(p, "/v1/admin/imports")
+			req := c.Request()
+			return (req.Method != http.MethodGet && req.Method != http.MethodHead) ||
+				req.URL.Path == "/metrics" || req.URL.Path == "/v1/events" ||
+				!strings.Contains(req.Header.Get(echo.HeaderAcceptEncoding), "gzip")
 		},
 	}))
 	e.Use(a.bodyLimit)
