@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/shelfcommerce/shelf/internal/dbtest"
+	"github.com/shelfcommerce/shelf/internal/money"
 	"github.com/shelfcommerce/shelf/internal/orders/orderstest"
 	"github.com/shelfcommerce/shelf/internal/problem"
 )
@@ -89,10 +90,10 @@ func TestPlaceTakesStockAndPricesFromCatalog(t *testing.T) {
 	if !strings.HasPrefix(o.AccessToken, accessTokenPrefix) || len(o.AccessToken) < 40 {
 		t.Fatalf("access token %q", o.AccessToken)
 	}
-	if o.Subtotal != (Money{"87.47", "USD"}) || o.Total != o.Subtotal || o.ItemCount != 6 {
+	if o.Subtotal != (money.Money{Amount: 8747, Currency: "USD"}) || o.Total != o.Subtotal || o.ItemCount != 6 {
 		t.Fatalf("totals %+v %+v items %d", o.Subtotal, o.Total, o.ItemCount)
 	}
-	if l := o.Lines[0]; l.SKU != "TEE-S" || l.Title != "Tee" || l.VariantTitle != "S" || l.UnitPrice.Amount != "19.99" || l.LineTotal.Amount != "39.98" {
+	if l := o.Lines[0]; l.SKU != "TEE-S" || l.Title != "Tee" || l.VariantTitle != "S" || l.UnitPrice.Amount != 1999 || l.LineTotal.Amount != 3998 {
 		t.Fatalf("line 0 %+v", l)
 	}
 	for sku, want := range map[string]int64{"TEE-S": 3, "TEE-M": 0, "MUG": 7} {
@@ -117,7 +118,7 @@ func TestPlaceTakesStockAndPricesFromCatalog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Subtotal != o.Subtotal || got.Lines[1].UnitPrice.Amount != "8.50" || got.AccessToken != "" {
+	if got.Subtotal != o.Subtotal || got.Lines[1].UnitPrice.Amount != 850 || got.AccessToken != "" {
 		t.Fatalf("order changed after repricing: %+v", got)
 	}
 }

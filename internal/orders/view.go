@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/shelfcommerce/shelf/db"
+	"github.com/shelfcommerce/shelf/internal/money"
 )
 
 // Order is an order as the API shows it. It is built from database rows in
@@ -20,8 +21,8 @@ type Order struct {
 	Currency        string          `json:"currency"`
 	Lines           []Line          `json:"lines"`
 	ItemCount       int32           `json:"item_count"`
-	Subtotal        Money           `json:"subtotal"`
-	Total           Money           `json:"total"`
+	Subtotal        money.Money     `json:"subtotal"`
+	Total           money.Money     `json:"total"`
 	ShippingAddress json.RawMessage `json:"shipping_address"`
 	Version         uint64          `json:"version"`
 	CreatedAt       time.Time       `json:"created_at"`
@@ -37,12 +38,12 @@ type Order struct {
 
 // Line is one order line as sold.
 type Line struct {
-	SKU          string `json:"sku"`
-	Title        string `json:"title"`
-	VariantTitle string `json:"variant_title"`
-	Quantity     int32  `json:"quantity"`
-	UnitPrice    Money  `json:"unit_price"`
-	LineTotal    Money  `json:"line_total"`
+	SKU          string      `json:"sku"`
+	Title        string      `json:"title"`
+	VariantTitle string      `json:"variant_title"`
+	Quantity     int32       `json:"quantity"`
+	UnitPrice    money.Money `json:"unit_price"`
+	LineTotal    money.Money `json:"line_total"`
 }
 
 // orderNumber renders the human order number; it is the row id, which is
@@ -58,8 +59,8 @@ func newOrder(o db.Order, lines []db.OrderLine) *Order {
 		Currency:        o.Currency,
 		Lines:           make([]Line, 0, len(lines)),
 		ItemCount:       o.ItemCount,
-		Subtotal:        newMoney(o.Subtotal, o.Currency),
-		Total:           newMoney(o.Total, o.Currency),
+		Subtotal:        money.Money{Amount: o.Subtotal, Currency: o.Currency},
+		Total:           money.Money{Amount: o.Total, Currency: o.Currency},
 		ShippingAddress: json.RawMessage(o.ShippingAddress),
 		Version:         o.Version,
 		CreatedAt:       o.CreatedAt.UTC(),
@@ -72,7 +73,7 @@ func newOrder(o db.Order, lines []db.OrderLine) *Order {
 	for _, l := range lines {
 		v.Lines = append(v.Lines, Line{
 			SKU: l.Sku, Title: l.Title, VariantTitle: l.VariantTitle, Quantity: l.Quantity,
-			UnitPrice: newMoney(l.UnitPrice, o.Currency), LineTotal: newMoney(l.LineTotal, o.Currency),
+			UnitPrice: money.Money{Amount: l.UnitPrice, Currency: o.Currency}, LineTotal: money.Money{Amount: l.LineTotal, Currency: o.Currency},
 		})
 	}
 	return v
