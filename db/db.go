@@ -120,6 +120,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.sweepIdempotencyKeysStmt, err = db.PrepareContext(ctx, sweepIdempotencyKeys); err != nil {
 		return nil, fmt.Errorf("error preparing query SweepIdempotencyKeys: %w", err)
 	}
+	if q.takeLastStockStmt, err = db.PrepareContext(ctx, takeLastStock); err != nil {
+		return nil, fmt.Errorf("error preparing query TakeLastStock: %w", err)
+	}
 	if q.takeOverIdempotencyKeyStmt, err = db.PrepareContext(ctx, takeOverIdempotencyKey); err != nil {
 		return nil, fmt.Errorf("error preparing query TakeOverIdempotencyKey: %w", err)
 	}
@@ -297,6 +300,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing sweepIdempotencyKeysStmt: %w", cerr)
 		}
 	}
+	if q.takeLastStockStmt != nil {
+		if cerr := q.takeLastStockStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing takeLastStockStmt: %w", cerr)
+		}
+	}
 	if q.takeOverIdempotencyKeyStmt != nil {
 		if cerr := q.takeOverIdempotencyKeyStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing takeOverIdempotencyKeyStmt: %w", cerr)
@@ -388,6 +396,7 @@ type Queries struct {
 	setOrderStatusStmt                    *sql.Stmt
 	stockOfStmt                           *sql.Stmt
 	sweepIdempotencyKeysStmt              *sql.Stmt
+	takeLastStockStmt                     *sql.Stmt
 	takeOverIdempotencyKeyStmt            *sql.Stmt
 	takeStockStmt                         *sql.Stmt
 	touchAPIKeyStmt                       *sql.Stmt
@@ -430,6 +439,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		setOrderStatusStmt:                    q.setOrderStatusStmt,
 		stockOfStmt:                           q.stockOfStmt,
 		sweepIdempotencyKeysStmt:              q.sweepIdempotencyKeysStmt,
+		takeLastStockStmt:                     q.takeLastStockStmt,
 		takeOverIdempotencyKeyStmt:            q.takeOverIdempotencyKeyStmt,
 		takeStockStmt:                         q.takeStockStmt,
 		touchAPIKeyStmt:                       q.touchAPIKeyStmt,

@@ -387,9 +387,28 @@ func (q *Queries) StockOf(ctx context.Context, variantIds []uint64) ([]StockOfRo
 	return items, nil
 }
 
+const takeLastStock = `-- name: TakeLastStock :execrows
+UPDATE inventory SET on_hand = 0, updated_at = ?
+WHERE variant_id = ? AND on_hand = ?
+`
+
+type TakeLastStockParams struct {
+	UpdatedAt time.Time
+	VariantID uint64
+	Quantity  int64
+}
+
+func (q *Queries) TakeLastStock(ctx context.Context, arg TakeLastStockParams) (int64, error) {
+	result, err := q.exec(ctx, q.takeLastStockStmt, takeLastStock, arg.UpdatedAt, arg.VariantID, arg.Quantity)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
 const takeStock = `-- name: TakeStock :execrows
 UPDATE inventory SET on_hand = on_hand - ?, updated_at = ?
-WHERE variant_id = ? AND on_hand >= ?
+WHERE variant_id = ? AND on_hand > ?
 `
 
 type TakeStockParams struct {
@@ -398,8 +417,10 @@ type TakeStockParams struct {
 	VariantID uint64
 }
 
-// The guard on_hand >= ? is the whole oversell protection: the row lock the
-// UPDATE takes serialises buyers, and a short row matches nothing.
+// The guard on_hand > ? is the whole oversell protection: the row lock the
+// UPDATE takes serialises buyers, and a short row matches nothing. It is
+// strict so that a match also says "stock is left afterwards"; when it
+// matches nothing, TakeLastStock tells a sell-out from a shortage.
 func (q *Queries) TakeStock(ctx context.Context, arg TakeStockParams) (int64, error) {
 	result, err := q.exec(ctx, q.takeStockStmt, takeStock,
 		arg.Quantity,
@@ -437,8 +458,8 @@ type VariantsForOrderRow struct {
 
 // Placing an order is a handful of round trips: this one SELECT of every
 // variant the order names, one guarded UPDATE per line (in variant id order),
-// one SELECT of the stock left, and multi-row INSERTs (store.InsertRows) for
-// the lines and the ledger rows.
+// and multi-row INSERTs for the lines and the ledger rows (the ledger's
+// on_hand_after read from the locked inventory rows by INSERT ... SELECT).
 func (q *Queries) VariantsForOrder(ctx context.Context, skus []sql.NullString) ([]VariantsForOrderRow, error) {
 	query := variantsForOrder
 	var queryParams []interface{}

@@ -1,8 +1,8 @@
 -- name: VariantsForOrder :many
 -- Placing an order is a handful of round trips: this one SELECT of every
 -- variant the order names, one guarded UPDATE per line (in variant id order),
--- one SELECT of the stock left, and multi-row INSERTs (store.InsertRows) for
--- the lines and the ledger rows.
+-- and multi-row INSERTs for the lines and the ledger rows (the ledger's
+-- on_hand_after read from the locked inventory rows by INSERT ... SELECT).
 SELECT v.id, v.product_id, v.sku, v.price, v.currency, v.active,
        v.option1, v.option2, v.option3, p.title, p.status AS product_status
 FROM variants v
@@ -10,10 +10,16 @@ JOIN products p ON p.id = v.product_id
 WHERE v.sku IN (sqlc.slice('skus'));
 
 -- name: TakeStock :execrows
--- The guard on_hand >= ? is the whole oversell protection: the row lock the
--- UPDATE takes serialises buyers, and a short row matches nothing.
+-- The guard on_hand > ? is the whole oversell protection: the row lock the
+-- UPDATE takes serialises buyers, and a short row matches nothing. It is
+-- strict so that a match also says "stock is left afterwards"; when it
+-- matches nothing, TakeLastStock tells a sell-out from a shortage.
 UPDATE inventory SET on_hand = on_hand - sqlc.arg(quantity), updated_at = sqlc.arg(updated_at)
-WHERE variant_id = sqlc.arg(variant_id) AND on_hand >= sqlc.arg(quantity);
+WHERE variant_id = sqlc.arg(variant_id) AND on_hand > sqlc.arg(quantity);
+
+-- name: TakeLastStock :execrows
+UPDATE inventory SET on_hand = 0, updated_at = sqlc.arg(updated_at)
+WHERE variant_id = sqlc.arg(variant_id) AND on_hand = sqlc.arg(quantity);
 
 -- name: StockOf :many
 SELECT variant_id, on_hand FROM inventory WHERE variant_id IN (sqlc.slice('variant_ids'));

@@ -200,28 +200,40 @@ func (s *Service) place(ctx context.Context, in PlaceInput, c *claim) (*Placed, 
 		byVariant := slices.Clone(lines)
 		slices.SortFunc(byVariant, func(a, b *pricedLine) int { return cmp.Compare(a.variant.ID, b.variant.ID) })
 		var short []*pricedLine
+		var soldOut []uint64
 		for _, l := range byVariant {
 			n, err := tx.Q.TakeStock(ctx, db.TakeStockParams{Quantity: int64(l.quantity), UpdatedAt: t, VariantID: l.variant.ID})
 			if err != nil {
 				return fmt.Errorf("take stock: %w", err)
 			}
+			if n == 1 {
+				continue
+			}
+			// Not more than asked for: either exactly the last units or too few.
+			n, err = tx.Q.TakeLastStock(ctx, db.TakeLastStockParams{UpdatedAt: t, VariantID: l.variant.ID, Quantity: int64(l.quantity)})
+			if err != nil {
+				return fmt.Errorf("take stock: %w", err)
+			}
 			if n == 0 {
 				short = append(short, l)
+			} else {
+				// Only a variant that just sold out can change a listing's in_stock.
+				soldOut = append(soldOut, l.variant.ProductID)
 			}
 		}
-		ids := make([]uint64, 0, len(lines))
-		for _, l := range byVariant {
-			ids = append(ids, l.variant.ID)
-		}
-		stock, err := tx.Q.StockOf(ctx, ids)
-		if err != nil {
-			return fmt.Errorf("read stock: %w", err)
-		}
-		onHand := make(map[uint64]int64, len(stock))
-		for _, r := range stock {
-			onHand[r.VariantID] = r.OnHand
-		}
 		if len(short) > 0 {
+			ids := make([]uint64, 0, len(short))
+			for _, l := range short {
+				ids = append(ids, l.variant.ID)
+			}
+			stock, err := tx.Q.StockOf(ctx, ids)
+			if err != nil {
+				return fmt.Errorf("read stock: %w", err)
+			}
+			onHand := make(map[uint64]int64, len(stock))
+			for _, r := range stock {
+				onHand[r.VariantID] = r.OnHand
+			}
 			return insufficient(in.Lines, short, onHand)
 		}
 
@@ -258,19 +270,9 @@ func (s *Service) place(ctx context.Context, in PlaceInput, c *claim) (*Placed, 
 			10, lineArgs, ""); err != nil {
 			return fmt.Errorf("insert order lines: %w", err)
 		}
-		moves := make([]movement, 0, len(byVariant))
-		var soldOut []uint64
-		for _, l := range byVariant {
-			after := onHand[l.variant.ID]
-			moves = append(moves, movement{l.variant.ID, l.sku, -int64(l.quantity), after})
-			if after == 0 {
-				soldOut = append(soldOut, l.variant.ProductID)
-			}
-		}
-		if err := insertMovements(ctx, tx, moves, "order", orderID, "order "+publicID, t); err != nil {
+		if err := insertTakenMovements(ctx, tx, byVariant, orderID, "order "+publicID, t); err != nil {
 			return err
 		}
-		// Only a variant that just sold out can change a listing's in_stock.
 		if err := catalog.SyncListing(ctx, tx, soldOut); err != nil {
 			return fmt.Errorf("sync listing: %w", err)
 		}
@@ -384,6 +386,31 @@ func insertMovements(ctx context.Context, tx *store.Tx, moves []movement, reason
 		"INSERT INTO stock_movements (variant_id, sku, delta, on_hand_after, reason, order_id, actor, created_at)",
 		8, args, ""); err != nil {
 		return fmt.Errorf("insert stock movements: %w", err)
+	}
+	return nil
+}
+
+// insertTakenMovements writes the ledger rows of an order's stock taking in
+// one statement. Each row's on_hand_after is read from the inventory row this
+// transaction has just updated and still holds locked, which saves a SELECT
+// round trip on every order.
+func insertTakenMovements(ctx context.Context, tx *store.Tx, lines []*pricedLine, orderID uint64, actor string, t any) error {
+	var q strings.Builder
+	q.WriteString("INSERT INTO stock_movements (variant_id, sku, delta, on_hand_after, reason, order_id, actor, created_at) ")
+	args := make([]any, 0, len(lines)*6)
+	for i, l := range lines {
+		if i > 0 {
+			q.WriteString(" UNION ALL ")
+		}
+		q.WriteString("SELECT i.variant_id, ?, ?, i.on_hand, 'order', ?, ?, ? FROM inventory i WHERE i.variant_id = ?")
+		args = append(args, l.sku, -int64(l.quantity), orderID, actor, t, l.variant.ID)
+	}
+	res, err := tx.ExecContext(ctx, q.String(), args...)
+	if err != nil {
+		return fmt.Errorf("insert stock movements: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n != int64(len(lines)) {
+		return fmt.Errorf("insert stock movements: wrote %d of %d rows (%v)", n, len(lines), err)
 	}
 	return nil
 }

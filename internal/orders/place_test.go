@@ -104,6 +104,18 @@ func TestPlaceTakesStockAndPricesFromCatalog(t *testing.T) {
 	if got := ledgerSum(t, d, "MUG"); got != -3 {
 		t.Errorf("ledger for MUG %d, want -3", got)
 	}
+	// Each ledger row says what was left after it, and names the order.
+	for sku, want := range map[string]int64{"TEE-S": 3, "TEE-M": 0, "MUG": 7} {
+		var after int64
+		var reason string
+		if err := d.DB.QueryRow(`SELECT m.on_hand_after, m.reason FROM stock_movements m
+			JOIN orders o ON o.id = m.order_id WHERE m.sku = ? AND o.public_id = ?`, sku, o.ID).Scan(&after, &reason); err != nil {
+			t.Fatalf("ledger row of %s: %v", sku, err)
+		}
+		if after != want || reason != "order" {
+			t.Errorf("ledger row of %s: on_hand_after %d reason %q, want %d \"order\"", sku, after, reason, want)
+		}
+	}
 	// TEE-M sold out but TEE-S has stock: the product stays in stock.
 	var inStock bool
 	if err := d.DB.QueryRow("SELECT in_stock FROM product_listing WHERE category_id = 0 AND slug = 'tee'").Scan(&inStock); err != nil || !inStock {
