@@ -78,6 +78,89 @@ func (q *Queries) AdminBumpProductVersion(ctx context.Context, arg AdminBumpProd
 	return err
 }
 
+const adminBumpProductVersions = `-- name: AdminBumpProductVersions :exec
+UPDATE products SET version = version + 1, updated_at = ?
+WHERE id IN (/*SLICE:ids*/?)
+`
+
+type AdminBumpProductVersionsParams struct {
+	UpdatedAt time.Time
+	Ids       []uint64
+}
+
+// A category rename or move changes what these products' pages show.
+func (q *Queries) AdminBumpProductVersions(ctx context.Context, arg AdminBumpProductVersionsParams) error {
+	query := adminBumpProductVersions
+	var queryParams []interface{}
+	queryParams = append(queryParams, arg.UpdatedAt)
+	if len(arg.Ids) > 0 {
+		for _, v := range arg.Ids {
+			queryParams = append(queryParams, v)
+		}
+		query = strings.Replace(query, "/*SLICE:ids*/?", strings.Repeat(",?", len(arg.Ids))[1:], 1)
+	} else {
+		query = strings.Replace(query, "/*SLICE:ids*/?", "NULL", 1)
+	}
+	_, err := q.exec(ctx, nil, query, queryParams...)
+	return err
+}
+
+const adminCategoryAncestors = `-- name: AdminCategoryAncestors :many
+SELECT ancestor_id, depth FROM category_ancestors WHERE category_id = ? AND ancestor_id <> category_id
+`
+
+type AdminCategoryAncestorsRow struct {
+	AncestorID uint64
+	Depth      int32
+}
+
+// A category's proper ancestors, with their distance.
+func (q *Queries) AdminCategoryAncestors(ctx context.Context, categoryID uint64) ([]AdminCategoryAncestorsRow, error) {
+	rows, err := q.query(ctx, q.adminCategoryAncestorsStmt, adminCategoryAncestors, categoryID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []AdminCategoryAncestorsRow
+	for rows.Next() {
+		var i AdminCategoryAncestorsRow
+		if err := rows.Scan(&i.AncestorID, &i.Depth); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const adminCategoryForUpdate = `-- name: AdminCategoryForUpdate :one
+SELECT id, parent_id, slug, name, position, depth, product_count, version, created_at, updated_at
+FROM categories WHERE id = ? FOR UPDATE
+`
+
+func (q *Queries) AdminCategoryForUpdate(ctx context.Context, id uint64) (Category, error) {
+	row := q.queryRow(ctx, q.adminCategoryForUpdateStmt, adminCategoryForUpdate, id)
+	var i Category
+	err := row.Scan(
+		&i.ID,
+		&i.ParentID,
+		&i.Slug,
+		&i.Name,
+		&i.Position,
+		&i.Depth,
+		&i.ProductCount,
+		&i.Version,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
 const adminCategoryPathsOfProduct = `-- name: AdminCategoryPathsOfProduct :many
 SELECT pc.category_id, c.name, ca.depth
 FROM product_categories pc
@@ -115,6 +198,110 @@ func (q *Queries) AdminCategoryPathsOfProduct(ctx context.Context, productID uin
 		return nil, err
 	}
 	return items, nil
+}
+
+const adminCategorySubtree = `-- name: AdminCategorySubtree :many
+SELECT category_id, depth FROM category_ancestors WHERE ancestor_id = ? ORDER BY category_id
+`
+
+type AdminCategorySubtreeRow struct {
+	CategoryID uint64
+	Depth      int32
+}
+
+// The category and everything below it, with the distance from it.
+func (q *Queries) AdminCategorySubtree(ctx context.Context, ancestorID uint64) ([]AdminCategorySubtreeRow, error) {
+	rows, err := q.query(ctx, q.adminCategorySubtreeStmt, adminCategorySubtree, ancestorID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []AdminCategorySubtreeRow
+	for rows.Next() {
+		var i AdminCategorySubtreeRow
+		if err := rows.Scan(&i.CategoryID, &i.Depth); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const adminCountChildren = `-- name: AdminCountChildren :one
+SELECT COUNT(*) FROM categories WHERE parent_id = ?
+`
+
+func (q *Queries) AdminCountChildren(ctx context.Context, parentID sql.NullInt64) (int64, error) {
+	row := q.queryRow(ctx, q.adminCountChildrenStmt, adminCountChildren, parentID)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
+const adminDeleteAncestorLinks = `-- name: AdminDeleteAncestorLinks :exec
+DELETE FROM category_ancestors
+WHERE category_id IN (/*SLICE:category_ids*/?) AND ancestor_id IN (/*SLICE:ancestor_ids*/?)
+`
+
+type AdminDeleteAncestorLinksParams struct {
+	CategoryIds []uint64
+	AncestorIds []uint64
+}
+
+func (q *Queries) AdminDeleteAncestorLinks(ctx context.Context, arg AdminDeleteAncestorLinksParams) error {
+	query := adminDeleteAncestorLinks
+	var queryParams []interface{}
+	if len(arg.CategoryIds) > 0 {
+		for _, v := range arg.CategoryIds {
+			queryParams = append(queryParams, v)
+		}
+		query = strings.Replace(query, "/*SLICE:category_ids*/?", strings.Repeat(",?", len(arg.CategoryIds))[1:], 1)
+	} else {
+		query = strings.Replace(query, "/*SLICE:category_ids*/?", "NULL", 1)
+	}
+	if len(arg.AncestorIds) > 0 {
+		for _, v := range arg.AncestorIds {
+			queryParams = append(queryParams, v)
+		}
+		query = strings.Replace(query, "/*SLICE:ancestor_ids*/?", strings.Repeat(",?", len(arg.AncestorIds))[1:], 1)
+	} else {
+		query = strings.Replace(query, "/*SLICE:ancestor_ids*/?", "NULL", 1)
+	}
+	_, err := q.exec(ctx, nil, query, queryParams...)
+	return err
+}
+
+const adminDeleteCategory = `-- name: AdminDeleteCategory :exec
+DELETE FROM categories WHERE id = ?
+`
+
+func (q *Queries) AdminDeleteCategory(ctx context.Context, id uint64) error {
+	_, err := q.exec(ctx, q.adminDeleteCategoryStmt, adminDeleteCategory, id)
+	return err
+}
+
+const adminDeleteCategoryLinks = `-- name: AdminDeleteCategoryLinks :exec
+DELETE FROM category_ancestors WHERE category_id = ?
+`
+
+func (q *Queries) AdminDeleteCategoryLinks(ctx context.Context, categoryID uint64) error {
+	_, err := q.exec(ctx, q.adminDeleteCategoryLinksStmt, adminDeleteCategoryLinks, categoryID)
+	return err
+}
+
+const adminDeleteCategoryProducts = `-- name: AdminDeleteCategoryProducts :exec
+DELETE FROM product_categories WHERE category_id = ?
+`
+
+func (q *Queries) AdminDeleteCategoryProducts(ctx context.Context, categoryID uint64) error {
+	_, err := q.exec(ctx, q.adminDeleteCategoryProductsStmt, adminDeleteCategoryProducts, categoryID)
+	return err
 }
 
 const adminImagesOfProduct = `-- name: AdminImagesOfProduct :many
@@ -268,6 +455,98 @@ func (q *Queries) AdminProductBySlug(ctx context.Context, slug string) (AdminPro
 		&i.UpdatedAt,
 	)
 	return i, err
+}
+
+const adminProductsInCategories = `-- name: AdminProductsInCategories :many
+SELECT DISTINCT product_id FROM product_categories WHERE category_id IN (/*SLICE:category_ids*/?)
+`
+
+func (q *Queries) AdminProductsInCategories(ctx context.Context, categoryIds []uint64) ([]uint64, error) {
+	query := adminProductsInCategories
+	var queryParams []interface{}
+	if len(categoryIds) > 0 {
+		for _, v := range categoryIds {
+			queryParams = append(queryParams, v)
+		}
+		query = strings.Replace(query, "/*SLICE:category_ids*/?", strings.Repeat(",?", len(categoryIds))[1:], 1)
+	} else {
+		query = strings.Replace(query, "/*SLICE:category_ids*/?", "NULL", 1)
+	}
+	rows, err := q.query(ctx, nil, query, queryParams...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []uint64
+	for rows.Next() {
+		var product_id uint64
+		if err := rows.Scan(&product_id); err != nil {
+			return nil, err
+		}
+		items = append(items, product_id)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const adminShiftCategoryDepth = `-- name: AdminShiftCategoryDepth :exec
+UPDATE categories SET depth = depth + ?, version = version + 1
+WHERE id IN (/*SLICE:ids*/?)
+`
+
+type AdminShiftCategoryDepthParams struct {
+	Shift int32
+	Ids   []uint64
+}
+
+func (q *Queries) AdminShiftCategoryDepth(ctx context.Context, arg AdminShiftCategoryDepthParams) error {
+	query := adminShiftCategoryDepth
+	var queryParams []interface{}
+	queryParams = append(queryParams, arg.Shift)
+	if len(arg.Ids) > 0 {
+		for _, v := range arg.Ids {
+			queryParams = append(queryParams, v)
+		}
+		query = strings.Replace(query, "/*SLICE:ids*/?", strings.Repeat(",?", len(arg.Ids))[1:], 1)
+	} else {
+		query = strings.Replace(query, "/*SLICE:ids*/?", "NULL", 1)
+	}
+	_, err := q.exec(ctx, nil, query, queryParams...)
+	return err
+}
+
+const adminUpdateCategory = `-- name: AdminUpdateCategory :exec
+UPDATE categories SET parent_id = ?, slug = ?, name = ?, position = ?, depth = ?,
+       version = version + 1, updated_at = ?
+WHERE id = ?
+`
+
+type AdminUpdateCategoryParams struct {
+	ParentID  sql.NullInt64
+	Slug      string
+	Name      string
+	Position  int32
+	Depth     int32
+	UpdatedAt time.Time
+	ID        uint64
+}
+
+func (q *Queries) AdminUpdateCategory(ctx context.Context, arg AdminUpdateCategoryParams) error {
+	_, err := q.exec(ctx, q.adminUpdateCategoryStmt, adminUpdateCategory,
+		arg.ParentID,
+		arg.Slug,
+		arg.Name,
+		arg.Position,
+		arg.Depth,
+		arg.UpdatedAt,
+		arg.ID,
+	)
+	return err
 }
 
 const adminUpsertInventory = `-- name: AdminUpsertInventory :exec

@@ -36,8 +36,35 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.adminBumpProductVersionStmt, err = db.PrepareContext(ctx, adminBumpProductVersion); err != nil {
 		return nil, fmt.Errorf("error preparing query AdminBumpProductVersion: %w", err)
 	}
+	if q.adminBumpProductVersionsStmt, err = db.PrepareContext(ctx, adminBumpProductVersions); err != nil {
+		return nil, fmt.Errorf("error preparing query AdminBumpProductVersions: %w", err)
+	}
+	if q.adminCategoryAncestorsStmt, err = db.PrepareContext(ctx, adminCategoryAncestors); err != nil {
+		return nil, fmt.Errorf("error preparing query AdminCategoryAncestors: %w", err)
+	}
+	if q.adminCategoryForUpdateStmt, err = db.PrepareContext(ctx, adminCategoryForUpdate); err != nil {
+		return nil, fmt.Errorf("error preparing query AdminCategoryForUpdate: %w", err)
+	}
 	if q.adminCategoryPathsOfProductStmt, err = db.PrepareContext(ctx, adminCategoryPathsOfProduct); err != nil {
 		return nil, fmt.Errorf("error preparing query AdminCategoryPathsOfProduct: %w", err)
+	}
+	if q.adminCategorySubtreeStmt, err = db.PrepareContext(ctx, adminCategorySubtree); err != nil {
+		return nil, fmt.Errorf("error preparing query AdminCategorySubtree: %w", err)
+	}
+	if q.adminCountChildrenStmt, err = db.PrepareContext(ctx, adminCountChildren); err != nil {
+		return nil, fmt.Errorf("error preparing query AdminCountChildren: %w", err)
+	}
+	if q.adminDeleteAncestorLinksStmt, err = db.PrepareContext(ctx, adminDeleteAncestorLinks); err != nil {
+		return nil, fmt.Errorf("error preparing query AdminDeleteAncestorLinks: %w", err)
+	}
+	if q.adminDeleteCategoryStmt, err = db.PrepareContext(ctx, adminDeleteCategory); err != nil {
+		return nil, fmt.Errorf("error preparing query AdminDeleteCategory: %w", err)
+	}
+	if q.adminDeleteCategoryLinksStmt, err = db.PrepareContext(ctx, adminDeleteCategoryLinks); err != nil {
+		return nil, fmt.Errorf("error preparing query AdminDeleteCategoryLinks: %w", err)
+	}
+	if q.adminDeleteCategoryProductsStmt, err = db.PrepareContext(ctx, adminDeleteCategoryProducts); err != nil {
+		return nil, fmt.Errorf("error preparing query AdminDeleteCategoryProducts: %w", err)
 	}
 	if q.adminImagesOfProductStmt, err = db.PrepareContext(ctx, adminImagesOfProduct); err != nil {
 		return nil, fmt.Errorf("error preparing query AdminImagesOfProduct: %w", err)
@@ -50,6 +77,15 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.adminProductBySlugStmt, err = db.PrepareContext(ctx, adminProductBySlug); err != nil {
 		return nil, fmt.Errorf("error preparing query AdminProductBySlug: %w", err)
+	}
+	if q.adminProductsInCategoriesStmt, err = db.PrepareContext(ctx, adminProductsInCategories); err != nil {
+		return nil, fmt.Errorf("error preparing query AdminProductsInCategories: %w", err)
+	}
+	if q.adminShiftCategoryDepthStmt, err = db.PrepareContext(ctx, adminShiftCategoryDepth); err != nil {
+		return nil, fmt.Errorf("error preparing query AdminShiftCategoryDepth: %w", err)
+	}
+	if q.adminUpdateCategoryStmt, err = db.PrepareContext(ctx, adminUpdateCategory); err != nil {
+		return nil, fmt.Errorf("error preparing query AdminUpdateCategory: %w", err)
 	}
 	if q.adminUpsertInventoryStmt, err = db.PrepareContext(ctx, adminUpsertInventory); err != nil {
 		return nil, fmt.Errorf("error preparing query AdminUpsertInventory: %w", err)
@@ -214,9 +250,54 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing adminBumpProductVersionStmt: %w", cerr)
 		}
 	}
+	if q.adminBumpProductVersionsStmt != nil {
+		if cerr := q.adminBumpProductVersionsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adminBumpProductVersionsStmt: %w", cerr)
+		}
+	}
+	if q.adminCategoryAncestorsStmt != nil {
+		if cerr := q.adminCategoryAncestorsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adminCategoryAncestorsStmt: %w", cerr)
+		}
+	}
+	if q.adminCategoryForUpdateStmt != nil {
+		if cerr := q.adminCategoryForUpdateStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adminCategoryForUpdateStmt: %w", cerr)
+		}
+	}
 	if q.adminCategoryPathsOfProductStmt != nil {
 		if cerr := q.adminCategoryPathsOfProductStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing adminCategoryPathsOfProductStmt: %w", cerr)
+		}
+	}
+	if q.adminCategorySubtreeStmt != nil {
+		if cerr := q.adminCategorySubtreeStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adminCategorySubtreeStmt: %w", cerr)
+		}
+	}
+	if q.adminCountChildrenStmt != nil {
+		if cerr := q.adminCountChildrenStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adminCountChildrenStmt: %w", cerr)
+		}
+	}
+	if q.adminDeleteAncestorLinksStmt != nil {
+		if cerr := q.adminDeleteAncestorLinksStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adminDeleteAncestorLinksStmt: %w", cerr)
+		}
+	}
+	if q.adminDeleteCategoryStmt != nil {
+		if cerr := q.adminDeleteCategoryStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adminDeleteCategoryStmt: %w", cerr)
+		}
+	}
+	if q.adminDeleteCategoryLinksStmt != nil {
+		if cerr := q.adminDeleteCategoryLinksStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adminDeleteCategoryLinksStmt: %w", cerr)
+		}
+	}
+	if q.adminDeleteCategoryProductsStmt != nil {
+		if cerr := q.adminDeleteCategoryProductsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adminDeleteCategoryProductsStmt: %w", cerr)
 		}
 	}
 	if q.adminImagesOfProductStmt != nil {
@@ -237,6 +318,21 @@ func (q *Queries) Close() error {
 	if q.adminProductBySlugStmt != nil {
 		if cerr := q.adminProductBySlugStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing adminProductBySlugStmt: %w", cerr)
+		}
+	}
+	if q.adminProductsInCategoriesStmt != nil {
+		if cerr := q.adminProductsInCategoriesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adminProductsInCategoriesStmt: %w", cerr)
+		}
+	}
+	if q.adminShiftCategoryDepthStmt != nil {
+		if cerr := q.adminShiftCategoryDepthStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adminShiftCategoryDepthStmt: %w", cerr)
+		}
+	}
+	if q.adminUpdateCategoryStmt != nil {
+		if cerr := q.adminUpdateCategoryStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adminUpdateCategoryStmt: %w", cerr)
 		}
 	}
 	if q.adminUpsertInventoryStmt != nil {
@@ -512,11 +608,23 @@ type Queries struct {
 	adminArchiveProductStmt               *sql.Stmt
 	adminAttributesOfProductStmt          *sql.Stmt
 	adminBumpProductVersionStmt           *sql.Stmt
+	adminBumpProductVersionsStmt          *sql.Stmt
+	adminCategoryAncestorsStmt            *sql.Stmt
+	adminCategoryForUpdateStmt            *sql.Stmt
 	adminCategoryPathsOfProductStmt       *sql.Stmt
+	adminCategorySubtreeStmt              *sql.Stmt
+	adminCountChildrenStmt                *sql.Stmt
+	adminDeleteAncestorLinksStmt          *sql.Stmt
+	adminDeleteCategoryStmt               *sql.Stmt
+	adminDeleteCategoryLinksStmt          *sql.Stmt
+	adminDeleteCategoryProductsStmt       *sql.Stmt
 	adminImagesOfProductStmt              *sql.Stmt
 	adminInsertStockMovementStmt          *sql.Stmt
 	adminProductByIDStmt                  *sql.Stmt
 	adminProductBySlugStmt                *sql.Stmt
+	adminProductsInCategoriesStmt         *sql.Stmt
+	adminShiftCategoryDepthStmt           *sql.Stmt
+	adminUpdateCategoryStmt               *sql.Stmt
 	adminUpsertInventoryStmt              *sql.Stmt
 	adminVariantBySKUForUpdateStmt        *sql.Stmt
 	adminVariantsOfProductStmt            *sql.Stmt
@@ -573,11 +681,23 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		adminArchiveProductStmt:               q.adminArchiveProductStmt,
 		adminAttributesOfProductStmt:          q.adminAttributesOfProductStmt,
 		adminBumpProductVersionStmt:           q.adminBumpProductVersionStmt,
+		adminBumpProductVersionsStmt:          q.adminBumpProductVersionsStmt,
+		adminCategoryAncestorsStmt:            q.adminCategoryAncestorsStmt,
+		adminCategoryForUpdateStmt:            q.adminCategoryForUpdateStmt,
 		adminCategoryPathsOfProductStmt:       q.adminCategoryPathsOfProductStmt,
+		adminCategorySubtreeStmt:              q.adminCategorySubtreeStmt,
+		adminCountChildrenStmt:                q.adminCountChildrenStmt,
+		adminDeleteAncestorLinksStmt:          q.adminDeleteAncestorLinksStmt,
+		adminDeleteCategoryStmt:               q.adminDeleteCategoryStmt,
+		adminDeleteCategoryLinksStmt:          q.adminDeleteCategoryLinksStmt,
+		adminDeleteCategoryProductsStmt:       q.adminDeleteCategoryProductsStmt,
 		adminImagesOfProductStmt:              q.adminImagesOfProductStmt,
 		adminInsertStockMovementStmt:          q.adminInsertStockMovementStmt,
 		adminProductByIDStmt:                  q.adminProductByIDStmt,
 		adminProductBySlugStmt:                q.adminProductBySlugStmt,
+		adminProductsInCategoriesStmt:         q.adminProductsInCategoriesStmt,
+		adminShiftCategoryDepthStmt:           q.adminShiftCategoryDepthStmt,
+		adminUpdateCategoryStmt:               q.adminUpdateCategoryStmt,
 		adminUpsertInventoryStmt:              q.adminUpsertInventoryStmt,
 		adminVariantBySKUForUpdateStmt:        q.adminVariantBySKUForUpdateStmt,
 		adminVariantsOfProductStmt:            q.adminVariantsOfProductStmt,

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
@@ -25,6 +26,10 @@ func (a *API) registerAdmin(e *echo.Echo) {
 	e.PUT("/v1/admin/products/:slug", a.putProduct, cat)
 	e.PATCH("/v1/admin/products/:id", a.patchProduct, cat)
 	e.DELETE("/v1/admin/products/:id", a.archiveProduct, cat)
+
+	e.POST("/v1/admin/categories", a.createCategory, cat)
+	e.PATCH("/v1/admin/categories/:id", a.patchCategory, cat)
+	e.DELETE("/v1/admin/categories/:id", a.deleteCategory, cat)
 
 	e.PUT("/v1/admin/inventory/:sku", a.setStock, inv)
 	e.POST("/v1/admin/inventory/:sku/adjust", a.adjustStock, inv)
@@ -156,4 +161,87 @@ func (a *API) adjustStock(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, res)
+}
+
+// categoryRequest is the body of POST and PATCH /v1/admin/categories. The
+// computed fields (id, depth, product_count, version, timestamps) are not in
+// it, so a request cannot set them (unknown fields are a 400).
+type categoryRequest struct {
+	Name     *string         `json:"name"`
+	Slug     *string         `json:"slug"`
+	ParentID json.RawMessage `json:"parent_id"` // absent: unchanged; null: top level
+	Position *int32          `json:"position"`
+}
+
+func parentOf(raw json.RawMessage) (move bool, id uint64, err error) {
+	if len(raw) == 0 {
+		return false, 0, nil
+	}
+	if string(raw) == "null" {
+		return true, 0, nil
+	}
+	if err := json.Unmarshal(raw, &id); err != nil || id == 0 {
+		return false, 0, problem.Field(problem.Unprocessable, "parent_id", "must be a category id, or null for the top level")
+	}
+	return true, id, nil
+}
+
+func (a *API) createCategory(c echo.Context) error {
+	var req categoryRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	_, parent, err := parentOf(req.ParentID)
+	if err != nil {
+		return err
+	}
+	in := catalog.CategoryInput{ParentID: parent}
+	if req.Name != nil {
+		in.Name = *req.Name
+	}
+	if req.Slug != nil {
+		in.Slug = *req.Slug
+	}
+	if req.Position != nil {
+		in.Position = *req.Position
+	}
+	out, err := catalog.AddCategory(c.Request().Context(), a.cfg.Store, in)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set(echo.HeaderLocation, "/v1/categories/"+out.Slug)
+	return c.JSON(http.StatusCreated, out)
+}
+
+func (a *API) patchCategory(c echo.Context) error {
+	id, err := strconv.ParseUint(c.Param("id"), 10, 64)
+	if err != nil || id == 0 {
+		return problem.New(problem.NotFound, "no such category")
+	}
+	var req categoryRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	move, parent, err := parentOf(req.ParentID)
+	if err != nil {
+		return err
+	}
+	out, err := catalog.UpdateCategory(c.Request().Context(), a.cfg.Store, id, catalog.CategoryPatch{
+		Name: req.Name, Slug: req.Slug, Position: req.Position, MoveTo: move, ParentID: parent,
+	})
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+func (a *API) deleteCategory(c echo.Context) error {
+	id, err := strconv.ParseUint(c.Param("id"), 10, 64)
+	if err != nil || id == 0 {
+		return problem.New(problem.NotFound, "no such category")
+	}
+	if err := catalog.DeleteCategory(c.Request().Context(), a.cfg.Store, id); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
 }

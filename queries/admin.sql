@@ -102,3 +102,48 @@ ON DUPLICATE KEY UPDATE on_hand = VALUES(on_hand), updated_at = VALUES(updated_a
 -- name: AdminInsertStockMovement :exec
 INSERT INTO stock_movements (variant_id, sku, delta, on_hand_after, reason, note, actor, created_at)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?);
+
+-- name: AdminCategoryForUpdate :one
+SELECT id, parent_id, slug, name, position, depth, product_count, version, created_at, updated_at
+FROM categories WHERE id = ? FOR UPDATE;
+
+-- name: AdminCategorySubtree :many
+-- The category and everything below it, with the distance from it.
+SELECT category_id, depth FROM category_ancestors WHERE ancestor_id = ? ORDER BY category_id;
+
+-- name: AdminCategoryAncestors :many
+-- A category's proper ancestors, with their distance.
+SELECT ancestor_id, depth FROM category_ancestors WHERE category_id = ? AND ancestor_id <> category_id;
+
+-- name: AdminDeleteAncestorLinks :exec
+DELETE FROM category_ancestors
+WHERE category_id IN (sqlc.slice('category_ids')) AND ancestor_id IN (sqlc.slice('ancestor_ids'));
+
+-- name: AdminUpdateCategory :exec
+UPDATE categories SET parent_id = ?, slug = ?, name = ?, position = ?, depth = ?,
+       version = version + 1, updated_at = ?
+WHERE id = ?;
+
+-- name: AdminShiftCategoryDepth :exec
+UPDATE categories SET depth = depth + sqlc.arg(shift), version = version + 1
+WHERE id IN (sqlc.slice('ids'));
+
+-- name: AdminProductsInCategories :many
+SELECT DISTINCT product_id FROM product_categories WHERE category_id IN (sqlc.slice('category_ids'));
+
+-- name: AdminCountChildren :one
+SELECT COUNT(*) FROM categories WHERE parent_id = ?;
+
+-- name: AdminDeleteCategoryProducts :exec
+DELETE FROM product_categories WHERE category_id = ?;
+
+-- name: AdminDeleteCategoryLinks :exec
+DELETE FROM category_ancestors WHERE category_id = ?;
+
+-- name: AdminDeleteCategory :exec
+DELETE FROM categories WHERE id = ?;
+
+-- name: AdminBumpProductVersions :exec
+-- A category rename or move changes what these products' pages show.
+UPDATE products SET version = version + 1, updated_at = sqlc.arg(updated_at)
+WHERE id IN (sqlc.slice('ids'));
