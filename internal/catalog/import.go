@@ -178,11 +178,18 @@ func Import(ctx context.Context, st *store.Store, r io.Reader, opts ImportOption
 			if single != nil {
 				results, err = write(single, b.products)
 			} else {
+				attempt := 0
 				err = st.InTx(ctx, func(tx *store.Tx) error {
+					if attempt++; attempt > 1 {
+						w.Forget() // the last attempt's categories were rolled back
+					}
 					var err error
 					results, err = write(tx, b.products)
 					return err
 				})
+				if err != nil {
+					w.Forget()
+				}
 			}
 			if err != nil {
 				return nil, err

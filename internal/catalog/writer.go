@@ -62,7 +62,16 @@ type Writer struct {
 	Actor string
 	// Reason is the stock ledger's reason for stock set by this writer ("import", "admin").
 	Reason string
+
+	// cats caches category paths resolved by earlier batches of this writer.
+	// It only holds ids of committed categories: Forget drops it whenever a
+	// batch's transaction is rolled back or retried.
+	cats map[string]uint64
 }
+
+// Forget drops what the writer cached from transactions that may not have
+// committed; call it before re-running a batch.
+func (w *Writer) Forget() { w.cats = nil }
 
 // MaxAttributeName is the longest facet attribute name (product_attributes.name).
 const MaxAttributeName = 64
@@ -81,8 +90,12 @@ func (w *Writer) WriteBatch(ctx context.Context, tx *store.Tx, products []*impor
 	results, err := w.write(ctx, tx, products)
 	if err == nil {
 		_, err = tx.ExecContext(ctx, "RELEASE SAVEPOINT shelf_batch")
+		if err != nil {
+			w.Forget()
+		}
 		return results, err
 	}
+	w.Forget()
 	if store.IsRetryable(err) || ctx.Err() != nil || isConnErr(err) {
 		return nil, err
 	}
@@ -102,6 +115,7 @@ func (w *Writer) WriteBatch(ctx context.Context, tx *store.Tx, products []*impor
 			results[i] = one[0]
 			continue
 		}
+		w.Forget()
 		if store.IsRetryable(err) || ctx.Err() != nil || isConnErr(err) {
 			return nil, err
 		}
@@ -383,13 +397,15 @@ func ContentHash(p *importer.Product) []byte {
 func (w *Writer) writeProducts(ctx context.Context, tx *store.Tx, plans []*plan, now time.Time) error {
 	// Categories first: EnsureCategoryPath may insert, and it takes its locks
 	// before the products', in the same order for every batch (sorted paths).
-	paths := map[string]uint64{}
+	if w.cats == nil {
+		w.cats = map[string]uint64{}
+	}
 	var keys []string
 	for _, pl := range plans {
 		if len(pl.p.CategoryPath) > 0 {
 			k := strings.Join(pl.p.CategoryPath, "\x00")
-			if _, ok := paths[k]; !ok {
-				paths[k] = 0
+			if _, ok := w.cats[k]; !ok {
+				w.cats[k] = 0
 				keys = append(keys, k)
 			}
 		}
@@ -400,11 +416,11 @@ func (w *Writer) writeProducts(ctx context.Context, tx *store.Tx, plans []*plan,
 		if err != nil {
 			return fmt.Errorf("category path: %w", err)
 		}
-		paths[k] = id
+		w.cats[k] = id
 	}
 	for _, pl := range plans {
 		if len(pl.p.CategoryPath) > 0 {
-			pl.catID = paths[strings.Join(pl.p.CategoryPath, "\x00")]
+			pl.catID = w.cats[strings.Join(pl.p.CategoryPath, "\x00")]
 		}
 	}
 
@@ -550,13 +566,22 @@ func optsOf(opts []string) optKey {
 }
 
 func (w *Writer) writeVariants(ctx context.Context, tx *store.Tx, plans []*plan, byID map[uint64]*plan, ids []uint64, now time.Time) error {
-	old, err := tx.Q.WriterVariantsOfProducts(ctx, ids)
-	if err != nil {
-		return fmt.Errorf("lock variants: %w", err)
+	// Only products that existed have variants to match (new ones have none).
+	var existing []uint64
+	for _, id := range ids {
+		if byID[id].exists {
+			existing = append(existing, id)
+		}
 	}
 	oldOf := map[uint64][]db.WriterVariantsOfProductsRow{}
-	for _, v := range old {
-		oldOf[v.ProductID] = append(oldOf[v.ProductID], v)
+	if len(existing) > 0 {
+		old, err := tx.Q.WriterVariantsOfProducts(ctx, existing)
+		if err != nil {
+			return fmt.Errorf("lock variants: %w", err)
+		}
+		for _, v := range old {
+			oldOf[v.ProductID] = append(oldOf[v.ProductID], v)
+		}
 	}
 	type want struct {
 		pl    *plan
@@ -666,7 +691,15 @@ func (w *Writer) writeVariants(ctx context.Context, tx *store.Tx, plans []*plan,
 		if _, err := store.InsertRows(ctx, tx, cols, 13, args, ""); err != nil {
 			return fmt.Errorf("insert variants: %w", err)
 		}
-		now, err := tx.Q.WriterVariantsOfProducts(ctx, ids)
+		var withNew []uint64
+		for _, wv := range ins {
+			if n := len(withNew); n == 0 || withNew[n-1] != wv.pl.id {
+				withNew = append(withNew, wv.pl.id)
+			}
+		}
+		slices.Sort(withNew)
+		withNew = slices.Compact(withNew)
+		now, err := tx.Q.WriterVariantsOfProducts(ctx, withNew)
 		if err != nil {
 			return fmt.Errorf("read new variant ids: %w", err)
 		}
@@ -690,19 +723,22 @@ func (w *Writer) writeVariants(ctx context.Context, tx *store.Tx, plans []*plan,
 
 	// Stock: set where the file says, with a ledger row per change; a new
 	// variant without a quantity starts at 0 so orders can take from it later.
+	// Only variants that existed can have stock rows to read.
 	all := append(upd, ins...)
-	vids := make([]uint64, 0, len(all))
-	for _, wv := range all {
-		vids = append(vids, wv.id)
-	}
-	slices.Sort(vids)
-	stock, err := tx.Q.WriterInventoryOf(ctx, vids)
-	if err != nil {
-		return fmt.Errorf("lock stock: %w", err)
-	}
-	onHand := make(map[uint64]int64, len(stock))
-	for _, s := range stock {
-		onHand[s.VariantID] = s.OnHand
+	onHand := map[uint64]int64{}
+	if len(upd) > 0 {
+		vids := make([]uint64, 0, len(upd))
+		for _, wv := range upd {
+			vids = append(vids, wv.id)
+		}
+		slices.Sort(vids)
+		stock, err := tx.Q.WriterInventoryOf(ctx, vids)
+		if err != nil {
+			return fmt.Errorf("lock stock: %w", err)
+		}
+		for _, s := range stock {
+			onHand[s.VariantID] = s.OnHand
+		}
 	}
 	slices.SortFunc(all, func(a, b want) int { return cmpU(a.id, b.id) })
 	var invArgs, ledArgs []any
