@@ -187,6 +187,34 @@ func TestImportRealShopifyExports(t *testing.T) {
 	}
 }
 
+func TestImportUnpublishedShopifyProductsAreDrafts(t *testing.T) {
+	e, d, _ := newServer(t)
+	key := adminKey(t, d, "importer", auth.ScopeImportsWrite)
+	tpl := string(shopifyFile(t, "shopify_product_template.csv"))
+	draft := strings.Replace(tpl, "mens t-shirt,true,Title", "mens t-shirt,false,Title", 1)
+	if draft == tpl {
+		t.Fatal("template changed: no Published column to flip")
+	}
+	r := runImport(t, e, key, "format=shopify", []byte(draft))
+	if r.Created != 2 {
+		t.Fatalf("%+v", r)
+	}
+	if got := count(t, d, "SELECT COUNT(*) FROM products WHERE slug = 'black-t-shirt-os' AND status = 'draft'"); got != 1 {
+		t.Error("Published=false did not give a draft")
+	}
+	if got := count(t, d, "SELECT COUNT(*) FROM product_listing l JOIN products p ON p.id = l.product_id WHERE p.slug = 'black-t-shirt-os'"); got != 0 {
+		t.Error("a draft is listed on the storefront")
+	}
+	// Publishing it is an update that lists it.
+	r = runImport(t, e, key, "format=shopify", []byte(tpl))
+	if r.Updated != 1 || r.Unchanged != 1 {
+		t.Fatalf("%+v", r)
+	}
+	if got := count(t, d, "SELECT COUNT(*) FROM product_listing l JOIN products p ON p.id = l.product_id WHERE p.slug = 'black-t-shirt-os'"); got != 1 {
+		t.Error("the published product is not listed")
+	}
+}
+
 func TestImportUpdatesChangedProductsOnly(t *testing.T) {
 	e, d, _ := newServer(t)
 	key := adminKey(t, d, "importer", auth.ScopeImportsWrite)

@@ -169,6 +169,11 @@ func (a *API) createProduct(c echo.Context) error {
 		var title string
 		_ = json.Unmarshal(m["title"], &title)
 		slug = catalog.Slugify(title)
+		// Slugify falls back to "category" for a name with no ASCII letters
+		// or digits; a product needs a real slug then.
+		if slug == "category" && !strings.Contains(strings.ToLower(title), "category") {
+			return problem.Field(problem.Unprocessable, "slug", "is required when the title has no letters or digits a slug can use")
+		}
 	}
 	return a.writeProduct(c, m, slug, catalog.CreateOnly, 0)
 }
