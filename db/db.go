@@ -27,6 +27,75 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.addCategoryProductCountStmt, err = db.PrepareContext(ctx, addCategoryProductCount); err != nil {
 		return nil, fmt.Errorf("error preparing query AddCategoryProductCount: %w", err)
 	}
+	if q.adminArchiveProductStmt, err = db.PrepareContext(ctx, adminArchiveProduct); err != nil {
+		return nil, fmt.Errorf("error preparing query AdminArchiveProduct: %w", err)
+	}
+	if q.adminAttributesOfProductStmt, err = db.PrepareContext(ctx, adminAttributesOfProduct); err != nil {
+		return nil, fmt.Errorf("error preparing query AdminAttributesOfProduct: %w", err)
+	}
+	if q.adminBumpProductVersionStmt, err = db.PrepareContext(ctx, adminBumpProductVersion); err != nil {
+		return nil, fmt.Errorf("error preparing query AdminBumpProductVersion: %w", err)
+	}
+	if q.adminBumpProductVersionsStmt, err = db.PrepareContext(ctx, adminBumpProductVersions); err != nil {
+		return nil, fmt.Errorf("error preparing query AdminBumpProductVersions: %w", err)
+	}
+	if q.adminCategoryAncestorsStmt, err = db.PrepareContext(ctx, adminCategoryAncestors); err != nil {
+		return nil, fmt.Errorf("error preparing query AdminCategoryAncestors: %w", err)
+	}
+	if q.adminCategoryForUpdateStmt, err = db.PrepareContext(ctx, adminCategoryForUpdate); err != nil {
+		return nil, fmt.Errorf("error preparing query AdminCategoryForUpdate: %w", err)
+	}
+	if q.adminCategoryPathsOfProductStmt, err = db.PrepareContext(ctx, adminCategoryPathsOfProduct); err != nil {
+		return nil, fmt.Errorf("error preparing query AdminCategoryPathsOfProduct: %w", err)
+	}
+	if q.adminCategorySubtreeStmt, err = db.PrepareContext(ctx, adminCategorySubtree); err != nil {
+		return nil, fmt.Errorf("error preparing query AdminCategorySubtree: %w", err)
+	}
+	if q.adminCountChildrenStmt, err = db.PrepareContext(ctx, adminCountChildren); err != nil {
+		return nil, fmt.Errorf("error preparing query AdminCountChildren: %w", err)
+	}
+	if q.adminDeleteAncestorLinksStmt, err = db.PrepareContext(ctx, adminDeleteAncestorLinks); err != nil {
+		return nil, fmt.Errorf("error preparing query AdminDeleteAncestorLinks: %w", err)
+	}
+	if q.adminDeleteCategoryStmt, err = db.PrepareContext(ctx, adminDeleteCategory); err != nil {
+		return nil, fmt.Errorf("error preparing query AdminDeleteCategory: %w", err)
+	}
+	if q.adminDeleteCategoryLinksStmt, err = db.PrepareContext(ctx, adminDeleteCategoryLinks); err != nil {
+		return nil, fmt.Errorf("error preparing query AdminDeleteCategoryLinks: %w", err)
+	}
+	if q.adminDeleteCategoryProductsStmt, err = db.PrepareContext(ctx, adminDeleteCategoryProducts); err != nil {
+		return nil, fmt.Errorf("error preparing query AdminDeleteCategoryProducts: %w", err)
+	}
+	if q.adminImagesOfProductStmt, err = db.PrepareContext(ctx, adminImagesOfProduct); err != nil {
+		return nil, fmt.Errorf("error preparing query AdminImagesOfProduct: %w", err)
+	}
+	if q.adminInsertStockMovementStmt, err = db.PrepareContext(ctx, adminInsertStockMovement); err != nil {
+		return nil, fmt.Errorf("error preparing query AdminInsertStockMovement: %w", err)
+	}
+	if q.adminProductByIDStmt, err = db.PrepareContext(ctx, adminProductByID); err != nil {
+		return nil, fmt.Errorf("error preparing query AdminProductByID: %w", err)
+	}
+	if q.adminProductBySlugStmt, err = db.PrepareContext(ctx, adminProductBySlug); err != nil {
+		return nil, fmt.Errorf("error preparing query AdminProductBySlug: %w", err)
+	}
+	if q.adminProductsInCategoriesStmt, err = db.PrepareContext(ctx, adminProductsInCategories); err != nil {
+		return nil, fmt.Errorf("error preparing query AdminProductsInCategories: %w", err)
+	}
+	if q.adminShiftCategoryDepthStmt, err = db.PrepareContext(ctx, adminShiftCategoryDepth); err != nil {
+		return nil, fmt.Errorf("error preparing query AdminShiftCategoryDepth: %w", err)
+	}
+	if q.adminUpdateCategoryStmt, err = db.PrepareContext(ctx, adminUpdateCategory); err != nil {
+		return nil, fmt.Errorf("error preparing query AdminUpdateCategory: %w", err)
+	}
+	if q.adminUpsertInventoryStmt, err = db.PrepareContext(ctx, adminUpsertInventory); err != nil {
+		return nil, fmt.Errorf("error preparing query AdminUpsertInventory: %w", err)
+	}
+	if q.adminVariantBySKUForUpdateStmt, err = db.PrepareContext(ctx, adminVariantBySKUForUpdate); err != nil {
+		return nil, fmt.Errorf("error preparing query AdminVariantBySKUForUpdate: %w", err)
+	}
+	if q.adminVariantsOfProductStmt, err = db.PrepareContext(ctx, adminVariantsOfProduct); err != nil {
+		return nil, fmt.Errorf("error preparing query AdminVariantsOfProduct: %w", err)
+	}
 	if q.childCategoryByNameStmt, err = db.PrepareContext(ctx, childCategoryByName); err != nil {
 		return nil, fmt.Errorf("error preparing query ChildCategoryByName: %w", err)
 	}
@@ -135,6 +204,30 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.variantsForOrderStmt, err = db.PrepareContext(ctx, variantsForOrder); err != nil {
 		return nil, fmt.Errorf("error preparing query VariantsForOrder: %w", err)
 	}
+	if q.writerDeactivateVariantsStmt, err = db.PrepareContext(ctx, writerDeactivateVariants); err != nil {
+		return nil, fmt.Errorf("error preparing query WriterDeactivateVariants: %w", err)
+	}
+	if q.writerDeleteProductAttributesStmt, err = db.PrepareContext(ctx, writerDeleteProductAttributes); err != nil {
+		return nil, fmt.Errorf("error preparing query WriterDeleteProductAttributes: %w", err)
+	}
+	if q.writerDeleteProductCategoriesStmt, err = db.PrepareContext(ctx, writerDeleteProductCategories); err != nil {
+		return nil, fmt.Errorf("error preparing query WriterDeleteProductCategories: %w", err)
+	}
+	if q.writerDeleteProductImagesStmt, err = db.PrepareContext(ctx, writerDeleteProductImages); err != nil {
+		return nil, fmt.Errorf("error preparing query WriterDeleteProductImages: %w", err)
+	}
+	if q.writerInventoryOfStmt, err = db.PrepareContext(ctx, writerInventoryOf); err != nil {
+		return nil, fmt.Errorf("error preparing query WriterInventoryOf: %w", err)
+	}
+	if q.writerProductsBySlugStmt, err = db.PrepareContext(ctx, writerProductsBySlug); err != nil {
+		return nil, fmt.Errorf("error preparing query WriterProductsBySlug: %w", err)
+	}
+	if q.writerVariantOwnersStmt, err = db.PrepareContext(ctx, writerVariantOwners); err != nil {
+		return nil, fmt.Errorf("error preparing query WriterVariantOwners: %w", err)
+	}
+	if q.writerVariantsOfProductsStmt, err = db.PrepareContext(ctx, writerVariantsOfProducts); err != nil {
+		return nil, fmt.Errorf("error preparing query WriterVariantsOfProducts: %w", err)
+	}
 	return &q, nil
 }
 
@@ -143,6 +236,121 @@ func (q *Queries) Close() error {
 	if q.addCategoryProductCountStmt != nil {
 		if cerr := q.addCategoryProductCountStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing addCategoryProductCountStmt: %w", cerr)
+		}
+	}
+	if q.adminArchiveProductStmt != nil {
+		if cerr := q.adminArchiveProductStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adminArchiveProductStmt: %w", cerr)
+		}
+	}
+	if q.adminAttributesOfProductStmt != nil {
+		if cerr := q.adminAttributesOfProductStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adminAttributesOfProductStmt: %w", cerr)
+		}
+	}
+	if q.adminBumpProductVersionStmt != nil {
+		if cerr := q.adminBumpProductVersionStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adminBumpProductVersionStmt: %w", cerr)
+		}
+	}
+	if q.adminBumpProductVersionsStmt != nil {
+		if cerr := q.adminBumpProductVersionsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adminBumpProductVersionsStmt: %w", cerr)
+		}
+	}
+	if q.adminCategoryAncestorsStmt != nil {
+		if cerr := q.adminCategoryAncestorsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adminCategoryAncestorsStmt: %w", cerr)
+		}
+	}
+	if q.adminCategoryForUpdateStmt != nil {
+		if cerr := q.adminCategoryForUpdateStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adminCategoryForUpdateStmt: %w", cerr)
+		}
+	}
+	if q.adminCategoryPathsOfProductStmt != nil {
+		if cerr := q.adminCategoryPathsOfProductStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adminCategoryPathsOfProductStmt: %w", cerr)
+		}
+	}
+	if q.adminCategorySubtreeStmt != nil {
+		if cerr := q.adminCategorySubtreeStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adminCategorySubtreeStmt: %w", cerr)
+		}
+	}
+	if q.adminCountChildrenStmt != nil {
+		if cerr := q.adminCountChildrenStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adminCountChildrenStmt: %w", cerr)
+		}
+	}
+	if q.adminDeleteAncestorLinksStmt != nil {
+		if cerr := q.adminDeleteAncestorLinksStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adminDeleteAncestorLinksStmt: %w", cerr)
+		}
+	}
+	if q.adminDeleteCategoryStmt != nil {
+		if cerr := q.adminDeleteCategoryStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adminDeleteCategoryStmt: %w", cerr)
+		}
+	}
+	if q.adminDeleteCategoryLinksStmt != nil {
+		if cerr := q.adminDeleteCategoryLinksStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adminDeleteCategoryLinksStmt: %w", cerr)
+		}
+	}
+	if q.adminDeleteCategoryProductsStmt != nil {
+		if cerr := q.adminDeleteCategoryProductsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adminDeleteCategoryProductsStmt: %w", cerr)
+		}
+	}
+	if q.adminImagesOfProductStmt != nil {
+		if cerr := q.adminImagesOfProductStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adminImagesOfProductStmt: %w", cerr)
+		}
+	}
+	if q.adminInsertStockMovementStmt != nil {
+		if cerr := q.adminInsertStockMovementStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adminInsertStockMovementStmt: %w", cerr)
+		}
+	}
+	if q.adminProductByIDStmt != nil {
+		if cerr := q.adminProductByIDStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adminProductByIDStmt: %w", cerr)
+		}
+	}
+	if q.adminProductBySlugStmt != nil {
+		if cerr := q.adminProductBySlugStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adminProductBySlugStmt: %w", cerr)
+		}
+	}
+	if q.adminProductsInCategoriesStmt != nil {
+		if cerr := q.adminProductsInCategoriesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adminProductsInCategoriesStmt: %w", cerr)
+		}
+	}
+	if q.adminShiftCategoryDepthStmt != nil {
+		if cerr := q.adminShiftCategoryDepthStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adminShiftCategoryDepthStmt: %w", cerr)
+		}
+	}
+	if q.adminUpdateCategoryStmt != nil {
+		if cerr := q.adminUpdateCategoryStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adminUpdateCategoryStmt: %w", cerr)
+		}
+	}
+	if q.adminUpsertInventoryStmt != nil {
+		if cerr := q.adminUpsertInventoryStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adminUpsertInventoryStmt: %w", cerr)
+		}
+	}
+	if q.adminVariantBySKUForUpdateStmt != nil {
+		if cerr := q.adminVariantBySKUForUpdateStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adminVariantBySKUForUpdateStmt: %w", cerr)
+		}
+	}
+	if q.adminVariantsOfProductStmt != nil {
+		if cerr := q.adminVariantsOfProductStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adminVariantsOfProductStmt: %w", cerr)
 		}
 	}
 	if q.childCategoryByNameStmt != nil {
@@ -325,6 +533,46 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing variantsForOrderStmt: %w", cerr)
 		}
 	}
+	if q.writerDeactivateVariantsStmt != nil {
+		if cerr := q.writerDeactivateVariantsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing writerDeactivateVariantsStmt: %w", cerr)
+		}
+	}
+	if q.writerDeleteProductAttributesStmt != nil {
+		if cerr := q.writerDeleteProductAttributesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing writerDeleteProductAttributesStmt: %w", cerr)
+		}
+	}
+	if q.writerDeleteProductCategoriesStmt != nil {
+		if cerr := q.writerDeleteProductCategoriesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing writerDeleteProductCategoriesStmt: %w", cerr)
+		}
+	}
+	if q.writerDeleteProductImagesStmt != nil {
+		if cerr := q.writerDeleteProductImagesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing writerDeleteProductImagesStmt: %w", cerr)
+		}
+	}
+	if q.writerInventoryOfStmt != nil {
+		if cerr := q.writerInventoryOfStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing writerInventoryOfStmt: %w", cerr)
+		}
+	}
+	if q.writerProductsBySlugStmt != nil {
+		if cerr := q.writerProductsBySlugStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing writerProductsBySlugStmt: %w", cerr)
+		}
+	}
+	if q.writerVariantOwnersStmt != nil {
+		if cerr := q.writerVariantOwnersStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing writerVariantOwnersStmt: %w", cerr)
+		}
+	}
+	if q.writerVariantsOfProductsStmt != nil {
+		if cerr := q.writerVariantsOfProductsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing writerVariantsOfProductsStmt: %w", cerr)
+		}
+	}
 	return err
 }
 
@@ -365,6 +613,29 @@ type Queries struct {
 	db                                    DBTX
 	tx                                    *sql.Tx
 	addCategoryProductCountStmt           *sql.Stmt
+	adminArchiveProductStmt               *sql.Stmt
+	adminAttributesOfProductStmt          *sql.Stmt
+	adminBumpProductVersionStmt           *sql.Stmt
+	adminBumpProductVersionsStmt          *sql.Stmt
+	adminCategoryAncestorsStmt            *sql.Stmt
+	adminCategoryForUpdateStmt            *sql.Stmt
+	adminCategoryPathsOfProductStmt       *sql.Stmt
+	adminCategorySubtreeStmt              *sql.Stmt
+	adminCountChildrenStmt                *sql.Stmt
+	adminDeleteAncestorLinksStmt          *sql.Stmt
+	adminDeleteCategoryStmt               *sql.Stmt
+	adminDeleteCategoryLinksStmt          *sql.Stmt
+	adminDeleteCategoryProductsStmt       *sql.Stmt
+	adminImagesOfProductStmt              *sql.Stmt
+	adminInsertStockMovementStmt          *sql.Stmt
+	adminProductByIDStmt                  *sql.Stmt
+	adminProductBySlugStmt                *sql.Stmt
+	adminProductsInCategoriesStmt         *sql.Stmt
+	adminShiftCategoryDepthStmt           *sql.Stmt
+	adminUpdateCategoryStmt               *sql.Stmt
+	adminUpsertInventoryStmt              *sql.Stmt
+	adminVariantBySKUForUpdateStmt        *sql.Stmt
+	adminVariantsOfProductStmt            *sql.Stmt
 	childCategoryByNameStmt               *sql.Stmt
 	claimIdempotencyKeyStmt               *sql.Stmt
 	completeIdempotencyKeyStmt            *sql.Stmt
@@ -401,6 +672,14 @@ type Queries struct {
 	takeStockStmt                         *sql.Stmt
 	touchAPIKeyStmt                       *sql.Stmt
 	variantsForOrderStmt                  *sql.Stmt
+	writerDeactivateVariantsStmt          *sql.Stmt
+	writerDeleteProductAttributesStmt     *sql.Stmt
+	writerDeleteProductCategoriesStmt     *sql.Stmt
+	writerDeleteProductImagesStmt         *sql.Stmt
+	writerInventoryOfStmt                 *sql.Stmt
+	writerProductsBySlugStmt              *sql.Stmt
+	writerVariantOwnersStmt               *sql.Stmt
+	writerVariantsOfProductsStmt          *sql.Stmt
 }
 
 func (q *Queries) WithTx(tx *sql.Tx) *Queries {
@@ -408,6 +687,29 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		db:                                    tx,
 		tx:                                    tx,
 		addCategoryProductCountStmt:           q.addCategoryProductCountStmt,
+		adminArchiveProductStmt:               q.adminArchiveProductStmt,
+		adminAttributesOfProductStmt:          q.adminAttributesOfProductStmt,
+		adminBumpProductVersionStmt:           q.adminBumpProductVersionStmt,
+		adminBumpProductVersionsStmt:          q.adminBumpProductVersionsStmt,
+		adminCategoryAncestorsStmt:            q.adminCategoryAncestorsStmt,
+		adminCategoryForUpdateStmt:            q.adminCategoryForUpdateStmt,
+		adminCategoryPathsOfProductStmt:       q.adminCategoryPathsOfProductStmt,
+		adminCategorySubtreeStmt:              q.adminCategorySubtreeStmt,
+		adminCountChildrenStmt:                q.adminCountChildrenStmt,
+		adminDeleteAncestorLinksStmt:          q.adminDeleteAncestorLinksStmt,
+		adminDeleteCategoryStmt:               q.adminDeleteCategoryStmt,
+		adminDeleteCategoryLinksStmt:          q.adminDeleteCategoryLinksStmt,
+		adminDeleteCategoryProductsStmt:       q.adminDeleteCategoryProductsStmt,
+		adminImagesOfProductStmt:              q.adminImagesOfProductStmt,
+		adminInsertStockMovementStmt:          q.adminInsertStockMovementStmt,
+		adminProductByIDStmt:                  q.adminProductByIDStmt,
+		adminProductBySlugStmt:                q.adminProductBySlugStmt,
+		adminProductsInCategoriesStmt:         q.adminProductsInCategoriesStmt,
+		adminShiftCategoryDepthStmt:           q.adminShiftCategoryDepthStmt,
+		adminUpdateCategoryStmt:               q.adminUpdateCategoryStmt,
+		adminUpsertInventoryStmt:              q.adminUpsertInventoryStmt,
+		adminVariantBySKUForUpdateStmt:        q.adminVariantBySKUForUpdateStmt,
+		adminVariantsOfProductStmt:            q.adminVariantsOfProductStmt,
 		childCategoryByNameStmt:               q.childCategoryByNameStmt,
 		claimIdempotencyKeyStmt:               q.claimIdempotencyKeyStmt,
 		completeIdempotencyKeyStmt:            q.completeIdempotencyKeyStmt,
@@ -444,5 +746,13 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		takeStockStmt:                         q.takeStockStmt,
 		touchAPIKeyStmt:                       q.touchAPIKeyStmt,
 		variantsForOrderStmt:                  q.variantsForOrderStmt,
+		writerDeactivateVariantsStmt:          q.writerDeactivateVariantsStmt,
+		writerDeleteProductAttributesStmt:     q.writerDeleteProductAttributesStmt,
+		writerDeleteProductCategoriesStmt:     q.writerDeleteProductCategoriesStmt,
+		writerDeleteProductImagesStmt:         q.writerDeleteProductImagesStmt,
+		writerInventoryOfStmt:                 q.writerInventoryOfStmt,
+		writerProductsBySlugStmt:              q.writerProductsBySlugStmt,
+		writerVariantOwnersStmt:               q.writerVariantOwnersStmt,
+		writerVariantsOfProductsStmt:          q.writerVariantsOfProductsStmt,
 	}
 }

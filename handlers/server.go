@@ -37,6 +37,11 @@ type Config struct {
 	// BodyLimit caps request bodies, except imports (ImportBodyLimit).
 	BodyLimit       int64
 	ImportBodyLimit int64
+	// ImportTimeout bounds one import request; it also extends the server's
+	// read and write deadlines for that request.
+	ImportTimeout time.Duration
+	// Currency is the catalog's currency, for imports whose prices name none.
+	Currency string
 	// Registry receives Shelf's Prometheus metrics; nil makes a fresh one.
 	Registry *prometheus.Registry
 	// Orders configures the order service (idempotency TTL, cursor key).

@@ -50,6 +50,8 @@ func serve(ctx context.Context, e env, args []string) error {
 		TrustedProxies:  cfg.TrustedProxies,
 		BodyLimit:       cfg.BodyLimit,
 		ImportBodyLimit: cfg.ImportBodyLimit,
+		ImportTimeout:   cfg.ImportTimeout,
+		Currency:        cfg.Currency,
 		Orders:          ordersCfg,
 	})
 	srv := handlers.NewServer(cfg.Addr, router, handlers.Timeouts{Read: cfg.ReadTimeout, Write: cfg.WriteTimeout, Idle: cfg.IdleTimeout})

@@ -1,0 +1,204 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/shelfcommerce/shelf/internal/catalog"
+	"github.com/shelfcommerce/shelf/internal/store"
+)
+
+func init() {
+	commands["import"] = command{"import a product file (shopify, csv or ndjson) into the catalog", importCmd}
+}
+
+const importUsage = `Usage: shelf import FILE --format shopify|csv|ndjson [--dry-run]
+
+Imports FILE ("-" reads stdin) straight into SHELF_MYSQL_DSN with the same writer as
+POST /v1/admin/imports, and prints the same JSON report on stdout. Progress (rows, rows/s,
+ETA) goes to stderr: a bar on a terminal, a plain line every 5 seconds otherwise.
+Exit status: 0 when every row was imported (or was unchanged), 1 when some rows failed
+(the report lists them), 2 for bad arguments or a file that cannot be imported at all.`
+
+func importCmd(ctx context.Context, e env, args []string) error {
+	if wantsHelp(args) {
+		fmt.Fprintln(e.stdout, importUsage)
+		return nil
+	}
+	fs := flag.NewFlagSet("import", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	format := fs.String("format", "", "shopify, csv or ndjson")
+	dryRun := fs.Bool("dry-run", false, "report what would happen; write nothing")
+	// Accept the file before or after the flags.
+	var file string
+	rest := args
+	if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") || len(rest) > 0 && rest[0] == "-" {
+		file, rest = rest[0], rest[1:]
+	}
+	if err := fs.Parse(rest); err != nil {
+		return &exitError{code: 2, msg: err.Error() + "\n" + importUsage}
+	}
+	if file == "" && fs.NArg() == 1 {
+		file = fs.Arg(0)
+	} else if fs.NArg() > 0 || file == "" {
+		return &exitError{code: 2, msg: "import needs exactly one FILE\n" + importUsage}
+	}
+	switch *format {
+	case "shopify", "csv", "ndjson":
+	default:
+		return &exitError{code: 2, msg: "--format must be shopify, csv or ndjson\n" + importUsage}
+	}
+	cfg, err := loadConfig(e)
+	if err != nil {
+		return err
+	}
+	var in io.Reader = e.stdin
+	var size int64 = -1
+	if file != "-" {
+		f, err := os.Open(file)
+		if err != nil {
+			return &exitError{code: 2, msg: err.Error()}
+		}
+		defer f.Close()
+		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+			size = fi.Size()
+		}
+		in = f
+	}
+	st, err := store.Open(ctx, cfg.DSN, cfg.Pool)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	cr := &countingReader{r: in}
+	var rows atomic.Int64
+	prog := newProgress(e.stderr, size, cr, &rows)
+	stop := prog.start()
+	rep, err := catalog.Import(ctx, st, cr, catalog.ImportOptions{
+		Format: *format, Currency: cfg.Currency, Actor: "cli " + currentUser(e), DryRun: *dryRun,
+		Progress: func(n int) { rows.Store(int64(n)) },
+	})
+	stop()
+	var fileErr *catalog.ErrFile
+	if errors.As(err, &fileErr) {
+		return &exitError{code: 2, msg: "the file cannot be imported: " + fileErr.Error()}
+	}
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(e.stdout)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(rep); err != nil {
+		return err
+	}
+	if rep.Failed > 0 || len(rep.Errors) > 0 {
+		return &exitError{code: 1}
+	}
+	return nil
+}
+
+func currentUser(e env) string {
+	if u := e.getenv("USER"); u != "" {
+		return u
+	}
+	return "unknown"
+}
+
+type countingReader struct {
+	r io.Reader
+	n atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// progress draws a one-line bar on a terminal and prints a plain line every
+// few seconds otherwise (a log file wants lines, not carriage returns). It is
+// small enough that a library would not earn its place.
+type progress struct {
+	w     io.Writer
+	tty   bool
+	size  int64
+	bytes *countingReader
+	rows  *atomic.Int64
+	begin time.Time
+}
+
+func newProgress(w io.Writer, size int64, cr *countingReader, rows *atomic.Int64) *progress {
+	tty := false
+	if f, ok := w.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			tty = true
+		}
+	}
+	return &progress{w: w, tty: tty, size: size, bytes: cr, rows: rows, begin: time.Now()}
+}
+
+func (p *progress) start() (stop func()) {
+	every := 5 * time.Second
+	if p.tty {
+		every = 200 * time.Millisecond
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				p.draw(true)
+				return
+			case <-t.C:
+				p.draw(false)
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}
+
+func (p *progress) line() string {
+	el := time.Since(p.begin)
+	rows := p.rows.Load()
+	rate := float64(rows) / max(el.Seconds(), 0.001)
+	s := fmt.Sprintf("%d rows  %.0f rows/s  %s", rows, rate, el.Truncate(time.Second))
+	if p.size > 0 {
+		read := p.bytes.n.Load()
+		frac := float64(read) / float64(p.size)
+		eta := "?"
+		if frac > 0.01 {
+			eta = time.Duration(float64(el) * (1 - frac) / frac).Truncate(time.Second).String()
+		}
+		s = fmt.Sprintf("%5.1f%%  %s  ETA %s", 100*frac, s, eta)
+		if p.tty {
+			const width = 30
+			n := int(frac * width)
+			s = "[" + strings.Repeat("=", n) + strings.Repeat(" ", width-n) + "] " + s
+		}
+	}
+	return s
+}
+
+func (p *progress) draw(final bool) {
+	switch {
+	case p.tty && final:
+		fmt.Fprintf(p.w, "\r\033[K%s\n", p.line())
+	case p.tty:
+		fmt.Fprintf(p.w, "\r\033[K%s", p.line())
+	default:
+		fmt.Fprintf(p.w, "shelf import: %s\n", p.line())
+	}
+}

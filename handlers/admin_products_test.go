@@ -1,0 +1,192 @@
+package handlers_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/shelfcommerce/shelf/internal/auth"
+)
+
+func send(t *testing.T, e http.Handler, key, method, path, body string, hdr ...string) *httptest.ResponseRecorder {
+	t.Helper()
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	return do(e, req)
+}
+
+type adminProduct struct {
+	ID       uint64
+	Slug     string
+	Title    string
+	Status   string
+	Version  uint64
+	Category string
+	Variants []struct {
+		ID      uint64
+		SKU     *string
+		Options map[string]string
+		Price   struct{ Amount, Currency string }
+		OnHand  int64 `json:"on_hand"`
+	}
+}
+
+func decodeProduct(t *testing.T, rec *httptest.ResponseRecorder) adminProduct {
+	t.Helper()
+	var p adminProduct
+	if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil {
+		t.Fatalf("%v: %s", err, rec.Body)
+	}
+	return p
+}
+
+const teeJSON = `{"slug":"tee","title":"Tee","brand":"Acme","category":"Apparel > Shirts",
+ "variants":[{"sku":"TEE-S","price":{"amount":"19.99","currency":"USD"},"on_hand":4,"options":{"Size":"S"}},
+             {"sku":"TEE-M","price":"21.50","options":{"Size":"M"}}]}`
+
+func TestAdminProductLifecycle(t *testing.T) {
+	e, d, logs := newServer(t)
+	key := adminKey(t, d, "editor", auth.ScopeCatalogWrite, auth.ScopeInventoryWrite)
+
+	rec := send(t, e, key, "POST", "/v1/admin/products", teeJSON)
+	if rec.Code != http.StatusCreated {
+		t.Fatalf("create: %d %s", rec.Code, rec.Body)
+	}
+	p := decodeProduct(t, rec)
+	if loc := rec.Header().Get("Location"); loc != "/v1/admin/products/"+itoa(p.ID) {
+		t.Errorf("Location %q", loc)
+	}
+	if len(p.Variants) != 2 || p.Variants[0].Price.Amount != "19.99" || p.Variants[0].OnHand != 4 || p.Category != "Apparel > Shirts" {
+		t.Errorf("created %+v", p)
+	}
+	if !strings.Contains(logs.String(), `"api_key":"editor"`) {
+		t.Error("admin write not logged with the key name")
+	}
+	// POST again: the slug is taken.
+	if rec := send(t, e, key, "POST", "/v1/admin/products", teeJSON); rec.Code != http.StatusConflict {
+		t.Errorf("second create: %d", rec.Code)
+	}
+	// PUT the same content: idempotent, nothing moves.
+	rec = send(t, e, key, "PUT", "/v1/admin/products/tee", teeJSON)
+	if rec.Code != http.StatusOK || decodeProduct(t, rec).Version != p.Version {
+		t.Errorf("idempotent PUT: %d %s", rec.Code, rec.Body)
+	}
+	// PUT creates too.
+	if rec := send(t, e, key, "PUT", "/v1/admin/products/mug", `{"title":"Mug","variants":[{"sku":"MUG","price":"9"}]}`); rec.Code != http.StatusCreated {
+		t.Errorf("PUT create: %d %s", rec.Code, rec.Body)
+	}
+	// Computed and unknown fields are refused.
+	for _, body := range []string{
+		`{"title":"T","version":9,"variants":[{"price":"1"}]}`,
+		`{"title":"T","variants":[{"price":"1","id":4}]}`,
+		`{"title":"T","price_min":"1.00","variants":[{"price":"1"}]}`,
+	} {
+		rec := send(t, e, key, "PUT", "/v1/admin/products/x", body)
+		if rec.Code != http.StatusBadRequest {
+			t.Errorf("%s: %d", body, rec.Code)
+		}
+	}
+	// Validation names fields.
+	rec = send(t, e, key, "PUT", "/v1/admin/products/bad", `{"title":"","variants":[{"price":"1"}]}`)
+	if rec.Code != http.StatusUnprocessableEntity || !strings.Contains(rec.Body.String(), `"field":"title"`) {
+		t.Errorf("invalid product: %d %s", rec.Code, rec.Body)
+	}
+	rec = send(t, e, key, "PUT", "/v1/admin/products/bad", `{"title":"T","variants":[{"price":"1"},{"price":"abc"}]}`)
+	if rec.Code != http.StatusUnprocessableEntity || !strings.Contains(rec.Body.String(), `"field":"variants[1].price"`) {
+		t.Errorf("invalid variant: %d %s", rec.Code, rec.Body)
+	}
+	// A SKU of another product is refused, naming it.
+	rec = send(t, e, key, "PUT", "/v1/admin/products/thief", `{"title":"Thief","variants":[{"sku":"TEE-S","price":"1"}]}`)
+	if rec.Code != http.StatusUnprocessableEntity || !strings.Contains(rec.Body.String(), `\"tee\"`) {
+		t.Errorf("SKU theft: %d %s", rec.Code, rec.Body)
+	}
+
+	// PATCH with If-Match: the current tag works, a stale one is a 412.
+	id := itoa(p.ID)
+	etag := `"p` + id + "v" + itoa(p.Version) + `"`
+	rec = send(t, e, key, "PATCH", "/v1/admin/products/"+id, `{"title":"Better Tee"}`, "If-Match", etag)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("patch: %d %s", rec.Code, rec.Body)
+	}
+	q := decodeProduct(t, rec)
+	if q.Title != "Better Tee" || q.Version != p.Version+1 || len(q.Variants) != 2 || q.Variants[0].ID != p.Variants[0].ID {
+		t.Errorf("patched %+v", q)
+	}
+	if rec.Header().Get("ETag") == etag {
+		t.Error("ETag did not change")
+	}
+	if rec := send(t, e, key, "PATCH", "/v1/admin/products/"+id, `{"title":"Lost update"}`, "If-Match", etag); rec.Code != http.StatusPreconditionFailed {
+		t.Errorf("stale If-Match: %d %s", rec.Code, rec.Body)
+	}
+
+	// Inventory: set and adjust, each with a ledger row and a new version.
+	rec = send(t, e, key, "PUT", "/v1/admin/inventory/TEE-M", `{"on_hand":10}`)
+	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"on_hand":10`) {
+		t.Fatalf("set stock: %d %s", rec.Code, rec.Body)
+	}
+	rec = send(t, e, key, "POST", "/v1/admin/inventory/TEE-M/adjust", `{"delta":-2,"reason":"damaged"}`)
+	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"on_hand":8`) {
+		t.Fatalf("adjust: %d %s", rec.Code, rec.Body)
+	}
+	if rec := send(t, e, key, "POST", "/v1/admin/inventory/TEE-M/adjust", `{"delta":-9,"reason":"oops"}`); rec.Code != http.StatusUnprocessableEntity {
+		t.Errorf("negative stock: %d %s", rec.Code, rec.Body)
+	}
+	if rec := send(t, e, key, "PUT", "/v1/admin/inventory/NOPE", `{"on_hand":1}`); rec.Code != http.StatusNotFound {
+		t.Errorf("unknown SKU: %d", rec.Code)
+	}
+	if got := count(t, d, "SELECT COUNT(*) FROM stock_movements WHERE sku = 'TEE-M' AND actor = 'api key editor'"); got != 2 {
+		t.Errorf("ledger rows = %d, want 2", got)
+	}
+	if got := count(t, d, "SELECT delta FROM stock_movements WHERE sku = 'TEE-M' AND reason = 'damaged'"); got != -2 {
+		t.Errorf("adjust ledger delta = %d", got)
+	}
+	if got := uint64(count(t, d, "SELECT version FROM products WHERE id = ?", p.ID)); got != q.Version+2 {
+		t.Errorf("version after two stock changes = %d, want %d", got, q.Version+2)
+	}
+
+	// DELETE archives: off the storefront listing, kept in the table.
+	if rec := send(t, e, key, "DELETE", "/v1/admin/products/"+id, ""); rec.Code != http.StatusNoContent {
+		t.Fatalf("delete: %d %s", rec.Code, rec.Body)
+	}
+	if got := count(t, d, "SELECT COUNT(*) FROM products WHERE id = ? AND status = 'archived'", p.ID); got != 1 {
+		t.Error("not archived")
+	}
+	if got := count(t, d, "SELECT COUNT(*) FROM product_listing WHERE product_id = ?", p.ID); got != 0 {
+		t.Errorf("archived product still listed (%d rows)", got)
+	}
+	if rec := send(t, e, key, "DELETE", "/v1/admin/products/999999", ""); rec.Code != http.StatusNotFound {
+		t.Errorf("delete unknown: %d", rec.Code)
+	}
+}
+
+func TestAdminScopes(t *testing.T) {
+	e, d, _ := newServer(t)
+	inv := adminKey(t, d, "stock-only", auth.ScopeInventoryWrite)
+	for _, tc := range []struct {
+		key, method, path string
+		status            int
+	}{
+		{"", "POST", "/v1/admin/products", 401},
+		{"shelf_bogus", "PUT", "/v1/admin/products/x", 401},
+		{inv, "PUT", "/v1/admin/products/x", 403},
+		{inv, "POST", "/v1/admin/categories", 403},
+		{inv, "POST", "/v1/admin/imports?format=csv", 403},
+	} {
+		if rec := send(t, e, tc.key, tc.method, tc.path, `{}`); rec.Code != tc.status {
+			t.Errorf("%s %s with %q: %d, want %d", tc.method, tc.path, tc.key, rec.Code, tc.status)
+		}
+	}
+}
+
+func itoa(n uint64) string {
+	b, _ := json.Marshal(n)
+	return string(b)
+}

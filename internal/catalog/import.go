@@ -1,0 +1,242 @@
+package catalog
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"io"
+
+	"github.com/shelfcommerce/shelf/internal/importer"
+	"github.com/shelfcommerce/shelf/internal/store"
+)
+
+// ImportError is one entry of an import report's errors.
+type ImportError struct {
+	Line    int    `json:"line"`
+	SKU     string `json:"sku,omitempty"`
+	Field   string `json:"field,omitempty"`
+	Message string `json:"message"`
+}
+
+// MaxReportErrors caps the errors an import report lists, so a file where
+// every row is wrong cannot make the report (held in memory) grow without
+// bound; the counts stay exact and ErrorsTruncated says some were left out.
+const MaxReportErrors = 1000
+
+// ImportReport counts products by outcome. A product whose bad rows were left
+// out but whose other rows were written counts as created or updated, and its
+// bad rows are in Errors; Failed counts products of which nothing was written.
+type ImportReport struct {
+	Created         int           `json:"created"`
+	Updated         int           `json:"updated"`
+	Unchanged       int           `json:"unchanged"`
+	Failed          int           `json:"failed"`
+	Rows            int           `json:"rows"` // variant rows read (written or not)
+	DryRun          bool          `json:"dry_run"`
+	Complete        bool          `json:"complete"` // false when a file error stopped the import midway
+	Errors          []ImportError `json:"errors"`
+	ErrorsTruncated bool          `json:"errors_truncated,omitempty"`
+}
+
+func (r *ImportReport) addError(e importer.RowError) {
+	if len(r.Errors) >= MaxReportErrors {
+		r.ErrorsTruncated = true
+		return
+	}
+	msg := e.Message
+	if e.Variant > 0 {
+		msg = "variant " + itoa(e.Variant) + ": " + msg
+	}
+	r.Errors = append(r.Errors, ImportError{Line: e.Line, SKU: e.SKU, Field: e.Field, Message: msg})
+}
+
+func itoa(n int) string {
+	var b [20]byte
+	i := len(b)
+	for n >= 10 {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+	}
+	i--
+	b[i] = byte('0' + n)
+	return string(b[i:])
+}
+
+// ImportOptions configure Import.
+type ImportOptions struct {
+	Format   string // shopify | csv | ndjson
+	Currency string // for prices that name none
+	Actor    string // who imports, for the stock ledger
+	// DryRun runs the whole import in one transaction and rolls it back, so
+	// the report is exactly what a real run would say and nothing is written.
+	DryRun bool
+	// Atomic runs the whole import in one transaction and commits it only if
+	// the file was read to the end: for bodies whose size is not known in
+	// advance, so that a body cut off by the size limit writes nothing.
+	Atomic bool
+	// BatchRows is about how many variant rows go in one transaction (default 2000).
+	BatchRows int
+	// Progress, if set, is called after each batch with the rows read so far.
+	Progress func(rows int)
+}
+
+// ErrFile wraps a problem with the file found before anything was written
+// (not CSV, a required column missing): the caller answers 400.
+type ErrFile struct{ *importer.FileError }
+
+// Import reads a file and writes it batch by batch, each batch in its own
+// transaction (retried whole on a lost lock race), as it is read: memory stays
+// bounded by one batch, and a crash midway leaves whole committed batches
+// that a re-run reports as unchanged. It returns the report; its error is a
+// database failure, a read error of the body (e.g. *http.MaxBytesError), or
+// *ErrFile when the file is unusable before any write.
+func Import(ctx context.Context, st *store.Store, r io.Reader, opts ImportOptions) (*ImportReport, error) {
+	rd, err := importer.NewReader(opts.Format, r, importer.Options{Currency: opts.Currency})
+	if err != nil {
+		return nil, err
+	}
+	if opts.BatchRows <= 0 {
+		opts.BatchRows = 2000
+	}
+	rep := &ImportReport{DryRun: opts.DryRun, Errors: []ImportError{}}
+	w := &Writer{Actor: opts.Actor, Reason: "import"}
+
+	// Parse on one goroutine and write on this one, so reading the file and
+	// waiting for the database overlap.
+	type batch struct {
+		products []*importer.Product
+		rejected []*importer.ProductError
+		rows     int
+		err      error // terminal: io.EOF, *FileError or a read error
+	}
+	ch := make(chan batch, 2)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		defer close(ch)
+		var b batch
+		for {
+			p, err := rd.Next()
+			var pe *importer.ProductError
+			switch {
+			case err == nil:
+				b.products = append(b.products, p)
+				b.rows += len(p.Variants) + len(p.Errors)
+			case errors.As(err, &pe):
+				b.rejected = append(b.rejected, pe)
+				b.rows += max(1, len(pe.Errors))
+			default:
+				b.err = err
+				select {
+				case ch <- b:
+				case <-ctx.Done():
+				}
+				return
+			}
+			if b.rows >= opts.BatchRows {
+				select {
+				case ch <- b:
+				case <-ctx.Done():
+					return
+				}
+				b = batch{}
+			}
+		}
+	}()
+
+	write := func(tx *store.Tx, products []*importer.Product) ([]ProductResult, error) {
+		return w.WriteBatch(ctx, tx, products)
+	}
+	var single *store.Tx
+	var finish func(commit bool) error
+	if opts.DryRun || opts.Atomic {
+		sqlTx, err := st.DB.BeginTx(ctx, nil)
+		if err != nil {
+			return nil, err
+		}
+		single = &store.Tx{Tx: sqlTx, Q: st.Q.WithTx(sqlTx)}
+		finish = func(commit bool) error {
+			if commit {
+				return sqlTx.Commit()
+			}
+			return sqlTx.Rollback()
+		}
+		defer func() { _ = finish(false) }()
+	}
+	wrote := false
+	for b := range ch {
+		for _, pe := range b.rejected {
+			rep.Failed++
+			for _, e := range pe.Errors {
+				rep.addError(e)
+			}
+		}
+		rep.Rows += b.rows
+		if len(b.products) > 0 {
+			var results []ProductResult
+			if single != nil {
+				results, err = write(single, b.products)
+			} else {
+				attempt := 0
+				err = st.InTx(ctx, func(tx *store.Tx) error {
+					if attempt++; attempt > 1 {
+						w.Forget() // the last attempt's categories were rolled back
+					}
+					var err error
+					results, err = write(tx, b.products)
+					return err
+				})
+				if err != nil {
+					w.Forget()
+				}
+			}
+			if err != nil {
+				return nil, err
+			}
+			wrote = true
+			for _, r := range results {
+				switch r.Outcome {
+				case Created:
+					rep.Created++
+				case Updated:
+					rep.Updated++
+				case Unchanged:
+					rep.Unchanged++
+				case Failed:
+					rep.Failed++
+				}
+				for _, e := range r.Errors {
+					rep.addError(e)
+				}
+			}
+		}
+		if opts.Progress != nil {
+			opts.Progress(rep.Rows)
+		}
+		if b.err != nil && b.err != io.EOF {
+			var fe *importer.FileError
+			var pe *csv.ParseError
+			if errors.As(b.err, &fe) && (fe.Err == nil || errors.As(fe.Err, &pe)) {
+				if !wrote && rep.Created+rep.Updated+rep.Unchanged+rep.Failed == 0 {
+					return nil, &ErrFile{fe}
+				}
+				// The file broke midway: what came before it is imported
+				// (whole products only), and the report says where it stopped.
+				rep.addError(importer.RowError{Line: fe.Line, Message: fe.Message})
+				if single != nil && opts.Atomic && !opts.DryRun {
+					return nil, &ErrFile{fe}
+				}
+				return rep, nil
+			}
+			return nil, b.err // the body could not be read (too large, client gone)
+		}
+	}
+	rep.Complete = true
+	if single != nil && !opts.DryRun {
+		if err := finish(true); err != nil {
+			return nil, err
+		}
+	}
+	return rep, nil
+}

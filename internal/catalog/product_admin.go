@@ -1,0 +1,223 @@
+package catalog
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/shelfcommerce/shelf/db"
+	"github.com/shelfcommerce/shelf/internal/importer"
+	"github.com/shelfcommerce/shelf/internal/money"
+	"github.com/shelfcommerce/shelf/internal/problem"
+	"github.com/shelfcommerce/shelf/internal/store"
+)
+
+// AdminProduct is a product as the admin API shows it: everything an edit
+// can set, plus the computed fields (id, version, timestamps), which a
+// request can never set.
+type AdminProduct struct {
+	ID          uint64              `json:"id"`
+	Slug        string              `json:"slug"`
+	Title       string              `json:"title"`
+	Description string              `json:"description"`
+	Brand       string              `json:"brand"`
+	Type        string              `json:"type"`
+	Status      string              `json:"status"`
+	OptionNames []string            `json:"option_names"` // computed: the variants' option names, in order
+	Category    string              `json:"category"`
+	Tags        []string            `json:"tags"`
+	Attributes  map[string][]string `json:"attributes"`
+	Images      []AdminImage        `json:"images"`
+	Variants    []AdminVariant      `json:"variants"`
+	Version     uint64              `json:"version"`
+	CreatedAt   time.Time           `json:"created_at"`
+	UpdatedAt   time.Time           `json:"updated_at"`
+}
+
+// AdminImage is one product image.
+type AdminImage struct {
+	Src      string `json:"src"`
+	Alt      string `json:"alt"`
+	Position int    `json:"position"`
+}
+
+// AdminVariant is one active variant with its stock.
+type AdminVariant struct {
+	ID             uint64            `json:"id"`
+	SKU            *string           `json:"sku"`
+	Options        map[string]string `json:"options"`
+	Price          money.Money       `json:"price"`
+	CompareAtPrice *money.Money      `json:"compare_at_price"`
+	OnHand         int64             `json:"on_hand"`
+}
+
+// ETag is the product's entity tag for If-Match: it changes with every write.
+func (p *AdminProduct) ETag() string {
+	return `"p` + strconv.FormatUint(p.ID, 10) + "v" + strconv.FormatUint(p.Version, 10) + `"`
+}
+
+// LoadAdminProduct reads a product by id (byID) or slug.
+func LoadAdminProduct(ctx context.Context, q *db.Queries, id uint64, slug string) (*AdminProduct, error) {
+	var row db.AdminProductByIDRow
+	var err error
+	if id != 0 {
+		row, err = q.AdminProductByID(ctx, id)
+	} else {
+		var r db.AdminProductBySlugRow
+		r, err = q.AdminProductBySlug(ctx, slug)
+		row = db.AdminProductByIDRow(r)
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, problem.New(problem.NotFound, "no such product")
+	} else if err != nil {
+		return nil, err
+	}
+	p := &AdminProduct{
+		ID: row.ID, Slug: row.Slug, Title: row.Title, Description: row.Description, Brand: row.Brand,
+		Type: row.ProductType, Status: string(row.Status), Version: row.Version,
+		CreatedAt: row.CreatedAt, UpdatedAt: row.UpdatedAt, Tags: []string{}, Attributes: map[string][]string{},
+		Images: []AdminImage{}, Variants: []AdminVariant{},
+	}
+	for t := range strings.SplitSeq(row.Tags, ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			p.Tags = append(p.Tags, t)
+		}
+	}
+	names := []string{}
+	for _, n := range []string{row.Option1Name, row.Option2Name, row.Option3Name} {
+		if n != "" {
+			names = append(names, n)
+		}
+	}
+	vs, err := q.AdminVariantsOfProduct(ctx, row.ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range vs {
+		av := AdminVariant{ID: v.ID, Options: map[string]string{}, OnHand: v.OnHand,
+			Price: money.Money{Amount: v.Price, Currency: v.Currency}}
+		if v.Sku.Valid {
+			s := v.Sku.String
+			av.SKU = &s
+		}
+		if v.CompareAtPrice.Valid {
+			av.CompareAtPrice = &money.Money{Amount: v.CompareAtPrice.Int64, Currency: v.Currency}
+		}
+		for i, val := range []string{v.Option1, v.Option2, v.Option3} {
+			if i < len(names) {
+				av.Options[names[i]] = val
+			}
+		}
+		p.Variants = append(p.Variants, av)
+	}
+	imgs, err := q.AdminImagesOfProduct(ctx, row.ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, im := range imgs {
+		p.Images = append(p.Images, AdminImage{Src: im.Src, Alt: im.Alt, Position: int(im.Position)})
+	}
+	attrs, err := q.AdminAttributesOfProduct(ctx, row.ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, at := range attrs {
+		p.Attributes[at.Name] = append(p.Attributes[at.Name], at.Value)
+	}
+	path, err := q.AdminCategoryPathsOfProduct(ctx, row.ID)
+	if err != nil {
+		return nil, err
+	}
+	var parts []string
+	var first uint64
+	for _, c := range path {
+		if first == 0 {
+			first = c.CategoryID
+		}
+		if c.CategoryID == first {
+			parts = append(parts, c.Name)
+		}
+	}
+	p.Category = strings.Join(parts, " > ")
+	p.OptionNames = names
+	return p, nil
+}
+
+// WriteMode says what a single-product write may do.
+type WriteMode int
+
+const (
+	CreateOnly WriteMode = iota // POST: 409 if the slug exists
+	Upsert                      // PUT: create or replace
+	Replace                     // PATCH: the product must exist at IfVersion (when non-zero)
+)
+
+// WriteProduct writes one product from the admin API through the same
+// Writer as imports, so the two cannot disagree. Any row error rejects the
+// whole request (422): an API call is all or nothing.
+func WriteProduct(ctx context.Context, st *store.Store, p *importer.Product, mode WriteMode, ifVersion uint64, actor string) (*AdminProduct, Outcome, error) {
+	w := &Writer{Actor: actor, Reason: "admin"}
+	var out *AdminProduct
+	var outcome Outcome
+	err := st.InTx(ctx, func(tx *store.Tx) error {
+		cur, err := tx.Q.WriterProductsBySlug(ctx, []string{p.Handle})
+		if err != nil {
+			return err
+		}
+		switch {
+		case mode == CreateOnly && len(cur) > 0:
+			return problem.Field(problem.Conflict, "slug", fmt.Sprintf("a product with slug %q exists; PUT /v1/admin/products/%s replaces it", p.Handle, p.Handle))
+		case mode == Replace && len(cur) == 0:
+			return problem.New(problem.NotFound, "no such product")
+		case mode == Replace && ifVersion != 0 && cur[0].Version != ifVersion:
+			return problem.New(problem.PreconditionFailed, "the product changed since you read it (now version %d): read it again and re-apply your change", cur[0].Version)
+		}
+		res, err := w.WriteBatch(ctx, tx, []*importer.Product{p})
+		if err != nil {
+			return err
+		}
+		r := res[0]
+		if len(r.Errors) > 0 || r.Outcome == Failed {
+			var fe problem.Fields
+			for _, e := range r.Errors {
+				field := e.Field
+				if e.Variant > 0 {
+					field = "variants[" + strconv.Itoa(e.Variant-1) + "]." + field
+				}
+				fe.Add(strings.TrimSuffix(field, "."), e.Message)
+			}
+			if len(fe.Errors) == 0 {
+				fe.Add("", "the product could not be written")
+			}
+			return fe.Err()
+		}
+		outcome = r.Outcome
+		out, err = LoadAdminProduct(ctx, tx.Q, r.ID, "")
+		return err
+	})
+	return out, outcome, err
+}
+
+// ArchiveProduct hides a product from the storefront and keeps it for the
+// orders that refer to it.
+func ArchiveProduct(ctx context.Context, st *store.Store, id uint64) error {
+	return st.InTx(ctx, func(tx *store.Tx) error {
+		n, err := tx.Q.AdminArchiveProduct(ctx, db.AdminArchiveProductParams{UpdatedAt: time.Now().UTC(), ID: id})
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			if _, err := tx.Q.AdminProductByID(ctx, id); errors.Is(err, sql.ErrNoRows) {
+				return problem.New(problem.NotFound, "no such product")
+			} else if err != nil {
+				return err
+			}
+			return nil // already archived: DELETE is idempotent
+		}
+		return SyncListing(ctx, tx, []uint64{id})
+	})
+}

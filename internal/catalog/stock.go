@@ -1,0 +1,85 @@
+package catalog
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/shelfcommerce/shelf/db"
+	"github.com/shelfcommerce/shelf/internal/problem"
+	"github.com/shelfcommerce/shelf/internal/store"
+)
+
+// StockChange sets (OnHand) or adjusts (Delta) the stock of one SKU.
+type StockChange struct {
+	SKU    string
+	OnHand *int64 // set to this; nil means adjust by Delta
+	Delta  int64
+	Reason string // the ledger's reason: "set", "damaged", "recount", ...
+	Note   string
+	Actor  string
+}
+
+// StockLevel is a SKU's stock after a change.
+type StockLevel struct {
+	SKU    string `json:"sku"`
+	OnHand int64  `json:"on_hand"`
+	Delta  int64  `json:"delta"`
+}
+
+// SetStock changes one SKU's stock with a ledger row, bumps its product's
+// version (stock shows on the product page) and keeps the listing's in_stock
+// right, all in one transaction. The variant row is locked first, so a
+// concurrent order waits for, and then sees, the new level.
+func SetStock(ctx context.Context, st *store.Store, ch StockChange) (StockLevel, error) {
+	if len(ch.Note) > 255 {
+		return StockLevel{}, problem.Field(problem.Unprocessable, "note", "must be at most 255 characters")
+	}
+	var out StockLevel
+	err := st.InTx(ctx, func(tx *store.Tx) error {
+		v, err := tx.Q.AdminVariantBySKUForUpdate(ctx, sql.NullString{String: ch.SKU, Valid: true})
+		if errors.Is(err, sql.ErrNoRows) {
+			return problem.New(problem.NotFound, "no variant has the SKU %q", ch.SKU)
+		} else if err != nil {
+			return err
+		}
+		cur := v.OnHand
+		if cur < 0 { // no inventory row yet
+			cur = 0
+		}
+		next := cur + ch.Delta
+		if ch.OnHand != nil {
+			next = *ch.OnHand
+		}
+		if next < 0 {
+			field := "delta"
+			if ch.OnHand != nil {
+				field = "on_hand"
+			}
+			return &problem.Error{Kind: problem.Unprocessable,
+				Errors: []problem.FieldError{{Field: field, Message: fmt.Sprintf("would leave %d on hand; stock cannot be negative (on hand now: %d)", next, cur)}},
+				Extra:  map[string]any{"on_hand": cur}}
+		}
+		out = StockLevel{SKU: ch.SKU, OnHand: next, Delta: next - cur}
+		if next == cur && v.OnHand >= 0 {
+			return nil
+		}
+		now := time.Now().UTC()
+		if err := tx.Q.AdminUpsertInventory(ctx, db.AdminUpsertInventoryParams{VariantID: v.ID, ProductID: v.ProductID, OnHand: next, UpdatedAt: now}); err != nil {
+			return err
+		}
+		if err := tx.Q.AdminInsertStockMovement(ctx, db.AdminInsertStockMovementParams{
+			VariantID: v.ID, Sku: sql.NullString{String: ch.SKU, Valid: true}, Delta: next - cur, OnHandAfter: next,
+			Reason: ch.Reason, Note: ch.Note, Actor: ch.Actor, CreatedAt: now,
+		}); err != nil {
+			return err
+		}
+		if err := tx.Q.AdminBumpProductVersion(ctx, db.AdminBumpProductVersionParams{UpdatedAt: now, ID: v.ProductID}); err != nil {
+			return err
+		}
+		return SyncListing(ctx, tx, []uint64{v.ProductID})
+	})
+	return out, err
+}
