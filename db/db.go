@@ -111,6 +111,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.productDetailByIDStmt, err = db.PrepareContext(ctx, productDetailByID); err != nil {
 		return nil, fmt.Errorf("error preparing query ProductDetailByID: %w", err)
 	}
+	if q.productDetailPartsStmt, err = db.PrepareContext(ctx, productDetailParts); err != nil {
+		return nil, fmt.Errorf("error preparing query ProductDetailParts: %w", err)
+	}
 	if q.productIDBySlugStmt, err = db.PrepareContext(ctx, productIDBySlug); err != nil {
 		return nil, fmt.Errorf("error preparing query ProductIDBySlug: %w", err)
 	}
@@ -312,6 +315,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing productDetailByIDStmt: %w", cerr)
 		}
 	}
+	if q.productDetailPartsStmt != nil {
+		if cerr := q.productDetailPartsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing productDetailPartsStmt: %w", cerr)
+		}
+	}
 	if q.productIDBySlugStmt != nil {
 		if cerr := q.productIDBySlugStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing productIDBySlugStmt: %w", cerr)
@@ -465,6 +473,7 @@ type Queries struct {
 	orderLinesStmt                        *sql.Stmt
 	orderLinesOfStmt                      *sql.Stmt
 	productDetailByIDStmt                 *sql.Stmt
+	productDetailPartsStmt                *sql.Stmt
 	productIDBySlugStmt                   *sql.Stmt
 	releaseIdempotencyKeyStmt             *sql.Stmt
 	returnStockStmt                       *sql.Stmt
@@ -517,6 +526,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		orderLinesStmt:                        q.orderLinesStmt,
 		orderLinesOfStmt:                      q.orderLinesOfStmt,
 		productDetailByIDStmt:                 q.productDetailByIDStmt,
+		productDetailPartsStmt:                q.productDetailPartsStmt,
 		productIDBySlugStmt:                   q.productIDBySlugStmt,
 		releaseIdempotencyKeyStmt:             q.releaseIdempotencyKeyStmt,
 		returnStockStmt:                       q.returnStockStmt,

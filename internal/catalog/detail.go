@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/shelfcommerce/shelf/db"
 	"github.com/shelfcommerce/shelf/internal/money"
 	"github.com/shelfcommerce/shelf/internal/problem"
 )
@@ -140,37 +141,15 @@ func (s *Storefront) ProductPage(ctx context.Context, idOrSlug string) (*Rendere
 	return r, nil
 }
 
-type variantJSON struct {
-	ID        uint64  `json:"id"`
-	SKU       *string `json:"sku"`
-	Position  int64   `json:"position"`
-	O1        string  `json:"o1"`
-	O2        string  `json:"o2"`
-	O3        string  `json:"o3"`
-	Price     int64   `json:"price"`
-	CompareAt *int64  `json:"compare_at"`
-	Currency  string  `json:"currency"`
-	Available int64   `json:"available"`
-}
-
-type imageJSON struct {
-	ID       uint64 `json:"id"`
-	Position int64  `json:"position"`
-	Src      string `json:"src"`
-	Alt      string `json:"alt"`
-}
-
-type categoryJSON struct {
-	ID       uint64 `json:"id"`
-	Slug     string `json:"slug"`
-	Name     string `json:"name"`
-	Position int64  `json:"position"`
-}
-
 func (s *Storefront) renderProduct(ctx context.Context, id uint64) (*RenderedProduct, error) {
 	row, err := s.st.Q.ProductDetailByID(ctx, id)
 	if err != nil {
 		return nil, err
+	}
+	parts, err := s.st.Q.ProductDetailParts(ctx, db.ProductDetailPartsParams{
+		VariantsOf: id, ImagesOf: id, AttributesOf: id, CategoriesOf: id})
+	if err != nil {
+		return nil, fmt.Errorf("product %d parts: %w", id, err)
 	}
 	p := Product{
 		ID: row.ID, Slug: row.Slug, Title: row.Title, Brand: row.Brand, Description: row.Description,
@@ -183,22 +162,32 @@ func (s *Storefront) renderProduct(ctx context.Context, id uint64) (*RenderedPro
 			p.OptionNames = append(p.OptionNames, n)
 		}
 	}
-	var vs []variantJSON
-	if err := json.Unmarshal(asBytes(row.VariantsJson), &vs); err != nil {
-		return nil, fmt.Errorf("product %d variants: %w", id, err)
-	}
-	for _, v := range vs {
-		out := Variant{ID: v.ID, SKU: v.SKU, Price: money.Money{Amount: v.Price, Currency: v.Currency},
-			Available: max(v.Available, 0), Options: []OptionValue{}, position: v.Position}
-		if v.CompareAt != nil {
-			out.CompareAtPrice = &money.Money{Amount: *v.CompareAt, Currency: v.Currency}
-		}
-		for i, val := range []string{v.O1, v.O2, v.O3} {
-			if names[i] != "" || val != "" {
-				out.Options = append(out.Options, OptionValue{Name: names[i], Value: val})
+	for _, r := range parts {
+		switch asString(r.Kind) {
+		case "v":
+			cur := asString(r.S5)
+			v := Variant{ID: r.ID, Price: money.Money{Amount: r.N1, Currency: cur},
+				Available: max(r.N3, 0), Options: []OptionValue{}, position: int64(r.Position)}
+			if r.SkuNull == 0 {
+				sku := asString(r.S1)
+				v.SKU = &sku
 			}
+			if r.N2 >= 0 {
+				v.CompareAtPrice = &money.Money{Amount: r.N2, Currency: cur}
+			}
+			for i, val := range []string{r.S2, r.S3, r.S4} {
+				if names[i] != "" || val != "" {
+					v.Options = append(v.Options, OptionValue{Name: names[i], Value: val})
+				}
+			}
+			p.Variants = append(p.Variants, v)
+		case "i":
+			p.Images = append(p.Images, Image{Src: asString(r.S1), Alt: r.S2, id: r.ID, position: int64(r.Position)})
+		case "a":
+			p.Attributes = append(p.Attributes, Attribute{Name: asString(r.S1), Value: r.S2})
+		case "c":
+			p.Categories = append(p.Categories, CategoryShort{ID: r.ID, Slug: asString(r.S1), Name: r.S2, position: int64(r.Position)})
 		}
-		p.Variants = append(p.Variants, out)
 	}
 	slices.SortFunc(p.Variants, func(a, b Variant) int {
 		if a.position != b.position {
@@ -215,35 +204,18 @@ func (s *Storefront) renderProduct(ctx context.Context, id uint64) (*RenderedPro
 			p.InStock = true
 		}
 	}
-	var ims []imageJSON
-	if err := json.Unmarshal(asBytes(row.ImagesJson), &ims); err != nil {
-		return nil, fmt.Errorf("product %d images: %w", id, err)
-	}
-	for _, im := range ims {
-		p.Images = append(p.Images, Image{Src: im.Src, Alt: im.Alt, id: im.ID, position: im.Position})
-	}
 	slices.SortFunc(p.Images, func(a, b Image) int {
 		if a.position != b.position {
 			return int(a.position - b.position)
 		}
 		return cmpU(a.id, b.id)
 	})
-	if err := json.Unmarshal(asBytes(row.AttributesJson), &p.Attributes); err != nil {
-		return nil, fmt.Errorf("product %d attributes: %w", id, err)
-	}
 	slices.SortFunc(p.Attributes, func(a, b Attribute) int {
 		if a.Name != b.Name {
 			return compareStr(a.Name, b.Name)
 		}
 		return compareStr(a.Value, b.Value)
 	})
-	var cs []categoryJSON
-	if err := json.Unmarshal(asBytes(row.CategoriesJson), &cs); err != nil {
-		return nil, fmt.Errorf("product %d categories: %w", id, err)
-	}
-	for _, c := range cs {
-		p.Categories = append(p.Categories, CategoryShort{ID: c.ID, Slug: c.Slug, Name: c.Name, position: c.Position})
-	}
 	slices.SortFunc(p.Categories, func(a, b CategoryShort) int {
 		if a.position != b.position {
 			return int(a.position - b.position)
@@ -279,14 +251,3 @@ func compareStr(a, b string) int {
 }
 
 func nullID(id uint64) sql.NullInt64 { return sql.NullInt64{Int64: int64(id), Valid: true} }
-
-// asBytes reads a text column that sqlc could only type as interface{}.
-func asBytes(v any) []byte {
-	switch s := v.(type) {
-	case []byte:
-		return s
-	case string:
-		return []byte(s)
-	}
-	return nil
-}

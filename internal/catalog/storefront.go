@@ -128,6 +128,26 @@ func (s *Storefront) List(ctx context.Context, q ListQuery) (*ListPage, error) {
 		return nil, err
 	}
 	query, args := listSQL(&q, catID, after, q.Limit+1, s.cfg.SearchMaxMatches)
+	page, err := s.readPage(ctx, &q, query, args, now)
+	if err != nil {
+		return nil, err
+	}
+	// The page's rows are closed (its connection is back in the pool)
+	// before the facets take one: holding one while waiting for another
+	// deadlocks a saturated pool.
+	if len(q.Facets) > 0 {
+		f, err := s.facetCounts(ctx, &q, catID)
+		if err != nil {
+			return nil, err
+		}
+		page.Facets = f
+	}
+	return page, nil
+}
+
+// readPage reads the limit+1 rows of a page query (the extra row only says
+// there is a next page) and closes them.
+func (s *Storefront) readPage(ctx context.Context, q *ListQuery, query string, args []any, now time.Time) (*ListPage, error) {
 	rows, err := s.st.DB.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list products: %w", err)
@@ -135,6 +155,7 @@ func (s *Storefront) List(ctx context.Context, q ListQuery) (*ListPage, error) {
 	defer rows.Close()
 	page := &ListPage{Items: make([]ListItem, 0, q.Limit)}
 	var last seek
+	more := false
 	for rows.Next() {
 		var it ListItem
 		var rel int64
@@ -142,9 +163,8 @@ func (s *Storefront) List(ctx context.Context, q ListQuery) (*ListPage, error) {
 			return nil, fmt.Errorf("scan listing: %w", err)
 		}
 		if len(page.Items) == q.Limit {
-			c := encodeCursor(s.key, &q, last, now)
-			page.NextCursor = &c
-			break
+			more = true
+			continue
 		}
 		page.Items = append(page.Items, it)
 		last = seekOf(q.Sort, &it, rel)
@@ -152,12 +172,9 @@ func (s *Storefront) List(ctx context.Context, q ListQuery) (*ListPage, error) {
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list products: %w", err)
 	}
-	if len(q.Facets) > 0 {
-		f, err := s.facetCounts(ctx, &q, catID)
-		if err != nil {
-			return nil, err
-		}
-		page.Facets = f
+	if more {
+		c := encodeCursor(s.key, q, last, now)
+		page.NextCursor = &c
 	}
 	return page, nil
 }
