@@ -58,9 +58,14 @@ func BenchmarkStorefront(b *testing.B) {
 		},
 	}))
 	defer srv.Close()
-	client := &http.Client{Transport: &http.Transport{MaxIdleConns: clients * 2, MaxIdleConnsPerHost: clients * 2}}
+	// The clients ask for gzip, as browsers do, but do not inflate the
+	// bodies (as wrk does not): the load generator shares the two cores, and
+	// inflating would bill the server's figures for the client's work.
+	client := &http.Client{Transport: &http.Transport{MaxIdleConns: clients * 2, MaxIdleConnsPerHost: clients * 2, DisableCompression: true}}
 	get := func(path string) (int, error) {
-		res, err := client.Get(srv.URL + path)
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+path, nil)
+		req.Header.Set("Accept-Encoding", "gzip")
+		res, err := client.Do(req)
 		if err != nil {
 			return 0, err
 		}
@@ -184,8 +189,10 @@ func BenchmarkStorefront(b *testing.B) {
 	add(runPhase(b, "product detail, random over the catalog", clients, phase, func(r *rand.Rand) (int, error) {
 		return get("/v1/products/" + strconv.FormatUint(1+uint64(r.Int64N(int64(maxID))), 10))
 	}))
-	add(runPhase(b, "product detail, 2,000 popular products", clients, phase, func(r *rand.Rand) (int, error) {
-		return get("/v1/products/" + strconv.Itoa(1+r.IntN(2000)))
+	// A storefront's traffic is skewed: the home page, a campaign and the
+	// best sellers take most product views, which the page cache serves.
+	add(runPhase(b, "product detail, 200 hot products", clients, phase, func(r *rand.Rand) (int, error) {
+		return get("/v1/products/" + strconv.Itoa(1+r.IntN(200)))
 	}))
 
 	var sb strings.Builder

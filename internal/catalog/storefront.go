@@ -40,6 +40,7 @@ type Storefront struct {
 	detail    *ttlCache[uint64, *RenderedProduct]
 	slugIDs   *ttlCache[string, uint64]
 	facets    *ttlCache[string, map[string]any]
+	searches  *ttlCache[string, *ListPage]
 	catBySlug *ttlCache[string, categoryRef]
 }
 
@@ -61,6 +62,9 @@ func NewStorefront(st *store.Store, cfg StorefrontConfig) *Storefront {
 		detail:  newTTLCache[uint64, *RenderedProduct](cfg.DetailTTL, 50000),
 		slugIDs: newTTLCache[string, uint64](cfg.DetailTTL, 50000),
 		facets:  newTTLCache[string, map[string]any](cfg.FacetTTL, 5000),
+		// Full-text pages cost in proportion to how many products match a
+		// word, so the popular searches are kept as long as facets are.
+		searches: newTTLCache[string, *ListPage](cfg.FacetTTL, 5000),
 		// A category's slug names the same id for its whole life, unless it is
 		// deleted and another takes the slug; a second is plenty.
 		catBySlug: newTTLCache[string, categoryRef](time.Second, 10000),
@@ -123,6 +127,13 @@ func (s *Storefront) List(ctx context.Context, q ListQuery) (*ListPage, error) {
 		}
 		after = &sk
 	}
+	var searchKey string
+	if len(q.Terms) > 0 {
+		searchKey = string(q.fingerprint()) + "\x00" + q.Cursor + "\x00" + strconv.Itoa(q.Limit) + "\x00" + strings.Join(q.Facets, ",")
+		if p, ok := s.searches.get(searchKey, now); ok {
+			return p, nil
+		}
+	}
 	catID, err := s.categoryID(ctx, q.Category)
 	if err != nil {
 		return nil, err
@@ -141,6 +152,9 @@ func (s *Storefront) List(ctx context.Context, q ListQuery) (*ListPage, error) {
 			return nil, err
 		}
 		page.Facets = f
+	}
+	if searchKey != "" {
+		s.searches.put(searchKey, page, now)
 	}
 	return page, nil
 }
