@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"context"
 	"sync"
 	"time"
 )
@@ -57,4 +58,71 @@ func (c *ttlCache[K, V]) put(k K, v V, now time.Time) {
 		}
 	}
 	c.m[k] = ttlEntry[V]{v: v, exp: now.Add(c.ttl)}
+}
+
+// flight is one load of a key in progress.
+type flight[V any] struct {
+	done chan struct{}
+	v    V
+	err  error
+}
+
+// loadingCache is a ttlCache that loads missing keys once however many
+// callers ask at the same time (the others wait for that load), and serves
+// an entry for up to one more TTL after it expired while a single
+// background load refreshes it. A value is therefore at most about 2×TTL
+// plus one load old; callers never all stampede the database when a popular
+// entry expires.
+type loadingCache[K comparable, V any] struct {
+	*ttlCache[K, V]
+	fmu      sync.Mutex
+	inflight map[K]*flight[V]
+}
+
+func newLoadingCache[K comparable, V any](ttl time.Duration, max int) *loadingCache[K, V] {
+	return &loadingCache[K, V]{ttlCache: newTTLCache[K, V](ttl, max), inflight: map[K]*flight[V]{}}
+}
+
+// get returns the value of k, loading it with load when needed. load runs
+// without the caller's cancellation, so a client that goes away does not
+// fail the other waiters.
+func (c *loadingCache[K, V]) getOrLoad(ctx context.Context, k K, now time.Time, load func(context.Context) (V, error)) (V, error) {
+	if c.ttl <= 0 {
+		return load(ctx)
+	}
+	c.mu.RLock()
+	e, ok := c.m[k]
+	c.mu.RUnlock()
+	if ok && !now.After(e.exp) {
+		return e.v, nil
+	}
+	c.fmu.Lock()
+	f, running := c.inflight[k]
+	if !running {
+		f = &flight[V]{done: make(chan struct{})}
+		c.inflight[k] = f
+		go func() {
+			lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			defer cancel()
+			f.v, f.err = load(lctx)
+			if f.err == nil {
+				c.put(k, f.v, time.Now())
+			}
+			c.fmu.Lock()
+			delete(c.inflight, k)
+			c.fmu.Unlock()
+			close(f.done)
+		}()
+	}
+	c.fmu.Unlock()
+	if ok && !now.After(e.exp.Add(c.ttl)) {
+		return e.v, nil // stale within grace: served while one load refreshes it
+	}
+	select {
+	case <-f.done:
+		return f.v, f.err
+	case <-ctx.Done():
+		var zero V
+		return zero, ctx.Err()
+	}
 }

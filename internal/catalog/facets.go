@@ -130,10 +130,12 @@ var maxMatchesFacet = 10000
 // facetCounts computes (or reuses, for FacetTTL) the facets q asks for.
 func (s *Storefront) facetCounts(ctx context.Context, q *ListQuery, catID uint64) (map[string]any, error) {
 	key := string(q.fingerprint()) + "\x00" + strings.Join(q.Facets, ",")
-	now := s.now()
-	if f, ok := s.facets.get(key, now); ok {
-		return f, nil
-	}
+	return s.facets.getOrLoad(ctx, key, s.now(), func(ctx context.Context) (map[string]any, error) {
+		return s.computeFacets(ctx, q, catID)
+	})
+}
+
+func (s *Storefront) computeFacets(ctx context.Context, q *ListQuery, catID uint64) (map[string]any, error) {
 	out := make(map[string]any, len(q.Facets))
 	for _, f := range q.Facets {
 		switch {
@@ -159,7 +161,6 @@ func (s *Storefront) facetCounts(ctx context.Context, q *ListQuery, catID uint64
 			out[f] = cf
 		}
 	}
-	s.facets.put(key, out, now)
 	return out, nil
 }
 

@@ -39,8 +39,8 @@ type Storefront struct {
 	now       func() time.Time
 	detail    *ttlCache[uint64, *RenderedProduct]
 	slugIDs   *ttlCache[string, uint64]
-	facets    *ttlCache[string, map[string]any]
-	searches  *ttlCache[string, *ListPage]
+	facets    *loadingCache[string, map[string]any]
+	searches  *loadingCache[string, *ListPage]
 	catBySlug *ttlCache[string, categoryRef]
 }
 
@@ -61,10 +61,10 @@ func NewStorefront(st *store.Store, cfg StorefrontConfig) *Storefront {
 		st: st, cfg: cfg, key: cursorKey(cfg.CursorSecret), now: time.Now,
 		detail:  newTTLCache[uint64, *RenderedProduct](cfg.DetailTTL, 50000),
 		slugIDs: newTTLCache[string, uint64](cfg.DetailTTL, 50000),
-		facets:  newTTLCache[string, map[string]any](cfg.FacetTTL, 5000),
+		facets:  newLoadingCache[string, map[string]any](cfg.FacetTTL, 5000),
 		// Full-text pages cost in proportion to how many products match a
 		// word, so the popular searches are kept as long as facets are.
-		searches: newTTLCache[string, *ListPage](cfg.FacetTTL, 5000),
+		searches: newLoadingCache[string, *ListPage](cfg.FacetTTL, 5000),
 		// A category's slug names the same id for its whole life, unless it is
 		// deleted and another takes the slug; a second is plenty.
 		catBySlug: newTTLCache[string, categoryRef](time.Second, 10000),
@@ -127,13 +127,16 @@ func (s *Storefront) List(ctx context.Context, q ListQuery) (*ListPage, error) {
 		}
 		after = &sk
 	}
-	var searchKey string
 	if len(q.Terms) > 0 {
-		searchKey = string(q.fingerprint()) + "\x00" + q.Cursor + "\x00" + strconv.Itoa(q.Limit) + "\x00" + strings.Join(q.Facets, ",")
-		if p, ok := s.searches.get(searchKey, now); ok {
-			return p, nil
-		}
+		key := string(q.fingerprint()) + "\x00" + q.Cursor + "\x00" + strconv.Itoa(q.Limit) + "\x00" + strings.Join(q.Facets, ",")
+		return s.searches.getOrLoad(ctx, key, now, func(ctx context.Context) (*ListPage, error) {
+			return s.list(ctx, q, after, now)
+		})
 	}
+	return s.list(ctx, q, after, now)
+}
+
+func (s *Storefront) list(ctx context.Context, q ListQuery, after *seek, now time.Time) (*ListPage, error) {
 	catID, err := s.categoryID(ctx, q.Category)
 	if err != nil {
 		return nil, err
@@ -152,9 +155,6 @@ func (s *Storefront) List(ctx context.Context, q ListQuery) (*ListPage, error) {
 			return nil, err
 		}
 		page.Facets = f
-	}
-	if searchKey != "" {
-		s.searches.put(searchKey, page, now)
 	}
 	return page, nil
 }
