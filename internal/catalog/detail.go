@@ -93,8 +93,8 @@ const gzipMin = 1400
 
 // ProductPage returns the rendered page of the active product with this id
 // or slug (an all-digit value is tried as an id first, then as a slug).
-// Pages are served from memory for up to DetailTTL after they were read, so
-// a change to a product, its prices or stock appears within DetailTTL.
+// Pages are served from memory (see StorefrontConfig.DetailTTL): a change to
+// a product, its prices or stock appears within about 2×DetailTTL.
 //
 // The ETag is strong: "<id>-<products.version>-<hash of the body>". The
 // version alone would miss stock and price changes that do not bump it; the
@@ -120,16 +120,16 @@ func (s *Storefront) ProductPage(ctx context.Context, idOrSlug string) (*Rendere
 			s.slugIDs.put(idOrSlug, id, now)
 		}
 	}
-	if r, ok := s.detail.get(id, now); ok {
-		return r, nil
+	render := func(id uint64) (*RenderedProduct, error) {
+		return s.detail.getOrLoad(ctx, id, now, func(ctx context.Context) (*RenderedProduct, error) {
+			return s.renderProduct(ctx, id)
+		})
 	}
-	r, err := s.renderProduct(ctx, id)
+	r, err := render(id)
 	if errors.Is(err, sql.ErrNoRows) && isID && ValidSlug(idOrSlug) {
 		// A slug made of digits ("1984"): look it up as a slug.
-		sid, err2 := s.st.Q.ProductIDBySlug(ctx, idOrSlug)
-		if err2 == nil {
-			r, err = s.renderProduct(ctx, sid)
-			id = sid
+		if sid, err2 := s.st.Q.ProductIDBySlug(ctx, idOrSlug); err2 == nil {
+			r, err = render(sid)
 		}
 	}
 	if errors.Is(err, sql.ErrNoRows) {
@@ -137,7 +137,6 @@ func (s *Storefront) ProductPage(ctx context.Context, idOrSlug string) (*Rendere
 	} else if err != nil {
 		return nil, err
 	}
-	s.detail.put(id, r, now)
 	return r, nil
 }
 

@@ -21,8 +21,10 @@ type StorefrontConfig struct {
 	CursorSecret []byte
 	// Currency of the catalog, in which min_price and max_price are read.
 	Currency string
-	// DetailTTL is how long a rendered product page is served from memory:
-	// a change to a product shows on its page within this time. 0 disables.
+	// DetailTTL is how long a rendered product page is served from memory.
+	// A page is refreshed in the background when it has expired (the old one
+	// is served meanwhile, for at most one more TTL), so a change to a
+	// product shows on its page within about 2×DetailTTL. 0 disables.
 	DetailTTL time.Duration
 	// FacetTTL is how long facet counts for one filter set are reused.
 	FacetTTL time.Duration
@@ -37,7 +39,7 @@ type Storefront struct {
 	cfg       StorefrontConfig
 	key       []byte
 	now       func() time.Time
-	detail    *ttlCache[uint64, *RenderedProduct]
+	detail    *loadingCache[uint64, *RenderedProduct]
 	slugIDs   *ttlCache[string, uint64]
 	facets    *loadingCache[string, map[string]any]
 	searches  *loadingCache[string, *ListPage]
@@ -59,7 +61,7 @@ func NewStorefront(st *store.Store, cfg StorefrontConfig) *Storefront {
 	}
 	return &Storefront{
 		st: st, cfg: cfg, key: cursorKey(cfg.CursorSecret), now: time.Now,
-		detail:  newTTLCache[uint64, *RenderedProduct](cfg.DetailTTL, 50000),
+		detail:  newLoadingCache[uint64, *RenderedProduct](cfg.DetailTTL, 50000),
 		slugIDs: newTTLCache[string, uint64](cfg.DetailTTL, 50000),
 		facets:  newLoadingCache[string, map[string]any](cfg.FacetTTL, 5000),
 		// Full-text pages cost in proportion to how many products match a
