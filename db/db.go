@@ -96,6 +96,12 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.adminVariantsOfProductStmt, err = db.PrepareContext(ctx, adminVariantsOfProduct); err != nil {
 		return nil, fmt.Errorf("error preparing query AdminVariantsOfProduct: %w", err)
 	}
+	if q.categoryAncestorsStmt, err = db.PrepareContext(ctx, categoryAncestors); err != nil {
+		return nil, fmt.Errorf("error preparing query CategoryAncestors: %w", err)
+	}
+	if q.categoryChildrenStmt, err = db.PrepareContext(ctx, categoryChildren); err != nil {
+		return nil, fmt.Errorf("error preparing query CategoryChildren: %w", err)
+	}
 	if q.childCategoryByNameStmt, err = db.PrepareContext(ctx, childCategoryByName); err != nil {
 		return nil, fmt.Errorf("error preparing query ChildCategoryByName: %w", err)
 	}
@@ -171,6 +177,15 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.orderLinesOfStmt, err = db.PrepareContext(ctx, orderLinesOf); err != nil {
 		return nil, fmt.Errorf("error preparing query OrderLinesOf: %w", err)
 	}
+	if q.productDetailByIDStmt, err = db.PrepareContext(ctx, productDetailByID); err != nil {
+		return nil, fmt.Errorf("error preparing query ProductDetailByID: %w", err)
+	}
+	if q.productDetailPartsStmt, err = db.PrepareContext(ctx, productDetailParts); err != nil {
+		return nil, fmt.Errorf("error preparing query ProductDetailParts: %w", err)
+	}
+	if q.productIDBySlugStmt, err = db.PrepareContext(ctx, productIDBySlug); err != nil {
+		return nil, fmt.Errorf("error preparing query ProductIDBySlug: %w", err)
+	}
 	if q.releaseIdempotencyKeyStmt, err = db.PrepareContext(ctx, releaseIdempotencyKey); err != nil {
 		return nil, fmt.Errorf("error preparing query ReleaseIdempotencyKey: %w", err)
 	}
@@ -179,6 +194,21 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.revokeAPIKeyStmt, err = db.PrepareContext(ctx, revokeAPIKey); err != nil {
 		return nil, fmt.Errorf("error preparing query RevokeAPIKey: %w", err)
+	}
+	if q.seedBuildCategoryListingStmt, err = db.PrepareContext(ctx, seedBuildCategoryListing); err != nil {
+		return nil, fmt.Errorf("error preparing query SeedBuildCategoryListing: %w", err)
+	}
+	if q.seedBuildRootListingStmt, err = db.PrepareContext(ctx, seedBuildRootListing); err != nil {
+		return nil, fmt.Errorf("error preparing query SeedBuildRootListing: %w", err)
+	}
+	if q.seedMaxIDsStmt, err = db.PrepareContext(ctx, seedMaxIDs); err != nil {
+		return nil, fmt.Errorf("error preparing query SeedMaxIDs: %w", err)
+	}
+	if q.seedProductBySlugStmt, err = db.PrepareContext(ctx, seedProductBySlug); err != nil {
+		return nil, fmt.Errorf("error preparing query SeedProductBySlug: %w", err)
+	}
+	if q.seedRecountCategoriesStmt, err = db.PrepareContext(ctx, seedRecountCategories); err != nil {
+		return nil, fmt.Errorf("error preparing query SeedRecountCategories: %w", err)
 	}
 	if q.setOrderStatusStmt, err = db.PrepareContext(ctx, setOrderStatus); err != nil {
 		return nil, fmt.Errorf("error preparing query SetOrderStatus: %w", err)
@@ -197,6 +227,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.takeStockStmt, err = db.PrepareContext(ctx, takeStock); err != nil {
 		return nil, fmt.Errorf("error preparing query TakeStock: %w", err)
+	}
+	if q.topCategoriesStmt, err = db.PrepareContext(ctx, topCategories); err != nil {
+		return nil, fmt.Errorf("error preparing query TopCategories: %w", err)
 	}
 	if q.touchAPIKeyStmt, err = db.PrepareContext(ctx, touchAPIKey); err != nil {
 		return nil, fmt.Errorf("error preparing query TouchAPIKey: %w", err)
@@ -353,6 +386,16 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing adminVariantsOfProductStmt: %w", cerr)
 		}
 	}
+	if q.categoryAncestorsStmt != nil {
+		if cerr := q.categoryAncestorsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing categoryAncestorsStmt: %w", cerr)
+		}
+	}
+	if q.categoryChildrenStmt != nil {
+		if cerr := q.categoryChildrenStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing categoryChildrenStmt: %w", cerr)
+		}
+	}
 	if q.childCategoryByNameStmt != nil {
 		if cerr := q.childCategoryByNameStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing childCategoryByNameStmt: %w", cerr)
@@ -478,6 +521,21 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing orderLinesOfStmt: %w", cerr)
 		}
 	}
+	if q.productDetailByIDStmt != nil {
+		if cerr := q.productDetailByIDStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing productDetailByIDStmt: %w", cerr)
+		}
+	}
+	if q.productDetailPartsStmt != nil {
+		if cerr := q.productDetailPartsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing productDetailPartsStmt: %w", cerr)
+		}
+	}
+	if q.productIDBySlugStmt != nil {
+		if cerr := q.productIDBySlugStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing productIDBySlugStmt: %w", cerr)
+		}
+	}
 	if q.releaseIdempotencyKeyStmt != nil {
 		if cerr := q.releaseIdempotencyKeyStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing releaseIdempotencyKeyStmt: %w", cerr)
@@ -491,6 +549,31 @@ func (q *Queries) Close() error {
 	if q.revokeAPIKeyStmt != nil {
 		if cerr := q.revokeAPIKeyStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing revokeAPIKeyStmt: %w", cerr)
+		}
+	}
+	if q.seedBuildCategoryListingStmt != nil {
+		if cerr := q.seedBuildCategoryListingStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing seedBuildCategoryListingStmt: %w", cerr)
+		}
+	}
+	if q.seedBuildRootListingStmt != nil {
+		if cerr := q.seedBuildRootListingStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing seedBuildRootListingStmt: %w", cerr)
+		}
+	}
+	if q.seedMaxIDsStmt != nil {
+		if cerr := q.seedMaxIDsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing seedMaxIDsStmt: %w", cerr)
+		}
+	}
+	if q.seedProductBySlugStmt != nil {
+		if cerr := q.seedProductBySlugStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing seedProductBySlugStmt: %w", cerr)
+		}
+	}
+	if q.seedRecountCategoriesStmt != nil {
+		if cerr := q.seedRecountCategoriesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing seedRecountCategoriesStmt: %w", cerr)
 		}
 	}
 	if q.setOrderStatusStmt != nil {
@@ -521,6 +604,11 @@ func (q *Queries) Close() error {
 	if q.takeStockStmt != nil {
 		if cerr := q.takeStockStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing takeStockStmt: %w", cerr)
+		}
+	}
+	if q.topCategoriesStmt != nil {
+		if cerr := q.topCategoriesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing topCategoriesStmt: %w", cerr)
 		}
 	}
 	if q.touchAPIKeyStmt != nil {
@@ -636,6 +724,8 @@ type Queries struct {
 	adminUpsertInventoryStmt              *sql.Stmt
 	adminVariantBySKUForUpdateStmt        *sql.Stmt
 	adminVariantsOfProductStmt            *sql.Stmt
+	categoryAncestorsStmt                 *sql.Stmt
+	categoryChildrenStmt                  *sql.Stmt
 	childCategoryByNameStmt               *sql.Stmt
 	claimIdempotencyKeyStmt               *sql.Stmt
 	completeIdempotencyKeyStmt            *sql.Stmt
@@ -661,15 +751,24 @@ type Queries struct {
 	listingSourcesStmt                    *sql.Stmt
 	orderLinesStmt                        *sql.Stmt
 	orderLinesOfStmt                      *sql.Stmt
+	productDetailByIDStmt                 *sql.Stmt
+	productDetailPartsStmt                *sql.Stmt
+	productIDBySlugStmt                   *sql.Stmt
 	releaseIdempotencyKeyStmt             *sql.Stmt
 	returnStockStmt                       *sql.Stmt
 	revokeAPIKeyStmt                      *sql.Stmt
+	seedBuildCategoryListingStmt          *sql.Stmt
+	seedBuildRootListingStmt              *sql.Stmt
+	seedMaxIDsStmt                        *sql.Stmt
+	seedProductBySlugStmt                 *sql.Stmt
+	seedRecountCategoriesStmt             *sql.Stmt
 	setOrderStatusStmt                    *sql.Stmt
 	stockOfStmt                           *sql.Stmt
 	sweepIdempotencyKeysStmt              *sql.Stmt
 	takeLastStockStmt                     *sql.Stmt
 	takeOverIdempotencyKeyStmt            *sql.Stmt
 	takeStockStmt                         *sql.Stmt
+	topCategoriesStmt                     *sql.Stmt
 	touchAPIKeyStmt                       *sql.Stmt
 	variantsForOrderStmt                  *sql.Stmt
 	writerDeactivateVariantsStmt          *sql.Stmt
@@ -710,6 +809,8 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		adminUpsertInventoryStmt:              q.adminUpsertInventoryStmt,
 		adminVariantBySKUForUpdateStmt:        q.adminVariantBySKUForUpdateStmt,
 		adminVariantsOfProductStmt:            q.adminVariantsOfProductStmt,
+		categoryAncestorsStmt:                 q.categoryAncestorsStmt,
+		categoryChildrenStmt:                  q.categoryChildrenStmt,
 		childCategoryByNameStmt:               q.childCategoryByNameStmt,
 		claimIdempotencyKeyStmt:               q.claimIdempotencyKeyStmt,
 		completeIdempotencyKeyStmt:            q.completeIdempotencyKeyStmt,
@@ -735,15 +836,24 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		listingSourcesStmt:                    q.listingSourcesStmt,
 		orderLinesStmt:                        q.orderLinesStmt,
 		orderLinesOfStmt:                      q.orderLinesOfStmt,
+		productDetailByIDStmt:                 q.productDetailByIDStmt,
+		productDetailPartsStmt:                q.productDetailPartsStmt,
+		productIDBySlugStmt:                   q.productIDBySlugStmt,
 		releaseIdempotencyKeyStmt:             q.releaseIdempotencyKeyStmt,
 		returnStockStmt:                       q.returnStockStmt,
 		revokeAPIKeyStmt:                      q.revokeAPIKeyStmt,
+		seedBuildCategoryListingStmt:          q.seedBuildCategoryListingStmt,
+		seedBuildRootListingStmt:              q.seedBuildRootListingStmt,
+		seedMaxIDsStmt:                        q.seedMaxIDsStmt,
+		seedProductBySlugStmt:                 q.seedProductBySlugStmt,
+		seedRecountCategoriesStmt:             q.seedRecountCategoriesStmt,
 		setOrderStatusStmt:                    q.setOrderStatusStmt,
 		stockOfStmt:                           q.stockOfStmt,
 		sweepIdempotencyKeysStmt:              q.sweepIdempotencyKeysStmt,
 		takeLastStockStmt:                     q.takeLastStockStmt,
 		takeOverIdempotencyKeyStmt:            q.takeOverIdempotencyKeyStmt,
 		takeStockStmt:                         q.takeStockStmt,
+		topCategoriesStmt:                     q.topCategoriesStmt,
 		touchAPIKeyStmt:                       q.touchAPIKeyStmt,
 		variantsForOrderStmt:                  q.variantsForOrderStmt,
 		writerDeactivateVariantsStmt:          q.writerDeactivateVariantsStmt,

@@ -142,3 +142,34 @@ func TestServeStopsCleanlyOnSignal(t *testing.T) {
 		t.Fatal("the server still answers after shutdown")
 	}
 }
+
+// `make run` calls `shelf seed` on every start: the first loads the demo
+// catalog, every later one says so and changes nothing.
+func TestSeedLoadsTheDemoCatalogOnce(t *testing.T) {
+	d := dbtest.New(t)
+	ctx := context.Background()
+	env := envOf(map[string]string{"SHELF_MYSQL_DSN": d.DSN})
+	var out bytes.Buffer
+	if err := run(ctx, []string{"seed"}, env, nil, &out, io.Discard); err != nil {
+		t.Fatalf("seed: %v", err)
+	}
+	if !strings.Contains(out.String(), "loaded 126 categories, 300 products") {
+		t.Errorf("first seed said %q", out.String())
+	}
+	out.Reset()
+	if err := run(ctx, []string{"seed"}, env, nil, &out, io.Discard); err != nil {
+		t.Fatalf("second seed: %v", err)
+	}
+	if !strings.Contains(out.String(), "already loaded") {
+		t.Errorf("second seed said %q", out.String())
+	}
+	var n int
+	if err := d.DB.QueryRow("SELECT COUNT(*) FROM products").Scan(&n); err != nil || n != 300 {
+		t.Errorf("%d products after two seeds (%v)", n, err)
+	}
+	out.Reset()
+	_ = run(ctx, []string{"help"}, env, nil, &out, io.Discard)
+	if !strings.Contains(out.String(), "\n  seed ") {
+		t.Errorf("help does not list seed (make run looks for it):\n%s", out.String())
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/shelfcommerce/shelf/handlers"
+	"github.com/shelfcommerce/shelf/internal/catalog"
 	"github.com/shelfcommerce/shelf/internal/config"
 	"github.com/shelfcommerce/shelf/internal/orders"
 	"github.com/shelfcommerce/shelf/internal/store"
@@ -53,6 +54,13 @@ func serve(ctx context.Context, e env, args []string) error {
 		ImportTimeout:   cfg.ImportTimeout,
 		Currency:        cfg.Currency,
 		Orders:          ordersCfg,
+		Storefront: catalog.StorefrontConfig{
+			CursorSecret:     []byte(cfg.CursorSecret),
+			Currency:         cfg.Currency,
+			DetailTTL:        cfg.DetailCacheTTL,
+			FacetTTL:         cfg.FacetCacheTTL,
+			SearchMaxMatches: cfg.SearchMax,
+		},
 	})
 	srv := handlers.NewServer(cfg.Addr, router, handlers.Timeouts{Read: cfg.ReadTimeout, Write: cfg.WriteTimeout, Idle: cfg.IdleTimeout})
 	ln, err := net.Listen("tcp", cfg.Addr)

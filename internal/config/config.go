@@ -34,7 +34,10 @@ var Vars = []Var{
 	{"SHELF_IMPORT_TIMEOUT", "1h", "how long one import request may take"},
 	{"SHELF_CORS_ORIGINS", "", "comma-separated storefront origins allowed by CORS (empty: no CORS)"},
 	{"SHELF_TRUSTED_PROXIES", "", "comma-separated CIDRs whose X-Forwarded-For is trusted (empty: none)"},
-	{"SHELF_CURSOR_SECRET", "(random per process)", "key that signs listing cursors; set it when several instances serve one storefront"},
+	{"SHELF_CURSOR_SECRET", "(random per process)", "key that signs listing cursors; unset, cursors do not survive a restart nor cross instances: set it when several instances serve one storefront"},
+	{"SHELF_DETAIL_CACHE_TTL", "1s", "how long a rendered product page is served from memory; expired pages are refreshed in the background, so a change shows within about twice this; 0 disables"},
+	{"SHELF_FACET_CACHE_TTL", "5s", "how long facet counts and full-text pages of one query are reused (refreshed in the background: at most about twice this old); 0 disables"},
+	{"SHELF_SEARCH_MAX_MATCHES", "10000", "most full-text matches one q= considers (bounds broad searches)"},
 	{"SHELF_CURRENCY", "USD", "the catalog's currency (ISO 4217), used by imports that carry none and by price filters"},
 	{"SHELF_IDEMPOTENCY_TTL", "24h", "how long order Idempotency-Keys are remembered"},
 	{"SHELF_LOG_LEVEL", "info", "debug, info, warn or error"},
@@ -55,6 +58,9 @@ type Config struct {
 	CORSOrigins     []string
 	TrustedProxies  []*net.IPNet
 	CursorSecret    string
+	DetailCacheTTL  time.Duration
+	FacetCacheTTL   time.Duration
+	SearchMax       int
 	Currency        string
 	IdempotencyTTL  time.Duration
 	LogLevel        string
@@ -82,6 +88,13 @@ func Load(getenv func(string) string) (Config, error) {
 		}
 		return d
 	}
+	ttl := func(name string) time.Duration {
+		d, err := time.ParseDuration(get(name))
+		if err != nil || d < 0 || d > time.Hour {
+			errs = append(errs, fmt.Sprintf("%s=%q: must be a duration from 0 to 1h such as 1s", name, get(name)))
+		}
+		return d
+	}
 	num := func(name string) int64 {
 		n, err := strconv.ParseInt(get(name), 10, 64)
 		if err != nil || n <= 0 {
@@ -105,6 +118,9 @@ func Load(getenv func(string) string) (Config, error) {
 		ImportBodyLimit: num("SHELF_IMPORT_BODY_LIMIT"),
 		ImportTimeout:   dur("SHELF_IMPORT_TIMEOUT"),
 		CursorSecret:    get("SHELF_CURSOR_SECRET"),
+		DetailCacheTTL:  ttl("SHELF_DETAIL_CACHE_TTL"),
+		FacetCacheTTL:   ttl("SHELF_FACET_CACHE_TTL"),
+		SearchMax:       int(num("SHELF_SEARCH_MAX_MATCHES")),
 		Currency:        strings.ToUpper(get("SHELF_CURRENCY")),
 		IdempotencyTTL:  dur("SHELF_IDEMPOTENCY_TTL"),
 		LogLevel:        strings.ToLower(get("SHELF_LOG_LEVEL")),

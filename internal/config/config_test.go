@@ -52,3 +52,22 @@ func TestListsAreParsed(t *testing.T) {
 		t.Fatalf("origins %v proxies %v", c.CORSOrigins, c.TrustedProxies)
 	}
 }
+
+func TestStorefrontCachesAndSearchCap(t *testing.T) {
+	c, err := Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DetailCacheTTL != time.Second || c.FacetCacheTTL != 5*time.Second || c.SearchMax != 10000 {
+		t.Fatalf("storefront defaults: %v %v %d", c.DetailCacheTTL, c.FacetCacheTTL, c.SearchMax)
+	}
+	if c, err := Load(env(map[string]string{"SHELF_DETAIL_CACHE_TTL": "0", "SHELF_FACET_CACHE_TTL": "0s"})); err != nil || c.DetailCacheTTL != 0 {
+		t.Fatalf("0 must disable the caches: %v", err)
+	}
+	_, err = Load(env(map[string]string{"SHELF_DETAIL_CACHE_TTL": "-1s", "SHELF_FACET_CACHE_TTL": "2h", "SHELF_SEARCH_MAX_MATCHES": "lots"}))
+	for _, name := range []string{"SHELF_DETAIL_CACHE_TTL", "SHELF_FACET_CACHE_TTL", "SHELF_SEARCH_MAX_MATCHES"} {
+		if err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("error does not name %s: %v", name, err)
+		}
+	}
+}

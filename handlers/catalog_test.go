@@ -1,0 +1,427 @@
+package handlers_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/shelfcommerce/shelf/handlers"
+	"github.com/shelfcommerce/shelf/internal/catalog"
+	"github.com/shelfcommerce/shelf/internal/dbtest"
+	"github.com/shelfcommerce/shelf/internal/seed"
+)
+
+// newCatalogServer is a router over a database holding the demo catalog.
+func newCatalogServer(t *testing.T, mutate ...func(*handlers.Config)) (*echo.Echo, *dbtest.DB) {
+	t.Helper()
+	e, d, _ := newServer(t, append([]func(*handlers.Config){func(c *handlers.Config) {
+		c.Storefront = catalog.StorefrontConfig{CursorSecret: []byte("test secret"), Currency: "USD"}
+	}}, mutate...)...)
+	if _, err := seed.Demo(context.Background(), d.Store); err != nil {
+		t.Fatal(err)
+	}
+	return e, d
+}
+
+func getJSON(t *testing.T, e http.Handler, path string, v any) *httptest.ResponseRecorder {
+	t.Helper()
+	rec := do(e, httptest.NewRequest("GET", path, nil))
+	if rec.Code == 200 && v != nil {
+		if err := json.Unmarshal(rec.Body.Bytes(), v); err != nil {
+			t.Fatalf("GET %s: %v: %s", path, err, rec.Body)
+		}
+	}
+	return rec
+}
+
+type listItem struct {
+	ID      uint64 `json:"id"`
+	Slug    string `json:"slug"`
+	Title   string `json:"title"`
+	Brand   string `json:"brand"`
+	InStock bool   `json:"in_stock"`
+	Price   struct {
+		Amount   string `json:"amount"`
+		Currency string `json:"currency"`
+	} `json:"price"`
+}
+
+type listPage struct {
+	Items      []listItem                 `json:"items"`
+	NextCursor *string                    `json:"next_cursor"`
+	Facets     map[string]json.RawMessage `json:"facets"`
+}
+
+func TestListProductsRejectsBadParameters(t *testing.T) {
+	e, _ := newCatalogServer(t)
+	cases := []struct{ query, field string }{
+		{"colour=red", "colour"},
+		{"limit=0", "limit"},
+		{"limit=101", "limit"},
+		{"limit=-1", "limit"},
+		{"limit=ten", "limit"},
+		{"limit=1&limit=2", "limit"},
+		{"min_price=abc", "min_price"},
+		{"min_price=-1", "min_price"},
+		{"min_price=1.001", "min_price"},
+		{"max_price=1e3", "max_price"},
+		{"min_price=20&max_price=10", "max_price"},
+		{"sort=cheapest", "sort"},
+		{"sort=relevance", "sort"},
+		{"in_stock=yes", "in_stock"},
+		{"category=Not%20A%20Slug", "category"},
+		{"category=no-such-category", "category"},
+		{"q=", "q"},
+		{"q=a%20b", "q"},
+		{"brand=", "brand"},
+		{"attr.Color=red", "attr.Color"},
+		{"attr.color=", "attr.color"},
+		{"attr.=red", "attr."},
+		{"facets=colour", "facets"},
+		{"facets=attr.", "facets"},
+		{"cursor=garbage", "cursor"},
+		{"cursor=", "cursor"},
+		{"q=%ZZ", "query"},
+	}
+	for _, c := range cases {
+		t.Run(c.query, func(t *testing.T) {
+			rec := do(e, httptest.NewRequest("GET", "/v1/products?"+c.query, nil))
+			if rec.Code != 400 {
+				t.Fatalf("GET /v1/products?%s = %d, want 400: %s", c.query, rec.Code, rec.Body)
+			}
+			p := decodeProblem(t, rec)
+			errs, _ := p["errors"].([]any)
+			found := false
+			for _, fe := range errs {
+				if m, ok := fe.(map[string]any); ok && m["field"] == c.field {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("problem does not name %q: %s", c.field, rec.Body)
+			}
+		})
+	}
+	// Several bad parameters are all reported at once.
+	rec := do(e, httptest.NewRequest("GET", "/v1/products?limit=0&sort=x&bogus=1", nil))
+	if p := decodeProblem(t, rec); len(p["errors"].([]any)) != 3 {
+		t.Errorf("want 3 field errors: %s", rec.Body)
+	}
+	// Categories take no parameters at all.
+	if rec := do(e, httptest.NewRequest("GET", "/v1/categories?depth=1", nil)); rec.Code != 400 {
+		t.Errorf("GET /v1/categories?depth=1 = %d, want 400", rec.Code)
+	}
+}
+
+func TestListProductsPagesWholeCatalogWithoutDraftsOrRepeats(t *testing.T) {
+	e, d := newCatalogServer(t)
+	var active int
+	if err := d.DB.QueryRow(`SELECT COUNT(*) FROM products p WHERE p.status = 'active'
+		AND EXISTS (SELECT 1 FROM variants v WHERE v.product_id = p.id AND v.active)`).Scan(&active); err != nil {
+		t.Fatal(err)
+	}
+	drafts := map[uint64]bool{}
+	rows, err := d.DB.Query(`SELECT id FROM products WHERE status <> 'active'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var id uint64
+		_ = rows.Scan(&id)
+		drafts[id] = true
+	}
+	rows.Close()
+	if len(drafts) == 0 {
+		t.Fatal("the demo catalog should hold some drafts and archived products")
+	}
+	for _, sort := range []string{"newest", "price", "-price", "title"} {
+		seen := map[uint64]bool{}
+		path := "/v1/products?limit=37&sort=" + sort
+		pages := 0
+		for {
+			var p listPage
+			if rec := getJSON(t, e, path, &p); rec.Code != 200 {
+				t.Fatalf("GET %s = %d: %s", path, rec.Code, rec.Body)
+			}
+			pages++
+			for _, it := range p.Items {
+				if seen[it.ID] {
+					t.Fatalf("sort=%s: product %d repeated", sort, it.ID)
+				}
+				if drafts[it.ID] {
+					t.Fatalf("sort=%s: draft/archived product %d listed", sort, it.ID)
+				}
+				if it.Slug == "" || it.Title == "" || it.Price.Currency != "USD" || !strings.Contains(it.Price.Amount, ".") {
+					t.Fatalf("incomplete item %+v", it)
+				}
+				seen[it.ID] = true
+			}
+			if p.NextCursor == nil {
+				break
+			}
+			path = "/v1/products?limit=37&sort=" + sort + "&cursor=" + url.QueryEscape(*p.NextCursor)
+		}
+		if len(seen) != active {
+			t.Errorf("sort=%s: paged %d products in %d pages, want %d", sort, len(seen), pages, active)
+		}
+	}
+	var def listPage
+	getJSON(t, e, "/v1/products", &def)
+	if len(def.Items) != catalog.DefaultLimit {
+		t.Errorf("default page has %d items, want %d", len(def.Items), catalog.DefaultLimit)
+	}
+}
+
+func TestCursorsAreTamperEvident(t *testing.T) {
+	e, d := newCatalogServer(t)
+	var p listPage
+	getJSON(t, e, "/v1/products?limit=5&sort=price&min_price=10", &p)
+	if p.NextCursor == nil {
+		t.Fatal("want a next cursor")
+	}
+	c := *p.NextCursor
+	raw, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := map[string]string{}
+	for _, i := range []int{0, 1, 5, 20, 30, len(raw) - 1} {
+		b := bytes.Clone(raw)
+		b[i] ^= 0x01
+		bad[fmt.Sprintf("byte %d flipped", i)] = "sort=price&min_price=10&cursor=" + base64.RawURLEncoding.EncodeToString(b)
+	}
+	bad["truncated"] = "sort=price&min_price=10&cursor=" + c[:len(c)-4]
+	bad["other filter"] = "sort=price&min_price=11&cursor=" + c
+	bad["other sort"] = "sort=-price&min_price=10&cursor=" + c
+	bad["no filter"] = "sort=price&cursor=" + c
+	for name, q := range bad {
+		if rec := do(e, httptest.NewRequest("GET", "/v1/products?"+q, nil)); rec.Code != 400 {
+			t.Errorf("%s: %d, want 400: %s", name, rec.Code, rec.Body)
+		} else if !strings.Contains(rec.Body.String(), `"field":"cursor"`) {
+			t.Errorf("%s: problem does not name cursor: %s", name, rec.Body)
+		}
+	}
+	// The same cursor is fine with another limit...
+	if rec := do(e, httptest.NewRequest("GET", "/v1/products?sort=price&min_price=10&limit=3&cursor="+c, nil)); rec.Code != 200 {
+		t.Errorf("other limit: %d: %s", rec.Code, rec.Body)
+	}
+	// ...and refused by a process with another secret.
+	other := handlers.New(handlers.Config{Store: d.Store, Storefront: catalog.StorefrontConfig{CursorSecret: []byte("another")}})
+	if rec := do(other, httptest.NewRequest("GET", "/v1/products?sort=price&min_price=10&cursor="+c, nil)); rec.Code != 400 {
+		t.Errorf("other secret: %d, want 400", rec.Code)
+	}
+}
+
+func TestProductDetailETagAndNotModified(t *testing.T) {
+	e, d := newCatalogServer(t)
+	var p listPage
+	getJSON(t, e, "/v1/products?limit=1&sort=price", &p)
+	it := p.Items[0]
+	var byID, bySlug map[string]any
+	rec := getJSON(t, e, fmt.Sprintf("/v1/products/%d", it.ID), &byID)
+	if rec.Code != 200 {
+		t.Fatalf("by id: %d %s", rec.Code, rec.Body)
+	}
+	etag := rec.Header().Get("ETag")
+	if !strings.HasPrefix(etag, `"`) {
+		t.Fatalf("ETag = %q", etag)
+	}
+	if rec2 := getJSON(t, e, "/v1/products/"+it.Slug, &bySlug); rec2.Code != 200 || rec2.Header().Get("ETag") != etag {
+		t.Fatalf("by slug: %d, ETag %q vs %q", rec2.Code, rec2.Header().Get("ETag"), etag)
+	}
+	vs, _ := byID["variants"].([]any)
+	if len(vs) == 0 {
+		t.Fatalf("no variants: %v", byID)
+	}
+	v0 := vs[0].(map[string]any)
+	for _, k := range []string{"sku", "options", "price", "compare_at_price", "available"} {
+		if _, ok := v0[k]; !ok {
+			t.Errorf("variant lacks %q: %v", k, v0)
+		}
+	}
+	for _, k := range []string{"id", "slug", "title", "brand", "images", "attributes", "categories"} {
+		if _, ok := byID[k]; !ok {
+			t.Errorf("product lacks %q", k)
+		}
+	}
+	for _, inm := range []string{etag, "W/" + etag, `"nope", ` + etag, "*"} {
+		req := httptest.NewRequest("GET", fmt.Sprintf("/v1/products/%d", it.ID), nil)
+		req.Header.Set("If-None-Match", inm)
+		if rec := do(e, req); rec.Code != 304 || rec.Body.Len() != 0 {
+			t.Errorf("If-None-Match %s: %d, want 304 with no body", inm, rec.Code)
+		}
+	}
+	req := httptest.NewRequest("GET", fmt.Sprintf("/v1/products/%d", it.ID), nil)
+	req.Header.Set("If-None-Match", `"stale"`)
+	if rec := do(e, req); rec.Code != 200 {
+		t.Errorf("stale If-None-Match: %d", rec.Code)
+	}
+	// A change to what the page shows changes the ETag (the test server has
+	// no page cache).
+	if _, err := d.DB.Exec("UPDATE inventory SET on_hand = on_hand + 7 WHERE product_id = ?", it.ID); err != nil {
+		t.Fatal(err)
+	}
+	if rec := do(e, httptest.NewRequest("GET", fmt.Sprintf("/v1/products/%d", it.ID), nil)); rec.Header().Get("ETag") == etag {
+		t.Error("ETag unchanged after a stock change")
+	}
+	// gzip when asked and worth it; the body is the same JSON.
+	req = httptest.NewRequest("GET", "/v1/products/"+it.Slug, nil)
+	req.Header.Set("Accept-Encoding", "gzip")
+	rec = do(e, req)
+	if rec.Header().Get("Content-Encoding") == "gzip" {
+		zr, err := gzip.NewReader(rec.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(zr)
+		if !json.Valid(b) {
+			t.Error("gzipped body is not JSON")
+		}
+	}
+	// Drafts, archived and unknown products are 404.
+	var draft string
+	if err := d.DB.QueryRow("SELECT slug FROM products WHERE status <> 'active' LIMIT 1").Scan(&draft); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/v1/products/" + draft, "/v1/products/999999999", "/v1/products/No_Such"} {
+		if rec := do(e, httptest.NewRequest("GET", path, nil)); rec.Code != 404 {
+			t.Errorf("GET %s = %d, want 404", path, rec.Code)
+		} else {
+			decodeProblem(t, rec)
+		}
+	}
+}
+
+func TestCategoriesTreeAndBreadcrumb(t *testing.T) {
+	e, d := newCatalogServer(t)
+	var tree struct {
+		Items []*struct {
+			ID           uint64 `json:"id"`
+			Slug         string `json:"slug"`
+			ProductCount int64  `json:"product_count"`
+			Children     []*struct {
+				Slug         string `json:"slug"`
+				ProductCount int64  `json:"product_count"`
+				Children     []*struct {
+					Slug         string `json:"slug"`
+					ProductCount int64  `json:"product_count"`
+				} `json:"children"`
+			} `json:"children"`
+		} `json:"items"`
+	}
+	if rec := getJSON(t, e, "/v1/categories", &tree); rec.Code != 200 {
+		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
+	if len(tree.Items) != 6 || len(tree.Items[0].Children) != 4 || len(tree.Items[0].Children[0].Children) != 4 {
+		t.Fatalf("want 6 × 4 × 4, got %d top-level", len(tree.Items))
+	}
+	// product_count agrees with the listing: active products in or below.
+	for _, top := range tree.Items {
+		var n int64
+		err := d.DB.QueryRow(`SELECT COUNT(DISTINCT pc.product_id) FROM product_categories pc
+			JOIN category_ancestors ca ON ca.category_id = pc.category_id
+			JOIN products p ON p.id = pc.product_id AND p.status = 'active'
+			WHERE ca.ancestor_id = ?`, top.ID).Scan(&n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if top.ProductCount != n || n == 0 {
+			t.Errorf("%s: product_count %d, want %d", top.Slug, top.ProductCount, n)
+		}
+		var p listPage
+		getJSON(t, e, "/v1/products?limit=100&category="+top.Slug, &p)
+		if int64(len(p.Items)) != min(n, 100) {
+			t.Errorf("%s: listing has %d, want %d", top.Slug, len(p.Items), min(n, 100))
+		}
+	}
+	leaf := tree.Items[1].Children[2].Children[3]
+	var v struct {
+		Slug      string `json:"slug"`
+		Ancestors []struct {
+			Slug string `json:"slug"`
+		} `json:"ancestors"`
+		Children []any `json:"children"`
+	}
+	if rec := getJSON(t, e, "/v1/categories/"+leaf.Slug, &v); rec.Code != 200 {
+		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
+	if len(v.Ancestors) != 2 || v.Ancestors[0].Slug != tree.Items[1].Slug || v.Ancestors[1].Slug != tree.Items[1].Children[2].Slug || len(v.Children) != 0 {
+		t.Errorf("breadcrumb of %s: %+v", leaf.Slug, v)
+	}
+	getJSON(t, e, "/v1/categories/"+tree.Items[1].Slug, &v)
+	if len(v.Ancestors) != 0 || len(v.Children) != 4 {
+		t.Errorf("top-level view: %+v", v)
+	}
+	if rec := do(e, httptest.NewRequest("GET", "/v1/categories/no-such", nil)); rec.Code != 404 {
+		t.Errorf("unknown category: %d", rec.Code)
+	}
+}
+
+func TestFacetsCountTheWholeFilteredSet(t *testing.T) {
+	e, _ := newCatalogServer(t)
+	var all listPage
+	if rec := getJSON(t, e, "/v1/products?limit=100&facets=category,brand,price,attr.color", &all); rec.Code != 200 {
+		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
+	var brands []struct {
+		Value string `json:"value"`
+		Count int    `json:"count"`
+	}
+	if err := json.Unmarshal(all.Facets["brand"], &brands); err != nil || len(brands) == 0 {
+		t.Fatalf("brand facet: %v %s", err, all.Facets["brand"])
+	}
+	// Each brand's count is what filtering by it lists.
+	for _, b := range brands[:3] {
+		n := 0
+		path := "/v1/products?limit=100&brand=" + url.QueryEscape(b.Value)
+		for {
+			var p listPage
+			getJSON(t, e, path, &p)
+			n += len(p.Items)
+			if p.NextCursor == nil {
+				break
+			}
+			path = "/v1/products?limit=100&brand=" + url.QueryEscape(b.Value) + "&cursor=" + *p.NextCursor
+		}
+		if n != b.Count {
+			t.Errorf("brand %s: facet %d, listing %d", b.Value, b.Count, n)
+		}
+	}
+	var price struct {
+		Min     *struct{ Amount string } `json:"min"`
+		Buckets []struct {
+			Count int `json:"count"`
+		} `json:"buckets"`
+	}
+	if err := json.Unmarshal(all.Facets["price"], &price); err != nil || price.Min == nil {
+		t.Fatalf("price facet: %v %s", err, all.Facets["price"])
+	}
+	var cats []struct {
+		Slug  string `json:"slug"`
+		Count int    `json:"count"`
+	}
+	if err := json.Unmarshal(all.Facets["category"], &cats); err != nil || len(cats) != 6 {
+		t.Fatalf("category facet: %v %s", err, all.Facets["category"])
+	}
+	total, bucketSum := 0, 0
+	for _, b := range price.Buckets {
+		bucketSum += b.Count
+	}
+	for _, b := range brands {
+		total += b.Count
+	}
+	if total != bucketSum {
+		t.Errorf("brand counts sum to %d, price buckets to %d", total, bucketSum)
+	}
+}

@@ -1,0 +1,355 @@
+package catalog_test
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/shelfcommerce/shelf/handlers"
+	"github.com/shelfcommerce/shelf/internal/catalog"
+	"github.com/shelfcommerce/shelf/internal/dbtest"
+	"github.com/shelfcommerce/shelf/internal/seed"
+	"github.com/shelfcommerce/shelf/internal/store"
+)
+
+// BenchmarkStorefront builds (or reuses, when complete) a deterministic
+// catalog in a database named shelf_bench_catalog_<size> (default 1,000,000
+// products, ~2.5M variants; SHELF_BENCH_PRODUCTS picks another size), then
+// drives the storefront over real HTTP (loopback httptest server, the real
+// router and middleware) with 32 concurrent clients and prints req/s, p50 and
+// p99 per shape, next to the category+price listing's SQL run bare through
+// database/sql at the same concurrency. SHELF_BENCH_SECONDS (default 8) sets
+// each phase's length. Results and analysis: docs/benchmarks/catalog.md.
+func BenchmarkStorefront(b *testing.B) {
+	const clients = 32
+	size := envInt("SHELF_BENCH_PRODUCTS", 1_000_000)
+	phase := time.Duration(envInt("SHELF_BENCH_SECONDS", 8)) * time.Second
+	pool := envInt("SHELF_BENCH_POOL", 8)
+	ctx := context.Background()
+
+	dsn, built := benchCatalog(b, size)
+	st, err := store.Open(ctx, dsn, store.PoolConfig{MaxOpen: pool, MaxIdle: pool, MaxLifetime: 5 * time.Minute})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	srv := httptest.NewServer(handlers.New(handlers.Config{
+		Store: st, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
+		Storefront: catalog.StorefrontConfig{
+			CursorSecret: []byte("bench"), Currency: "USD",
+			DetailTTL: time.Second, FacetTTL: 5 * time.Second, SearchMaxMatches: 10000,
+		},
+	}))
+	defer srv.Close()
+	// The clients ask for gzip, as browsers do, but do not inflate the
+	// bodies (as wrk does not): the load generator shares the two cores, and
+	// inflating would bill the server's figures for the client's work.
+	client := &http.Client{Transport: &http.Transport{MaxIdleConns: clients * 2, MaxIdleConnsPerHost: clients * 2, DisableCompression: true}}
+	get := func(path string) (int, error) {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+path, nil)
+		req.Header.Set("Accept-Encoding", "gzip")
+		res, err := client.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		return res.StatusCode, nil
+	}
+
+	// What to ask for: the categories, the largest top-level one, and
+	// brands and words that match large parts of the catalog.
+	type cat struct {
+		id    uint64
+		slug  string
+		depth int
+		count int64
+	}
+	var cats []cat
+	rows, err := st.DB.QueryContext(ctx, "SELECT id, slug, depth, product_count FROM categories ORDER BY id")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for rows.Next() {
+		var c cat
+		if err := rows.Scan(&c.id, &c.slug, &c.depth, &c.count); err != nil {
+			b.Fatal(err)
+		}
+		cats = append(cats, c)
+	}
+	rows.Close()
+	largest := cats[0]
+	for _, c := range cats {
+		if c.depth == 0 && c.count > largest.count {
+			largest = c
+		}
+	}
+	var maxID uint64
+	_ = st.DB.QueryRowContext(ctx, "SELECT MAX(product_id) FROM product_listing WHERE category_id = 0").Scan(&maxID)
+	words := []string{"linen", "wool", "leather", "classic", "vintage", "northwind", "acme", "lantern", "headphone", "sneaker", "cotton shirt", "oak table"}
+	priceRange := func(r *rand.Rand) (int, int) {
+		lo := 5 + r.IntN(200)
+		return lo, lo + 20 + r.IntN(300)
+	}
+
+	var results []benchResult
+	add := func(r benchResult) {
+		results = append(results, r)
+		b.Logf("%s: %.0f req/s p50 %.2f ms p99 %.2f ms", r.name, r.rate(), ms(r.p(50)), ms(r.p(99)))
+	}
+
+	add(runPhase(b, "broad listing (newest/price/title, no filter)", clients, phase, func(r *rand.Rand) (int, error) {
+		return get("/v1/products?sort=" + []string{"newest", "price", "title"}[r.IntN(3)])
+	}))
+	catPrice := func(r *rand.Rand) (cat, int, int) {
+		c := cats[r.IntN(len(cats))]
+		lo, hi := priceRange(r)
+		return c, lo, hi
+	}
+	add(runPhase(b, "category + price listing, sort=price", clients, phase, func(r *rand.Rand) (int, error) {
+		c, lo, hi := catPrice(r)
+		return get(fmt.Sprintf("/v1/products?category=%s&min_price=%d&max_price=%d&sort=price", c.slug, lo, hi))
+	}))
+	// The raw SQL of the same listing, same concurrency, through database/sql.
+	add(runPhase(b, "  raw SQL of category + price listing", clients, phase, func(r *rand.Rand) (int, error) {
+		c, lo, hi := catPrice(r)
+		q := catalog.ListQuery{Sort: catalog.SortPrice, Currency: "USD", HasMin: true, MinPrice: int64(lo) * 100, HasMax: true, MaxPrice: int64(hi) * 100}
+		query, args := catalog.ListSQL(q, c.id, 0, "", 0, 25)
+		rs, err := st.DB.QueryContext(ctx, query, args...)
+		if err != nil {
+			return 0, err
+		}
+		var it struct {
+			id, price      int64
+			slug, t, brand string
+			cur            string
+			in             bool
+			at             time.Time
+			rel            int64
+		}
+		for rs.Next() {
+			if err := rs.Scan(&it.id, &it.slug, &it.t, &it.brand, &it.price, &it.cur, &it.in, &it.at, &it.rel); err != nil {
+				rs.Close()
+				return 0, err
+			}
+		}
+		rs.Close()
+		return 200, rs.Err()
+	}))
+
+	// Page 1 and page 500 of one large listing, page 500 reached by cursor.
+	deepBase := "/v1/products?category=" + largest.slug + "&sort=price"
+	cursor := ""
+	deep := min(500, int(largest.count)/24-1) // page 500, or the last full one of a small catalog
+	for range deep - 1 {
+		res, err := client.Get(srv.URL + deepBase + cursor)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var p struct {
+			NextCursor *string `json:"next_cursor"`
+		}
+		err = jsonDecode(res.Body, &p)
+		res.Body.Close()
+		if err != nil || p.NextCursor == nil {
+			b.Fatalf("walking to page 500: %v", err)
+		}
+		cursor = "&cursor=" + url.QueryEscape(*p.NextCursor)
+	}
+	add(runPhase(b, "page 1 ("+largest.slug+", sort=price)", clients, phase, func(r *rand.Rand) (int, error) { return get(deepBase) }))
+	add(runPhase(b, fmt.Sprintf("page %d by cursor (same listing)", deep), clients, phase, func(r *rand.Rand) (int, error) { return get(deepBase + cursor) }))
+
+	facetPath := "/v1/products?category=" + largest.slug + "&facets=category,brand,price,attr.color,attr.material"
+	coldStart := time.Now()
+	if code, err := get(facetPath + "&in_stock=true"); err != nil || code != 200 {
+		b.Fatalf("facets: %d %v", code, err)
+	}
+	cold := time.Since(coldStart)
+	add(runPhase(b, "facets on the largest top-level category", clients, phase, func(r *rand.Rand) (int, error) { return get(facetPath) }))
+	add(runPhase(b, "text search (q, relevance)", clients, phase, func(r *rand.Rand) (int, error) {
+		return get("/v1/products?q=" + url.QueryEscape(words[r.IntN(len(words))]))
+	}))
+	add(runPhase(b, "product detail, random over the catalog", clients, phase, func(r *rand.Rand) (int, error) {
+		return get("/v1/products/" + strconv.FormatUint(1+uint64(r.Int64N(int64(maxID))), 10))
+	}))
+	// A storefront's traffic is skewed: the home page, a campaign and the
+	// best sellers take most product views, which the page cache serves.
+	add(runPhase(b, "product detail, 200 hot products", clients, phase, func(r *rand.Rand) (int, error) {
+		return get("/v1/products/" + strconv.Itoa(1+r.IntN(200)))
+	}))
+
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "| %d products, 32 clients | req/s | p50 ms | p99 ms | errors | non-2xx |\n|---|---:|---:|---:|---:|---|\n", size)
+	for _, r := range results {
+		fmt.Fprintf(&sb, "| %s | %.0f | %.2f | %.2f | %d | %s |\n", r.name, r.rate(), ms(r.p(50)), ms(r.p(99)), r.errors, r.statusText())
+	}
+	page1, page500 := results[3], results[4]
+	fmt.Fprintf(&sb, "\npage %d / page 1 p50: %.2fx; category+price HTTP / raw SQL: %.0f%%; facets cold (first, uncached, with in_stock): %.1f ms\n",
+		deep, float64(page500.p(50))/float64(page1.p(50)), 100*results[1].rate()/results[2].rate(), ms(cold))
+	fmt.Fprintf(&sb, "%ds phases, server pool %d, GOMAXPROCS %d, catalog %s, %s\n", int(phase.Seconds()), pool, runtime.GOMAXPROCS(0), built, time.Now().UTC().Format("2006-01-02 15:04 MST"))
+	fmt.Println(sb.String())
+}
+
+// benchCatalog returns the DSN of a complete benchmark catalog of size
+// products, building it if needed, and how it came to be.
+func benchCatalog(b *testing.B, size int) (string, string) {
+	ctx := context.Background()
+	cfg, err := mysql.ParseDSN(dbtest.ServerDSN())
+	if err != nil {
+		b.Fatal(err)
+	}
+	name := fmt.Sprintf("shelf_bench_catalog_%d", size)
+	cfg.DBName = ""
+	admin, err := sql.Open("mysql", cfg.FormatDSN())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer admin.Close()
+	cfg.DBName = name
+	dsn := cfg.FormatDSN()
+	var n int
+	var complete bool
+	if err := admin.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?", name).Scan(&n); err != nil {
+		b.Fatal(err)
+	}
+	if n == 1 {
+		// Complete means: every product loaded, the indexes rebuilt, and the
+		// category counts written (the last step of a load).
+		var products, ft, counted int64
+		_ = admin.QueryRowContext(ctx, "SELECT COUNT(*) FROM `"+name+"`.products").Scan(&products)
+		_ = admin.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND INDEX_NAME IN ('products_search', 'product_listing_price')", name).Scan(&ft)
+		_ = admin.QueryRowContext(ctx, "SELECT COALESCE(SUM(product_count), 0) FROM `"+name+"`.categories").Scan(&counted)
+		complete = products == int64(size) && ft >= 4 && counted > 0
+		if !complete {
+			b.Logf("%s is incomplete (%d products); rebuilding", name, products)
+			if _, err := admin.ExecContext(ctx, "DROP DATABASE `"+name+"`"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	if complete {
+		return dsn, "reused"
+	}
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE `"+name+"` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_520_ci"); err != nil {
+		b.Fatal(err)
+	}
+	if err := dbtest.Migrate(ctx, dsn); err != nil {
+		b.Fatal(err)
+	}
+	st, err := store.Open(ctx, dsn, store.PoolConfig{MaxOpen: 4, MaxIdle: 4, MaxLifetime: time.Hour})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	start := time.Now()
+	res, err := seed.Load(ctx, st, seed.Options{Products: size, Seed: 1, Chunk: 5000, Workers: 2, RebuildIndexes: true, Progress: os.Stderr})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, t := range []string{"product_listing", "products", "variants", "product_attributes", "categories"} {
+		if _, err := st.DB.ExecContext(ctx, "ANALYZE TABLE "+t); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return dsn, fmt.Sprintf("built in %s (%d variants, %d listing rows)", time.Since(start).Round(time.Second), res.Variants, res.Listing)
+}
+
+type benchResult struct {
+	name     string
+	lat      []time.Duration
+	elapsed  time.Duration
+	errors   int
+	statuses map[int]int
+}
+
+func (r benchResult) rate() float64 { return float64(len(r.lat)) / r.elapsed.Seconds() }
+
+func (r benchResult) p(q int) time.Duration {
+	if len(r.lat) == 0 {
+		return 0
+	}
+	return r.lat[min(len(r.lat)-1, len(r.lat)*q/100)]
+}
+
+func (r benchResult) statusText() string {
+	var parts []string
+	for s, n := range r.statuses {
+		if s < 200 || s >= 300 {
+			parts = append(parts, fmt.Sprintf("%d×%d", n, s))
+		}
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, " ")
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// runPhase runs fn from workers goroutines for d and collects latencies.
+func runPhase(b *testing.B, name string, workers int, d time.Duration, fn func(*rand.Rand) (int, error)) benchResult {
+	b.Helper()
+	var mu sync.Mutex
+	res := benchResult{name: name, statuses: map[int]int{}}
+	deadline := time.Now().Add(d)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(w), 42))
+			var lat []time.Duration
+			st := map[int]int{}
+			errs := 0
+			for time.Now().Before(deadline) {
+				t0 := time.Now()
+				code, err := fn(r)
+				if err != nil {
+					errs++
+					continue
+				}
+				lat = append(lat, time.Since(t0))
+				st[code]++
+			}
+			mu.Lock()
+			res.lat = append(res.lat, lat...)
+			res.errors += errs
+			for k, v := range st {
+				res.statuses[k] += v
+			}
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	res.elapsed = time.Since(start)
+	slices.Sort(res.lat)
+	return res
+}
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+func jsonDecode(r io.Reader, v any) error { return json.NewDecoder(r).Decode(v) }

@@ -1,0 +1,262 @@
+package catalog
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/shelfcommerce/shelf/internal/money"
+)
+
+// Facet shapes (documented in openapi.yaml):
+//
+//	"category": [{"id", "slug", "name", "count"}]  the children of the filtered
+//	            category (top-level categories without one) that hold matches;
+//	            count includes their descendants
+//	"brand":    [{"value", "count"}]                the 50 largest, by count
+//	"price":    {"min", "max", "buckets": [{"min", "max", "count"}]}  min/max
+//	            of the matches' lowest prices; buckets of fixed edges, the last
+//	            with "max": null
+//	"attr.X":   [{"value", "count"}]                the 50 largest
+//
+// Counts are over the whole filtered set, with every filter applied
+// (including the facet's own), whatever the page or cursor.
+
+// ValueCount is one bucket of a brand or attribute facet.
+type ValueCount struct {
+	Value string `json:"value"`
+	Count int64  `json:"count"`
+}
+
+// CategoryCount is one bucket of the category facet.
+type CategoryCount struct {
+	ID    uint64 `json:"id"`
+	Slug  string `json:"slug"`
+	Name  string `json:"name"`
+	Count int64  `json:"count"`
+}
+
+// PriceBucket is one range of the price facet; Max is exclusive, nil for
+// the last bucket.
+type PriceBucket struct {
+	Min   money.Money  `json:"min"`
+	Max   *money.Money `json:"max"`
+	Count int64        `json:"count"`
+}
+
+// PriceFacet is the price facet.
+type PriceFacet struct {
+	Min     *money.Money  `json:"min"`
+	Max     *money.Money  `json:"max"`
+	Buckets []PriceBucket `json:"buckets"`
+}
+
+// priceEdges are the bucket boundaries in major units.
+var priceEdges = []int64{0, 10, 25, 50, 100, 250, 500, 1000}
+
+const facetValues = 50
+
+func pow10(n int) int64 {
+	p := int64(1)
+	for range n {
+		p *= 10
+	}
+	return p
+}
+
+// facetSQL is the query of one facet of q.
+func facetSQL(q *ListQuery, catID uint64, facet string, children []uint64) (string, []any) {
+	from, where, args := filterSQL(q, catID, maxMatchesFacet, "")
+	w := " WHERE " + strings.Join(where, " AND ")
+	switch {
+	case facet == "brand":
+		return "SELECT pl.brand, COUNT(*) AS n FROM " + from + w +
+			" GROUP BY pl.brand ORDER BY n DESC, pl.brand LIMIT " + fmt.Sprint(facetValues), args
+	case facet == "price":
+		exp, _ := money.Exponent(q.Currency)
+		unit := pow10(exp)
+		var b strings.Builder
+		b.WriteString("SELECT CAST(COALESCE(MIN(pl.price_min), -1) AS SIGNED), CAST(COALESCE(MAX(pl.price_min), -1) AS SIGNED)")
+		for i := range priceEdges {
+			b.WriteString(", CAST(COALESCE(SUM(pl.price_min >= ?")
+			args = append(args, priceEdges[i]*unit)
+			if i+1 < len(priceEdges) {
+				b.WriteString(" AND pl.price_min < ?")
+				args = append(args, priceEdges[i+1]*unit)
+			}
+			b.WriteString("), 0) AS SIGNED)")
+		}
+		// The bucket arguments come after the filter's in the SELECT list,
+		// but placeholders bind left to right: put them first.
+		n := len(args) - (len(priceEdges)*2 - 1)
+		ordered := append(append([]any{}, args[n:]...), args[:n]...)
+		return b.String() + " FROM " + from + w, ordered
+	case facet == "category":
+		if len(children) == 0 {
+			return "", nil
+		}
+		query := "SELECT fc.category_id, COUNT(*) AS n FROM " + from +
+			" JOIN product_listing fc ON fc.product_id = pl.product_id AND fc.category_id IN (" + placeholders(len(children)) + ")" + w +
+			" GROUP BY fc.category_id"
+		// The join's placeholders come after the FROM's (full-text) ones.
+		nFrom := 0
+		if len(q.Terms) > 0 {
+			nFrom = 2
+		}
+		ordered := append([]any{}, args[:nFrom]...)
+		for _, c := range children {
+			ordered = append(ordered, c)
+		}
+		ordered = append(ordered, args[nFrom:]...)
+		return query, ordered
+	case strings.HasPrefix(facet, "attr."):
+		from = from + " JOIN product_attributes fa ON fa.product_id = pl.product_id AND fa.name = ?"
+		nFrom := 0
+		if len(q.Terms) > 0 {
+			nFrom = 2
+		}
+		ordered := append([]any{}, args[:nFrom]...)
+		ordered = append(ordered, facet[len("attr."):])
+		ordered = append(ordered, args[nFrom:]...)
+		return "SELECT fa.value, COUNT(*) AS n FROM " + from + w +
+			" GROUP BY fa.value ORDER BY n DESC, fa.value LIMIT " + fmt.Sprint(facetValues), ordered
+	}
+	return "", nil
+}
+
+// maxMatchesFacet caps full-text matches for facets the same way as pages.
+var maxMatchesFacet = 10000
+
+// facetCounts computes (or reuses, for FacetTTL) the facets q asks for.
+func (s *Storefront) facetCounts(ctx context.Context, q *ListQuery, catID uint64) (map[string]any, error) {
+	key := string(q.fingerprint()) + "\x00" + strings.Join(q.Facets, ",")
+	return s.facets.getOrLoad(ctx, key, s.now(), func(ctx context.Context) (map[string]any, error) {
+		return s.computeFacets(ctx, q, catID)
+	})
+}
+
+func (s *Storefront) computeFacets(ctx context.Context, q *ListQuery, catID uint64) (map[string]any, error) {
+	out := make(map[string]any, len(q.Facets))
+	for _, f := range q.Facets {
+		switch {
+		case f == "brand" || strings.HasPrefix(f, "attr."):
+			query, args := facetSQL(q, catID, f, nil)
+			vals, err := s.valueCounts(ctx, query, args)
+			if err != nil {
+				return nil, err
+			}
+			out[f] = vals
+		case f == "price":
+			query, args := facetSQL(q, catID, f, nil)
+			pf, err := s.priceFacet(ctx, q, query, args)
+			if err != nil {
+				return nil, err
+			}
+			out[f] = pf
+		case f == "category":
+			cf, err := s.categoryFacet(ctx, q, catID)
+			if err != nil {
+				return nil, err
+			}
+			out[f] = cf
+		}
+	}
+	return out, nil
+}
+
+func (s *Storefront) valueCounts(ctx context.Context, query string, args []any) ([]ValueCount, error) {
+	rows, err := s.st.DB.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("facet: %w", err)
+	}
+	defer rows.Close()
+	out := []ValueCount{}
+	for rows.Next() {
+		var v ValueCount
+		if err := rows.Scan(&v.Value, &v.Count); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+func (s *Storefront) priceFacet(ctx context.Context, q *ListQuery, query string, args []any) (*PriceFacet, error) {
+	vals := make([]int64, 2+len(priceEdges))
+	ptrs := make([]any, len(vals))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	if err := s.st.DB.QueryRowContext(ctx, query, args...).Scan(ptrs...); err != nil {
+		return nil, fmt.Errorf("price facet: %w", err)
+	}
+	exp, _ := money.Exponent(q.Currency)
+	unit := pow10(exp)
+	pf := &PriceFacet{Buckets: []PriceBucket{}}
+	if vals[0] >= 0 {
+		pf.Min = &money.Money{Amount: vals[0], Currency: q.Currency}
+		pf.Max = &money.Money{Amount: vals[1], Currency: q.Currency}
+	}
+	for i, e := range priceEdges {
+		b := PriceBucket{Min: money.Money{Amount: e * unit, Currency: q.Currency}, Count: vals[2+i]}
+		if i+1 < len(priceEdges) {
+			b.Max = &money.Money{Amount: priceEdges[i+1] * unit, Currency: q.Currency}
+		}
+		pf.Buckets = append(pf.Buckets, b)
+	}
+	return pf, nil
+}
+
+func (s *Storefront) categoryFacet(ctx context.Context, q *ListQuery, catID uint64) ([]CategoryCount, error) {
+	var kids []CategoryCount
+	if catID == RootCategory {
+		cs, err := s.st.Q.TopCategories(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range cs {
+			kids = append(kids, CategoryCount{ID: c.ID, Slug: c.Slug, Name: c.Name})
+		}
+	} else {
+		cs, err := s.st.Q.CategoryChildren(ctx, nullID(catID))
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range cs {
+			kids = append(kids, CategoryCount{ID: c.ID, Slug: c.Slug, Name: c.Name})
+		}
+	}
+	out := []CategoryCount{}
+	if len(kids) == 0 {
+		return out, nil
+	}
+	ids := make([]uint64, len(kids))
+	for i, k := range kids {
+		ids[i] = k.ID
+	}
+	query, args := facetSQL(q, catID, "category", ids)
+	rows, err := s.st.DB.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("category facet: %w", err)
+	}
+	defer rows.Close()
+	counts := map[uint64]int64{}
+	for rows.Next() {
+		var id uint64
+		var n int64
+		if err := rows.Scan(&id, &n); err != nil {
+			return nil, err
+		}
+		counts[id] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for _, k := range kids {
+		if n := counts[k.ID]; n > 0 {
+			k.Count = n
+			out = append(out, k)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,370 @@
+package catalog
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/shelfcommerce/shelf/internal/money"
+	"github.com/shelfcommerce/shelf/internal/problem"
+)
+
+// Sort is a listing order. Every order ends with the product id as a
+// tie-breaker, in the same direction as the key, so that keyset paging is
+// total and one index range serves it.
+type Sort string
+
+const (
+	SortRelevance Sort = "relevance"
+	SortPrice     Sort = "price"
+	SortPriceDesc Sort = "-price"
+	SortNewest    Sort = "newest"
+	SortTitle     Sort = "title"
+)
+
+// Listing limits.
+const (
+	DefaultLimit = 24
+	MaxLimit     = 100
+	maxBrands    = 20
+	maxAttrs     = 10
+	maxFacets    = 10
+	maxQLen      = 200
+	// CursorTTL is how long a cursor is honoured: an older one is "stale"
+	// (400), so a client that kept a page open for a day starts again.
+	CursorTTL = 24 * time.Hour
+)
+
+// AttrFilter is attr.NAME=VALUE; several values of one name are alternatives
+// (color=red or color=blue), different names must all hold.
+type AttrFilter struct {
+	Name   string
+	Values []string
+}
+
+// ListQuery is a validated GET /v1/products request.
+type ListQuery struct {
+	Category string
+	MinPrice int64 // minor units; valid when HasMin
+	MaxPrice int64
+	HasMin   bool
+	HasMax   bool
+	Q        string   // as given
+	Terms    []string // the words of Q that full-text search can use
+	Brands   []string
+	InStock  bool
+	Attrs    []AttrFilter // sorted by name
+	Sort     Sort
+	Facets   []string // "category", "brand", "price", "attr.NAME"
+	Cursor   string
+	Limit    int
+	Currency string
+}
+
+var singleParams = map[string]bool{
+	"category": true, "min_price": true, "max_price": true, "q": true, "in_stock": true,
+	"sort": true, "cursor": true, "limit": true,
+}
+
+// ParseListQuery validates the query string of GET /v1/products. Unknown
+// parameters, malformed values, repeated single-valued parameters and
+// impossible combinations are all reported at once, each naming its
+// parameter, as one Invalid (400) problem. currency is the catalog's, in
+// which min_price and max_price are read.
+func ParseListQuery(raw, currency string) (ListQuery, error) {
+	fe := problem.Fields{Kind: problem.Invalid}
+	q := ListQuery{Limit: DefaultLimit, Currency: currency}
+	vals, err := url.ParseQuery(raw)
+	if err != nil {
+		fe.Add("query", "is not a valid URL query string")
+		return q, fe.Err()
+	}
+	keys := make([]string, 0, len(vals))
+	for k := range vals {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	attrs := map[string][]string{}
+	nattr := 0
+	for _, k := range keys {
+		vs := vals[k]
+		if singleParams[k] && len(vs) > 1 {
+			fe.Add(k, "must be given at most once")
+			continue
+		}
+		v := vs[0]
+		switch {
+		case k == "category":
+			if !ValidSlug(v) {
+				fe.Add(k, "must be a category slug (lower-case letters, digits and hyphens)")
+			}
+			q.Category = v
+		case k == "min_price" || k == "max_price":
+			n, err := money.Parse(v, currency)
+			if err != nil {
+				fe.Add(k, err.Error())
+				continue
+			}
+			if k == "min_price" {
+				q.MinPrice, q.HasMin = n, true
+			} else {
+				q.MaxPrice, q.HasMax = n, true
+			}
+		case k == "q":
+			v = strings.TrimSpace(v)
+			switch {
+			case v == "":
+				fe.Add(k, "must not be empty")
+			case utf8.RuneCountInString(v) > maxQLen || !utf8.ValidString(v):
+				fe.Add(k, "must be valid UTF-8 of at most 200 characters")
+			default:
+				q.Q = v
+				q.Terms = SearchTerms(v)
+				if len(q.Terms) == 0 {
+					fe.Add(k, "must contain a word of at least 3 letters or digits")
+				}
+			}
+		case k == "brand":
+			if len(vs) > maxBrands {
+				fe.Add(k, "may be given at most 20 times")
+				continue
+			}
+			for _, b := range vs {
+				if b == "" || len(b) > 191 || !utf8.ValidString(b) {
+					fe.Add(k, "must be 1 to 191 bytes of UTF-8")
+					break
+				}
+				q.Brands = append(q.Brands, b)
+			}
+		case k == "in_stock":
+			switch v {
+			case "true":
+				q.InStock = true
+			case "false":
+			default:
+				fe.Add(k, "must be true or false")
+			}
+		case strings.HasPrefix(k, "attr."):
+			name := k[len("attr."):]
+			if !validAttrName(name) {
+				fe.Add(k, "attribute names are 1 to 64 printable ASCII characters")
+				continue
+			}
+			for _, a := range vs {
+				if a == "" || len(a) > 191 || !utf8.ValidString(a) {
+					fe.Add(k, "must be 1 to 191 bytes of UTF-8")
+					break
+				}
+				attrs[name] = append(attrs[name], a)
+				nattr++
+			}
+		case k == "sort":
+			switch s := Sort(v); s {
+			case SortRelevance, SortPrice, SortPriceDesc, SortNewest, SortTitle:
+				q.Sort = s
+			default:
+				fe.Add(k, "must be one of relevance, price, -price, newest, title")
+			}
+		case k == "facets":
+			seen := map[string]bool{}
+			for _, v := range vs {
+				for _, f := range strings.Split(v, ",") {
+					f = strings.TrimSpace(f)
+					ok := f == "category" || f == "brand" || f == "price" ||
+						(strings.HasPrefix(f, "attr.") && validAttrName(f[len("attr."):]))
+					if !ok {
+						fe.Add(k, "each facet must be category, brand, price or attr.NAME")
+						continue
+					}
+					if !seen[f] {
+						seen[f] = true
+						q.Facets = append(q.Facets, f)
+					}
+				}
+			}
+			if len(q.Facets) > maxFacets {
+				fe.Add(k, "at most 10 facets")
+			}
+		case k == "cursor":
+			if v == "" || len(v) > 1024 {
+				fe.Add(k, "is not a cursor from this listing; start again without it")
+			}
+			q.Cursor = v
+		case k == "limit":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > MaxLimit {
+				fe.Add(k, "must be an integer from 1 to 100")
+				continue
+			}
+			q.Limit = n
+		default:
+			fe.Add(k, "is not a parameter of this listing")
+		}
+	}
+	if nattr > maxAttrs {
+		fe.Add("attr", "at most 10 attribute filters")
+	}
+	for name, vs := range attrs {
+		slices.Sort(vs)
+		q.Attrs = append(q.Attrs, AttrFilter{Name: name, Values: slices.Compact(vs)})
+	}
+	slices.SortFunc(q.Attrs, func(a, b AttrFilter) int { return strings.Compare(a.Name, b.Name) })
+	slices.Sort(q.Brands)
+	q.Brands = slices.Compact(q.Brands)
+	if q.HasMin && q.HasMax && q.MinPrice > q.MaxPrice {
+		fe.Add("max_price", "must not be less than min_price")
+	}
+	if q.Sort == "" {
+		q.Sort = SortNewest
+		if q.Q != "" {
+			q.Sort = SortRelevance
+		}
+	}
+	if q.Sort == SortRelevance && len(vals["q"]) == 0 {
+		fe.Add("sort", "relevance needs q")
+	}
+	return q, fe.Err()
+}
+
+// SearchTerms splits q into the words InnoDB's full-text index holds: runs of
+// letters and digits of at least 3 characters (innodb_ft_min_token_size),
+// lower-cased, at most 8 of them. Everything else (boolean-mode operators
+// included) is a separator, so no input can change the query's syntax.
+func SearchTerms(q string) []string {
+	var out []string
+	for _, w := range strings.FieldsFunc(q, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
+		if utf8.RuneCountInString(w) < 3 {
+			continue
+		}
+		w = strings.ToLower(w)
+		if len(w) > 84 {
+			continue
+		}
+		if !slices.Contains(out, w) {
+			out = append(out, w)
+		}
+		if len(out) == 8 {
+			break
+		}
+	}
+	return out
+}
+
+// fingerprint identifies the filters and order a cursor belongs to (not the
+// limit, which may change from page to page).
+func (q *ListQuery) fingerprint() []byte {
+	var b strings.Builder
+	field := func(s string) { b.WriteString(strconv.Quote(s)); b.WriteByte(0) }
+	field(q.Category)
+	if q.HasMin {
+		field(strconv.FormatInt(q.MinPrice, 10))
+	} else {
+		field("-")
+	}
+	if q.HasMax {
+		field(strconv.FormatInt(q.MaxPrice, 10))
+	} else {
+		field("-")
+	}
+	field(strings.Join(q.Terms, " "))
+	for _, br := range q.Brands {
+		field(br)
+	}
+	field("|")
+	field(strconv.FormatBool(q.InStock))
+	for _, a := range q.Attrs {
+		field(a.Name)
+		for _, v := range a.Values {
+			field(v)
+		}
+		field("|")
+	}
+	field(string(q.Sort))
+	h := sha256.Sum256([]byte(b.String()))
+	return h[:8]
+}
+
+// seek is the position after the last row of a page: the sort key of that
+// row and its product id.
+type seek struct {
+	num int64  // price_min, created_at in µs, or relevance
+	str string // title
+	id  uint64
+}
+
+// Cursors are: version, sort, issued-at (s), filter fingerprint, product id,
+// numeric key, title key; then an HMAC-SHA256 (truncated to 16 bytes) over
+// all of it, base64url. A cursor that was altered, forged, signed with
+// another key (another process without SHELF_CURSOR_SECRET), made for other
+// filters or sort, or older than CursorTTL is refused with a 400.
+const (
+	cursorVersion = 1
+	cursorHead    = 1 + 1 + 8 + 8 + 8 + 8
+	cursorMAC     = 16
+)
+
+var sortCode = map[Sort]byte{SortRelevance: 1, SortPrice: 2, SortPriceDesc: 3, SortNewest: 4, SortTitle: 5}
+
+func cursorKey(secret []byte) []byte {
+	if len(secret) == 0 {
+		secret = make([]byte, 32)
+		_, _ = rand.Read(secret)
+	}
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte("shelf/listing-cursor"))
+	return m.Sum(nil)
+}
+
+func encodeCursor(key []byte, q *ListQuery, s seek, now time.Time) string {
+	b := make([]byte, cursorHead, cursorHead+len(s.str)+cursorMAC)
+	b[0] = cursorVersion
+	b[1] = sortCode[q.Sort]
+	binary.BigEndian.PutUint64(b[2:], uint64(now.Unix()))
+	copy(b[10:18], q.fingerprint())
+	binary.BigEndian.PutUint64(b[18:], s.id)
+	binary.BigEndian.PutUint64(b[26:], uint64(s.num))
+	b = append(b, s.str...)
+	m := hmac.New(sha256.New, key)
+	m.Write(b)
+	b = append(b, m.Sum(nil)[:cursorMAC]...)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// decodeCursor verifies c for q and returns its position.
+func decodeCursor(key []byte, q *ListQuery, c string, now time.Time) (seek, error) {
+	bad := func(why string) error {
+		return problem.Field(problem.Invalid, "cursor", why+"; start again without it")
+	}
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil || len(b) < cursorHead+cursorMAC {
+		return seek{}, bad("is not a cursor from this listing")
+	}
+	body, mac := b[:len(b)-cursorMAC], b[len(b)-cursorMAC:]
+	m := hmac.New(sha256.New, key)
+	m.Write(body)
+	if !hmac.Equal(m.Sum(nil)[:cursorMAC], mac) || body[0] != cursorVersion {
+		return seek{}, bad("is not a cursor from this listing")
+	}
+	if body[1] != sortCode[q.Sort] || !hmac.Equal(body[10:18], q.fingerprint()) {
+		return seek{}, bad("was made for other filters or another sort")
+	}
+	issued := time.Unix(int64(binary.BigEndian.Uint64(body[2:])), 0)
+	if now.Sub(issued) > CursorTTL || issued.Sub(now) > time.Minute {
+		return seek{}, bad("has expired")
+	}
+	s := seek{
+		id:  binary.BigEndian.Uint64(body[18:]),
+		num: int64(binary.BigEndian.Uint64(body[26:])),
+		str: string(body[cursorHead:]),
+	}
+	return s, nil
+}

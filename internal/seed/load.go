@@ -1,0 +1,293 @@
+package seed
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/shelfcommerce/shelf/db"
+	"github.com/shelfcommerce/shelf/internal/store"
+)
+
+// Options say what to load.
+type Options struct {
+	Products int    // how many products (drafts and archived included)
+	Seed     uint64 // the same seed and size give the same catalog
+	Currency string // default USD
+	// Chunk is how many products are generated and written at a time.
+	Chunk int
+	// Workers write chunks concurrently (only without a transaction).
+	Workers int
+	// RebuildIndexes drops product_listing's secondary indexes and the
+	// FULLTEXT index before loading and builds them afterwards, which is
+	// several times faster for a large load into an empty catalog (the
+	// benchmark's). Never use it on a database that serves traffic.
+	RebuildIndexes bool
+	Progress       io.Writer // nil: quiet
+}
+
+// DemoProducts is the size of `shelf seed`'s catalog.
+const DemoProducts = 300
+
+// DemoSeed is the seed of the demo catalog.
+const DemoSeed = 20250101
+
+// Result reports a load.
+type Result struct {
+	Skipped    bool // the catalog was already there
+	Categories int
+	Products   int
+	Variants   int
+	Listing    int64
+	Took       time.Duration
+}
+
+// Demo loads the demo catalog unless it is already there (idempotent: its
+// first category's slug is the marker, and the load is one transaction, so
+// the marker exists only when everything does).
+func Demo(ctx context.Context, st *store.Store) (Result, error) {
+	var res Result
+	err := st.InTx(ctx, func(tx *store.Tx) error {
+		var err error
+		res, err = load(ctx, tx, tx.Q, Options{Products: DemoProducts, Seed: DemoSeed, Workers: 1})
+		return err
+	})
+	return res, err
+}
+
+// Load writes a generated catalog without a transaction, in chunks, for large
+// catalogs (the benchmark). A load cut short leaves a partial catalog: start
+// again on an empty database.
+func Load(ctx context.Context, st *store.Store, o Options) (Result, error) {
+	return load(ctx, st.DB, st.Q, o)
+}
+
+func (o *Options) defaults() {
+	if o.Currency == "" {
+		o.Currency = "USD"
+	}
+	if o.Chunk <= 0 {
+		o.Chunk = 5000
+	}
+	if o.Workers <= 0 {
+		o.Workers = 1
+	}
+}
+
+type execQuerier interface {
+	store.Execer
+}
+
+func (o *Options) logf(format string, args ...any) {
+	if o.Progress != nil {
+		fmt.Fprintf(o.Progress, format+"\n", args...)
+	}
+}
+
+func load(ctx context.Context, ex execQuerier, q *db.Queries, o Options) (Result, error) {
+	o.defaults()
+	start := time.Now()
+	res := Result{}
+	cats := Categories(0)
+	if _, err := q.GetCategoryBySlug(ctx, cats[0].Slug); err == nil {
+		res.Skipped = true
+		return res, nil
+	} else if !errors.Is(err, sql.ErrNoRows) {
+		return res, err
+	}
+	ids, err := q.SeedMaxIDs(ctx)
+	if err != nil {
+		return res, err
+	}
+	cats = Categories(uint64(ids.MaxCategory))
+	now := time.Now().UTC()
+	var catArgs, ancArgs []any
+	byID := map[uint64]Category{}
+	var leaves []Category
+	for _, c := range cats {
+		byID[c.ID] = c
+		var parent any
+		if c.ParentID != 0 {
+			parent = c.ParentID
+		}
+		catArgs = append(catArgs, c.ID, parent, c.Slug, c.Name, c.Position, c.Depth, now, now)
+		for a, d := c, 0; ; d++ {
+			ancArgs = append(ancArgs, c.ID, a.ID, d)
+			if a.ParentID == 0 {
+				break
+			}
+			a = byID[a.ParentID]
+		}
+		if c.Leaf {
+			leaves = append(leaves, c)
+		}
+	}
+	if _, err := store.InsertRows(ctx, ex, "INSERT INTO categories (id, parent_id, slug, name, position, depth, created_at, updated_at)", 8, catArgs, ""); err != nil {
+		return res, fmt.Errorf("categories: %w", err)
+	}
+	if _, err := store.InsertRows(ctx, ex, "INSERT INTO category_ancestors (category_id, ancestor_id, depth)", 3, ancArgs, ""); err != nil {
+		return res, fmt.Errorf("category closure: %w", err)
+	}
+	res.Categories = len(cats)
+
+	if o.RebuildIndexes {
+		for _, stmt := range dropIndexes {
+			if _, err := ex.ExecContext(ctx, stmt); err != nil {
+				return res, fmt.Errorf("%s: %w", stmt, err)
+			}
+		}
+	}
+	g := &Generator{Seed: o.Seed, Leaves: leaves, ProductID: uint64(ids.MaxProduct), VariantID: uint64(ids.MaxVariant), Currency: o.Currency}
+	imageBase := uint64(ids.MaxImage)
+	chunks := make(chan int)
+	eg, ectx := errgroup.WithContext(ctx)
+	eg.Go(func() error {
+		defer close(chunks)
+		for from := 0; from < o.Products; from += o.Chunk {
+			select {
+			case chunks <- from:
+			case <-ectx.Done():
+				return ectx.Err()
+			}
+		}
+		return nil
+	})
+	variants := make([]int, o.Workers)
+	for w := range o.Workers {
+		eg.Go(func() error {
+			for from := range chunks {
+				n, err := writeChunk(ectx, ex, g, from, min(from+o.Chunk, o.Products), imageBase, o.Currency, now)
+				if err != nil {
+					return err
+				}
+				variants[w] += n
+				if from/o.Chunk%20 == 0 {
+					o.logf("seed: products %d.. written (%s)", from, time.Since(start).Round(time.Second))
+				}
+			}
+			return nil
+		})
+	}
+	if err := eg.Wait(); err != nil {
+		return res, err
+	}
+	res.Products = o.Products
+	for _, n := range variants {
+		res.Variants += n
+	}
+	o.logf("seed: %d products, %d variants written (%s); building the listing", res.Products, res.Variants, time.Since(start).Round(time.Second))
+
+	// The read model, from what was written, a range of ids at a time.
+	first, last := g.ProductID+1, g.ProductID+uint64(o.Products)
+	step := uint64(20000)
+	for from := first; from <= last; from += step {
+		to := min(from+step-1, last)
+		n, err := q.SeedBuildRootListing(ctx, db.SeedBuildRootListingParams{
+			VariantsFrom: from, VariantsTo: to, StockFrom: from, StockTo: to, FromID: from, ToID: to})
+		if err != nil {
+			return res, fmt.Errorf("listing: %w", err)
+		}
+		m, err := q.SeedBuildCategoryListing(ctx, db.SeedBuildCategoryListingParams{FromID: from, ToID: to})
+		if err != nil {
+			return res, fmt.Errorf("category listing: %w", err)
+		}
+		res.Listing += n + m
+	}
+	if o.RebuildIndexes {
+		o.logf("seed: listing built (%s); building indexes", time.Since(start).Round(time.Second))
+		for _, stmt := range createIndexes {
+			if _, err := ex.ExecContext(ctx, stmt); err != nil {
+				return res, fmt.Errorf("%s: %w", stmt, err)
+			}
+		}
+	}
+	if err := q.SeedRecountCategories(ctx); err != nil {
+		return res, fmt.Errorf("category counts: %w", err)
+	}
+	res.Took = time.Since(start)
+	o.logf("seed: done in %s", res.Took.Round(time.Second))
+	return res, nil
+}
+
+// The secondary indexes a bulk load rebuilds; they must stay exactly what
+// migrations 00010 and 00011 create (TestRebuildIndexesMatchMigrations).
+var dropIndexes = []string{
+	"ALTER TABLE product_listing DROP INDEX product_listing_price, DROP INDEX product_listing_newest, " +
+		"DROP INDEX product_listing_title, DROP INDEX product_listing_brand, DROP INDEX product_listing_product",
+	"ALTER TABLE products DROP INDEX products_search",
+}
+
+var createIndexes = []string{
+	"ALTER TABLE product_listing ADD KEY product_listing_product (product_id), " +
+		"ADD KEY product_listing_price (category_id, price_min, product_id), " +
+		"ADD KEY product_listing_newest (category_id, created_at, product_id), " +
+		"ADD KEY product_listing_title (category_id, title, product_id), " +
+		"ADD KEY product_listing_brand (category_id, brand, price_min, in_stock)",
+	"CREATE FULLTEXT INDEX products_search ON products (title, brand, skus, description)",
+}
+
+// writeChunk generates products [from, to) and writes them and everything
+// that hangs off them. It returns the number of variants.
+func writeChunk(ctx context.Context, ex execQuerier, g *Generator, from, to int, imageBase uint64, currency string, now time.Time) (int, error) {
+	n := to - from
+	prod := make([]any, 0, n*15)
+	vars := make([]any, 0, n*3*13)
+	inv := make([]any, 0, n*3*4)
+	pcs := make([]any, 0, n*3)
+	imgs := make([]any, 0, n*2*5)
+	attrs := make([]any, 0, n*3*3)
+	nv := 0
+	for i := from; i < to; i++ {
+		p := g.Product(i)
+		skus := make([]string, len(p.Variants))
+		for k, v := range p.Variants {
+			skus[k] = v.SKU
+			var cap any
+			if v.CompareAt > 0 {
+				cap = v.CompareAt
+			}
+			vars = append(vars, v.ID, p.ID, v.SKU, k, v.Option1, v.Option2, "", v.Price, cap, currency, true, p.CreatedAt, now)
+			inv = append(inv, v.ID, p.ID, v.OnHand, now)
+		}
+		nv += len(p.Variants)
+		prod = append(prod, p.ID, p.Slug, p.Title, p.Description, p.Brand, p.Type, "", p.Status,
+			p.Option1, p.Option2, "", strings.Join(skus, " "), 1, p.CreatedAt, now)
+		for k, c := range p.Categories {
+			pcs = append(pcs, p.ID, c, k)
+		}
+		for k, src := range p.Images {
+			// Image ids: like variants, a fixed stride per product.
+			imgs = append(imgs, imageBase+uint64(i)*3+uint64(k)+1, p.ID, k, src, p.Title)
+		}
+		for _, a := range p.Attrs {
+			attrs = append(attrs, p.ID, a[0], a[1])
+		}
+	}
+	steps := []struct {
+		head  string
+		width int
+		args  []any
+	}{
+		{"INSERT INTO products (id, slug, title, description, brand, product_type, tags, status, option1_name, option2_name, option3_name, skus, version, created_at, updated_at)", 15, prod},
+		{"INSERT INTO variants (id, product_id, sku, position, option1, option2, option3, price, compare_at_price, currency, active, created_at, updated_at)", 13, vars},
+		{"INSERT INTO inventory (variant_id, product_id, on_hand, updated_at)", 4, inv},
+		{"INSERT INTO product_categories (product_id, category_id, position)", 3, pcs},
+		{"INSERT INTO product_images (id, product_id, position, src, alt)", 5, imgs},
+		{"INSERT IGNORE INTO product_attributes (product_id, name, value)", 3, attrs},
+	}
+	for _, s := range steps {
+		if len(s.args) == 0 {
+			continue
+		}
+		if _, err := store.InsertRows(ctx, ex, s.head, s.width, s.args, ""); err != nil {
+			return 0, fmt.Errorf("%s: %w", strings.Fields(s.head)[2], err)
+		}
+	}
+	return nv, nil
+}
