@@ -85,7 +85,7 @@ func TestListProductsRejectsBadParameters(t *testing.T) {
 		{"q=", "q"},
 		{"q=a%20b", "q"},
 		{"brand=", "brand"},
-		{"attr.Color=red", "attr.Color"},
+		{"attr.c%C3%B6lor=red", "attr.cölor"},
 		{"attr.color=", "attr.color"},
 		{"attr.=red", "attr."},
 		{"facets=colour", "facets"},
@@ -423,5 +423,19 @@ func TestFacetsCountTheWholeFilteredSet(t *testing.T) {
 	}
 	if total != bucketSum {
 		t.Errorf("brand counts sum to %d, price buckets to %d", total, bucketSum)
+	}
+	// Attribute names and values are case-insensitive: attr.Color=RED lists
+	// what the attr.color facet counted for "red".
+	var colors []struct {
+		Value string `json:"value"`
+		Count int    `json:"count"`
+	}
+	if err := json.Unmarshal(all.Facets["attr.color"], &colors); err != nil || len(colors) == 0 {
+		t.Fatalf("attr.color facet: %v %s", err, all.Facets["attr.color"])
+	}
+	var shouted listPage
+	getJSON(t, e, "/v1/products?limit=100&attr.Color="+url.QueryEscape(strings.ToUpper(colors[0].Value)), &shouted)
+	if len(shouted.Items) != colors[0].Count {
+		t.Errorf("attr.Color=%s lists %d, facet counted %d", strings.ToUpper(colors[0].Value), len(shouted.Items), colors[0].Count)
 	}
 }

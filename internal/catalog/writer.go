@@ -518,17 +518,19 @@ func (w *Writer) writeProducts(ctx context.Context, tx *store.Tx, plans []*plan,
 			names = append(names, k)
 		}
 		slices.Sort(names)
+		seen := map[[2]string]bool{}
 		for _, k := range names {
-			seen := map[string]bool{}
+			// Names are stored lower-case (the storefront's attr.NAME is
+			// case-insensitive); the value column compares case- and
+			// accent-insensitively: "Red" and "red" are one facet value.
+			name := strings.ToLower(k)
 			for _, v := range pl.p.Attributes[k] {
-				// The value column compares case- and accent-insensitively:
-				// "Red" and "red" are one facet value.
-				fold := strings.ToLower(v)
+				fold := [2]string{name, strings.ToLower(v)}
 				if seen[fold] {
 					continue
 				}
 				seen[fold] = true
-				attrArgs = append(attrArgs, id, k, v)
+				attrArgs = append(attrArgs, id, name, v)
 			}
 		}
 		for _, im := range pl.p.Images {
