@@ -619,7 +619,10 @@ func (w *Writer) writeVariants(ctx context.Context, tx *store.Tx, plans []*plan,
 			}
 		}
 		for i, v := range pl.p.Variants {
-			if v.SKU != "" || match[i] != 0 {
+			// A SKU-less variant matches by its options; so does a variant
+			// that now has a SKU where the stored one had none (a file that
+			// gained SKUs keeps its variant ids and stock).
+			if match[i] != 0 {
 				continue
 			}
 			k := optsOf(v.Options)
