@@ -20,7 +20,7 @@ import (
 )
 
 // adminKey creates an API key with scopes and returns its secret.
-func adminKey(t *testing.T, d *dbtest.DB, name string, scopes ...string) string {
+func adminKey(t testing.TB, d *dbtest.DB, name string, scopes ...string) string {
 	t.Helper()
 	secret, _, err := auth.NewKeys(d.Store.Q).Create(context.Background(), name, scopes)
 	if err != nil {
@@ -41,7 +41,7 @@ type importReport struct {
 	}
 }
 
-func postImport(t *testing.T, e http.Handler, key, query string, body []byte) *httptest.ResponseRecorder {
+func postImport(t testing.TB, e http.Handler, key, query string, body []byte) *httptest.ResponseRecorder {
 	t.Helper()
 	req := httptest.NewRequest(http.MethodPost, "/v1/admin/imports?"+query, bytes.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+key)
