@@ -44,9 +44,13 @@ func TestAdminCategoryTree(t *testing.T) {
 		}
 	}
 	// Move Shirts (with Tees) under Sale: the closure and the listing follow.
+	before := count(t, d, "SELECT version FROM products WHERE slug = 'tee'")
 	rec := send(t, e, key, "PATCH", "/v1/admin/categories/"+itoa(shirts), `{"parent_id":`+itoa(sale)+`,"name":"Shirts & Tops"}`)
 	if rec.Code != http.StatusOK {
 		t.Fatalf("move: %d %s", rec.Code, rec.Body)
+	}
+	if got := count(t, d, "SELECT version FROM products WHERE slug = 'tee'"); got != before+1 {
+		t.Errorf("product below the moved category: version %d, want %d", got, before+1)
 	}
 	if got := count(t, d, "SELECT COUNT(*) FROM category_ancestors WHERE category_id = ? AND ancestor_id = ?", tees, sale); got != 1 {
 		t.Error("Tees does not have Sale as an ancestor")
@@ -77,11 +81,15 @@ func TestAdminCategoryTree(t *testing.T) {
 	if rec := send(t, e, key, "DELETE", "/v1/admin/categories/"+itoa(shirts), ""); rec.Code != http.StatusConflict {
 		t.Errorf("delete with children: %d", rec.Code)
 	}
+	version := count(t, d, "SELECT version FROM products WHERE slug = 'tee'")
 	if rec := send(t, e, key, "DELETE", "/v1/admin/categories/"+itoa(tees), ""); rec.Code != http.StatusNoContent {
 		t.Fatalf("delete leaf: %d %s", rec.Code, rec.Body)
 	}
 	if got := count(t, d, "SELECT product_count FROM categories WHERE id = ?", shirts); got != 0 {
 		t.Errorf("Shirts product_count %d after its child went", got)
+	}
+	if got := count(t, d, "SELECT version FROM products WHERE slug = 'tee'"); got != version+1 {
+		t.Errorf("product version %d after its category was deleted, want %d", got, version+1)
 	}
 	if got := count(t, d, "SELECT COUNT(*) FROM product_listing WHERE category_id = 0"); got != 1 {
 		t.Error("the product left the catalog with its category")

@@ -20,7 +20,7 @@ import (
 )
 
 // adminKey creates an API key with scopes and returns its secret.
-func adminKey(t *testing.T, d *dbtest.DB, name string, scopes ...string) string {
+func adminKey(t testing.TB, d *dbtest.DB, name string, scopes ...string) string {
 	t.Helper()
 	secret, _, err := auth.NewKeys(d.Store.Q).Create(context.Background(), name, scopes)
 	if err != nil {
@@ -41,7 +41,7 @@ type importReport struct {
 	}
 }
 
-func postImport(t *testing.T, e http.Handler, key, query string, body []byte) *httptest.ResponseRecorder {
+func postImport(t testing.TB, e http.Handler, key, query string, body []byte) *httptest.ResponseRecorder {
 	t.Helper()
 	req := httptest.NewRequest(http.MethodPost, "/v1/admin/imports?"+query, bytes.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+key)
@@ -387,3 +387,33 @@ func TestMalformedImportsNeverFail500(t *testing.T) {
 }
 
 var _ = echo.New
+
+func TestImportMatchesSKULessVariantsByOptions(t *testing.T) {
+	e, d, _ := newServer(t)
+	key := adminKey(t, d, "importer", auth.ScopeImportsWrite)
+	line := func(s, m string) []byte {
+		return []byte(`{"handle":"cap","title":"Cap","variants":[{` + s + `"price":"5","stock":2,"options":{"Size":"S"}},{` + m + `"price":"5","stock":3,"options":{"Size":"M"}}]}` + "\n")
+	}
+	if r := runImport(t, e, key, "format=ndjson", line("", "")); r.Created != 1 {
+		t.Fatalf("%+v", r)
+	}
+	ids := count(t, d, "SELECT CAST(SUM(id) AS SIGNED) FROM variants")
+	// Reordered and one price changed: still the same two variants.
+	swapped := []byte(`{"handle":"cap","title":"Cap","variants":[{"price":"5","stock":3,"options":{"Size":"M"}},{"price":"6","stock":2,"options":{"Size":"S"}}]}` + "\n")
+	if r := runImport(t, e, key, "format=ndjson", swapped); r.Updated != 1 {
+		t.Fatalf("%+v", r)
+	}
+	// The file gains SKUs: the variants keep their ids and stock.
+	if r := runImport(t, e, key, "format=ndjson", line(`"sku":"CAP-S",`, `"sku":"CAP-M",`)); r.Updated != 1 {
+		t.Fatalf("%+v", r)
+	}
+	if got := count(t, d, "SELECT CAST(SUM(id) AS SIGNED) FROM variants"); got != ids {
+		t.Error("variants were re-created instead of matched by options")
+	}
+	if got := count(t, d, "SELECT COUNT(*) FROM variants WHERE sku IN ('CAP-S','CAP-M') AND active"); got != 2 {
+		t.Errorf("%d variants got their SKU", got)
+	}
+	if got := count(t, d, "SELECT on_hand FROM inventory i JOIN variants v ON v.id = i.variant_id WHERE v.sku = 'CAP-M'"); got != 3 {
+		t.Errorf("CAP-M on hand %d", got)
+	}
+}

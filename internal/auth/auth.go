@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -139,8 +140,12 @@ func (k *Keys) List(ctx context.Context) ([]db.ApiKey, error) { return k.q.ListA
 
 // Revoke revokes the key with this id or name; it reports how many it revoked.
 func (k *Keys) Revoke(ctx context.Context, idOrName string) (int64, error) {
-	var id uint64
-	fmt.Sscan(idOrName, &id)
+	// Only an all-digit argument is an id: Sscan would read "7-ci" as 7 and
+	// revoke somebody else's key.
+	id, err := strconv.ParseUint(idOrName, 10, 64)
+	if err != nil {
+		id = 0 // no key has id 0
+	}
 	return k.q.RevokeAPIKey(ctx, db.RevokeAPIKeyParams{
 		RevokedAt: sql.NullTime{Time: time.Now().UTC(), Valid: true}, ID: id, Name: idOrName,
 	})

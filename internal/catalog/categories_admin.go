@@ -228,6 +228,12 @@ func DeleteCategory(ctx context.Context, st *store.Store, id uint64) error {
 		if err := tx.Q.AdminDeleteCategoryProducts(ctx, id); err != nil {
 			return err
 		}
+		if len(products) > 0 {
+			// Their pages no longer show this category.
+			if err := tx.Q.AdminBumpProductVersions(ctx, db.AdminBumpProductVersionsParams{UpdatedAt: time.Now().UTC(), Ids: products}); err != nil {
+				return err
+			}
+		}
 		if err := SyncListing(ctx, tx, products); err != nil {
 			return err
 		}

@@ -497,15 +497,24 @@ func (w *Writer) writeProducts(ctx context.Context, tx *store.Tx, plans []*plan,
 		return err
 	}
 
-	// Categories, attributes and images are replaced whole.
-	if err := tx.Q.WriterDeleteProductCategories(ctx, ids); err != nil {
-		return fmt.Errorf("clear categories: %w", err)
+	// Categories, attributes and images are replaced whole (new products
+	// have none to clear).
+	var existing []uint64
+	for _, id := range ids {
+		if byID[id].exists {
+			existing = append(existing, id)
+		}
 	}
-	if err := tx.Q.WriterDeleteProductAttributes(ctx, ids); err != nil {
-		return fmt.Errorf("clear attributes: %w", err)
-	}
-	if err := tx.Q.WriterDeleteProductImages(ctx, ids); err != nil {
-		return fmt.Errorf("clear images: %w", err)
+	if len(existing) > 0 {
+		if err := tx.Q.WriterDeleteProductCategories(ctx, existing); err != nil {
+			return fmt.Errorf("clear categories: %w", err)
+		}
+		if err := tx.Q.WriterDeleteProductAttributes(ctx, existing); err != nil {
+			return fmt.Errorf("clear attributes: %w", err)
+		}
+		if err := tx.Q.WriterDeleteProductImages(ctx, existing); err != nil {
+			return fmt.Errorf("clear images: %w", err)
+		}
 	}
 	var catArgs, attrArgs, imgArgs []any
 	for _, id := range ids {
@@ -612,7 +621,10 @@ func (w *Writer) writeVariants(ctx context.Context, tx *store.Tx, plans []*plan,
 			}
 		}
 		for i, v := range pl.p.Variants {
-			if v.SKU != "" || match[i] != 0 {
+			// A SKU-less variant matches by its options; so does a variant
+			// that now has a SKU where the stored one had none (a file that
+			// gained SKUs keeps its variant ids and stock).
+			if match[i] != 0 {
 				continue
 			}
 			k := optsOf(v.Options)
