@@ -95,20 +95,23 @@ func facetSQL(q *ListQuery, catID uint64, facet string, children []uint64) (stri
 		if len(children) == 0 {
 			return "", nil
 		}
-		query := "SELECT fc.category_id, COUNT(*) AS n FROM " + from +
-			" JOIN product_listing fc ON fc.product_id = pl.product_id AND fc.category_id IN (" + placeholders(len(children)) + ")" + w +
-			" GROUP BY fc.category_id"
-		// The join's placeholders come after the FROM's (full-text) ones.
+		// A child's listing rows are exactly the filtered category's products
+		// that are in the child or below, and carry the same filter columns:
+		// count them in place (index ranges of the children) instead of
+		// joining every matching row to its other categories.
+		from, where, args := filterSQL(q, RootCategory, maxMatchesFacet, "")
 		nFrom := 0
 		if len(q.Terms) > 0 {
 			nFrom = 2
 		}
+		where[0] = "pl.category_id IN (" + placeholders(len(children)) + ")"
 		ordered := append([]any{}, args[:nFrom]...)
 		for _, c := range children {
 			ordered = append(ordered, c)
 		}
-		ordered = append(ordered, args[nFrom:]...)
-		return query, ordered
+		ordered = append(ordered, args[nFrom+1:]...) // the category's own equality is replaced
+		return "SELECT pl.category_id, COUNT(*) AS n FROM " + from + " WHERE " + strings.Join(where, " AND ") +
+			" GROUP BY pl.category_id", ordered
 	case strings.HasPrefix(facet, "attr."):
 		from = from + " JOIN product_attributes fa ON fa.product_id = pl.product_id AND fa.name = ?"
 		nFrom := 0
