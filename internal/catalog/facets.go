@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/shelfcommerce/shelf/internal/money"
 )
 
@@ -138,31 +140,34 @@ func (s *Storefront) facetCounts(ctx context.Context, q *ListQuery, catID uint64
 	})
 }
 
+// computeFacets runs the facet queries side by side (each takes and returns
+// its own connection, never two at once): a cold facet set costs its slowest
+// facet, not their sum.
 func (s *Storefront) computeFacets(ctx context.Context, q *ListQuery, catID uint64) (map[string]any, error) {
+	results := make([]any, len(q.Facets))
+	g, gctx := errgroup.WithContext(ctx)
+	for i, f := range q.Facets {
+		g.Go(func() error {
+			var err error
+			switch {
+			case f == "brand" || strings.HasPrefix(f, "attr."):
+				query, args := facetSQL(q, catID, f, nil)
+				results[i], err = s.valueCounts(gctx, query, args)
+			case f == "price":
+				query, args := facetSQL(q, catID, f, nil)
+				results[i], err = s.priceFacet(gctx, q, query, args)
+			case f == "category":
+				results[i], err = s.categoryFacet(gctx, q, catID)
+			}
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
 	out := make(map[string]any, len(q.Facets))
-	for _, f := range q.Facets {
-		switch {
-		case f == "brand" || strings.HasPrefix(f, "attr."):
-			query, args := facetSQL(q, catID, f, nil)
-			vals, err := s.valueCounts(ctx, query, args)
-			if err != nil {
-				return nil, err
-			}
-			out[f] = vals
-		case f == "price":
-			query, args := facetSQL(q, catID, f, nil)
-			pf, err := s.priceFacet(ctx, q, query, args)
-			if err != nil {
-				return nil, err
-			}
-			out[f] = pf
-		case f == "category":
-			cf, err := s.categoryFacet(ctx, q, catID)
-			if err != nil {
-				return nil, err
-			}
-			out[f] = cf
-		}
+	for i, f := range q.Facets {
+		out[f] = results[i]
 	}
 	return out, nil
 }
