@@ -177,14 +177,11 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.orderLinesOfStmt, err = db.PrepareContext(ctx, orderLinesOf); err != nil {
 		return nil, fmt.Errorf("error preparing query OrderLinesOf: %w", err)
 	}
-	if q.productDetailByIDStmt, err = db.PrepareContext(ctx, productDetailByID); err != nil {
-		return nil, fmt.Errorf("error preparing query ProductDetailByID: %w", err)
-	}
-	if q.productDetailPartsStmt, err = db.PrepareContext(ctx, productDetailParts); err != nil {
-		return nil, fmt.Errorf("error preparing query ProductDetailParts: %w", err)
-	}
 	if q.productIDBySlugStmt, err = db.PrepareContext(ctx, productIDBySlug); err != nil {
 		return nil, fmt.Errorf("error preparing query ProductIDBySlug: %w", err)
+	}
+	if q.productPageStmt, err = db.PrepareContext(ctx, productPage); err != nil {
+		return nil, fmt.Errorf("error preparing query ProductPage: %w", err)
 	}
 	if q.releaseIdempotencyKeyStmt, err = db.PrepareContext(ctx, releaseIdempotencyKey); err != nil {
 		return nil, fmt.Errorf("error preparing query ReleaseIdempotencyKey: %w", err)
@@ -521,19 +518,14 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing orderLinesOfStmt: %w", cerr)
 		}
 	}
-	if q.productDetailByIDStmt != nil {
-		if cerr := q.productDetailByIDStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing productDetailByIDStmt: %w", cerr)
-		}
-	}
-	if q.productDetailPartsStmt != nil {
-		if cerr := q.productDetailPartsStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing productDetailPartsStmt: %w", cerr)
-		}
-	}
 	if q.productIDBySlugStmt != nil {
 		if cerr := q.productIDBySlugStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing productIDBySlugStmt: %w", cerr)
+		}
+	}
+	if q.productPageStmt != nil {
+		if cerr := q.productPageStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing productPageStmt: %w", cerr)
 		}
 	}
 	if q.releaseIdempotencyKeyStmt != nil {
@@ -751,9 +743,8 @@ type Queries struct {
 	listingSourcesStmt                    *sql.Stmt
 	orderLinesStmt                        *sql.Stmt
 	orderLinesOfStmt                      *sql.Stmt
-	productDetailByIDStmt                 *sql.Stmt
-	productDetailPartsStmt                *sql.Stmt
 	productIDBySlugStmt                   *sql.Stmt
+	productPageStmt                       *sql.Stmt
 	releaseIdempotencyKeyStmt             *sql.Stmt
 	returnStockStmt                       *sql.Stmt
 	revokeAPIKeyStmt                      *sql.Stmt
@@ -836,9 +827,8 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		listingSourcesStmt:                    q.listingSourcesStmt,
 		orderLinesStmt:                        q.orderLinesStmt,
 		orderLinesOfStmt:                      q.orderLinesOfStmt,
-		productDetailByIDStmt:                 q.productDetailByIDStmt,
-		productDetailPartsStmt:                q.productDetailPartsStmt,
 		productIDBySlugStmt:                   q.productIDBySlugStmt,
+		productPageStmt:                       q.productPageStmt,
 		releaseIdempotencyKeyStmt:             q.releaseIdempotencyKeyStmt,
 		returnStockStmt:                       q.returnStockStmt,
 		revokeAPIKeyStmt:                      q.revokeAPIKeyStmt,

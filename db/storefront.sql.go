@@ -8,7 +8,6 @@ package db
 import (
 	"context"
 	"database/sql"
-	"time"
 )
 
 const categoryAncestors = `-- name: CategoryAncestors :many
@@ -109,103 +108,84 @@ func (q *Queries) CategoryChildren(ctx context.Context, parentID sql.NullInt64) 
 	return items, nil
 }
 
-const productDetailByID = `-- name: ProductDetailByID :one
-
-SELECT id, slug, title, description, brand, product_type,
-       option1_name, option2_name, option3_name, version, created_at, updated_at
-FROM products
-WHERE id = ? AND status = 'active'
+const productIDBySlug = `-- name: ProductIDBySlug :one
+SELECT id FROM products WHERE slug = ? AND status = 'active'
 `
 
-type ProductDetailByIDRow struct {
-	ID          uint64
-	Slug        string
-	Title       string
-	Description string
-	Brand       string
-	ProductType string
-	Option1Name string
-	Option2Name string
-	Option3Name string
-	Version     uint64
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+func (q *Queries) ProductIDBySlug(ctx context.Context, slug string) (uint64, error) {
+	row := q.queryRow(ctx, q.productIDBySlugStmt, productIDBySlug, slug)
+	var id uint64
+	err := row.Scan(&id)
+	return id, err
 }
 
-// Reads behind the storefront: product detail and the category tree. The
-// listing (filters, sorts, cursors, facets) is built at run time from a fixed
-// whitelist in internal/catalog/listing_sql.go, because its shape depends on
-// which filters are present.
-// The product row of a product page (primary key).
-func (q *Queries) ProductDetailByID(ctx context.Context, id uint64) (ProductDetailByIDRow, error) {
-	row := q.queryRow(ctx, q.productDetailByIDStmt, productDetailByID, id)
-	var i ProductDetailByIDRow
-	err := row.Scan(
-		&i.ID,
-		&i.Slug,
-		&i.Title,
-		&i.Description,
-		&i.Brand,
-		&i.ProductType,
-		&i.Option1Name,
-		&i.Option2Name,
-		&i.Option3Name,
-		&i.Version,
-		&i.CreatedAt,
-		&i.UpdatedAt,
-	)
-	return i, err
-}
+const productPage = `-- name: ProductPage :many
 
-const productDetailParts = `-- name: ProductDetailParts :many
-SELECT CAST('v' AS CHAR(1)) AS kind, v.id, v.position,
-       CAST(COALESCE(v.sku, '') AS CHAR(191)) AS s1, v.option1 AS s2, v.option2 AS s3, v.option3 AS s4,
-       CAST(v.currency AS CHAR(3)) AS s5,
-       v.price AS n1, CAST(COALESCE(v.compare_at_price, -1) AS SIGNED) AS n2, CAST(COALESCE(i.on_hand, 0) AS SIGNED) AS n3,
-       CAST(v.sku IS NULL AS SIGNED) AS sku_null
+SELECT CAST('p' AS CHAR(1)) AS kind, p.id, CAST(0 AS SIGNED) AS position,
+       p.slug AS s1, p.title AS s2, p.brand AS s3, p.product_type AS s4,
+       p.option1_name AS s5, p.option2_name AS s6, p.option3_name AS s7, p.description AS s8,
+       CAST(p.version AS SIGNED) AS n1,
+       CAST(TIMESTAMPDIFF(MICROSECOND, '1970-01-01', p.created_at) AS SIGNED) AS n2,
+       CAST(TIMESTAMPDIFF(MICROSECOND, '1970-01-01', p.updated_at) AS SIGNED) AS n3,
+       CAST(0 AS SIGNED) AS sku_null
+FROM products p
+WHERE p.id = ? AND p.status = 'active'
+UNION ALL
+SELECT 'v', v.id, v.position, COALESCE(v.sku, ''), v.option1, v.option2, v.option3, v.currency, '', '', '',
+       v.price, COALESCE(v.compare_at_price, -1), COALESCE(i.on_hand, 0), v.sku IS NULL
 FROM variants v LEFT JOIN inventory i ON i.variant_id = v.id
 WHERE v.product_id = ? AND v.active
 UNION ALL
-SELECT 'i', im.id, im.position, im.src, im.alt, '', '', '', 0, 0, 0, 0
+SELECT 'i', im.id, im.position, im.src, im.alt, '', '', '', '', '', '', 0, 0, 0, 0
 FROM product_images im WHERE im.product_id = ?
 UNION ALL
-SELECT 'a', 0, 0, a.name, a.value, '', '', '', 0, 0, 0, 0
+SELECT 'a', 0, 0, a.name, a.value, '', '', '', '', '', '', 0, 0, 0, 0
 FROM product_attributes a WHERE a.product_id = ?
 UNION ALL
-SELECT 'c', c.id, pc.position, c.slug, c.name, '', '', '', 0, 0, 0, 0
+SELECT 'c', c.id, pc.position, c.slug, c.name, '', '', '', '', '', '', 0, 0, 0, 0
 FROM product_categories pc JOIN categories c ON c.id = pc.category_id
 WHERE pc.product_id = ?
 `
 
-type ProductDetailPartsParams struct {
+type ProductPageParams struct {
+	ProductID    uint64
 	VariantsOf   uint64
 	ImagesOf     uint64
 	AttributesOf uint64
 	CategoriesOf uint64
 }
 
-type ProductDetailPartsRow struct {
+type ProductPageRow struct {
 	Kind     interface{}
 	ID       uint64
-	Position int32
-	S1       interface{}
+	Position int64
+	S1       string
 	S2       string
 	S3       string
 	S4       string
-	S5       interface{}
+	S5       string
+	S6       string
+	S7       string
+	S8       string
 	N1       int64
 	N2       int64
 	N3       int64
 	SkuNull  int64
 }
 
-// Everything that hangs off a product page, in one round trip: kind 'v'
-// (active variants with stock), 'i' (images), 'a' (attributes), 'c'
-// (categories), in one column layout. Four primary-key or index ranges; a
-// version with JSON_ARRAYAGG subqueries cost several times more in the
-// optimizer than in execution.
-func (q *Queries) ProductDetailParts(ctx context.Context, arg ProductDetailPartsParams) ([]ProductDetailPartsRow, error) {
-	rows, err := q.query(ctx, q.productDetailPartsStmt, productDetailParts,
+// Reads behind the storefront: product detail and the category tree. The
+// listing (filters, sorts, cursors, facets) is built at run time from a fixed
+// whitelist in internal/catalog/listing_sql.go, because its shape depends on
+// which filters are present.
+// Everything a product page shows, in one statement and one round trip, in
+// one column layout: kind 'p' (the product, only when active), 'v' (active
+// variants with stock), 'i' (images), 'a' (attributes), 'c' (categories).
+// Five primary-key or index ranges. Times travel as UTC microseconds. (A
+// version with JSON_ARRAYAGG subqueries spent more in MariaDB's optimizer
+// than in execution; two statements cost a second round trip.)
+func (q *Queries) ProductPage(ctx context.Context, arg ProductPageParams) ([]ProductPageRow, error) {
+	rows, err := q.query(ctx, q.productPageStmt, productPage,
+		arg.ProductID,
 		arg.VariantsOf,
 		arg.ImagesOf,
 		arg.AttributesOf,
@@ -215,9 +195,9 @@ func (q *Queries) ProductDetailParts(ctx context.Context, arg ProductDetailParts
 		return nil, err
 	}
 	defer rows.Close()
-	var items []ProductDetailPartsRow
+	var items []ProductPageRow
 	for rows.Next() {
-		var i ProductDetailPartsRow
+		var i ProductPageRow
 		if err := rows.Scan(
 			&i.Kind,
 			&i.ID,
@@ -227,6 +207,9 @@ func (q *Queries) ProductDetailParts(ctx context.Context, arg ProductDetailParts
 			&i.S3,
 			&i.S4,
 			&i.S5,
+			&i.S6,
+			&i.S7,
+			&i.S8,
 			&i.N1,
 			&i.N2,
 			&i.N3,
@@ -243,17 +226,6 @@ func (q *Queries) ProductDetailParts(ctx context.Context, arg ProductDetailParts
 		return nil, err
 	}
 	return items, nil
-}
-
-const productIDBySlug = `-- name: ProductIDBySlug :one
-SELECT id FROM products WHERE slug = ? AND status = 'active'
-`
-
-func (q *Queries) ProductIDBySlug(ctx context.Context, slug string) (uint64, error) {
-	row := q.queryRow(ctx, q.productIDBySlugStmt, productIDBySlug, slug)
-	var id uint64
-	err := row.Scan(&id)
-	return id, err
 }
 
 const topCategories = `-- name: TopCategories :many

@@ -113,6 +113,7 @@ func TestListingAgreesWithAnIndependentModel(t *testing.T) {
 	if testing.Short() {
 		combos = 60
 	}
+	nonEmpty, multiPage := 0, 0
 	for k := range combos {
 		v := url.Values{}
 		filter := func(m *modelProduct) bool { return true }
@@ -257,7 +258,19 @@ func TestListingAgreesWithAnIndependentModel(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Fatalf("combo %d: GET /v1/products?%s\n got %d ids %v\nwant %d ids %v", k, base, len(got), head(got), len(want), head(want))
 		}
+		if len(want) > 0 {
+			nonEmpty++
+		}
+		if len(want) > limit {
+			multiPage++
+		}
 	}
+	// The comparison means something only if many combinations list
+	// products, over several pages.
+	if nonEmpty < combos/2 || multiPage < combos/5 {
+		t.Fatalf("only %d of %d combinations listed anything and %d paged: the generator no longer exercises the filters", nonEmpty, combos, multiPage)
+	}
+	t.Logf("%d combinations, %d non-empty, %d over several pages", combos, nonEmpty, multiPage)
 }
 
 func modelOrder(sort string) func(a, b modelProduct) int {

@@ -414,6 +414,29 @@ func TestFacetsCountTheWholeFilteredSet(t *testing.T) {
 	if err := json.Unmarshal(all.Facets["category"], &cats); err != nil || len(cats) != 6 {
 		t.Fatalf("category facet: %v %s", err, all.Facets["category"])
 	}
+	// Each top-level category's count is what filtering by it lists.
+	for _, c := range cats[:2] {
+		var p listPage
+		n := 0
+		path := "/v1/products?limit=100&category=" + c.Slug
+		for {
+			p = listPage{}
+			getJSON(t, e, path, &p)
+			n += len(p.Items)
+			if p.NextCursor == nil {
+				break
+			}
+			path = "/v1/products?limit=100&category=" + c.Slug + "&cursor=" + *p.NextCursor
+		}
+		if n != c.Count {
+			t.Errorf("category %s: facet %d, listing %d", c.Slug, c.Count, n)
+		}
+	}
+	var inStock listPage
+	getJSON(t, e, "/v1/products?in_stock=true&min_price=20&facets=category&category="+cats[0].Slug, &inStock)
+	if len(inStock.Facets["category"]) < 3 {
+		t.Errorf("filtered category facet: %s", inStock.Facets["category"])
+	}
 	total, bucketSum := 0, 0
 	for _, b := range price.Buckets {
 		bucketSum += b.Count

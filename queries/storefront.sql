@@ -3,34 +3,35 @@
 -- whitelist in internal/catalog/listing_sql.go, because its shape depends on
 -- which filters are present.
 
--- name: ProductDetailByID :one
--- The product row of a product page (primary key).
-SELECT id, slug, title, description, brand, product_type,
-       option1_name, option2_name, option3_name, version, created_at, updated_at
-FROM products
-WHERE id = ? AND status = 'active';
-
--- name: ProductDetailParts :many
--- Everything that hangs off a product page, in one round trip: kind 'v'
--- (active variants with stock), 'i' (images), 'a' (attributes), 'c'
--- (categories), in one column layout. Four primary-key or index ranges; a
--- version with JSON_ARRAYAGG subqueries cost several times more in the
--- optimizer than in execution.
-SELECT CAST('v' AS CHAR(1)) AS kind, v.id, v.position,
-       CAST(COALESCE(v.sku, '') AS CHAR(191)) AS s1, v.option1 AS s2, v.option2 AS s3, v.option3 AS s4,
-       CAST(v.currency AS CHAR(3)) AS s5,
-       v.price AS n1, CAST(COALESCE(v.compare_at_price, -1) AS SIGNED) AS n2, CAST(COALESCE(i.on_hand, 0) AS SIGNED) AS n3,
-       CAST(v.sku IS NULL AS SIGNED) AS sku_null
+-- name: ProductPage :many
+-- Everything a product page shows, in one statement and one round trip, in
+-- one column layout: kind 'p' (the product, only when active), 'v' (active
+-- variants with stock), 'i' (images), 'a' (attributes), 'c' (categories).
+-- Five primary-key or index ranges. Times travel as UTC microseconds. (A
+-- version with JSON_ARRAYAGG subqueries spent more in MariaDB's optimizer
+-- than in execution; two statements cost a second round trip.)
+SELECT CAST('p' AS CHAR(1)) AS kind, p.id, CAST(0 AS SIGNED) AS position,
+       p.slug AS s1, p.title AS s2, p.brand AS s3, p.product_type AS s4,
+       p.option1_name AS s5, p.option2_name AS s6, p.option3_name AS s7, p.description AS s8,
+       CAST(p.version AS SIGNED) AS n1,
+       CAST(TIMESTAMPDIFF(MICROSECOND, '1970-01-01', p.created_at) AS SIGNED) AS n2,
+       CAST(TIMESTAMPDIFF(MICROSECOND, '1970-01-01', p.updated_at) AS SIGNED) AS n3,
+       CAST(0 AS SIGNED) AS sku_null
+FROM products p
+WHERE p.id = sqlc.arg(product_id) AND p.status = 'active'
+UNION ALL
+SELECT 'v', v.id, v.position, COALESCE(v.sku, ''), v.option1, v.option2, v.option3, v.currency, '', '', '',
+       v.price, COALESCE(v.compare_at_price, -1), COALESCE(i.on_hand, 0), v.sku IS NULL
 FROM variants v LEFT JOIN inventory i ON i.variant_id = v.id
 WHERE v.product_id = sqlc.arg(variants_of) AND v.active
 UNION ALL
-SELECT 'i', im.id, im.position, im.src, im.alt, '', '', '', 0, 0, 0, 0
+SELECT 'i', im.id, im.position, im.src, im.alt, '', '', '', '', '', '', 0, 0, 0, 0
 FROM product_images im WHERE im.product_id = sqlc.arg(images_of)
 UNION ALL
-SELECT 'a', 0, 0, a.name, a.value, '', '', '', 0, 0, 0, 0
+SELECT 'a', 0, 0, a.name, a.value, '', '', '', '', '', '', 0, 0, 0, 0
 FROM product_attributes a WHERE a.product_id = sqlc.arg(attributes_of)
 UNION ALL
-SELECT 'c', c.id, pc.position, c.slug, c.name, '', '', '', 0, 0, 0, 0
+SELECT 'c', c.id, pc.position, c.slug, c.name, '', '', '', '', '', '', 0, 0, 0, 0
 FROM product_categories pc JOIN categories c ON c.id = pc.category_id
 WHERE pc.product_id = sqlc.arg(categories_of);
 

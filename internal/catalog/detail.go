@@ -141,34 +141,37 @@ func (s *Storefront) ProductPage(ctx context.Context, idOrSlug string) (*Rendere
 }
 
 func (s *Storefront) renderProduct(ctx context.Context, id uint64) (*RenderedProduct, error) {
-	row, err := s.st.Q.ProductDetailByID(ctx, id)
+	rows, err := s.st.Q.ProductPage(ctx, db.ProductPageParams{
+		ProductID: id, VariantsOf: id, ImagesOf: id, AttributesOf: id, CategoriesOf: id})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("product %d: %w", id, err)
 	}
-	parts, err := s.st.Q.ProductDetailParts(ctx, db.ProductDetailPartsParams{
-		VariantsOf: id, ImagesOf: id, AttributesOf: id, CategoriesOf: id})
-	if err != nil {
-		return nil, fmt.Errorf("product %d parts: %w", id, err)
+	p := Product{OptionNames: []string{}, Variants: []Variant{}, Images: []Image{}, Attributes: []Attribute{}, Categories: []CategoryShort{}}
+	var names []string
+	for _, r := range rows {
+		if asString(r.Kind) == "p" {
+			p.ID, p.Slug, p.Title, p.Brand, p.ProductType, p.Description = r.ID, r.S1, r.S2, r.S3, r.S4, r.S8
+			p.Version = uint64(r.N1)
+			p.CreatedAt, p.UpdatedAt = time.UnixMicro(r.N2).UTC(), time.UnixMicro(r.N3).UTC()
+			names = []string{r.S5, r.S6, r.S7}
+		}
 	}
-	p := Product{
-		ID: row.ID, Slug: row.Slug, Title: row.Title, Brand: row.Brand, Description: row.Description,
-		ProductType: row.ProductType, Version: row.Version, CreatedAt: row.CreatedAt, UpdatedAt: row.UpdatedAt,
-		OptionNames: []string{}, Variants: []Variant{}, Images: []Image{}, Attributes: []Attribute{}, Categories: []CategoryShort{},
+	if names == nil {
+		return nil, sql.ErrNoRows // no such active product
 	}
-	names := []string{row.Option1Name, row.Option2Name, row.Option3Name}
 	for _, n := range names {
 		if n != "" {
 			p.OptionNames = append(p.OptionNames, n)
 		}
 	}
-	for _, r := range parts {
+	for _, r := range rows {
 		switch asString(r.Kind) {
 		case "v":
-			cur := asString(r.S5)
+			cur := r.S5
 			v := Variant{ID: r.ID, Price: money.Money{Amount: r.N1, Currency: cur},
-				Available: max(r.N3, 0), Options: []OptionValue{}, position: int64(r.Position)}
+				Available: max(r.N3, 0), Options: []OptionValue{}, position: r.Position}
 			if r.SkuNull == 0 {
-				sku := asString(r.S1)
+				sku := r.S1
 				v.SKU = &sku
 			}
 			if r.N2 >= 0 {
@@ -181,11 +184,11 @@ func (s *Storefront) renderProduct(ctx context.Context, id uint64) (*RenderedPro
 			}
 			p.Variants = append(p.Variants, v)
 		case "i":
-			p.Images = append(p.Images, Image{Src: asString(r.S1), Alt: r.S2, id: r.ID, position: int64(r.Position)})
+			p.Images = append(p.Images, Image{Src: r.S1, Alt: r.S2, id: r.ID, position: r.Position})
 		case "a":
-			p.Attributes = append(p.Attributes, Attribute{Name: asString(r.S1), Value: r.S2})
+			p.Attributes = append(p.Attributes, Attribute{Name: r.S1, Value: r.S2})
 		case "c":
-			p.Categories = append(p.Categories, CategoryShort{ID: r.ID, Slug: asString(r.S1), Name: r.S2, position: int64(r.Position)})
+			p.Categories = append(p.Categories, CategoryShort{ID: r.ID, Slug: r.S1, Name: r.S2, position: r.Position})
 		}
 	}
 	slices.SortFunc(p.Variants, func(a, b Variant) int {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/shelfcommerce/shelf/internal/money"
 )
 
@@ -95,20 +97,23 @@ func facetSQL(q *ListQuery, catID uint64, facet string, children []uint64) (stri
 		if len(children) == 0 {
 			return "", nil
 		}
-		query := "SELECT fc.category_id, COUNT(*) AS n FROM " + from +
-			" JOIN product_listing fc ON fc.product_id = pl.product_id AND fc.category_id IN (" + placeholders(len(children)) + ")" + w +
-			" GROUP BY fc.category_id"
-		// The join's placeholders come after the FROM's (full-text) ones.
+		// A child's listing rows are exactly the filtered category's products
+		// that are in the child or below, and carry the same filter columns:
+		// count them in place (index ranges of the children) instead of
+		// joining every matching row to its other categories.
+		from, where, args := filterSQL(q, RootCategory, maxMatchesFacet, "")
 		nFrom := 0
 		if len(q.Terms) > 0 {
 			nFrom = 2
 		}
+		where[0] = "pl.category_id IN (" + placeholders(len(children)) + ")"
 		ordered := append([]any{}, args[:nFrom]...)
 		for _, c := range children {
 			ordered = append(ordered, c)
 		}
-		ordered = append(ordered, args[nFrom:]...)
-		return query, ordered
+		ordered = append(ordered, args[nFrom+1:]...) // the category's own equality is replaced
+		return "SELECT pl.category_id, COUNT(*) AS n FROM " + from + " WHERE " + strings.Join(where, " AND ") +
+			" GROUP BY pl.category_id", ordered
 	case strings.HasPrefix(facet, "attr."):
 		from = from + " JOIN product_attributes fa ON fa.product_id = pl.product_id AND fa.name = ?"
 		nFrom := 0
@@ -135,31 +140,34 @@ func (s *Storefront) facetCounts(ctx context.Context, q *ListQuery, catID uint64
 	})
 }
 
+// computeFacets runs the facet queries side by side (each takes and returns
+// its own connection, never two at once): a cold facet set costs its slowest
+// facet, not their sum.
 func (s *Storefront) computeFacets(ctx context.Context, q *ListQuery, catID uint64) (map[string]any, error) {
+	results := make([]any, len(q.Facets))
+	g, gctx := errgroup.WithContext(ctx)
+	for i, f := range q.Facets {
+		g.Go(func() error {
+			var err error
+			switch {
+			case f == "brand" || strings.HasPrefix(f, "attr."):
+				query, args := facetSQL(q, catID, f, nil)
+				results[i], err = s.valueCounts(gctx, query, args)
+			case f == "price":
+				query, args := facetSQL(q, catID, f, nil)
+				results[i], err = s.priceFacet(gctx, q, query, args)
+			case f == "category":
+				results[i], err = s.categoryFacet(gctx, q, catID)
+			}
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
 	out := make(map[string]any, len(q.Facets))
-	for _, f := range q.Facets {
-		switch {
-		case f == "brand" || strings.HasPrefix(f, "attr."):
-			query, args := facetSQL(q, catID, f, nil)
-			vals, err := s.valueCounts(ctx, query, args)
-			if err != nil {
-				return nil, err
-			}
-			out[f] = vals
-		case f == "price":
-			query, args := facetSQL(q, catID, f, nil)
-			pf, err := s.priceFacet(ctx, q, query, args)
-			if err != nil {
-				return nil, err
-			}
-			out[f] = pf
-		case f == "category":
-			cf, err := s.categoryFacet(ctx, q, catID)
-			if err != nil {
-				return nil, err
-			}
-			out[f] = cf
-		}
+	for i, f := range q.Facets {
+		out[f] = results[i]
 	}
 	return out, nil
 }

@@ -183,21 +183,54 @@ func load(ctx context.Context, ex execQuerier, q *db.Queries, o Options) (Result
 	}
 	o.logf("seed: %d products, %d variants written (%s); building the listing", res.Products, res.Variants, time.Since(start).Round(time.Second))
 
-	// The read model, from what was written, a range of ids at a time.
+	// The read model, from what was written, a range of ids at a time (the
+	// workers take disjoint ranges, so they never wait for each other's rows).
 	first, last := g.ProductID+1, g.ProductID+uint64(o.Products)
 	step := uint64(20000)
-	for from := first; from <= last; from += step {
-		to := min(from+step-1, last)
-		n, err := q.SeedBuildRootListing(ctx, db.SeedBuildRootListingParams{
-			VariantsFrom: from, VariantsTo: to, StockFrom: from, StockTo: to, FromID: from, ToID: to})
-		if err != nil {
-			return res, fmt.Errorf("listing: %w", err)
+	ranges := make(chan uint64)
+	lg, lctx := errgroup.WithContext(ctx)
+	lg.Go(func() error {
+		defer close(ranges)
+		for from := first; from <= last; from += step {
+			select {
+			case ranges <- from:
+			case <-lctx.Done():
+				return lctx.Err()
+			}
 		}
-		m, err := q.SeedBuildCategoryListing(ctx, db.SeedBuildCategoryListingParams{FromID: from, ToID: to})
-		if err != nil {
-			return res, fmt.Errorf("category listing: %w", err)
-		}
-		res.Listing += n + m
+		return nil
+	})
+	listed := make([]int64, o.Workers)
+	for w := range o.Workers {
+		lg.Go(func() error {
+			for from := range ranges {
+				to := min(from+step-1, last)
+				err := retry(lctx, func() error {
+					n, err := q.SeedBuildRootListing(lctx, db.SeedBuildRootListingParams{
+						VariantsFrom: from, VariantsTo: to, StockFrom: from, StockTo: to, FromID: from, ToID: to})
+					listed[w] += n
+					return err
+				})
+				if err != nil {
+					return fmt.Errorf("listing: %w", err)
+				}
+				err = retry(lctx, func() error {
+					m, err := q.SeedBuildCategoryListing(lctx, db.SeedBuildCategoryListingParams{FromID: from, ToID: to})
+					listed[w] += m
+					return err
+				})
+				if err != nil {
+					return fmt.Errorf("category listing: %w", err)
+				}
+			}
+			return nil
+		})
+	}
+	if err := lg.Wait(); err != nil {
+		return res, err
+	}
+	for _, n := range listed {
+		res.Listing += n
 	}
 	if o.RebuildIndexes {
 		o.logf("seed: listing built (%s); building indexes", time.Since(start).Round(time.Second))
@@ -290,4 +323,22 @@ func writeChunk(ctx context.Context, ex execQuerier, g *Generator, from, to int,
 		}
 	}
 	return nv, nil
+}
+
+// retry runs fn again after a deadlock or lock-wait timeout (two loaders
+// inserting next to each other can collide on gap locks). fn must be
+// one statement: a failed statement left nothing behind (autocommit).
+func retry(ctx context.Context, fn func() error) error {
+	var err error
+	for attempt := range 5 {
+		if err = fn(); err == nil || !store.IsRetryable(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(attempt+1) * 50 * time.Millisecond):
+		}
+	}
+	return err
 }
