@@ -10,7 +10,6 @@ import (
 
 	"github.com/shelfcommerce/shelf/internal/auth"
 	"github.com/shelfcommerce/shelf/internal/problem"
-	"github.com/shelfcommerce/shelf/internal/store"
 )
 
 func init() {
@@ -32,11 +31,7 @@ func apikey(ctx context.Context, e env, args []string) error {
 		}
 		return nil
 	}
-	cfg, err := loadConfig(e)
-	if err != nil {
-		return err
-	}
-	st, err := store.Open(ctx, cfg.DSN, store.PoolConfig{MaxOpen: 2, MaxIdle: 2, MaxLifetime: cfg.Pool.MaxLifetime})
+	st, err := openCommandStore(ctx, e)
 	if err != nil {
 		return err
 	}

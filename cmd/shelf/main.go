@@ -17,6 +17,7 @@ import (
 
 	"github.com/shelfcommerce/shelf/handlers"
 	"github.com/shelfcommerce/shelf/internal/config"
+	"github.com/shelfcommerce/shelf/internal/store"
 )
 
 func main() {
@@ -94,6 +95,17 @@ func loadConfig(e env) (config.Config, error) {
 		return cfg, &exitError{code: 2, msg: err.Error()}
 	}
 	return cfg, nil
+}
+
+// openCommandStore opens the database for a one-shot command (apikey, seed):
+// the configured DSN with a pool of two, since such a command runs a few
+// statements one after another.
+func openCommandStore(ctx context.Context, e env) (*store.Store, error) {
+	cfg, err := loadConfig(e)
+	if err != nil {
+		return nil, err
+	}
+	return store.Open(ctx, cfg.DSN, store.PoolConfig{MaxOpen: 2, MaxIdle: 2, MaxLifetime: cfg.Pool.MaxLifetime})
 }
 
 func newLogger(w io.Writer, level string) *slog.Logger {

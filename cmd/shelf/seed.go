@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/shelfcommerce/shelf/internal/seed"
-	"github.com/shelfcommerce/shelf/internal/store"
 )
 
 func init() {
@@ -22,11 +21,7 @@ func seedCmd(ctx context.Context, e env, args []string) error {
 		}
 		return nil
 	}
-	cfg, err := loadConfig(e)
-	if err != nil {
-		return err
-	}
-	st, err := store.Open(ctx, cfg.DSN, store.PoolConfig{MaxOpen: 2, MaxIdle: 2, MaxLifetime: cfg.Pool.MaxLifetime})
+	st, err := openCommandStore(ctx, e)
 	if err != nil {
 		return err
 	}

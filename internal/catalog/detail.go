@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"context"
 	"database/sql"
@@ -195,7 +196,7 @@ func (s *Storefront) renderProduct(ctx context.Context, id uint64) (*RenderedPro
 		if a.position != b.position {
 			return int(a.position - b.position)
 		}
-		return cmpU(a.ID, b.ID)
+		return cmp.Compare(a.ID, b.ID)
 	})
 	for _, v := range p.Variants {
 		if p.Price == nil || v.Price.Amount < p.Price.Amount {
@@ -210,19 +211,19 @@ func (s *Storefront) renderProduct(ctx context.Context, id uint64) (*RenderedPro
 		if a.position != b.position {
 			return int(a.position - b.position)
 		}
-		return cmpU(a.id, b.id)
+		return cmp.Compare(a.id, b.id)
 	})
 	slices.SortFunc(p.Attributes, func(a, b Attribute) int {
 		if a.Name != b.Name {
-			return compareStr(a.Name, b.Name)
+			return cmp.Compare(a.Name, b.Name)
 		}
-		return compareStr(a.Value, b.Value)
+		return cmp.Compare(a.Value, b.Value)
 	})
 	slices.SortFunc(p.Categories, func(a, b CategoryShort) int {
 		if a.position != b.position {
 			return int(a.position - b.position)
 		}
-		return cmpU(a.ID, b.ID)
+		return cmp.Compare(a.ID, b.ID)
 	})
 	body, err := json.Marshal(p)
 	if err != nil {
@@ -240,16 +241,6 @@ func (s *Storefront) renderProduct(ctx context.Context, id uint64) (*RenderedPro
 		r.Gzip = buf.Bytes()
 	}
 	return r, nil
-}
-
-func compareStr(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func nullID(id uint64) sql.NullInt64 { return sql.NullInt64{Int64: int64(id), Valid: true} }
