@@ -437,10 +437,10 @@ func (w *Writer) writeProducts(ctx context.Context, tx *store.Tx, plans []*plan,
 				skus = append(skus, v.SKU)
 			}
 		}
-		created := now
-		if pl.exists {
-			created = pl.created
+		if !pl.exists {
+			pl.created = now
 		}
+		created := pl.created
 		args = append(args, p.Handle, p.Title, p.DescriptionHTML, p.Brand, p.ProductType,
 			strings.Join(p.Tags, ", "), p.Status, on[0], on[1], on[2], strings.Join(skus, " "),
 			pl.hash, 1, created, now)
@@ -562,10 +562,87 @@ func (w *Writer) writeProducts(ctx context.Context, tx *store.Tx, plans []*plan,
 			return fmt.Errorf("write images: %w", err)
 		}
 	}
-	if err := SyncListing(ctx, tx, ids); err != nil {
-		return err
+	return w.syncListing(ctx, tx, byID, ids)
+}
+
+// syncListing brings the listing read model up to date for the batch. A
+// product that existed goes through SyncListing's read-compare-write. A
+// product created by this batch has no listing rows yet, and everything its
+// rows hold is what this batch just wrote: its status, slug, title, brand and
+// creation time; all its variants are active, so its lowest price and
+// currency are its variants'; it is in stock if any of them has stock (a
+// variant without a quantity got 0); and it is listed under its category and
+// that category's ancestors (read from the closure table, as SyncListing
+// does). So its rows are built here and only inserted, with the same counts
+// SyncListing would add, and nothing is read back.
+func (w *Writer) syncListing(ctx context.Context, tx *store.Tx, byID map[uint64]*plan, ids []uint64) error {
+	var old []uint64
+	var fresh []*plan
+	var catIDs []uint64
+	for _, id := range ids {
+		pl := byID[id]
+		switch {
+		case pl.exists || !knownStatus(pl.p.Status) || !storedAsGiven(pl.p.Variants):
+			old = append(old, id)
+		case pl.p.Status == string(db.ProductsStatusActive):
+			fresh = append(fresh, pl)
+			if pl.catID != 0 {
+				catIDs = append(catIDs, pl.catID)
+			}
+		}
+		// A new draft or archived product is not listed: nothing to write.
 	}
-	return nil
+	ancestors := map[uint64][]uint64{}
+	if len(catIDs) > 0 {
+		slices.Sort(catIDs)
+		catIDs = slices.Compact(catIDs)
+		rows, err := tx.Q.ListingAncestorsOf(ctx, catIDs)
+		if err != nil {
+			return fmt.Errorf("read category ancestors: %w", err)
+		}
+		for _, r := range rows {
+			ancestors[r.CategoryID] = append(ancestors[r.CategoryID], r.AncestorID)
+		}
+	}
+	rows := make([]listingRow, 0, len(fresh)*3)
+	for _, pl := range fresh {
+		vs := pl.p.Variants
+		row := listingRow{ProductID: pl.id, Slug: pl.p.Handle, Title: pl.p.Title, Brand: pl.p.Brand,
+			PriceMin: vs[0].Price, Currency: vs[0].Currency, CreatedAt: pl.created}
+		for _, v := range vs {
+			row.PriceMin = min(row.PriceMin, v.Price)
+			row.Currency = min(row.Currency, v.Currency)
+			if v.InventoryQty != nil && *v.InventoryQty > 0 {
+				row.InStock = true
+			}
+		}
+		row.CategoryID = RootCategory
+		rows = append(rows, row)
+		for _, c := range ancestors[pl.catID] {
+			row.CategoryID = c
+			rows = append(rows, row)
+		}
+	}
+	return syncListing(ctx, tx, old, rows)
+}
+
+// storedAsGiven: the variants' currencies read back as written (CHAR drops
+// trailing spaces), and there is at least one variant to take a price from.
+func storedAsGiven(vs []importer.Variant) bool {
+	for _, v := range vs {
+		if strings.HasSuffix(v.Currency, " ") {
+			return false
+		}
+	}
+	return len(vs) > 0
+}
+
+func knownStatus(s string) bool {
+	switch db.ProductsStatus(s) {
+	case db.ProductsStatusActive, db.ProductsStatusDraft, db.ProductsStatusArchived:
+		return true
+	}
+	return false
 }
 
 type optKey struct{ o1, o2, o3 string }
