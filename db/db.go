@@ -24,9 +24,6 @@ func New(db DBTX) *Queries {
 func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	q := Queries{db: db}
 	var err error
-	if q.addCategoryProductCountStmt, err = db.PrepareContext(ctx, addCategoryProductCount); err != nil {
-		return nil, fmt.Errorf("error preparing query AddCategoryProductCount: %w", err)
-	}
 	if q.adminArchiveProductStmt, err = db.PrepareContext(ctx, adminArchiveProduct); err != nil {
 		return nil, fmt.Errorf("error preparing query AdminArchiveProduct: %w", err)
 	}
@@ -162,6 +159,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.listOrdersStmt, err = db.PrepareContext(ctx, listOrders); err != nil {
 		return nil, fmt.Errorf("error preparing query ListOrders: %w", err)
 	}
+	if q.listingAncestorsOfStmt, err = db.PrepareContext(ctx, listingAncestorsOf); err != nil {
+		return nil, fmt.Errorf("error preparing query ListingAncestorsOf: %w", err)
+	}
 	if q.listingCategoriesStmt, err = db.PrepareContext(ctx, listingCategories); err != nil {
 		return nil, fmt.Errorf("error preparing query ListingCategories: %w", err)
 	}
@@ -263,11 +263,6 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 
 func (q *Queries) Close() error {
 	var err error
-	if q.addCategoryProductCountStmt != nil {
-		if cerr := q.addCategoryProductCountStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing addCategoryProductCountStmt: %w", cerr)
-		}
-	}
 	if q.adminArchiveProductStmt != nil {
 		if cerr := q.adminArchiveProductStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing adminArchiveProductStmt: %w", cerr)
@@ -493,6 +488,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing listOrdersStmt: %w", cerr)
 		}
 	}
+	if q.listingAncestorsOfStmt != nil {
+		if cerr := q.listingAncestorsOfStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listingAncestorsOfStmt: %w", cerr)
+		}
+	}
 	if q.listingCategoriesStmt != nil {
 		if cerr := q.listingCategoriesStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listingCategoriesStmt: %w", cerr)
@@ -692,7 +692,6 @@ func (q *Queries) queryRow(ctx context.Context, stmt *sql.Stmt, query string, ar
 type Queries struct {
 	db                                    DBTX
 	tx                                    *sql.Tx
-	addCategoryProductCountStmt           *sql.Stmt
 	adminArchiveProductStmt               *sql.Stmt
 	adminAttributesOfProductStmt          *sql.Stmt
 	adminBumpProductVersionStmt           *sql.Stmt
@@ -738,6 +737,7 @@ type Queries struct {
 	listAPIKeysStmt                       *sql.Stmt
 	listCategoriesStmt                    *sql.Stmt
 	listOrdersStmt                        *sql.Stmt
+	listingAncestorsOfStmt                *sql.Stmt
 	listingCategoriesStmt                 *sql.Stmt
 	listingRowsStmt                       *sql.Stmt
 	listingSourcesStmt                    *sql.Stmt
@@ -776,7 +776,6 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 	return &Queries{
 		db:                                    tx,
 		tx:                                    tx,
-		addCategoryProductCountStmt:           q.addCategoryProductCountStmt,
 		adminArchiveProductStmt:               q.adminArchiveProductStmt,
 		adminAttributesOfProductStmt:          q.adminAttributesOfProductStmt,
 		adminBumpProductVersionStmt:           q.adminBumpProductVersionStmt,
@@ -822,6 +821,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		listAPIKeysStmt:                       q.listAPIKeysStmt,
 		listCategoriesStmt:                    q.listCategoriesStmt,
 		listOrdersStmt:                        q.listOrdersStmt,
+		listingAncestorsOfStmt:                q.listingAncestorsOfStmt,
 		listingCategoriesStmt:                 q.listingCategoriesStmt,
 		listingRowsStmt:                       q.listingRowsStmt,
 		listingSourcesStmt:                    q.listingSourcesStmt,

@@ -11,20 +11,6 @@ import (
 	"time"
 )
 
-const addCategoryProductCount = `-- name: AddCategoryProductCount :exec
-UPDATE categories SET product_count = product_count + ? WHERE id = ?
-`
-
-type AddCategoryProductCountParams struct {
-	ProductCount int64
-	ID           uint64
-}
-
-func (q *Queries) AddCategoryProductCount(ctx context.Context, arg AddCategoryProductCountParams) error {
-	_, err := q.exec(ctx, q.addCategoryProductCountStmt, addCategoryProductCount, arg.ProductCount, arg.ID)
-	return err
-}
-
 const deleteListingRow = `-- name: DeleteListingRow :exec
 DELETE FROM product_listing WHERE category_id = ? AND product_id = ?
 `
@@ -37,6 +23,53 @@ type DeleteListingRowParams struct {
 func (q *Queries) DeleteListingRow(ctx context.Context, arg DeleteListingRowParams) error {
 	_, err := q.exec(ctx, q.deleteListingRowStmt, deleteListingRow, arg.CategoryID, arg.ProductID)
 	return err
+}
+
+const listingAncestorsOf = `-- name: ListingAncestorsOf :many
+SELECT category_id, ancestor_id
+FROM category_ancestors
+WHERE category_id IN (/*SLICE:category_ids*/?)
+ORDER BY category_id, ancestor_id
+`
+
+type ListingAncestorsOfRow struct {
+	CategoryID uint64
+	AncestorID uint64
+}
+
+// Each category with itself and all its ancestors: the categories a product
+// in it is listed under.
+func (q *Queries) ListingAncestorsOf(ctx context.Context, categoryIds []uint64) ([]ListingAncestorsOfRow, error) {
+	query := listingAncestorsOf
+	var queryParams []interface{}
+	if len(categoryIds) > 0 {
+		for _, v := range categoryIds {
+			queryParams = append(queryParams, v)
+		}
+		query = strings.Replace(query, "/*SLICE:category_ids*/?", strings.Repeat(",?", len(categoryIds))[1:], 1)
+	} else {
+		query = strings.Replace(query, "/*SLICE:category_ids*/?", "NULL", 1)
+	}
+	rows, err := q.query(ctx, nil, query, queryParams...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ListingAncestorsOfRow
+	for rows.Next() {
+		var i ListingAncestorsOfRow
+		if err := rows.Scan(&i.CategoryID, &i.AncestorID); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const listingCategories = `-- name: ListingCategories :many

@@ -29,6 +29,14 @@ FROM product_categories pc
 JOIN category_ancestors ca ON ca.category_id = pc.category_id
 WHERE pc.product_id IN (sqlc.slice('product_ids'));
 
+-- name: ListingAncestorsOf :many
+-- Each category with itself and all its ancestors: the categories a product
+-- in it is listed under.
+SELECT category_id, ancestor_id
+FROM category_ancestors
+WHERE category_id IN (sqlc.slice('category_ids'))
+ORDER BY category_id, ancestor_id;
+
 -- name: ListingRows :many
 SELECT category_id, product_id, slug, title, brand, price_min, currency, in_stock, created_at
 FROM product_listing
@@ -37,6 +45,3 @@ FOR UPDATE;
 
 -- name: DeleteListingRow :exec
 DELETE FROM product_listing WHERE category_id = ? AND product_id = ?;
-
--- name: AddCategoryProductCount :exec
-UPDATE categories SET product_count = product_count + ? WHERE id = ?;

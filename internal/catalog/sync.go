@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/shelfcommerce/shelf/db"
@@ -37,13 +38,43 @@ type listingKey struct{ category, product uint64 }
 // that differ, locks them in (category, product) order, and adjusts category
 // counts in id order so that concurrent writers cannot deadlock on them.
 func SyncListing(ctx context.Context, tx *store.Tx, productIDs []uint64) error {
-	if len(productIDs) == 0 {
+	return syncListing(ctx, tx, productIDs, nil)
+}
+
+// syncListing is SyncListing for productIDs, plus the listing rows of
+// products created in this transaction (fresh), which the caller built from
+// what it wrote: such a product has no listing rows yet, so its rows are only
+// inserted and counted, without reading anything. Both go into the same
+// sorted write and the same count update, so the lock order stays one.
+func syncListing(ctx context.Context, tx *store.Tx, productIDs []uint64, fresh []listingRow) error {
+	if len(productIDs) == 0 && len(fresh) == 0 {
 		return nil
 	}
 	ids := slices.Clone(productIDs)
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
 
+	want := make(map[listingKey]listingRow, len(ids)*4+len(fresh))
+	delta := map[uint64]int64{}
+	have := map[listingKey]bool{}
+	if len(ids) > 0 {
+		if err := readListing(ctx, tx, ids, want, have, delta); err != nil {
+			return err
+		}
+	}
+	for _, r := range fresh {
+		k := listingKey{r.CategoryID, r.ProductID}
+		if _, dup := want[k]; dup || have[k] {
+			return fmt.Errorf("listing row (%d, %d) of a new product is also an existing one's", r.CategoryID, r.ProductID)
+		}
+		want[k] = r
+	}
+	return writeListing(ctx, tx, want, have, delta)
+}
+
+// readListing reads the stored listing rows and their sources for ids, deletes
+// the rows that should no longer exist, and leaves in want the rows to write.
+func readListing(ctx context.Context, tx *store.Tx, ids []uint64, want map[listingKey]listingRow, have map[listingKey]bool, delta map[uint64]int64) error {
 	existing, err := tx.Q.ListingRows(ctx, ids)
 	if err != nil {
 		return fmt.Errorf("read listing rows: %w", err)
@@ -61,7 +92,6 @@ func SyncListing(ctx context.Context, tx *store.Tx, productIDs []uint64) error {
 		catsOf[c.ProductID] = append(catsOf[c.ProductID], c.AncestorID)
 	}
 
-	want := make(map[listingKey]listingRow, len(sources)*4)
 	for _, s := range sources {
 		if s.Status != db.ProductsStatusActive || s.PriceMin < 0 {
 			continue // drafts, archived products and products with nothing to sell are not listed
@@ -78,8 +108,6 @@ func SyncListing(ctx context.Context, tx *store.Tx, productIDs []uint64) error {
 		}
 	}
 
-	delta := map[uint64]int64{}
-	have := make(map[listingKey]bool, len(existing))
 	for _, e := range existing {
 		k := listingKey{e.CategoryID, e.ProductID}
 		have[k] = true
@@ -96,7 +124,12 @@ func SyncListing(ctx context.Context, tx *store.Tx, productIDs []uint64) error {
 			delete(want, k) // unchanged: nothing to write
 		}
 	}
+	return nil
+}
 
+// writeListing upserts want in (category, product) order and adjusts the
+// category counts for the rows that are new (not in have) and delta.
+func writeListing(ctx context.Context, tx *store.Tx, want map[listingKey]listingRow, have map[listingKey]bool, delta map[uint64]int64) error {
 	keys := make([]listingKey, 0, len(want))
 	for k := range want {
 		keys = append(keys, k)
@@ -133,9 +166,27 @@ func SyncListing(ctx context.Context, tx *store.Tx, productIDs []uint64) error {
 		}
 	}
 	slices.Sort(catIDs)
-	for _, c := range catIDs {
-		if err := tx.Q.AddCategoryProductCount(ctx, db.AddCategoryProductCountParams{ProductCount: delta[c], ID: c}); err != nil {
-			return fmt.Errorf("adjust category count: %w", err)
+	if len(catIDs) > 0 {
+		// One statement for all of them; it locks the rows in id (primary
+		// key) order, like every other writer of the counts.
+		var q strings.Builder
+		args := make([]any, 0, len(catIDs)*3)
+		q.WriteString("UPDATE categories SET product_count = product_count + CASE id")
+		for _, c := range catIDs {
+			q.WriteString(" WHEN ? THEN ?")
+			args = append(args, c, delta[c])
+		}
+		q.WriteString(" ELSE 0 END WHERE id IN (")
+		for i, c := range catIDs {
+			if i > 0 {
+				q.WriteByte(',')
+			}
+			q.WriteByte('?')
+			args = append(args, c)
+		}
+		q.WriteByte(')')
+		if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
+			return fmt.Errorf("adjust category counts: %w", err)
 		}
 	}
 	return nil

@@ -424,9 +424,19 @@ func (w *Writer) writeProducts(ctx context.Context, tx *store.Tx, plans []*plan,
 		}
 	}
 
-	// Products: one multi-row upsert, in slug order.
+	// With consecutive AUTO_INCREMENT ids, the ids of new products and
+	// variants follow from each INSERT's first id and need no reading back.
+	consecutive, err := store.AutoIDsConsecutive(ctx, tx)
+	if err != nil {
+		return fmt.Errorf("auto-increment mode: %w", err)
+	}
+
+	// Products, in slug order: new ones with a plain INSERT (their slugs
+	// were checked free under lock, so a duplicate is an error, never an
+	// update of someone else's product), existing ones with an upsert.
 	slices.SortFunc(plans, func(a, b *plan) int { return strings.Compare(a.p.Handle, b.p.Handle) })
-	args := make([]any, 0, len(plans)*15)
+	var newArgs, oldArgs []any
+	var newPlans []*plan
 	for _, pl := range plans {
 		p := pl.p
 		var on [3]string
@@ -437,42 +447,57 @@ func (w *Writer) writeProducts(ctx context.Context, tx *store.Tx, plans []*plan,
 				skus = append(skus, v.SKU)
 			}
 		}
-		created := now
-		if pl.exists {
-			created = pl.created
-		}
-		args = append(args, p.Handle, p.Title, p.DescriptionHTML, p.Brand, p.ProductType,
-			strings.Join(p.Tags, ", "), p.Status, on[0], on[1], on[2], strings.Join(skus, " "),
-			pl.hash, 1, created, now)
-	}
-	if _, err := store.InsertRows(ctx, tx,
-		"INSERT INTO products (slug, title, description, brand, product_type, tags, status, option1_name, option2_name, option3_name, skus, content_hash, version, created_at, updated_at)",
-		15, args,
-		"ON DUPLICATE KEY UPDATE title = VALUES(title), description = VALUES(description), brand = VALUES(brand), "+
-			"product_type = VALUES(product_type), tags = VALUES(tags), status = VALUES(status), option1_name = VALUES(option1_name), "+
-			"option2_name = VALUES(option2_name), option3_name = VALUES(option3_name), skus = VALUES(skus), "+
-			"content_hash = VALUES(content_hash), version = version + 1, updated_at = VALUES(updated_at)"); err != nil {
-		return fmt.Errorf("write products: %w", err)
-	}
-	var newSlugs []string
-	for _, pl := range plans {
 		if !pl.exists {
-			newSlugs = append(newSlugs, pl.p.Handle)
+			pl.created = now
+		}
+		row := []any{p.Handle, p.Title, p.DescriptionHTML, p.Brand, p.ProductType,
+			strings.Join(p.Tags, ", "), p.Status, on[0], on[1], on[2], strings.Join(skus, " "),
+			pl.hash, 1, pl.created, now}
+		if pl.exists {
+			oldArgs = append(oldArgs, row...)
+		} else {
+			newArgs = append(newArgs, row...)
+			newPlans = append(newPlans, pl)
 		}
 	}
-	bySlug := map[string]*plan{}
-	for _, pl := range plans {
-		bySlug[pl.p.Handle] = pl
-	}
-	if len(newSlugs) > 0 {
-		rows, err := tx.Q.WriterProductsBySlug(ctx, newSlugs)
-		if err != nil {
-			return fmt.Errorf("read new product ids: %w", err)
-		}
-		for _, r := range rows {
-			if pl := bySlug[r.Slug]; pl != nil {
-				pl.id, pl.version = r.ID, r.Version
+	const productCols = "INSERT INTO products (slug, title, description, brand, product_type, tags, status, option1_name, option2_name, option3_name, skus, content_hash, version, created_at, updated_at)"
+	if len(newPlans) > 0 {
+		if consecutive {
+			newIDs, err := store.InsertRowsIDs(ctx, tx, productCols, 15, newArgs)
+			if err != nil {
+				return fmt.Errorf("insert products: %w", err)
 			}
+			for i, pl := range newPlans {
+				pl.id, pl.version = newIDs[i], 1
+			}
+		} else {
+			if _, err := store.InsertRows(ctx, tx, productCols, 15, newArgs, ""); err != nil {
+				return fmt.Errorf("insert products: %w", err)
+			}
+			newSlugs := make([]string, 0, len(newPlans))
+			bySlug := make(map[string]*plan, len(newPlans))
+			for _, pl := range newPlans {
+				newSlugs = append(newSlugs, pl.p.Handle)
+				bySlug[pl.p.Handle] = pl
+			}
+			rows, err := tx.Q.WriterProductsBySlug(ctx, newSlugs)
+			if err != nil {
+				return fmt.Errorf("read new product ids: %w", err)
+			}
+			for _, r := range rows {
+				if pl := bySlug[r.Slug]; pl != nil {
+					pl.id, pl.version = r.ID, r.Version
+				}
+			}
+		}
+	}
+	if len(oldArgs) > 0 {
+		if _, err := store.InsertRows(ctx, tx, productCols, 15, oldArgs,
+			"ON DUPLICATE KEY UPDATE title = VALUES(title), description = VALUES(description), brand = VALUES(brand), "+
+				"product_type = VALUES(product_type), tags = VALUES(tags), status = VALUES(status), option1_name = VALUES(option1_name), "+
+				"option2_name = VALUES(option2_name), option3_name = VALUES(option3_name), skus = VALUES(skus), "+
+				"content_hash = VALUES(content_hash), version = version + 1, updated_at = VALUES(updated_at)"); err != nil {
+			return fmt.Errorf("write products: %w", err)
 		}
 	}
 	ids := make([]uint64, 0, len(plans))
@@ -493,7 +518,7 @@ func (w *Writer) writeProducts(ctx context.Context, tx *store.Tx, plans []*plan,
 	}
 	slices.Sort(ids)
 
-	if err := w.writeVariants(ctx, tx, plans, byID, ids, now); err != nil {
+	if err := w.writeVariants(ctx, tx, byID, ids, now, consecutive); err != nil {
 		return err
 	}
 
@@ -562,10 +587,87 @@ func (w *Writer) writeProducts(ctx context.Context, tx *store.Tx, plans []*plan,
 			return fmt.Errorf("write images: %w", err)
 		}
 	}
-	if err := SyncListing(ctx, tx, ids); err != nil {
-		return err
+	return w.syncListing(ctx, tx, byID, ids)
+}
+
+// syncListing brings the listing read model up to date for the batch. A
+// product that existed goes through SyncListing's read-compare-write. A
+// product created by this batch has no listing rows yet, and everything its
+// rows hold is what this batch just wrote: its status, slug, title, brand and
+// creation time; all its variants are active, so its lowest price and
+// currency are its variants'; it is in stock if any of them has stock (a
+// variant without a quantity got 0); and it is listed under its category and
+// that category's ancestors (read from the closure table, as SyncListing
+// does). So its rows are built here and only inserted, with the same counts
+// SyncListing would add, and nothing is read back.
+func (w *Writer) syncListing(ctx context.Context, tx *store.Tx, byID map[uint64]*plan, ids []uint64) error {
+	var old []uint64
+	var fresh []*plan
+	var catIDs []uint64
+	for _, id := range ids {
+		pl := byID[id]
+		switch {
+		case pl.exists || !knownStatus(pl.p.Status) || !storedAsGiven(pl.p.Variants):
+			old = append(old, id)
+		case pl.p.Status == string(db.ProductsStatusActive):
+			fresh = append(fresh, pl)
+			if pl.catID != 0 {
+				catIDs = append(catIDs, pl.catID)
+			}
+		}
+		// A new draft or archived product is not listed: nothing to write.
 	}
-	return nil
+	ancestors := map[uint64][]uint64{}
+	if len(catIDs) > 0 {
+		slices.Sort(catIDs)
+		catIDs = slices.Compact(catIDs)
+		rows, err := tx.Q.ListingAncestorsOf(ctx, catIDs)
+		if err != nil {
+			return fmt.Errorf("read category ancestors: %w", err)
+		}
+		for _, r := range rows {
+			ancestors[r.CategoryID] = append(ancestors[r.CategoryID], r.AncestorID)
+		}
+	}
+	rows := make([]listingRow, 0, len(fresh)*3)
+	for _, pl := range fresh {
+		vs := pl.p.Variants
+		row := listingRow{ProductID: pl.id, Slug: pl.p.Handle, Title: pl.p.Title, Brand: pl.p.Brand,
+			PriceMin: vs[0].Price, Currency: vs[0].Currency, CreatedAt: pl.created}
+		for _, v := range vs {
+			row.PriceMin = min(row.PriceMin, v.Price)
+			row.Currency = min(row.Currency, v.Currency)
+			if v.InventoryQty != nil && *v.InventoryQty > 0 {
+				row.InStock = true
+			}
+		}
+		row.CategoryID = RootCategory
+		rows = append(rows, row)
+		for _, c := range ancestors[pl.catID] {
+			row.CategoryID = c
+			rows = append(rows, row)
+		}
+	}
+	return syncListing(ctx, tx, old, rows)
+}
+
+// storedAsGiven: the variants' currencies read back as written (CHAR drops
+// trailing spaces), and there is at least one variant to take a price from.
+func storedAsGiven(vs []importer.Variant) bool {
+	for _, v := range vs {
+		if strings.HasSuffix(v.Currency, " ") {
+			return false
+		}
+	}
+	return len(vs) > 0
+}
+
+func knownStatus(s string) bool {
+	switch db.ProductsStatus(s) {
+	case db.ProductsStatusActive, db.ProductsStatusDraft, db.ProductsStatusArchived:
+		return true
+	}
+	return false
 }
 
 type optKey struct{ o1, o2, o3 string }
@@ -576,7 +678,16 @@ func optsOf(opts []string) optKey {
 	return optKey{k[0], k[1], k[2]}
 }
 
-func (w *Writer) writeVariants(ctx context.Context, tx *store.Tx, plans []*plan, byID map[uint64]*plan, ids []uint64, now time.Time) error {
+// want is one variant on its way into the database.
+type want struct {
+	pl    *plan
+	v     *importer.Variant
+	id    uint64 // existing variant, or 0 until inserted
+	pos   int32
+	stock *int64
+}
+
+func (w *Writer) writeVariants(ctx context.Context, tx *store.Tx, byID map[uint64]*plan, ids []uint64, now time.Time, consecutive bool) error {
 	// Only products that existed have variants to match (new ones have none).
 	var existing []uint64
 	for _, id := range ids {
@@ -593,13 +704,6 @@ func (w *Writer) writeVariants(ctx context.Context, tx *store.Tx, plans []*plan,
 		for _, v := range old {
 			oldOf[v.ProductID] = append(oldOf[v.ProductID], v)
 		}
-	}
-	type want struct {
-		pl    *plan
-		v     *importer.Variant
-		id    uint64 // existing variant, or 0
-		pos   int32
-		stock *int64
 	}
 	var upd, ins []want
 	var deactivate []uint64
@@ -702,36 +806,16 @@ func (w *Writer) writeVariants(ctx context.Context, tx *store.Tx, plans []*plan,
 		}
 		// A plain INSERT: a SKU some other product took meanwhile is an error
 		// (1062), never an update of that product's variant.
-		if _, err := store.InsertRows(ctx, tx, cols, 13, args, ""); err != nil {
-			return fmt.Errorf("insert variants: %w", err)
-		}
-		var withNew []uint64
-		for _, wv := range ins {
-			if n := len(withNew); n == 0 || withNew[n-1] != wv.pl.id {
-				withNew = append(withNew, wv.pl.id)
+		if consecutive {
+			newIDs, err := store.InsertRowsIDs(ctx, tx, cols, 13, args)
+			if err != nil {
+				return fmt.Errorf("insert variants: %w", err)
 			}
-		}
-		slices.Sort(withNew)
-		withNew = slices.Compact(withNew)
-		now, err := tx.Q.WriterVariantsOfProducts(ctx, withNew)
-		if err != nil {
-			return fmt.Errorf("read new variant ids: %w", err)
-		}
-		type pk struct {
-			product uint64
-			pos     int32
-		}
-		idOf := make(map[pk]uint64, len(now))
-		for _, v := range now {
-			if v.Active {
-				idOf[pk{v.ProductID, v.Position}] = v.ID
+			for i := range ins {
+				ins[i].id = newIDs[i]
 			}
-		}
-		for i := range ins {
-			ins[i].id = idOf[pk{ins[i].pl.id, ins[i].pos}]
-			if ins[i].id == 0 {
-				return fmt.Errorf("variant %d of %q has no id after its insert", ins[i].pos, ins[i].pl.p.Handle)
-			}
+		} else if err := insertVariantsReadIDs(ctx, tx, ins, cols, args); err != nil {
+			return err
 		}
 	}
 
@@ -793,4 +877,42 @@ func (w *Writer) reason() string {
 		return "import"
 	}
 	return w.Reason
+}
+
+// insertVariantsReadIDs inserts new variants and reads their ids back, for
+// servers where ids cannot be derived from the INSERT (see
+// store.AutoIDsConsecutive).
+func insertVariantsReadIDs(ctx context.Context, tx *store.Tx, ins []want, cols string, args []any) error {
+	if _, err := store.InsertRows(ctx, tx, cols, 13, args, ""); err != nil {
+		return fmt.Errorf("insert variants: %w", err)
+	}
+	var withNew []uint64
+	for _, wv := range ins {
+		if n := len(withNew); n == 0 || withNew[n-1] != wv.pl.id {
+			withNew = append(withNew, wv.pl.id)
+		}
+	}
+	slices.Sort(withNew)
+	withNew = slices.Compact(withNew)
+	rows, err := tx.Q.WriterVariantsOfProducts(ctx, withNew)
+	if err != nil {
+		return fmt.Errorf("read new variant ids: %w", err)
+	}
+	type pk struct {
+		product uint64
+		pos     int32
+	}
+	idOf := make(map[pk]uint64, len(rows))
+	for _, v := range rows {
+		if v.Active {
+			idOf[pk{v.ProductID, v.Position}] = v.ID
+		}
+	}
+	for i := range ins {
+		ins[i].id = idOf[pk{ins[i].pl.id, ins[i].pos}]
+		if ins[i].id == 0 {
+			return fmt.Errorf("variant %d of %q has no id after its insert", ins[i].pos, ins[i].pl.p.Handle)
+		}
+	}
+	return nil
 }
