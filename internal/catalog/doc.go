@@ -1,5 +1,22 @@
-// Package catalog holds the rules of Shelf's catalog: the category tree, the
-// product listing read model and how it is kept in step with every write,
-// storefront listing filters, sorts, facets and cursors, and product detail.
-// Handlers call it; it talks to MySQL through sqlc's queries in db/.
+// Package catalog holds the rules of Shelf's catalog. Handlers call it; it
+// talks to MySQL through sqlc's queries in db/ (and, for the few statements
+// whose shape depends on the request, parameterised SQL built here).
+//
+// Where things live:
+//
+//   - Reading (the storefront): storefront.go (Storefront, its caches),
+//     listing.go (query parsing, filters, sorts, signed keyset cursors),
+//     facets.go, detail.go (product pages and their ETags),
+//     categories_read.go (the tree and breadcrumbs), cache.go.
+//   - Writing: writer.go (the one product writer: whole products in batches,
+//     used by the admin API and by imports; unchanged content is detected by
+//     hash and not written), import.go (an import file streamed through the
+//     writer), product_admin.go (create, replace, patch, archive),
+//     categories_write.go and categories_admin.go (the tree and its closure
+//     table), stock.go (set and adjust stock, always with a ledger row).
+//   - The read model: sync.go. product_listing holds one row per listed
+//     product and category (category 0 is the whole catalog) carrying every
+//     sort key, and categories.product_count the counts; SyncListing brings
+//     both in step for a set of products inside the writing transaction, so
+//     the storefront never disagrees with a product page.
 package catalog
