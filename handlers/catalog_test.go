@@ -84,6 +84,7 @@ func TestListProductsRejectsBadParameters(t *testing.T) {
 		{"category=no-such-category", "category"},
 		{"q=", "q"},
 		{"q=a%20b", "q"},
+		{"q=the%20for", "q"},
 		{"brand=", "brand"},
 		{"attr.c%C3%B6lor=red", "attr.cölor"},
 		{"attr.color=", "attr.color"},
@@ -460,5 +461,26 @@ func TestFacetsCountTheWholeFilteredSet(t *testing.T) {
 	getJSON(t, e, "/v1/products?limit=100&attr.Color="+url.QueryEscape(strings.ToUpper(colors[0].Value)), &shouted)
 	if len(shouted.Items) != colors[0].Count {
 		t.Errorf("attr.Color=%s lists %d, facet counted %d", strings.ToUpper(colors[0].Value), len(shouted.Items), colors[0].Count)
+	}
+}
+
+// Words the full-text index never holds (InnoDB's stopwords) must not be
+// required: "the sofa" finds what "sofa" finds, not nothing.
+func TestSearchIgnoresStopwords(t *testing.T) {
+	e, _ := newCatalogServer(t)
+	var plain, worded listPage
+	if rec := getJSON(t, e, "/v1/products?limit=100&q=sofa", &plain); rec.Code != 200 {
+		t.Fatalf("q=sofa = %d: %s", rec.Code, rec.Body)
+	}
+	if len(plain.Items) == 0 {
+		t.Fatal("q=sofa found nothing in the demo catalog")
+	}
+	for _, q := range []string{"the%20sofa", "sofa%20for%20the", "Sofa,%20with%20that"} {
+		if rec := getJSON(t, e, "/v1/products?limit=100&q="+q, &worded); rec.Code != 200 {
+			t.Fatalf("q=%s = %d: %s", q, rec.Code, rec.Body)
+		}
+		if len(worded.Items) != len(plain.Items) {
+			t.Errorf("q=%s found %d products, q=sofa %d", q, len(worded.Items), len(plain.Items))
+		}
 	}
 }

@@ -130,7 +130,7 @@ func ParseListQuery(raw, currency string) (ListQuery, error) {
 				q.Q = v
 				q.Terms = SearchTerms(v)
 				if len(q.Terms) == 0 {
-					fe.Add(k, "must contain a word of at least 3 letters or digits")
+					fe.Add(k, "must contain a word of at least 3 letters or digits that is not a common word such as \"the\"")
 				}
 			}
 		case k == "brand":
@@ -238,10 +238,21 @@ func ParseListQuery(raw, currency string) (ListQuery, error) {
 	return q, fe.Err()
 }
 
+// ftStopwords are InnoDB's default full-text stopwords of 3 or more letters
+// (INFORMATION_SCHEMA.INNODB_FT_DEFAULT_STOPWORD). The index never holds
+// them, so a required "+the" matches no row at all: "the sofa" would find
+// nothing although "sofa" finds sofas.
+var ftStopwords = map[string]bool{
+	"about": true, "are": true, "com": true, "for": true, "from": true, "how": true,
+	"that": true, "the": true, "this": true, "was": true, "what": true, "when": true,
+	"where": true, "who": true, "will": true, "with": true, "und": true, "www": true,
+}
+
 // SearchTerms splits q into the words InnoDB's full-text index holds: runs of
 // letters and digits of at least 3 characters (innodb_ft_min_token_size),
-// lower-cased, at most 8 of them. Everything else (boolean-mode operators
-// included) is a separator, so no input can change the query's syntax.
+// lower-cased, not stopwords, at most 8 of them. Everything else (boolean-mode
+// operators included) is a separator, so no input can change the query's
+// syntax.
 func SearchTerms(q string) []string {
 	var out []string
 	for _, w := range strings.FieldsFunc(q, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
@@ -249,7 +260,7 @@ func SearchTerms(q string) []string {
 			continue
 		}
 		w = strings.ToLower(w)
-		if len(w) > 84 {
+		if len(w) > 84 || ftStopwords[w] {
 			continue
 		}
 		if !slices.Contains(out, w) {
