@@ -484,3 +484,41 @@ func TestSearchIgnoresStopwords(t *testing.T) {
 		}
 	}
 }
+
+// HEAD is answered like GET (RFC 9110 9.3.2), over a real connection so
+// that net/http drops the body: same status and headers, no body.
+func TestHeadIsAnsweredLikeGet(t *testing.T) {
+	e, _ := newCatalogServer(t)
+	srv := httptest.NewServer(e)
+	defer srv.Close()
+	for _, path := range []string{"/v1/products/1", "/v1/products?limit=2", "/v1/categories", "/v1/products?limit=0"} {
+		get, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		get.Body.Close()
+		head, err := http.Head(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(head.Body)
+		head.Body.Close()
+		if head.StatusCode != get.StatusCode || len(body) != 0 {
+			t.Errorf("HEAD %s = %d with %d body bytes; GET = %d", path, head.StatusCode, len(body), get.StatusCode)
+		}
+		for _, h := range []string{"Content-Type", "ETag"} {
+			if head.Header.Get(h) != get.Header.Get(h) {
+				t.Errorf("HEAD %s: %s %q, GET has %q", path, h, head.Header.Get(h), get.Header.Get(h))
+			}
+		}
+	}
+	req, _ := http.NewRequest("HEAD", srv.URL+"/v1/orders", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("HEAD /v1/orders (POST only) = %d, want 405", resp.StatusCode)
+	}
+}

@@ -92,6 +92,7 @@ func New(cfg Config) *echo.Echo {
 	e.HTTPErrorHandler = a.ErrorHandler
 	e.IPExtractor = ipExtractor(cfg.TrustedProxies)
 
+	e.Pre(headAsGet)
 	e.Use(requestID)
 	e.Use(a.accessLog) // outermost after the id, so it sees the final status
 	e.Use(a.metrics.middleware)
@@ -183,3 +184,30 @@ func (a *API) bodyLimit(next echo.HandlerFunc) echo.HandlerFunc {
 		return next(c)
 	}
 }
+
+// headAsGet answers HEAD on every GET route as that GET (RFC 9110 9.3.2:
+// the same status and headers, ETag included) instead of echo's 405. echo
+// routes on the request's method before any middleware can swap the
+// request, so the method is changed in place and the handler's body goes
+// nowhere; the method is HEAD again before net/http finishes the response.
+// The event stream is left out: as a GET it never ends.
+func headAsGet(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		req := c.Request()
+		if req.Method != http.MethodHead || req.URL.Path == "/v1/events" {
+			return next(c)
+		}
+		req.Method = http.MethodGet
+		res := c.Response()
+		res.Writer = discardBody{res.Writer}
+		defer func() { req.Method = http.MethodHead }()
+		return next(c)
+	}
+}
+
+// discardBody is a response writer that sends headers but drops the body.
+type discardBody struct{ http.ResponseWriter }
+
+func (d discardBody) Write(p []byte) (int, error) { return len(p), nil }
+
+func (d discardBody) Unwrap() http.ResponseWriter { return d.ResponseWriter }
