@@ -49,7 +49,7 @@ func (a *API) getProduct(c echo.Context) error {
 		return c.NoContent(http.StatusNotModified)
 	}
 	body := r.Body
-	if r.Gzip != nil && strings.Contains(c.Request().Header.Get(echo.HeaderAcceptEncoding), "gzip") {
+	if r.Gzip != nil && acceptsGzip(c.Request().Header.Values(echo.HeaderAcceptEncoding)) {
 		h.Set(echo.HeaderContentEncoding, "gzip")
 		body = r.Gzip
 	}

@@ -522,3 +522,41 @@ func TestHeadIsAnsweredLikeGet(t *testing.T) {
 		t.Errorf("HEAD /v1/orders (POST only) = %d, want 405", resp.StatusCode)
 	}
 }
+
+// gzip is sent only to a client that accepts it: "gzip;q=0" refuses it.
+func TestGzipOnlyWhenAccepted(t *testing.T) {
+	e, _ := newCatalogServer(t)
+	get := func(path, accept string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest("GET", path, nil)
+		if accept != "" {
+			req.Header.Set("Accept-Encoding", accept)
+		}
+		return do(e, req)
+	}
+	// A product page large enough to be kept gzipped.
+	page := ""
+	for id := 1; id <= 300 && page == ""; id++ {
+		p := fmt.Sprintf("/v1/products/%d", id)
+		if get(p, "gzip").Header().Get("Content-Encoding") == "gzip" {
+			page = p
+		}
+	}
+	if page == "" {
+		t.Fatal("no product page is sent gzipped")
+	}
+	for _, path := range []string{"/v1/products?limit=50", page} {
+		for accept, want := range map[string]string{
+			"gzip": "gzip", "br, gzip;q=0.5": "gzip",
+			"gzip;q=0": "", "identity, gzip;q=0": "", "*;q=1, gzip;q=0": "", "gzip; q=0.0": "", "": "",
+		} {
+			rec := get(path, accept)
+			if rec.Code != 200 || rec.Header().Get("Content-Encoding") != want {
+				t.Errorf("GET %s with Accept-Encoding %q = %d, Content-Encoding %q, want %q",
+					path, accept, rec.Code, rec.Header().Get("Content-Encoding"), want)
+			}
+			if want == "" && !json.Valid(rec.Body.Bytes()) {
+				t.Errorf("GET %s with Accept-Encoding %q: body is not plain JSON", path, accept)
+			}
+		}
+	}
+}

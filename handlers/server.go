@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -121,7 +122,7 @@ func New(cfg Config) *echo.Echo {
 				req.URL.Path == "/metrics" || req.URL.Path == "/v1/events" ||
 				// Product pages are cached already gzipped; the handler picks.
 				strings.HasPrefix(req.URL.Path, "/v1/products/") ||
-				!strings.Contains(req.Header.Get(echo.HeaderAcceptEncoding), "gzip")
+				!acceptsGzip(req.Header.Values(echo.HeaderAcceptEncoding))
 		},
 	}))
 	e.Use(a.bodyLimit)
@@ -211,3 +212,33 @@ type discardBody struct{ http.ResponseWriter }
 func (d discardBody) Write(p []byte) (int, error) { return len(p), nil }
 
 func (d discardBody) Unwrap() http.ResponseWriter { return d.ResponseWriter }
+
+// acceptsGzip reports whether Accept-Encoding allows gzip (RFC 9110 12.5.3):
+// "gzip" (or "x-gzip") or else "*" listed with a q above 0. "gzip;q=0" is
+// a refusal, not a request.
+func acceptsGzip(values []string) bool {
+	star := false
+	for _, v := range values {
+		for _, part := range strings.Split(v, ",") {
+			coding, params, _ := strings.Cut(part, ";")
+			coding = strings.ToLower(strings.TrimSpace(coding))
+			if coding != "gzip" && coding != "x-gzip" && coding != "*" {
+				continue
+			}
+			ok := true
+			for _, p := range strings.Split(params, ";") {
+				name, val, _ := strings.Cut(strings.TrimSpace(p), "=")
+				if strings.EqualFold(strings.TrimSpace(name), "q") {
+					q, err := strconv.ParseFloat(strings.TrimSpace(val), 64)
+					ok = err == nil && q > 0
+				}
+			}
+			if coding == "*" {
+				star = ok
+				continue
+			}
+			return ok
+		}
+	}
+	return star
+}
