@@ -8,10 +8,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/labstack/echo/v4"
@@ -488,7 +490,8 @@ func TestSearchIgnoresStopwords(t *testing.T) {
 // HEAD is answered like GET (RFC 9110 9.3.2), over a real connection so
 // that net/http drops the body: same status and headers, no body.
 func TestHeadIsAnsweredLikeGet(t *testing.T) {
-	e, _ := newCatalogServer(t)
+	logs := &lockedBuffer{}
+	e, _ := newCatalogServer(t, func(c *handlers.Config) { c.Logger = slog.New(slog.NewJSONHandler(logs, nil)) })
 	srv := httptest.NewServer(e)
 	defer srv.Close()
 	for _, path := range []string{"/v1/products/1", "/v1/products?limit=2", "/v1/categories", "/v1/products?limit=0"} {
@@ -511,6 +514,10 @@ func TestHeadIsAnsweredLikeGet(t *testing.T) {
 				t.Errorf("HEAD %s: %s %q, GET has %q", path, h, head.Header.Get(h), get.Header.Get(h))
 			}
 		}
+	}
+	// The access log names the method the client sent.
+	if !strings.Contains(logs.String(), `"method":"HEAD"`) {
+		t.Errorf("no HEAD request in the access log:\n%s", logs.String())
 	}
 	req, _ := http.NewRequest("HEAD", srv.URL+"/v1/orders", nil)
 	resp, err := http.DefaultClient.Do(req)
@@ -559,4 +566,22 @@ func TestGzipOnlyWhenAccepted(t *testing.T) {
 			}
 		}
 	}
+}
+
+// lockedBuffer is a log sink a running server and the test may share.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

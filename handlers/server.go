@@ -94,6 +94,7 @@ func New(cfg Config) *echo.Echo {
 	e.IPExtractor = ipExtractor(cfg.TrustedProxies)
 
 	e.Pre(headAsGet)
+	e.Use(headAgain)
 	e.Use(requestID)
 	e.Use(a.accessLog) // outermost after the id, so it sees the final status
 	e.Use(a.metrics.middleware)
@@ -189,9 +190,10 @@ func (a *API) bodyLimit(next echo.HandlerFunc) echo.HandlerFunc {
 // headAsGet answers HEAD on every GET route as that GET (RFC 9110 9.3.2:
 // the same status and headers, ETag included) instead of echo's 405. echo
 // routes on the request's method before any middleware can swap the
-// request, so the method is changed in place and the handler's body goes
-// nowhere; the method is HEAD again before net/http finishes the response.
-// The event stream is left out: as a GET it never ends.
+// request, so the method is GET in place while the router looks; headAgain,
+// the first middleware after routing, makes it HEAD again (for the access
+// log, the metrics and net/http). The body is dropped on the way out. The
+// event stream is left out: as a GET it never ends.
 func headAsGet(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
@@ -199,9 +201,22 @@ func headAsGet(next echo.HandlerFunc) echo.HandlerFunc {
 			return next(c)
 		}
 		req.Method = http.MethodGet
+		c.Set(headKey, true)
 		res := c.Response()
 		res.Writer = discardBody{res.Writer}
 		defer func() { req.Method = http.MethodHead }()
+		return next(c)
+	}
+}
+
+const headKey = "shelf.head"
+
+// headAgain restores the method headAsGet changed for routing.
+func headAgain(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if head, _ := c.Get(headKey).(bool); head {
+			c.Request().Method = http.MethodHead
+		}
 		return next(c)
 	}
 }
