@@ -114,12 +114,19 @@ func TestListProductsRejectsBadParameters(t *testing.T) {
 			if !found {
 				t.Errorf("problem does not name %q: %s", c.field, rec.Body)
 			}
+			if d, _ := p["detail"].(string); !strings.Contains(d, c.field) {
+				t.Errorf("detail %q does not name %q", d, c.field)
+			}
 		})
 	}
-	// Several bad parameters are all reported at once.
+	// Several bad parameters are all reported at once, and the detail names them.
 	rec := do(e, httptest.NewRequest("GET", "/v1/products?limit=0&sort=x&bogus=1", nil))
-	if p := decodeProblem(t, rec); len(p["errors"].([]any)) != 3 {
+	p := decodeProblem(t, rec)
+	if len(p["errors"].([]any)) != 3 {
 		t.Errorf("want 3 field errors: %s", rec.Body)
+	}
+	if d, _ := p["detail"].(string); !strings.Contains(d, "3 fields") || !strings.Contains(d, "bogus") {
+		t.Errorf("detail %q", d)
 	}
 	// Categories take no parameters at all.
 	if rec := do(e, httptest.NewRequest("GET", "/v1/categories?depth=1", nil)); rec.Code != 400 {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"runtime/debug"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -125,7 +126,29 @@ func problemDocOf(pe *problem.Error, requestID string) problemDoc {
 	}
 	doc.Detail = pe.Detail
 	doc.Errors = pe.Errors
+	if doc.Detail == "" && len(pe.Errors) > 0 {
+		doc.Detail = fieldsDetail(pe.Errors)
+	}
 	return doc
+}
+
+// fieldsDetail is the one-sentence detail of a document that only listed
+// field errors, so that a client which logs "detail" alone still learns
+// which fields to fix: "min_price: must be a decimal number", or
+// "3 fields are invalid: limit, sort, colour".
+func fieldsDetail(errs []problem.FieldError) string {
+	if len(errs) == 1 {
+		return errs[0].Field + ": " + errs[0].Message
+	}
+	names := make([]string, 0, len(errs))
+	seen := map[string]bool{}
+	for _, e := range errs {
+		if !seen[e.Field] {
+			seen[e.Field] = true
+			names = append(names, e.Field)
+		}
+	}
+	return fmt.Sprintf("%d fields are invalid: %s", len(names), strings.Join(names, ", "))
 }
 
 // problemBody encodes a document with its kind-specific members merged in.
