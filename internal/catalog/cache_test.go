@@ -43,8 +43,15 @@ func TestLoadingCacheLoadsOnceAndServesStaleWhileRefreshing(t *testing.T) {
 	if v, _ := c.getOrLoad(context.Background(), "k", time.Now().Add(90*time.Second), load); v != 1 {
 		t.Fatalf("stale read = %d, want the old value 1", v)
 	}
+	// Wait until the refresh has finished (counted, stored and no longer in
+	// flight), or the next read would join it rather than start its own.
+	refreshing := func() bool {
+		c.fmu.Lock()
+		defer c.fmu.Unlock()
+		return len(c.inflight) > 0
+	}
 	deadline := time.Now().Add(5 * time.Second)
-	for loads.Load() != 2 && time.Now().Before(deadline) {
+	for (loads.Load() != 2 || refreshing()) && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
 	if loads.Load() != 2 {
