@@ -233,8 +233,8 @@ func (a *API) patchProduct(c echo.Context) error {
 		return err
 	}
 	var ifVersion uint64
-	if im := c.Request().Header.Get("If-Match"); im != "" && im != "*" {
-		if im != cur.ETag() {
+	if im := c.Request().Header.Get("If-Match"); im != "" && strings.TrimSpace(im) != "*" {
+		if !ifMatchHolds(im, cur) {
 			return problem.New(problem.PreconditionFailed, "If-Match %s does not match the product's current ETag: read it again and re-apply your change", im)
 		}
 		ifVersion = cur.Version
@@ -250,6 +250,31 @@ func (a *API) patchProduct(c echo.Context) error {
 		base[k] = v
 	}
 	return a.writeProduct(c, base, cur.Slug, catalog.Replace, ifVersion)
+}
+
+// ifMatchHolds reports whether an If-Match header (a list of entity tags)
+// names the product's current version, with the strong comparison RFC 9110
+// prescribes for If-Match (a weak tag never matches). Two forms are current:
+// the admin API's "p<id>v<version>" and the storefront page's
+// "<id>-<version>-<hash>", so a script may read the product from either. The
+// hash is not compared: the page also shows stock that orders change without
+// a new version, and PATCH only needs the version it overwrites.
+func ifMatchHolds(header string, p *catalog.AdminProduct) bool {
+	id, version := strconv.FormatUint(p.ID, 10), strconv.FormatUint(p.Version, 10)
+	for t := range strings.SplitSeq(header, ",") {
+		t = strings.TrimSpace(t)
+		if t == p.ETag() {
+			return true
+		}
+		if len(t) < 2 || t[0] != '"' || t[len(t)-1] != '"' {
+			continue
+		}
+		parts := strings.Split(t[1:len(t)-1], "-")
+		if len(parts) == 3 && parts[0] == id && parts[1] == version && parts[2] != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // baseOf is the stored product as a request, for PATCH to merge into.

@@ -190,3 +190,35 @@ func itoa(n uint64) string {
 	b, _ := json.Marshal(n)
 	return string(b)
 }
+
+// A script that reads the product from the storefront and PATCHes it with
+// that ETag in If-Match must succeed while nobody else wrote, and get a 412
+// once someone did. If-Match may list several tags.
+func TestPatchIfMatchAcceptsTheStorefrontETag(t *testing.T) {
+	e, d, _ := newServer(t)
+	key := adminKey(t, d, "editor", auth.ScopeCatalogWrite)
+	rec := send(t, e, key, "POST", "/v1/admin/products", teeJSON)
+	if rec.Code != http.StatusCreated {
+		t.Fatalf("create: %d %s", rec.Code, rec.Body)
+	}
+	id := itoa(decodeProduct(t, rec).ID)
+	get := send(t, e, "", "GET", "/v1/products/tee", "")
+	etag := get.Header().Get("ETag")
+	if get.Code != http.StatusOK || etag == "" {
+		t.Fatalf("storefront GET: %d %q", get.Code, etag)
+	}
+	rec = send(t, e, key, "PATCH", "/v1/admin/products/"+id, `{"title":"Better Tee"}`, "If-Match", etag)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("PATCH with the storefront ETag: %d %s", rec.Code, rec.Body)
+	}
+	if rec := send(t, e, key, "PATCH", "/v1/admin/products/"+id, `{"title":"Lost update"}`, "If-Match", etag); rec.Code != http.StatusPreconditionFailed {
+		t.Errorf("PATCH with a stale storefront ETag: %d %s", rec.Code, rec.Body)
+	}
+	if rec := send(t, e, key, "PATCH", "/v1/admin/products/"+id, `{"title":"Lost update"}`, "If-Match", "W/"+rec.Header().Get("ETag")); rec.Code != http.StatusPreconditionFailed {
+		t.Errorf("PATCH with a weak tag (If-Match compares strongly): %d %s", rec.Code, rec.Body)
+	}
+	list := `"p0v0", ` + rec.Header().Get("ETag")
+	if rec := send(t, e, key, "PATCH", "/v1/admin/products/"+id, `{"title":"Best Tee"}`, "If-Match", list); rec.Code != http.StatusOK {
+		t.Errorf("PATCH with a list holding the current tag: %d %s", rec.Code, rec.Body)
+	}
+}
