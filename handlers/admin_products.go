@@ -279,7 +279,9 @@ func ifMatchHolds(header string, p *catalog.AdminProduct) bool {
 
 // baseOf is the stored product as a request, for PATCH to merge into.
 // Attributes that come from option values are left out: they follow the
-// variants.
+// variants. Stock is left out too, so the writer leaves it alone: it was read
+// outside the write's transaction, and writing it back would undo the orders
+// and adjustments made in between.
 func baseOf(p *catalog.AdminProduct) map[string]json.RawMessage {
 	enc := func(v any) json.RawMessage { b, _ := json.Marshal(v); return b }
 	attrs := map[string][]string{}
@@ -299,13 +301,12 @@ func baseOf(p *catalog.AdminProduct) map[string]json.RawMessage {
 		Price          string          `json:"price"`
 		CompareAtPrice *string         `json:"compare_at_price,omitempty"`
 		Currency       string          `json:"currency"`
-		Stock          int64           `json:"stock"`
 		Options        json.RawMessage `json:"options,omitempty"`
 	}
 	names := p.OptionNames
 	vs := make([]reqVariant, 0, len(p.Variants))
 	for _, v := range p.Variants {
-		rv := reqVariant{SKU: v.SKU, Price: money.Format(v.Price.Amount, v.Price.Currency), Currency: v.Price.Currency, Stock: v.OnHand}
+		rv := reqVariant{SKU: v.SKU, Price: money.Format(v.Price.Amount, v.Price.Currency), Currency: v.Price.Currency}
 		if v.CompareAtPrice != nil {
 			s := money.Format(v.CompareAtPrice.Amount, v.Price.Currency)
 			rv.CompareAtPrice = &s

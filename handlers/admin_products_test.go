@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/shelfcommerce/shelf/internal/auth"
@@ -220,5 +222,43 @@ func TestPatchIfMatchAcceptsTheStorefrontETag(t *testing.T) {
 	list := `"p0v0", ` + rec.Header().Get("ETag")
 	if rec := send(t, e, key, "PATCH", "/v1/admin/products/"+id, `{"title":"Best Tee"}`, "If-Match", list); rec.Code != http.StatusOK {
 		t.Errorf("PATCH with a list holding the current tag: %d %s", rec.Code, rec.Body)
+	}
+}
+
+// A PATCH that does not send stock must not write the stock it read before
+// its transaction: an order or adjustment in between would be undone.
+func TestPatchLeavesStockItDidNotSendAlone(t *testing.T) {
+	e, d, _ := newServer(t)
+	key := adminKey(t, d, "editor", auth.ScopeCatalogWrite, auth.ScopeInventoryWrite)
+	body := `{"title":"Tee","variants":[{"sku":"RACE-1","price":"1.00","on_hand":1000}]}`
+	rec := send(t, e, key, "PUT", "/v1/admin/products/race", body)
+	if rec.Code != http.StatusCreated {
+		t.Fatalf("create: %d %s", rec.Code, rec.Body)
+	}
+	id := itoa(decodeProduct(t, rec).ID)
+	const rounds = 40
+	var wg sync.WaitGroup
+	for i := range rounds {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			if rec := send(t, e, key, "POST", "/v1/admin/inventory/RACE-1/adjust", `{"delta":-1,"reason":"sold"}`); rec.Code != http.StatusOK {
+				t.Errorf("adjust: %d %s", rec.Code, rec.Body)
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			b := `{"title":"Tee ` + strconv.Itoa(i) + `"}`
+			if rec := send(t, e, key, "PATCH", "/v1/admin/products/"+id, b); rec.Code != http.StatusOK && rec.Code != http.StatusServiceUnavailable {
+				t.Errorf("patch: %d %s", rec.Code, rec.Body)
+			}
+		}()
+	}
+	wg.Wait()
+	if got := count(t, d, "SELECT on_hand FROM inventory i JOIN variants v ON v.id = i.variant_id WHERE v.sku = 'RACE-1'"); got != 1000-rounds {
+		t.Errorf("on hand = %d after %d adjustments of -1 from 1000, want %d", got, rounds, 1000-rounds)
+	}
+	if got := count(t, d, "SELECT COALESCE(SUM(delta), 0) FROM stock_movements WHERE sku = 'RACE-1'"); got != 1000-rounds {
+		t.Errorf("ledger sums to %d, want %d", got, 1000-rounds)
 	}
 }
