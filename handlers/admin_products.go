@@ -214,6 +214,24 @@ func (a *API) writeProduct(c echo.Context, m map[string]json.RawMessage, slug st
 	return c.JSON(status, out)
 }
 
+// getAdminProduct is the product as the writes return it, with its ETag for
+// If-Match: the target of a created product's Location, and the only way to
+// read a draft or archived product.
+func (a *API) getAdminProduct(c echo.Context) error {
+	id, err := strconv.ParseUint(c.Param("id"), 10, 64)
+	if err != nil || id == 0 {
+		return problem.New(problem.NotFound, "no such product")
+	}
+	p, err := catalog.LoadAdminProduct(c.Request().Context(), a.cfg.Store.Q, id, "")
+	if err != nil {
+		return err
+	}
+	h := c.Response().Header()
+	h.Set("ETag", p.ETag())
+	h.Set("Cache-Control", "no-store")
+	return c.JSON(http.StatusOK, p)
+}
+
 // patchProduct applies a partial update: the members sent replace the
 // product's (variants, images, tags and attributes as whole lists); the
 // slug cannot change here (PUT the new slug instead). If-Match with the

@@ -262,3 +262,28 @@ func TestPatchLeavesStockItDidNotSendAlone(t *testing.T) {
 		t.Errorf("ledger sums to %d, want %d", got, 1000-rounds)
 	}
 }
+
+// The Location of a created product answers a GET with the admin view and its
+// ETag, also for a draft, which the storefront does not show.
+func TestCreatedProductLocationCanBeRead(t *testing.T) {
+	e, d, _ := newServer(t)
+	key := adminKey(t, d, "editor", auth.ScopeCatalogWrite)
+	rec := send(t, e, key, "POST", "/v1/admin/products", `{"title":"Draft Tee","status":"draft","variants":[{"sku":"DT-1","price":"5.00"}]}`)
+	if rec.Code != http.StatusCreated {
+		t.Fatalf("create: %d %s", rec.Code, rec.Body)
+	}
+	loc, etag := rec.Header().Get("Location"), rec.Header().Get("ETag")
+	got := send(t, e, key, "GET", loc, "")
+	if got.Code != http.StatusOK || got.Header().Get("ETag") != etag || got.Body.String() != rec.Body.String() {
+		t.Fatalf("GET %s: %d ETag %q (want %q)\n%s\nwant\n%s", loc, got.Code, got.Header().Get("ETag"), etag, got.Body, rec.Body)
+	}
+	if rec := send(t, e, key, "PATCH", loc, `{"title":"Draft Tee 2"}`, "If-Match", got.Header().Get("ETag")); rec.Code != http.StatusOK {
+		t.Errorf("PATCH with the ETag read: %d %s", rec.Code, rec.Body)
+	}
+	if rec := send(t, e, "", "GET", loc, ""); rec.Code != http.StatusUnauthorized {
+		t.Errorf("GET without a key: %d", rec.Code)
+	}
+	if rec := send(t, e, key, "GET", "/v1/admin/products/999999", ""); rec.Code != http.StatusNotFound {
+		t.Errorf("GET unknown: %d", rec.Code)
+	}
+}
