@@ -142,8 +142,11 @@ func fieldsOf(errs []importer.RowError) error {
 	var fe problem.Fields
 	for _, e := range errs {
 		f := e.Field
-		if f == "handle" {
+		switch f {
+		case "handle":
 			f = "slug"
+		case "":
+			f = "variants" // "has no valid variant", the one product-level error without a field
 		}
 		if e.Variant > 0 {
 			f = "variants[" + strconv.Itoa(e.Variant-1) + "]." + f

@@ -287,3 +287,26 @@ func TestCreatedProductLocationCanBeRead(t *testing.T) {
 		t.Errorf("GET unknown: %d", rec.Code)
 	}
 }
+
+// Every 422 names a field, also the product-level "no valid variant".
+func TestProductValidationErrorsNameAField(t *testing.T) {
+	e, d, _ := newServer(t)
+	key := adminKey(t, d, "editor", auth.ScopeCatalogWrite)
+	rec := send(t, e, key, "PUT", "/v1/admin/products/num", `{"title":"Num","variants":[{"sku":"N-1","price":19.99}]}`)
+	if rec.Code != http.StatusUnprocessableEntity {
+		t.Fatalf("JSON number price: %d %s", rec.Code, rec.Body)
+	}
+	p := decodeProblem(t, rec)
+	errs, _ := p["errors"].([]any)
+	if len(errs) == 0 {
+		t.Fatalf("no errors[]: %s", rec.Body)
+	}
+	for _, fe := range errs {
+		if f, _ := fe.(map[string]any)["field"].(string); f == "" {
+			t.Errorf("an error names no field: %s", rec.Body)
+		}
+	}
+	if !strings.Contains(rec.Body.String(), `"field":"variants[0].price"`) {
+		t.Errorf("the price is not named: %s", rec.Body)
+	}
+}
