@@ -310,3 +310,20 @@ func TestProductValidationErrorsNameAField(t *testing.T) {
 		t.Errorf("the price is not named: %s", rec.Body)
 	}
 }
+
+// An adjustment past the largest stock level is refused as such, not as the
+// negative number the addition wrapped around to.
+func TestAdjustPastTheLargestStockIsRefused(t *testing.T) {
+	e, d, _ := newServer(t)
+	key := adminKey(t, d, "editor", auth.ScopeCatalogWrite, auth.ScopeInventoryWrite)
+	if rec := send(t, e, key, "PUT", "/v1/admin/products/big", `{"title":"Big","variants":[{"sku":"BIG-1","price":"1.00","on_hand":5}]}`); rec.Code != http.StatusCreated {
+		t.Fatalf("create: %d %s", rec.Code, rec.Body)
+	}
+	rec := send(t, e, key, "POST", "/v1/admin/inventory/BIG-1/adjust", `{"delta":9223372036854775807,"reason":"typo"}`)
+	if rec.Code != http.StatusUnprocessableEntity || !strings.Contains(rec.Body.String(), `"field":"delta"`) || strings.Contains(rec.Body.String(), "-92233") {
+		t.Errorf("overflowing adjust: %d %s", rec.Code, rec.Body)
+	}
+	if got := count(t, d, "SELECT on_hand FROM inventory i JOIN variants v ON v.id = i.variant_id WHERE v.sku = 'BIG-1'"); got != 5 {
+		t.Errorf("on hand = %d, want 5", got)
+	}
+}
