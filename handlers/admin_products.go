@@ -174,7 +174,8 @@ func (a *API) createProduct(c echo.Context) error {
 		slug = catalog.Slugify(title)
 		// Slugify falls back to "category" for a name with no ASCII letters
 		// or digits; a product needs a real slug then.
-		if slug == "category" && !strings.Contains(strings.ToLower(title), "category") {
+		// A missing title is reported as such by the validation below.
+		if slug == "category" && strings.TrimSpace(title) != "" && !strings.Contains(strings.ToLower(title), "category") {
 			return problem.Field(problem.Unprocessable, "slug", "is required when the title has no letters or digits a slug can use")
 		}
 	}

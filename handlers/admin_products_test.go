@@ -327,3 +327,16 @@ func TestAdjustPastTheLargestStockIsRefused(t *testing.T) {
 		t.Errorf("on hand = %d, want 5", got)
 	}
 }
+
+// A POST without a title is told the title is missing, not that the slug
+// cannot be derived from it.
+func TestCreateWithoutTitleNamesTheTitle(t *testing.T) {
+	e, d, _ := newServer(t)
+	key := adminKey(t, d, "editor", auth.ScopeCatalogWrite)
+	for _, body := range []string{`{"variants":[{"sku":"NT-1","price":"1.00"}]}`, `{"title":"  ","variants":[{"sku":"NT-1","price":"1.00"}]}`} {
+		rec := send(t, e, key, "POST", "/v1/admin/products", body)
+		if rec.Code != http.StatusUnprocessableEntity || !strings.Contains(rec.Body.String(), `"field":"title"`) {
+			t.Errorf("%s: %d %s", body, rec.Code, rec.Body)
+		}
+	}
+}
