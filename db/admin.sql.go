@@ -520,6 +520,35 @@ func (q *Queries) AdminShiftCategoryDepth(ctx context.Context, arg AdminShiftCat
 	return err
 }
 
+const adminUncategorizedProducts = `-- name: AdminUncategorizedProducts :exec
+UPDATE products SET version = version + 1, content_hash = NULL, updated_at = ?
+WHERE id IN (/*SLICE:ids*/?)
+`
+
+type AdminUncategorizedProductsParams struct {
+	UpdatedAt time.Time
+	Ids       []uint64
+}
+
+// A deleted category took these products out of it: their pages change, and
+// the content hash no longer describes what is stored, so the next write of
+// the same content (a re-run PUT or import) applies its category again.
+func (q *Queries) AdminUncategorizedProducts(ctx context.Context, arg AdminUncategorizedProductsParams) error {
+	query := adminUncategorizedProducts
+	var queryParams []interface{}
+	queryParams = append(queryParams, arg.UpdatedAt)
+	if len(arg.Ids) > 0 {
+		for _, v := range arg.Ids {
+			queryParams = append(queryParams, v)
+		}
+		query = strings.Replace(query, "/*SLICE:ids*/?", strings.Repeat(",?", len(arg.Ids))[1:], 1)
+	} else {
+		query = strings.Replace(query, "/*SLICE:ids*/?", "NULL", 1)
+	}
+	_, err := q.exec(ctx, nil, query, queryParams...)
+	return err
+}
+
 const adminUpdateCategory = `-- name: AdminUpdateCategory :exec
 UPDATE categories SET parent_id = ?, slug = ?, name = ?, position = ?, depth = ?,
        version = version + 1, updated_at = ?

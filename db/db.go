@@ -81,6 +81,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.adminShiftCategoryDepthStmt, err = db.PrepareContext(ctx, adminShiftCategoryDepth); err != nil {
 		return nil, fmt.Errorf("error preparing query AdminShiftCategoryDepth: %w", err)
 	}
+	if q.adminUncategorizedProductsStmt, err = db.PrepareContext(ctx, adminUncategorizedProducts); err != nil {
+		return nil, fmt.Errorf("error preparing query AdminUncategorizedProducts: %w", err)
+	}
 	if q.adminUpdateCategoryStmt, err = db.PrepareContext(ctx, adminUpdateCategory); err != nil {
 		return nil, fmt.Errorf("error preparing query AdminUpdateCategory: %w", err)
 	}
@@ -356,6 +359,11 @@ func (q *Queries) Close() error {
 	if q.adminShiftCategoryDepthStmt != nil {
 		if cerr := q.adminShiftCategoryDepthStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing adminShiftCategoryDepthStmt: %w", cerr)
+		}
+	}
+	if q.adminUncategorizedProductsStmt != nil {
+		if cerr := q.adminUncategorizedProductsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adminUncategorizedProductsStmt: %w", cerr)
 		}
 	}
 	if q.adminUpdateCategoryStmt != nil {
@@ -711,6 +719,7 @@ type Queries struct {
 	adminProductBySlugStmt                *sql.Stmt
 	adminProductsInCategoriesStmt         *sql.Stmt
 	adminShiftCategoryDepthStmt           *sql.Stmt
+	adminUncategorizedProductsStmt        *sql.Stmt
 	adminUpdateCategoryStmt               *sql.Stmt
 	adminUpsertInventoryStmt              *sql.Stmt
 	adminVariantBySKUForUpdateStmt        *sql.Stmt
@@ -795,6 +804,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		adminProductBySlugStmt:                q.adminProductBySlugStmt,
 		adminProductsInCategoriesStmt:         q.adminProductsInCategoriesStmt,
 		adminShiftCategoryDepthStmt:           q.adminShiftCategoryDepthStmt,
+		adminUncategorizedProductsStmt:        q.adminUncategorizedProductsStmt,
 		adminUpdateCategoryStmt:               q.adminUpdateCategoryStmt,
 		adminUpsertInventoryStmt:              q.adminUpsertInventoryStmt,
 		adminVariantBySKUForUpdateStmt:        q.adminVariantBySKUForUpdateStmt,

@@ -23,6 +23,7 @@ func (a *API) registerAdmin(e *echo.Echo) {
 	e.POST("/v1/admin/imports", a.importProducts, imp)
 
 	e.POST("/v1/admin/products", a.createProduct, cat)
+	e.GET("/v1/admin/products/:id", a.getAdminProduct, cat)
 	e.PUT("/v1/admin/products/:slug", a.putProduct, cat)
 	e.PATCH("/v1/admin/products/:id", a.patchProduct, cat)
 	e.DELETE("/v1/admin/products/:id", a.archiveProduct, cat)

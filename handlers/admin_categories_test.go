@@ -95,3 +95,25 @@ func TestAdminCategoryTree(t *testing.T) {
 		t.Error("the product left the catalog with its category")
 	}
 }
+
+// Deleting a category takes its products out of it; PUTting a product's body
+// again must put it back, as a re-run script expects, not report it unchanged.
+func TestPutAfterCategoryDeleteRestoresTheCategory(t *testing.T) {
+	e, d, _ := newServer(t)
+	key := adminKey(t, d, "editor", auth.ScopeCatalogWrite)
+	prod := `{"title":"Tee","category":"Apparel > Tees","variants":[{"sku":"T1","price":"5"}]}`
+	if rec := send(t, e, key, "PUT", "/v1/admin/products/tee", prod); rec.Code != http.StatusCreated {
+		t.Fatalf("product: %d %s", rec.Code, rec.Body)
+	}
+	tees := count(t, d, "SELECT id FROM categories WHERE name = 'Tees'")
+	if rec := send(t, e, key, "DELETE", "/v1/admin/categories/"+itoa(uint64(tees)), ""); rec.Code != http.StatusNoContent {
+		t.Fatalf("delete: %d %s", rec.Code, rec.Body)
+	}
+	rec := send(t, e, key, "PUT", "/v1/admin/products/tee", prod)
+	if rec.Code != http.StatusOK || decodeProduct(t, rec).Category != "Apparel > Tees" {
+		t.Errorf("PUT after the delete: %d %s", rec.Code, rec.Body)
+	}
+	if got := count(t, d, "SELECT product_count FROM categories WHERE name = 'Tees'"); got != 1 {
+		t.Errorf("product_count of the re-created category = %d, want 1", got)
+	}
+}

@@ -142,8 +142,11 @@ func fieldsOf(errs []importer.RowError) error {
 	var fe problem.Fields
 	for _, e := range errs {
 		f := e.Field
-		if f == "handle" {
+		switch f {
+		case "handle":
 			f = "slug"
+		case "":
+			f = "variants" // "has no valid variant", the one product-level error without a field
 		}
 		if e.Variant > 0 {
 			f = "variants[" + strconv.Itoa(e.Variant-1) + "]." + f
@@ -171,7 +174,8 @@ func (a *API) createProduct(c echo.Context) error {
 		slug = catalog.Slugify(title)
 		// Slugify falls back to "category" for a name with no ASCII letters
 		// or digits; a product needs a real slug then.
-		if slug == "category" && !strings.Contains(strings.ToLower(title), "category") {
+		// A missing title is reported as such by the validation below.
+		if slug == "category" && strings.TrimSpace(title) != "" && !strings.Contains(strings.ToLower(title), "category") {
 			return problem.Field(problem.Unprocessable, "slug", "is required when the title has no letters or digits a slug can use")
 		}
 	}
@@ -214,6 +218,24 @@ func (a *API) writeProduct(c echo.Context, m map[string]json.RawMessage, slug st
 	return c.JSON(status, out)
 }
 
+// getAdminProduct is the product as the writes return it, with its ETag for
+// If-Match: the target of a created product's Location, and the only way to
+// read a draft or archived product.
+func (a *API) getAdminProduct(c echo.Context) error {
+	id, err := strconv.ParseUint(c.Param("id"), 10, 64)
+	if err != nil || id == 0 {
+		return problem.New(problem.NotFound, "no such product")
+	}
+	p, err := catalog.LoadAdminProduct(c.Request().Context(), a.cfg.Store.Q, id, "")
+	if err != nil {
+		return err
+	}
+	h := c.Response().Header()
+	h.Set("ETag", p.ETag())
+	h.Set("Cache-Control", "no-store")
+	return c.JSON(http.StatusOK, p)
+}
+
 // patchProduct applies a partial update: the members sent replace the
 // product's (variants, images, tags and attributes as whole lists); the
 // slug cannot change here (PUT the new slug instead). If-Match with the
@@ -233,8 +255,8 @@ func (a *API) patchProduct(c echo.Context) error {
 		return err
 	}
 	var ifVersion uint64
-	if im := c.Request().Header.Get("If-Match"); im != "" && im != "*" {
-		if im != cur.ETag() {
+	if im := c.Request().Header.Get("If-Match"); im != "" && strings.TrimSpace(im) != "*" {
+		if !ifMatchHolds(im, cur) {
 			return problem.New(problem.PreconditionFailed, "If-Match %s does not match the product's current ETag: read it again and re-apply your change", im)
 		}
 		ifVersion = cur.Version
@@ -252,9 +274,36 @@ func (a *API) patchProduct(c echo.Context) error {
 	return a.writeProduct(c, base, cur.Slug, catalog.Replace, ifVersion)
 }
 
+// ifMatchHolds reports whether an If-Match header (a list of entity tags)
+// names the product's current version, with the strong comparison RFC 9110
+// prescribes for If-Match (a weak tag never matches). Two forms are current:
+// the admin API's "p<id>v<version>" and the storefront page's
+// "<id>-<version>-<hash>", so a script may read the product from either. The
+// hash is not compared: the page also shows stock that orders change without
+// a new version, and PATCH only needs the version it overwrites.
+func ifMatchHolds(header string, p *catalog.AdminProduct) bool {
+	id, version := strconv.FormatUint(p.ID, 10), strconv.FormatUint(p.Version, 10)
+	for t := range strings.SplitSeq(header, ",") {
+		t = strings.TrimSpace(t)
+		if t == p.ETag() {
+			return true
+		}
+		if len(t) < 2 || t[0] != '"' || t[len(t)-1] != '"' {
+			continue
+		}
+		parts := strings.Split(t[1:len(t)-1], "-")
+		if len(parts) == 3 && parts[0] == id && parts[1] == version && parts[2] != "" {
+			return true
+		}
+	}
+	return false
+}
+
 // baseOf is the stored product as a request, for PATCH to merge into.
 // Attributes that come from option values are left out: they follow the
-// variants.
+// variants. Stock is left out too, so the writer leaves it alone: it was read
+// outside the write's transaction, and writing it back would undo the orders
+// and adjustments made in between.
 func baseOf(p *catalog.AdminProduct) map[string]json.RawMessage {
 	enc := func(v any) json.RawMessage { b, _ := json.Marshal(v); return b }
 	attrs := map[string][]string{}
@@ -274,13 +323,12 @@ func baseOf(p *catalog.AdminProduct) map[string]json.RawMessage {
 		Price          string          `json:"price"`
 		CompareAtPrice *string         `json:"compare_at_price,omitempty"`
 		Currency       string          `json:"currency"`
-		Stock          int64           `json:"stock"`
 		Options        json.RawMessage `json:"options,omitempty"`
 	}
 	names := p.OptionNames
 	vs := make([]reqVariant, 0, len(p.Variants))
 	for _, v := range p.Variants {
-		rv := reqVariant{SKU: v.SKU, Price: money.Format(v.Price.Amount, v.Price.Currency), Currency: v.Price.Currency, Stock: v.OnHand}
+		rv := reqVariant{SKU: v.SKU, Price: money.Format(v.Price.Amount, v.Price.Currency), Currency: v.Price.Currency}
 		if v.CompareAtPrice != nil {
 			s := money.Format(v.CompareAtPrice.Amount, v.Price.Currency)
 			rv.CompareAtPrice = &s

@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/shelfcommerce/shelf/internal/auth"
@@ -189,4 +191,152 @@ func TestAdminScopes(t *testing.T) {
 func itoa(n uint64) string {
 	b, _ := json.Marshal(n)
 	return string(b)
+}
+
+// A script that reads the product from the storefront and PATCHes it with
+// that ETag in If-Match must succeed while nobody else wrote, and get a 412
+// once someone did. If-Match may list several tags.
+func TestPatchIfMatchAcceptsTheStorefrontETag(t *testing.T) {
+	e, d, _ := newServer(t)
+	key := adminKey(t, d, "editor", auth.ScopeCatalogWrite)
+	rec := send(t, e, key, "POST", "/v1/admin/products", teeJSON)
+	if rec.Code != http.StatusCreated {
+		t.Fatalf("create: %d %s", rec.Code, rec.Body)
+	}
+	id := itoa(decodeProduct(t, rec).ID)
+	get := send(t, e, "", "GET", "/v1/products/tee", "")
+	etag := get.Header().Get("ETag")
+	if get.Code != http.StatusOK || etag == "" {
+		t.Fatalf("storefront GET: %d %q", get.Code, etag)
+	}
+	rec = send(t, e, key, "PATCH", "/v1/admin/products/"+id, `{"title":"Better Tee"}`, "If-Match", etag)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("PATCH with the storefront ETag: %d %s", rec.Code, rec.Body)
+	}
+	if rec := send(t, e, key, "PATCH", "/v1/admin/products/"+id, `{"title":"Lost update"}`, "If-Match", etag); rec.Code != http.StatusPreconditionFailed {
+		t.Errorf("PATCH with a stale storefront ETag: %d %s", rec.Code, rec.Body)
+	}
+	if rec := send(t, e, key, "PATCH", "/v1/admin/products/"+id, `{"title":"Lost update"}`, "If-Match", "W/"+rec.Header().Get("ETag")); rec.Code != http.StatusPreconditionFailed {
+		t.Errorf("PATCH with a weak tag (If-Match compares strongly): %d %s", rec.Code, rec.Body)
+	}
+	list := `"p0v0", ` + rec.Header().Get("ETag")
+	if rec := send(t, e, key, "PATCH", "/v1/admin/products/"+id, `{"title":"Best Tee"}`, "If-Match", list); rec.Code != http.StatusOK {
+		t.Errorf("PATCH with a list holding the current tag: %d %s", rec.Code, rec.Body)
+	}
+}
+
+// A PATCH that does not send stock must not write the stock it read before
+// its transaction: an order or adjustment in between would be undone.
+func TestPatchLeavesStockItDidNotSendAlone(t *testing.T) {
+	e, d, _ := newServer(t)
+	key := adminKey(t, d, "editor", auth.ScopeCatalogWrite, auth.ScopeInventoryWrite)
+	body := `{"title":"Tee","variants":[{"sku":"RACE-1","price":"1.00","on_hand":1000}]}`
+	rec := send(t, e, key, "PUT", "/v1/admin/products/race", body)
+	if rec.Code != http.StatusCreated {
+		t.Fatalf("create: %d %s", rec.Code, rec.Body)
+	}
+	id := itoa(decodeProduct(t, rec).ID)
+	const rounds = 40
+	var wg sync.WaitGroup
+	for i := range rounds {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			if rec := send(t, e, key, "POST", "/v1/admin/inventory/RACE-1/adjust", `{"delta":-1,"reason":"sold"}`); rec.Code != http.StatusOK {
+				t.Errorf("adjust: %d %s", rec.Code, rec.Body)
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			b := `{"title":"Tee ` + strconv.Itoa(i) + `"}`
+			if rec := send(t, e, key, "PATCH", "/v1/admin/products/"+id, b); rec.Code != http.StatusOK && rec.Code != http.StatusServiceUnavailable {
+				t.Errorf("patch: %d %s", rec.Code, rec.Body)
+			}
+		}()
+	}
+	wg.Wait()
+	if got := count(t, d, "SELECT on_hand FROM inventory i JOIN variants v ON v.id = i.variant_id WHERE v.sku = 'RACE-1'"); got != 1000-rounds {
+		t.Errorf("on hand = %d after %d adjustments of -1 from 1000, want %d", got, rounds, 1000-rounds)
+	}
+	if got := count(t, d, "SELECT COALESCE(SUM(delta), 0) FROM stock_movements WHERE sku = 'RACE-1'"); got != 1000-rounds {
+		t.Errorf("ledger sums to %d, want %d", got, 1000-rounds)
+	}
+}
+
+// The Location of a created product answers a GET with the admin view and its
+// ETag, also for a draft, which the storefront does not show.
+func TestCreatedProductLocationCanBeRead(t *testing.T) {
+	e, d, _ := newServer(t)
+	key := adminKey(t, d, "editor", auth.ScopeCatalogWrite)
+	rec := send(t, e, key, "POST", "/v1/admin/products", `{"title":"Draft Tee","status":"draft","variants":[{"sku":"DT-1","price":"5.00"}]}`)
+	if rec.Code != http.StatusCreated {
+		t.Fatalf("create: %d %s", rec.Code, rec.Body)
+	}
+	loc, etag := rec.Header().Get("Location"), rec.Header().Get("ETag")
+	got := send(t, e, key, "GET", loc, "")
+	if got.Code != http.StatusOK || got.Header().Get("ETag") != etag || got.Body.String() != rec.Body.String() {
+		t.Fatalf("GET %s: %d ETag %q (want %q)\n%s\nwant\n%s", loc, got.Code, got.Header().Get("ETag"), etag, got.Body, rec.Body)
+	}
+	if rec := send(t, e, key, "PATCH", loc, `{"title":"Draft Tee 2"}`, "If-Match", got.Header().Get("ETag")); rec.Code != http.StatusOK {
+		t.Errorf("PATCH with the ETag read: %d %s", rec.Code, rec.Body)
+	}
+	if rec := send(t, e, "", "GET", loc, ""); rec.Code != http.StatusUnauthorized {
+		t.Errorf("GET without a key: %d", rec.Code)
+	}
+	if rec := send(t, e, key, "GET", "/v1/admin/products/999999", ""); rec.Code != http.StatusNotFound {
+		t.Errorf("GET unknown: %d", rec.Code)
+	}
+}
+
+// Every 422 names a field, also the product-level "no valid variant".
+func TestProductValidationErrorsNameAField(t *testing.T) {
+	e, d, _ := newServer(t)
+	key := adminKey(t, d, "editor", auth.ScopeCatalogWrite)
+	rec := send(t, e, key, "PUT", "/v1/admin/products/num", `{"title":"Num","variants":[{"sku":"N-1","price":19.99}]}`)
+	if rec.Code != http.StatusUnprocessableEntity {
+		t.Fatalf("JSON number price: %d %s", rec.Code, rec.Body)
+	}
+	p := decodeProblem(t, rec)
+	errs, _ := p["errors"].([]any)
+	if len(errs) == 0 {
+		t.Fatalf("no errors[]: %s", rec.Body)
+	}
+	for _, fe := range errs {
+		if f, _ := fe.(map[string]any)["field"].(string); f == "" {
+			t.Errorf("an error names no field: %s", rec.Body)
+		}
+	}
+	if !strings.Contains(rec.Body.String(), `"field":"variants[0].price"`) {
+		t.Errorf("the price is not named: %s", rec.Body)
+	}
+}
+
+// An adjustment past the largest stock level is refused as such, not as the
+// negative number the addition wrapped around to.
+func TestAdjustPastTheLargestStockIsRefused(t *testing.T) {
+	e, d, _ := newServer(t)
+	key := adminKey(t, d, "editor", auth.ScopeCatalogWrite, auth.ScopeInventoryWrite)
+	if rec := send(t, e, key, "PUT", "/v1/admin/products/big", `{"title":"Big","variants":[{"sku":"BIG-1","price":"1.00","on_hand":5}]}`); rec.Code != http.StatusCreated {
+		t.Fatalf("create: %d %s", rec.Code, rec.Body)
+	}
+	rec := send(t, e, key, "POST", "/v1/admin/inventory/BIG-1/adjust", `{"delta":9223372036854775807,"reason":"typo"}`)
+	if rec.Code != http.StatusUnprocessableEntity || !strings.Contains(rec.Body.String(), `"field":"delta"`) || strings.Contains(rec.Body.String(), "-92233") {
+		t.Errorf("overflowing adjust: %d %s", rec.Code, rec.Body)
+	}
+	if got := count(t, d, "SELECT on_hand FROM inventory i JOIN variants v ON v.id = i.variant_id WHERE v.sku = 'BIG-1'"); got != 5 {
+		t.Errorf("on hand = %d, want 5", got)
+	}
+}
+
+// A POST without a title is told the title is missing, not that the slug
+// cannot be derived from it.
+func TestCreateWithoutTitleNamesTheTitle(t *testing.T) {
+	e, d, _ := newServer(t)
+	key := adminKey(t, d, "editor", auth.ScopeCatalogWrite)
+	for _, body := range []string{`{"variants":[{"sku":"NT-1","price":"1.00"}]}`, `{"title":"  ","variants":[{"sku":"NT-1","price":"1.00"}]}`} {
+		rec := send(t, e, key, "POST", "/v1/admin/products", body)
+		if rec.Code != http.StatusUnprocessableEntity || !strings.Contains(rec.Body.String(), `"field":"title"`) {
+			t.Errorf("%s: %d %s", body, rec.Code, rec.Body)
+		}
+	}
 }

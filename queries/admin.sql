@@ -147,3 +147,10 @@ DELETE FROM categories WHERE id = ?;
 -- A category rename or move changes what these products' pages show.
 UPDATE products SET version = version + 1, updated_at = sqlc.arg(updated_at)
 WHERE id IN (sqlc.slice('ids'));
+
+-- name: AdminUncategorizedProducts :exec
+-- A deleted category took these products out of it: their pages change, and
+-- the content hash no longer describes what is stored, so the next write of
+-- the same content (a re-run PUT or import) applies its category again.
+UPDATE products SET version = version + 1, content_hash = NULL, updated_at = sqlc.arg(updated_at)
+WHERE id IN (sqlc.slice('ids'));

@@ -26,7 +26,9 @@ Imports FILE ("-" reads stdin) straight into SHELF_MYSQL_DSN with the same write
 POST /v1/admin/imports, and prints the same JSON report on stdout. Progress (rows, rows/s,
 ETA) goes to stderr: a bar on a terminal, a plain line every 5 seconds otherwise.
 Exit status: 0 when every row was imported (or was unchanged), 1 when some rows failed
-(the report lists them), 2 for bad arguments or a file that cannot be imported at all.`
+(the report lists them), 2 for bad arguments or a file that cannot be imported at all,
+3 when the import could not run or stopped (database unreachable, a write failed): no
+report is printed; batches written before the failure stay, and a re-run is safe.`
 
 func importCmd(ctx context.Context, e env, args []string) error {
 	if wantsHelp(args) {
@@ -75,7 +77,7 @@ func importCmd(ctx context.Context, e env, args []string) error {
 	}
 	st, err := store.Open(ctx, cfg.DSN, cfg.Pool)
 	if err != nil {
-		return err
+		return &exitError{code: 3, msg: err.Error()}
 	}
 	defer st.Close()
 
@@ -93,7 +95,7 @@ func importCmd(ctx context.Context, e env, args []string) error {
 		return &exitError{code: 2, msg: "the file cannot be imported: " + fileErr.Error()}
 	}
 	if err != nil {
-		return err
+		return &exitError{code: 3, msg: err.Error()}
 	}
 	enc := json.NewEncoder(e.stdout)
 	enc.SetIndent("", "  ")

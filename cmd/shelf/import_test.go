@@ -65,3 +65,18 @@ func TestImportCommandPrintsTheReportAndProgressLines(t *testing.T) {
 		t.Errorf("missing columns: %v", err)
 	}
 }
+
+// A database that cannot be reached is not "some rows failed" (exit 1, with
+// a report on stdout): a script must be able to tell the two apart.
+func TestImportCommandExitsThreeWhenTheImportCannotRun(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "products.csv")
+	if err := os.WriteFile(file, []byte("handle,title,sku,price\ntee,Tee,TEE,1.00\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := envOf(map[string]string{"SHELF_MYSQL_DSN": "root@tcp(127.0.0.1:1)/nowhere?timeout=1s"})
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), []string{"import", file, "--format", "csv"}, env, strings.NewReader(""), &out, &errOut)
+	if exitCode(err) != 3 || out.Len() != 0 {
+		t.Errorf("unreachable database: exit %d (%v), stdout %q", exitCode(err), err, out.String())
+	}
+}

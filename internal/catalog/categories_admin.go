@@ -229,8 +229,9 @@ func DeleteCategory(ctx context.Context, st *store.Store, id uint64) error {
 			return err
 		}
 		if len(products) > 0 {
-			// Their pages no longer show this category.
-			if err := tx.Q.AdminBumpProductVersions(ctx, db.AdminBumpProductVersionsParams{UpdatedAt: time.Now().UTC(), Ids: products}); err != nil {
+			// Their pages no longer show this category, and writing their
+			// content again must put them back in it.
+			if err := tx.Q.AdminUncategorizedProducts(ctx, db.AdminUncategorizedProductsParams{UpdatedAt: time.Now().UTC(), Ids: products}); err != nil {
 				return err
 			}
 		}

@@ -81,6 +81,35 @@ type ImportOptions struct {
 	Progress func(rows int)
 }
 
+// badRows counts the variant rows that errs are about and that are not among
+// the written variants: each once, however many of its fields are wrong. A
+// row is a line (csv, shopify) or a line's variant (ndjson: Variant > 0); a
+// product-wide error (Variant 0) on a line whose variants are counted by
+// index, or on a written variant's line, is not a row of its own.
+func badRows(written []importer.Variant, errs []importer.RowError) int {
+	type row struct{ line, variant int }
+	seen := map[row]bool{}
+	indexed := map[int]bool{} // lines with ndjson variant errors
+	for _, e := range errs {
+		if e.Variant > 0 {
+			indexed[e.Line] = true
+		}
+	}
+	for _, v := range written {
+		seen[row{v.Line, 0}] = true
+	}
+	n := 0
+	for _, e := range errs {
+		r := row{e.Line, e.Variant}
+		if seen[r] || (e.Variant == 0 && indexed[e.Line]) {
+			continue
+		}
+		seen[r] = true
+		n++
+	}
+	return n
+}
+
 // ErrFile wraps a problem with the file found before anything was written
 // (not CSV, a required column missing): the caller answers 400.
 type ErrFile struct{ *importer.FileError }
@@ -122,10 +151,10 @@ func Import(ctx context.Context, st *store.Store, r io.Reader, opts ImportOption
 			switch {
 			case err == nil:
 				b.products = append(b.products, p)
-				b.rows += len(p.Variants) + len(p.Errors)
+				b.rows += len(p.Variants) + badRows(p.Variants, p.Errors)
 			case errors.As(err, &pe):
 				b.rejected = append(b.rejected, pe)
-				b.rows += max(1, len(pe.Errors))
+				b.rows += max(1, badRows(nil, pe.Errors))
 			default:
 				b.err = err
 				select {

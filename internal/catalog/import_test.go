@@ -297,3 +297,35 @@ func TestImportWhereIDsCannotBeDerived(t *testing.T) {
 		t.Errorf("import with step 2 differs:\n%s\nwant\n%s", got, want)
 	}
 }
+
+// The report's rows count each variant row once, however many errors it has
+// and whether its product was rejected or written without it.
+func TestImportReportCountsEachRowOnce(t *testing.T) {
+	d := dbtest.New(t)
+	ctx := context.Background()
+	csvFile := "handle,title,sku,price,stock\n" +
+		"ok,Ok,OK-1,1.00,1\n" +
+		"ok,,OK-2,bad,x\n" + // a bad row of a product that is written
+		"bad,Bad,BAD-1,1.005,-1\n" + // a product with no valid row
+		"two,Two,TWO-1,2.00,1\n" +
+		"two,,TWO-2,2.00,1\n"
+	rep, err := catalog.Import(ctx, d.Store, strings.NewReader(csvFile), catalog.ImportOptions{Format: "csv", Currency: "USD", DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Rows != 5 {
+		t.Errorf("csv: rows = %d, want 5 (errors %+v)", rep.Rows, rep.Errors)
+	}
+	nd := `{"handle":"a","title":"A","variants":[{"sku":"A-1","price":"1.00"},{"sku":"A-2","price":"1.00"}]}
+{"handle":"b","title":"B","variants":[{"sku":"B-1","price":"1.00"},{"sku":"B-2","price":1.5,"stock":-1}]}
+{"handle":"c","title":"C","variants":[{"sku":"C-1","price":1.5}]}
+not json
+`
+	rep, err = catalog.Import(ctx, d.Store, strings.NewReader(nd), catalog.ImportOptions{Format: "ndjson", Currency: "USD", DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Rows != 6 {
+		t.Errorf("ndjson: rows = %d, want 6 (errors %+v)", rep.Rows, rep.Errors)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/shelfcommerce/shelf/db"
@@ -52,6 +53,10 @@ func SetStock(ctx context.Context, st *store.Store, ch StockChange) (StockLevel,
 		next := cur + ch.Delta
 		if ch.OnHand != nil {
 			next = *ch.OnHand
+		} else if ch.Delta > 0 && next < cur { // cur >= 0, so only a positive delta can wrap
+			return &problem.Error{Kind: problem.Unprocessable,
+				Errors: []problem.FieldError{{Field: "delta", Message: fmt.Sprintf("would take stock past the largest level, %d (on hand now: %d)", int64(math.MaxInt64), cur)}},
+				Extra:  map[string]any{"on_hand": cur}}
 		}
 		if next < 0 {
 			field := "delta"
