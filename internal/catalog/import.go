@@ -129,7 +129,7 @@ func Import(ctx context.Context, st *store.Store, r io.Reader, opts ImportOption
 		opts.BatchRows = 2000
 	}
 	rep := &ImportReport{DryRun: opts.DryRun, Errors: []ImportError{}}
-	w := &Writer{Actor: opts.Actor, Reason: "import"}
+	w := &Writer{Actor: opts.Actor, Reason: "import", DryRun: opts.DryRun}
 
 	// Parse on one goroutine and write on this one, so reading the file and
 	// waiting for the database overlap.

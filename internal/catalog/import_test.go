@@ -329,3 +329,61 @@ not json
 		t.Errorf("ndjson: rows = %d, want 6 (errors %+v)", rep.Rows, rep.Errors)
 	}
 }
+
+// A dry run keeps one transaction open for the whole file. It must not hold
+// the stock rows of the products it would update, or every order for those
+// SKUs would wait for the dry run to finish (and time out on a large file).
+func TestDryRunDoesNotHoldStockAgainstOrders(t *testing.T) {
+	d := dbtest.New(t)
+	ctx := context.Background()
+	file := sampleCSV(6)
+	if _, err := catalog.Import(ctx, d.Store, strings.NewReader(file), catalog.ImportOptions{Format: "csv", Currency: "USD", Actor: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	var variantID uint64
+	if err := d.DB.QueryRow("SELECT id FROM variants WHERE sku = 'SKU-0-S'").Scan(&variantID); err != nil {
+		t.Fatal(err)
+	}
+	changed := strings.Replace(file, "SKU-0-S,10.99,5,", "SKU-0-S,10.99,7,", 1)
+	if changed == file {
+		t.Fatal("the sample file no longer has the row this test changes")
+	}
+
+	// While the dry run waits after its first batch (which updates p-0's
+	// stock), another session takes a unit of SKU-0-S, as an order would.
+	// With a 1 s lock wait, a held row lock makes it fail with 1205.
+	var competing error
+	opts := catalog.ImportOptions{Format: "csv", Currency: "USD", Actor: "test", DryRun: true, BatchRows: 3}
+	first := true
+	opts.Progress = func(int) {
+		if !first {
+			return
+		}
+		first = false
+		conn, err := d.DB.Conn(ctx)
+		if err != nil {
+			competing = err
+			return
+		}
+		defer conn.Close()
+		if _, err := conn.ExecContext(ctx, "SET SESSION innodb_lock_wait_timeout = 1"); err != nil {
+			competing = err
+			return
+		}
+		_, competing = conn.ExecContext(ctx, "UPDATE inventory SET on_hand = on_hand - 1 WHERE variant_id = ?", variantID)
+	}
+	rep, err := catalog.Import(ctx, d.Store, strings.NewReader(changed), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if competing != nil {
+		t.Fatalf("a stock change during a dry run failed: %v", competing)
+	}
+	if rep.Updated != 1 || rep.Unchanged != 5 || !rep.DryRun {
+		t.Errorf("dry run report %+v, want 1 updated and 5 unchanged", rep)
+	}
+	var onHand int64
+	if err := d.DB.QueryRow("SELECT on_hand FROM inventory WHERE variant_id = ?", variantID).Scan(&onHand); err != nil || onHand != 4 {
+		t.Errorf("on hand %d (%v), want 4: the competing change kept, nothing of the dry run written", onHand, err)
+	}
+}

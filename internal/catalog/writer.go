@@ -62,6 +62,11 @@ type Writer struct {
 	Actor string
 	// Reason is the stock ledger's reason for stock set by this writer ("import", "admin").
 	Reason string
+	// DryRun leaves the stock of existing variants alone. A dry run's
+	// transaction lives as long as the whole file, and locking stock rows
+	// for that long would hold up every order for those SKUs; what stock
+	// would be set cannot change the dry run's report.
+	DryRun bool
 
 	// cats caches category paths resolved by earlier batches of this writer.
 	// It only holds ids of committed categories: Forget drops it whenever a
@@ -822,6 +827,9 @@ func (w *Writer) writeVariants(ctx context.Context, tx *store.Tx, byID map[uint6
 	// Stock: set where the file says, with a ledger row per change; a new
 	// variant without a quantity starts at 0 so orders can take from it later.
 	// Only variants that existed can have stock rows to read.
+	if w.DryRun {
+		upd = nil // neither read-locked nor written: see Writer.DryRun
+	}
 	all := append(upd, ins...)
 	onHand := map[uint64]int64{}
 	if len(upd) > 0 {
