@@ -1,6 +1,7 @@
 package handlers_test
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math/rand/v2"
@@ -275,7 +276,7 @@ func TestListingAgreesWithAnIndependentModel(t *testing.T) {
 
 func modelOrder(sort string) func(a, b modelProduct) int {
 	byID := func(a, b modelProduct, desc bool) int {
-		c := cmpU64(a.id, b.id)
+		c := cmp.Compare(a.id, b.id)
 		if desc {
 			return -c
 		}
@@ -285,12 +286,12 @@ func modelOrder(sort string) func(a, b modelProduct) int {
 		switch sort {
 		case "price":
 			if a.price != b.price {
-				return cmpI64(a.price, b.price)
+				return cmp.Compare(a.price, b.price)
 			}
 			return byID(a, b, false)
 		case "-price":
 			if a.price != b.price {
-				return -cmpI64(a.price, b.price)
+				return -cmp.Compare(a.price, b.price)
 			}
 			return byID(a, b, true)
 		case "title":
@@ -302,31 +303,11 @@ func modelOrder(sort string) func(a, b modelProduct) int {
 			return byID(a, b, false)
 		default: // newest, and relevance (compared as a set)
 			if a.createdAt != b.createdAt {
-				return -cmpI64(a.createdAt, b.createdAt)
+				return -cmp.Compare(a.createdAt, b.createdAt)
 			}
 			return byID(a, b, true)
 		}
 	}
-}
-
-func cmpU64(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
-func cmpI64(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func sortedKeys(m map[string]bool) []string {

@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -139,9 +140,9 @@ func writeListing(ctx context.Context, tx *store.Tx, want map[listingKey]listing
 	}
 	slices.SortFunc(keys, func(a, b listingKey) int {
 		if a.category != b.category {
-			return cmpU(a.category, b.category)
+			return cmp.Compare(a.category, b.category)
 		}
-		return cmpU(a.product, b.product)
+		return cmp.Compare(a.product, b.product)
 	})
 	if len(keys) > 0 {
 		args := make([]any, 0, len(keys)*9)
@@ -190,16 +191,6 @@ func writeListing(ctx context.Context, tx *store.Tx, want map[listingKey]listing
 		}
 	}
 	return nil
-}
-
-func cmpU(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // asString reads a text column that sqlc could only type as interface{}.

@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"database/sql"
@@ -790,7 +791,7 @@ func (w *Writer) writeVariants(ctx context.Context, tx *store.Tx, byID map[uint6
 	}
 	const cols = "INSERT INTO variants (id, product_id, sku, position, option1, option2, option3, price, compare_at_price, currency, active, created_at, updated_at)"
 	if len(upd) > 0 {
-		slices.SortFunc(upd, func(a, b want) int { return cmpU(a.id, b.id) })
+		slices.SortFunc(upd, func(a, b want) int { return cmp.Compare(a.id, b.id) })
 		args := make([]any, 0, len(upd)*13)
 		for _, wv := range upd {
 			args = row(args, wv, wv.id)
@@ -846,7 +847,7 @@ func (w *Writer) writeVariants(ctx context.Context, tx *store.Tx, byID map[uint6
 			onHand[s.VariantID] = s.OnHand
 		}
 	}
-	slices.SortFunc(all, func(a, b want) int { return cmpU(a.id, b.id) })
+	slices.SortFunc(all, func(a, b want) int { return cmp.Compare(a.id, b.id) })
 	var invArgs, ledArgs []any
 	for _, wv := range all {
 		cur, has := onHand[wv.id]
