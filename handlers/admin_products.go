@@ -275,24 +275,10 @@ func (a *API) patchProduct(c echo.Context) error {
 }
 
 // ifMatchHolds reports whether an If-Match header (a list of entity tags)
-// names the product's current version, with the strong comparison RFC 9110
-// prescribes for If-Match (a weak tag never matches). Two forms are current:
-// the admin API's "p<id>v<version>" and the storefront page's
-// "<id>-<version>-<hash>", so a script may read the product from either. The
-// hash is not compared: the page also shows stock that orders change without
-// a new version, and PATCH only needs the version it overwrites.
+// names the product's current version.
 func ifMatchHolds(header string, p *catalog.AdminProduct) bool {
-	id, version := strconv.FormatUint(p.ID, 10), strconv.FormatUint(p.Version, 10)
 	for t := range strings.SplitSeq(header, ",") {
-		t = strings.TrimSpace(t)
-		if t == p.ETag() {
-			return true
-		}
-		if len(t) < 2 || t[0] != '"' || t[len(t)-1] != '"' {
-			continue
-		}
-		parts := strings.Split(t[1:len(t)-1], "-")
-		if len(parts) == 3 && parts[0] == id && parts[1] == version && parts[2] != "" {
+		if p.HasVersionOf(strings.TrimSpace(t)) {
 			return true
 		}
 	}

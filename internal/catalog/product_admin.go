@@ -60,6 +60,25 @@ func (p *AdminProduct) ETag() string {
 	return `"p` + strconv.FormatUint(p.ID, 10) + "v" + strconv.FormatUint(p.Version, 10) + `"`
 }
 
+// HasVersionOf reports whether the entity tag t (one tag, as sent) names
+// this product at its current version, with If-Match's strong comparison (a
+// weak tag never matches). Two forms are current: ETag's "p<id>v<version>"
+// and the product page's "<id>-<version>-<hash>" (see renderProduct), so a
+// script may read the product from either. The page's hash is not compared:
+// the page also shows stock that orders change without a new version, and a
+// write only needs the version it overwrites.
+func (p *AdminProduct) HasVersionOf(t string) bool {
+	if t == p.ETag() {
+		return true
+	}
+	if len(t) < 2 || t[0] != '"' || t[len(t)-1] != '"' {
+		return false
+	}
+	parts := strings.Split(t[1:len(t)-1], "-")
+	return len(parts) == 3 && parts[0] == strconv.FormatUint(p.ID, 10) &&
+		parts[1] == strconv.FormatUint(p.Version, 10) && parts[2] != ""
+}
+
 // LoadAdminProduct reads a product by id (byID) or slug.
 func LoadAdminProduct(ctx context.Context, q *db.Queries, id uint64, slug string) (*AdminProduct, error) {
 	var row db.AdminProductByIDRow

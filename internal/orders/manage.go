@@ -128,13 +128,9 @@ func returnStock(ctx context.Context, tx *store.Tx, o db.Order, lines []db.Order
 		}
 		ids = append(ids, l.VariantID)
 	}
-	stock, err := tx.Q.StockOf(ctx, ids)
+	onHand, err := onHandOf(ctx, tx, ids)
 	if err != nil {
-		return fmt.Errorf("read stock: %w", err)
-	}
-	onHand := make(map[uint64]int64, len(stock))
-	for _, r := range stock {
-		onHand[r.VariantID] = r.OnHand
+		return err
 	}
 	moves := make([]movement, 0, len(sorted))
 	var backInStock []uint64

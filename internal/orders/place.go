@@ -226,13 +226,9 @@ func (s *Service) place(ctx context.Context, in PlaceInput, c *claim) (*Placed, 
 			for _, l := range short {
 				ids = append(ids, l.variant.ID)
 			}
-			stock, err := tx.Q.StockOf(ctx, ids)
+			onHand, err := onHandOf(ctx, tx, ids)
 			if err != nil {
-				return fmt.Errorf("read stock: %w", err)
-			}
-			onHand := make(map[uint64]int64, len(stock))
-			for _, r := range stock {
-				onHand[r.VariantID] = r.OnHand
+				return err
 			}
 			return insufficient(in.Lines, short, onHand)
 		}
@@ -388,6 +384,19 @@ func insertMovements(ctx context.Context, tx *store.Tx, moves []movement, reason
 		return fmt.Errorf("insert stock movements: %w", err)
 	}
 	return nil
+}
+
+// onHandOf reads the stock of the given variants, by variant id.
+func onHandOf(ctx context.Context, tx *store.Tx, variantIDs []uint64) (map[uint64]int64, error) {
+	stock, err := tx.Q.StockOf(ctx, variantIDs)
+	if err != nil {
+		return nil, fmt.Errorf("read stock: %w", err)
+	}
+	onHand := make(map[uint64]int64, len(stock))
+	for _, r := range stock {
+		onHand[r.VariantID] = r.OnHand
+	}
+	return onHand, nil
 }
 
 // insertTakenMovements writes the ledger rows of an order's stock taking in
