@@ -13,16 +13,15 @@ import (
 	"net/url"
 	"os"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/shelfcommerce/shelf/handlers"
+	"github.com/shelfcommerce/shelf/internal/benchload"
 	"github.com/shelfcommerce/shelf/internal/catalog"
 	"github.com/shelfcommerce/shelf/internal/dbtest"
 	"github.com/shelfcommerce/shelf/internal/seed"
@@ -39,9 +38,9 @@ import (
 // each phase's length. Results and analysis: docs/benchmarks/catalog.md.
 func BenchmarkStorefront(b *testing.B) {
 	const clients = 32
-	size := envInt("SHELF_BENCH_PRODUCTS", 1_000_000)
-	phase := time.Duration(envInt("SHELF_BENCH_SECONDS", 8)) * time.Second
-	pool := envInt("SHELF_BENCH_POOL", 8)
+	size := benchload.EnvInt("SHELF_BENCH_PRODUCTS", 1_000_000)
+	phase := time.Duration(benchload.EnvInt("SHELF_BENCH_SECONDS", 8)) * time.Second
+	pool := benchload.EnvInt("SHELF_BENCH_POOL", 8)
 	ctx := context.Background()
 
 	dsn, built := benchCatalog(b, size)
@@ -119,13 +118,13 @@ func BenchmarkStorefront(b *testing.B) {
 		return lo, lo + 20 + r.IntN(300)
 	}
 
-	var results []benchResult
-	add := func(r benchResult) {
+	var results []benchload.Result
+	add := func(r benchload.Result) {
 		results = append(results, r)
-		b.Logf("%s: %.0f req/s p50 %.2f ms p99 %.2f ms", r.name, r.rate(), ms(r.p(50)), ms(r.p(99)))
+		b.Logf("%s: %.0f req/s p50 %.2f ms p99 %.2f ms", r.Name, r.Rate(), benchload.Ms(r.P(50)), benchload.Ms(r.P(99)))
 	}
 
-	add(runPhase(b, "broad listing (newest/price/title, no filter)", clients, phase, func(r *rand.Rand) (int, error) {
+	add(benchload.Run("broad listing (newest/price/title, no filter)", clients, 0, phase, 42, func(r *rand.Rand) (int, error) {
 		return get("/v1/products?sort=" + []string{"newest", "price", "title"}[r.IntN(3)])
 	}))
 	catPrice := func(r *rand.Rand) (cat, int, int) {
@@ -133,12 +132,12 @@ func BenchmarkStorefront(b *testing.B) {
 		lo, hi := priceRange(r)
 		return c, lo, hi
 	}
-	add(runPhase(b, "category + price listing, sort=price", clients, phase, func(r *rand.Rand) (int, error) {
+	add(benchload.Run("category + price listing, sort=price", clients, 0, phase, 42, func(r *rand.Rand) (int, error) {
 		c, lo, hi := catPrice(r)
 		return get(fmt.Sprintf("/v1/products?category=%s&min_price=%d&max_price=%d&sort=price", c.slug, lo, hi))
 	}))
 	// The raw SQL of the same listing, same concurrency, through database/sql.
-	add(runPhase(b, "  raw SQL of category + price listing", clients, phase, func(r *rand.Rand) (int, error) {
+	add(benchload.Run("  raw SQL of category + price listing", clients, 0, phase, 42, func(r *rand.Rand) (int, error) {
 		c, lo, hi := catPrice(r)
 		q := catalog.ListQuery{Sort: catalog.SortPrice, Currency: "USD", HasMin: true, MinPrice: int64(lo) * 100, HasMax: true, MaxPrice: int64(hi) * 100}
 		query, args := catalog.ListSQL(q, c.id, 0, "", 0, 25)
@@ -183,8 +182,8 @@ func BenchmarkStorefront(b *testing.B) {
 		}
 		cursor = "&cursor=" + url.QueryEscape(*p.NextCursor)
 	}
-	add(runPhase(b, "page 1 ("+largest.slug+", sort=price)", clients, phase, func(r *rand.Rand) (int, error) { return get(deepBase) }))
-	add(runPhase(b, fmt.Sprintf("page %d by cursor (same listing)", deep), clients, phase, func(r *rand.Rand) (int, error) { return get(deepBase + cursor) }))
+	add(benchload.Run("page 1 ("+largest.slug+", sort=price)", clients, 0, phase, 42, func(r *rand.Rand) (int, error) { return get(deepBase) }))
+	add(benchload.Run(fmt.Sprintf("page %d by cursor (same listing)", deep), clients, 0, phase, 42, func(r *rand.Rand) (int, error) { return get(deepBase + cursor) }))
 
 	facetPath := "/v1/products?category=" + largest.slug + "&facets=category,brand,price,attr.color,attr.material"
 	coldStart := time.Now()
@@ -192,7 +191,7 @@ func BenchmarkStorefront(b *testing.B) {
 		b.Fatalf("facets: %d %v", code, err)
 	}
 	cold := time.Since(coldStart)
-	add(runPhase(b, "facets on the largest top-level category", clients, phase, func(r *rand.Rand) (int, error) { return get(facetPath) }))
+	add(benchload.Run("facets on the largest top-level category", clients, 0, phase, 42, func(r *rand.Rand) (int, error) { return get(facetPath) }))
 	// Each word once, uncached: what the first shopper to search it waits.
 	var searchCold []string
 	for _, w := range words {
@@ -200,28 +199,28 @@ func BenchmarkStorefront(b *testing.B) {
 		if code, err := get("/v1/products?q=" + url.QueryEscape(w)); err != nil || code != 200 {
 			b.Fatalf("search %q: %d %v", w, code, err)
 		}
-		searchCold = append(searchCold, fmt.Sprintf("%s %.0f ms", w, ms(time.Since(t0))))
+		searchCold = append(searchCold, fmt.Sprintf("%s %.0f ms", w, benchload.Ms(time.Since(t0))))
 	}
-	add(runPhase(b, "text search (q, relevance)", clients, phase, func(r *rand.Rand) (int, error) {
+	add(benchload.Run("text search (q, relevance)", clients, 0, phase, 42, func(r *rand.Rand) (int, error) {
 		return get("/v1/products?q=" + url.QueryEscape(words[r.IntN(len(words))]))
 	}))
-	add(runPhase(b, "product detail, random over the catalog", clients, phase, func(r *rand.Rand) (int, error) {
+	add(benchload.Run("product detail, random over the catalog", clients, 0, phase, 42, func(r *rand.Rand) (int, error) {
 		return get("/v1/products/" + strconv.FormatUint(listed[r.IntN(len(listed))], 10))
 	}))
 	// A storefront's traffic is skewed: the home page, a campaign and the
 	// best sellers take most product views, which the page cache serves.
-	add(runPhase(b, "product detail, 200 hot products", clients, phase, func(r *rand.Rand) (int, error) {
+	add(benchload.Run("product detail, 200 hot products", clients, 0, phase, 42, func(r *rand.Rand) (int, error) {
 		return get("/v1/products/" + strconv.FormatUint(listed[r.IntN(min(200, len(listed)))], 10))
 	}))
 
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "| %d products, 32 clients | req/s | p50 ms | p99 ms | errors | non-2xx |\n|---|---:|---:|---:|---:|---|\n", size)
 	for _, r := range results {
-		fmt.Fprintf(&sb, "| %s | %.0f | %.2f | %.2f | %d | %s |\n", r.name, r.rate(), ms(r.p(50)), ms(r.p(99)), r.errors, r.statusText())
+		fmt.Fprintf(&sb, "| %s | %.0f | %.2f | %.2f | %d | %s |\n", r.Name, r.Rate(), benchload.Ms(r.P(50)), benchload.Ms(r.P(99)), r.Errors, r.StatusesExcept(200))
 	}
 	page1, page500 := results[3], results[4]
 	fmt.Fprintf(&sb, "\npage %d / page 1 p50: %.2fx; category+price HTTP / raw SQL: %.0f%%; facets cold (first request, nothing cached): %.1f ms\n",
-		deep, float64(page500.p(50))/float64(page1.p(50)), 100*results[1].rate()/results[2].rate(), ms(cold))
+		deep, float64(page500.P(50))/float64(page1.P(50)), 100*results[1].Rate()/results[2].Rate(), benchload.Ms(cold))
 	fmt.Fprintf(&sb, "search, first (uncached) request per word: %s\n", strings.Join(searchCold, ", "))
 	fmt.Fprintf(&sb, "%ds phases, server pool %d, GOMAXPROCS %d, catalog %s, %s\n", int(phase.Seconds()), pool, runtime.GOMAXPROCS(0), built, time.Now().UTC().Format("2006-01-02 15:04 MST"))
 	fmt.Println(sb.String())
@@ -289,87 +288,6 @@ func benchCatalog(b *testing.B, size int) (string, string) {
 		}
 	}
 	return dsn, fmt.Sprintf("built in %s (%d variants, %d listing rows)", time.Since(start).Round(time.Second), res.Variants, res.Listing)
-}
-
-type benchResult struct {
-	name     string
-	lat      []time.Duration
-	elapsed  time.Duration
-	errors   int
-	statuses map[int]int
-}
-
-func (r benchResult) rate() float64 { return float64(len(r.lat)) / r.elapsed.Seconds() }
-
-func (r benchResult) p(q int) time.Duration {
-	if len(r.lat) == 0 {
-		return 0
-	}
-	return r.lat[min(len(r.lat)-1, len(r.lat)*q/100)]
-}
-
-func (r benchResult) statusText() string {
-	var parts []string
-	for s, n := range r.statuses {
-		if s < 200 || s >= 300 {
-			parts = append(parts, fmt.Sprintf("%d×%d", n, s))
-		}
-	}
-	if len(parts) == 0 {
-		return "none"
-	}
-	slices.Sort(parts)
-	return strings.Join(parts, " ")
-}
-
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
-// runPhase runs fn from workers goroutines for d and collects latencies.
-func runPhase(b *testing.B, name string, workers int, d time.Duration, fn func(*rand.Rand) (int, error)) benchResult {
-	b.Helper()
-	var mu sync.Mutex
-	res := benchResult{name: name, statuses: map[int]int{}}
-	deadline := time.Now().Add(d)
-	start := time.Now()
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r := rand.New(rand.NewPCG(uint64(w), 42))
-			var lat []time.Duration
-			st := map[int]int{}
-			errs := 0
-			for time.Now().Before(deadline) {
-				t0 := time.Now()
-				code, err := fn(r)
-				if err != nil {
-					errs++
-					continue
-				}
-				lat = append(lat, time.Since(t0))
-				st[code]++
-			}
-			mu.Lock()
-			res.lat = append(res.lat, lat...)
-			res.errors += errs
-			for k, v := range st {
-				res.statuses[k] += v
-			}
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	res.elapsed = time.Since(start)
-	slices.Sort(res.lat)
-	return res
-}
-
-func envInt(name string, def int) int {
-	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
-		return v
-	}
-	return def
 }
 
 func jsonDecode(r io.Reader, v any) error { return json.NewDecoder(r).Decode(v) }

@@ -13,15 +13,14 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/shelfcommerce/shelf/handlers"
+	"github.com/shelfcommerce/shelf/internal/benchload"
 	"github.com/shelfcommerce/shelf/internal/dbtest"
 	"github.com/shelfcommerce/shelf/internal/orders/orderstest"
 	"github.com/shelfcommerce/shelf/internal/store"
@@ -43,8 +42,8 @@ func BenchmarkOrders(b *testing.B) {
 		spreadQty = 1_000_000
 		hotQty    = 100_000_000
 	)
-	seconds := envInt("SHELF_BENCH_SECONDS", 10)
-	pool := envInt("SHELF_BENCH_POOL", 8)
+	seconds := benchload.EnvInt("SHELF_BENCH_SECONDS", 10)
+	pool := benchload.EnvInt("SHELF_BENCH_POOL", 8)
 	phase := time.Duration(seconds) * time.Second
 	ctx := context.Background()
 
@@ -123,11 +122,14 @@ func BenchmarkOrders(b *testing.B) {
 	}
 	hot := func(sku string) func(*rand.Rand) string { return func(*rand.Rand) string { return sku } }
 
-	results := []result{
-		run(b, "bare SQL loop, 10,000 SKUs", buyers, phase, rawOrder(spread("RAW"))),
-		run(b, "POST /v1/orders, 10,000 SKUs (a)", buyers, phase, httpOrder(spread("B"))),
-		run(b, "bare SQL loop, 1 hot SKU", buyers, phase, rawOrder(hot("RAWHOT-0"))),
-		run(b, "POST /v1/orders, 1 hot SKU (b)", buyers, phase, httpOrder(hot("HOT-0"))),
+	// Each phase warms up for half a second first; SKUs are drawn from a
+	// time-seeded source, so runs do not replay one sequence of rows.
+	warmup, seed := 500*time.Millisecond, uint64(time.Now().UnixNano())
+	results := []benchload.Result{
+		benchload.Run("bare SQL loop, 10,000 SKUs", buyers, warmup, phase, seed, rawOrder(spread("RAW"))),
+		benchload.Run("POST /v1/orders, 10,000 SKUs (a)", buyers, warmup, phase, seed, httpOrder(spread("B"))),
+		benchload.Run("bare SQL loop, 1 hot SKU", buyers, warmup, phase, seed, rawOrder(hot("RAWHOT-0"))),
+		benchload.Run("POST /v1/orders, 1 hot SKU (b)", buyers, warmup, phase, seed, httpOrder(hot("HOT-0"))),
 	}
 
 	// Nothing oversold: for every SKU, stock + units in orders = initial,
@@ -152,145 +154,25 @@ func BenchmarkOrders(b *testing.B) {
 	fmt.Fprintf(&t, "| %-34s | %8s | %8s | %8s | %8s | %s |\n", "32 concurrent buyers", "orders/s", "p50 ms", "p99 ms", "errors", "non-2xx")
 	fmt.Fprintf(&t, "|%s|%s|%s|%s|%s|%s|\n", strings.Repeat("-", 36), strings.Repeat("-", 10), strings.Repeat("-", 10), strings.Repeat("-", 10), strings.Repeat("-", 10), strings.Repeat("-", 9))
 	for _, r := range results {
-		fmt.Fprintf(&t, "| %-34s | %8.0f | %8.2f | %8.2f | %8d | %s |\n", r.name, r.rate(), ms(r.p(50)), ms(r.p(99)), r.errors, r.statusText())
+		fmt.Fprintf(&t, "| %-34s | %8.0f | %8.2f | %8.2f | %8d | %s |\n", r.Name, r.Rate(), benchload.Ms(r.P(50)), benchload.Ms(r.P(99)), r.Errors, r.StatusesExcept(http.StatusCreated))
 	}
 	fmt.Fprintf(&t, "\n(a) is %.0f%% of the bare loop over 10,000 SKUs (goal >= 30%%, and >= 1,500 orders/s); "+
 		"(b) is %.0f%% of (a) (goal >= 40%%). Nothing oversold; stock + sold = initial and the ledger agrees for every SKU.\n",
-		100*a.rate()/results[0].rate(), 100*hotHTTP.rate()/a.rate())
+		100*a.Rate()/results[0].Rate(), 100*hotHTTP.Rate()/a.Rate())
 	fmt.Fprintf(&t, "\n%s phases, server pool %d connections, bare loop pool %d, GOMAXPROCS %d, %s.\n",
 		phase, pool, buyers, runtime.GOMAXPROCS(0), time.Now().UTC().Format("2006-01-02"))
 	fmt.Println()
 	fmt.Print(t.String())
-	b.ReportMetric(a.rate(), "orders/s(a)")
-	b.ReportMetric(hotHTTP.rate(), "orders/s(b)")
-	b.ReportMetric(ms(a.p(99)), "p99-ms(a)")
-	b.ReportMetric(ms(hotHTTP.p(99)), "p99-ms(b)")
+	b.ReportMetric(a.Rate(), "orders/s(a)")
+	b.ReportMetric(hotHTTP.Rate(), "orders/s(b)")
+	b.ReportMetric(benchload.Ms(a.P(99)), "p99-benchload.Ms(a)")
+	b.ReportMetric(benchload.Ms(hotHTTP.P(99)), "p99-benchload.Ms(b)")
 	for _, r := range results {
-		if r.fatal != nil {
-			b.Fatalf("%s: %v", r.name, r.fatal)
+		if r.Fatal != nil {
+			b.Fatalf("%s: %v", r.Name, r.Fatal)
 		}
 	}
 	writeReport(b, t.String())
-}
-
-type result struct {
-	name     string
-	elapsed  time.Duration
-	lat      []time.Duration
-	statuses map[int]int
-	errors   int
-	fatal    error
-}
-
-func (r result) rate() float64 { return float64(len(r.lat)) / r.elapsed.Seconds() }
-
-func (r result) p(q int) time.Duration {
-	if len(r.lat) == 0 {
-		return 0
-	}
-	return r.lat[min(len(r.lat)-1, len(r.lat)*q/100)]
-}
-
-func (r result) statusText() string {
-	var parts []string
-	for _, s := range slices.Sorted(mapsKeys(r.statuses)) {
-		if s != 201 {
-			parts = append(parts, fmt.Sprintf("%d x%d", s, r.statuses[s]))
-		}
-	}
-	if len(parts) == 0 {
-		return "none"
-	}
-	return strings.Join(parts, ", ")
-}
-
-func mapsKeys(m map[int]int) func(func(int) bool) {
-	return func(yield func(int) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
-}
-
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
-// run drives fn from `workers` goroutines for d after a short warm-up and
-// collects the latency of every successful (2xx) call. Any 5xx but the
-// bounded-retry 503 is fatal.
-func run(b *testing.B, name string, workers int, d time.Duration, fn func(*rand.Rand) (int, error)) result {
-	b.Helper()
-	warm := time.Now().Add(500 * time.Millisecond)
-	var start time.Time
-	var startOnce sync.Once
-	var mu sync.Mutex
-	res := result{name: name, statuses: map[int]int{}}
-	var wg sync.WaitGroup
-	var deadline time.Time
-	ready := make(chan struct{})
-	go func() {
-		time.Sleep(time.Until(warm))
-		startOnce.Do(func() { start = time.Now(); deadline = start.Add(d) })
-		close(ready)
-	}()
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r := rand.New(rand.NewPCG(uint64(w), uint64(time.Now().UnixNano())))
-			var lat []time.Duration
-			statuses := map[int]int{}
-			errs := 0
-			var fatal error
-			measuring := false
-			for {
-				if !measuring {
-					select {
-					case <-ready:
-						measuring = true
-					default:
-					}
-				}
-				if measuring && time.Now().After(deadline) {
-					break
-				}
-				t0 := time.Now()
-				status, err := fn(r)
-				el := time.Since(t0)
-				if !measuring {
-					continue
-				}
-				switch {
-				case err != nil:
-					errs++
-					fatal = err
-				case status >= 200 && status < 300:
-					lat = append(lat, el)
-					statuses[status]++
-				default:
-					statuses[status]++
-					if status >= 500 && status != http.StatusServiceUnavailable {
-						fatal = fmt.Errorf("status %d", status)
-					}
-				}
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			res.lat = append(res.lat, lat...)
-			for s, n := range statuses {
-				res.statuses[s] += n
-			}
-			res.errors += errs
-			if fatal != nil {
-				res.fatal = fatal
-			}
-		}()
-	}
-	wg.Wait()
-	res.elapsed = time.Since(start)
-	slices.Sort(res.lat)
-	return res
 }
 
 func writeReport(b *testing.B, table string) {
@@ -316,13 +198,6 @@ func writeReport(b *testing.B, table string) {
 	if err := os.WriteFile(path, doc.Bytes(), 0o644); err != nil {
 		b.Logf("write %s: %v", path, err)
 	}
-}
-
-func envInt(name string, def int) int {
-	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {
-		return n
-	}
-	return def
 }
 
 func mustNormalize(dsn string) string {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/shelfcommerce/shelf/internal/auth"
+	"github.com/shelfcommerce/shelf/internal/benchload"
 	"github.com/shelfcommerce/shelf/internal/dbtest"
 	"github.com/shelfcommerce/shelf/internal/store"
 )
@@ -34,7 +35,7 @@ import (
 //
 //	go test -run '^$' -bench Import -benchtime 1x ./internal/catalog/importbench
 func BenchmarkImport(b *testing.B) {
-	rows := envInt("SHELF_BENCH_IMPORT_ROWS", 1_000_000)
+	rows := benchload.EnvInt("SHELF_BENCH_IMPORT_ROWS", 1_000_000)
 	ctx := context.Background()
 	dir := b.TempDir()
 
@@ -322,11 +323,4 @@ func rawLoad(b *testing.B, rows int) float64 {
 		}
 	}
 	return float64(rows) / time.Since(start).Seconds()
-}
-
-func envInt(name string, def int) int {
-	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {
-		return n
-	}
-	return def
 }

@@ -1,0 +1,130 @@
+// Package benchload drives the load of Shelf's benchmarks (BenchmarkStorefront,
+// BenchmarkOrders, BenchmarkImport): a number of workers calling one function
+// for a fixed time, the latencies and statuses they saw, and the small helpers
+// their tables share. Only benchmarks import it.
+package benchload
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Result is one phase of load.
+type Result struct {
+	Name     string
+	Elapsed  time.Duration
+	Lat      []time.Duration // of the 2xx answers, sorted
+	Statuses map[int]int     // every answer's status
+	Errors   int             // calls that got no answer
+	Fatal    error           // the last call with no answer, or a 5xx other than 503
+}
+
+// Rate is the 2xx answers per second.
+func (r Result) Rate() float64 { return float64(len(r.Lat)) / r.Elapsed.Seconds() }
+
+// P is the q-th percentile latency of the 2xx answers.
+func (r Result) P(q int) time.Duration {
+	if len(r.Lat) == 0 {
+		return 0
+	}
+	return r.Lat[min(len(r.Lat)-1, len(r.Lat)*q/100)]
+}
+
+// StatusesExcept lists the statuses other than the expected ones, with their
+// counts ("409 x3, 503 x1"), or "none".
+func (r Result) StatusesExcept(expected ...int) string {
+	var parts []string
+	for _, s := range slices.Sorted(func(yield func(int) bool) {
+		for s := range r.Statuses {
+			if !yield(s) {
+				return
+			}
+		}
+	}) {
+		if !slices.Contains(expected, s) {
+			parts = append(parts, fmt.Sprintf("%d x%d", s, r.Statuses[s]))
+		}
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// Run calls fn from workers goroutines, first for warmup (not measured), then
+// for d, and collects what they saw. fn returns the answer's HTTP status (200
+// for a successful call that is not HTTP) or an error when there was no
+// answer. Each worker has its own random source, seeded with seed and the
+// worker's number.
+func Run(name string, workers int, warmup, d time.Duration, seed uint64, fn func(*rand.Rand) (int, error)) Result {
+	res := Result{Name: name, Statuses: map[int]int{}}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	begin := time.Now().Add(warmup)
+	end := begin.Add(d)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(w), seed))
+			var lat []time.Duration
+			statuses := map[int]int{}
+			errs := 0
+			var fatal error
+			for {
+				t0 := time.Now()
+				if !t0.Before(end) {
+					break
+				}
+				status, err := fn(r)
+				el := time.Since(t0)
+				if t0.Before(begin) {
+					continue // warming up
+				}
+				switch {
+				case err != nil:
+					errs++
+					fatal = err
+					continue
+				case status >= 200 && status < 300:
+					lat = append(lat, el)
+				case status >= 500 && status != http.StatusServiceUnavailable:
+					fatal = fmt.Errorf("status %d", status)
+				}
+				statuses[status]++
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			res.Lat = append(res.Lat, lat...)
+			for s, n := range statuses {
+				res.Statuses[s] += n
+			}
+			res.Errors += errs
+			if fatal != nil {
+				res.Fatal = fatal
+			}
+		}()
+	}
+	wg.Wait()
+	res.Elapsed = time.Since(begin)
+	slices.Sort(res.Lat)
+	return res
+}
+
+// Ms is d in milliseconds, for tables.
+func Ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// EnvInt reads a positive integer setting of a benchmark, or def.
+func EnvInt(name string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {
+		return n
+	}
+	return def
+}
