@@ -2,6 +2,10 @@
 # Debian-like machine: scripts/ensure-mysql.sh finds, starts or installs a
 # MySQL-compatible server when SHELF_MYSQL_DSN is not set.
 SHELL := /bin/bash
+# The Go release with the standard-library security fixes Shelf is built with.
+# A machine whose own Go ignores go.mod's toolchain line still gets it: the
+# go command fetches that release through the module proxy once per machine.
+export GOTOOLCHAIN := go1.27.3
 .DEFAULT_GOAL := help
 
 GO       ?= go

@@ -171,6 +171,14 @@ type CategoryAncestor struct {
 	Depth      int32
 }
 
+type Event struct {
+	ID        uint64
+	Seq       sql.NullInt64
+	Type      string
+	Data      string
+	CreatedAt time.Time
+}
+
 type IdempotencyKey struct {
 	Scope          string
 	KeyHash        []byte
