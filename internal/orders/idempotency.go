@@ -92,7 +92,7 @@ type Placed struct {
 // request with it, or the reason it cannot be used now.
 func (s *Service) acquire(ctx context.Context, c *claim) (*Placed, error) {
 	for range 4 {
-		t := now()
+		t := s.now()
 		c.token = randomBytes(16)
 		err := s.st.Q.ClaimIdempotencyKey(ctx, db.ClaimIdempotencyKeyParams{
 			Scope: c.scope, KeyHash: c.keyHash, RequestHash: c.reqHash, ClaimToken: c.token,
@@ -197,7 +197,7 @@ func (s *Service) release(ctx context.Context, c *claim) {
 func (s *Service) SweepIdempotencyKeys(ctx context.Context) (int64, error) {
 	var total int64
 	for {
-		n, err := s.st.Q.SweepIdempotencyKeys(ctx, now())
+		n, err := s.st.Q.SweepIdempotencyKeys(ctx, s.now())
 		total += n
 		if err != nil || n < sweepBatchSize {
 			return total, err

@@ -103,12 +103,12 @@ func TestKeyInUseAndAbandonedClaims(t *testing.T) {
 		}
 	}
 	// A request with this key is running: 409.
-	claimRow("busy", now())
+	claimRow("busy", clock())
 	if _, err := s.Place(ctx, PlaceParams{Scope: "t", Key: "busy", Input: in}); !problem.Is(err, problem.IdempotencyInUse) {
 		t.Fatalf("running key: %v, want idempotency-key-in-use", err)
 	}
 	// Its request died long ago without committing: the retry takes over.
-	claimRow("dead", now().Add(-claimLease-time.Second))
+	claimRow("dead", clock().Add(-claimLease-time.Second))
 	res, err := s.Place(ctx, PlaceParams{Scope: "t", Key: "dead", Input: in})
 	if err != nil || res.Status != http.StatusCreated {
 		t.Fatalf("abandoned key: %+v %v", res, err)
@@ -118,18 +118,20 @@ func TestKeyInUseAndAbandonedClaims(t *testing.T) {
 func TestKeysExpire(t *testing.T) {
 	d := dbtest.New(t)
 	s := NewService(d.Store, Config{IdempotencyTTL: time.Millisecond})
+	at := clock()
+	s.now = func() time.Time { return at }
 	seed(t, d, orderstest.Simple("E", 1, 1000, 5)...)
 	ctx := context.Background()
 	p := PlaceParams{Scope: "t", Key: "k", Input: input("a@example.com", line("E-0", 1))}
 	if _, err := s.Place(ctx, p); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(5 * time.Millisecond)
+	at = at.Add(5 * time.Millisecond)
 	res, err := s.Place(ctx, p)
 	if err != nil || res.Replayed || countOrders(t, d) != 2 {
 		t.Fatalf("an expired key was replayed: %+v %v", res, err)
 	}
-	time.Sleep(5 * time.Millisecond)
+	at = at.Add(5 * time.Millisecond)
 	n, err := s.SweepIdempotencyKeys(ctx)
 	if err != nil || n != 1 {
 		t.Fatalf("sweep: %d %v", n, err)

@@ -51,7 +51,7 @@ func (s *Service) Get(ctx context.Context, publicID string, a Access) (*Order, e
 func (s *Service) Transition(ctx context.Context, publicID string, action Action, a Access, actor string) (*Order, error) {
 	var out *Order
 	err := s.st.InTx(ctx, func(tx *store.Tx) error {
-		t := now()
+		t := s.now()
 		o, err := tx.Q.GetOrderByPublicIDForUpdate(ctx, publicID)
 		if errors.Is(err, sql.ErrNoRows) {
 			return errNotFound()
@@ -76,7 +76,7 @@ func (s *Service) Transition(ctx context.Context, publicID string, action Action
 			return fmt.Errorf("read order lines: %w", err)
 		}
 		if returnsStock {
-			if err := returnStock(ctx, tx, o, lines, to, actor); err != nil {
+			if err := s.returnStock(ctx, tx, o, lines, to, actor); err != nil {
 				return err
 			}
 		}
@@ -115,8 +115,8 @@ func illegalMove(from Status, a Action) string {
 }
 
 // returnStock puts an unshipped order's units back on hand.
-func returnStock(ctx context.Context, tx *store.Tx, o db.Order, lines []db.OrderLine, to Status, actor string) error {
-	t := now()
+func (s *Service) returnStock(ctx context.Context, tx *store.Tx, o db.Order, lines []db.OrderLine, to Status, actor string) error {
+	t := s.now()
 	sorted := slices.Clone(lines)
 	slices.SortFunc(sorted, func(a, b db.OrderLine) int { return cmp.Compare(a.VariantID, b.VariantID) })
 	ids := make([]uint64, 0, len(sorted))

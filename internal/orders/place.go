@@ -181,7 +181,7 @@ func (s *Service) place(ctx context.Context, in PlaceInput, c *claim) (*Placed, 
 	address, _ := json.Marshal(in.ShippingAddress)
 	var placed *Placed
 	err := s.st.InTx(ctx, func(tx *store.Tx) error {
-		t := now()
+		t := s.now()
 		rows, err := tx.Q.VariantsForOrder(ctx, skus)
 		if err != nil {
 			return fmt.Errorf("read variants: %w", err)

@@ -29,6 +29,7 @@ type Service struct {
 	ttl       time.Duration
 	cursorKey []byte
 	render    func(ctx context.Context, err error) (int, []byte)
+	now       func() time.Time // the clock; tests of this package set their own
 }
 
 // Limits of one order.
@@ -47,7 +48,7 @@ const (
 
 // NewService returns the order service over st.
 func NewService(st *store.Store, cfg Config) *Service {
-	s := &Service{st: st, ttl: cfg.IdempotencyTTL, render: cfg.RenderError}
+	s := &Service{st: st, ttl: cfg.IdempotencyTTL, render: cfg.RenderError, now: clock}
 	if s.ttl <= 0 {
 		s.ttl = defaultTTL
 	}
@@ -81,4 +82,5 @@ func plainRender(_ context.Context, err error) (int, []byte) {
 	return status, body
 }
 
-func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+// clock is the service's time: UTC, to the microsecond DATETIME(6) keeps.
+func clock() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
