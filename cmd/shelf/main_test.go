@@ -16,15 +16,27 @@ import (
 	"github.com/shelfcommerce/shelf/internal/dbtest"
 )
 
-// syncBuffer is a bytes.Buffer safe for a writer goroutine and a reader.
+func TestMain(m *testing.M) { dbtest.Main(m) }
+
+// syncBuffer is a bytes.Buffer safe for a writer goroutine and a reader;
+// wrote is signalled after each write, so a reader can wait for output.
 type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	mu    sync.Mutex
+	b     bytes.Buffer
+	wrote chan struct{}
 }
+
+func newSyncBuffer() *syncBuffer { return &syncBuffer{wrote: make(chan struct{}, 1)} }
 
 func (s *syncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer func() {
+		select {
+		case s.wrote <- struct{}{}:
+		default:
+		}
+	}()
 	return s.b.Write(p)
 }
 
@@ -58,6 +70,7 @@ func emptyDatabase(t *testing.T) string {
 }
 
 func TestMigrateStatusGatesCIUntilUpRuns(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	env := envOf(map[string]string{"SHELF_MYSQL_DSN": emptyDatabase(t)})
 	var out bytes.Buffer
@@ -80,6 +93,7 @@ func TestMigrateStatusGatesCIUntilUpRuns(t *testing.T) {
 }
 
 func TestServeHelpListsEveryVariable(t *testing.T) {
+	t.Parallel()
 	var out bytes.Buffer
 	if err := run(context.Background(), []string{"serve", "--help"}, envOf(nil), nil, &out, io.Discard); err != nil {
 		t.Fatal(err)
@@ -92,6 +106,7 @@ func TestServeHelpListsEveryVariable(t *testing.T) {
 }
 
 func TestBadConfigurationIsRefusedWithTheVariableNamed(t *testing.T) {
+	t.Parallel()
 	err := run(context.Background(), []string{"serve"}, envOf(map[string]string{
 		"SHELF_DB_MAX_OPEN": "lots", "SHELF_ADDR": "8080",
 	}), nil, io.Discard, io.Discard)
@@ -103,10 +118,11 @@ func TestBadConfigurationIsRefusedWithTheVariableNamed(t *testing.T) {
 // SIGTERM (here: the context) stops the server cleanly: serve returns nil
 // after http.Server.Shutdown has drained, and the port stops answering.
 func TestServeStopsCleanlyOnSignal(t *testing.T) {
+	t.Parallel()
 	d := dbtest.New(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	stdout := &syncBuffer{}
+	stdout := newSyncBuffer()
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"serve"}, envOf(map[string]string{
@@ -115,11 +131,15 @@ func TestServeStopsCleanlyOnSignal(t *testing.T) {
 	}()
 	urlRe := regexp.MustCompile(`http://\S+`)
 	var base string
-	for deadline := time.Now().Add(10 * time.Second); base == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		base = urlRe.FindString(stdout.String())
-	}
-	if base == "" {
-		t.Fatalf("serve printed no URL: %q", stdout.String())
+	for timeout := time.After(10 * time.Second); base == ""; {
+		select {
+		case <-stdout.wrote:
+			base = urlRe.FindString(stdout.String())
+		case err := <-done:
+			t.Fatalf("serve returned %v before printing a URL: %q", err, stdout.String())
+		case <-timeout:
+			t.Fatalf("serve printed no URL: %q", stdout.String())
+		}
 	}
 	res, err := http.Get(base + "/readyz")
 	if err != nil {
@@ -146,6 +166,7 @@ func TestServeStopsCleanlyOnSignal(t *testing.T) {
 // `make run` calls `shelf seed` on every start: the first loads the demo
 // catalog, every later one says so and changes nothing.
 func TestSeedLoadsTheDemoCatalogOnce(t *testing.T) {
+	t.Parallel()
 	d := dbtest.New(t)
 	ctx := context.Background()
 	env := envOf(map[string]string{"SHELF_MYSQL_DSN": d.DSN})

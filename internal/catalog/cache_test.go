@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"context"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -9,6 +10,7 @@ import (
 )
 
 func TestLoadingCacheLoadsOnceAndServesStaleWhileRefreshing(t *testing.T) {
+	t.Parallel()
 	c := newLoadingCache[string, int](time.Minute, 10)
 	var loads atomic.Int32
 	release := make(chan struct{})
@@ -30,7 +32,11 @@ func TestLoadingCacheLoadsOnceAndServesStaleWhileRefreshing(t *testing.T) {
 			got[i] = v
 		}()
 	}
-	time.Sleep(20 * time.Millisecond)
+	// Release the load once it has started; callers that come after it
+	// finished find its value cached, so every caller still sees load 1.
+	for !c.inFlight() {
+		runtime.Gosched()
+	}
 	close(release)
 	wg.Wait()
 	for _, v := range got {
@@ -45,14 +51,9 @@ func TestLoadingCacheLoadsOnceAndServesStaleWhileRefreshing(t *testing.T) {
 	}
 	// Wait until the refresh has finished (counted, stored and no longer in
 	// flight), or the next read would join it rather than start its own.
-	refreshing := func() bool {
-		c.fmu.Lock()
-		defer c.fmu.Unlock()
-		return len(c.inflight) > 0
-	}
 	deadline := time.Now().Add(5 * time.Second)
-	for (loads.Load() != 2 || refreshing()) && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
+	for (loads.Load() != 2 || c.inFlight()) && time.Now().Before(deadline) {
+		runtime.Gosched()
 	}
 	if loads.Load() != 2 {
 		t.Fatal("no background refresh")
@@ -70,4 +71,11 @@ func TestLoadingCacheLoadsOnceAndServesStaleWhileRefreshing(t *testing.T) {
 	if n != 3 {
 		t.Fatalf("disabled cache loaded %d times, want 3", n)
 	}
+}
+
+// inFlight reports whether a load of any key is running.
+func (c *loadingCache[K, V]) inFlight() bool {
+	c.fmu.Lock()
+	defer c.fmu.Unlock()
+	return len(c.inflight) > 0
 }

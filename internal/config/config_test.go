@@ -9,6 +9,7 @@ import (
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
 func TestDefaultsAreUsable(t *testing.T) {
+	t.Parallel()
 	c, err := Load(env(nil))
 	if err != nil {
 		t.Fatalf("defaults rejected: %v", err)
@@ -22,6 +23,7 @@ func TestDefaultsAreUsable(t *testing.T) {
 }
 
 func TestEveryBadVariableIsNamed(t *testing.T) {
+	t.Parallel()
 	_, err := Load(env(map[string]string{
 		"SHELF_MYSQL_DSN":       "root@tcp(127.0.0.1:3306)/",
 		"SHELF_READ_TIMEOUT":    "soon",
@@ -41,6 +43,7 @@ func TestEveryBadVariableIsNamed(t *testing.T) {
 }
 
 func TestListsAreParsed(t *testing.T) {
+	t.Parallel()
 	c, err := Load(env(map[string]string{
 		"SHELF_CORS_ORIGINS":    "https://a.example, https://b.example",
 		"SHELF_TRUSTED_PROXIES": "10.0.0.0/8,192.0.2.7",
@@ -54,6 +57,7 @@ func TestListsAreParsed(t *testing.T) {
 }
 
 func TestStorefrontCachesAndSearchCap(t *testing.T) {
+	t.Parallel()
 	c, err := Load(env(nil))
 	if err != nil {
 		t.Fatal(err)

@@ -23,6 +23,7 @@ func countOrders(t *testing.T, d *dbtest.DB) int {
 }
 
 func TestIdempotentReplay(t *testing.T) {
+	t.Parallel()
 	d := dbtest.New(t)
 	s := NewService(d.Store, Config{})
 	seed(t, d, orderstest.Simple("I", 2, 1000, 5)...)
@@ -66,6 +67,7 @@ func TestIdempotentReplay(t *testing.T) {
 }
 
 func TestFailedOrderIsStoredAndReplayed(t *testing.T) {
+	t.Parallel()
 	d := dbtest.New(t)
 	s := NewService(d.Store, Config{})
 	seed(t, d, orderstest.Simple("F", 1, 1000, 1)...)
@@ -88,6 +90,7 @@ func TestFailedOrderIsStoredAndReplayed(t *testing.T) {
 }
 
 func TestKeyInUseAndAbandonedClaims(t *testing.T) {
+	t.Parallel()
 	d := dbtest.New(t)
 	s := NewService(d.Store, Config{})
 	seed(t, d, orderstest.Simple("U", 1, 1000, 5)...)
@@ -116,6 +119,7 @@ func TestKeyInUseAndAbandonedClaims(t *testing.T) {
 }
 
 func TestKeysExpire(t *testing.T) {
+	t.Parallel()
 	d := dbtest.New(t)
 	s := NewService(d.Store, Config{IdempotencyTTL: time.Millisecond})
 	at := clock()
