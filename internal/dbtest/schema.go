@@ -166,19 +166,27 @@ func replay(ctx context.Context, dsn string, tables []table) error {
 		if _, err := c.ExecContext(ctx, tb.create); err != nil {
 			return fmt.Errorf("create %s: %w", tb.name, err)
 		}
-		if len(tb.rows) == 0 {
-			continue
+		if err := fill(ctx, c, tb); err != nil {
+			return err
 		}
-		marks := "(" + strings.TrimSuffix(strings.Repeat("?,", len(tb.rows[0])), ",") + ")"
-		values := make([]string, len(tb.rows))
-		var args []any
-		for i, row := range tb.rows {
-			values[i] = marks
-			args = append(args, row...)
-		}
-		if _, err := c.ExecContext(ctx, "INSERT INTO `"+tb.name+"` VALUES "+strings.Join(values, ","), args...); err != nil {
-			return fmt.Errorf("copy rows of %s: %w", tb.name, err)
-		}
+	}
+	return nil
+}
+
+// fill inserts the rows the table held right after migrating.
+func fill(ctx context.Context, c *sql.Conn, tb table) error {
+	if len(tb.rows) == 0 {
+		return nil
+	}
+	marks := "(" + strings.TrimSuffix(strings.Repeat("?,", len(tb.rows[0])), ",") + ")"
+	values := make([]string, len(tb.rows))
+	var args []any
+	for i, row := range tb.rows {
+		values[i] = marks
+		args = append(args, row...)
+	}
+	if _, err := c.ExecContext(ctx, "INSERT INTO `"+tb.name+"` VALUES "+strings.Join(values, ","), args...); err != nil {
+		return fmt.Errorf("copy rows of %s: %w", tb.name, err)
 	}
 	return nil
 }
@@ -187,11 +195,12 @@ func replay(ctx context.Context, dsn string, tables []table) error {
 // AUTO_INCREMENT has moved.
 var autoIncrement = regexp.MustCompile(` AUTO_INCREMENT=\d+`)
 
-// empty brings a database a test has used back to the migrated schema with
-// no rows: every table the test wrote to (rows, or a counter that moved) is
-// truncated, which also resets its counter and statistics. It reports false
-// when the database is no longer the migrated schema (a table, column,
-// index or goose row added, changed or dropped; a view, trigger or routine):
+// empty brings a database a test has used back to the migrated schema and
+// rows: every table the test wrote to (rows other than the migrations', or a
+// counter that moved) is truncated, which also resets its counter and
+// statistics, and given back the rows the migrations put there. It reports
+// false when the database no longer has the migrated schema (a table,
+// column or index added, changed or dropped; a view, trigger or routine):
 // such a database is dropped rather than reused.
 func empty(ctx context.Context, dsn string) bool {
 	schema.Lock()
@@ -200,9 +209,9 @@ func empty(ctx context.Context, dsn string) bool {
 	if len(want) == 0 {
 		return false
 	}
-	kept := map[string]bool{} // tables that hold rows after migrating
+	seeded := map[string]bool{} // tables that hold rows after migrating
 	for _, tb := range want {
-		kept[tb.name] = len(tb.rows) > 0
+		seeded[tb.name] = len(tb.rows) > 0
 	}
 	sqlDB, c, err := conn(ctx, dsn)
 	if err != nil {
@@ -210,29 +219,28 @@ func empty(ctx context.Context, dsn string) bool {
 	}
 	defer sqlDB.Close()
 	defer c.Close()
-	got, err := capture(ctx, c, func(name string) bool { return kept[name] })
+	got, err := capture(ctx, c, func(name string) bool { return seeded[name] })
 	if err != nil || len(got) != len(want) {
 		return false
 	}
-	var dirty []string
+	var dirty []table
 	for i, tb := range want {
 		g := got[i]
 		if g.name != tb.name || autoIncrement.ReplaceAllString(g.create, "") != autoIncrement.ReplaceAllString(tb.create, "") {
 			return false
 		}
-		if kept[tb.name] {
-			if !reflect.DeepEqual(g.rows, tb.rows) {
-				return false
-			}
-		} else if len(g.rows) > 0 || autoIncrement.MatchString(g.create) {
-			dirty = append(dirty, tb.name)
+		if g.create != tb.create || (seeded[tb.name] && !reflect.DeepEqual(g.rows, tb.rows)) || (!seeded[tb.name] && len(g.rows) > 0) {
+			dirty = append(dirty, tb)
 		}
 	}
 	if _, err := c.ExecContext(ctx, "SET SESSION foreign_key_checks = 0"); err != nil {
 		return false
 	}
-	for _, name := range dirty {
-		if _, err := c.ExecContext(ctx, "TRUNCATE TABLE `"+name+"`"); err != nil {
+	for _, tb := range dirty {
+		if _, err := c.ExecContext(ctx, "TRUNCATE TABLE `"+tb.name+"`"); err != nil {
+			return false
+		}
+		if err := fill(ctx, c, tb); err != nil {
 			return false
 		}
 	}
