@@ -12,6 +12,7 @@ import (
 
 	"github.com/shelfcommerce/shelf/internal/auth"
 	"github.com/shelfcommerce/shelf/internal/catalog"
+	"github.com/shelfcommerce/shelf/internal/money"
 	"github.com/shelfcommerce/shelf/internal/problem"
 )
 
@@ -106,7 +107,7 @@ func (a *API) currency() string {
 	if a.cfg.Currency != "" {
 		return a.cfg.Currency
 	}
-	return "USD"
+	return money.DefaultCurrency
 }
 
 // stockRequest is the body of PUT /v1/admin/inventory/{sku}.

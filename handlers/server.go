@@ -19,6 +19,7 @@ import (
 
 	"github.com/shelfcommerce/shelf/internal/auth"
 	"github.com/shelfcommerce/shelf/internal/catalog"
+	"github.com/shelfcommerce/shelf/internal/config"
 	"github.com/shelfcommerce/shelf/internal/orders"
 	"github.com/shelfcommerce/shelf/internal/store"
 )
@@ -72,10 +73,10 @@ func New(cfg Config) *echo.Echo {
 		cfg.Registry = prometheus.NewRegistry()
 	}
 	if cfg.BodyLimit == 0 {
-		cfg.BodyLimit = 1 << 20
+		cfg.BodyLimit = config.DefaultBodyLimit
 	}
 	if cfg.ImportBodyLimit == 0 {
-		cfg.ImportBodyLimit = 1 << 30
+		cfg.ImportBodyLimit = config.DefaultImportBodyLimit
 	}
 	a := &API{cfg: cfg, log: cfg.Logger}
 	if cfg.Store != nil {

@@ -54,7 +54,7 @@ type categoryRef struct {
 // NewStorefront returns the storefront service on st.
 func NewStorefront(st *store.Store, cfg StorefrontConfig) *Storefront {
 	if cfg.Currency == "" {
-		cfg.Currency = "USD"
+		cfg.Currency = money.DefaultCurrency
 	}
 	if cfg.SearchMaxMatches <= 0 {
 		cfg.SearchMaxMatches = 10000

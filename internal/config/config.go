@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shelfcommerce/shelf/internal/money"
 	"github.com/shelfcommerce/shelf/internal/store"
 )
 
@@ -17,6 +18,13 @@ import (
 type Var struct {
 	Name, Default, Help string
 }
+
+// The request body limits when none is configured: 1 MiB, and 2 GiB for
+// imports.
+const (
+	DefaultBodyLimit       = 1 << 20
+	DefaultImportBodyLimit = 2 << 30
+)
 
 // Vars lists every variable Shelf reads, in the order `--help` shows them.
 var Vars = []Var{
@@ -29,8 +37,8 @@ var Vars = []Var{
 	{"SHELF_WRITE_TIMEOUT", "30s", "HTTP write timeout (imports extend their own)"},
 	{"SHELF_IDLE_TIMEOUT", "120s", "HTTP keep-alive idle timeout"},
 	{"SHELF_SHUTDOWN_TIMEOUT", "20s", "how long SIGTERM waits for in-flight requests"},
-	{"SHELF_BODY_LIMIT", "1048576", "max request body in bytes, except imports"},
-	{"SHELF_IMPORT_BODY_LIMIT", "2147483648", "max import body in bytes (413 above it)"},
+	{"SHELF_BODY_LIMIT", strconv.Itoa(DefaultBodyLimit), "max request body in bytes, except imports"},
+	{"SHELF_IMPORT_BODY_LIMIT", strconv.Itoa(DefaultImportBodyLimit), "max import body in bytes (413 above it)"},
 	{"SHELF_IMPORT_TIMEOUT", "1h", "how long one import request may take"},
 	{"SHELF_CORS_ORIGINS", "", "comma-separated storefront origins allowed by CORS (empty: no CORS)"},
 	{"SHELF_TRUSTED_PROXIES", "", "comma-separated CIDRs whose X-Forwarded-For is trusted (empty: none)"},
@@ -38,7 +46,7 @@ var Vars = []Var{
 	{"SHELF_DETAIL_CACHE_TTL", "1s", "how long a rendered product page is served from memory; expired pages are refreshed in the background, so a change shows within about twice this; 0 disables"},
 	{"SHELF_FACET_CACHE_TTL", "5s", "how long facet counts and full-text pages of one query are reused (refreshed in the background: at most about twice this old); 0 disables"},
 	{"SHELF_SEARCH_MAX_MATCHES", "10000", "most full-text matches one q= considers (bounds broad searches)"},
-	{"SHELF_CURRENCY", "USD", "the catalog's currency (ISO 4217), used by imports that carry none and by price filters"},
+	{"SHELF_CURRENCY", money.DefaultCurrency, "the catalog's currency (ISO 4217), used by imports that carry none and by price filters"},
 	{"SHELF_IDEMPOTENCY_TTL", "24h", "how long order Idempotency-Keys are remembered"},
 	{"SHELF_LOG_LEVEL", "info", "debug, info, warn or error"},
 }

@@ -16,6 +16,10 @@ type Money struct {
 	Currency string // ISO-4217 code, upper-case
 }
 
+// DefaultCurrency is the catalog's currency when none is configured
+// (SHELF_CURRENCY).
+const DefaultCurrency = "USD"
+
 // exponents holds the ISO-4217 minor-unit digits of the currencies the shop supports.
 var exponents = map[string]int{
 	"USD": 2, "EUR": 2, "GBP": 2, "CAD": 2, "AUD": 2, "NZD": 2, "CHF": 2,

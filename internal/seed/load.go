@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/shelfcommerce/shelf/db"
+	"github.com/shelfcommerce/shelf/internal/money"
 	"github.com/shelfcommerce/shelf/internal/store"
 )
 
@@ -70,7 +71,7 @@ func Load(ctx context.Context, st *store.Store, o Options) (Result, error) {
 
 func (o *Options) defaults() {
 	if o.Currency == "" {
-		o.Currency = "USD"
+		o.Currency = money.DefaultCurrency
 	}
 	if o.Chunk <= 0 {
 		o.Chunk = 5000
