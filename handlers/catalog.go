@@ -21,7 +21,7 @@ func (a *API) registerCatalog(e *echo.Echo) {
 // listProducts is GET /v1/products: the query string is validated whole
 // (unknown parameters are a 400), then one listing page is read.
 func (a *API) listProducts(c echo.Context) error {
-	q, err := catalogParse(c.Request().URL.RawQuery, a.storefront.Currency())
+	q, err := catalog.ParseListQuery(c.Request().URL.RawQuery, a.storefront.Currency())
 	if err != nil {
 		return err
 	}
@@ -89,8 +89,6 @@ func (a *API) getCategory(c echo.Context) error {
 	}
 	return c.JSON(http.StatusOK, v)
 }
-
-var catalogParse = catalog.ParseListQuery
 
 // noQuery refuses any query parameter on a list endpoint that takes none, so
 // a typo never silently means "everything".

@@ -77,7 +77,8 @@ import (
 	"github.com/shelfcommerce/shelf/internal/money"
 )
 
-// Product is one product as read from an import file, before it meets the database.
+// Product is one product to write, read from an import file or sent to the
+// admin API, before it meets the database.
 type Product struct {
 	Line            int    // line of the product's first row (header is line 1); for ndjson the line number
 	Handle          string // becomes the product slug: [a-z0-9]+(-[a-z0-9]+)*, max 191 bytes

@@ -19,8 +19,8 @@ const rowsPerStatement = 500
 // InsertRows runs head + " VALUES (?,...),(?,...) " + tail in chunks, where
 // head is "INSERT INTO t (a, b, c)", width is the number of columns and args
 // holds the values row after row. tail may be "" or an ON DUPLICATE KEY UPDATE
-// clause. It is the one place Shelf builds INSERT statements at run time; the
-// values always travel as parameters. It returns the total rows affected.
+// clause. The values always travel as parameters. It returns the total rows
+// affected.
 func InsertRows(ctx context.Context, ex Execer, head string, width int, args []any, tail string) (int64, error) {
 	var total int64
 	err := insertChunks(ctx, ex, head, width, args, tail, func(_ int, res sql.Result) error {
