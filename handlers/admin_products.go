@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -14,7 +15,6 @@ import (
 
 	"github.com/shelfcommerce/shelf/internal/catalog"
 	"github.com/shelfcommerce/shelf/internal/importer"
-	"github.com/shelfcommerce/shelf/internal/money"
 	"github.com/shelfcommerce/shelf/internal/problem"
 )
 
@@ -29,19 +29,16 @@ var variantFields = []string{"sku", "price", "compare_at_price", "currency", "on
 
 var computedFields = map[string]bool{"id": true, "version": true, "created_at": true, "updated_at": true, "price_min": true, "in_stock": true, "available": true, "option_names": true}
 
-// readProductBody reads a product request into a member map, refusing
-// unknown and computed members with a 400 naming them.
-func readProductBody(c echo.Context) (map[string]json.RawMessage, error) {
+// readProductBody reads a product request, refusing unknown and computed
+// members with a 400 naming them, and returns the body and its members.
+func readProductBody(c echo.Context) ([]byte, map[string]json.RawMessage, error) {
 	body, err := io.ReadAll(c.Request().Body)
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return nil, err
-	} else if err != nil {
-		return nil, err
+	if err != nil {
+		return nil, nil, err // *http.MaxBytesError: 413
 	}
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(body, &m); err != nil || m == nil {
-		return nil, problem.New(problem.Invalid, "the request body must be a JSON object")
+		return nil, nil, problem.New(problem.Invalid, "the request body must be a JSON object")
 	}
 	var fe problem.Fields
 	fe.Kind = problem.Invalid
@@ -63,7 +60,7 @@ func readProductBody(c echo.Context) (map[string]json.RawMessage, error) {
 			}
 		}
 	}
-	return m, fe.Err()
+	return body, m, fe.Err()
 }
 
 func unknownMsg(k string) string {
@@ -73,117 +70,127 @@ func unknownMsg(k string) string {
 	return "is not a field of this request"
 }
 
-// toImporterProduct validates a member map with the NDJSON import's rules
-// (one definition of a valid product for imports and the API) and returns
-// the product. Money may be {"amount": "19.99", "currency": "USD"} as the API
-// shows it, or a decimal string.
-func (a *API) toImporterProduct(m map[string]json.RawMessage, slug string) (*importer.Product, error) {
-	line := map[string]any{}
-	for k, v := range m {
-		line[k] = v
-	}
-	delete(line, "slug")
-	line["handle"] = slug
-	if raw, ok := m["variants"]; ok {
-		var vs []map[string]json.RawMessage
-		_ = json.Unmarshal(raw, &vs)
-		out := make([]map[string]json.RawMessage, len(vs))
-		for i, v := range vs {
-			o := map[string]json.RawMessage{}
-			for k, val := range v {
-				switch k {
-				case "price", "compare_at_price":
-					var mon struct {
-						Amount   json.RawMessage `json:"amount"`
-						Currency string          `json:"currency"`
-					}
-					if bytes.HasPrefix(bytes.TrimSpace(val), []byte("{")) && json.Unmarshal(val, &mon) == nil {
-						o[k] = mon.Amount
-						if mon.Currency != "" {
-							o["currency"], _ = json.Marshal(mon.Currency)
-						}
-						continue
-					}
-					o[k] = val
-				case "on_hand":
-					o["stock"] = val
-				default:
-					if _, set := o[k]; !set || k != "currency" {
-						o[k] = val
-					}
-				}
-			}
-			out[i] = o
-		}
-		line["variants"] = out
-	}
-	data, err := json.Marshal(line)
-	if err != nil {
-		return nil, problem.New(problem.Invalid, "the request body is not valid JSON")
-	}
-	rd, err := importer.NewReader("ndjson", bytes.NewReader(data), importer.Options{Currency: a.currency()})
-	if err != nil {
-		return nil, err
-	}
-	p, err := rd.Next()
-	var pe *importer.ProductError
-	if errors.As(err, &pe) {
-		return nil, fieldsOf(pe.Errors)
-	} else if err != nil {
-		return nil, problem.New(problem.Invalid, "the request body is not a valid product")
-	}
-	if len(p.Errors) > 0 {
-		return nil, fieldsOf(p.Errors)
-	}
-	return p, nil
+// productRequest is the body of the product writes: an NDJSON import's
+// product with the slug for its handle (readProductBody refuses "handle"),
+// and variants as variantRequest.
+type productRequest struct {
+	importer.ProductJSON
+	Slug     string           `json:"slug"`
+	Variants []variantRequest `json:"variants"`
 }
 
-func fieldsOf(errs []importer.RowError) error {
-	var fe problem.Fields
-	for _, e := range errs {
-		f := e.Field
-		switch f {
-		case "handle":
-			f = "slug"
-		case "":
-			f = "variants" // "has no valid variant", the one product-level error without a field
+// variantRequest is one variant of a request. Money may be {"amount":
+// "19.99", "currency": "USD"} as the API shows it, or a decimal string;
+// stock is "on_hand" (as the product is shown) or "stock" (as in imports).
+type variantRequest struct {
+	importer.VariantJSON
+	OnHand json.RawMessage `json:"on_hand"`
+}
+
+// decodeProduct decodes a body whose members readProductBody checked. A
+// member of the wrong JSON type is a 422 naming it.
+func decodeProduct(body []byte) (*productRequest, error) {
+	var r productRequest
+	if err := json.Unmarshal(body, &r); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			return nil, problem.Field(problem.Unprocessable, te.Field, "must not be a JSON "+te.Value)
 		}
-		if e.Variant > 0 {
-			f = "variants[" + strconv.Itoa(e.Variant-1) + "]." + f
+		return nil, problem.New(problem.Invalid, "the request body is not a valid product")
+	}
+	return &r, nil
+}
+
+// variants are the request's variants as the import reads them.
+func (r *productRequest) variants() []importer.VariantJSON {
+	out := make([]importer.VariantJSON, len(r.Variants))
+	for i, v := range r.Variants {
+		jv := v.VariantJSON
+		if v.OnHand != nil {
+			jv.Stock = v.OnHand
 		}
-		fe.Add(strings.TrimSuffix(f, "."), e.Message)
+		jv.Price = amountOf(jv.Price, &jv.Currency)
+		jv.CompareAtPrice = amountOf(jv.CompareAtPrice, &jv.Currency)
+		out[i] = jv
 	}
-	if len(fe.Errors) == 0 {
-		fe.Add("", "is not a valid product")
+	return out
+}
+
+// amountOf is the decimal of a money member: raw itself, or the amount of a
+// {"amount", "currency"} object, whose currency (when given) replaces *cur.
+func amountOf(raw json.RawMessage, cur *string) json.RawMessage {
+	var m struct {
+		Amount   json.RawMessage `json:"amount"`
+		Currency string          `json:"currency"`
 	}
-	return fe.Err()
+	if bytes.HasPrefix(bytes.TrimSpace(raw), []byte("{")) && json.Unmarshal(raw, &m) == nil {
+		if m.Currency != "" {
+			*cur = m.Currency
+		}
+		return m.Amount
+	}
+	return raw
+}
+
+// product is the request as the product to write under slug, checked with
+// the NDJSON import's rules.
+func (a *API) product(r *productRequest, slug string) (*importer.Product, error) {
+	jp := r.ProductJSON
+	jp.Handle, jp.Variants = slug, r.variants()
+	return catalog.ParseProduct(&jp, a.currency())
+}
+
+// patch is the request as a patch: the members that were sent.
+func (r *productRequest) patch(m map[string]json.RawMessage) catalog.ProductPatch {
+	var p catalog.ProductPatch
+	str := func(name string, v *string) *string {
+		if _, ok := m[name]; ok {
+			return v
+		}
+		return nil
+	}
+	p.Slug, p.Title, p.Description = str("slug", &r.Slug), str("title", &r.Title), str("description", &r.Description)
+	p.Brand, p.Type, p.Status, p.Category = str("brand", &r.Brand), str("type", &r.Type), str("status", &r.Status), str("category", &r.Category)
+	if _, ok := m["tags"]; ok {
+		p.Tags = &r.Tags
+	}
+	if _, ok := m["attributes"]; ok {
+		p.Attributes = &r.Attributes
+	}
+	if _, ok := m["images"]; ok {
+		p.Images = &r.Images
+	}
+	if _, ok := m["variants"]; ok {
+		vs := r.variants()
+		p.Variants = &vs
+	}
+	return p
 }
 
 func (a *API) createProduct(c echo.Context) error {
-	m, err := readProductBody(c)
+	body, _, err := readProductBody(c)
 	if err != nil {
 		return err
 	}
-	var slug string
-	if raw, ok := m["slug"]; ok {
-		_ = json.Unmarshal(raw, &slug)
+	r, err := decodeProduct(body)
+	if err != nil {
+		return err
 	}
+	slug := r.Slug
 	if slug == "" {
-		var title string
-		_ = json.Unmarshal(m["title"], &title)
-		slug = catalog.Slugify(title)
+		slug = catalog.Slugify(r.Title)
 		// Slugify falls back to "category" for a name with no ASCII letters
 		// or digits; a product needs a real slug then.
 		// A missing title is reported as such by the validation below.
-		if slug == "category" && strings.TrimSpace(title) != "" && !strings.Contains(strings.ToLower(title), "category") {
+		if slug == "category" && strings.TrimSpace(r.Title) != "" && !strings.Contains(strings.ToLower(r.Title), "category") {
 			return problem.Field(problem.Unprocessable, "slug", "is required when the title has no letters or digits a slug can use")
 		}
 	}
-	return a.writeProduct(c, m, slug, catalog.CreateOnly, 0)
+	return a.writeProduct(c, r, slug, catalog.CreateOnly)
 }
 
 func (a *API) putProduct(c echo.Context) error {
-	m, err := readProductBody(c)
+	body, m, err := readProductBody(c)
 	if err != nil {
 		return err
 	}
@@ -194,24 +201,37 @@ func (a *API) putProduct(c echo.Context) error {
 			return problem.Field(problem.Unprocessable, "slug", "must equal the slug in the path (or be left out)")
 		}
 	}
-	return a.writeProduct(c, m, slug, catalog.Upsert, 0)
+	r, err := decodeProduct(body)
+	if err != nil {
+		return err
+	}
+	return a.writeProduct(c, r, slug, catalog.Upsert)
 }
 
-func (a *API) writeProduct(c echo.Context, m map[string]json.RawMessage, slug string, mode catalog.WriteMode, ifVersion uint64) error {
-	p, err := a.toImporterProduct(m, slug)
+func (a *API) writeProduct(c echo.Context, r *productRequest, slug string, mode catalog.WriteMode) error {
+	p, err := a.product(r, slug)
 	if err != nil {
 		return err
 	}
 	ctx := c.Request().Context()
-	out, outcome, err := catalog.WriteProduct(ctx, a.cfg.Store, p, mode, ifVersion, "api key "+APIKey(ctx).Name)
+	out, outcome, err := catalog.WriteProduct(ctx, a.cfg.Store, p, mode, 0, a.actor(ctx))
 	if err != nil {
 		return err
 	}
+	return a.productResponse(c, out, outcome == catalog.Created)
+}
+
+// actor names the API key in the stock ledger.
+func (a *API) actor(ctx context.Context) string { return "api key " + APIKey(ctx).Name }
+
+// productResponse answers a product write with the product and its ETag;
+// a created product also gets its Location.
+func (a *API) productResponse(c echo.Context, out *catalog.AdminProduct, created bool) error {
 	h := c.Response().Header()
 	h.Set("ETag", out.ETag())
 	h.Set("Cache-Control", "no-store")
 	status := http.StatusOK
-	if outcome == catalog.Created {
+	if created {
 		status = http.StatusCreated
 		h.Set(echo.HeaderLocation, "/v1/admin/products/"+strconv.FormatUint(out.ID, 10))
 	}
@@ -245,102 +265,27 @@ func (a *API) patchProduct(c echo.Context) error {
 	if err != nil || id == 0 {
 		return problem.New(problem.NotFound, "no such product")
 	}
-	m, err := readProductBody(c)
+	body, m, err := readProductBody(c)
+	if err != nil {
+		return err
+	}
+	r, err := decodeProduct(body)
 	if err != nil {
 		return err
 	}
 	ctx := c.Request().Context()
-	cur, err := catalog.LoadAdminProduct(ctx, a.cfg.Store.Q, id, "")
+	opts := catalog.PatchOptions{Currency: a.currency(), Actor: a.actor(ctx)}
+	if im := c.Request().Header.Get("If-Match"); im != "" && strings.TrimSpace(im) != "*" {
+		opts.IfMatch = []string{}
+		for t := range strings.SplitSeq(im, ",") {
+			opts.IfMatch = append(opts.IfMatch, strings.TrimSpace(t))
+		}
+	}
+	out, err := catalog.PatchProduct(ctx, a.cfg.Store, id, r.patch(m), opts)
 	if err != nil {
 		return err
 	}
-	var ifVersion uint64
-	if im := c.Request().Header.Get("If-Match"); im != "" && strings.TrimSpace(im) != "*" {
-		if !ifMatchHolds(im, cur) {
-			return problem.New(problem.PreconditionFailed, "If-Match %s does not match the product's current ETag: read it again and re-apply your change", im)
-		}
-		ifVersion = cur.Version
-	}
-	if raw, ok := m["slug"]; ok {
-		var s string
-		if json.Unmarshal(raw, &s) != nil || s != cur.Slug {
-			return problem.Field(problem.Unprocessable, "slug", "cannot be changed by PATCH; PUT the product under its new slug")
-		}
-	}
-	base := baseOf(cur)
-	for k, v := range m {
-		base[k] = v
-	}
-	return a.writeProduct(c, base, cur.Slug, catalog.Replace, ifVersion)
-}
-
-// ifMatchHolds reports whether an If-Match header (a list of entity tags)
-// names the product's current version.
-func ifMatchHolds(header string, p *catalog.AdminProduct) bool {
-	for t := range strings.SplitSeq(header, ",") {
-		if p.HasVersionOf(strings.TrimSpace(t)) {
-			return true
-		}
-	}
-	return false
-}
-
-// baseOf is the stored product as a request, for PATCH to merge into.
-// Attributes that come from option values are left out: they follow the
-// variants. Stock is left out too, so the writer leaves it alone: it was read
-// outside the write's transaction, and writing it back would undo the orders
-// and adjustments made in between.
-func baseOf(p *catalog.AdminProduct) map[string]json.RawMessage {
-	enc := func(v any) json.RawMessage { b, _ := json.Marshal(v); return b }
-	attrs := map[string][]string{}
-	optNames := map[string]bool{}
-	for _, v := range p.Variants {
-		for n := range v.Options {
-			optNames[strings.ToLower(n)] = true
-		}
-	}
-	for k, v := range p.Attributes {
-		if !optNames[k] && !(k == "color" && optNames["colour"]) {
-			attrs[k] = v
-		}
-	}
-	type reqVariant struct {
-		SKU            *string         `json:"sku,omitempty"`
-		Price          string          `json:"price"`
-		CompareAtPrice *string         `json:"compare_at_price,omitempty"`
-		Currency       string          `json:"currency"`
-		Options        json.RawMessage `json:"options,omitempty"`
-	}
-	names := p.OptionNames
-	vs := make([]reqVariant, 0, len(p.Variants))
-	for _, v := range p.Variants {
-		rv := reqVariant{SKU: v.SKU, Price: money.Format(v.Price.Amount, v.Price.Currency), Currency: v.Price.Currency}
-		if v.CompareAtPrice != nil {
-			s := money.Format(v.CompareAtPrice.Amount, v.Price.Currency)
-			rv.CompareAtPrice = &s
-		}
-		if len(v.Options) > 0 {
-			// The option order is the product's; rebuild the object in it.
-			var b bytes.Buffer
-			b.WriteByte('{')
-			for i, n := range names {
-				if i > 0 {
-					b.WriteByte(',')
-				}
-				b.Write(enc(n))
-				b.WriteByte(':')
-				b.Write(enc(v.Options[n]))
-			}
-			b.WriteByte('}')
-			rv.Options = b.Bytes()
-		}
-		vs = append(vs, rv)
-	}
-	return map[string]json.RawMessage{
-		"title": enc(p.Title), "description": enc(p.Description), "brand": enc(p.Brand), "type": enc(p.Type),
-		"status": enc(p.Status), "category": enc(p.Category), "tags": enc(p.Tags), "attributes": enc(attrs),
-		"images": enc(p.Images), "variants": enc(vs),
-	}
+	return a.productResponse(c, out, false)
 }
 
 func (a *API) archiveProduct(c echo.Context) error {

@@ -183,42 +183,48 @@ func WriteProduct(ctx context.Context, st *store.Store, p *importer.Product, mod
 	var out *AdminProduct
 	var outcome Outcome
 	err := st.InTx(ctx, func(tx *store.Tx) error {
-		cur, err := tx.Q.WriterProductsBySlug(ctx, []string{p.Handle})
-		if err != nil {
-			return err
-		}
-		switch {
-		case mode == CreateOnly && len(cur) > 0:
-			return problem.Field(problem.Conflict, "slug", fmt.Sprintf("a product with slug %q exists; PUT /v1/admin/products/%s replaces it", p.Handle, p.Handle))
-		case mode == Replace && len(cur) == 0:
-			return problem.New(problem.NotFound, "no such product")
-		case mode == Replace && ifVersion != 0 && cur[0].Version != ifVersion:
-			return problem.New(problem.PreconditionFailed, "the product changed since you read it (now version %d): read it again and re-apply your change", cur[0].Version)
-		}
-		res, err := w.WriteBatch(ctx, tx, []*importer.Product{p})
-		if err != nil {
-			return err
-		}
-		r := res[0]
-		if len(r.Errors) > 0 || r.Outcome == Failed {
-			var fe problem.Fields
-			for _, e := range r.Errors {
-				field := e.Field
-				if e.Variant > 0 {
-					field = "variants[" + strconv.Itoa(e.Variant-1) + "]." + field
-				}
-				fe.Add(strings.TrimSuffix(field, "."), e.Message)
-			}
-			if len(fe.Errors) == 0 {
-				fe.Add("", "the product could not be written")
-			}
-			return fe.Err()
-		}
-		outcome = r.Outcome
-		out, err = LoadAdminProduct(ctx, tx.Q, r.ID, "")
+		var err error
+		out, outcome, err = writeOne(ctx, tx, w, p, mode, ifVersion)
 		return err
 	})
 	return out, outcome, err
+}
+
+// writeOne is WriteProduct inside tx.
+func writeOne(ctx context.Context, tx *store.Tx, w *Writer, p *importer.Product, mode WriteMode, ifVersion uint64) (*AdminProduct, Outcome, error) {
+	cur, err := tx.Q.WriterProductsBySlug(ctx, []string{p.Handle})
+	if err != nil {
+		return nil, 0, err
+	}
+	switch {
+	case mode == CreateOnly && len(cur) > 0:
+		return nil, 0, problem.Field(problem.Conflict, "slug", fmt.Sprintf("a product with slug %q exists; PUT /v1/admin/products/%s replaces it", p.Handle, p.Handle))
+	case mode == Replace && len(cur) == 0:
+		return nil, 0, problem.New(problem.NotFound, "no such product")
+	case mode == Replace && ifVersion != 0 && cur[0].Version != ifVersion:
+		return nil, 0, problem.New(problem.PreconditionFailed, "the product changed since you read it (now version %d): read it again and re-apply your change", cur[0].Version)
+	}
+	res, err := w.WriteBatch(ctx, tx, []*importer.Product{p})
+	if err != nil {
+		return nil, 0, err
+	}
+	r := res[0]
+	if len(r.Errors) > 0 || r.Outcome == Failed {
+		var fe problem.Fields
+		for _, e := range r.Errors {
+			field := e.Field
+			if e.Variant > 0 {
+				field = "variants[" + strconv.Itoa(e.Variant-1) + "]." + field
+			}
+			fe.Add(strings.TrimSuffix(field, "."), e.Message)
+		}
+		if len(fe.Errors) == 0 {
+			fe.Add("", "the product could not be written")
+		}
+		return nil, 0, fe.Err()
+	}
+	out, err := LoadAdminProduct(ctx, tx.Q, r.ID, "")
+	return out, r.Outcome, err
 }
 
 // ArchiveProduct hides a product from the storefront and keeps it for the

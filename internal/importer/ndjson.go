@@ -26,13 +26,17 @@ func newNDJSONReader(r io.Reader, opts Options) *ndjsonReader {
 	return &ndjsonReader{br: bufio.NewReaderSize(r, 64<<10), opts: opts, seen: make(seenHandles)}
 }
 
-type jsonImage struct {
+// ImageJSON is one image of a ProductJSON.
+type ImageJSON struct {
 	Src      string `json:"src"`
 	Alt      string `json:"alt"`
 	Position int    `json:"position"`
 }
 
-type jsonVariant struct {
+// VariantJSON is one variant of a ProductJSON. Prices are decimal strings
+// (a JSON number is refused: it may have been rounded); Stock is a JSON
+// number, absent or null to leave stock alone; Options keeps its key order.
+type VariantJSON struct {
 	SKU            string          `json:"sku"`
 	Price          json.RawMessage `json:"price"`
 	CompareAtPrice json.RawMessage `json:"compare_at_price"`
@@ -41,7 +45,9 @@ type jsonVariant struct {
 	Options        json.RawMessage `json:"options"`
 }
 
-type jsonProduct struct {
+// ProductJSON is one product as JSON carries it: a line of an NDJSON import,
+// or the body of an admin API write. ParseProductJSON checks it.
+type ProductJSON struct {
 	Handle      string                     `json:"handle"`
 	Title       string                     `json:"title"`
 	Description string                     `json:"description"`
@@ -51,8 +57,8 @@ type jsonProduct struct {
 	Category    string                     `json:"category"`
 	Tags        []string                   `json:"tags"`
 	Attributes  map[string]json.RawMessage `json:"attributes"`
-	Images      []jsonImage                `json:"images"`
-	Variants    []jsonVariant              `json:"variants"`
+	Images      []ImageJSON                `json:"images"`
+	Variants    []VariantJSON              `json:"variants"`
 }
 
 // readLine returns the next line without its line end; tooLong reports a line over
@@ -119,7 +125,7 @@ func (r *ndjsonReader) Next() (*Product, error) {
 
 func (r *ndjsonReader) parse(data []byte) (*Product, error) {
 	line := r.line
-	var jp jsonProduct
+	var jp ProductJSON
 	if err := json.Unmarshal(data, &jp); err != nil {
 		re := RowError{Line: line, Message: "is not a valid JSON object: " + err.Error()}
 		var te *json.UnmarshalTypeError
@@ -136,9 +142,25 @@ func (r *ndjsonReader) parse(data []byte) (*Product, error) {
 		}
 		return nil, &ProductError{Line: line, Handle: jp.Handle, Errors: []RowError{re}}
 	}
+	return parseJSON(&jp, line, r.opts, r.seen)
+}
+
+// ParseProductJSON checks one product given as JSON with the rules every
+// import format shares, as if it were line 1 of an NDJSON file, and returns
+// it: the product to write, whose Errors list the variants left out, or a
+// *ProductError when nothing of it can be written.
+func ParseProductJSON(jp *ProductJSON, opts Options) (*Product, error) {
+	return parseJSON(jp, 1, opts, nil)
+}
+
+// parseJSON builds the product of jp, found at line; seen, when not nil,
+// catches a handle that appeared before in the same file.
+func parseJSON(jp *ProductJSON, line int, opts Options, seen seenHandles) (*Product, error) {
 	handle := strings.TrimSpace(jp.Handle)
 	b := newBuilder(line, handle)
-	r.seen.check(b)
+	if seen != nil {
+		seen.check(b)
+	}
 	p := b.p
 	if !ValidHandle(handle) {
 		b.productErr(line, "handle", handleError(handle))
@@ -184,15 +206,15 @@ func (r *ndjsonReader) parse(data []byte) (*Product, error) {
 	}
 	if len(b.fatal) == 0 {
 		for i := range jp.Variants {
-			r.variant(b, &jp.Variants[i], i+1)
+			jsonVariant(b, &jp.Variants[i], i+1, opts)
 		}
 	}
 	return b.finish()
 }
 
-func (r *ndjsonReader) variant(b *builder, jv *jsonVariant, idx int) {
+func jsonVariant(b *builder, jv *VariantJSON, idx int, opts Options) {
 	line := b.p.Line
-	v := Variant{Line: line, SKU: strings.TrimSpace(jv.SKU), Currency: r.opts.Currency}
+	v := Variant{Line: line, SKU: strings.TrimSpace(jv.SKU), Currency: opts.Currency}
 	var errs []RowError
 	add := func(field, msg string) {
 		errs = append(errs, RowError{Line: line, Field: field, Message: msg, Variant: idx})
