@@ -2,10 +2,9 @@ package catalog
 
 import (
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/binary"
+	"errors"
 	"net/url"
 	"slices"
 	"strconv"
@@ -14,6 +13,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/shelfcommerce/shelf/internal/cursor"
 	"github.com/shelfcommerce/shelf/internal/money"
 	"github.com/shelfcommerce/shelf/internal/problem"
 )
@@ -323,49 +323,33 @@ type seek struct {
 const (
 	cursorVersion = 1
 	cursorHead    = 1 + 1 + 8 + 8 + 8 + 8
-	cursorMAC     = 16
 )
 
 var sortCode = map[Sort]byte{SortRelevance: 1, SortPrice: 2, SortPriceDesc: 3, SortNewest: 4, SortTitle: 5}
 
-func cursorKey(secret []byte) []byte {
-	if len(secret) == 0 {
-		secret = make([]byte, 32)
-		_, _ = rand.Read(secret)
-	}
-	m := hmac.New(sha256.New, secret)
-	m.Write([]byte("shelf/listing-cursor"))
-	return m.Sum(nil)
-}
+func cursorKey(secret []byte) cursor.Key { return cursor.NewKey(secret, "shelf/listing-cursor") }
 
-func encodeCursor(key []byte, q *ListQuery, s seek, now time.Time) string {
-	b := make([]byte, cursorHead, cursorHead+len(s.str)+cursorMAC)
+func encodeCursor(key cursor.Key, q *ListQuery, s seek, now time.Time) string {
+	b := make([]byte, cursorHead, cursorHead+len(s.str))
 	b[0] = cursorVersion
 	b[1] = sortCode[q.Sort]
 	binary.BigEndian.PutUint64(b[2:], uint64(now.Unix()))
 	copy(b[10:18], q.fingerprint())
 	binary.BigEndian.PutUint64(b[18:], s.id)
 	binary.BigEndian.PutUint64(b[26:], uint64(s.num))
-	b = append(b, s.str...)
-	m := hmac.New(sha256.New, key)
-	m.Write(b)
-	b = append(b, m.Sum(nil)[:cursorMAC]...)
-	return base64.RawURLEncoding.EncodeToString(b)
+	return key.Seal(append(b, s.str...))
 }
 
 // decodeCursor verifies c for q and returns its position.
-func decodeCursor(key []byte, q *ListQuery, c string, now time.Time) (seek, error) {
+func decodeCursor(key cursor.Key, q *ListQuery, c string, now time.Time) (seek, error) {
 	bad := func(why string) error {
 		return problem.Field(problem.Invalid, "cursor", why+"; start again without it")
 	}
-	b, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil || len(b) < cursorHead+cursorMAC {
+	body, err := key.Open(c)
+	if errors.Is(err, cursor.ErrMalformed) || (err == nil && len(body) < cursorHead) {
 		return seek{}, bad("is not a cursor from this listing")
 	}
-	body, mac := b[:len(b)-cursorMAC], b[len(b)-cursorMAC:]
-	m := hmac.New(sha256.New, key)
-	m.Write(body)
-	if !hmac.Equal(m.Sum(nil)[:cursorMAC], mac) || body[0] != cursorVersion {
+	if err != nil || body[0] != cursorVersion {
 		return seek{}, bad("is not a cursor from this listing")
 	}
 	if body[1] != sortCode[q.Sort] || !hmac.Equal(body[10:18], q.fingerprint()) {

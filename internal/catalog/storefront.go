@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shelfcommerce/shelf/internal/cursor"
 	"github.com/shelfcommerce/shelf/internal/money"
 	"github.com/shelfcommerce/shelf/internal/problem"
 	"github.com/shelfcommerce/shelf/internal/store"
@@ -37,7 +38,7 @@ type StorefrontConfig struct {
 type Storefront struct {
 	st        *store.Store
 	cfg       StorefrontConfig
-	key       []byte
+	key       cursor.Key
 	now       func() time.Time
 	detail    *loadingCache[uint64, *RenderedProduct]
 	slugIDs   *ttlCache[string, uint64]

@@ -5,12 +5,12 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"database/sql"
-	"encoding/base64"
 	"encoding/binary"
 	"fmt"
 	"time"
 
 	"github.com/shelfcommerce/shelf/db"
+	"github.com/shelfcommerce/shelf/internal/cursor"
 	"github.com/shelfcommerce/shelf/internal/problem"
 )
 
@@ -88,19 +88,9 @@ func (s *Service) List(ctx context.Context, f Filter, cursor string, limit int) 
 // A cursor is created_at (µs) and id of the last order shown, and a
 // fingerprint of the filters it was made for, signed with HMAC-SHA256 so
 // that a forged, altered or foreign cursor is refused (400), never obeyed.
-const (
-	cursorPayload = 8 + 8 + 8
-	cursorMAC     = 16
-)
+const cursorPayload = 8 + 8 + 8
 
-func cursorKey(secret []byte) []byte {
-	if len(secret) == 0 {
-		secret = randomBytes(32)
-	}
-	m := hmac.New(sha256.New, secret)
-	m.Write([]byte("shelf/orders-cursor"))
-	return m.Sum(nil)
-}
+func cursorKey(secret []byte) cursor.Key { return cursor.NewKey(secret, "shelf/orders-cursor") }
 
 func filterPrint(f Filter) []byte {
 	h := sha256.Sum256(fmt.Appendf(nil, "%s\x00%s\x00%d\x00%d", f.Status, f.Email,
@@ -109,25 +99,17 @@ func filterPrint(f Filter) []byte {
 }
 
 func (s *Service) encodeCursor(at time.Time, id uint64, f Filter) string {
-	b := make([]byte, cursorPayload, cursorPayload+cursorMAC)
+	b := make([]byte, cursorPayload)
 	binary.BigEndian.PutUint64(b[0:], uint64(at.UnixMicro()))
 	binary.BigEndian.PutUint64(b[8:], id)
 	copy(b[16:], filterPrint(f))
-	m := hmac.New(sha256.New, s.cursorKey)
-	m.Write(b)
-	b = append(b, m.Sum(nil)[:cursorMAC]...)
-	return base64.RawURLEncoding.EncodeToString(b)
+	return s.cursorKey.Seal(b)
 }
 
 func (s *Service) decodeCursor(c string, f Filter) (time.Time, uint64, error) {
 	bad := problem.Field(problem.Invalid, "cursor", "is not a cursor from this listing with these filters; start again without it")
-	b, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil || len(b) != cursorPayload+cursorMAC {
-		return time.Time{}, 0, bad
-	}
-	m := hmac.New(sha256.New, s.cursorKey)
-	m.Write(b[:cursorPayload])
-	if !hmac.Equal(m.Sum(nil)[:cursorMAC], b[cursorPayload:]) || !hmac.Equal(b[16:24], filterPrint(f)) {
+	b, err := s.cursorKey.Open(c)
+	if err != nil || len(b) != cursorPayload || !hmac.Equal(b[16:24], filterPrint(f)) {
 		return time.Time{}, 0, bad
 	}
 	at := time.UnixMicro(int64(binary.BigEndian.Uint64(b[0:]))).UTC()

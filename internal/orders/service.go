@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/shelfcommerce/shelf/internal/cursor"
 	"github.com/shelfcommerce/shelf/internal/problem"
 	"github.com/shelfcommerce/shelf/internal/store"
 )
@@ -27,7 +28,7 @@ type Config struct {
 type Service struct {
 	st        *store.Store
 	ttl       time.Duration
-	cursorKey []byte
+	cursorKey cursor.Key
 	render    func(ctx context.Context, err error) (int, []byte)
 	now       func() time.Time // the clock; tests of this package set their own
 }
