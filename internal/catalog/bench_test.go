@@ -57,13 +57,13 @@ func BenchmarkStorefront(b *testing.B) {
 		},
 	}))
 	defer srv.Close()
-	// The same service with no product page cache: what a page costs when it
-	// is not in memory (the ratio to a primary-key read is measured on this).
+	// The same service with no caches: what a product page or a search
+	// costs when nothing is in memory (the ratios to the bounds are of this).
 	uncached := httptest.NewServer(handlers.New(handlers.Config{
 		Store: st, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
 		Storefront: catalog.StorefrontConfig{
 			CursorSecret: []byte("bench"), Currency: "USD",
-			DetailTTL: 0, FacetTTL: 5 * time.Second, SearchMaxMatches: 10000,
+			DetailTTL: 0, FacetTTL: 0, SearchMaxMatches: 10000,
 		},
 	}))
 	defer uncached.Close()
@@ -215,6 +215,13 @@ func BenchmarkStorefront(b *testing.B) {
 	add(benchload.Run("text search (q, relevance)", clients, 0, phase, 42, func(r *rand.Rand) (int, error) {
 		return get("/v1/products?q=" + url.QueryEscape(words[r.IntN(len(words))]))
 	}))
+	// A common word with a random price floor, nothing cached, against the
+	// category + price listing above.
+	searchUncached := benchload.Run("search, common word (linen), random price floor, uncached", clients, 0, phase, 44, func(r *rand.Rand) (int, error) {
+		lo, _ := priceRange(r)
+		return getFrom(uncached.URL, fmt.Sprintf("/v1/products?q=linen&min_price=%d", lo))
+	})
+	add(searchUncached)
 	add(benchload.Run("product detail, random over the catalog", clients, 0, phase, 42, func(r *rand.Rand) (int, error) {
 		return get("/v1/products/" + strconv.FormatUint(listed[r.IntN(len(listed))], 10))
 	}))
@@ -251,6 +258,23 @@ func BenchmarkStorefront(b *testing.B) {
 	fmt.Fprintf(&sb, "search, first (uncached) request per word: %s\n", strings.Join(searchCold, ", "))
 	fmt.Fprintf(&sb, "%ds phases, server pool %d, GOMAXPROCS %d, catalog %s, %s\n", int(phase.Seconds()), pool, runtime.GOMAXPROCS(0), built, time.Now().UTC().Format("2006-01-02 15:04 MST"))
 	fmt.Println(sb.String())
+
+	ds := benchload.Count(size) + " products"
+	buf := benchload.BufferPool(ctx, st.DB)
+	row := func(path string, r benchload.Result, bound string, br benchload.Result) benchload.SummaryRow {
+		return benchload.SummaryRow{Path: path, Rate: r.Rate(), Bound: bound, BoundRate: br.Rate(), Unit: "req/s",
+			P50: r.P(50), P99: r.P(99), Dataset: ds, Pool: pool, BufPool: buf}
+	}
+	sum := []benchload.SummaryRow{
+		row("category + price listing", results[1], "its raw SQL", results[2]),
+		row(fmt.Sprintf("page %d by cursor", deep), page500, "page 1 of the same listing", page1),
+		row("product page, random, cache off", pageUncached, "primary-key SELECT of the product", pageRaw),
+		row("search, common word, random price floor, uncached", searchUncached, "category + price listing", results[1]),
+		{Path: "facets, largest top-level category, first request (5 facets)", P50: cold, P99: cold, Dataset: ds, Pool: pool, BufPool: buf},
+	}
+	if err := benchload.Record(sum...); err != nil {
+		b.Fatal(err)
+	}
 }
 
 // benchCatalog returns the DSN of a complete benchmark catalog of size
