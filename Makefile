@@ -62,9 +62,12 @@ test: lint check-generated ## the whole suite against a real database, with -rac
 	$(GO) test -race -count=1 -timeout 15m ./...
 
 .PHONY: bench
-bench: ## the benchmarks on realistic data (minutes; prints tables)
+bench: ## the benchmarks on realistic data (minutes; prints tables, writes docs/benchmarks/README.md)
 	@dsn=$$(scripts/ensure-mysql.sh) && export SHELF_TEST_MYSQL_DSN="$${SHELF_TEST_MYSQL_DSN:-$$dsn}" && \
-	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./...
+	mkdir -p bin && export SHELF_BENCH_SUMMARY=$(CURDIR)/bin/bench-summary.tsv && rm -f $$SHELF_BENCH_SUMMARY && \
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./... && \
+	$(GO) run ./internal/benchload/summarize $$SHELF_BENCH_SUMMARY > docs/benchmarks/README.md && \
+	echo "summary: docs/benchmarks/README.md"
 
 .PHONY: fuzz
 fuzz: ## run every fuzz target for FUZZTIME (default 30s) each

@@ -117,6 +117,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.deleteListingRowStmt, err = db.PrepareContext(ctx, deleteListingRow); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteListingRow: %w", err)
 	}
+	if q.deleteProductPagesStmt, err = db.PrepareContext(ctx, deleteProductPages); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteProductPages: %w", err)
+	}
 	if q.getActiveAPIKeyByHashStmt, err = db.PrepareContext(ctx, getActiveAPIKeyByHash); err != nil {
 		return nil, fmt.Errorf("error preparing query GetActiveAPIKeyByHash: %w", err)
 	}
@@ -185,6 +188,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.productPageStmt, err = db.PrepareContext(ctx, productPage); err != nil {
 		return nil, fmt.Errorf("error preparing query ProductPage: %w", err)
+	}
+	if q.productPageSourcesStmt, err = db.PrepareContext(ctx, productPageSources); err != nil {
+		return nil, fmt.Errorf("error preparing query ProductPageSources: %w", err)
 	}
 	if q.releaseIdempotencyKeyStmt, err = db.PrepareContext(ctx, releaseIdempotencyKey); err != nil {
 		return nil, fmt.Errorf("error preparing query ReleaseIdempotencyKey: %w", err)
@@ -421,6 +427,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing deleteListingRowStmt: %w", cerr)
 		}
 	}
+	if q.deleteProductPagesStmt != nil {
+		if cerr := q.deleteProductPagesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteProductPagesStmt: %w", cerr)
+		}
+	}
 	if q.getActiveAPIKeyByHashStmt != nil {
 		if cerr := q.getActiveAPIKeyByHashStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing getActiveAPIKeyByHashStmt: %w", cerr)
@@ -534,6 +545,11 @@ func (q *Queries) Close() error {
 	if q.productPageStmt != nil {
 		if cerr := q.productPageStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing productPageStmt: %w", cerr)
+		}
+	}
+	if q.productPageSourcesStmt != nil {
+		if cerr := q.productPageSourcesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing productPageSourcesStmt: %w", cerr)
 		}
 	}
 	if q.releaseIdempotencyKeyStmt != nil {
@@ -731,6 +747,7 @@ type Queries struct {
 	completeIdempotencyKeyStmt            *sql.Stmt
 	deleteExpiredIdempotencyKeyStmt       *sql.Stmt
 	deleteListingRowStmt                  *sql.Stmt
+	deleteProductPagesStmt                *sql.Stmt
 	getActiveAPIKeyByHashStmt             *sql.Stmt
 	getCategoryStmt                       *sql.Stmt
 	getCategoryBySlugStmt                 *sql.Stmt
@@ -754,6 +771,7 @@ type Queries struct {
 	orderLinesOfStmt                      *sql.Stmt
 	productIDBySlugStmt                   *sql.Stmt
 	productPageStmt                       *sql.Stmt
+	productPageSourcesStmt                *sql.Stmt
 	releaseIdempotencyKeyStmt             *sql.Stmt
 	returnStockStmt                       *sql.Stmt
 	revokeAPIKeyStmt                      *sql.Stmt
@@ -816,6 +834,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		completeIdempotencyKeyStmt:            q.completeIdempotencyKeyStmt,
 		deleteExpiredIdempotencyKeyStmt:       q.deleteExpiredIdempotencyKeyStmt,
 		deleteListingRowStmt:                  q.deleteListingRowStmt,
+		deleteProductPagesStmt:                q.deleteProductPagesStmt,
 		getActiveAPIKeyByHashStmt:             q.getActiveAPIKeyByHashStmt,
 		getCategoryStmt:                       q.getCategoryStmt,
 		getCategoryBySlugStmt:                 q.getCategoryBySlugStmt,
@@ -839,6 +858,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		orderLinesOfStmt:                      q.orderLinesOfStmt,
 		productIDBySlugStmt:                   q.productIDBySlugStmt,
 		productPageStmt:                       q.productPageStmt,
+		productPageSourcesStmt:                q.productPageSourcesStmt,
 		releaseIdempotencyKeyStmt:             q.releaseIdempotencyKeyStmt,
 		returnStockStmt:                       q.returnStockStmt,
 		revokeAPIKeyStmt:                      q.revokeAPIKeyStmt,

@@ -283,6 +283,13 @@ type ProductListing struct {
 	CreatedAt  time.Time
 }
 
+type ProductPage struct {
+	ProductID  uint64
+	Version    uint64
+	VariantIds string
+	Body       []byte
+}
+
 type StockMovement struct {
 	ID          uint64
 	VariantID   uint64
