@@ -66,9 +66,6 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.adminImagesOfProductStmt, err = db.PrepareContext(ctx, adminImagesOfProduct); err != nil {
 		return nil, fmt.Errorf("error preparing query AdminImagesOfProduct: %w", err)
 	}
-	if q.adminInsertStockMovementStmt, err = db.PrepareContext(ctx, adminInsertStockMovement); err != nil {
-		return nil, fmt.Errorf("error preparing query AdminInsertStockMovement: %w", err)
-	}
 	if q.adminProductByIDStmt, err = db.PrepareContext(ctx, adminProductByID); err != nil {
 		return nil, fmt.Errorf("error preparing query AdminProductByID: %w", err)
 	}
@@ -191,6 +188,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.productPageSourcesStmt, err = db.PrepareContext(ctx, productPageSources); err != nil {
 		return nil, fmt.Errorf("error preparing query ProductPageSources: %w", err)
+	}
+	if q.productSlugsOfStmt, err = db.PrepareContext(ctx, productSlugsOf); err != nil {
+		return nil, fmt.Errorf("error preparing query ProductSlugsOf: %w", err)
 	}
 	if q.releaseIdempotencyKeyStmt, err = db.PrepareContext(ctx, releaseIdempotencyKey); err != nil {
 		return nil, fmt.Errorf("error preparing query ReleaseIdempotencyKey: %w", err)
@@ -340,11 +340,6 @@ func (q *Queries) Close() error {
 	if q.adminImagesOfProductStmt != nil {
 		if cerr := q.adminImagesOfProductStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing adminImagesOfProductStmt: %w", cerr)
-		}
-	}
-	if q.adminInsertStockMovementStmt != nil {
-		if cerr := q.adminInsertStockMovementStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing adminInsertStockMovementStmt: %w", cerr)
 		}
 	}
 	if q.adminProductByIDStmt != nil {
@@ -552,6 +547,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing productPageSourcesStmt: %w", cerr)
 		}
 	}
+	if q.productSlugsOfStmt != nil {
+		if cerr := q.productSlugsOfStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing productSlugsOfStmt: %w", cerr)
+		}
+	}
 	if q.releaseIdempotencyKeyStmt != nil {
 		if cerr := q.releaseIdempotencyKeyStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing releaseIdempotencyKeyStmt: %w", cerr)
@@ -730,7 +730,6 @@ type Queries struct {
 	adminDeleteCategoryLinksStmt          *sql.Stmt
 	adminDeleteCategoryProductsStmt       *sql.Stmt
 	adminImagesOfProductStmt              *sql.Stmt
-	adminInsertStockMovementStmt          *sql.Stmt
 	adminProductByIDStmt                  *sql.Stmt
 	adminProductBySlugStmt                *sql.Stmt
 	adminProductsInCategoriesStmt         *sql.Stmt
@@ -772,6 +771,7 @@ type Queries struct {
 	productIDBySlugStmt                   *sql.Stmt
 	productPageStmt                       *sql.Stmt
 	productPageSourcesStmt                *sql.Stmt
+	productSlugsOfStmt                    *sql.Stmt
 	releaseIdempotencyKeyStmt             *sql.Stmt
 	returnStockStmt                       *sql.Stmt
 	revokeAPIKeyStmt                      *sql.Stmt
@@ -817,7 +817,6 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		adminDeleteCategoryLinksStmt:          q.adminDeleteCategoryLinksStmt,
 		adminDeleteCategoryProductsStmt:       q.adminDeleteCategoryProductsStmt,
 		adminImagesOfProductStmt:              q.adminImagesOfProductStmt,
-		adminInsertStockMovementStmt:          q.adminInsertStockMovementStmt,
 		adminProductByIDStmt:                  q.adminProductByIDStmt,
 		adminProductBySlugStmt:                q.adminProductBySlugStmt,
 		adminProductsInCategoriesStmt:         q.adminProductsInCategoriesStmt,
@@ -859,6 +858,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		productIDBySlugStmt:                   q.productIDBySlugStmt,
 		productPageStmt:                       q.productPageStmt,
 		productPageSourcesStmt:                q.productPageSourcesStmt,
+		productSlugsOfStmt:                    q.productSlugsOfStmt,
 		releaseIdempotencyKeyStmt:             q.releaseIdempotencyKeyStmt,
 		returnStockStmt:                       q.returnStockStmt,
 		revokeAPIKeyStmt:                      q.revokeAPIKeyStmt,
