@@ -296,6 +296,12 @@ type ProductPage struct {
 	Body       []byte
 }
 
+type ServiceSecret struct {
+	Name      string
+	Secret    []byte
+	CreatedAt time.Time
+}
+
 type StockMovement struct {
 	ID          uint64
 	VariantID   uint64

@@ -16,7 +16,6 @@ import (
 	"github.com/shelfcommerce/shelf/internal/dbtest"
 )
 
-func TestMain(m *testing.M) { dbtest.Main(m) }
 
 // syncBuffer is a bytes.Buffer safe for a writer goroutine and a reader;
 // wrote is signalled after each write, so a reader can wait for output.

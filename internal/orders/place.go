@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"net/http"
 	"net/mail"
 	"slices"
 	"strings"
@@ -147,7 +146,7 @@ func (s *Service) Place(ctx context.Context, p PlaceParams) (*Placed, error) {
 	if !ValidKey(p.Key) {
 		return nil, problem.Field(problem.Invalid, "Idempotency-Key", "must be 1 to 255 visible ASCII characters")
 	}
-	c := newClaim(p.Scope, p.Key, in.hash())
+	c := s.newClaim(p.Scope, p.Key, in.hash())
 	if replay, err := s.acquire(ctx, c); err != nil || replay != nil {
 		return replay, err
 	}
@@ -158,16 +157,26 @@ func (s *Service) Place(ctx context.Context, p PlaceParams) (*Placed, error) {
 	status, body := s.render(ctx, err)
 	if status >= 400 && status < 500 && !problem.Is(err, problem.IdempotencyInUse) {
 		// Like Stripe: the outcome of a request that ran is part of the key.
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		ctx, cancel := detached(ctx, 2*time.Second)
 		defer cancel()
 		if serr := s.complete(ctx, s.st.Q, c, status, body, 0); serr != nil {
+			if problem.Is(serr, problem.IdempotencyInUse) {
+				return nil, serr // a retry took the key over and answers
+			}
+			// Unstored, the answer would not be the key's: a retry could
+			// get another. Tell the client to retry instead.
 			s.release(ctx, c)
+			return nil, fmt.Errorf("%w: store the answer %d: %w", store.ErrUnavailable, status, serr)
 		}
 		return nil, err
 	}
 	s.release(ctx, c)
 	return nil, err
 }
+
+// statusCreated is the HTTP status stored with a placed order's response,
+// which its Idempotency-Key replays as it was first sent.
+const statusCreated = 201
 
 // place runs the order's one transaction: read every variant, take the stock
 // of every line under its guard in variant id order, write the order, its
@@ -293,10 +302,10 @@ func (s *Service) place(ctx context.Context, in PlaceInput, c *claim) (*Placed, 
 		if err != nil {
 			return err
 		}
-		if err := s.complete(ctx, tx.Q, c, http.StatusCreated, body, orderID); err != nil {
+		if err := s.complete(ctx, tx.Q, c, statusCreated, body, orderID); err != nil {
 			return err
 		}
-		placed = &Placed{Status: http.StatusCreated, Body: body, OrderID: publicID}
+		placed = &Placed{Status: statusCreated, Body: body, OrderID: publicID}
 		return nil
 	})
 	return placed, err
