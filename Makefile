@@ -61,6 +61,12 @@ test: lint check-generated ## the whole suite against a real database, with -rac
 	@dsn=$$(scripts/ensure-mysql.sh) && export SHELF_TEST_MYSQL_DSN="$${SHELF_TEST_MYSQL_DSN:-$$dsn}" && \
 	$(GO) test -race -count=1 -timeout 15m ./...
 
+.PHONY: test-cluster
+test-cluster: ## the cluster tier: shelf serve processes on a private Galera cluster and on killed/frozen servers
+	@dsns=$$(scripts/ensure-galera.sh | paste -sd, -) && \
+	$(GO) vet -tags cluster ./internal/clustertest/ && \
+	SHELF_TEST_GALERA_DSNS="$$dsns" $(GO) test -race -count=1 -timeout 20m -tags cluster ./internal/clustertest/
+
 .PHONY: bench
 bench: ## the benchmarks on realistic data (minutes; prints tables)
 	@dsn=$$(scripts/ensure-mysql.sh) && export SHELF_TEST_MYSQL_DSN="$${SHELF_TEST_MYSQL_DSN:-$$dsn}" && \
