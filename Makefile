@@ -72,6 +72,11 @@ bench: ## the benchmarks on realistic data (minutes; prints tables)
 	@dsn=$$(scripts/ensure-mysql.sh) && export SHELF_TEST_MYSQL_DSN="$${SHELF_TEST_MYSQL_DSN:-$$dsn}" && \
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./...
 
+.PHONY: bench-cluster
+bench-cluster: ## the scale-out benchmark on the private Galera cluster (writes docs/benchmarks/cluster.md)
+	@dsns=$$(scripts/ensure-galera.sh | paste -sd, -) && \
+	SHELF_TEST_GALERA_DSNS="$$dsns" $(GO) test -run '^$$' -bench Cluster -benchtime 1x -timeout 30m -tags cluster ./internal/clustertest/
+
 .PHONY: fuzz
 fuzz: ## run every fuzz target for FUZZTIME (default 30s) each
 	@for pkg in $$($(GO) list ./...); do \

@@ -106,7 +106,7 @@ func withDB(server, name string) string {
 
 // migratedDB creates a migrated throwaway database on server and returns its
 // name; it is dropped when the test ends.
-func migratedDB(t *testing.T, server string) string {
+func migratedDB(t testing.TB, server string) string {
 	t.Helper()
 	ctx := context.Background()
 	dsn, name, err := dbtest.CreateOn(ctx, server)
@@ -133,7 +133,7 @@ func clusterDB(t *testing.T) []string {
 }
 
 // openStore opens a small pool on dsn for seeding and checking.
-func openStore(t *testing.T, dsn string) *store.Store {
+func openStore(t testing.TB, dsn string) *store.Store {
 	t.Helper()
 	st, err := store.Open(context.Background(), dsn, store.PoolConfig{MaxOpen: 4, MaxIdle: 4, MaxLifetime: time.Minute})
 	if err != nil {
@@ -144,7 +144,7 @@ func openStore(t *testing.T, dsn string) *store.Store {
 }
 
 // seed inserts products through orderstest and returns the seeded ids.
-func seed(t *testing.T, dsn string, products ...orderstest.Product) *orderstest.Seeded {
+func seed(t testing.TB, dsn string, products ...orderstest.Product) *orderstest.Seeded {
 	t.Helper()
 	s, err := orderstest.Seed(context.Background(), openStore(t, dsn), products...)
 	if err != nil {

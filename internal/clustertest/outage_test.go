@@ -23,7 +23,7 @@ import (
 // mariadb is a private mariadbd with its own data directory and port, for
 // tests that kill or freeze the database (never the shared server).
 type mariadb struct {
-	t      *testing.T
+	t      testing.TB
 	bin    string
 	dir    string
 	port   int
@@ -31,7 +31,7 @@ type mariadb struct {
 	Server string // DSN without a database
 }
 
-func startMariaDB(t *testing.T) *mariadb {
+func startMariaDB(t testing.TB) *mariadb {
 	t.Helper()
 	bin, err := exec.LookPath("mariadbd")
 	if err != nil {
@@ -81,8 +81,8 @@ func (m *mariadb) start() {
 		"--socket="+filepath.Join(m.dir, "mariadbd.sock"), "--pid-file="+filepath.Join(m.dir, "mariadbd.pid"),
 		"--port="+strconv.Itoa(m.port), "--bind-address=127.0.0.1", "--skip-name-resolve", "--user="+currentUser(),
 		"--log-error="+filepath.Join(m.dir, "error.log"), "--character-set-server=utf8mb4",
-		"--collation-server=utf8mb4_unicode_520_ci", "--innodb-buffer-pool-size=64M", "--innodb-log-file-size=32M",
-		"--innodb-flush-log-at-trx-commit=2", "--max-connections=200")
+		"--collation-server=utf8mb4_unicode_520_ci", "--innodb-buffer-pool-size=192M", "--innodb-log-file-size=64M",
+		"--innodb-flush-log-at-trx-commit=2", "--max-connections=400")
 	if err := m.cmd.Start(); err != nil {
 		m.t.Fatal(err)
 	}
