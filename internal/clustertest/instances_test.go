@@ -71,41 +71,45 @@ func TestListingPagedAcrossInstances(t *testing.T) {
 	}
 }
 
-// Single writer with storefront reads from another node: an instance that
-// just wrote shows its write on its next read, and an order is readable by
-// its buyer right after it was placed, whichever instance is asked.
-func TestReadYourWritesThroughTheReadDSN(t *testing.T) {
-	dsns := clusterDB(t)
-	seed(t, dsns[0], orderstest.Simple("ryw", 1, 1000, 5)...)
-	key := apiKey(t, dsns[0])
-	// Every instance writes to node 1 and reads from node 2 or 3: never from
-	// the node it wrote to.
+// readers starts three single-writer instances that read the storefront
+// from node 2 or 3: never from the node they write to.
+func readers(t *testing.T, dsns []string) []*instance {
+	t.Helper()
 	var insts []*instance
 	for i := range 3 {
 		insts = append(insts, startShelf(t, fmt.Sprintf("shelf-%d", i+1), dsns[0], dsns[1+i%2]))
 	}
+	return insts
+}
+
+// Reads that must not lag, with storefront reads going to other nodes: an
+// admin sees the stock just set, from any instance, and a buyer reads the
+// order just placed, from the instance that placed it and from another.
+func TestReadYourWritesThroughTheReadDSN(t *testing.T) {
+	dsns := clusterDB(t)
+	seed(t, dsns[0], orderstest.Simple("ryw", 1, 1000, 5)...)
+	key := apiKey(t, dsns[0])
+	insts := readers(t, dsns)
 	for i := range 30 {
-		in := insts[i%3]
+		in, other := insts[i%3], insts[(i+1)%3]
 		want := 100 + i
-		r := mustCall(t, http.MethodPut, in.URL+"/v1/admin/inventory/ryw-0", fmt.Sprintf(`{"on_hand": %d}`, want),
-			"Authorization", "Bearer "+key)
-		if r.Status != http.StatusOK {
-			t.Fatalf("PUT inventory on %s: %s", in.Name, r)
-		}
-		r = mustCall(t, http.MethodGet, in.URL+"/v1/products/ryw-0", "")
-		var p struct {
-			Variants []struct {
-				Available int `json:"available"`
-			} `json:"variants"`
-		}
-		if err := json.Unmarshal(r.Body, &p); err != nil || r.Status != http.StatusOK || len(p.Variants) != 1 {
-			t.Fatalf("GET product on %s: %s", in.Name, r)
-		}
-		if p.Variants[0].Available != want {
-			t.Errorf("round %d: %s set the stock to %d and then showed %d", i, in.Name, want, p.Variants[0].Available)
+		setStock(t, in, key, "ryw-0", want)
+		for _, reader := range []*instance{in, other} {
+			r := mustCall(t, http.MethodGet, reader.URL+"/v1/admin/products/ryw-0", "", "Authorization", "Bearer "+key)
+			var p struct {
+				Variants []struct {
+					OnHand int `json:"on_hand"`
+				} `json:"variants"`
+			}
+			if err := json.Unmarshal(r.Body, &p); err != nil || r.Status != http.StatusOK || len(p.Variants) != 1 {
+				t.Fatalf("admin GET product on %s: %s", reader.Name, r)
+			}
+			if p.Variants[0].OnHand != want {
+				t.Errorf("round %d: %s set the stock to %d, the admin API on %s showed %d", i, in.Name, want, reader.Name, p.Variants[0].OnHand)
+			}
 		}
 
-		r = mustCall(t, http.MethodPost, in.URL+"/v1/orders", orderBody("ryw@example.com", "ryw-0", 1),
+		r := mustCall(t, http.MethodPost, in.URL+"/v1/orders", orderBody("ryw@example.com", "ryw-0", 1),
 			"Idempotency-Key", "ryw-"+strconv.Itoa(i))
 		if r.Status != http.StatusCreated {
 			t.Fatalf("order on %s: %s", in.Name, r)
@@ -117,13 +121,48 @@ func TestReadYourWritesThroughTheReadDSN(t *testing.T) {
 		if err := json.Unmarshal(r.Body, &o); err != nil {
 			t.Fatal(err)
 		}
-		other := insts[(i+1)%3]
 		for _, reader := range []*instance{in, other} {
 			g := mustCall(t, http.MethodGet, fmt.Sprintf("%s/v1/orders/%v", reader.URL, o.ID), "", "Authorization", "Bearer "+o.AccessToken)
 			if g.Status != http.StatusOK {
 				t.Errorf("round %d: order placed on %s, read on %s: %s", i, in.Name, reader.Name, g)
 			}
 		}
+	}
+}
+
+// The contract's "after a write returns, every read on the instance that
+// made it shows the write" holds for the storefront's product page too, with
+// its cache on and its reads on another node.
+func TestProductPageShowsTheInstancesOwnWrite(t *testing.T) {
+	dsns := clusterDB(t)
+	seed(t, dsns[0], orderstest.Simple("own", 1, 1000, 5)...)
+	key := apiKey(t, dsns[0])
+	insts := readers(t, dsns)
+	for i := range 30 {
+		in := insts[i%3]
+		want := 100 + i
+		setStock(t, in, key, "own-0", want)
+		r := mustCall(t, http.MethodGet, in.URL+"/v1/products/own-0", "")
+		var p struct {
+			Variants []struct {
+				Available int `json:"available"`
+			} `json:"variants"`
+		}
+		if err := json.Unmarshal(r.Body, &p); err != nil || r.Status != http.StatusOK || len(p.Variants) != 1 {
+			t.Fatalf("GET product on %s: %s", in.Name, r)
+		}
+		if p.Variants[0].Available != want {
+			t.Errorf("round %d: %s set the stock to %d and then showed %d", i, in.Name, want, p.Variants[0].Available)
+		}
+	}
+}
+
+func setStock(t *testing.T, in *instance, key, sku string, onHand int) {
+	t.Helper()
+	r := mustCall(t, http.MethodPut, in.URL+"/v1/admin/inventory/"+sku, fmt.Sprintf(`{"on_hand": %d}`, onHand),
+		"Authorization", "Bearer "+key)
+	if r.Status != http.StatusOK {
+		t.Fatalf("PUT inventory on %s: %s", in.Name, r)
 	}
 }
 
