@@ -25,20 +25,19 @@ gal_port() { echo $((base + 10 * ($1 - 1) + 1)); }
 ist_port() { echo $((base + 10 * ($1 - 1) + 2)); }
 sst_port() { echo $((base + 10 * ($1 - 1) + 3)); }
 pid_of() { cat "$dir/node$1/mariadbd.pid" 2>/dev/null || true; }
-running() {
-  local pid
-  pid=$(pid_of "$1")
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
+alive() { # pid: the process exists and is not a zombie
+  [ -n "$1" ] && kill -0 "$1" 2>/dev/null && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null
 }
+running() { alive "$(pid_of "$1")"; }
 
 stop_node() {
   local pid
   pid=$(pid_of "$1")
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+  if alive "$pid"; then
     kill -CONT "$pid" 2>/dev/null || true # a frozen node cannot shut down
     kill -TERM "$pid"
     for _ in $(seq 1 120); do
-      kill -0 "$pid" 2>/dev/null || return 0
+      alive "$pid" || return 0
       sleep 0.5
     done
     log "node $1 (pid $pid) did not stop within 60 s: killing it"
@@ -162,40 +161,47 @@ start_node() { # node, extra mariadbd arguments
   log "starting node $n on 127.0.0.1:$(sql_port "$n") $*"
   # setsid: the node outlives this script and the shell that ran it.
   setsid "$server" --defaults-file="$d/my.cnf" --user="$user" "$@" </dev/null >>"$d/stdout.log" 2>&1 &
-}
-
-wait_synced() {
-  local n=$1
-  for _ in $(seq 1 240); do
-    synced "$n" && return 0
-    if ! running "$n" && [ $SECONDS -gt $((started + 5)) ] && ! pgrep -f -- "--defaults-file=$dir/node$n/my.cnf" >/dev/null; then
-      log "node $n stopped while starting; the end of $dir/node$n/error.log:"
-      tail -20 "$dir/node$n/error.log" >&2
-      return 1
-    fi
-    sleep 0.5
-  done
-  log "node $n did not reach Synced within 120 s; see $dir/node$n/error.log"
-  return 1
+  mine[$n]=$!
 }
 
 mkdir -p "$dir"
 for n in 1 2 3; do init_node "$n"; done
 
-started=$SECONDS
-any=0
-for n in 1 2 3; do running "$n" && any=1; done
-for n in 1 2 3; do
-  running "$n" && continue
-  if [ $any = 0 ]; then
-    # No node runs, so node 1 bootstraps, with whatever data it has.
-    sed -i 's/^safe_to_bootstrap: 0/safe_to_bootstrap: 1/' "$dir/node1/data/grastate.dat" 2>/dev/null || true
-    start_node 1 --wsrep-new-cluster
-    any=1
-    wait_synced 1
-  else
-    start_node "$n"
-  fi
+# Until all three are Synced: start each node that does not run (a node
+# killed a moment ago may still be exiting: wait for it to go first). With
+# no node running, node 1 bootstraps; the others join once a node is Synced.
+declare -A mine=()
+for _ in $(seq 1 240); do
+  done_count=0 any_running=0 any_synced=0
+  for n in 1 2 3; do
+    if synced "$n"; then
+      done_count=$((done_count + 1)) any_synced=1 any_running=1
+    elif running "$n" || alive "${mine[$n]:-}"; then
+      any_running=1
+    fi
+  done
+  [ $done_count = 3 ] && break
+  for n in 1 2 3; do
+    synced "$n" || running "$n" && continue
+    if [ -n "${mine[$n]:-}" ]; then
+      alive "${mine[$n]}" && continue
+      log "node $n stopped while starting; the end of $dir/node$n/error.log:"
+      tail -20 "$dir/node$n/error.log" >&2
+      exit 1
+    fi
+    if [ $any_running = 0 ] && [ "$n" = 1 ]; then
+      # No node runs, so node 1 starts a new cluster with the data it has.
+      sed -i 's/^safe_to_bootstrap: 0/safe_to_bootstrap: 1/' "$dir/node1/data/grastate.dat" 2>/dev/null || true
+      start_node 1 --wsrep-new-cluster
+      any_running=1
+    elif [ $any_synced = 1 ]; then
+      start_node "$n"
+    fi
+  done
+  sleep 0.5
 done
-for n in 1 2 3; do wait_synced "$n"; done
+if [ "${done_count:-0}" != 3 ]; then
+  log "the cluster did not reach 3 Synced nodes within 120 s; see $dir/node*/error.log"
+  exit 1
+fi
 for n in 1 2 3; do echo "root@tcp(127.0.0.1:$(sql_port "$n"))/"; done
