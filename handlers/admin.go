@@ -3,7 +3,6 @@ package handlers
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -90,11 +89,6 @@ func (a *API) importProducts(c echo.Context) error {
 		DryRun:   dryRun,
 		Atomic:   req.ContentLength < 0,
 	})
-	var fileErr *catalog.ErrFile
-	if errors.As(err, &fileErr) {
-		return &problem.Error{Kind: problem.Invalid, Detail: "the file cannot be imported: " + fileErr.Error(),
-			Extra: map[string]any{"line": fileErr.Line}}
-	}
 	if err != nil {
 		return err
 	}

@@ -12,7 +12,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/shelfcommerce/shelf/internal/problem"
-	"github.com/shelfcommerce/shelf/internal/store"
 )
 
 // problemDoc is an RFC 9457 problem document.
@@ -23,22 +22,6 @@ type problemDoc struct {
 	Detail    string               `json:"detail,omitempty"`
 	RequestID string               `json:"request_id"`
 	Errors    []problem.FieldError `json:"errors,omitempty"`
-}
-
-// kindStatus is the single table from error kind to HTTP status.
-var kindStatus = map[problem.Kind]int{
-	problem.Invalid:            http.StatusBadRequest,
-	problem.Unprocessable:      http.StatusUnprocessableEntity,
-	problem.NotFound:           http.StatusNotFound,
-	problem.Conflict:           http.StatusConflict,
-	problem.PreconditionFailed: http.StatusPreconditionFailed,
-	problem.Unauthorized:       http.StatusUnauthorized,
-	problem.Forbidden:          http.StatusForbidden,
-	problem.TooLarge:           http.StatusRequestEntityTooLarge,
-	problem.Unsupported:        http.StatusUnsupportedMediaType,
-	problem.Unavailable:        http.StatusServiceUnavailable,
-	problem.InsufficientStock:  http.StatusConflict,
-	problem.IdempotencyInUse:   http.StatusConflict,
 }
 
 var statusKind = map[int]problem.Kind{
@@ -70,7 +53,7 @@ func (a *API) ErrorHandler(err error, c echo.Context) {
 	var he *echo.HTTPError
 	var mbe *http.MaxBytesError
 	switch {
-	case errors.As(err, &pe):
+	case asProblem(err, &pe):
 		doc = problemDocOf(pe, doc.RequestID)
 		extra = pe.Extra
 		if pe.Kind == problem.Unavailable {
@@ -80,11 +63,6 @@ func (a *API) ErrorHandler(err error, c echo.Context) {
 		doc.Status = http.StatusRequestEntityTooLarge
 		doc.Type = ProblemType(problem.TooLarge)
 		doc.Detail = fmt.Sprintf("the request body is larger than the limit of %d bytes", mbe.Limit)
-	case errors.Is(err, store.ErrBusy):
-		doc.Status = http.StatusServiceUnavailable
-		doc.Type = ProblemType(problem.Unavailable)
-		doc.Detail = "the database is busy with conflicting requests; retry shortly"
-		c.Response().Header().Set("Retry-After", "1")
 	case errors.As(err, &he):
 		doc.Status = he.Code
 		k, ok := statusKind[he.Code]
@@ -113,12 +91,15 @@ func (a *API) ErrorHandler(err error, c echo.Context) {
 	writeProblem(c, doc, extra)
 }
 
+func asProblem(err error, pe **problem.Error) bool {
+	var ok bool
+	*pe, ok = problem.As(err)
+	return ok
+}
+
 // problemDocOf is the document for a domain error.
 func problemDocOf(pe *problem.Error, requestID string) problemDoc {
-	doc := problemDoc{RequestID: requestID, Status: kindStatus[pe.Kind]}
-	if doc.Status == 0 {
-		doc.Status = http.StatusBadRequest
-	}
+	doc := problemDoc{RequestID: requestID, Status: problem.KindStatus(pe.Kind)}
 	doc.Type = ProblemType(pe.Kind)
 	doc.Title = pe.Title
 	if doc.Title == "" {

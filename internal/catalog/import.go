@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/shelfcommerce/shelf/internal/importer"
+	"github.com/shelfcommerce/shelf/internal/problem"
 	"github.com/shelfcommerce/shelf/internal/store"
 )
 
@@ -111,8 +112,14 @@ func badRows(written []importer.Variant, errs []importer.RowError) int {
 }
 
 // ErrFile wraps a problem with the file found before anything was written
-// (not CSV, a required column missing): the caller answers 400.
+// (not CSV, a required column missing): a 400 naming the line.
 type ErrFile struct{ *importer.FileError }
+
+// Problem is the 400 that answers it.
+func (e *ErrFile) Problem() *problem.Error {
+	return &problem.Error{Kind: problem.Invalid, Detail: "the file cannot be imported: " + e.Error(),
+		Extra: map[string]any{"line": e.Line}}
+}
 
 // Import reads a file and writes it batch by batch, each batch in its own
 // transaction (retried whole on a lost lock race), as it is read: memory stays

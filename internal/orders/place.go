@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"net/http"
 	"net/mail"
 	"slices"
 	"strings"
@@ -168,6 +167,10 @@ func (s *Service) Place(ctx context.Context, p PlaceParams) (*Placed, error) {
 	return nil, err
 }
 
+// statusCreated is the HTTP status stored with a placed order's response,
+// which its Idempotency-Key replays as it was first sent.
+const statusCreated = 201
+
 // place runs the order's one transaction: read every variant, take the stock
 // of every line under its guard in variant id order, write the order, its
 // lines, its ledger rows and its stored response, and commit them together.
@@ -284,10 +287,10 @@ func (s *Service) place(ctx context.Context, in PlaceInput, c *claim) (*Placed, 
 		if err != nil {
 			return err
 		}
-		if err := s.complete(ctx, tx.Q, c, http.StatusCreated, body, orderID); err != nil {
+		if err := s.complete(ctx, tx.Q, c, statusCreated, body, orderID); err != nil {
 			return err
 		}
-		placed = &Placed{Status: http.StatusCreated, Body: body, OrderID: publicID}
+		placed = &Placed{Status: statusCreated, Body: body, OrderID: publicID}
 		return nil
 	})
 	return placed, err

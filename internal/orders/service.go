@@ -2,8 +2,6 @@ package orders
 
 import (
 	"context"
-	"encoding/json"
-	"net/http"
 	"time"
 
 	"github.com/shelfcommerce/shelf/internal/problem"
@@ -19,7 +17,8 @@ type Config struct {
 	CursorSecret []byte
 	// RenderError turns a client error into the exact status and body the
 	// HTTP layer answers with, so that a failed order can be stored under
-	// its Idempotency-Key and replayed byte for byte. Nil: a plain rendering.
+	// its Idempotency-Key and replayed byte for byte. Nil: the status and
+	// the error's message.
 	RenderError func(ctx context.Context, err error) (status int, body []byte)
 }
 
@@ -53,32 +52,13 @@ func NewService(st *store.Store, cfg Config) *Service {
 	}
 	s.cursorKey = cursorKey(cfg.CursorSecret)
 	if s.render == nil {
-		s.render = plainRender
+		// No HTTP layer (this package's tests): the status from the one
+		// table and the problem's message as the stored body.
+		s.render = func(_ context.Context, err error) (int, []byte) {
+			return problem.Status(err), []byte(err.Error())
+		}
 	}
 	return s
-}
-
-// plainRender is the rendering used when the HTTP layer supplies none
-// (tests of this package): the problem's kind and message as JSON.
-func plainRender(_ context.Context, err error) (int, []byte) {
-	pe, ok := problem.As(err)
-	if !ok {
-		return http.StatusInternalServerError, nil
-	}
-	status := http.StatusBadRequest
-	switch pe.Kind {
-	case problem.Unprocessable:
-		status = http.StatusUnprocessableEntity
-	case problem.NotFound:
-		status = http.StatusNotFound
-	case problem.Conflict, problem.InsufficientStock, problem.IdempotencyInUse:
-		status = http.StatusConflict
-	case problem.Unavailable:
-		status = http.StatusServiceUnavailable
-	}
-	body, _ := json.Marshal(map[string]any{"type": "/problems/" + string(pe.Kind), "status": status,
-		"detail": pe.Detail, "errors": pe.Errors, "extra": pe.Extra})
-	return status, body
 }
 
 func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }

@@ -3,12 +3,12 @@ package store
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"time"
 
 	"github.com/shelfcommerce/shelf/db"
+	"github.com/shelfcommerce/shelf/internal/problem"
 )
 
 // Tx is one transaction: the raw *sql.Tx for queries built at run time and
@@ -23,8 +23,9 @@ type Tx struct {
 const MaxAttempts = 5
 
 // ErrBusy is returned when a transaction kept losing lock races after
-// MaxAttempts tries; handlers answer it with 503 and Retry-After.
-var ErrBusy = errors.New("the database is busy: try again")
+// MaxAttempts tries: a 503 with Retry-After.
+var ErrBusy = &problem.Error{Kind: problem.Unavailable,
+	Detail: "the database is busy with conflicting requests; retry shortly"}
 
 // InTx runs fn in a transaction and commits it. Any error rolls the whole
 // transaction back (MariaDB undoes only the failed statement after a lock-wait
