@@ -87,15 +87,16 @@ func readers(t *testing.T, dsns []string) []*instance {
 // order just placed, from the instance that placed it and from another.
 func TestReadYourWritesThroughTheReadDSN(t *testing.T) {
 	dsns := clusterDB(t)
-	seed(t, dsns[0], orderstest.Simple("ryw", 1, 1000, 5)...)
+	seeded := seed(t, dsns[0], orderstest.Simple("ryw", 1, 1000, 5)...)
 	key := apiKey(t, dsns[0])
 	insts := readers(t, dsns)
+	adminURL := fmt.Sprintf("/v1/admin/products/%d", seeded.ProductID["ryw-0"])
 	for i := range 30 {
 		in, other := insts[i%3], insts[(i+1)%3]
 		want := 100 + i
 		setStock(t, in, key, "ryw-0", want)
 		for _, reader := range []*instance{in, other} {
-			r := mustCall(t, http.MethodGet, reader.URL+"/v1/admin/products/ryw-0", "", "Authorization", "Bearer "+key)
+			r := mustCall(t, http.MethodGet, reader.URL+adminURL, "", "Authorization", "Bearer "+key)
 			var p struct {
 				Variants []struct {
 					OnHand int `json:"on_hand"`
