@@ -270,3 +270,26 @@ func assertOutage(t *testing.T, in *instance, when string) {
 		}
 	}
 }
+
+// A node that is up but not Synced (here: desynced by hand, as a donor is
+// during a state transfer) takes its instance out of the balancer, and
+// back in once it is Synced again.
+func TestNotSyncedNodeIsNotReady(t *testing.T) {
+	dsns := clusterDB(t)
+	in := startShelf(t, "shelf-on-node-3", dsns[2], "")
+	eventually(t, 10*time.Second, "the instance is ready", statusIs(in.URL+"/readyz", http.StatusOK))
+	node, err := store.OpenDB(context.Background(), galera[2], store.PoolConfig{MaxOpen: 1, MaxIdle: 1, MaxLifetime: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer node.Close()
+	if _, err := node.Exec("SET GLOBAL wsrep_desync = ON"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = node.Exec("SET GLOBAL wsrep_desync = OFF") })
+	eventually(t, 10*time.Second, "a desynced node's instance is not ready", statusIs(in.URL+"/readyz", http.StatusServiceUnavailable))
+	if _, err := node.Exec("SET GLOBAL wsrep_desync = OFF"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "the instance is ready again", statusIs(in.URL+"/readyz", http.StatusOK))
+}
