@@ -138,6 +138,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.getOrderByPublicIDForUpdateStmt, err = db.PrepareContext(ctx, getOrderByPublicIDForUpdate); err != nil {
 		return nil, fmt.Errorf("error preparing query GetOrderByPublicIDForUpdate: %w", err)
 	}
+	if q.getSecretStmt, err = db.PrepareContext(ctx, getSecret); err != nil {
+		return nil, fmt.Errorf("error preparing query GetSecret: %w", err)
+	}
 	if q.insertAPIKeyStmt, err = db.PrepareContext(ctx, insertAPIKey); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertAPIKey: %w", err)
 	}
@@ -152,6 +155,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.insertOrderStmt, err = db.PrepareContext(ctx, insertOrder); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertOrder: %w", err)
+	}
+	if q.insertSecretIfAbsentStmt, err = db.PrepareContext(ctx, insertSecretIfAbsent); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertSecretIfAbsent: %w", err)
 	}
 	if q.listAPIKeysStmt, err = db.PrepareContext(ctx, listAPIKeys); err != nil {
 		return nil, fmt.Errorf("error preparing query ListAPIKeys: %w", err)
@@ -456,6 +462,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing getOrderByPublicIDForUpdateStmt: %w", cerr)
 		}
 	}
+	if q.getSecretStmt != nil {
+		if cerr := q.getSecretStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getSecretStmt: %w", cerr)
+		}
+	}
 	if q.insertAPIKeyStmt != nil {
 		if cerr := q.insertAPIKeyStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing insertAPIKeyStmt: %w", cerr)
@@ -479,6 +490,11 @@ func (q *Queries) Close() error {
 	if q.insertOrderStmt != nil {
 		if cerr := q.insertOrderStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing insertOrderStmt: %w", cerr)
+		}
+	}
+	if q.insertSecretIfAbsentStmt != nil {
+		if cerr := q.insertSecretIfAbsentStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertSecretIfAbsentStmt: %w", cerr)
 		}
 	}
 	if q.listAPIKeysStmt != nil {
@@ -738,11 +754,13 @@ type Queries struct {
 	getIdempotencyKeyStmt                 *sql.Stmt
 	getOrderByPublicIDStmt                *sql.Stmt
 	getOrderByPublicIDForUpdateStmt       *sql.Stmt
+	getSecretStmt                         *sql.Stmt
 	insertAPIKeyStmt                      *sql.Stmt
 	insertCategoryStmt                    *sql.Stmt
 	insertCategoryAncestorsFromParentStmt *sql.Stmt
 	insertCategorySelfStmt                *sql.Stmt
 	insertOrderStmt                       *sql.Stmt
+	insertSecretIfAbsentStmt              *sql.Stmt
 	listAPIKeysStmt                       *sql.Stmt
 	listCategoriesStmt                    *sql.Stmt
 	listOrdersStmt                        *sql.Stmt
@@ -823,11 +841,13 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		getIdempotencyKeyStmt:                 q.getIdempotencyKeyStmt,
 		getOrderByPublicIDStmt:                q.getOrderByPublicIDStmt,
 		getOrderByPublicIDForUpdateStmt:       q.getOrderByPublicIDForUpdateStmt,
+		getSecretStmt:                         q.getSecretStmt,
 		insertAPIKeyStmt:                      q.insertAPIKeyStmt,
 		insertCategoryStmt:                    q.insertCategoryStmt,
 		insertCategoryAncestorsFromParentStmt: q.insertCategoryAncestorsFromParentStmt,
 		insertCategorySelfStmt:                q.insertCategorySelfStmt,
 		insertOrderStmt:                       q.insertOrderStmt,
+		insertSecretIfAbsentStmt:              q.insertSecretIfAbsentStmt,
 		listAPIKeysStmt:                       q.listAPIKeysStmt,
 		listCategoriesStmt:                    q.listCategoriesStmt,
 		listOrdersStmt:                        q.listOrdersStmt,

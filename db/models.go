@@ -283,6 +283,12 @@ type ProductListing struct {
 	CreatedAt  time.Time
 }
 
+type ServiceSecret struct {
+	Name      string
+	Secret    []byte
+	CreatedAt time.Time
+}
+
 type StockMovement struct {
 	ID          uint64
 	VariantID   uint64

@@ -7,11 +7,14 @@ import (
 	"fmt"
 	"net/http"
 	"runtime/debug"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/shelfcommerce/shelf/internal/problem"
+	"github.com/shelfcommerce/shelf/internal/store"
 )
 
 // problemDoc is an RFC 9457 problem document.
@@ -47,6 +50,16 @@ func (a *API) ErrorHandler(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
 	}
+	if errors.Is(err, context.Canceled) {
+		// The client went away; nobody will read an answer.
+		a.log.InfoContext(c.Request().Context(), "request canceled by client")
+		return
+	}
+	if u := store.Unavailable(err); u != err {
+		a.log.WarnContext(c.Request().Context(), "database unavailable", "err", err.Error(),
+			"method", c.Request().Method, "path", c.Path())
+		err = u
+	}
 	doc := problemDoc{RequestID: requestIDOf(c)}
 	var extra map[string]any
 	var pe *problem.Error
@@ -56,9 +69,7 @@ func (a *API) ErrorHandler(err error, c echo.Context) {
 	case asProblem(err, &pe):
 		doc = problemDocOf(pe, doc.RequestID)
 		extra = pe.Extra
-		if pe.Kind == problem.Unavailable {
-			c.Response().Header().Set("Retry-After", "1")
-		}
+		setRetryAfter(c, pe)
 	case errors.As(err, &mbe):
 		doc.Status = http.StatusRequestEntityTooLarge
 		doc.Type = ProblemType(problem.TooLarge)
@@ -75,10 +86,6 @@ func (a *API) ErrorHandler(err error, c echo.Context) {
 		} else if msg, ok := he.Message.(string); ok && he.Code < 500 {
 			doc.Detail = msg
 		}
-	case errors.Is(err, context.Canceled):
-		// The client went away; nobody will read an answer.
-		a.log.InfoContext(c.Request().Context(), "request canceled by client")
-		return
 	default:
 		doc.Status = http.StatusInternalServerError
 		doc.Type = ProblemType("internal")
@@ -89,6 +96,18 @@ func (a *API) ErrorHandler(err error, c echo.Context) {
 		doc.Title = http.StatusText(doc.Status)
 	}
 	writeProblem(c, doc, extra)
+}
+
+// setRetryAfter sends Retry-After for a problem that says when to retry,
+// and for every 503.
+func setRetryAfter(c echo.Context, pe *problem.Error) {
+	d := pe.RetryAfter
+	if d <= 0 && pe.Kind == problem.Unavailable {
+		d = time.Second
+	}
+	if d > 0 {
+		c.Response().Header().Set("Retry-After", strconv.Itoa(int((d+time.Second-1)/time.Second)))
+	}
 }
 
 func asProblem(err error, pe **problem.Error) bool {

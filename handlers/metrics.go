@@ -18,7 +18,7 @@ type metrics struct {
 	duration *prometheus.HistogramVec
 }
 
-func newMetrics(reg *prometheus.Registry, st *store.Store) *metrics {
+func newMetrics(reg *prometheus.Registry, st, read *store.Store) *metrics {
 	m := &metrics{
 		registry: reg,
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -35,7 +35,10 @@ func newMetrics(reg *prometheus.Registry, st *store.Store) *metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if st != nil {
-		reg.MustRegister(collectors.NewDBStatsCollector(st.DB, "shelf"))
+		reg.MustRegister(collectors.NewDBStatsCollector(st.DB, "shelf"), retryCollector(st))
+	}
+	if read != nil && read != st {
+		reg.MustRegister(collectors.NewDBStatsCollector(read.DB, "shelf_read"))
 	}
 	return m
 }
@@ -57,6 +60,38 @@ func (m *metrics) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 		m.requests.WithLabelValues(c.Request().Method, route, status).Inc()
 		m.duration.WithLabelValues(c.Request().Method, route, status).Observe(time.Since(start).Seconds())
 		return nil
+	}
+}
+
+// retryCollector exports what the store's retry policy did: how often work
+// that lost a lock race or a cluster certification ran again, and how often
+// it ran out of budget and was answered 503.
+func retryCollector(st *store.Store) prometheus.Collector {
+	rs := st.RetryStats()
+	return collectorFuncs{
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "shelf_db_retries_total",
+			Help: "Transactions and statements run again after a deadlock, lock-wait timeout or certification failure.",
+		}, func() float64 { return float64(rs.Retries.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "shelf_db_retry_exhausted_total",
+			Help: "Units of database work that kept losing races for the whole retry budget (answered 503).",
+		}, func() float64 { return float64(rs.GaveUp.Load()) }),
+	}
+}
+
+// collectorFuncs registers several collectors as one.
+type collectorFuncs []prometheus.Collector
+
+func (cs collectorFuncs) Describe(ch chan<- *prometheus.Desc) {
+	for _, c := range cs {
+		c.Describe(ch)
+	}
+}
+
+func (cs collectorFuncs) Collect(ch chan<- prometheus.Metric) {
+	for _, c := range cs {
+		c.Collect(ch)
 	}
 }
 

@@ -6,6 +6,7 @@
 package handlers
 
 import (
+	"context"
 	"log/slog"
 	"net"
 	"net/http"
@@ -27,6 +28,13 @@ import (
 type Config struct {
 	Logger *slog.Logger
 	Store  *store.Store
+	// ReadStore serves the storefront's reads (SHELF_MYSQL_READ_DSN); nil
+	// means Store. Writes, admin and order reads always use Store, so a
+	// client reads its own writes.
+	ReadStore *store.Store
+	// DBTimeout bounds the time one request spends on the database
+	// (imports and event streams excepted); 0 means no deadline of its own.
+	DBTimeout time.Duration
 	// SchemaVersion is the latest migration embedded in the binary; /readyz
 	// answers 503 until the database has reached it.
 	SchemaVersion int64
@@ -77,15 +85,19 @@ func New(cfg Config) *echo.Echo {
 	if cfg.ImportBodyLimit == 0 {
 		cfg.ImportBodyLimit = 1 << 30
 	}
+	if cfg.ReadStore == nil {
+		cfg.ReadStore = cfg.Store
+	}
+
 	a := &API{cfg: cfg, log: cfg.Logger}
 	if cfg.Store != nil {
-		a.keys = auth.NewKeys(cfg.Store.Q)
+		a.keys = auth.NewKeys(cfg.Store.Q).WithRetry(cfg.Store.Retry)
 		oc := cfg.Orders
 		oc.RenderError = a.renderProblem
 		a.orders = orders.NewService(cfg.Store, oc)
-		a.storefront = catalog.NewStorefront(cfg.Store, cfg.Storefront)
+		a.storefront = catalog.NewStorefront(cfg.ReadStore, cfg.Storefront)
 	}
-	a.metrics = newMetrics(cfg.Registry, cfg.Store)
+	a.metrics = newMetrics(cfg.Registry, cfg.Store, cfg.ReadStore)
 
 	e := echo.New()
 	e.HideBanner = true
@@ -127,6 +139,7 @@ func New(cfg Config) *echo.Echo {
 		},
 	}))
 	e.Use(a.bodyLimit)
+	e.Use(a.dbDeadline)
 
 	a.registerOps(e)
 	a.registerCatalog(e)
@@ -183,6 +196,24 @@ func (a *API) bodyLimit(next echo.HandlerFunc) echo.HandlerFunc {
 			return &http.MaxBytesError{Limit: limit}
 		}
 		req.Body = http.MaxBytesReader(c.Response(), req.Body, limit)
+		return next(c)
+	}
+}
+
+// dbDeadline gives every request a deadline for its database work
+// (SHELF_DB_TIMEOUT), so that a frozen server or a partition cannot hold a
+// request, or its connection, past it: the driver then gives up and the
+// error handler answers 503 with Retry-After. Imports run long by design
+// and have their own timeout; the event stream never ends.
+func (a *API) dbDeadline(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		req := c.Request()
+		if a.cfg.DBTimeout <= 0 || strings.HasPrefix(req.URL.Path, "/v1/admin/imports") || req.URL.Path == "/v1/events" {
+			return next(c)
+		}
+		ctx, cancel := context.WithTimeout(req.Context(), a.cfg.DBTimeout)
+		defer cancel()
+		c.SetRequest(req.WithContext(ctx))
 		return next(c)
 	}
 }

@@ -35,17 +35,38 @@ func serve(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer st.Close()
+	st.Policy = store.DefaultRetry
+	st.Policy.Budget = cfg.RetryBudget
 	mig, err := store.NewMigrator(st.DB, nil)
 	if err != nil {
 		return err
 	}
-	ordersCfg := orders.Config{IdempotencyTTL: cfg.IdempotencyTTL, CursorSecret: []byte(cfg.CursorSecret)}
+	read := st
+	if cfg.ReadDSN != "" {
+		if read, err = store.Open(ctx, cfg.ReadDSN, cfg.Pool); err != nil {
+			return fmt.Errorf("SHELF_MYSQL_READ_DSN: %w", err)
+		}
+		defer read.Close()
+	}
+	// Every instance on the database signs and hashes with the same keys.
+	secrets, err := st.LoadSecrets(ctx)
+	if err != nil {
+		return err
+	}
+	cursorSecret := secrets.Cursor
+	if cfg.CursorSecret != "" {
+		cursorSecret = []byte(cfg.CursorSecret)
+	}
+	ordersCfg := orders.Config{IdempotencyTTL: cfg.IdempotencyTTL, CursorSecret: cursorSecret,
+		IdempotencySecret: secrets.Idempotency}
 	// Expired Idempotency-Keys are deleted in the background (and on sight,
 	// when a request meets one).
 	go orders.NewService(st, ordersCfg).RunSweeper(ctx, time.Minute, log)
 	router := handlers.New(handlers.Config{
 		Logger:          log,
 		Store:           st,
+		ReadStore:       read,
+		DBTimeout:       cfg.DBTimeout,
 		SchemaVersion:   store.LatestVersion(mig),
 		CORSOrigins:     cfg.CORSOrigins,
 		TrustedProxies:  cfg.TrustedProxies,
@@ -55,7 +76,7 @@ func serve(ctx context.Context, e env, args []string) error {
 		Currency:        cfg.Currency,
 		Orders:          ordersCfg,
 		Storefront: catalog.StorefrontConfig{
-			CursorSecret:     []byte(cfg.CursorSecret),
+			CursorSecret:     cursorSecret,
 			Currency:         cfg.Currency,
 			DetailTTL:        cfg.DetailCacheTTL,
 			FacetTTL:         cfg.FacetCacheTTL,

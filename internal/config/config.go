@@ -21,10 +21,13 @@ type Var struct {
 // Vars lists every variable Shelf reads, in the order `--help` shows them.
 var Vars = []Var{
 	{"SHELF_MYSQL_DSN", "root@tcp(127.0.0.1:3306)/shelf", "go-sql-driver DSN; parseTime, UTC, utf8mb4 and strict sql_mode are forced"},
+	{"SHELF_MYSQL_READ_DSN", "", "optional DSN for storefront reads (a replica, or the local Galera node); writes, admin reads and reads that must see them stay on SHELF_MYSQL_DSN"},
 	{"SHELF_ADDR", ":8080", "listen address"},
 	{"SHELF_DB_MAX_OPEN", "8", "max open DB connections (throughput stops growing above ~8 on 2 cores)"},
 	{"SHELF_DB_MAX_IDLE", "8", "max idle DB connections"},
 	{"SHELF_DB_CONN_LIFETIME", "5m", "max lifetime of a DB connection"},
+	{"SHELF_DB_RETRY_BUDGET", "3s", "how long a write that lost a lock race or a Galera certification is retried (jittered exponential backoff) before a 503; at least 5 attempts"},
+	{"SHELF_DB_TIMEOUT", "5s", "how long one request may wait for the database in all (imports excepted): past it, and whenever the database is down, frozen or refusing, the answer is 503 with Retry-After"},
 	{"SHELF_READ_TIMEOUT", "30s", "HTTP read timeout (imports extend their own)"},
 	{"SHELF_WRITE_TIMEOUT", "30s", "HTTP write timeout (imports extend their own)"},
 	{"SHELF_IDLE_TIMEOUT", "120s", "HTTP keep-alive idle timeout"},
@@ -34,7 +37,7 @@ var Vars = []Var{
 	{"SHELF_IMPORT_TIMEOUT", "1h", "how long one import request may take"},
 	{"SHELF_CORS_ORIGINS", "", "comma-separated storefront origins allowed by CORS (empty: no CORS)"},
 	{"SHELF_TRUSTED_PROXIES", "", "comma-separated CIDRs whose X-Forwarded-For is trusted (empty: none)"},
-	{"SHELF_CURSOR_SECRET", "(random per process)", "key that signs listing cursors; unset, cursors do not survive a restart nor cross instances: set it when several instances serve one storefront"},
+	{"SHELF_CURSOR_SECRET", "(a key kept in the database)", "key that signs listing and order cursors; unset, every instance on the database shares one it creates there on first start"},
 	{"SHELF_DETAIL_CACHE_TTL", "1s", "how long a rendered product page is served from memory; expired pages are refreshed in the background, so a change shows within about twice this; 0 disables"},
 	{"SHELF_FACET_CACHE_TTL", "5s", "how long facet counts and full-text pages of one query are reused (refreshed in the background: at most about twice this old); 0 disables"},
 	{"SHELF_SEARCH_MAX_MATCHES", "10000", "most full-text matches one q= considers (bounds broad searches)"},
@@ -46,6 +49,9 @@ var Vars = []Var{
 // Config is the validated configuration.
 type Config struct {
 	DSN             string
+	ReadDSN         string
+	DBTimeout       time.Duration
+	RetryBudget     time.Duration
 	Addr            string
 	Pool            store.PoolConfig
 	ReadTimeout     time.Duration
@@ -103,8 +109,11 @@ func Load(getenv func(string) string) (Config, error) {
 		return n
 	}
 	c := Config{
-		DSN:  get("SHELF_MYSQL_DSN"),
-		Addr: get("SHELF_ADDR"),
+		DSN:         get("SHELF_MYSQL_DSN"),
+		ReadDSN:     get("SHELF_MYSQL_READ_DSN"),
+		DBTimeout:   dur("SHELF_DB_TIMEOUT"),
+		RetryBudget: dur("SHELF_DB_RETRY_BUDGET"),
+		Addr:        get("SHELF_ADDR"),
 		Pool: store.PoolConfig{
 			MaxOpen:     int(num("SHELF_DB_MAX_OPEN")),
 			MaxIdle:     int(num("SHELF_DB_MAX_IDLE")),
@@ -129,6 +138,13 @@ func Load(getenv func(string) string) (Config, error) {
 		errs = append(errs, err.Error())
 	} else if store.DatabaseName(c.DSN) == "" {
 		errs = append(errs, fmt.Sprintf("SHELF_MYSQL_DSN=%q: must name a database, e.g. root@tcp(127.0.0.1:3306)/shelf", c.DSN))
+	}
+	if c.ReadDSN != "" {
+		if _, err := store.NormalizeDSN(c.ReadDSN); err != nil {
+			errs = append(errs, "SHELF_MYSQL_READ_DSN: "+err.Error())
+		} else if store.DatabaseName(c.ReadDSN) == "" {
+			errs = append(errs, fmt.Sprintf("SHELF_MYSQL_READ_DSN=%q: must name a database", c.ReadDSN))
+		}
 	}
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		errs = append(errs, fmt.Sprintf("SHELF_ADDR=%q: must be host:port or :port", c.Addr))

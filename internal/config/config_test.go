@@ -17,7 +17,7 @@ func TestDefaultsAreUsable(t *testing.T) {
 		t.Fatalf("unexpected defaults: %+v", c)
 	}
 	if c.CursorSecret != "" {
-		t.Fatalf("the cursor secret must default to empty (random per process), got %q", c.CursorSecret)
+		t.Fatalf("the cursor secret must default to empty (the key kept in the database), got %q", c.CursorSecret)
 	}
 }
 

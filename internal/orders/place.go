@@ -145,7 +145,7 @@ func (s *Service) Place(ctx context.Context, p PlaceParams) (*Placed, error) {
 	if !ValidKey(p.Key) {
 		return nil, problem.Field(problem.Invalid, "Idempotency-Key", "must be 1 to 255 visible ASCII characters")
 	}
-	c := newClaim(p.Scope, p.Key, in.hash())
+	c := s.newClaim(p.Scope, p.Key, in.hash())
 	if replay, err := s.acquire(ctx, c); err != nil || replay != nil {
 		return replay, err
 	}
@@ -156,10 +156,16 @@ func (s *Service) Place(ctx context.Context, p PlaceParams) (*Placed, error) {
 	status, body := s.render(ctx, err)
 	if status >= 400 && status < 500 && !problem.Is(err, problem.IdempotencyInUse) {
 		// Like Stripe: the outcome of a request that ran is part of the key.
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		ctx, cancel := detached(ctx, 2*time.Second)
 		defer cancel()
 		if serr := s.complete(ctx, s.st.Q, c, status, body, 0); serr != nil {
+			if problem.Is(serr, problem.IdempotencyInUse) {
+				return nil, serr // a retry took the key over and answers
+			}
+			// Unstored, the answer would not be the key's: a retry could
+			// get another. Tell the client to retry instead.
 			s.release(ctx, c)
+			return nil, fmt.Errorf("%w: store the answer %d: %w", store.ErrUnavailable, status, serr)
 		}
 		return nil, err
 	}

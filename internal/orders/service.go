@@ -15,6 +15,10 @@ type Config struct {
 	IdempotencyTTL time.Duration
 	// CursorSecret signs admin listing cursors. Empty: a random key per process.
 	CursorSecret []byte
+	// IdempotencySecret keys the stored hashes of Idempotency-Key scopes
+	// and keys and seals stored responses (store.Secrets.Idempotency, the
+	// same for every instance). Empty: a random key per process.
+	IdempotencySecret []byte
 	// RenderError turns a client error into the exact status and body the
 	// HTTP layer answers with, so that a failed order can be stored under
 	// its Idempotency-Key and replayed byte for byte. Nil: the status and
@@ -27,6 +31,7 @@ type Service struct {
 	st        *store.Store
 	ttl       time.Duration
 	cursorKey []byte
+	idemKey   []byte
 	render    func(ctx context.Context, err error) (int, []byte)
 }
 
@@ -38,8 +43,8 @@ const (
 	maxEmailLen    = 254
 	maxFieldLen    = 255
 	maxKeyLen      = 255
-	placeTimeout   = 30 * time.Second
-	claimLease     = 2 * time.Minute // > placeTimeout with room: see claim
+	placeTimeout   = 30 * time.Second // the request's own deadline is shorter (SHELF_DB_TIMEOUT)
+	claimLease     = 10 * time.Second // how long a crash keeps a key busy: see idempotency.go
 	defaultTTL     = 24 * time.Hour
 	sweepBatchSize = 1000
 )
@@ -51,6 +56,10 @@ func NewService(st *store.Store, cfg Config) *Service {
 		s.ttl = defaultTTL
 	}
 	s.cursorKey = cursorKey(cfg.CursorSecret)
+	s.idemKey = cfg.IdempotencySecret
+	if len(s.idemKey) == 0 {
+		s.idemKey = randomBytes(32)
+	}
 	if s.render == nil {
 		// No HTTP layer (this package's tests): the status from the one
 		// table and the problem's message as the stored body.
@@ -59,6 +68,18 @@ func NewService(st *store.Store, cfg Config) *Service {
 		}
 	}
 	return s
+}
+
+// detached is ctx without its cancellation, for the bookkeeping that must
+// run even when the client has gone (storing or releasing a key's claim):
+// it keeps ctx's deadline, or at least floor from now, or placeTimeout
+// when ctx has none.
+func detached(ctx context.Context, floor time.Duration) (context.Context, context.CancelFunc) {
+	d := placeTimeout
+	if deadline, ok := ctx.Deadline(); ok {
+		d = max(time.Until(deadline), floor)
+	}
+	return context.WithTimeout(context.WithoutCancel(ctx), d)
 }
 
 func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }

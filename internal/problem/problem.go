@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 )
 
 // Kind classifies an error by what the client can do about it.
@@ -44,6 +45,9 @@ type Error struct {
 	Detail string         // one sentence for a human
 	Errors []FieldError   // per-field errors, if any
 	Extra  map[string]any // extra members of the problem document (e.g. "current_state")
+	// RetryAfter is sent as the Retry-After header when positive (a 503
+	// gets one second when it names none).
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {
