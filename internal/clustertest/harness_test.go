@@ -410,3 +410,16 @@ func isOutage(r reply) error {
 	}
 	return nil
 }
+
+// isRetryLater accepts the answers that tell a client to retry its
+// Idempotency-Key: the outage 503, or the 409 of a key whose first attempt
+// still holds it, both with Retry-After.
+func isRetryLater(r reply) error {
+	if r.Status == http.StatusConflict && strings.Contains(string(r.Body), "idempotency-key-in-use") {
+		if r.Header.Get("Retry-After") == "" {
+			return fmt.Errorf("idempotency-key-in-use without Retry-After: %s", r)
+		}
+		return nil
+	}
+	return isOutage(r)
+}
