@@ -21,6 +21,7 @@ import (
 	"github.com/shelfcommerce/shelf/internal/catalog"
 	"github.com/shelfcommerce/shelf/internal/orders"
 	"github.com/shelfcommerce/shelf/internal/store"
+	"github.com/shelfcommerce/shelf/internal/webhooks"
 )
 
 // Config is everything the HTTP layer needs, wired by cmd/shelf.
@@ -50,6 +51,8 @@ type Config struct {
 	Orders orders.Config
 	// Storefront configures the public catalog (cursor key, currency, caches).
 	Storefront catalog.StorefrontConfig
+	// Webhooks configures webhook registration (which targets are allowed).
+	Webhooks webhooks.Config
 }
 
 // API holds the handlers' dependencies.
@@ -61,6 +64,7 @@ type API struct {
 	orders  *orders.Service
 	// storefront serves the public catalog.
 	storefront *catalog.Storefront
+	webhooks   *webhooks.Service
 }
 
 // New builds the echo instance with every middleware and route.
@@ -84,6 +88,7 @@ func New(cfg Config) *echo.Echo {
 		oc.RenderError = a.renderProblem
 		a.orders = orders.NewService(cfg.Store, oc)
 		a.storefront = catalog.NewStorefront(cfg.Store, cfg.Storefront)
+		a.webhooks = webhooks.NewService(cfg.Store, cfg.Webhooks)
 	}
 	a.metrics = newMetrics(cfg.Registry, cfg.Store)
 
@@ -132,6 +137,7 @@ func New(cfg Config) *echo.Echo {
 	a.registerCatalog(e)
 	a.registerOrders(e)
 	a.registerAdmin(e)
+	a.registerWebhooks(e)
 	return e
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/shelfcommerce/shelf/internal/config"
 	"github.com/shelfcommerce/shelf/internal/orders"
 	"github.com/shelfcommerce/shelf/internal/store"
+	"github.com/shelfcommerce/shelf/internal/webhooks"
 )
 
 func init() {
@@ -43,6 +44,21 @@ func serve(ctx context.Context, e env, args []string) error {
 	// Expired Idempotency-Keys are deleted in the background (and on sight,
 	// when a request meets one).
 	go orders.NewService(st, ordersCfg).RunSweeper(ctx, time.Minute, log)
+	hooks := webhooks.Config{
+		AllowPrivate: cfg.WebhookAllowPrivate,
+		Schedule:     cfg.WebhookSchedule,
+		Workers:      cfg.WebhookWorkers,
+		CursorSecret: []byte(cfg.CursorSecret),
+		Logger:       log,
+	}
+	// Webhook deliveries run beside the server; on SIGTERM the attempts in
+	// flight finish and are recorded (each is bounded by its 10 s timeout)
+	// before the pool closes. Whatever is left is in the database for the
+	// next start, or for another instance.
+	dctx, stopDispatch := context.WithCancel(ctx)
+	dispatched := make(chan struct{})
+	go func() { webhooks.NewDispatcher(st, hooks).Run(dctx); close(dispatched) }()
+	defer func() { stopDispatch(); <-dispatched }()
 	router := handlers.New(handlers.Config{
 		Logger:          log,
 		Store:           st,
@@ -54,6 +70,7 @@ func serve(ctx context.Context, e env, args []string) error {
 		ImportTimeout:   cfg.ImportTimeout,
 		Currency:        cfg.Currency,
 		Orders:          ordersCfg,
+		Webhooks:        hooks,
 		Storefront: catalog.StorefrontConfig{
 			CursorSecret:     []byte(cfg.CursorSecret),
 			Currency:         cfg.Currency,

@@ -83,7 +83,7 @@ func TestRetriesUntilTheReceiverAnswers2xx(t *testing.T) {
 	}
 }
 
-func count(t *testing.T, d *dbtest.DB, q string) int {
+func count(t testing.TB, d *dbtest.DB, q string) int {
 	t.Helper()
 	var n int
 	if err := d.DB.QueryRow(q).Scan(&n); err != nil {

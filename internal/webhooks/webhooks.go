@@ -255,6 +255,17 @@ func (s *Service) List(ctx context.Context, cursor string, limit int) (*Page, er
 	return p, nil
 }
 
+// Get returns one webhook, without its secret.
+func (s *Service) Get(ctx context.Context, id uint64) (*Webhook, error) {
+	r, err := s.st.Q.GetWebhook(ctx, id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound(id)
+	} else if err != nil {
+		return nil, err
+	}
+	return newWebhook(r), nil
+}
+
 // Delete removes a webhook, its queued deliveries and its log. An attempt
 // already in flight finishes, but is not retried.
 func (s *Service) Delete(ctx context.Context, id uint64) error {
@@ -304,9 +315,7 @@ func (s *Service) Deliveries(ctx context.Context, webhook uint64, cursor string,
 	if before == 0 {
 		before = math.MaxUint64
 	}
-	if _, err := s.st.Q.GetWebhook(ctx, webhook); errors.Is(err, sql.ErrNoRows) {
-		return nil, notFound(webhook)
-	} else if err != nil {
+	if _, err := s.Get(ctx, webhook); err != nil {
 		return nil, err
 	}
 	rows, err := s.st.Q.ListDeliveries(ctx, db.ListDeliveriesParams{WebhookID: webhook, ID: before, Limit: int32(limit + 1)})
