@@ -132,8 +132,8 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.deleteWebhookQueueStmt, err = db.PrepareContext(ctx, deleteWebhookQueue); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteWebhookQueue: %w", err)
 	}
-	if q.deliveryEventStmt, err = db.PrepareContext(ctx, deliveryEvent); err != nil {
-		return nil, fmt.Errorf("error preparing query DeliveryEvent: %w", err)
+	if q.deliveryEventsStmt, err = db.PrepareContext(ctx, deliveryEvents); err != nil {
+		return nil, fmt.Errorf("error preparing query DeliveryEvents: %w", err)
 	}
 	if q.dueDeliveriesStmt, err = db.PrepareContext(ctx, dueDeliveries); err != nil {
 		return nil, fmt.Errorf("error preparing query DueDeliveries: %w", err)
@@ -240,6 +240,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.pruneDeliveryLogStmt, err = db.PrepareContext(ctx, pruneDeliveryLog); err != nil {
 		return nil, fmt.Errorf("error preparing query PruneDeliveryLog: %w", err)
 	}
+	if q.releaseDeliveryStmt, err = db.PrepareContext(ctx, releaseDelivery); err != nil {
+		return nil, fmt.Errorf("error preparing query ReleaseDelivery: %w", err)
+	}
 	if q.releaseIdempotencyKeyStmt, err = db.PrepareContext(ctx, releaseIdempotencyKey); err != nil {
 		return nil, fmt.Errorf("error preparing query ReleaseIdempotencyKey: %w", err)
 	}
@@ -296,6 +299,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.webhookFeedHeadStmt, err = db.PrepareContext(ctx, webhookFeedHead); err != nil {
 		return nil, fmt.Errorf("error preparing query WebhookFeedHead: %w", err)
+	}
+	if q.webhooksByIDStmt, err = db.PrepareContext(ctx, webhooksByID); err != nil {
+		return nil, fmt.Errorf("error preparing query WebhooksByID: %w", err)
 	}
 	if q.writerDeactivateVariantsStmt, err = db.PrepareContext(ctx, writerDeactivateVariants); err != nil {
 		return nil, fmt.Errorf("error preparing query WriterDeactivateVariants: %w", err)
@@ -506,9 +512,9 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing deleteWebhookQueueStmt: %w", cerr)
 		}
 	}
-	if q.deliveryEventStmt != nil {
-		if cerr := q.deliveryEventStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing deliveryEventStmt: %w", cerr)
+	if q.deliveryEventsStmt != nil {
+		if cerr := q.deliveryEventsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deliveryEventsStmt: %w", cerr)
 		}
 	}
 	if q.dueDeliveriesStmt != nil {
@@ -686,6 +692,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing pruneDeliveryLogStmt: %w", cerr)
 		}
 	}
+	if q.releaseDeliveryStmt != nil {
+		if cerr := q.releaseDeliveryStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing releaseDeliveryStmt: %w", cerr)
+		}
+	}
 	if q.releaseIdempotencyKeyStmt != nil {
 		if cerr := q.releaseIdempotencyKeyStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing releaseIdempotencyKeyStmt: %w", cerr)
@@ -779,6 +790,11 @@ func (q *Queries) Close() error {
 	if q.webhookFeedHeadStmt != nil {
 		if cerr := q.webhookFeedHeadStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing webhookFeedHeadStmt: %w", cerr)
+		}
+	}
+	if q.webhooksByIDStmt != nil {
+		if cerr := q.webhooksByIDStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing webhooksByIDStmt: %w", cerr)
 		}
 	}
 	if q.writerDeactivateVariantsStmt != nil {
@@ -896,7 +912,7 @@ type Queries struct {
 	deleteWebhookStmt                     *sql.Stmt
 	deleteWebhookLogStmt                  *sql.Stmt
 	deleteWebhookQueueStmt                *sql.Stmt
-	deliveryEventStmt                     *sql.Stmt
+	deliveryEventsStmt                    *sql.Stmt
 	dueDeliveriesStmt                     *sql.Stmt
 	fanOutEventsStmt                      *sql.Stmt
 	finishDeliveryStmt                    *sql.Stmt
@@ -932,6 +948,7 @@ type Queries struct {
 	productIDBySlugStmt                   *sql.Stmt
 	productPageStmt                       *sql.Stmt
 	pruneDeliveryLogStmt                  *sql.Stmt
+	releaseDeliveryStmt                   *sql.Stmt
 	releaseIdempotencyKeyStmt             *sql.Stmt
 	retryDeliveryStmt                     *sql.Stmt
 	returnStockStmt                       *sql.Stmt
@@ -951,6 +968,7 @@ type Queries struct {
 	touchAPIKeyStmt                       *sql.Stmt
 	variantsForOrderStmt                  *sql.Stmt
 	webhookFeedHeadStmt                   *sql.Stmt
+	webhooksByIDStmt                      *sql.Stmt
 	writerDeactivateVariantsStmt          *sql.Stmt
 	writerDeleteProductAttributesStmt     *sql.Stmt
 	writerDeleteProductCategoriesStmt     *sql.Stmt
@@ -1001,7 +1019,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		deleteWebhookStmt:                     q.deleteWebhookStmt,
 		deleteWebhookLogStmt:                  q.deleteWebhookLogStmt,
 		deleteWebhookQueueStmt:                q.deleteWebhookQueueStmt,
-		deliveryEventStmt:                     q.deliveryEventStmt,
+		deliveryEventsStmt:                    q.deliveryEventsStmt,
 		dueDeliveriesStmt:                     q.dueDeliveriesStmt,
 		fanOutEventsStmt:                      q.fanOutEventsStmt,
 		finishDeliveryStmt:                    q.finishDeliveryStmt,
@@ -1037,6 +1055,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		productIDBySlugStmt:                   q.productIDBySlugStmt,
 		productPageStmt:                       q.productPageStmt,
 		pruneDeliveryLogStmt:                  q.pruneDeliveryLogStmt,
+		releaseDeliveryStmt:                   q.releaseDeliveryStmt,
 		releaseIdempotencyKeyStmt:             q.releaseIdempotencyKeyStmt,
 		retryDeliveryStmt:                     q.retryDeliveryStmt,
 		returnStockStmt:                       q.returnStockStmt,
@@ -1056,6 +1075,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		touchAPIKeyStmt:                       q.touchAPIKeyStmt,
 		variantsForOrderStmt:                  q.variantsForOrderStmt,
 		webhookFeedHeadStmt:                   q.webhookFeedHeadStmt,
+		webhooksByIDStmt:                      q.webhooksByIDStmt,
 		writerDeactivateVariantsStmt:          q.writerDeactivateVariantsStmt,
 		writerDeleteProductAttributesStmt:     q.writerDeleteProductAttributesStmt,
 		writerDeleteProductCategoriesStmt:     q.writerDeleteProductCategoriesStmt,

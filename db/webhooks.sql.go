@@ -60,15 +60,46 @@ func (q *Queries) DeleteWebhookQueue(ctx context.Context, webhookID uint64) erro
 	return err
 }
 
-const deliveryEvent = `-- name: DeliveryEvent :one
-SELECT data FROM events WHERE seq = ?
+const deliveryEvents = `-- name: DeliveryEvents :many
+SELECT seq, data FROM events WHERE seq IN (/*SLICE:seqs*/?)
 `
 
-func (q *Queries) DeliveryEvent(ctx context.Context, seq sql.NullInt64) (string, error) {
-	row := q.queryRow(ctx, q.deliveryEventStmt, deliveryEvent, seq)
-	var data string
-	err := row.Scan(&data)
-	return data, err
+type DeliveryEventsRow struct {
+	Seq  sql.NullInt64
+	Data string
+}
+
+func (q *Queries) DeliveryEvents(ctx context.Context, seqs []sql.NullInt64) ([]DeliveryEventsRow, error) {
+	query := deliveryEvents
+	var queryParams []interface{}
+	if len(seqs) > 0 {
+		for _, v := range seqs {
+			queryParams = append(queryParams, v)
+		}
+		query = strings.Replace(query, "/*SLICE:seqs*/?", strings.Repeat(",?", len(seqs))[1:], 1)
+	} else {
+		query = strings.Replace(query, "/*SLICE:seqs*/?", "NULL", 1)
+	}
+	rows, err := q.query(ctx, nil, query, queryParams...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []DeliveryEventsRow
+	for rows.Next() {
+		var i DeliveryEventsRow
+		if err := rows.Scan(&i.Seq, &i.Data); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const dueDeliveries = `-- name: DueDeliveries :many
@@ -416,6 +447,23 @@ func (q *Queries) PruneDeliveryLog(ctx context.Context, at time.Time) (int64, er
 	return result.RowsAffected()
 }
 
+const releaseDelivery = `-- name: ReleaseDelivery :exec
+UPDATE webhook_queue SET attempts = attempts - 1, next_at = ? WHERE id = ? AND attempts = ?
+`
+
+type ReleaseDeliveryParams struct {
+	NextAt   time.Time
+	ID       uint64
+	Attempts uint32
+}
+
+// ReleaseDelivery hands back a claimed attempt that was never made (the
+// dispatcher stopped first), so it does not use up a retry.
+func (q *Queries) ReleaseDelivery(ctx context.Context, arg ReleaseDeliveryParams) error {
+	_, err := q.exec(ctx, q.releaseDeliveryStmt, releaseDelivery, arg.NextAt, arg.ID, arg.Attempts)
+	return err
+}
+
 const retryDelivery = `-- name: RetryDelivery :execrows
 UPDATE webhook_queue SET next_at = ? WHERE id = ? AND attempts = ?
 `
@@ -443,4 +491,51 @@ func (q *Queries) WebhookFeedHead(ctx context.Context) (int64, error) {
 	var seq int64
 	err := row.Scan(&seq)
 	return seq, err
+}
+
+const webhooksByID = `-- name: WebhooksByID :many
+SELECT id, url, description, events, secret, from_seq, failing_since, created_at
+FROM webhooks WHERE id IN (/*SLICE:ids*/?)
+`
+
+func (q *Queries) WebhooksByID(ctx context.Context, ids []uint64) ([]Webhook, error) {
+	query := webhooksByID
+	var queryParams []interface{}
+	if len(ids) > 0 {
+		for _, v := range ids {
+			queryParams = append(queryParams, v)
+		}
+		query = strings.Replace(query, "/*SLICE:ids*/?", strings.Repeat(",?", len(ids))[1:], 1)
+	} else {
+		query = strings.Replace(query, "/*SLICE:ids*/?", "NULL", 1)
+	}
+	rows, err := q.query(ctx, nil, query, queryParams...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []Webhook
+	for rows.Next() {
+		var i Webhook
+		if err := rows.Scan(
+			&i.ID,
+			&i.Url,
+			&i.Description,
+			&i.Events,
+			&i.Secret,
+			&i.FromSeq,
+			&i.FailingSince,
+			&i.CreatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }

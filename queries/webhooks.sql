@@ -56,9 +56,6 @@ FOR UPDATE SKIP LOCKED;
 -- name: LeaseDeliveries :exec
 UPDATE webhook_queue SET attempts = attempts + 1, next_at = ? WHERE id IN (sqlc.slice(ids));
 
--- name: DeliveryEvent :one
-SELECT data FROM events WHERE seq = ?;
-
 -- name: FinishDelivery :execrows
 DELETE FROM webhook_queue WHERE id = ? AND attempts = ?;
 
@@ -78,3 +75,15 @@ LIMIT ?;
 
 -- name: PruneDeliveryLog :execrows
 DELETE FROM webhook_deliveries WHERE at < ? ORDER BY at LIMIT 1000;
+
+-- ReleaseDelivery hands back a claimed attempt that was never made (the
+-- dispatcher stopped first), so it does not use up a retry.
+-- name: ReleaseDelivery :exec
+UPDATE webhook_queue SET attempts = attempts - 1, next_at = ? WHERE id = ? AND attempts = ?;
+
+-- name: WebhooksByID :many
+SELECT id, url, description, events, secret, from_seq, failing_since, created_at
+FROM webhooks WHERE id IN (sqlc.slice(ids));
+
+-- name: DeliveryEvents :many
+SELECT seq, data FROM events WHERE seq IN (sqlc.slice(seqs));

@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,6 +27,9 @@ const (
 	leaseMargin = 50 * time.Second
 	// bodyLimit is how much of an answer is read (and what of it is logged).
 	bodyLimit = 4 << 10
+	// claimRounds is how many rounds of attempts (Workers each) one claim
+	// takes: more makes fewer claim commits, and a longer lease.
+	claimRounds = 4
 	// logRetention is how long the delivery log is kept.
 	logRetention = 30 * 24 * time.Hour
 )
@@ -64,8 +67,10 @@ func NewDispatcher(st *store.Store, cfg Config) *Dispatcher {
 			// send the event (and reach addresses) nobody registered.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
-		wake:  make(chan struct{}, 1),
-		lease: cfg.Timeout + leaseMargin,
+		wake: make(chan struct{}, 1),
+		// A claimed attempt waits for a free worker (at most claimRounds
+		// timeouts) and then takes one timeout.
+		lease: (claimRounds+1)*cfg.Timeout + leaseMargin,
 	}
 }
 
@@ -147,14 +152,16 @@ func (d *Dispatcher) FanOut(ctx context.Context) (int, error) {
 	return passed, err
 }
 
-// job is one claimed attempt.
+// job is one claimed attempt, with what it sends.
 type job struct {
 	db.DueDeliveriesRow
-	attempt uint32 // the attempt this claim makes (1 is the first)
+	attempt uint32      // the attempt this claim makes (1 is the first)
+	webhook *db.Webhook // nil: removed since the event was queued
+	body    *string     // nil: the event is past the feed's retention
 }
 
-// claim takes up to n due deliveries for this dispatcher: another one skips
-// them until their lease runs out.
+// claim takes up to n due deliveries for this dispatcher (another one skips
+// them until their lease runs out) and reads their webhooks and events.
 func (d *Dispatcher) claim(ctx context.Context, n int) ([]job, error) {
 	var jobs []job
 	err := d.st.InTxOpts(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, func(tx *store.Tx) error {
@@ -167,57 +174,132 @@ func (d *Dispatcher) claim(ctx context.Context, n int) ([]job, error) {
 		ids := make([]uint64, len(rows))
 		for i, r := range rows {
 			ids[i] = r.ID
-			jobs = append(jobs, job{r, r.Attempts + 1})
+			jobs = append(jobs, job{DueDeliveriesRow: r, attempt: r.Attempts + 1})
 		}
 		return tx.Q.LeaseDeliveries(ctx, db.LeaseDeliveriesParams{NextAt: now.Add(d.lease), Ids: ids})
 	})
-	return jobs, err
+	if err != nil || len(jobs) == 0 {
+		return nil, err
+	}
+	if err := d.load(ctx, jobs); err != nil {
+		d.release(jobs)
+		return nil, err
+	}
+	return jobs, nil
 }
 
-// sendLoop keeps up to Workers attempts in flight.
+// load reads the webhooks and the events of claimed jobs, one query each.
+func (d *Dispatcher) load(ctx context.Context, jobs []job) error {
+	var whIDs []uint64
+	seqs := make([]sql.NullInt64, len(jobs))
+	for i, j := range jobs {
+		whIDs = append(whIDs, j.WebhookID)
+		seqs[i] = sql.NullInt64{Int64: int64(j.EventSeq), Valid: true}
+	}
+	whs, err := d.st.Q.WebhooksByID(ctx, slices.Compact(slices.Sorted(slices.Values(whIDs))))
+	if err != nil {
+		return fmt.Errorf("read webhooks: %w", err)
+	}
+	evs, err := d.st.Q.DeliveryEvents(ctx, seqs)
+	if err != nil {
+		return fmt.Errorf("read events: %w", err)
+	}
+	byID := make(map[uint64]*db.Webhook, len(whs))
+	for i := range whs {
+		byID[whs[i].ID] = &whs[i]
+	}
+	bySeq := make(map[uint64]*string, len(evs))
+	for i := range evs {
+		bySeq[uint64(evs[i].Seq.Int64)] = &evs[i].Data
+	}
+	for i := range jobs {
+		jobs[i].webhook, jobs[i].body = byID[jobs[i].WebhookID], bySeq[jobs[i].EventSeq]
+	}
+	return nil
+}
+
+// sendLoop keeps up to Workers attempts in flight. It claims claimRounds x
+// Workers due deliveries at a time and starts each as a slot frees, so that one claim
+// commit serves several deliveries, and hands the outcomes to a recorder
+// that writes them in batches: commits, not HTTP, bound the throughput of
+// a backlog on a database that flushes its log on every commit.
 func (d *Dispatcher) sendLoop(ctx context.Context) {
 	slots := make(chan struct{}, d.cfg.Workers)
+	outcomes := make(chan attempt, d.cfg.Workers*4)
+	recorded := make(chan struct{})
+	go func() { d.recordLoop(outcomes); close(recorded) }()
 	var inflight sync.WaitGroup
-	defer inflight.Wait()
+	var ready []job
+	defer func() {
+		inflight.Wait()
+		close(outcomes)
+		<-recorded
+		d.release(ready)
+	}()
 	for {
-		// Wait for one free slot, then take every other free one.
+		if len(ready) == 0 {
+			jobs, err := d.claim(ctx, claimRounds*d.cfg.Workers)
+			if err != nil && ctx.Err() == nil {
+				d.log.Warn("webhooks: claim failed", "err", err)
+			}
+			if len(jobs) == 0 {
+				select {
+				case <-ctx.Done():
+					return
+				case <-d.wake:
+				case <-time.After(d.cfg.Poll):
+				}
+				continue
+			}
+			ready = jobs
+		}
 		select {
 		case slots <- struct{}{}:
 		case <-ctx.Done():
 			return
 		}
-		n := 1
+		j := ready[0]
+		ready = ready[1:]
+		inflight.Go(func() {
+			defer func() { <-slots }()
+			// An attempt under way is finished and recorded even when
+			// the dispatcher is stopping: it is bounded by the timeout.
+			outcomes <- d.attempt(context.WithoutCancel(ctx), j)
+		})
+	}
+}
+
+// release hands back claimed attempts that were never started.
+func (d *Dispatcher) release(jobs []job) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, j := range jobs {
+		err := d.st.Q.ReleaseDelivery(ctx, db.ReleaseDeliveryParams{NextAt: time.Now().UTC(), ID: j.ID, Attempts: j.attempt})
+		if err != nil {
+			d.log.Warn("webhooks: release delivery", "seq", j.EventSeq, "err", err)
+		}
+	}
+}
+
+// recordLoop records outcomes as they come, up to 100 per transaction.
+func (d *Dispatcher) recordLoop(in <-chan attempt) {
+	for a := range in {
+		batch := []attempt{a}
 	more:
-		for n < d.cfg.Workers {
+		for len(batch) < 100 {
 			select {
-			case slots <- struct{}{}:
-				n++
+			case a, ok := <-in:
+				if !ok {
+					break more
+				}
+				batch = append(batch, a)
 			default:
 				break more
 			}
 		}
-		jobs, err := d.claim(ctx, n)
-		if err != nil && ctx.Err() == nil {
-			d.log.Warn("webhooks: claim failed", "err", err)
-		}
-		for range n - len(jobs) {
-			<-slots
-		}
-		for _, j := range jobs {
-			inflight.Go(func() {
-				defer func() { <-slots }()
-				// An attempt under way is finished and recorded even when
-				// the dispatcher is stopping: it is bounded by the timeout.
-				d.deliver(context.WithoutCancel(ctx), j)
-			})
-		}
-		if len(jobs) < n {
-			select {
-			case <-ctx.Done():
-				return
-			case <-d.wake:
-			case <-time.After(d.cfg.Poll):
-			}
+		if err := d.record(context.Background(), batch); err != nil {
+			// Unrecorded, the attempts' leases run out and they are made again.
+			d.log.Warn("webhooks: record deliveries", "attempts", len(batch), "err", err)
 		}
 	}
 }
@@ -231,30 +313,24 @@ type outcome struct {
 
 func (o outcome) ok() bool { return o.status >= 200 && o.status < 300 }
 
-// deliver makes one claimed attempt and records it.
-func (d *Dispatcher) deliver(ctx context.Context, j job) {
-	wh, err := d.st.Q.GetWebhook(ctx, j.WebhookID)
-	if errors.Is(err, sql.ErrNoRows) {
-		_, _ = d.st.Q.FinishDelivery(ctx, db.FinishDeliveryParams{ID: j.ID, Attempts: j.attempt})
-		return
-	} else if err != nil {
-		d.log.Warn("webhooks: read webhook", "webhook_id", j.WebhookID, "err", err)
-		return // the lease runs out and the attempt is made again
-	}
-	var out outcome
-	body, err := d.st.Q.DeliveryEvent(ctx, sql.NullInt64{Int64: int64(j.EventSeq), Valid: true})
+// attempt is a made attempt, to be recorded.
+type attempt struct {
+	job
+	outcome
+}
+
+// attempt makes one claimed attempt, or settles it without one: the event
+// is gone. A job whose webhook was removed is recorded as nothing.
+func (d *Dispatcher) attempt(ctx context.Context, j job) attempt {
+	a := attempt{job: j}
 	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		out.err = "the event is older than the feed's retention and was deleted"
-	case err != nil:
-		d.log.Warn("webhooks: read event", "seq", j.EventSeq, "err", err)
-		return
+	case j.webhook == nil:
+	case j.body == nil:
+		a.err = "the event is older than the feed's retention and was deleted"
 	default:
-		out = d.send(ctx, wh, j.EventSeq, []byte(body))
+		a.outcome = d.send(ctx, *j.webhook, j.EventSeq, []byte(*j.body))
 	}
-	if err := d.record(ctx, j, wh, out); err != nil {
-		d.log.Warn("webhooks: record delivery", "webhook_id", j.WebhookID, "seq", j.EventSeq, "err", err)
-	}
+	return a
 }
 
 // send POSTs one event, signed, and reads at most bodyLimit of the answer.
@@ -293,46 +369,57 @@ func (d *Dispatcher) send(ctx context.Context, wh db.Webhook, seq uint64, body [
 	return out
 }
 
-// record logs an attempt and moves its queue row on, provided the row still
-// holds this attempt (a lease that ran out means another dispatcher has
-// moved it on already).
-func (d *Dispatcher) record(ctx context.Context, j job, wh db.Webhook, out outcome) error {
-	now := time.Now().UTC()
-	retry := !out.ok() && int(j.attempt) <= len(d.cfg.Schedule)
+// record logs attempts and moves their queue rows on, each provided its
+// row still holds that attempt (a lease that ran out means another
+// dispatcher has moved it on already).
+func (d *Dispatcher) record(ctx context.Context, batch []attempt) error {
 	return d.st.InTx(ctx, func(tx *store.Tx) error {
-		var next sql.NullTime
-		switch {
-		case retry:
-			next = sql.NullTime{Time: now.Add(d.cfg.Schedule[j.attempt-1]), Valid: true}
-			if _, err := tx.Q.RetryDelivery(ctx, db.RetryDeliveryParams{NextAt: next.Time, ID: j.ID, Attempts: j.attempt}); err != nil {
-				return err
-			}
-		default:
-			n, err := tx.Q.FinishDelivery(ctx, db.FinishDeliveryParams{ID: j.ID, Attempts: j.attempt})
-			if err != nil {
-				return err
-			}
-			if n == 1 && !out.ok() {
-				err = tx.Q.MarkWebhookFailing(ctx, db.MarkWebhookFailingParams{FailingSince: sql.NullTime{Time: now, Valid: true}, ID: wh.ID})
-			} else if n == 1 && wh.FailingSince.Valid {
-				err = tx.Q.ClearWebhookFailing(ctx, wh.ID)
-			}
-			if err != nil {
+		now := time.Now().UTC()
+		for _, a := range batch {
+			if err := d.recordOne(ctx, tx, a, now); err != nil {
 				return err
 			}
 		}
-		p := db.LogDeliveryParams{
-			WebhookID: wh.ID, EventSeq: j.EventSeq, EventType: j.EventType, Attempt: j.attempt,
-			DurationMs: uint32(out.took.Milliseconds()), NextAttemptAt: next, At: now,
-		}
-		if out.status != 0 {
-			p.ResponseStatus = sql.NullInt32{Int32: int32(out.status), Valid: true}
-		}
-		if out.err != "" {
-			p.Error = sql.NullString{String: truncate(out.err, 512), Valid: true}
-		}
-		return tx.Q.LogDelivery(ctx, p)
+		return nil
 	})
+}
+
+func (d *Dispatcher) recordOne(ctx context.Context, tx *store.Tx, a attempt, now time.Time) error {
+	if a.webhook == nil {
+		_, err := tx.Q.FinishDelivery(ctx, db.FinishDeliveryParams{ID: a.ID, Attempts: a.job.attempt})
+		return err
+	}
+	var next sql.NullTime
+	if !a.ok() && int(a.job.attempt) <= len(d.cfg.Schedule) {
+		next = sql.NullTime{Time: now.Add(d.cfg.Schedule[a.job.attempt-1]), Valid: true}
+		if _, err := tx.Q.RetryDelivery(ctx, db.RetryDeliveryParams{NextAt: next.Time, ID: a.ID, Attempts: a.job.attempt}); err != nil {
+			return err
+		}
+	} else {
+		n, err := tx.Q.FinishDelivery(ctx, db.FinishDeliveryParams{ID: a.ID, Attempts: a.job.attempt})
+		if err != nil {
+			return err
+		}
+		if n == 1 && !a.ok() {
+			err = tx.Q.MarkWebhookFailing(ctx, db.MarkWebhookFailingParams{FailingSince: sql.NullTime{Time: now, Valid: true}, ID: a.webhook.ID})
+		} else if n == 1 && a.webhook.FailingSince.Valid {
+			err = tx.Q.ClearWebhookFailing(ctx, a.webhook.ID)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	p := db.LogDeliveryParams{
+		WebhookID: a.webhook.ID, EventSeq: a.EventSeq, EventType: a.EventType, Attempt: a.job.attempt,
+		DurationMs: uint32(a.took.Milliseconds()), NextAttemptAt: next, At: now,
+	}
+	if a.status != 0 {
+		p.ResponseStatus = sql.NullInt32{Int32: int32(a.status), Valid: true}
+	}
+	if a.err != "" {
+		p.Error = sql.NullString{String: truncate(a.err, 512), Valid: true}
+	}
+	return tx.Q.LogDelivery(ctx, p)
 }
 
 // truncate cuts s to at most n characters, on a character boundary.
