@@ -330,3 +330,42 @@ type Variant struct {
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
 }
+
+type Webhook struct {
+	ID           uint64
+	Url          string
+	Description  string
+	Events       string
+	Secret       string
+	FromSeq      uint64
+	FailingSince sql.NullTime
+	CreatedAt    time.Time
+}
+
+type WebhookCursor struct {
+	ID  uint8
+	Seq uint64
+}
+
+type WebhookDelivery struct {
+	ID             uint64
+	WebhookID      uint64
+	EventSeq       uint64
+	EventType      string
+	Attempt        uint32
+	ResponseStatus sql.NullInt32
+	Error          sql.NullString
+	DurationMs     uint32
+	NextAttemptAt  sql.NullTime
+	At             time.Time
+}
+
+type WebhookQueue struct {
+	ID        uint64
+	WebhookID uint64
+	EventSeq  uint64
+	EventType string
+	Attempts  uint32
+	NextAt    time.Time
+	CreatedAt time.Time
+}

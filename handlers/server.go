@@ -23,6 +23,7 @@ import (
 	"github.com/shelfcommerce/shelf/internal/events"
 	"github.com/shelfcommerce/shelf/internal/orders"
 	"github.com/shelfcommerce/shelf/internal/store"
+	"github.com/shelfcommerce/shelf/internal/webhooks"
 )
 
 // Config is everything the HTTP layer needs, wired by cmd/shelf.
@@ -65,6 +66,8 @@ type Config struct {
 	// Shutdown, once closed, ends every open event stream, so that the
 	// server's Shutdown does not wait for streams that never end.
 	Shutdown <-chan struct{}
+	// Webhooks configures webhook registration (which targets are allowed).
+	Webhooks webhooks.Config
 }
 
 // API holds the handlers' dependencies.
@@ -76,6 +79,7 @@ type API struct {
 	orders  *orders.Service
 	// storefront serves the public catalog.
 	storefront *catalog.Storefront
+	webhooks   *webhooks.Service
 }
 
 // New builds the echo instance with every middleware and route.
@@ -109,6 +113,7 @@ func New(cfg Config) *echo.Echo {
 		if cfg.Events != nil {
 			cfg.Events.Follow(a.storefront.Forget)
 		}
+		a.webhooks = webhooks.NewService(cfg.Store, cfg.Webhooks)
 	}
 	a.metrics = newMetrics(cfg.Registry, cfg.Store, cfg.ReadStore)
 
@@ -159,6 +164,7 @@ func New(cfg Config) *echo.Echo {
 	a.registerOrders(e)
 	a.registerAdmin(e)
 	a.registerEvents(e)
+	a.registerWebhooks(e)
 	return e
 }
 

@@ -6,11 +6,9 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/shelfcommerce/shelf/internal/config"
 	"github.com/shelfcommerce/shelf/internal/dbtest"
@@ -119,27 +117,9 @@ func TestBadConfigurationIsRefusedWithTheVariableNamed(t *testing.T) {
 func TestServeStopsCleanlyOnSignal(t *testing.T) {
 	t.Parallel()
 	d := dbtest.New(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	stdout := newSyncBuffer()
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"serve"}, envOf(map[string]string{
-			"SHELF_MYSQL_DSN": d.DSN, "SHELF_ADDR": "127.0.0.1:0", "SHELF_LOG_LEVEL": "error",
-		}), nil, stdout, io.Discard)
-	}()
-	urlRe := regexp.MustCompile(`http://\S+`)
-	var base string
-	for timeout := time.After(10 * time.Second); base == ""; {
-		select {
-		case <-stdout.wrote:
-			base = urlRe.FindString(stdout.String())
-		case err := <-done:
-			t.Fatalf("serve returned %v before printing a URL: %q", err, stdout.String())
-		case <-timeout:
-			t.Fatalf("serve printed no URL: %q", stdout.String())
-		}
-	}
+	base, stop := startServe(t, map[string]string{
+		"SHELF_MYSQL_DSN": d.DSN, "SHELF_ADDR": "127.0.0.1:0", "SHELF_LOG_LEVEL": "error",
+	})
 	res, err := http.Get(base + "/readyz")
 	if err != nil {
 		t.Fatal(err)
@@ -148,14 +128,8 @@ func TestServeStopsCleanlyOnSignal(t *testing.T) {
 	if res.StatusCode != 200 {
 		t.Fatalf("readyz = %d", res.StatusCode)
 	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("serve returned %v on shutdown", err)
-		}
-	case <-time.After(25 * time.Second):
-		t.Fatal("serve did not stop")
+	if err := stop(); err != nil {
+		t.Fatalf("serve returned %v on shutdown", err)
 	}
 	if _, err := http.Get(base + "/healthz"); err == nil {
 		t.Fatal("the server still answers after shutdown")

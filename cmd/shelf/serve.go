@@ -14,6 +14,7 @@ import (
 	"github.com/shelfcommerce/shelf/internal/events"
 	"github.com/shelfcommerce/shelf/internal/orders"
 	"github.com/shelfcommerce/shelf/internal/store"
+	"github.com/shelfcommerce/shelf/internal/webhooks"
 )
 
 func init() {
@@ -71,6 +72,21 @@ func serve(ctx context.Context, e env, args []string) error {
 	go func() { hub.Run(hubCtx); close(hubDone) }()
 	defer func() { stopHub(); <-hubDone }()
 	streamsDone := make(chan struct{})
+	hooks := webhooks.Config{
+		AllowPrivate: cfg.WebhookAllowPrivate,
+		Schedule:     cfg.WebhookSchedule,
+		Workers:      cfg.WebhookWorkers,
+		CursorSecret: cursorSecret,
+		Logger:       log,
+	}
+	// Webhook deliveries run beside the server; on SIGTERM the attempts in
+	// flight finish and are recorded (each is bounded by its 10 s timeout)
+	// before the pool closes. Whatever is left is in the database for the
+	// next start, or for another instance.
+	dctx, stopDispatch := context.WithCancel(ctx)
+	dispatched := make(chan struct{})
+	go func() { webhooks.NewDispatcher(st, hooks).Run(dctx); close(dispatched) }()
+	defer func() { stopDispatch(); <-dispatched }()
 	router := handlers.New(handlers.Config{
 		Logger:          log,
 		Store:           st,
@@ -86,6 +102,7 @@ func serve(ctx context.Context, e env, args []string) error {
 		Orders:          ordersCfg,
 		Events:          hub,
 		Shutdown:        streamsDone,
+		Webhooks:        hooks,
 		Storefront: catalog.StorefrontConfig{
 			CursorSecret:     cursorSecret,
 			Currency:         cfg.Currency,

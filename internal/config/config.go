@@ -45,6 +45,9 @@ var Vars = []Var{
 	{"SHELF_IDEMPOTENCY_TTL", "24h", "how long order Idempotency-Keys are remembered"},
 	{"SHELF_EVENT_RETENTION", "168h", "how long change-feed events are kept; a client resuming from an older id gets an event: reset"},
 	{"SHELF_EVENT_POLL", "25ms", "how often an instance looks for other instances' events (its own wake it at once)"},
+	{"SHELF_WEBHOOK_RETRY_SCHEDULE", "5s,30s,2m,15m,1h,6h,24h", "delays between webhook delivery attempts (comma-separated durations); after the last, the webhook is marked failing"},
+	{"SHELF_WEBHOOK_ALLOW_PRIVATE", "false", "true allows http and loopback/private webhook targets (development only)"},
+	{"SHELF_WEBHOOK_WORKERS", "8", "webhook deliveries one instance sends at once"},
 	{"SHELF_LOG_LEVEL", "info", "debug, info, warn or error"},
 }
 
@@ -74,6 +77,10 @@ type Config struct {
 	EventRetention  time.Duration
 	EventPoll       time.Duration
 	LogLevel        string
+	// WebhookSchedule is the delay before each webhook retry.
+	WebhookSchedule     []time.Duration
+	WebhookAllowPrivate bool
+	WebhookWorkers      int
 }
 
 // Load reads and validates the configuration; the error names every bad
@@ -139,6 +146,24 @@ func Load(getenv func(string) string) (Config, error) {
 		EventRetention:  dur("SHELF_EVENT_RETENTION"),
 		EventPoll:       dur("SHELF_EVENT_POLL"),
 		LogLevel:        strings.ToLower(get("SHELF_LOG_LEVEL")),
+		WebhookWorkers:  int(num("SHELF_WEBHOOK_WORKERS")),
+	}
+	c.WebhookSchedule = []time.Duration{}
+	for _, p := range strings.Split(get("SHELF_WEBHOOK_RETRY_SCHEDULE"), ",") {
+		d, err := time.ParseDuration(strings.TrimSpace(p))
+		if err != nil || d <= 0 || d > 7*24*time.Hour {
+			errs = append(errs, fmt.Sprintf("SHELF_WEBHOOK_RETRY_SCHEDULE: %q must be a duration from 1ms to 168h, e.g. 5s,30s,2m", p))
+			continue
+		}
+		c.WebhookSchedule = append(c.WebhookSchedule, d)
+	}
+	if len(c.WebhookSchedule) > 20 {
+		errs = append(errs, "SHELF_WEBHOOK_RETRY_SCHEDULE: at most 20 retries")
+	}
+	if v, err := strconv.ParseBool(get("SHELF_WEBHOOK_ALLOW_PRIVATE")); err != nil {
+		errs = append(errs, fmt.Sprintf("SHELF_WEBHOOK_ALLOW_PRIVATE=%q: must be true or false", get("SHELF_WEBHOOK_ALLOW_PRIVATE")))
+	} else {
+		c.WebhookAllowPrivate = v
 	}
 	if _, err := store.NormalizeDSN(c.DSN); err != nil {
 		errs = append(errs, err.Error())

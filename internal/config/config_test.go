@@ -1,6 +1,7 @@
 package config
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -72,6 +73,27 @@ func TestStorefrontCachesAndSearchCap(t *testing.T) {
 	for _, name := range []string{"SHELF_DETAIL_CACHE_TTL", "SHELF_FACET_CACHE_TTL", "SHELF_SEARCH_MAX_MATCHES"} {
 		if err == nil || !strings.Contains(err.Error(), name) {
 			t.Errorf("error does not name %s: %v", name, err)
+		}
+	}
+}
+
+func TestWebhookSettings(t *testing.T) {
+	c, err := Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []time.Duration{5 * time.Second, 30 * time.Second, 2 * time.Minute, 15 * time.Minute, time.Hour, 6 * time.Hour, 24 * time.Hour}
+	if !slices.Equal(c.WebhookSchedule, want) || c.WebhookAllowPrivate || c.WebhookWorkers != 8 {
+		t.Fatalf("webhook defaults: %v %v %d", c.WebhookSchedule, c.WebhookAllowPrivate, c.WebhookWorkers)
+	}
+	c, err = Load(env(map[string]string{"SHELF_WEBHOOK_RETRY_SCHEDULE": "10ms, 1s", "SHELF_WEBHOOK_ALLOW_PRIVATE": "true"}))
+	if err != nil || !slices.Equal(c.WebhookSchedule, []time.Duration{10 * time.Millisecond, time.Second}) || !c.WebhookAllowPrivate {
+		t.Fatalf("got %v %v, %v", c.WebhookSchedule, c.WebhookAllowPrivate, err)
+	}
+	_, err = Load(env(map[string]string{"SHELF_WEBHOOK_RETRY_SCHEDULE": "5s,soon,-1s", "SHELF_WEBHOOK_ALLOW_PRIVATE": "yes please"}))
+	for _, s := range []string{`"soon"`, `"-1s"`, "SHELF_WEBHOOK_ALLOW_PRIVATE"} {
+		if err == nil || !strings.Contains(err.Error(), s) {
+			t.Errorf("error %v does not name %s", err, s)
 		}
 	}
 }
