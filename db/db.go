@@ -174,11 +174,17 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.listingSourcesStmt, err = db.PrepareContext(ctx, listingSources); err != nil {
 		return nil, fmt.Errorf("error preparing query ListingSources: %w", err)
 	}
+	if q.lockPendingOrderCreatedBeforeStmt, err = db.PrepareContext(ctx, lockPendingOrderCreatedBefore); err != nil {
+		return nil, fmt.Errorf("error preparing query LockPendingOrderCreatedBefore: %w", err)
+	}
 	if q.orderLinesStmt, err = db.PrepareContext(ctx, orderLines); err != nil {
 		return nil, fmt.Errorf("error preparing query OrderLines: %w", err)
 	}
 	if q.orderLinesOfStmt, err = db.PrepareContext(ctx, orderLinesOf); err != nil {
 		return nil, fmt.Errorf("error preparing query OrderLinesOf: %w", err)
+	}
+	if q.pendingOrdersCreatedBeforeStmt, err = db.PrepareContext(ctx, pendingOrdersCreatedBefore); err != nil {
+		return nil, fmt.Errorf("error preparing query PendingOrdersCreatedBefore: %w", err)
 	}
 	if q.productIDBySlugStmt, err = db.PrepareContext(ctx, productIDBySlug); err != nil {
 		return nil, fmt.Errorf("error preparing query ProductIDBySlug: %w", err)
@@ -516,6 +522,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing listingSourcesStmt: %w", cerr)
 		}
 	}
+	if q.lockPendingOrderCreatedBeforeStmt != nil {
+		if cerr := q.lockPendingOrderCreatedBeforeStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing lockPendingOrderCreatedBeforeStmt: %w", cerr)
+		}
+	}
 	if q.orderLinesStmt != nil {
 		if cerr := q.orderLinesStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing orderLinesStmt: %w", cerr)
@@ -524,6 +535,11 @@ func (q *Queries) Close() error {
 	if q.orderLinesOfStmt != nil {
 		if cerr := q.orderLinesOfStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing orderLinesOfStmt: %w", cerr)
+		}
+	}
+	if q.pendingOrdersCreatedBeforeStmt != nil {
+		if cerr := q.pendingOrdersCreatedBeforeStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing pendingOrdersCreatedBeforeStmt: %w", cerr)
 		}
 	}
 	if q.productIDBySlugStmt != nil {
@@ -750,8 +766,10 @@ type Queries struct {
 	listingCategoriesStmt                 *sql.Stmt
 	listingRowsStmt                       *sql.Stmt
 	listingSourcesStmt                    *sql.Stmt
+	lockPendingOrderCreatedBeforeStmt     *sql.Stmt
 	orderLinesStmt                        *sql.Stmt
 	orderLinesOfStmt                      *sql.Stmt
+	pendingOrdersCreatedBeforeStmt        *sql.Stmt
 	productIDBySlugStmt                   *sql.Stmt
 	productPageStmt                       *sql.Stmt
 	releaseIdempotencyKeyStmt             *sql.Stmt
@@ -835,8 +853,10 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		listingCategoriesStmt:                 q.listingCategoriesStmt,
 		listingRowsStmt:                       q.listingRowsStmt,
 		listingSourcesStmt:                    q.listingSourcesStmt,
+		lockPendingOrderCreatedBeforeStmt:     q.lockPendingOrderCreatedBeforeStmt,
 		orderLinesStmt:                        q.orderLinesStmt,
 		orderLinesOfStmt:                      q.orderLinesOfStmt,
+		pendingOrdersCreatedBeforeStmt:        q.pendingOrdersCreatedBeforeStmt,
 		productIDBySlugStmt:                   q.productIDBySlugStmt,
 		productPageStmt:                       q.productPageStmt,
 		releaseIdempotencyKeyStmt:             q.releaseIdempotencyKeyStmt,

@@ -50,6 +50,16 @@ type Config struct {
 	Orders orders.Config
 	// Storefront configures the public catalog (cursor key, currency, caches).
 	Storefront catalog.StorefrontConfig
+	// MetricsElsewhere leaves /metrics off this router: cmd/shelf serves
+	// MetricsHandler(Registry) on SHELF_METRICS_ADDR instead.
+	MetricsElsewhere bool
+	// OrderRateLimit is how many anonymous POST /v1/orders one client
+	// address may send per minute; AuthFailureLimit how many failed API-key
+	// attempts. 0 is no limit.
+	OrderRateLimit   int
+	AuthFailureLimit int
+	// Now is the rate limiters' clock; nil is time.Now.
+	Now func() time.Time
 }
 
 // API holds the handlers' dependencies.
@@ -61,6 +71,9 @@ type API struct {
 	orders  *orders.Service
 	// storefront serves the public catalog.
 	storefront *catalog.Storefront
+	// orderLimit and authFailures are per client address (nil: no limit).
+	orderLimit   *limiter
+	authFailures *limiter
 }
 
 // New builds the echo instance with every middleware and route.
@@ -77,7 +90,8 @@ func New(cfg Config) *echo.Echo {
 	if cfg.ImportBodyLimit == 0 {
 		cfg.ImportBodyLimit = 1 << 30
 	}
-	a := &API{cfg: cfg, log: cfg.Logger}
+	a := &API{cfg: cfg, log: cfg.Logger,
+		orderLimit: newLimiter(cfg.OrderRateLimit, cfg.Now), authFailures: newLimiter(cfg.AuthFailureLimit, cfg.Now)}
 	if cfg.Store != nil {
 		a.keys = auth.NewKeys(cfg.Store.Q)
 		oc := cfg.Orders
@@ -132,6 +146,7 @@ func New(cfg Config) *echo.Echo {
 	a.registerCatalog(e)
 	a.registerOrders(e)
 	a.registerAdmin(e)
+	a.metrics.setRoutes(e.Routes())
 	return e
 }
 
