@@ -222,6 +222,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.listingSourcesStmt, err = db.PrepareContext(ctx, listingSources); err != nil {
 		return nil, fmt.Errorf("error preparing query ListingSources: %w", err)
 	}
+	if q.lockPendingOrderCreatedBeforeStmt, err = db.PrepareContext(ctx, lockPendingOrderCreatedBefore); err != nil {
+		return nil, fmt.Errorf("error preparing query LockPendingOrderCreatedBefore: %w", err)
+	}
 	if q.lockWebhookCursorStmt, err = db.PrepareContext(ctx, lockWebhookCursor); err != nil {
 		return nil, fmt.Errorf("error preparing query LockWebhookCursor: %w", err)
 	}
@@ -236,6 +239,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.orderLinesOfStmt, err = db.PrepareContext(ctx, orderLinesOf); err != nil {
 		return nil, fmt.Errorf("error preparing query OrderLinesOf: %w", err)
+	}
+	if q.pendingOrdersCreatedBeforeStmt, err = db.PrepareContext(ctx, pendingOrdersCreatedBefore); err != nil {
+		return nil, fmt.Errorf("error preparing query PendingOrdersCreatedBefore: %w", err)
 	}
 	if q.productIDBySlugStmt, err = db.PrepareContext(ctx, productIDBySlug); err != nil {
 		return nil, fmt.Errorf("error preparing query ProductIDBySlug: %w", err)
@@ -674,6 +680,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing listingSourcesStmt: %w", cerr)
 		}
 	}
+	if q.lockPendingOrderCreatedBeforeStmt != nil {
+		if cerr := q.lockPendingOrderCreatedBeforeStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing lockPendingOrderCreatedBeforeStmt: %w", cerr)
+		}
+	}
 	if q.lockWebhookCursorStmt != nil {
 		if cerr := q.lockWebhookCursorStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing lockWebhookCursorStmt: %w", cerr)
@@ -697,6 +708,11 @@ func (q *Queries) Close() error {
 	if q.orderLinesOfStmt != nil {
 		if cerr := q.orderLinesOfStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing orderLinesOfStmt: %w", cerr)
+		}
+	}
+	if q.pendingOrdersCreatedBeforeStmt != nil {
+		if cerr := q.pendingOrdersCreatedBeforeStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing pendingOrdersCreatedBeforeStmt: %w", cerr)
 		}
 	}
 	if q.productIDBySlugStmt != nil {
@@ -974,11 +990,13 @@ type Queries struct {
 	listingCategoriesStmt                 *sql.Stmt
 	listingRowsStmt                       *sql.Stmt
 	listingSourcesStmt                    *sql.Stmt
+	lockPendingOrderCreatedBeforeStmt     *sql.Stmt
 	lockWebhookCursorStmt                 *sql.Stmt
 	logDeliveryStmt                       *sql.Stmt
 	markWebhookFailingStmt                *sql.Stmt
 	orderLinesStmt                        *sql.Stmt
 	orderLinesOfStmt                      *sql.Stmt
+	pendingOrdersCreatedBeforeStmt        *sql.Stmt
 	productIDBySlugStmt                   *sql.Stmt
 	productPageStmt                       *sql.Stmt
 	productPageSourcesStmt                *sql.Stmt
@@ -1085,11 +1103,13 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		listingCategoriesStmt:                 q.listingCategoriesStmt,
 		listingRowsStmt:                       q.listingRowsStmt,
 		listingSourcesStmt:                    q.listingSourcesStmt,
+		lockPendingOrderCreatedBeforeStmt:     q.lockPendingOrderCreatedBeforeStmt,
 		lockWebhookCursorStmt:                 q.lockWebhookCursorStmt,
 		logDeliveryStmt:                       q.logDeliveryStmt,
 		markWebhookFailingStmt:                q.markWebhookFailingStmt,
 		orderLinesStmt:                        q.orderLinesStmt,
 		orderLinesOfStmt:                      q.orderLinesOfStmt,
+		pendingOrdersCreatedBeforeStmt:        q.pendingOrdersCreatedBeforeStmt,
 		productIDBySlugStmt:                   q.productIDBySlugStmt,
 		productPageStmt:                       q.productPageStmt,
 		productPageSourcesStmt:                q.productPageSourcesStmt,

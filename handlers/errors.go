@@ -33,6 +33,7 @@ var statusKind = map[int]problem.Kind{
 	http.StatusMethodNotAllowed:      "method-not-allowed",
 	http.StatusRequestEntityTooLarge: problem.TooLarge,
 	http.StatusUnsupportedMediaType:  problem.Unsupported,
+	http.StatusTooManyRequests:       problem.TooManyRequests,
 	http.StatusUnauthorized:          problem.Unauthorized,
 	http.StatusForbidden:             problem.Forbidden,
 	http.StatusServiceUnavailable:    problem.Unavailable,

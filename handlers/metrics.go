@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"net/http"
 	"strconv"
 	"time"
 
@@ -13,6 +14,10 @@ import (
 )
 
 type metrics struct {
+	// routes are the registered route templates; a request whose c.Path()
+	// is none of them (echo reports the nearest tree node for a miss) is
+	// counted as "unmatched".
+	routes   map[string]bool
 	registry *prometheus.Registry
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
@@ -43,8 +48,28 @@ func newMetrics(reg *prometheus.Registry, st, read *store.Store) *metrics {
 	return m
 }
 
+// standardMethods are the methods counted under their own name; anything a
+// client invents is "other", so that no request can add a series.
+var standardMethods = map[string]bool{
+	http.MethodGet: true, http.MethodHead: true, http.MethodPost: true, http.MethodPut: true,
+	http.MethodPatch: true, http.MethodDelete: true, http.MethodOptions: true,
+	http.MethodConnect: true, http.MethodTrace: true,
+}
+
+// methodLabel is the method as a label value: one of the standard set, or
+// "other".
+func methodLabel(method string) string {
+	if standardMethods[method] {
+		return method
+	}
+	return "other"
+}
+
 // middleware records each request under its route template (never the raw
-// path, which would make one series per product).
+// path, which would make one series per product) and its method from a
+// closed set: the labels of every series come from the router and this
+// file, never from the request, so the number of series is bounded by
+// routes x methods x statuses whatever clients send.
 func (m *metrics) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
@@ -53,12 +78,13 @@ func (m *metrics) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 			c.Error(err)
 		}
 		route := c.Path()
-		if route == "" {
+		if !m.routes[route] {
 			route = "unmatched"
 		}
 		status := strconv.Itoa(c.Response().Status)
-		m.requests.WithLabelValues(c.Request().Method, route, status).Inc()
-		m.duration.WithLabelValues(c.Request().Method, route, status).Observe(time.Since(start).Seconds())
+		method := methodLabel(c.Request().Method)
+		m.requests.WithLabelValues(method, route, status).Inc()
+		m.duration.WithLabelValues(method, route, status).Observe(time.Since(start).Seconds())
 		return nil
 	}
 }
@@ -95,6 +121,20 @@ func (cs collectorFuncs) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
+// setRoutes records the router's templates, once every route is registered.
+func (m *metrics) setRoutes(rs []*echo.Route) {
+	m.routes = make(map[string]bool, len(rs))
+	for _, r := range rs {
+		m.routes[r.Path] = true
+	}
+}
+
 func (m *metrics) handler() echo.HandlerFunc {
-	return echo.WrapHandler(promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{}))
+	return echo.WrapHandler(MetricsHandler(m.registry))
+}
+
+// MetricsHandler serves reg in the Prometheus text format, for a
+// deployment that moves /metrics to its own listener (SHELF_METRICS_ADDR).
+func MetricsHandler(reg *prometheus.Registry) http.Handler {
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 }

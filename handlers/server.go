@@ -68,6 +68,16 @@ type Config struct {
 	Shutdown <-chan struct{}
 	// Webhooks configures webhook registration (which targets are allowed).
 	Webhooks webhooks.Config
+	// MetricsElsewhere leaves /metrics off this router: cmd/shelf serves
+	// MetricsHandler(Registry) on SHELF_METRICS_ADDR instead.
+	MetricsElsewhere bool
+	// OrderRateLimit is how many anonymous POST /v1/orders one client
+	// address may send per minute; AuthFailureLimit how many failed API-key
+	// attempts. 0 is no limit.
+	OrderRateLimit   int
+	AuthFailureLimit int
+	// Now is the rate limiters' clock; nil is time.Now.
+	Now func() time.Time
 }
 
 // API holds the handlers' dependencies.
@@ -80,6 +90,9 @@ type API struct {
 	// storefront serves the public catalog.
 	storefront *catalog.Storefront
 	webhooks   *webhooks.Service
+	// orderLimit and authFailures are per client address (nil: no limit).
+	orderLimit   *limiter
+	authFailures *limiter
 }
 
 // New builds the echo instance with every middleware and route.
@@ -100,7 +113,8 @@ func New(cfg Config) *echo.Echo {
 		cfg.ReadStore = cfg.Store
 	}
 
-	a := &API{cfg: cfg, log: cfg.Logger}
+	a := &API{cfg: cfg, log: cfg.Logger,
+		orderLimit: newLimiter(cfg.OrderRateLimit, cfg.Now), authFailures: newLimiter(cfg.AuthFailureLimit, cfg.Now)}
 	if cfg.Store != nil {
 		a.keys = auth.NewKeys(cfg.Store.Q).WithRetry(cfg.Store.Retry)
 		oc := cfg.Orders
@@ -165,6 +179,7 @@ func New(cfg Config) *echo.Echo {
 	a.registerAdmin(e)
 	a.registerEvents(e)
 	a.registerWebhooks(e)
+	a.metrics.setRoutes(e.Routes())
 	return e
 }
 

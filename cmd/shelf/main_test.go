@@ -14,7 +14,6 @@ import (
 	"github.com/shelfcommerce/shelf/internal/dbtest"
 )
 
-
 // syncBuffer is a bytes.Buffer safe for a writer goroutine and a reader;
 // wrote is signalled after each write, so a reader can wait for output.
 type syncBuffer struct {

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/shelfcommerce/shelf/handlers"
 	"github.com/shelfcommerce/shelf/internal/catalog"
 	"github.com/shelfcommerce/shelf/internal/config"
@@ -59,11 +61,17 @@ func serve(ctx context.Context, e env, args []string) error {
 	if cfg.CursorSecret != "" {
 		cursorSecret = []byte(cfg.CursorSecret)
 	}
+	ab := cfg.Abuse
 	ordersCfg := orders.Config{IdempotencyTTL: cfg.IdempotencyTTL, CursorSecret: cursorSecret,
-		IdempotencySecret: secrets.Idempotency}
+		IdempotencySecret: secrets.Idempotency,
+		PendingOrderTTL:   ab.PendingOrderTTL,
+		Limits:            orders.Limits{Lines: ab.OrderMaxLines, LineUnits: ab.OrderMaxLineQty, Units: ab.OrderMaxUnits}}
 	// Expired Idempotency-Keys are deleted in the background (and on sight,
-	// when a request meets one).
-	go orders.NewService(st, ordersCfg).RunSweeper(ctx, time.Minute, log)
+	// when a request meets one), and so are orders left unpaid past their TTL.
+	sweeper := orders.NewService(st, ordersCfg)
+	go sweeper.RunSweeper(ctx, time.Minute, log)
+	go sweeper.RunExpirer(ctx, min(30*time.Second, ab.PendingOrderTTL/4), log)
+	registry := prometheus.NewRegistry()
 	// The change feed: one hub per process sequences, tails and prunes the
 	// events table and fans out to every open stream and cache.
 	hub := events.NewHub(st, events.HubConfig{Poll: cfg.EventPoll, Retention: cfg.EventRetention, Log: log})
@@ -88,21 +96,25 @@ func serve(ctx context.Context, e env, args []string) error {
 	go func() { webhooks.NewDispatcher(st, hooks).Run(dctx); close(dispatched) }()
 	defer func() { stopDispatch(); <-dispatched }()
 	router := handlers.New(handlers.Config{
-		Logger:          log,
-		Store:           st,
-		ReadStore:       read,
-		DBTimeout:       cfg.DBTimeout,
-		SchemaVersion:   store.LatestVersion(mig),
-		CORSOrigins:     cfg.CORSOrigins,
-		TrustedProxies:  cfg.TrustedProxies,
-		BodyLimit:       cfg.BodyLimit,
-		ImportBodyLimit: cfg.ImportBodyLimit,
-		ImportTimeout:   cfg.ImportTimeout,
-		Currency:        cfg.Currency,
-		Orders:          ordersCfg,
-		Events:          hub,
-		Shutdown:        streamsDone,
-		Webhooks:        hooks,
+		Logger:           log,
+		Store:            st,
+		ReadStore:        read,
+		DBTimeout:        cfg.DBTimeout,
+		SchemaVersion:    store.LatestVersion(mig),
+		CORSOrigins:      cfg.CORSOrigins,
+		TrustedProxies:   cfg.TrustedProxies,
+		BodyLimit:        cfg.BodyLimit,
+		ImportBodyLimit:  cfg.ImportBodyLimit,
+		ImportTimeout:    cfg.ImportTimeout,
+		Currency:         cfg.Currency,
+		Orders:           ordersCfg,
+		Events:           hub,
+		Shutdown:         streamsDone,
+		Webhooks:         hooks,
+		Registry:         registry,
+		MetricsElsewhere: ab.MetricsAddr != "",
+		OrderRateLimit:   ab.OrderRateLimit,
+		AuthFailureLimit: ab.AuthFailureLimit,
 		Storefront: catalog.StorefrontConfig{
 			CursorSecret:     cursorSecret,
 			Currency:         cfg.Currency,
@@ -118,6 +130,17 @@ func serve(ctx context.Context, e env, args []string) error {
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return err
+	}
+	ln = handlers.LimitListener(ln, handlers.ConnLimits{Max: ab.MaxConns, PerIP: ab.MaxConnsPerIP, Trusted: cfg.TrustedProxies})
+	if ab.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", ab.MetricsAddr)
+		if err != nil {
+			return fmt.Errorf("SHELF_METRICS_ADDR: %w", err)
+		}
+		msrv := handlers.NewServer(ab.MetricsAddr, handlers.MetricsHandler(registry), handlers.Timeouts{Read: 10 * time.Second, Write: 30 * time.Second, Idle: time.Minute})
+		go func() { _ = msrv.Serve(mln) }()
+		defer msrv.Close()
+		log.Info("serving metrics", "addr", mln.Addr().String())
 	}
 	fmt.Fprintf(e.stdout, "shelf: serving on %s\n", displayURL(ln.Addr()))
 	log.Info("serving", "addr", ln.Addr().String())

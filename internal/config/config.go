@@ -49,6 +49,15 @@ var Vars = []Var{
 	{"SHELF_WEBHOOK_ALLOW_PRIVATE", "false", "true allows http and loopback/private webhook targets (development only)"},
 	{"SHELF_WEBHOOK_WORKERS", "8", "webhook deliveries one instance sends at once"},
 	{"SHELF_LOG_LEVEL", "info", "debug, info, warn or error"},
+	{"SHELF_PENDING_ORDER_TTL", "1h", "an order still pending (unpaid) this long is cancelled with cancel_reason \"expired\" and its stock returned; 0 never expires orders"},
+	{"SHELF_ORDER_RATE_LIMIT", "30", "anonymous POST /v1/orders per client address per minute (429 above it; requests with an admin API key are not counted); 0 disables"},
+	{"SHELF_AUTH_FAILURE_LIMIT", "10", "failed API-key attempts per client address per minute; above it that address gets 429 for API-key requests until the minute refills; 0 disables"},
+	{"SHELF_ORDER_MAX_LINES", "100", "most lines in one order"},
+	{"SHELF_ORDER_MAX_LINE_QUANTITY", "1000", "most units of one line"},
+	{"SHELF_ORDER_MAX_UNITS", "1000", "most units in one order, all lines together"},
+	{"SHELF_MAX_CONNS", "4096", "most open client connections; more wait in the kernel's accept queue (keep it well below the file descriptor limit, ulimit -n)"},
+	{"SHELF_MAX_CONNS_PER_IP", "256", "most open connections from one peer address; more are closed at once (trusted proxies are exempt); 0 disables"},
+	{"SHELF_METRICS_ADDR", "", "serve /metrics on this address only (e.g. 127.0.0.1:9090) instead of on SHELF_ADDR, for deployments that do not want it public"},
 }
 
 // Config is the validated configuration.
@@ -81,6 +90,24 @@ type Config struct {
 	WebhookSchedule     []time.Duration
 	WebhookAllowPrivate bool
 	WebhookWorkers      int
+	Abuse               Abuse
+}
+
+// Abuse is what bounds an anonymous client: order expiry, rate limits,
+// order caps, connection caps, and where /metrics is served.
+type Abuse struct {
+	// PendingOrderTTL: 0 means pending orders never expire.
+	PendingOrderTTL time.Duration
+	// OrderRateLimit and AuthFailureLimit are per client address per
+	// minute; 0 disables each.
+	OrderRateLimit   int
+	AuthFailureLimit int
+	OrderMaxLines    int
+	OrderMaxLineQty  int
+	OrderMaxUnits    int
+	MaxConns         int
+	MaxConnsPerIP    int
+	MetricsAddr      string
 }
 
 // Load reads and validates the configuration; the error names every bad
@@ -111,6 +138,14 @@ func Load(getenv func(string) string) (Config, error) {
 			errs = append(errs, fmt.Sprintf("%s=%q: must be a duration from 0 to 1h such as 1s", name, get(name)))
 		}
 		return d
+	}
+	// count is a whole number >= 0 (0 turns the feature off).
+	count := func(name string) int {
+		n, err := strconv.Atoi(get(name))
+		if err != nil || n < 0 {
+			errs = append(errs, fmt.Sprintf("%s=%q: must be a whole number, 0 or more", name, get(name)))
+		}
+		return n
 	}
 	num := func(name string) int64 {
 		n, err := strconv.ParseInt(get(name), 10, 64)
@@ -164,6 +199,26 @@ func Load(getenv func(string) string) (Config, error) {
 		errs = append(errs, fmt.Sprintf("SHELF_WEBHOOK_ALLOW_PRIVATE=%q: must be true or false", get("SHELF_WEBHOOK_ALLOW_PRIVATE")))
 	} else {
 		c.WebhookAllowPrivate = v
+	}
+	c.Abuse = Abuse{
+		OrderRateLimit:   count("SHELF_ORDER_RATE_LIMIT"),
+		AuthFailureLimit: count("SHELF_AUTH_FAILURE_LIMIT"),
+		OrderMaxLines:    int(num("SHELF_ORDER_MAX_LINES")),
+		OrderMaxLineQty:  int(num("SHELF_ORDER_MAX_LINE_QUANTITY")),
+		OrderMaxUnits:    int(num("SHELF_ORDER_MAX_UNITS")),
+		MaxConns:         int(num("SHELF_MAX_CONNS")),
+		MaxConnsPerIP:    count("SHELF_MAX_CONNS_PER_IP"),
+		MetricsAddr:      get("SHELF_METRICS_ADDR"),
+	}
+	if d, err := time.ParseDuration(get("SHELF_PENDING_ORDER_TTL")); err != nil || d < 0 || (d > 0 && d < time.Minute) {
+		errs = append(errs, fmt.Sprintf("SHELF_PENDING_ORDER_TTL=%q: must be 0 (never) or a duration of at least 1m such as 1h", get("SHELF_PENDING_ORDER_TTL")))
+	} else {
+		c.Abuse.PendingOrderTTL = d
+	}
+	if a := c.Abuse.MetricsAddr; a != "" {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			errs = append(errs, fmt.Sprintf("SHELF_METRICS_ADDR=%q: must be host:port or :port", a))
+		}
 	}
 	if _, err := store.NormalizeDSN(c.DSN); err != nil {
 		errs = append(errs, err.Error())

@@ -60,11 +60,13 @@ type Short struct {
 }
 
 // Normalize trims the input and checks everything that needs no database:
-// the e-mail address, 1 to MaxLines lines, quantities 1 to MaxQuantity, no
+// the e-mail address, 1 to l.Lines lines, quantities 1 to l.LineUnits and
+// at most l.Units in all (zero fields: DefaultLimits), no
 // SKU twice (merge the quantities instead: two lines of one SKU would take
 // its stock twice under one guard), and the address. It reports every bad
 // field at once as a 422.
-func (in PlaceInput) Normalize() (PlaceInput, error) {
+func (in PlaceInput) Normalize(l Limits) (PlaceInput, error) {
+	l = l.orDefault()
 	var fe problem.Fields
 	out := PlaceInput{Email: strings.TrimSpace(in.Email)}
 	if a, err := mail.ParseAddress(out.Email); err != nil || a.Address != out.Email || len(out.Email) > maxEmailLen {
@@ -73,15 +75,16 @@ func (in PlaceInput) Normalize() (PlaceInput, error) {
 	switch {
 	case len(in.Lines) == 0:
 		fe.Add("lines", "must have at least one line")
-	case len(in.Lines) > MaxLines:
-		fe.Add("lines", fmt.Sprintf("must have at most %d lines", MaxLines))
+	case len(in.Lines) > l.Lines:
+		fe.Add("lines", fmt.Sprintf("must have at most %d lines", l.Lines))
 	}
 	seen := make(map[string]int, len(in.Lines))
-	for i, l := range in.Lines {
-		if i >= MaxLines {
+	units := 0
+	for i, ln := range in.Lines {
+		if i >= l.Lines {
 			break
 		}
-		sku := strings.TrimSpace(l.SKU)
+		sku := strings.TrimSpace(ln.SKU)
 		field := fmt.Sprintf("lines[%d]", i)
 		switch {
 		case sku == "":
@@ -95,10 +98,12 @@ func (in PlaceInput) Normalize() (PlaceInput, error) {
 				seen[sku] = i
 			}
 		}
-		if l.Quantity < 1 || l.Quantity > MaxQuantity {
-			fe.Add(field+".quantity", fmt.Sprintf("must be a whole number from 1 to %d", MaxQuantity))
+		if ln.Quantity < 1 || ln.Quantity > l.LineUnits {
+			fe.Add(field+".quantity", fmt.Sprintf("must be a whole number from 1 to %d", l.LineUnits))
+		} else if units += ln.Quantity; units > l.Units {
+			fe.Add(field+".quantity", fmt.Sprintf("brings the order to %d units; one order may have at most %d", units, l.Units))
 		}
-		out.Lines = append(out.Lines, LineInput{SKU: sku, Quantity: l.Quantity})
+		out.Lines = append(out.Lines, LineInput{SKU: sku, Quantity: ln.Quantity})
 	}
 	a := in.ShippingAddress
 	out.ShippingAddress = Address{
@@ -139,7 +144,7 @@ func (in PlaceInput) hash() []byte {
 // the top of idempotency.go. A fresh client error is returned as an error
 // (and stored for replays); a replay, failed or not, comes back as Placed.
 func (s *Service) Place(ctx context.Context, p PlaceParams) (*Placed, error) {
-	in, err := p.Input.Normalize()
+	in, err := p.Input.Normalize(s.limits)
 	if err != nil {
 		return nil, err
 	}
@@ -330,15 +335,11 @@ func priceLines(in []LineInput, bySKU map[string]*db.VariantsForOrderRow) ([]*pr
 	for i, l := range in {
 		field := fmt.Sprintf("lines[%d].sku", i)
 		v, ok := bySKU[l.SKU]
-		switch {
-		case !ok:
+		// A SKU that is not for sale (draft or archived product, hidden
+		// variant) answers exactly as one that does not exist, so an
+		// anonymous buyer cannot learn of unreleased products.
+		if !ok || v.ProductStatus != db.ProductsStatusActive || !v.Active {
 			fe.Add(field, fmt.Sprintf("unknown SKU %q", l.SKU))
-			continue
-		case v.ProductStatus != db.ProductsStatusActive:
-			fe.Add(field, fmt.Sprintf("SKU %q is not for sale (its product is %s)", l.SKU, v.ProductStatus))
-			continue
-		case !v.Active:
-			fe.Add(field, fmt.Sprintf("SKU %q is not for sale (the variant is inactive)", l.SKU))
 			continue
 		}
 		if currency == "" {
