@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	shelfmetrics "github.com/shelfcommerce/shelf/internal/metrics"
 	"github.com/shelfcommerce/shelf/internal/store"
 )
 
@@ -34,6 +35,7 @@ func newMetrics(reg *prometheus.Registry, st *store.Store) *metrics {
 	reg.MustRegister(m.requests, m.duration,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	shelfmetrics.Register(reg)
 	if st != nil {
 		reg.MustRegister(collectors.NewDBStatsCollector(st.DB, "shelf"))
 	}

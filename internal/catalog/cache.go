@@ -4,17 +4,23 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/shelfcommerce/shelf/internal/metrics"
 )
 
 // ttlCache is a small in-process cache whose entries live for a fixed time.
 // It bounds staleness, not memory precision: when it holds more than max
 // entries it drops the expired ones, and if that is not enough, everything.
-// A TTL of zero disables it.
+// A TTL of zero disables it. Lookups are counted as hits and misses under
+// the cache's name (shelf_cache_requests_total).
 type ttlCache[K comparable, V any] struct {
-	mu  sync.RWMutex
-	ttl time.Duration
-	max int
-	m   map[K]ttlEntry[V]
+	mu           sync.RWMutex
+	ttl          time.Duration
+	max          int
+	m            map[K]ttlEntry[V]
+	hits, misses prometheus.Counter
 }
 
 type ttlEntry[V any] struct {
@@ -22,8 +28,19 @@ type ttlEntry[V any] struct {
 	exp time.Time
 }
 
-func newTTLCache[K comparable, V any](ttl time.Duration, max int) *ttlCache[K, V] {
-	return &ttlCache[K, V]{ttl: ttl, max: max, m: make(map[K]ttlEntry[V])}
+func newTTLCache[K comparable, V any](name string, ttl time.Duration, max int) *ttlCache[K, V] {
+	return &ttlCache[K, V]{ttl: ttl, max: max, m: make(map[K]ttlEntry[V]),
+		hits:   metrics.CacheRequests.WithLabelValues(name, "hit"),
+		misses: metrics.CacheRequests.WithLabelValues(name, "miss")}
+}
+
+func (c *ttlCache[K, V]) counted(hit bool) bool {
+	if hit {
+		c.hits.Inc()
+	} else {
+		c.misses.Inc()
+	}
+	return hit
 }
 
 func (c *ttlCache[K, V]) get(k K, now time.Time) (V, bool) {
@@ -34,7 +51,7 @@ func (c *ttlCache[K, V]) get(k K, now time.Time) (V, bool) {
 	c.mu.RLock()
 	e, ok := c.m[k]
 	c.mu.RUnlock()
-	if !ok || now.After(e.exp) {
+	if !c.counted(ok && !now.After(e.exp)) {
 		var zero V
 		return zero, false
 	}
@@ -79,8 +96,8 @@ type loadingCache[K comparable, V any] struct {
 	inflight map[K]*flight[V]
 }
 
-func newLoadingCache[K comparable, V any](ttl time.Duration, max int) *loadingCache[K, V] {
-	return &loadingCache[K, V]{ttlCache: newTTLCache[K, V](ttl, max), inflight: map[K]*flight[V]{}}
+func newLoadingCache[K comparable, V any](name string, ttl time.Duration, max int) *loadingCache[K, V] {
+	return &loadingCache[K, V]{ttlCache: newTTLCache[K, V](name, ttl, max), inflight: map[K]*flight[V]{}}
 }
 
 // get returns the value of k, loading it with load when needed. load runs
@@ -94,8 +111,11 @@ func (c *loadingCache[K, V]) getOrLoad(ctx context.Context, k K, now time.Time, 
 	e, ok := c.m[k]
 	c.mu.RUnlock()
 	if ok && !now.After(e.exp) {
+		c.hits.Inc()
 		return e.v, nil
 	}
+	stale := ok && !now.After(e.exp.Add(c.ttl))
+	c.counted(stale)
 	c.fmu.Lock()
 	f, running := c.inflight[k]
 	if !running {
@@ -115,7 +135,7 @@ func (c *loadingCache[K, V]) getOrLoad(ctx context.Context, k K, now time.Time, 
 		}()
 	}
 	c.fmu.Unlock()
-	if ok && !now.After(e.exp.Add(c.ttl)) {
+	if stale {
 		return e.v, nil // stale within grace: served while one load refreshes it
 	}
 	select {

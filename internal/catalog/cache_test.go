@@ -9,7 +9,7 @@ import (
 )
 
 func TestLoadingCacheLoadsOnceAndServesStaleWhileRefreshing(t *testing.T) {
-	c := newLoadingCache[string, int](time.Minute, 10)
+	c := newLoadingCache[string, int]("test", time.Minute, 10)
 	var loads atomic.Int32
 	release := make(chan struct{})
 	load := func(context.Context) (int, error) {
@@ -62,7 +62,7 @@ func TestLoadingCacheLoadsOnceAndServesStaleWhileRefreshing(t *testing.T) {
 		t.Fatalf("expired read = %d, want a fresh load", v)
 	}
 	// TTL 0: no caching at all.
-	off := newLoadingCache[string, int](0, 10)
+	off := newLoadingCache[string, int]("test", 0, 10)
 	n := 0
 	for range 3 {
 		_, _ = off.getOrLoad(context.Background(), "k", t0, func(context.Context) (int, error) { n++; return n, nil })

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/shelfcommerce/shelf/db"
+	"github.com/shelfcommerce/shelf/internal/metrics"
 )
 
 // Tx is one transaction: the raw *sql.Tx for queries built at run time and
@@ -46,6 +47,7 @@ func (s *Store) InTxOpts(ctx context.Context, opts *sql.TxOptions, fn func(tx *T
 		if attempt == MaxAttempts {
 			break
 		}
+		metrics.DBRetries.Inc()
 		// Back off with jitter so that the transactions that collided do not
 		// collide again in lockstep.
 		backoff := time.Duration(attempt*attempt)*2*time.Millisecond + time.Duration(rand.IntN(4000))*time.Microsecond
