@@ -19,8 +19,17 @@ help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
 .PHONY: build
-build: ## build bin/shelf
-	$(GO) build -o $(BIN) ./cmd/shelf
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT   ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS  := -X github.com/shelfcommerce/shelf/internal/version.Version=$(VERSION) \
+            -X github.com/shelfcommerce/shelf/internal/version.Commit=$(COMMIT)
+
+build: ## build bin/shelf (its --version says which commit)
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/shelf
+
+.PHONY: install
+install: ## install shelf into $$(go env GOBIN) or ~/go/bin
+	$(GO) install -ldflags "$(LDFLAGS)" ./cmd/shelf
 
 .PHONY: run
 run: build ## get a database, migrate, load the demo catalog, serve on :8080

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	shelfmetrics "github.com/shelfcommerce/shelf/internal/metrics"
 	"github.com/shelfcommerce/shelf/internal/store"
 )
 
@@ -39,6 +40,7 @@ func newMetrics(reg *prometheus.Registry, st, read *store.Store) *metrics {
 	reg.MustRegister(m.requests, m.duration,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	shelfmetrics.Register(reg)
 	if st != nil {
 		reg.MustRegister(collectors.NewDBStatsCollector(st.DB, "shelf"), retryCollector(st))
 	}
@@ -89,16 +91,12 @@ func (m *metrics) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// retryCollector exports what the store's retry policy did: how often work
-// that lost a lock race or a cluster certification ran again, and how often
-// it ran out of budget and was answered 503.
+// retryCollector exports how often the store's retry policy ran out of
+// budget (answered 503); the reruns themselves are counted in
+// internal/metrics (shelf_db_retries_total).
 func retryCollector(st *store.Store) prometheus.Collector {
 	rs := st.RetryStats()
 	return collectorFuncs{
-		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "shelf_db_retries_total",
-			Help: "Transactions and statements run again after a deadlock, lock-wait timeout or certification failure.",
-		}, func() float64 { return float64(rs.Retries.Load()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "shelf_db_retry_exhausted_total",
 			Help: "Units of database work that kept losing races for the whole retry budget (answered 503).",

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -164,5 +165,15 @@ func TestSeedLoadsTheDemoCatalogOnce(t *testing.T) {
 	_ = run(ctx, []string{"help"}, env, nil, &out, io.Discard)
 	if !strings.Contains(out.String(), "\n  seed ") {
 		t.Errorf("help does not list seed (make run looks for it):\n%s", out.String())
+	}
+}
+
+func TestVersionSaysWhichBuild(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"--version"}, envOf(nil), nil, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`^shelf \S+ \(commit \S+, go1\.\S+\)\n$`).MatchString(out.String()) {
+		t.Fatalf("--version printed %q", out.String())
 	}
 }

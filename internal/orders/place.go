@@ -16,6 +16,7 @@ import (
 	"github.com/shelfcommerce/shelf/db"
 	"github.com/shelfcommerce/shelf/internal/catalog"
 	"github.com/shelfcommerce/shelf/internal/events"
+	"github.com/shelfcommerce/shelf/internal/metrics"
 	"github.com/shelfcommerce/shelf/internal/problem"
 	"github.com/shelfcommerce/shelf/internal/store"
 )
@@ -144,6 +145,27 @@ func (in PlaceInput) hash() []byte {
 // the top of idempotency.go. A fresh client error is returned as an error
 // (and stored for replays); a replay, failed or not, comes back as Placed.
 func (s *Service) Place(ctx context.Context, p PlaceParams) (*Placed, error) {
+	placed, err := s.placeOnce(ctx, p)
+	metrics.OrdersPlaced.WithLabelValues(placeOutcome(placed, err)).Inc()
+	return placed, err
+}
+
+// placeOutcome is the shelf_orders_placed_total label of one Place: a
+// problem kind (a bounded set) for a refusal, "error" for anything else.
+func placeOutcome(p *Placed, err error) string {
+	if err != nil {
+		if pe, ok := problem.As(err); ok {
+			return string(pe.Kind)
+		}
+		return "error"
+	}
+	if p != nil && p.Replayed {
+		return "replayed"
+	}
+	return "placed"
+}
+
+func (s *Service) placeOnce(ctx context.Context, p PlaceParams) (*Placed, error) {
 	in, err := p.Input.Normalize(s.limits)
 	if err != nil {
 		return nil, err
