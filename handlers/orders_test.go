@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -271,6 +272,9 @@ func TestConcurrentRetriesOfOneKeyMakeOneOrder(t *testing.T) {
 			}
 		case 409:
 			wantProblem(t, r, 409, "/problems/idempotency-key-in-use", "")
+			if ra, err := strconv.Atoi(r.header.Get("Retry-After")); err != nil || ra < 1 || ra > 10 {
+				t.Fatalf("in-use 409 with Retry-After %q, want 1 to 10 seconds", r.header.Get("Retry-After"))
+			}
 			inProgress++
 		default:
 			t.Fatalf("status %d: %s", r.status, r.body)

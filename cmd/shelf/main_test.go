@@ -10,13 +10,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/shelfcommerce/shelf/internal/config"
 	"github.com/shelfcommerce/shelf/internal/dbtest"
 )
-
-func TestMain(m *testing.M) { dbtest.Main(m) }
 
 // syncBuffer is a bytes.Buffer safe for a writer goroutine and a reader;
 // wrote is signalled after each write, so a reader can wait for output.
@@ -120,27 +117,9 @@ func TestBadConfigurationIsRefusedWithTheVariableNamed(t *testing.T) {
 func TestServeStopsCleanlyOnSignal(t *testing.T) {
 	t.Parallel()
 	d := dbtest.New(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	stdout := newSyncBuffer()
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"serve"}, envOf(map[string]string{
-			"SHELF_MYSQL_DSN": d.DSN, "SHELF_ADDR": "127.0.0.1:0", "SHELF_LOG_LEVEL": "error",
-		}), nil, stdout, io.Discard)
-	}()
-	urlRe := regexp.MustCompile(`http://\S+`)
-	var base string
-	for timeout := time.After(10 * time.Second); base == ""; {
-		select {
-		case <-stdout.wrote:
-			base = urlRe.FindString(stdout.String())
-		case err := <-done:
-			t.Fatalf("serve returned %v before printing a URL: %q", err, stdout.String())
-		case <-timeout:
-			t.Fatalf("serve printed no URL: %q", stdout.String())
-		}
-	}
+	base, stop := startServe(t, map[string]string{
+		"SHELF_MYSQL_DSN": d.DSN, "SHELF_ADDR": "127.0.0.1:0", "SHELF_LOG_LEVEL": "error",
+	})
 	res, err := http.Get(base + "/readyz")
 	if err != nil {
 		t.Fatal(err)
@@ -149,14 +128,8 @@ func TestServeStopsCleanlyOnSignal(t *testing.T) {
 	if res.StatusCode != 200 {
 		t.Fatalf("readyz = %d", res.StatusCode)
 	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("serve returned %v on shutdown", err)
-		}
-	case <-time.After(25 * time.Second):
-		t.Fatal("serve did not stop")
+	if err := stop(); err != nil {
+		t.Fatalf("serve returned %v on shutdown", err)
 	}
 	if _, err := http.Get(base + "/healthz"); err == nil {
 		t.Fatal("the server still answers after shutdown")
@@ -192,5 +165,15 @@ func TestSeedLoadsTheDemoCatalogOnce(t *testing.T) {
 	_ = run(ctx, []string{"help"}, env, nil, &out, io.Discard)
 	if !strings.Contains(out.String(), "\n  seed ") {
 		t.Errorf("help does not list seed (make run looks for it):\n%s", out.String())
+	}
+}
+
+func TestVersionSaysWhichBuild(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"--version"}, envOf(nil), nil, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`^shelf \S+ \(commit \S+, go1\.\S+\)\n$`).MatchString(out.String()) {
+		t.Fatalf("--version printed %q", out.String())
 	}
 }

@@ -109,10 +109,16 @@ var spare struct {
 	free []spareDB
 }
 
-// Create makes an empty database named shelf_test_<random> and returns its
-// DSN and name.
+// Create makes an empty database named shelf_test_<random> on ServerDSN and
+// returns its DSN and name.
 func Create(ctx context.Context) (dsn, name string, err error) {
-	cfg, err := mysql.ParseDSN(ServerDSN())
+	return CreateOn(ctx, ServerDSN())
+}
+
+// CreateOn is Create on another server (a private one, or a cluster node),
+// given by a DSN without a database.
+func CreateOn(ctx context.Context, server string) (dsn, name string, err error) {
+	cfg, err := mysql.ParseDSN(server)
 	if err != nil {
 		return "", "", fmt.Errorf("parse test DSN: %w", err)
 	}
@@ -153,8 +159,11 @@ func Migrate(ctx context.Context, dsn string) error {
 }
 
 // Drop removes a database made by Create.
-func Drop(ctx context.Context, name string) {
-	cfg, err := mysql.ParseDSN(ServerDSN())
+func Drop(ctx context.Context, name string) { DropOn(ctx, ServerDSN(), name) }
+
+// DropOn removes a database made by CreateOn.
+func DropOn(ctx context.Context, server, name string) {
+	cfg, err := mysql.ParseDSN(server)
 	if err != nil {
 		return
 	}

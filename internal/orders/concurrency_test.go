@@ -103,7 +103,7 @@ func TestRandomMultiLineOrdersConserveStock(t *testing.T) {
 	}
 	wg.Wait()
 	if len(other) > 0 {
-		t.Fatalf("unexpected errors (a deadlock that outlived %d attempts is %v): %v", store.MaxAttempts,
+		t.Fatalf("unexpected errors (a deadlock that outlived the retry budget of %v is %v): %v", store.DefaultRetry.Budget,
 			errors.Is(other[0], store.ErrBusy), other[:min(3, len(other))])
 	}
 	t.Logf("%d orders kept, %d cancelled, %d refused for stock", placed, cancelled, short)

@@ -210,6 +210,18 @@ func TestPlaceRefusesWhatCannotBeSold(t *testing.T) {
 	if got := onHand(t, d, "OK"); got != 5 {
 		t.Fatalf("refused orders took stock: %d left", got)
 	}
+	// A SKU that is not for sale answers exactly as one that does not
+	// exist, so an anonymous buyer cannot probe for unreleased products.
+	answer := func(sku string) string {
+		_, err := s.Place(context.Background(), PlaceParams{Scope: "t", Key: newKey(), Input: input("a@example.com", line(sku, 1))})
+		return strings.ReplaceAll(fmt.Sprint(err), sku, "SKU")
+	}
+	unknown := answer("NOPE")
+	for _, sku := range []string{"DRAFT", "OLD", "OFF"} {
+		if got := answer(sku); got != unknown {
+			t.Errorf("%s answers %q, an unknown SKU %q", sku, got, unknown)
+		}
+	}
 }
 
 func TestInsufficientStockNamesEveryShortSKUAndTakesNothing(t *testing.T) {

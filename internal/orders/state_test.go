@@ -15,6 +15,7 @@ func TestStateMachine(t *testing.T) {
 			Pay:            {Paid, false},
 			Cancel:         {Cancelled, true},
 			CustomerCancel: {Cancelled, true},
+			Expire:         {Cancelled, true},
 		},
 		Paid: {
 			Fulfill: {Fulfilled, false},
@@ -41,8 +42,8 @@ func TestStateMachine(t *testing.T) {
 			}
 		}
 	}
-	if n != len(Statuses)*len(Actions) || n != 25 {
-		t.Fatalf("checked %d pairs, want all 25", n)
+	if n != len(Statuses)*len(Actions) || n != 30 {
+		t.Fatalf("checked %d pairs, want all 30", n)
 	}
 }
 
