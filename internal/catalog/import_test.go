@@ -226,12 +226,12 @@ func TestFirstImportListingEqualsSyncListing(t *testing.T) {
 			ids = append(ids, id)
 		}
 		rows.Close()
-		sqlTx, err := d.DB.BeginTx(ctx, nil)
+		tx, err := d.Store.Begin(ctx, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer sqlTx.Rollback()
-		tx := &store.Tx{Tx: sqlTx, Q: d.Store.Q.WithTx(sqlTx)}
+		defer tx.Rollback()
+		sqlTx := tx.Tx
 		if err := catalog.SyncListing(ctx, tx, ids); err != nil {
 			t.Fatal(err)
 		}
