@@ -39,6 +39,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/shelfcommerce/shelf/internal/money"
@@ -229,7 +230,7 @@ func Parse(seq uint64, typ string, data []byte) Event {
 // committed hands them to the process's Followers of tx's store (caches
 // clear what changed before the write returns; the sequencer is woken).
 func Emit(ctx context.Context, tx *store.Tx, at time.Time, evs ...Event) error {
-	if len(evs) == 0 {
+	if len(evs) == 0 || off.Load() {
 		return nil
 	}
 	at = at.UTC()
@@ -284,6 +285,14 @@ func emitRead(ctx context.Context, tx *store.Tx, at time.Time, evs []Event) erro
 	}
 	return nil
 }
+
+var off atomic.Bool
+
+// SwitchOffForBenchmark makes Emit record nothing (true) or record again
+// (false) in this process, so a benchmark can measure what the outbox costs
+// writers in the same run. Nothing else may call it: without events the
+// feed, webhooks and other instances' caches miss changes.
+func SwitchOffForBenchmark(o bool) { off.Store(o) }
 
 // Followers are the in-process listeners of one store's events: they hear
 // of a committed write's events at once (before the write returns) and, from
