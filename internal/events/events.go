@@ -12,7 +12,9 @@
 // at a time (whichever process holds the row lock of the one-row table
 // event_sequence; on Galera the write-set conflict on that row does the same,
 // and the loser retries) takes the committed rows that have no seq yet, in
-// id order, and numbers them last+1, last+2, ... in one short transaction.
+// id order, and numbers them last+1, last+2, ... in one short transaction
+// (deadlocks and lock-wait timeouts, and Galera's certification failures,
+// retry it whole).
 //
 // The guarantee readers get: seq values are consecutive, and a row becomes
 // visible with its seq only after every row with a smaller seq is visible

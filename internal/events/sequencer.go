@@ -29,9 +29,12 @@ func Sequence(ctx context.Context, st *store.Store) (int, error) {
 		return 0, fmt.Errorf("events: look for new events: %w", err)
 	}
 	n := 0
-	// READ COMMITTED: every statement sees what has committed by its start,
-	// so the rows found are exactly those visible once the lock is held.
-	err = st.InTxOpts(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, func(tx *store.Tx) error {
+	// The lock is taken by the transaction's first statement, a locking
+	// read, which takes no snapshot; InnoDB takes the snapshot at the first
+	// plain read after it, so the rows found are those committed once the
+	// lock is held (the previous sequencer's included). The default
+	// isolation keeps statement-based binary logs working.
+	err = st.InTx(ctx, func(tx *store.Tx) error {
 		n = 0
 		last, err := lockSequence(ctx, tx)
 		if err != nil {
