@@ -54,7 +54,7 @@ func BenchmarkFeed(b *testing.B) {
 
 	// (a) fan-out.
 	rssBefore := rssOf(a.cmd.Process.Pid)
-	head, err := events.Head(ctx, d.DB)
+	head, err := events.Head(ctx, d.Store)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -222,7 +222,7 @@ func BenchmarkFeed(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	h2, _ := events.Head(ctx, d.DB)
+	h2, _ := events.Head(ctx, d.Store)
 	var got, first, last, cuts atomic.Int64
 	bigCtx, stopBig := context.WithCancel(ctx)
 	go func() {

@@ -126,7 +126,7 @@ func (h *Hub) Run(ctx context.Context) {
 }
 
 func (h *Hub) start0(ctx context.Context) error {
-	head, err := Head(ctx, h.st.DB)
+	head, err := Head(ctx, h.st)
 	if err != nil {
 		h.cfg.Log.Warn("events: start", "err", err)
 		return err
@@ -230,7 +230,7 @@ func (h *Hub) Subscribe(ctx context.Context, after uint64, fromHead bool) (*Subs
 	last, ready := h.Last()
 	if !ready {
 		var err error
-		if last, err = Head(ctx, h.st.DB); err != nil {
+		if last, err = Head(ctx, h.st); err != nil {
 			return nil, err
 		}
 	}
