@@ -42,10 +42,17 @@ type Hub struct {
 	last  uint64        // highest seq tailed
 	ready bool          // last is known
 	wake  chan struct{} // closed when events arrive, then replaced
+	// The last hole passed: no events exist in (holeFrom, holeTo].
+	holeFrom, holeTo uint64
 
 	followMu sync.RWMutex
 	follow   []func([]Event)
+
+	holeSince time.Time // when the tail first met a hole in seq (the Run goroutine's)
 }
+
+// holeWait is how long the tail waits at a hole in seq before passing it.
+const holeWait = 2 * time.Second
 
 // NewHub returns the hub of st; Run starts it.
 func NewHub(st *store.Store, cfg HubConfig) *Hub {
@@ -147,10 +154,26 @@ func (h *Hub) step(ctx context.Context) (busy bool, err error) {
 	if err != nil {
 		return false, err
 	}
-	// seq is consecutive by construction; stop at a hole rather than pass it.
+	// seq is consecutive by construction; stop at a hole rather than pass
+	// it, unless it stays open for holeWait (rows deleted or numbered by hand
+	// must not stall the feed), then go on after it and say so.
+	if len(evs) > 0 && evs[0].Seq != last+1 {
+		if h.holeSince.IsZero() {
+			h.holeSince = time.Now()
+		}
+		if time.Since(h.holeSince) < holeWait {
+			return false, serr
+		}
+		h.cfg.Log.Warn("events: skipped a hole in seq", "after", last, "next", evs[0].Seq)
+		h.mu.Lock()
+		h.holeFrom, h.holeTo = last, evs[0].Seq-1
+		h.start, h.count, h.last = 0, 0, evs[0].Seq-1
+		h.mu.Unlock()
+		last = evs[0].Seq - 1
+	}
+	h.holeSince = time.Time{}
 	for i := range evs {
 		if evs[i].Seq != last+uint64(i)+1 {
-			h.cfg.Log.Warn("events: hole in seq", "after", last+uint64(i), "next", evs[i].Seq)
 			evs = evs[:i]
 			break
 		}
@@ -201,6 +224,12 @@ func (h *Hub) since(after uint64, limit int) (evs []Event, wake <-chan struct{},
 	defer h.mu.RUnlock()
 	if after >= h.last {
 		return nil, h.wake, true
+	}
+	if after >= h.holeFrom && after < h.holeTo {
+		after = h.holeTo // nothing to deliver inside the hole
+		if after >= h.last {
+			return nil, h.wake, true
+		}
 	}
 	first := h.last - uint64(h.count) + 1 // seq of the oldest event held
 	if h.count == 0 || after+1 < first {
