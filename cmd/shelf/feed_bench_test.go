@@ -144,7 +144,7 @@ func BenchmarkFeed(b *testing.B) {
 		}
 		return benchload.Ms(lat[min(len(lat)-1, len(lat)*q/100)])
 	}
-	perStream := float64(rssOpen-rssBefore) / float64(subscribers) / 1024
+	perStream := float64(rssOpen-rssBefore) / float64(subscribers) // KiB
 	fmt.Fprintf(&report, "### (a) %d streams, one stock change every 10 ms for %d s\n\n", subscribers, seconds)
 	fmt.Fprintf(&report, "| figure | value |\n|---|---|\n")
 	fmt.Fprintf(&report, "| stock changes committed | %d |\n", written)

@@ -40,6 +40,10 @@ type Hub struct {
 	start int
 	count int
 	last  uint64        // highest seq tailed
+	// origin: every event after it has passed through the ring, so a reader
+	// at or after it that the ring no longer covers was overtaken (too slow);
+	// one before it is catching up from the table.
+	origin uint64
 	ready bool          // last is known
 	wake  chan struct{} // closed when events arrive, then replaced
 	// The last hole passed: no events exist in (holeFrom, holeTo].
@@ -139,7 +143,7 @@ func (h *Hub) start0(ctx context.Context) error {
 		return err
 	}
 	h.mu.Lock()
-	h.last, h.ready = head, true
+	h.last, h.origin, h.ready = head, head, true
 	h.mu.Unlock()
 	return nil
 }
@@ -167,7 +171,7 @@ func (h *Hub) step(ctx context.Context) (busy bool, err error) {
 		h.cfg.Log.Warn("events: skipped a hole in seq", "after", last, "next", evs[0].Seq)
 		h.mu.Lock()
 		h.holeFrom, h.holeTo = last, evs[0].Seq-1
-		h.start, h.count, h.last = 0, 0, evs[0].Seq-1
+		h.start, h.count, h.last, h.origin = 0, 0, evs[0].Seq-1, evs[0].Seq-1
 		h.mu.Unlock()
 		last = evs[0].Seq - 1
 	}
@@ -218,10 +222,16 @@ func (h *Hub) Last() (uint64, bool) {
 
 // since returns up to max events after seq from the ring, and a channel
 // closed when newer ones arrive. covered is false when the ring no longer
-// holds the event right after seq (it must be read from the table).
-func (h *Hub) since(after uint64, limit int) (evs []Event, wake <-chan struct{}, covered bool) {
+// holds the event right after seq: overtaken says whether it once did (the
+// reader is too slow) or never did (read the table).
+func (h *Hub) since(after uint64, limit int) (evs []Event, wake <-chan struct{}, covered, overtaken bool) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
+	evs, wake, covered = h.sinceLocked(after, limit)
+	return evs, wake, covered, !covered && after >= h.origin
+}
+
+func (h *Hub) sinceLocked(after uint64, limit int) (evs []Event, wake <-chan struct{}, covered bool) {
 	if after >= h.last {
 		return nil, h.wake, true
 	}
@@ -284,9 +294,9 @@ func (s *Subscription) Position() uint64 { return s.last }
 func (s *Subscription) Next(ctx context.Context, limit int, wait time.Duration) ([]Event, error) {
 	var timer *time.Timer
 	for {
-		evs, wake, covered := s.h.since(s.last, limit)
+		evs, wake, covered, overtaken := s.h.since(s.last, limit)
 		if !covered {
-			if s.live {
+			if s.live && overtaken {
 				return nil, ErrTooSlow
 			}
 			evs, err := Read(ctx, s.h.st, s.last, limit)
@@ -297,8 +307,18 @@ func (s *Subscription) Next(ctx context.Context, limit int, wait time.Duration) 
 				s.last = evs[len(evs)-1].Seq
 				return evs, nil
 			}
-			// Nothing in the table past it yet: it is at the head.
+			// Nothing in the table past it: it has reached the ring.
+			if overtaken {
+				return nil, ErrTooSlow
+			}
 			s.live = true
+			select { // the ring has not caught up with the table yet
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-wake:
+			case <-time.After(wait):
+				return nil, nil
+			}
 			continue
 		}
 		s.live = true
