@@ -138,6 +138,36 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.dueDeliveriesStmt, err = db.PrepareContext(ctx, dueDeliveries); err != nil {
 		return nil, fmt.Errorf("error preparing query DueDeliveries: %w", err)
 	}
+	if q.eventClaimPruneStmt, err = db.PrepareContext(ctx, eventClaimPrune); err != nil {
+		return nil, fmt.Errorf("error preparing query EventClaimPrune: %w", err)
+	}
+	if q.eventHeadStmt, err = db.PrepareContext(ctx, eventHead); err != nil {
+		return nil, fmt.Errorf("error preparing query EventHead: %w", err)
+	}
+	if q.eventOldestSeqStmt, err = db.PrepareContext(ctx, eventOldestSeq); err != nil {
+		return nil, fmt.Errorf("error preparing query EventOldestSeq: %w", err)
+	}
+	if q.eventPruneStmt, err = db.PrepareContext(ctx, eventPrune); err != nil {
+		return nil, fmt.Errorf("error preparing query EventPrune: %w", err)
+	}
+	if q.eventSaveSequenceStmt, err = db.PrepareContext(ctx, eventSaveSequence); err != nil {
+		return nil, fmt.Errorf("error preparing query EventSaveSequence: %w", err)
+	}
+	if q.eventSequenceCreateStmt, err = db.PrepareContext(ctx, eventSequenceCreate); err != nil {
+		return nil, fmt.Errorf("error preparing query EventSequenceCreate: %w", err)
+	}
+	if q.eventSequenceForUpdateStmt, err = db.PrepareContext(ctx, eventSequenceForUpdate); err != nil {
+		return nil, fmt.Errorf("error preparing query EventSequenceForUpdate: %w", err)
+	}
+	if q.eventUnsequencedStmt, err = db.PrepareContext(ctx, eventUnsequenced); err != nil {
+		return nil, fmt.Errorf("error preparing query EventUnsequenced: %w", err)
+	}
+	if q.eventUnsequencedProbeStmt, err = db.PrepareContext(ctx, eventUnsequencedProbe); err != nil {
+		return nil, fmt.Errorf("error preparing query EventUnsequencedProbe: %w", err)
+	}
+	if q.eventsAfterStmt, err = db.PrepareContext(ctx, eventsAfter); err != nil {
+		return nil, fmt.Errorf("error preparing query EventsAfter: %w", err)
+	}
 	if q.fanOutEventsStmt, err = db.PrepareContext(ctx, fanOutEvents); err != nil {
 		return nil, fmt.Errorf("error preparing query FanOutEvents: %w", err)
 	}
@@ -538,6 +568,56 @@ func (q *Queries) Close() error {
 	if q.dueDeliveriesStmt != nil {
 		if cerr := q.dueDeliveriesStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing dueDeliveriesStmt: %w", cerr)
+		}
+	}
+	if q.eventClaimPruneStmt != nil {
+		if cerr := q.eventClaimPruneStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing eventClaimPruneStmt: %w", cerr)
+		}
+	}
+	if q.eventHeadStmt != nil {
+		if cerr := q.eventHeadStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing eventHeadStmt: %w", cerr)
+		}
+	}
+	if q.eventOldestSeqStmt != nil {
+		if cerr := q.eventOldestSeqStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing eventOldestSeqStmt: %w", cerr)
+		}
+	}
+	if q.eventPruneStmt != nil {
+		if cerr := q.eventPruneStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing eventPruneStmt: %w", cerr)
+		}
+	}
+	if q.eventSaveSequenceStmt != nil {
+		if cerr := q.eventSaveSequenceStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing eventSaveSequenceStmt: %w", cerr)
+		}
+	}
+	if q.eventSequenceCreateStmt != nil {
+		if cerr := q.eventSequenceCreateStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing eventSequenceCreateStmt: %w", cerr)
+		}
+	}
+	if q.eventSequenceForUpdateStmt != nil {
+		if cerr := q.eventSequenceForUpdateStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing eventSequenceForUpdateStmt: %w", cerr)
+		}
+	}
+	if q.eventUnsequencedStmt != nil {
+		if cerr := q.eventUnsequencedStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing eventUnsequencedStmt: %w", cerr)
+		}
+	}
+	if q.eventUnsequencedProbeStmt != nil {
+		if cerr := q.eventUnsequencedProbeStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing eventUnsequencedProbeStmt: %w", cerr)
+		}
+	}
+	if q.eventsAfterStmt != nil {
+		if cerr := q.eventsAfterStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing eventsAfterStmt: %w", cerr)
 		}
 	}
 	if q.fanOutEventsStmt != nil {
@@ -962,6 +1042,16 @@ type Queries struct {
 	deleteWebhookQueueStmt                *sql.Stmt
 	deliveryEventsStmt                    *sql.Stmt
 	dueDeliveriesStmt                     *sql.Stmt
+	eventClaimPruneStmt                   *sql.Stmt
+	eventHeadStmt                         *sql.Stmt
+	eventOldestSeqStmt                    *sql.Stmt
+	eventPruneStmt                        *sql.Stmt
+	eventSaveSequenceStmt                 *sql.Stmt
+	eventSequenceCreateStmt               *sql.Stmt
+	eventSequenceForUpdateStmt            *sql.Stmt
+	eventUnsequencedStmt                  *sql.Stmt
+	eventUnsequencedProbeStmt             *sql.Stmt
+	eventsAfterStmt                       *sql.Stmt
 	fanOutEventsStmt                      *sql.Stmt
 	finishDeliveryStmt                    *sql.Stmt
 	getActiveAPIKeyByHashStmt             *sql.Stmt
@@ -1075,6 +1165,16 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		deleteWebhookQueueStmt:                q.deleteWebhookQueueStmt,
 		deliveryEventsStmt:                    q.deliveryEventsStmt,
 		dueDeliveriesStmt:                     q.dueDeliveriesStmt,
+		eventClaimPruneStmt:                   q.eventClaimPruneStmt,
+		eventHeadStmt:                         q.eventHeadStmt,
+		eventOldestSeqStmt:                    q.eventOldestSeqStmt,
+		eventPruneStmt:                        q.eventPruneStmt,
+		eventSaveSequenceStmt:                 q.eventSaveSequenceStmt,
+		eventSequenceCreateStmt:               q.eventSequenceCreateStmt,
+		eventSequenceForUpdateStmt:            q.eventSequenceForUpdateStmt,
+		eventUnsequencedStmt:                  q.eventUnsequencedStmt,
+		eventUnsequencedProbeStmt:             q.eventUnsequencedProbeStmt,
+		eventsAfterStmt:                       q.eventsAfterStmt,
 		fanOutEventsStmt:                      q.fanOutEventsStmt,
 		finishDeliveryStmt:                    q.finishDeliveryStmt,
 		getActiveAPIKeyByHashStmt:             q.getActiveAPIKeyByHashStmt,

@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"net/http"
@@ -130,19 +129,26 @@ func (a *API) streamEvents(c echo.Context) error {
 	res.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(res.Writer)
 	_ = rc.SetReadDeadline(time.Time{})
-	w := bufio.NewWriterSize(res, 8<<10)
+	// One buffer per stream, reused: net/http buffers below it, so a stream
+	// costs little more than its goroutine and connection.
+	var w []byte
 	send := func() error {
 		if err := rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
 			return err
 		}
-		if err := w.Flush(); err != nil {
+		_, err := res.Write(w)
+		if cap(w) > 64<<10 {
+			w = nil // a burst's buffer is not kept
+		}
+		w = w[:0]
+		if err != nil {
 			return err
 		}
 		return rc.Flush()
 	}
-	w.WriteString("retry: 2000\n")
+	w = append(w, "retry: 2000\n"...)
 	if reset {
-		writeEvent(w, strconv.FormatUint(sub.Position(), 10), "reset",
+		w = appendEvent(w, strconv.FormatUint(sub.Position(), 10), "reset",
 			`{"type":"reset","occurred_at":"`+time.Now().UTC().Format(events.TimeFormat)+`","detail":"events after the id given are no longer kept: reload, then follow this stream"}`)
 	}
 	if err := send(); err != nil {
@@ -160,7 +166,7 @@ func (a *API) streamEvents(c echo.Context) error {
 		n := 0
 		for i := range evs {
 			if q.wants(&evs[i]) {
-				writeEvent(w, evs[i].ID(), evs[i].Type, string(evs[i].Data))
+				w = appendEvent(w, evs[i].ID(), evs[i].Type, evs[i].Data)
 				sent = evs[i].Seq
 				n++
 			}
@@ -172,10 +178,10 @@ func (a *API) streamEvents(c echo.Context) error {
 			if pos := sub.Position(); pos != sent {
 				// Events were filtered out: move the client's id on (an id
 				// with no data dispatches nothing, as the HTML standard's event stream parsing says).
-				w.WriteString("id: " + strconv.FormatUint(pos, 10) + "\n\n")
+				w = append(strconv.AppendUint(append(w, "id: "...), pos, 10), "\n\n"...)
 				sent = pos
 			}
-			w.WriteString(": heartbeat\n\n")
+			w = append(w, ": heartbeat\n\n"...)
 		}
 		if err := send(); err != nil {
 			return nil
@@ -184,12 +190,12 @@ func (a *API) streamEvents(c echo.Context) error {
 	}
 }
 
-func writeEvent(w *bufio.Writer, id, typ, data string) {
-	w.WriteString("id: ")
-	w.WriteString(id)
-	w.WriteString("\nevent: ")
-	w.WriteString(typ)
-	w.WriteString("\ndata: ")
-	w.WriteString(data) // JSON from encoding/json: never a raw newline
-	w.WriteString("\n\n")
+func appendEvent[D string | []byte](w []byte, id, typ string, data D) []byte {
+	w = append(w, "id: "...)
+	w = append(w, id...)
+	w = append(w, "\nevent: "...)
+	w = append(w, typ...)
+	w = append(w, "\ndata: "...)
+	w = append(w, data...) // JSON from encoding/json: never a raw newline
+	return append(w, "\n\n"...)
 }

@@ -128,6 +128,7 @@ func call(t *testing.T, srv *httptest.Server, key, method, path, body string) in
 }
 
 func TestEventStream(t *testing.T) {
+	t.Parallel()
 	srv, d, shutdown := feedServer(t)
 	admin := adminKey(t, d, "ops", auth.ScopeCatalogWrite, auth.ScopeInventoryWrite, auth.ScopeOrdersRead, auth.ScopeOrdersWrite)
 
@@ -216,6 +217,7 @@ func TestEventStream(t *testing.T) {
 }
 
 func TestEventStreamRefusesBadRequests(t *testing.T) {
+	t.Parallel()
 	e, d, _ := newServer(t)
 	reader := adminKey(t, d, "catalog", auth.ScopeCatalogWrite)
 	for _, tc := range []struct {

@@ -132,7 +132,8 @@ func TestTwoInstancesSeeEachOthersWrites(t *testing.T) {
 	key := newKey(t, d)
 	// Long TTLs: only the change feed can make B show A's writes.
 	a := startInstance(t, d.DSN, "SHELF_DETAIL_CACHE_TTL=1h", "SHELF_SHUTDOWN_TIMEOUT=60s")
-	b := startInstance(t, d.DSN, "SHELF_DETAIL_CACHE_TTL=1h", "SHELF_SHUTDOWN_TIMEOUT=60s")
+	// B's read and write timeouts are short: its stream must outlive them.
+	b := startInstance(t, d.DSN, "SHELF_DETAIL_CACHE_TTL=1h", "SHELF_SHUTDOWN_TIMEOUT=60s", "SHELF_READ_TIMEOUT=2s", "SHELF_WRITE_TIMEOUT=2s")
 	if code, body := a.do(t, key, "POST", "/v1/admin/products", oneProduct); code != 201 {
 		t.Fatalf("create on A: %d %s", code, body)
 	}
@@ -162,6 +163,7 @@ func TestTwoInstancesSeeEachOthersWrites(t *testing.T) {
 		}
 		close(lines)
 	}()
+	time.Sleep(3 * time.Second) // past B's timeouts
 	for _, n := range []int64{3, 0, 7} {
 		if code, body := a.do(t, key, "PUT", "/v1/admin/inventory/MUG-1", `{"on_hand":`+strconv.FormatInt(n, 10)+`}`); code != 200 {
 			t.Fatalf("set stock on A: %d %s", code, body)

@@ -24,12 +24,13 @@ type StorefrontConfig struct {
 	CursorSecret []byte
 	// Currency of the catalog, in which min_price and max_price are read.
 	Currency string
-	// DetailTTL is how long a rendered product page is served from memory.
-	// A page is refreshed in the background when it has expired (the old one
-	// is served meanwhile, for at most one more TTL), so a change to a
-	// product shows on its page within about 2×DetailTTL. 0 disables.
+	// DetailTTL is the longest a rendered product page is served from
+	// memory. It is a safety net only: Forget drops the pages a write
+	// changed (this instance's writes before they answer, every instance's
+	// from the change feed's tail). 0 disables.
 	DetailTTL time.Duration
-	// FacetTTL is how long facet counts for one filter set are reused.
+	// FacetTTL is the longest facet counts and full-text pages of one query
+	// are reused; Forget drops them whenever a listing can have changed.
 	FacetTTL time.Duration
 	// SearchMaxMatches caps how many full-text matches one q considers, so a
 	// broad word (in a fifth of the catalog) costs a bounded amount of work,

@@ -12,7 +12,9 @@
 // at a time (whichever process holds the row lock of the one-row table
 // event_sequence; on Galera the write-set conflict on that row does the same,
 // and the loser retries) takes the committed rows that have no seq yet, in
-// id order, and numbers them last+1, last+2, ... in one short transaction.
+// id order, and numbers them last+1, last+2, ... in one short transaction
+// (deadlocks and lock-wait timeouts, and Galera's certification failures,
+// retry it whole).
 //
 // The guarantee readers get: seq values are consecutive, and a row becomes
 // visible with its seq only after every row with a smaller seq is visible
@@ -39,6 +41,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/shelfcommerce/shelf/internal/money"
@@ -229,7 +232,7 @@ func Parse(seq uint64, typ string, data []byte) Event {
 // committed hands them to the process's Followers of tx's store (caches
 // clear what changed before the write returns; the sequencer is woken).
 func Emit(ctx context.Context, tx *store.Tx, at time.Time, evs ...Event) error {
-	if len(evs) == 0 {
+	if len(evs) == 0 || off.Load() {
 		return nil
 	}
 	at = at.UTC()
@@ -284,6 +287,14 @@ func emitRead(ctx context.Context, tx *store.Tx, at time.Time, evs []Event) erro
 	}
 	return nil
 }
+
+var off atomic.Bool
+
+// SwitchOffForBenchmark makes Emit record nothing (true) or record again
+// (false) in this process, so a benchmark can measure what the outbox costs
+// writers in the same run. Nothing else may call it: without events the
+// feed, webhooks and other instances' caches miss changes.
+func SwitchOffForBenchmark(o bool) { off.Store(o) }
 
 // Followers are the in-process listeners of one store's events: they hear
 // of a committed write's events at once (before the write returns) and, from

@@ -210,3 +210,28 @@ func slugs(evs []events.Event) []string {
 	}
 	return out
 }
+
+// A hole in seq (rows deleted by hand) holds the tail back only briefly.
+func TestTailPassesAHoleThatStaysOpen(t *testing.T) {
+	d := dbtest.New(t)
+	h := runHub(t, d.Store)
+	ctx := context.Background()
+	sub, err := h.Subscribe(ctx, 0, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, seq := range []int{1, 2, 5, 6} {
+		if _, err := d.DB.Exec("INSERT INTO events (seq, type, data, created_at) VALUES (?, 'product.updated', ?, ?)",
+			seq, fmt.Sprintf(`{"type":"product.updated","slug":"s%d"}`, seq), time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := collect(t, sub, 4)
+	if fmt.Sprint(slugs(got)) != "[s1 s2 s5 s6]" {
+		t.Fatalf("delivered %v", slugs(got))
+	}
+	emit(t, d.Store, "next")
+	if got := collect(t, sub, 1); len(got) != 1 || got[0].Seq != 7 {
+		t.Fatalf("after the hole: %v", got)
+	}
+}

@@ -40,12 +40,23 @@ type Hub struct {
 	start int
 	count int
 	last  uint64        // highest seq tailed
+	// origin: every event after it has passed through the ring, so a reader
+	// at or after it that the ring no longer covers was overtaken (too slow);
+	// one before it is catching up from the table.
+	origin uint64
 	ready bool          // last is known
 	wake  chan struct{} // closed when events arrive, then replaced
+	// The last hole passed: no events exist in (holeFrom, holeTo].
+	holeFrom, holeTo uint64
 
 	followMu sync.RWMutex
 	follow   []func([]Event)
+
+	holeSince time.Time // when the tail first met a hole in seq (the Run goroutine's)
 }
+
+// holeWait is how long the tail waits at a hole in seq before passing it.
+const holeWait = 2 * time.Second
 
 // NewHub returns the hub of st; Run starts it.
 func NewHub(st *store.Store, cfg HubConfig) *Hub {
@@ -126,13 +137,13 @@ func (h *Hub) Run(ctx context.Context) {
 }
 
 func (h *Hub) start0(ctx context.Context) error {
-	head, err := Head(ctx, h.st.DB)
+	head, err := Head(ctx, h.st)
 	if err != nil {
 		h.cfg.Log.Warn("events: start", "err", err)
 		return err
 	}
 	h.mu.Lock()
-	h.last, h.ready = head, true
+	h.last, h.origin, h.ready = head, head, true
 	h.mu.Unlock()
 	return nil
 }
@@ -147,10 +158,26 @@ func (h *Hub) step(ctx context.Context) (busy bool, err error) {
 	if err != nil {
 		return false, err
 	}
-	// seq is consecutive by construction; stop at a hole rather than pass it.
+	// seq is consecutive by construction; stop at a hole rather than pass
+	// it, unless it stays open for holeWait (rows deleted or numbered by hand
+	// must not stall the feed), then go on after it and say so.
+	if len(evs) > 0 && evs[0].Seq != last+1 {
+		if h.holeSince.IsZero() {
+			h.holeSince = time.Now()
+		}
+		if time.Since(h.holeSince) < holeWait {
+			return false, serr
+		}
+		h.cfg.Log.Warn("events: skipped a hole in seq", "after", last, "next", evs[0].Seq)
+		h.mu.Lock()
+		h.holeFrom, h.holeTo = last, evs[0].Seq-1
+		h.start, h.count, h.last, h.origin = 0, 0, evs[0].Seq-1, evs[0].Seq-1
+		h.mu.Unlock()
+		last = evs[0].Seq - 1
+	}
+	h.holeSince = time.Time{}
 	for i := range evs {
 		if evs[i].Seq != last+uint64(i)+1 {
-			h.cfg.Log.Warn("events: hole in seq", "after", last+uint64(i), "next", evs[i].Seq)
 			evs = evs[:i]
 			break
 		}
@@ -195,12 +222,24 @@ func (h *Hub) Last() (uint64, bool) {
 
 // since returns up to max events after seq from the ring, and a channel
 // closed when newer ones arrive. covered is false when the ring no longer
-// holds the event right after seq (it must be read from the table).
-func (h *Hub) since(after uint64, limit int) (evs []Event, wake <-chan struct{}, covered bool) {
+// holds the event right after seq: overtaken says whether it once did (the
+// reader is too slow) or never did (read the table).
+func (h *Hub) since(after uint64, limit int) (evs []Event, wake <-chan struct{}, covered, overtaken bool) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
+	evs, wake, covered = h.sinceLocked(after, limit)
+	return evs, wake, covered, !covered && after >= h.origin
+}
+
+func (h *Hub) sinceLocked(after uint64, limit int) (evs []Event, wake <-chan struct{}, covered bool) {
 	if after >= h.last {
 		return nil, h.wake, true
+	}
+	if after >= h.holeFrom && after < h.holeTo {
+		after = h.holeTo // nothing to deliver inside the hole
+		if after >= h.last {
+			return nil, h.wake, true
+		}
 	}
 	first := h.last - uint64(h.count) + 1 // seq of the oldest event held
 	if h.count == 0 || after+1 < first {
@@ -230,7 +269,7 @@ func (h *Hub) Subscribe(ctx context.Context, after uint64, fromHead bool) (*Subs
 	last, ready := h.Last()
 	if !ready {
 		var err error
-		if last, err = Head(ctx, h.st.DB); err != nil {
+		if last, err = Head(ctx, h.st); err != nil {
 			return nil, err
 		}
 	}
@@ -255,9 +294,9 @@ func (s *Subscription) Position() uint64 { return s.last }
 func (s *Subscription) Next(ctx context.Context, limit int, wait time.Duration) ([]Event, error) {
 	var timer *time.Timer
 	for {
-		evs, wake, covered := s.h.since(s.last, limit)
+		evs, wake, covered, overtaken := s.h.since(s.last, limit)
 		if !covered {
-			if s.live {
+			if s.live && overtaken {
 				return nil, ErrTooSlow
 			}
 			evs, err := Read(ctx, s.h.st, s.last, limit)
@@ -268,8 +307,18 @@ func (s *Subscription) Next(ctx context.Context, limit int, wait time.Duration) 
 				s.last = evs[len(evs)-1].Seq
 				return evs, nil
 			}
-			// Nothing in the table past it yet: it is at the head.
+			// Nothing in the table past it: it has reached the ring.
+			if overtaken {
+				return nil, ErrTooSlow
+			}
 			s.live = true
+			select { // the ring has not caught up with the table yet
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-wake:
+			case <-time.After(wait):
+				return nil, nil
+			}
 			continue
 		}
 		s.live = true
