@@ -64,6 +64,7 @@ func call(t *testing.T, method, u string, hdr map[string]string, body string) (*
 // are one service: a listing cursor from one pages on the other, and an
 // order's Idempotency-Key sent to the other replays the first answer.
 func TestInstancesOnOneDatabaseAreOneService(t *testing.T) {
+	t.Parallel()
 	d := dbtest.New(t)
 	if _, err := orderstest.Seed(context.Background(), d.Store, orderstest.Simple("ONE", 5, 999, 10)...); err != nil {
 		t.Fatal(err)

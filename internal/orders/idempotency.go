@@ -214,7 +214,7 @@ func (s *Service) complete(ctx context.Context, q *db.Queries, c *claim, status 
 // release forgets the claim so that a retry runs afresh (after a 5xx). It
 // must run even when the request's context is done.
 func (s *Service) release(ctx context.Context, c *claim) {
-	ctx, cancel := detached(ctx, 2*time.Second)
+	ctx, cancel := detached(ctx, 500*time.Millisecond)
 	defer cancel()
 	if err := s.st.Retry(ctx, func(ctx context.Context) error {
 		return s.st.Q.ReleaseIdempotencyKey(ctx, db.ReleaseIdempotencyKeyParams{

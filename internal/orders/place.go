@@ -181,8 +181,6 @@ const statusCreated = 201
 // of every line under its guard in variant id order, write the order, its
 // lines, its ledger rows and its stored response, and commit them together.
 func (s *Service) place(ctx context.Context, in PlaceInput, c *claim) (*Placed, error) {
-	ctx, cancel := context.WithTimeout(ctx, placeTimeout)
-	defer cancel()
 	skus := make([]sql.NullString, len(in.Lines))
 	for i, l := range in.Lines {
 		skus[i] = sql.NullString{String: l.SKU, Valid: true}

@@ -43,7 +43,7 @@ const (
 	maxEmailLen    = 254
 	maxFieldLen    = 255
 	maxKeyLen      = 255
-	placeTimeout   = 30 * time.Second // the request's own deadline is shorter (SHELF_DB_TIMEOUT)
+	detachedLimit  = 30 * time.Second // bookkeeping after a request without a deadline
 	claimLease     = 10 * time.Second // how long a crash keeps a key busy: see idempotency.go
 	defaultTTL     = 24 * time.Hour
 	sweepBatchSize = 1000
@@ -72,10 +72,11 @@ func NewService(st *store.Store, cfg Config) *Service {
 
 // detached is ctx without its cancellation, for the bookkeeping that must
 // run even when the client has gone (storing or releasing a key's claim):
-// it keeps ctx's deadline, or at least floor from now, or placeTimeout
-// when ctx has none.
+// it keeps ctx's deadline, or at least floor from now, or detachedLimit
+// when ctx has none. (An order itself runs under its request's deadline,
+// SHELF_DB_TIMEOUT, and nothing shorter: a busy SKU queues its buyers.)
 func detached(ctx context.Context, floor time.Duration) (context.Context, context.CancelFunc) {
-	d := placeTimeout
+	d := detachedLimit
 	if deadline, ok := ctx.Deadline(); ok {
 		d = max(time.Until(deadline), floor)
 	}

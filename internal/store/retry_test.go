@@ -28,6 +28,7 @@ var retryable = []struct {
 // Every retryable error, on an autocommit statement and on a transaction's
 // COMMIT, is retried until the work is done, exactly once.
 func TestRetryPolicyRetriesEachErrorCode(t *testing.T) {
+	t.Parallel()
 	d, f := dbtest.NewFaulty(t)
 	st := d.Store
 	ctx := context.Background()
@@ -67,6 +68,7 @@ func TestRetryPolicyRetriesEachErrorCode(t *testing.T) {
 // A unit that keeps failing gives up within the budget with ErrBusy, a 503
 // with Retry-After; an error that is not a lost race is not retried.
 func TestRetryPolicyGivesUpWithinItsBudget(t *testing.T) {
+	t.Parallel()
 	d, f := dbtest.NewFaulty(t)
 	st := d.Store
 	st.Policy = store.RetryPolicy{Budget: 300 * time.Millisecond, Base: 5 * time.Millisecond, Cap: 50 * time.Millisecond}
@@ -93,6 +95,7 @@ func TestRetryPolicyGivesUpWithinItsBudget(t *testing.T) {
 // Several processes starting at once on one database agree on one key per
 // purpose, and keep it across restarts.
 func TestSecretsAreCreatedOnceAndShared(t *testing.T) {
+	t.Parallel()
 	d := dbtest.New(t)
 	ctx := context.Background()
 	const n = 4

@@ -1,7 +1,11 @@
 // Package store owns Shelf's connection to MySQL or MariaDB: it normalises the
 // DSN to what the service relies on, opens the pool, runs migrations under a
-// lock, and runs transactions that are retried whole on deadlock or lock-wait
-// timeout, because after either error the server has undone only part of one.
+// lock, and holds the one retry policy (retry.go): transactions are rerun
+// whole, and autocommit statements again, after a lost lock race or a Galera
+// certification failure, because after either the server has undone only
+// part of the work. errors.go says which errors are such races and which mean
+// the database is unavailable (a 503); secrets.go keeps the keys every
+// instance on one database shares.
 package store
 
 import (
