@@ -13,6 +13,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	shelfmetrics "github.com/shelfcommerce/shelf/internal/metrics"
 	"github.com/shelfcommerce/shelf/internal/problem"
 	"github.com/shelfcommerce/shelf/internal/store"
 )
@@ -33,6 +34,7 @@ var statusKind = map[int]problem.Kind{
 	http.StatusMethodNotAllowed:      "method-not-allowed",
 	http.StatusRequestEntityTooLarge: problem.TooLarge,
 	http.StatusUnsupportedMediaType:  problem.Unsupported,
+	http.StatusTooManyRequests:       problem.TooManyRequests,
 	http.StatusUnauthorized:          problem.Unauthorized,
 	http.StatusForbidden:             problem.Forbidden,
 	http.StatusServiceUnavailable:    problem.Unavailable,
@@ -181,6 +183,9 @@ func (a *API) renderProblem(ctx context.Context, err error) (int, []byte) {
 
 func writeProblem(c echo.Context, doc problemDoc, extra map[string]any) {
 	body := problemBody(doc, extra)
+	if doc.Status == http.StatusServiceUnavailable {
+		shelfmetrics.Unavailable.Inc()
+	}
 	c.Response().Header().Set(echo.HeaderContentType, "application/problem+json")
 	if c.Request().Method == http.MethodHead {
 		c.Response().WriteHeader(doc.Status)

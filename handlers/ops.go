@@ -24,7 +24,9 @@ func (a *API) registerOps(e *echo.Echo) {
 		return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 	})
 	e.GET("/readyz", a.readyz)
-	e.GET("/metrics", a.metrics.handler())
+	if !a.cfg.MetricsElsewhere {
+		e.GET("/metrics", a.metrics.handler())
+	}
 	e.GET("/openapi.yaml", func(c echo.Context) error {
 		return c.Blob(http.StatusOK, "application/yaml", openAPI)
 	})

@@ -113,6 +113,7 @@ func wantProblem(t *testing.T, r reply, status int, typ, field string) map[strin
 }
 
 func TestPlaceOrderHTTP(t *testing.T) {
+	t.Parallel()
 	e := newOrderEnv(t)
 	body := orderBody("ada@example.com", "H-0", "2", "H-1", "1")
 
@@ -184,6 +185,7 @@ func TestPlaceOrderHTTP(t *testing.T) {
 }
 
 func TestAdminOrdersHTTP(t *testing.T) {
+	t.Parallel()
 	e := newOrderEnv(t)
 	var ids []string
 	for i := range 5 {
@@ -242,6 +244,7 @@ func TestAdminOrdersHTTP(t *testing.T) {
 // one Idempotency-Key, at once, through the real router: one order; every
 // answer is that order's 201 body or a 409 "in progress".
 func TestConcurrentRetriesOfOneKeyMakeOneOrder(t *testing.T) {
+	t.Parallel()
 	e := newOrderEnv(t)
 	body := orderBody("ada@example.com", "H-0", "1", "H-1", "2")
 	var wg sync.WaitGroup

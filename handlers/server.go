@@ -20,8 +20,10 @@ import (
 
 	"github.com/shelfcommerce/shelf/internal/auth"
 	"github.com/shelfcommerce/shelf/internal/catalog"
+	"github.com/shelfcommerce/shelf/internal/events"
 	"github.com/shelfcommerce/shelf/internal/orders"
 	"github.com/shelfcommerce/shelf/internal/store"
+	"github.com/shelfcommerce/shelf/internal/webhooks"
 )
 
 // Config is everything the HTTP layer needs, wired by cmd/shelf.
@@ -58,6 +60,24 @@ type Config struct {
 	Orders orders.Config
 	// Storefront configures the public catalog (cursor key, currency, caches).
 	Storefront catalog.StorefrontConfig
+	// Events is the process's change feed hub, which GET /v1/events streams
+	// from and the storefront's caches follow. Nil: the stream answers 503.
+	Events *events.Hub
+	// Shutdown, once closed, ends every open event stream, so that the
+	// server's Shutdown does not wait for streams that never end.
+	Shutdown <-chan struct{}
+	// Webhooks configures webhook registration (which targets are allowed).
+	Webhooks webhooks.Config
+	// MetricsElsewhere leaves /metrics off this router: cmd/shelf serves
+	// MetricsHandler(Registry) on SHELF_METRICS_ADDR instead.
+	MetricsElsewhere bool
+	// OrderRateLimit is how many anonymous POST /v1/orders one client
+	// address may send per minute; AuthFailureLimit how many failed API-key
+	// attempts. 0 is no limit.
+	OrderRateLimit   int
+	AuthFailureLimit int
+	// Now is the rate limiters' clock; nil is time.Now.
+	Now func() time.Time
 }
 
 // API holds the handlers' dependencies.
@@ -69,6 +89,10 @@ type API struct {
 	orders  *orders.Service
 	// storefront serves the public catalog.
 	storefront *catalog.Storefront
+	webhooks   *webhooks.Service
+	// orderLimit and authFailures are per client address (nil: no limit).
+	orderLimit   *limiter
+	authFailures *limiter
 }
 
 // New builds the echo instance with every middleware and route.
@@ -89,13 +113,21 @@ func New(cfg Config) *echo.Echo {
 		cfg.ReadStore = cfg.Store
 	}
 
-	a := &API{cfg: cfg, log: cfg.Logger}
+	a := &API{cfg: cfg, log: cfg.Logger,
+		orderLimit: newLimiter(cfg.OrderRateLimit, cfg.Now), authFailures: newLimiter(cfg.AuthFailureLimit, cfg.Now)}
 	if cfg.Store != nil {
 		a.keys = auth.NewKeys(cfg.Store.Q).WithRetry(cfg.Store.Retry)
 		oc := cfg.Orders
 		oc.RenderError = a.renderProblem
 		a.orders = orders.NewService(cfg.Store, oc)
 		a.storefront = catalog.NewStorefront(cfg.ReadStore, cfg.Storefront)
+		// A write clears this instance's cached pages before it answers;
+		// the feed's tail clears every instance's.
+		events.FollowersOf(cfg.Store).Add(a.storefront.Forget)
+		if cfg.Events != nil {
+			cfg.Events.Follow(a.storefront.Forget)
+		}
+		a.webhooks = webhooks.NewService(cfg.Store, cfg.Webhooks)
 	}
 	a.metrics = newMetrics(cfg.Registry, cfg.Store, cfg.ReadStore)
 
@@ -145,6 +177,9 @@ func New(cfg Config) *echo.Echo {
 	a.registerCatalog(e)
 	a.registerOrders(e)
 	a.registerAdmin(e)
+	a.registerEvents(e)
+	a.registerWebhooks(e)
+	a.metrics.setRoutes(e.Routes())
 	return e
 }
 

@@ -6,43 +6,12 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/shelfcommerce/shelf/internal/dbtest"
 	"github.com/shelfcommerce/shelf/internal/orders/orderstest"
 )
-
-// startServe runs `shelf serve` with env until the test ends and returns its
-// base URL.
-func startServe(t *testing.T, env map[string]string) string {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	stdout := &syncBuffer{}
-	done := make(chan error, 1)
-	env["SHELF_ADDR"] = "127.0.0.1:0"
-	env["SHELF_LOG_LEVEL"] = "error"
-	go func() { done <- run(ctx, []string{"serve"}, envOf(env), nil, stdout, io.Discard) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-	})
-	urlRe := regexp.MustCompile(`http://\S+`)
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if base := urlRe.FindString(stdout.String()); base != "" {
-			return base
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("serve exited: %v", err)
-		default:
-		}
-	}
-	t.Fatalf("serve printed no URL: %q", stdout.String())
-	return ""
-}
 
 func call(t *testing.T, method, u string, hdr map[string]string, body string) (*http.Response, []byte) {
 	t.Helper()
@@ -69,8 +38,8 @@ func TestInstancesOnOneDatabaseAreOneService(t *testing.T) {
 	if _, err := orderstest.Seed(context.Background(), d.Store, orderstest.Simple("ONE", 5, 999, 10)...); err != nil {
 		t.Fatal(err)
 	}
-	a := startServe(t, map[string]string{"SHELF_MYSQL_DSN": d.DSN})
-	b := startServe(t, map[string]string{"SHELF_MYSQL_DSN": d.DSN, "SHELF_MYSQL_READ_DSN": d.DSN})
+	a, _ := startServe(t, map[string]string{"SHELF_MYSQL_DSN": d.DSN})
+	b, _ := startServe(t, map[string]string{"SHELF_MYSQL_DSN": d.DSN, "SHELF_MYSQL_READ_DSN": d.DSN})
 
 	res, body := call(t, "GET", a+"/v1/products?limit=2&sort=price", nil, "")
 	var page struct {

@@ -30,10 +30,11 @@ const (
 	ScopeOrdersRead     = "orders:read"
 	ScopeOrdersWrite    = "orders:write"
 	ScopeImportsWrite   = "imports:write"
+	ScopeWebhooksWrite  = "webhooks:write"
 )
 
 // Scopes lists every scope, in the order help texts show them.
-var Scopes = []string{ScopeCatalogWrite, ScopeInventoryWrite, ScopeOrdersRead, ScopeOrdersWrite, ScopeImportsWrite}
+var Scopes = []string{ScopeCatalogWrite, ScopeInventoryWrite, ScopeOrdersRead, ScopeOrdersWrite, ScopeImportsWrite, ScopeWebhooksWrite}
 
 // keyPrefix marks Shelf keys, so that secret scanners and people can tell
 // what a leaked string is.

@@ -111,7 +111,7 @@ type Placed struct {
 // request with it, or the reason it cannot be used now.
 func (s *Service) acquire(ctx context.Context, c *claim) (*Placed, error) {
 	for range 4 {
-		t := now()
+		t := s.now()
 		c.token = randomBytes(16)
 		err := s.st.Retry(ctx, func(ctx context.Context) error {
 			return s.st.Q.ClaimIdempotencyKey(ctx, db.ClaimIdempotencyKeyParams{
@@ -233,7 +233,7 @@ func (s *Service) SweepIdempotencyKeys(ctx context.Context) (int64, error) {
 	for {
 		var n int64
 		err := s.st.Retry(ctx, func(ctx context.Context) (err error) {
-			n, err = s.st.Q.SweepIdempotencyKeys(ctx, now())
+			n, err = s.st.Q.SweepIdempotencyKeys(ctx, s.now())
 			return err
 		})
 		total += n
@@ -245,13 +245,21 @@ func (s *Service) SweepIdempotencyKeys(ctx context.Context) (int64, error) {
 
 // RunSweeper sweeps expired keys every interval until ctx is done.
 func (s *Service) RunSweeper(ctx context.Context, every time.Duration, log *slog.Logger) {
+	repeat(ctx, every, log, "sweep idempotency keys", "swept expired idempotency keys", func() (int64, error) {
+		return s.SweepIdempotencyKeys(ctx)
+	})
+}
+
+// repeat runs job now and then every interval until ctx is done, logging a
+// failure as a warning and any work done (n > 0) as info.
+func repeat(ctx context.Context, every time.Duration, log *slog.Logger, failed, did string, job func() (int64, error)) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		if n, err := s.SweepIdempotencyKeys(ctx); err != nil && ctx.Err() == nil {
-			log.WarnContext(ctx, "sweep idempotency keys", "err", err)
+		if n, err := job(); err != nil && ctx.Err() == nil {
+			log.WarnContext(ctx, failed, "err", err)
 		} else if n > 0 {
-			log.InfoContext(ctx, "swept expired idempotency keys", "deleted", n)
+			log.InfoContext(ctx, did, "n", n)
 		}
 		select {
 		case <-ctx.Done():

@@ -24,6 +24,7 @@ func countOrders(t *testing.T, d *dbtest.DB) int {
 }
 
 func TestIdempotentReplay(t *testing.T) {
+	t.Parallel()
 	d := dbtest.New(t)
 	s := NewService(d.Store, Config{})
 	seed(t, d, orderstest.Simple("I", 2, 1000, 5)...)
@@ -67,6 +68,7 @@ func TestIdempotentReplay(t *testing.T) {
 }
 
 func TestFailedOrderIsStoredAndReplayed(t *testing.T) {
+	t.Parallel()
 	d := dbtest.New(t)
 	s := NewService(d.Store, Config{})
 	seed(t, d, orderstest.Simple("F", 1, 1000, 1)...)
@@ -119,6 +121,7 @@ func TestAnUnstoredClientErrorIsA503(t *testing.T) {
 // mid-order) holds its key only for a few seconds: the in-use 409 says when
 // to retry, and a retry after the lease takes the key over and answers.
 func TestKeyInUseAndAbandonedClaims(t *testing.T) {
+	t.Parallel()
 	d := dbtest.New(t)
 	s := NewService(d.Store, Config{})
 	seed(t, d, orderstest.Simple("U", 1, 1000, 5)...)
@@ -134,7 +137,7 @@ func TestKeyInUseAndAbandonedClaims(t *testing.T) {
 		}
 	}
 	// A request with this key is running: 409.
-	claimRow("busy", now())
+	claimRow("busy", clock())
 	_, err := s.Place(ctx, PlaceParams{Scope: "t", Key: "busy", Input: in})
 	if pe, ok := problem.As(err); !ok || pe.Kind != problem.IdempotencyInUse || pe.RetryAfter <= 0 || pe.RetryAfter > claimLease {
 		t.Fatalf("running key: %v, want idempotency-key-in-use with a Retry-After within the lease", err)
@@ -143,7 +146,7 @@ func TestKeyInUseAndAbandonedClaims(t *testing.T) {
 		t.Fatalf("a crashed request holds its key for %v", claimLease)
 	}
 	// Its request died long ago without committing: the retry takes over.
-	claimRow("dead", now().Add(-claimLease-time.Second))
+	claimRow("dead", clock().Add(-claimLease-time.Second))
 	res, err := s.Place(ctx, PlaceParams{Scope: "t", Key: "dead", Input: in})
 	if err != nil || res.Status != http.StatusCreated {
 		t.Fatalf("abandoned key: %+v %v", res, err)
@@ -151,20 +154,23 @@ func TestKeyInUseAndAbandonedClaims(t *testing.T) {
 }
 
 func TestKeysExpire(t *testing.T) {
+	t.Parallel()
 	d := dbtest.New(t)
 	s := NewService(d.Store, Config{IdempotencyTTL: time.Millisecond})
+	at := clock()
+	s.now = func() time.Time { return at }
 	seed(t, d, orderstest.Simple("E", 1, 1000, 5)...)
 	ctx := context.Background()
 	p := PlaceParams{Scope: "t", Key: "k", Input: input("a@example.com", line("E-0", 1))}
 	if _, err := s.Place(ctx, p); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(5 * time.Millisecond)
+	at = at.Add(5 * time.Millisecond)
 	res, err := s.Place(ctx, p)
 	if err != nil || res.Replayed || countOrders(t, d) != 2 {
 		t.Fatalf("an expired key was replayed: %+v %v", res, err)
 	}
-	time.Sleep(5 * time.Millisecond)
+	at = at.Add(5 * time.Millisecond)
 	n, err := s.SweepIdempotencyKeys(ctx)
 	if err != nil || n != 1 {
 		t.Fatalf("sweep: %d %v", n, err)

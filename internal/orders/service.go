@@ -24,21 +24,57 @@ type Config struct {
 	// its Idempotency-Key and replayed byte for byte. Nil: the status and
 	// the error's message.
 	RenderError func(ctx context.Context, err error) (status int, body []byte)
+	// PendingOrderTTL is how long an order may stay pending (unpaid) before
+	// the sweep cancels it as expired and returns its stock
+	// (SHELF_PENDING_ORDER_TTL). 0: never.
+	PendingOrderTTL time.Duration
+	// Limits cap one order; a zero field takes its default.
+	Limits Limits
+	// Now is the clock; nil is time.Now. Tests move it instead of sleeping.
+	Now func() time.Time
+}
+
+// Limits cap one order, so that one request cannot reserve a whole
+// catalog's stock (SHELF_ORDER_MAX_*).
+type Limits struct {
+	Lines     int // lines in one order
+	LineUnits int // units of one line
+	Units     int // units of the whole order
+}
+
+// DefaultLimits are the caps when none are configured.
+var DefaultLimits = Limits{Lines: MaxLines, LineUnits: MaxQuantity, Units: MaxUnits}
+
+func (l Limits) orDefault() Limits {
+	if l.Lines <= 0 {
+		l.Lines = DefaultLimits.Lines
+	}
+	if l.LineUnits <= 0 {
+		l.LineUnits = DefaultLimits.LineUnits
+	}
+	if l.Units <= 0 {
+		l.Units = DefaultLimits.Units
+	}
+	return l
 }
 
 // Service places, reads, lists and moves orders.
 type Service struct {
-	st        *store.Store
-	ttl       time.Duration
-	cursorKey []byte
-	idemKey   []byte
-	render    func(ctx context.Context, err error) (int, []byte)
+	st         *store.Store
+	ttl        time.Duration
+	pendingTTL time.Duration
+	limits     Limits
+	cursorKey  []byte
+	idemKey    []byte
+	render     func(ctx context.Context, err error) (int, []byte)
+	now        func() time.Time // the clock: UTC, to the microsecond; tests set their own
 }
 
 // Limits of one order.
 const (
 	MaxLines       = 100
 	MaxQuantity    = 1000
+	MaxUnits       = 1000
 	maxSKULen      = 191
 	maxEmailLen    = 254
 	maxFieldLen    = 255
@@ -51,7 +87,11 @@ const (
 
 // NewService returns the order service over st.
 func NewService(st *store.Store, cfg Config) *Service {
-	s := &Service{st: st, ttl: cfg.IdempotencyTTL, render: cfg.RenderError}
+	s := &Service{st: st, ttl: cfg.IdempotencyTTL, render: cfg.RenderError,
+		pendingTTL: cfg.PendingOrderTTL, limits: cfg.Limits.orDefault(), now: clock}
+	if cfg.Now != nil {
+		s.now = func() time.Time { return cfg.Now().UTC().Truncate(time.Microsecond) }
+	}
 	if s.ttl <= 0 {
 		s.ttl = defaultTTL
 	}
@@ -83,4 +123,5 @@ func detached(ctx context.Context, floor time.Duration) (context.Context, contex
 	return context.WithTimeout(context.WithoutCancel(ctx), d)
 }
 
-func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+// clock is the service's time: UTC, to the microsecond DATETIME(6) keeps.
+func clock() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }

@@ -27,6 +27,7 @@ const (
 	Forbidden          Kind = "forbidden"              // 403
 	TooLarge           Kind = "payload-too-large"      // 413
 	Unsupported        Kind = "unsupported-media"      // 415
+	TooManyRequests    Kind = "too-many-requests"      // 429: over a rate limit; Retry-After says when
 	Unavailable        Kind = "service-unavailable"    // 503: try again later
 	InsufficientStock  Kind = "insufficient-stock"     // 409 with the short SKUs
 	IdempotencyInUse   Kind = "idempotency-key-in-use" // 409: the first request is still running
@@ -127,6 +128,7 @@ var statusOf = map[Kind]int{
 	Forbidden:          http.StatusForbidden,
 	TooLarge:           http.StatusRequestEntityTooLarge,
 	Unsupported:        http.StatusUnsupportedMediaType,
+	TooManyRequests:    http.StatusTooManyRequests,
 	Unavailable:        http.StatusServiceUnavailable,
 	InsufficientStock:  http.StatusConflict,
 	IdempotencyInUse:   http.StatusConflict,

@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"sync/atomic"
 	"time"
+
+	"github.com/shelfcommerce/shelf/internal/metrics"
 )
 
 // RetryPolicy is Shelf's one answer to a write that lost a race: run the
@@ -83,6 +85,7 @@ func (p RetryPolicy) run(ctx context.Context, stats *RetryStats, fn func(ctx con
 		case <-t.C:
 		}
 		stats.Retries.Add(1)
+		metrics.DBRetries.Inc()
 		pause = min(pause*2, p.Cap)
 	}
 }
