@@ -51,6 +51,7 @@ func BenchmarkCluster(b *testing.B) {
 	nodes := make([]string, 3)
 	for i := range nodes {
 		nodes[i] = withDB(galera[i], name)
+		caughtUp(b, nodes[i])
 	}
 	for _, dsn := range []string{single, nodes[0]} {
 		seed(b, dsn, orderstest.Simple("b", skus, 1999, initial)...)

@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"database/sql"
 	"fmt"
 	"io"
 	"net/http"
@@ -128,8 +129,30 @@ func clusterDB(t *testing.T) []string {
 	dsns := make([]string, len(galera))
 	for i, s := range galera {
 		dsns[i] = withDB(s, name)
+		caughtUp(t, dsns[i])
 	}
 	return dsns
+}
+
+// caughtUp waits until the node at dsn has applied everything the cluster
+// committed so far (a causal read, wsrep_sync_wait=1): a node may apply the
+// migrations' DDL a moment after node 1 returned.
+func caughtUp(t testing.TB, dsn string) {
+	t.Helper()
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Params = map[string]string{"wsrep_sync_wait": "1"}
+	node, err := sql.Open("mysql", cfg.FormatDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer node.Close()
+	var n int
+	if err := node.QueryRow("SELECT COUNT(*) FROM goose_db_version").Scan(&n); err != nil {
+		t.Fatalf("causal read on %s: %v", cfg.Addr, err)
+	}
 }
 
 // openStore opens a small pool on dsn for seeding and checking.
