@@ -66,9 +66,6 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.adminImagesOfProductStmt, err = db.PrepareContext(ctx, adminImagesOfProduct); err != nil {
 		return nil, fmt.Errorf("error preparing query AdminImagesOfProduct: %w", err)
 	}
-	if q.adminInsertStockMovementStmt, err = db.PrepareContext(ctx, adminInsertStockMovement); err != nil {
-		return nil, fmt.Errorf("error preparing query AdminInsertStockMovement: %w", err)
-	}
 	if q.adminProductByIDStmt, err = db.PrepareContext(ctx, adminProductByID); err != nil {
 		return nil, fmt.Errorf("error preparing query AdminProductByID: %w", err)
 	}
@@ -237,6 +234,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.productPageStmt, err = db.PrepareContext(ctx, productPage); err != nil {
 		return nil, fmt.Errorf("error preparing query ProductPage: %w", err)
 	}
+	if q.productSlugsOfStmt, err = db.PrepareContext(ctx, productSlugsOf); err != nil {
+		return nil, fmt.Errorf("error preparing query ProductSlugsOf: %w", err)
+	}
 	if q.pruneDeliveryLogStmt, err = db.PrepareContext(ctx, pruneDeliveryLog); err != nil {
 		return nil, fmt.Errorf("error preparing query PruneDeliveryLog: %w", err)
 	}
@@ -400,11 +400,6 @@ func (q *Queries) Close() error {
 	if q.adminImagesOfProductStmt != nil {
 		if cerr := q.adminImagesOfProductStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing adminImagesOfProductStmt: %w", cerr)
-		}
-	}
-	if q.adminInsertStockMovementStmt != nil {
-		if cerr := q.adminInsertStockMovementStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing adminInsertStockMovementStmt: %w", cerr)
 		}
 	}
 	if q.adminProductByIDStmt != nil {
@@ -687,6 +682,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing productPageStmt: %w", cerr)
 		}
 	}
+	if q.productSlugsOfStmt != nil {
+		if cerr := q.productSlugsOfStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing productSlugsOfStmt: %w", cerr)
+		}
+	}
 	if q.pruneDeliveryLogStmt != nil {
 		if cerr := q.pruneDeliveryLogStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing pruneDeliveryLogStmt: %w", cerr)
@@ -890,7 +890,6 @@ type Queries struct {
 	adminDeleteCategoryLinksStmt          *sql.Stmt
 	adminDeleteCategoryProductsStmt       *sql.Stmt
 	adminImagesOfProductStmt              *sql.Stmt
-	adminInsertStockMovementStmt          *sql.Stmt
 	adminProductByIDStmt                  *sql.Stmt
 	adminProductBySlugStmt                *sql.Stmt
 	adminProductsInCategoriesStmt         *sql.Stmt
@@ -947,6 +946,7 @@ type Queries struct {
 	orderLinesOfStmt                      *sql.Stmt
 	productIDBySlugStmt                   *sql.Stmt
 	productPageStmt                       *sql.Stmt
+	productSlugsOfStmt                    *sql.Stmt
 	pruneDeliveryLogStmt                  *sql.Stmt
 	releaseDeliveryStmt                   *sql.Stmt
 	releaseIdempotencyKeyStmt             *sql.Stmt
@@ -997,7 +997,6 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		adminDeleteCategoryLinksStmt:          q.adminDeleteCategoryLinksStmt,
 		adminDeleteCategoryProductsStmt:       q.adminDeleteCategoryProductsStmt,
 		adminImagesOfProductStmt:              q.adminImagesOfProductStmt,
-		adminInsertStockMovementStmt:          q.adminInsertStockMovementStmt,
 		adminProductByIDStmt:                  q.adminProductByIDStmt,
 		adminProductBySlugStmt:                q.adminProductBySlugStmt,
 		adminProductsInCategoriesStmt:         q.adminProductsInCategoriesStmt,
@@ -1054,6 +1053,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		orderLinesOfStmt:                      q.orderLinesOfStmt,
 		productIDBySlugStmt:                   q.productIDBySlugStmt,
 		productPageStmt:                       q.productPageStmt,
+		productSlugsOfStmt:                    q.productSlugsOfStmt,
 		pruneDeliveryLogStmt:                  q.pruneDeliveryLogStmt,
 		releaseDeliveryStmt:                   q.releaseDeliveryStmt,
 		releaseIdempotencyKeyStmt:             q.releaseIdempotencyKeyStmt,

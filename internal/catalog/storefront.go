@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shelfcommerce/shelf/internal/events"
 	"github.com/shelfcommerce/shelf/internal/money"
 	"github.com/shelfcommerce/shelf/internal/problem"
 	"github.com/shelfcommerce/shelf/internal/store"
@@ -364,4 +365,30 @@ func FacetSQL(q ListQuery, catID uint64, children []uint64) []string {
 func FacetArgs(q ListQuery, catID uint64, facet string, children []uint64) []any {
 	_, args := facetSQL(&q, catID, facet, children)
 	return args
+}
+
+// Forget drops what the events make stale: the pages of the products they
+// name and, when listings can have changed (a product written or archived, a
+// price, a variant sold out or back in stock), every cached facet count and
+// search page. It is called with this process's committed events before the
+// write returns, and with every instance's from the feed's tail.
+func (s *Storefront) Forget(evs []events.Event) {
+	listings := false
+	for i := range evs {
+		e := &evs[i]
+		if e.ProductID == 0 {
+			continue // order events: nothing cached
+		}
+		s.detail.forget(e.ProductID)
+		if e.Slug != "" && e.Type == events.TypeProductDeleted {
+			s.slugIDs.forget(e.Slug)
+		}
+		if e.Type != events.TypeStockChanged || e.Restock {
+			listings = true
+		}
+	}
+	if listings {
+		s.facets.forgetAll()
+		s.searches.forgetAll()
+	}
 }

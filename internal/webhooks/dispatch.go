@@ -41,7 +41,8 @@ type Dispatcher struct {
 	cfg    Config
 	log    *slog.Logger
 	client *http.Client
-	wake   chan struct{}
+	wake   chan struct{} // the fan-out queued deliveries
+	events chan struct{} // the feed has new events
 	// lease is how long a claimed attempt is this dispatcher's alone.
 	lease time.Duration
 }
@@ -67,7 +68,8 @@ func NewDispatcher(st *store.Store, cfg Config) *Dispatcher {
 			// send the event (and reach addresses) nobody registered.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
-		wake: make(chan struct{}, 1),
+		wake:   make(chan struct{}, 1),
+		events: make(chan struct{}, 1),
 		// A claimed attempt waits for a free worker (at most claimRounds
 		// timeouts) and then takes one timeout.
 		lease: (claimRounds+1)*cfg.Timeout + leaseMargin,
@@ -92,20 +94,27 @@ func (d *Dispatcher) fanOutLoop(ctx context.Context) {
 			d.log.Warn("webhooks: fan-out failed", "err", err)
 		}
 		if n > 0 {
-			d.nudge()
+			nudge(d.wake)
 		}
-		if n < fanOutBatch && !sleep(ctx, d.cfg.Poll) {
-			return
+		if n == fanOutBatch {
+			continue
 		}
-		if ctx.Err() != nil {
+		select {
+		case <-ctx.Done():
 			return
+		case <-d.events:
+		case <-time.After(d.cfg.Poll):
 		}
 	}
 }
 
-func (d *Dispatcher) nudge() {
+// Wake tells the dispatcher that the feed has new events, so that it fans
+// them out now rather than at its next poll. It never blocks.
+func (d *Dispatcher) Wake() { nudge(d.events) }
+
+func nudge(c chan struct{}) {
 	select {
-	case d.wake <- struct{}{}:
+	case c <- struct{}{}:
 	default:
 	}
 }
