@@ -138,8 +138,8 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.fanOutEventsStmt, err = db.PrepareContext(ctx, fanOutEvents); err != nil {
 		return nil, fmt.Errorf("error preparing query FanOutEvents: %w", err)
 	}
-	if q.finishDeliveryStmt, err = db.PrepareContext(ctx, finishDelivery); err != nil {
-		return nil, fmt.Errorf("error preparing query FinishDelivery: %w", err)
+	if q.finishDeliveriesStmt, err = db.PrepareContext(ctx, finishDeliveries); err != nil {
+		return nil, fmt.Errorf("error preparing query FinishDeliveries: %w", err)
 	}
 	if q.getActiveAPIKeyByHashStmt, err = db.PrepareContext(ctx, getActiveAPIKeyByHash); err != nil {
 		return nil, fmt.Errorf("error preparing query GetActiveAPIKeyByHash: %w", err)
@@ -216,9 +216,6 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.lockWebhookCursorStmt, err = db.PrepareContext(ctx, lockWebhookCursor); err != nil {
 		return nil, fmt.Errorf("error preparing query LockWebhookCursor: %w", err)
 	}
-	if q.logDeliveryStmt, err = db.PrepareContext(ctx, logDelivery); err != nil {
-		return nil, fmt.Errorf("error preparing query LogDelivery: %w", err)
-	}
 	if q.markWebhookFailingStmt, err = db.PrepareContext(ctx, markWebhookFailing); err != nil {
 		return nil, fmt.Errorf("error preparing query MarkWebhookFailing: %w", err)
 	}
@@ -246,8 +243,8 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.releaseIdempotencyKeyStmt, err = db.PrepareContext(ctx, releaseIdempotencyKey); err != nil {
 		return nil, fmt.Errorf("error preparing query ReleaseIdempotencyKey: %w", err)
 	}
-	if q.retryDeliveryStmt, err = db.PrepareContext(ctx, retryDelivery); err != nil {
-		return nil, fmt.Errorf("error preparing query RetryDelivery: %w", err)
+	if q.retryDeliveriesStmt, err = db.PrepareContext(ctx, retryDeliveries); err != nil {
+		return nil, fmt.Errorf("error preparing query RetryDeliveries: %w", err)
 	}
 	if q.returnStockStmt, err = db.PrepareContext(ctx, returnStock); err != nil {
 		return nil, fmt.Errorf("error preparing query ReturnStock: %w", err)
@@ -522,9 +519,9 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing fanOutEventsStmt: %w", cerr)
 		}
 	}
-	if q.finishDeliveryStmt != nil {
-		if cerr := q.finishDeliveryStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing finishDeliveryStmt: %w", cerr)
+	if q.finishDeliveriesStmt != nil {
+		if cerr := q.finishDeliveriesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing finishDeliveriesStmt: %w", cerr)
 		}
 	}
 	if q.getActiveAPIKeyByHashStmt != nil {
@@ -652,11 +649,6 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing lockWebhookCursorStmt: %w", cerr)
 		}
 	}
-	if q.logDeliveryStmt != nil {
-		if cerr := q.logDeliveryStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing logDeliveryStmt: %w", cerr)
-		}
-	}
 	if q.markWebhookFailingStmt != nil {
 		if cerr := q.markWebhookFailingStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing markWebhookFailingStmt: %w", cerr)
@@ -702,9 +694,9 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing releaseIdempotencyKeyStmt: %w", cerr)
 		}
 	}
-	if q.retryDeliveryStmt != nil {
-		if cerr := q.retryDeliveryStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing retryDeliveryStmt: %w", cerr)
+	if q.retryDeliveriesStmt != nil {
+		if cerr := q.retryDeliveriesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing retryDeliveriesStmt: %w", cerr)
 		}
 	}
 	if q.returnStockStmt != nil {
@@ -914,7 +906,7 @@ type Queries struct {
 	deliveryEventsStmt                    *sql.Stmt
 	dueDeliveriesStmt                     *sql.Stmt
 	fanOutEventsStmt                      *sql.Stmt
-	finishDeliveryStmt                    *sql.Stmt
+	finishDeliveriesStmt                  *sql.Stmt
 	getActiveAPIKeyByHashStmt             *sql.Stmt
 	getCategoryStmt                       *sql.Stmt
 	getCategoryBySlugStmt                 *sql.Stmt
@@ -940,7 +932,6 @@ type Queries struct {
 	listingRowsStmt                       *sql.Stmt
 	listingSourcesStmt                    *sql.Stmt
 	lockWebhookCursorStmt                 *sql.Stmt
-	logDeliveryStmt                       *sql.Stmt
 	markWebhookFailingStmt                *sql.Stmt
 	orderLinesStmt                        *sql.Stmt
 	orderLinesOfStmt                      *sql.Stmt
@@ -950,7 +941,7 @@ type Queries struct {
 	pruneDeliveryLogStmt                  *sql.Stmt
 	releaseDeliveryStmt                   *sql.Stmt
 	releaseIdempotencyKeyStmt             *sql.Stmt
-	retryDeliveryStmt                     *sql.Stmt
+	retryDeliveriesStmt                   *sql.Stmt
 	returnStockStmt                       *sql.Stmt
 	revokeAPIKeyStmt                      *sql.Stmt
 	seedBuildCategoryListingStmt          *sql.Stmt
@@ -1021,7 +1012,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		deliveryEventsStmt:                    q.deliveryEventsStmt,
 		dueDeliveriesStmt:                     q.dueDeliveriesStmt,
 		fanOutEventsStmt:                      q.fanOutEventsStmt,
-		finishDeliveryStmt:                    q.finishDeliveryStmt,
+		finishDeliveriesStmt:                  q.finishDeliveriesStmt,
 		getActiveAPIKeyByHashStmt:             q.getActiveAPIKeyByHashStmt,
 		getCategoryStmt:                       q.getCategoryStmt,
 		getCategoryBySlugStmt:                 q.getCategoryBySlugStmt,
@@ -1047,7 +1038,6 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		listingRowsStmt:                       q.listingRowsStmt,
 		listingSourcesStmt:                    q.listingSourcesStmt,
 		lockWebhookCursorStmt:                 q.lockWebhookCursorStmt,
-		logDeliveryStmt:                       q.logDeliveryStmt,
 		markWebhookFailingStmt:                q.markWebhookFailingStmt,
 		orderLinesStmt:                        q.orderLinesStmt,
 		orderLinesOfStmt:                      q.orderLinesOfStmt,
@@ -1057,7 +1047,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		pruneDeliveryLogStmt:                  q.pruneDeliveryLogStmt,
 		releaseDeliveryStmt:                   q.releaseDeliveryStmt,
 		releaseIdempotencyKeyStmt:             q.releaseIdempotencyKeyStmt,
-		retryDeliveryStmt:                     q.retryDeliveryStmt,
+		retryDeliveriesStmt:                   q.retryDeliveriesStmt,
 		returnStockStmt:                       q.returnStockStmt,
 		revokeAPIKeyStmt:                      q.revokeAPIKeyStmt,
 		seedBuildCategoryListingStmt:          q.seedBuildCategoryListingStmt,
