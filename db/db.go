@@ -171,8 +171,8 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.fanOutEventsStmt, err = db.PrepareContext(ctx, fanOutEvents); err != nil {
 		return nil, fmt.Errorf("error preparing query FanOutEvents: %w", err)
 	}
-	if q.finishDeliveryStmt, err = db.PrepareContext(ctx, finishDelivery); err != nil {
-		return nil, fmt.Errorf("error preparing query FinishDelivery: %w", err)
+	if q.finishDeliveriesStmt, err = db.PrepareContext(ctx, finishDeliveries); err != nil {
+		return nil, fmt.Errorf("error preparing query FinishDeliveries: %w", err)
 	}
 	if q.getActiveAPIKeyByHashStmt, err = db.PrepareContext(ctx, getActiveAPIKeyByHash); err != nil {
 		return nil, fmt.Errorf("error preparing query GetActiveAPIKeyByHash: %w", err)
@@ -258,9 +258,6 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.lockWebhookCursorStmt, err = db.PrepareContext(ctx, lockWebhookCursor); err != nil {
 		return nil, fmt.Errorf("error preparing query LockWebhookCursor: %w", err)
 	}
-	if q.logDeliveryStmt, err = db.PrepareContext(ctx, logDelivery); err != nil {
-		return nil, fmt.Errorf("error preparing query LogDelivery: %w", err)
-	}
 	if q.markWebhookFailingStmt, err = db.PrepareContext(ctx, markWebhookFailing); err != nil {
 		return nil, fmt.Errorf("error preparing query MarkWebhookFailing: %w", err)
 	}
@@ -294,8 +291,8 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.releaseIdempotencyKeyStmt, err = db.PrepareContext(ctx, releaseIdempotencyKey); err != nil {
 		return nil, fmt.Errorf("error preparing query ReleaseIdempotencyKey: %w", err)
 	}
-	if q.retryDeliveryStmt, err = db.PrepareContext(ctx, retryDelivery); err != nil {
-		return nil, fmt.Errorf("error preparing query RetryDelivery: %w", err)
+	if q.retryDeliveriesStmt, err = db.PrepareContext(ctx, retryDeliveries); err != nil {
+		return nil, fmt.Errorf("error preparing query RetryDeliveries: %w", err)
 	}
 	if q.returnStockStmt, err = db.PrepareContext(ctx, returnStock); err != nil {
 		return nil, fmt.Errorf("error preparing query ReturnStock: %w", err)
@@ -625,9 +622,9 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing fanOutEventsStmt: %w", cerr)
 		}
 	}
-	if q.finishDeliveryStmt != nil {
-		if cerr := q.finishDeliveryStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing finishDeliveryStmt: %w", cerr)
+	if q.finishDeliveriesStmt != nil {
+		if cerr := q.finishDeliveriesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing finishDeliveriesStmt: %w", cerr)
 		}
 	}
 	if q.getActiveAPIKeyByHashStmt != nil {
@@ -770,11 +767,6 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing lockWebhookCursorStmt: %w", cerr)
 		}
 	}
-	if q.logDeliveryStmt != nil {
-		if cerr := q.logDeliveryStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing logDeliveryStmt: %w", cerr)
-		}
-	}
 	if q.markWebhookFailingStmt != nil {
 		if cerr := q.markWebhookFailingStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing markWebhookFailingStmt: %w", cerr)
@@ -830,9 +822,9 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing releaseIdempotencyKeyStmt: %w", cerr)
 		}
 	}
-	if q.retryDeliveryStmt != nil {
-		if cerr := q.retryDeliveryStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing retryDeliveryStmt: %w", cerr)
+	if q.retryDeliveriesStmt != nil {
+		if cerr := q.retryDeliveriesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing retryDeliveriesStmt: %w", cerr)
 		}
 	}
 	if q.returnStockStmt != nil {
@@ -1053,7 +1045,7 @@ type Queries struct {
 	eventUnsequencedProbeStmt             *sql.Stmt
 	eventsAfterStmt                       *sql.Stmt
 	fanOutEventsStmt                      *sql.Stmt
-	finishDeliveryStmt                    *sql.Stmt
+	finishDeliveriesStmt                  *sql.Stmt
 	getActiveAPIKeyByHashStmt             *sql.Stmt
 	getCategoryStmt                       *sql.Stmt
 	getCategoryBySlugStmt                 *sql.Stmt
@@ -1082,7 +1074,6 @@ type Queries struct {
 	listingSourcesStmt                    *sql.Stmt
 	lockPendingOrderCreatedBeforeStmt     *sql.Stmt
 	lockWebhookCursorStmt                 *sql.Stmt
-	logDeliveryStmt                       *sql.Stmt
 	markWebhookFailingStmt                *sql.Stmt
 	orderLinesStmt                        *sql.Stmt
 	orderLinesOfStmt                      *sql.Stmt
@@ -1094,7 +1085,7 @@ type Queries struct {
 	pruneDeliveryLogStmt                  *sql.Stmt
 	releaseDeliveryStmt                   *sql.Stmt
 	releaseIdempotencyKeyStmt             *sql.Stmt
-	retryDeliveryStmt                     *sql.Stmt
+	retryDeliveriesStmt                   *sql.Stmt
 	returnStockStmt                       *sql.Stmt
 	revokeAPIKeyStmt                      *sql.Stmt
 	seedBuildCategoryListingStmt          *sql.Stmt
@@ -1176,7 +1167,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		eventUnsequencedProbeStmt:             q.eventUnsequencedProbeStmt,
 		eventsAfterStmt:                       q.eventsAfterStmt,
 		fanOutEventsStmt:                      q.fanOutEventsStmt,
-		finishDeliveryStmt:                    q.finishDeliveryStmt,
+		finishDeliveriesStmt:                  q.finishDeliveriesStmt,
 		getActiveAPIKeyByHashStmt:             q.getActiveAPIKeyByHashStmt,
 		getCategoryStmt:                       q.getCategoryStmt,
 		getCategoryBySlugStmt:                 q.getCategoryBySlugStmt,
@@ -1205,7 +1196,6 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		listingSourcesStmt:                    q.listingSourcesStmt,
 		lockPendingOrderCreatedBeforeStmt:     q.lockPendingOrderCreatedBeforeStmt,
 		lockWebhookCursorStmt:                 q.lockWebhookCursorStmt,
-		logDeliveryStmt:                       q.logDeliveryStmt,
 		markWebhookFailingStmt:                q.markWebhookFailingStmt,
 		orderLinesStmt:                        q.orderLinesStmt,
 		orderLinesOfStmt:                      q.orderLinesOfStmt,
@@ -1217,7 +1207,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		pruneDeliveryLogStmt:                  q.pruneDeliveryLogStmt,
 		releaseDeliveryStmt:                   q.releaseDeliveryStmt,
 		releaseIdempotencyKeyStmt:             q.releaseIdempotencyKeyStmt,
-		retryDeliveryStmt:                     q.retryDeliveryStmt,
+		retryDeliveriesStmt:                   q.retryDeliveriesStmt,
 		returnStockStmt:                       q.returnStockStmt,
 		revokeAPIKeyStmt:                      q.revokeAPIKeyStmt,
 		seedBuildCategoryListingStmt:          q.seedBuildCategoryListingStmt,

@@ -183,17 +183,31 @@ func (q *Queries) FanOutEvents(ctx context.Context, arg FanOutEventsParams) (int
 	return result.RowsAffected()
 }
 
-const finishDelivery = `-- name: FinishDelivery :execrows
-DELETE FROM webhook_queue WHERE id = ? AND attempts = ?
+const finishDeliveries = `-- name: FinishDeliveries :execrows
+DELETE FROM webhook_queue WHERE attempts = ? AND id IN (/*SLICE:ids*/?)
 `
 
-type FinishDeliveryParams struct {
-	ID       uint64
+type FinishDeliveriesParams struct {
 	Attempts uint32
+	Ids      []uint64
 }
 
-func (q *Queries) FinishDelivery(ctx context.Context, arg FinishDeliveryParams) (int64, error) {
-	result, err := q.exec(ctx, q.finishDeliveryStmt, finishDelivery, arg.ID, arg.Attempts)
+// FinishDeliveries and RetryDeliveries move on the rows of one attempt
+// number; a row whose attempts differ was claimed again by another
+// dispatcher after this one's lease ran out, and is left to it.
+func (q *Queries) FinishDeliveries(ctx context.Context, arg FinishDeliveriesParams) (int64, error) {
+	query := finishDeliveries
+	var queryParams []interface{}
+	queryParams = append(queryParams, arg.Attempts)
+	if len(arg.Ids) > 0 {
+		for _, v := range arg.Ids {
+			queryParams = append(queryParams, v)
+		}
+		query = strings.Replace(query, "/*SLICE:ids*/?", strings.Repeat(",?", len(arg.Ids))[1:], 1)
+	} else {
+		query = strings.Replace(query, "/*SLICE:ids*/?", "NULL", 1)
+	}
+	result, err := q.exec(ctx, nil, query, queryParams...)
 	if err != nil {
 		return 0, err
 	}
@@ -389,38 +403,6 @@ func (q *Queries) LockWebhookCursor(ctx context.Context) (uint64, error) {
 	return seq, err
 }
 
-const logDelivery = `-- name: LogDelivery :exec
-INSERT INTO webhook_deliveries (webhook_id, event_seq, event_type, attempt, response_status, error, duration_ms, next_attempt_at, at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-`
-
-type LogDeliveryParams struct {
-	WebhookID      uint64
-	EventSeq       uint64
-	EventType      string
-	Attempt        uint32
-	ResponseStatus sql.NullInt32
-	Error          sql.NullString
-	DurationMs     uint32
-	NextAttemptAt  sql.NullTime
-	At             time.Time
-}
-
-func (q *Queries) LogDelivery(ctx context.Context, arg LogDeliveryParams) error {
-	_, err := q.exec(ctx, q.logDeliveryStmt, logDelivery,
-		arg.WebhookID,
-		arg.EventSeq,
-		arg.EventType,
-		arg.Attempt,
-		arg.ResponseStatus,
-		arg.Error,
-		arg.DurationMs,
-		arg.NextAttemptAt,
-		arg.At,
-	)
-	return err
-}
-
 const markWebhookFailing = `-- name: MarkWebhookFailing :exec
 UPDATE webhooks SET failing_since = ? WHERE id = ? AND failing_since IS NULL
 `
@@ -464,18 +446,30 @@ func (q *Queries) ReleaseDelivery(ctx context.Context, arg ReleaseDeliveryParams
 	return err
 }
 
-const retryDelivery = `-- name: RetryDelivery :execrows
-UPDATE webhook_queue SET next_at = ? WHERE id = ? AND attempts = ?
+const retryDeliveries = `-- name: RetryDeliveries :execrows
+UPDATE webhook_queue SET next_at = ? WHERE attempts = ? AND id IN (/*SLICE:ids*/?)
 `
 
-type RetryDeliveryParams struct {
+type RetryDeliveriesParams struct {
 	NextAt   time.Time
-	ID       uint64
 	Attempts uint32
+	Ids      []uint64
 }
 
-func (q *Queries) RetryDelivery(ctx context.Context, arg RetryDeliveryParams) (int64, error) {
-	result, err := q.exec(ctx, q.retryDeliveryStmt, retryDelivery, arg.NextAt, arg.ID, arg.Attempts)
+func (q *Queries) RetryDeliveries(ctx context.Context, arg RetryDeliveriesParams) (int64, error) {
+	query := retryDeliveries
+	var queryParams []interface{}
+	queryParams = append(queryParams, arg.NextAt)
+	queryParams = append(queryParams, arg.Attempts)
+	if len(arg.Ids) > 0 {
+		for _, v := range arg.Ids {
+			queryParams = append(queryParams, v)
+		}
+		query = strings.Replace(query, "/*SLICE:ids*/?", strings.Repeat(",?", len(arg.Ids))[1:], 1)
+	} else {
+		query = strings.Replace(query, "/*SLICE:ids*/?", "NULL", 1)
+	}
+	result, err := q.exec(ctx, nil, query, queryParams...)
 	if err != nil {
 		return 0, err
 	}

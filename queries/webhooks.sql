@@ -56,15 +56,14 @@ FOR UPDATE SKIP LOCKED;
 -- name: LeaseDeliveries :exec
 UPDATE webhook_queue SET attempts = attempts + 1, next_at = ? WHERE id IN (sqlc.slice(ids));
 
--- name: FinishDelivery :execrows
-DELETE FROM webhook_queue WHERE id = ? AND attempts = ?;
+-- FinishDeliveries and RetryDeliveries move on the rows of one attempt
+-- number; a row whose attempts differ was claimed again by another
+-- dispatcher after this one's lease ran out, and is left to it.
+-- name: FinishDeliveries :execrows
+DELETE FROM webhook_queue WHERE attempts = ? AND id IN (sqlc.slice(ids));
 
--- name: RetryDelivery :execrows
-UPDATE webhook_queue SET next_at = ? WHERE id = ? AND attempts = ?;
-
--- name: LogDelivery :exec
-INSERT INTO webhook_deliveries (webhook_id, event_seq, event_type, attempt, response_status, error, duration_ms, next_attempt_at, at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?);
+-- name: RetryDeliveries :execrows
+UPDATE webhook_queue SET next_at = ? WHERE attempts = ? AND id IN (sqlc.slice(ids));
 
 -- name: ListDeliveries :many
 SELECT id, event_seq, event_type, attempt, response_status, error, duration_ms, next_attempt_at, at

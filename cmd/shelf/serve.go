@@ -93,7 +93,9 @@ func serve(ctx context.Context, e env, args []string) error {
 	// next start, or for another instance.
 	dctx, stopDispatch := context.WithCancel(ctx)
 	dispatched := make(chan struct{})
-	go func() { webhooks.NewDispatcher(st, hooks).Run(dctx); close(dispatched) }()
+	dispatcher := webhooks.NewDispatcher(st, hooks)
+	hub.Follow(func([]events.Event) { dispatcher.Wake() })
+	go func() { dispatcher.Run(dctx); close(dispatched) }()
 	defer func() { stopDispatch(); <-dispatched }()
 	router := handlers.New(handlers.Config{
 		Logger:           log,

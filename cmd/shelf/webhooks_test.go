@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
 	"github.com/shelfcommerce/shelf/internal/auth"
 	"github.com/shelfcommerce/shelf/internal/dbtest"
 )
@@ -97,8 +99,9 @@ func TestServeDeliversWebhooksOnceAcrossInstances(t *testing.T) {
 	}
 	const events = 40
 	for i := 1; i <= events; i++ {
-		if _, err := d.DB.Exec("INSERT INTO events (seq, type, data, created_at) VALUES (?, 'stock.changed', ?, ?)",
-			i, fmt.Sprintf(`{"type":"stock.changed","sku":"S%d"}`, i), time.Now().UTC()); err != nil {
+		// Unsequenced, as a write leaves it: the instances' sequencer numbers it.
+		if _, err := d.DB.Exec("INSERT INTO events (type, data, created_at) VALUES ('stock.changed', ?, ?)",
+			fmt.Sprintf(`{"type":"stock.changed","sku":"S%d"}`, i), time.Now().UTC()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -123,6 +126,86 @@ func TestServeDeliversWebhooksOnceAcrossInstances(t *testing.T) {
 	for i := 1; i <= events; i++ {
 		if n := got[fmt.Sprint(i)]; n != 2 {
 			t.Errorf("event %d reached the receiver %d times, want 2 (a failure and its retry)", i, n)
+		}
+	}
+}
+
+// call sends one JSON request with a bearer key and decodes the answer into v.
+func callKey(t *testing.T, method, url, key, body string, v any) int {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if v != nil {
+		_ = json.NewDecoder(res.Body).Decode(v)
+	}
+	return res.StatusCode
+}
+
+// The whole path, as an integration sees it: an admin sets stock through
+// the API, the write's stock.changed event is sequenced, fanned out and
+// POSTed, signed, to the webhook subscribed to it, and the Standard Webhooks
+// reference library verifies it with the secret registration showed.
+func TestServeSignsAndDeliversAStockChange(t *testing.T) {
+	d := dbtest.New(t)
+	type delivery struct {
+		header http.Header
+		body   []byte
+	}
+	got := make(chan delivery, 100)
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		got <- delivery{r.Header.Clone(), body}
+	}))
+	defer rcv.Close()
+	base, _ := startServe(t, map[string]string{
+		"SHELF_MYSQL_DSN": d.DSN, "SHELF_ADDR": "127.0.0.1:0", "SHELF_LOG_LEVEL": "error", "SHELF_WEBHOOK_ALLOW_PRIVATE": "true",
+	})
+	key, _, err := auth.NewKeys(d.Q).Create(context.Background(), "ops",
+		[]string{auth.ScopeWebhooksWrite, auth.ScopeCatalogWrite, auth.ScopeInventoryWrite})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wh struct{ Secret string }
+	if code := callKey(t, "POST", base+"/v1/admin/webhooks", key, `{"url":"`+rcv.URL+`","events":["stock.changed"]}`, &wh); code != 201 {
+		t.Fatalf("register = %d", code)
+	}
+	if code := callKey(t, "POST", base+"/v1/admin/products", key,
+		`{"slug":"hook-tee","title":"Hook Tee","variants":[{"sku":"HOOK-1","price":"10.00","on_hand":1}]}`, nil); code != 201 {
+		t.Fatalf("create product = %d", code)
+	}
+	if code := callKey(t, "PUT", base+"/v1/admin/inventory/HOOK-1", key, `{"on_hand":7}`, nil); code != 200 {
+		t.Fatalf("set stock = %d", code)
+	}
+	verifier, err := standardwebhooks.NewWebhook(wh.Secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	timeout := time.After(30 * time.Second)
+	for {
+		select {
+		case dl := <-got:
+			if err := verifier.Verify(dl.body, dl.header); err != nil {
+				t.Fatalf("delivery %s does not verify: %v", dl.body, err)
+			}
+			var ev struct {
+				Type      string
+				SKU       string
+				Available *int64
+			}
+			if err := json.Unmarshal(dl.body, &ev); err != nil || ev.Type != "stock.changed" {
+				t.Fatalf("delivered %s, want only stock.changed events", dl.body)
+			}
+			if ev.SKU == "HOOK-1" && ev.Available != nil && *ev.Available == 7 {
+				return
+			}
+		case <-timeout:
+			t.Fatal("no stock.changed delivery with available 7 within 30s")
 		}
 	}
 }

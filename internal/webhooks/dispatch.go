@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -41,7 +42,8 @@ type Dispatcher struct {
 	cfg    Config
 	log    *slog.Logger
 	client *http.Client
-	wake   chan struct{}
+	wake   chan struct{} // the fan-out queued deliveries
+	events chan struct{} // the feed has new events
 	// lease is how long a claimed attempt is this dispatcher's alone.
 	lease time.Duration
 }
@@ -67,7 +69,8 @@ func NewDispatcher(st *store.Store, cfg Config) *Dispatcher {
 			// send the event (and reach addresses) nobody registered.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
-		wake: make(chan struct{}, 1),
+		wake:   make(chan struct{}, 1),
+		events: make(chan struct{}, 1),
 		// A claimed attempt waits for a free worker (at most claimRounds
 		// timeouts) and then takes one timeout.
 		lease: (claimRounds+1)*cfg.Timeout + leaseMargin,
@@ -92,20 +95,27 @@ func (d *Dispatcher) fanOutLoop(ctx context.Context) {
 			d.log.Warn("webhooks: fan-out failed", "err", err)
 		}
 		if n > 0 {
-			d.nudge()
+			nudge(d.wake)
 		}
-		if n < fanOutBatch && !sleep(ctx, d.cfg.Poll) {
-			return
+		if n == fanOutBatch {
+			continue
 		}
-		if ctx.Err() != nil {
+		select {
+		case <-ctx.Done():
 			return
+		case <-d.events:
+		case <-time.After(d.cfg.Poll):
 		}
 	}
 }
 
-func (d *Dispatcher) nudge() {
+// Wake tells the dispatcher that the feed has new events, so that it fans
+// them out now rather than at its next poll. It never blocks.
+func (d *Dispatcher) Wake() { nudge(d.events) }
+
+func nudge(c chan struct{}) {
 	select {
-	case d.wake <- struct{}{}:
+	case c <- struct{}{}:
 	default:
 	}
 }
@@ -369,57 +379,82 @@ func (d *Dispatcher) send(ctx context.Context, wh db.Webhook, seq uint64, body [
 	return out
 }
 
-// record logs attempts and moves their queue rows on, each provided its
-// row still holds that attempt (a lease that ran out means another
-// dispatcher has moved it on already).
+// record logs a batch of attempts and moves their queue rows on, in one
+// transaction of a few statements: the rows of each attempt number are
+// deleted (delivered, or out of retries) or set due again together, and the
+// log rows go in one INSERT. A row that no longer holds the attempt (its
+// lease ran out and another dispatcher claimed it again) is left alone.
 func (d *Dispatcher) record(ctx context.Context, batch []attempt) error {
+	type group struct {
+		attempt uint32
+		retry   bool
+	}
+	now := time.Now().UTC()
+	groups := map[group][]uint64{}
+	failing := map[uint64]bool{} // webhook id: true to mark failing, false to clear the mark
+	var logRows []any
+	for _, a := range batch {
+		retry := a.webhook != nil && !a.ok() && int(a.job.attempt) <= len(d.cfg.Schedule)
+		g := group{a.job.attempt, retry}
+		groups[g] = append(groups[g], a.ID)
+		if a.webhook == nil {
+			continue // removed: nothing to log
+		}
+		var next sql.NullTime
+		_, marked := failing[a.webhook.ID]
+		switch {
+		case retry:
+			next = sql.NullTime{Time: now.Add(d.cfg.Schedule[a.job.attempt-1]), Valid: true}
+		case !a.ok():
+			failing[a.webhook.ID] = true
+		case marked || a.webhook.FailingSince.Valid:
+			failing[a.webhook.ID] = false
+		}
+		var status sql.NullInt32
+		if a.status != 0 {
+			status = sql.NullInt32{Int32: int32(a.status), Valid: true}
+		}
+		var msg sql.NullString
+		if a.err != "" {
+			msg = sql.NullString{String: truncate(a.err, 512), Valid: true}
+		}
+		logRows = append(logRows, a.webhook.ID, a.EventSeq, a.EventType, a.job.attempt, status, msg,
+			uint32(a.took.Milliseconds()), next, now)
+	}
 	return d.st.InTx(ctx, func(tx *store.Tx) error {
-		now := time.Now().UTC()
-		for _, a := range batch {
-			if err := d.recordOne(ctx, tx, a, now); err != nil {
+		for g, ids := range groups {
+			var err error
+			if g.retry {
+				_, err = tx.Q.RetryDeliveries(ctx, db.RetryDeliveriesParams{
+					NextAt: now.Add(d.cfg.Schedule[g.attempt-1]), Attempts: g.attempt, Ids: ids,
+				})
+			} else {
+				_, err = tx.Q.FinishDeliveries(ctx, db.FinishDeliveriesParams{Attempts: g.attempt, Ids: ids})
+			}
+			if err != nil {
 				return err
 			}
 		}
-		return nil
-	})
-}
-
-func (d *Dispatcher) recordOne(ctx context.Context, tx *store.Tx, a attempt, now time.Time) error {
-	if a.webhook == nil {
-		_, err := tx.Q.FinishDelivery(ctx, db.FinishDeliveryParams{ID: a.ID, Attempts: a.job.attempt})
+		// In id order, so that two dispatchers never lock two webhooks in
+		// opposite orders.
+		for _, id := range slices.Sorted(maps.Keys(failing)) {
+			var err error
+			if failing[id] {
+				err = tx.Q.MarkWebhookFailing(ctx, db.MarkWebhookFailingParams{FailingSince: sql.NullTime{Time: now, Valid: true}, ID: id})
+			} else {
+				err = tx.Q.ClearWebhookFailing(ctx, id)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		if len(logRows) == 0 {
+			return nil
+		}
+		_, err := store.InsertRows(ctx, tx, "INSERT INTO webhook_deliveries (webhook_id, event_seq, event_type, attempt, "+
+			"response_status, error, duration_ms, next_attempt_at, at)", 9, logRows, "")
 		return err
-	}
-	var next sql.NullTime
-	if !a.ok() && int(a.job.attempt) <= len(d.cfg.Schedule) {
-		next = sql.NullTime{Time: now.Add(d.cfg.Schedule[a.job.attempt-1]), Valid: true}
-		if _, err := tx.Q.RetryDelivery(ctx, db.RetryDeliveryParams{NextAt: next.Time, ID: a.ID, Attempts: a.job.attempt}); err != nil {
-			return err
-		}
-	} else {
-		n, err := tx.Q.FinishDelivery(ctx, db.FinishDeliveryParams{ID: a.ID, Attempts: a.job.attempt})
-		if err != nil {
-			return err
-		}
-		if n == 1 && !a.ok() {
-			err = tx.Q.MarkWebhookFailing(ctx, db.MarkWebhookFailingParams{FailingSince: sql.NullTime{Time: now, Valid: true}, ID: a.webhook.ID})
-		} else if n == 1 && a.webhook.FailingSince.Valid {
-			err = tx.Q.ClearWebhookFailing(ctx, a.webhook.ID)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	p := db.LogDeliveryParams{
-		WebhookID: a.webhook.ID, EventSeq: a.EventSeq, EventType: a.EventType, Attempt: a.job.attempt,
-		DurationMs: uint32(a.took.Milliseconds()), NextAttemptAt: next, At: now,
-	}
-	if a.status != 0 {
-		p.ResponseStatus = sql.NullInt32{Int32: int32(a.status), Valid: true}
-	}
-	if a.err != "" {
-		p.Error = sql.NullString{String: truncate(a.err, 512), Valid: true}
-	}
-	return tx.Q.LogDelivery(ctx, p)
+	})
 }
 
 // truncate cuts s to at most n characters, on a character boundary.

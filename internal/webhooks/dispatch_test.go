@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -256,5 +257,45 @@ func TestAClaimLostWithItsDispatcherIsRetriedByAnother(t *testing.T) {
 	got := deliveries(t, s, wh.ID)[0]
 	if got.Attempt != 2 || got.EventID != strconv.FormatUint(seq, 10) {
 		t.Errorf("logged %+v, want attempt 2 of event %d", got, seq)
+	}
+}
+
+// A stopping dispatcher finishes and records the attempt in flight, and
+// hands back the ones it had claimed but not started: they keep every
+// attempt of their schedule for the next dispatcher.
+func TestStoppingFinishesTheAttemptInFlightAndHandsBackTheRest(t *testing.T) {
+	d := dbtest.New(t)
+	entered, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	rcv := newReceiver(t, func(string, int) int {
+		once.Do(func() { close(entered); <-release })
+		return 200
+	})
+	cfg := fast(time.Hour)
+	cfg.Workers = 1
+	s := NewService(d.Store, cfg)
+	wh := register(t, s, rcv.URL)
+	addEvents(t, d, "stock.changed", claimRounds+1)
+	disp := NewDispatcher(d.Store, cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { disp.Run(ctx); close(done) }()
+	<-entered
+	cancel()
+	select {
+	case <-done:
+		t.Fatal("the dispatcher stopped without waiting for the attempt in flight")
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(release)
+	<-done
+	if log := deliveries(t, s, wh.ID); len(log) != 1 || log[0].Attempt != 1 || log[0].ResponseStatus == nil {
+		t.Fatalf("log = %+v, want the one attempt in flight, recorded", log)
+	}
+	if n := count(t, d, "SELECT COUNT(*) FROM webhook_queue WHERE attempts = 0"); n != claimRounds {
+		t.Errorf("%d deliveries queued untouched, want %d (the claimed ones handed back)", n, claimRounds)
+	}
+	if n := count(t, d, "SELECT COUNT(*) FROM webhook_queue"); n != claimRounds {
+		t.Errorf("%d deliveries queued, want %d", n, claimRounds)
 	}
 }

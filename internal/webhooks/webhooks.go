@@ -49,15 +49,10 @@ import (
 	"unicode/utf8"
 
 	"github.com/shelfcommerce/shelf/db"
+	"github.com/shelfcommerce/shelf/internal/events"
 	"github.com/shelfcommerce/shelf/internal/problem"
 	"github.com/shelfcommerce/shelf/internal/store"
 )
-
-// EventTypes are the events a webhook can subscribe to.
-var EventTypes = []string{
-	"product.updated", "price.changed", "stock.changed", "product.deleted",
-	"order.created", "order.paid", "order.fulfilled", "order.cancelled", "order.refunded",
-}
 
 // AllEvents subscribes a webhook to every event type, those added later too.
 const AllEvents = "*"
@@ -219,8 +214,8 @@ func checkEvents(in []string, fe *problem.Fields) []string {
 		switch {
 		case e == AllEvents && len(in) > 1:
 			fe.Add(field, `"*" (every event) cannot be combined with other types`)
-		case e != AllEvents && !slices.Contains(EventTypes, e):
-			fe.Add(field, fmt.Sprintf("unknown event type %q (known: %s, or \"*\" for all)", e, strings.Join(EventTypes, ", ")))
+		case e != AllEvents && !events.Known(e):
+			fe.Add(field, fmt.Sprintf("unknown event type %q (known: %s, or \"*\" for all)", e, strings.Join(events.Types, ", ")))
 		}
 	}
 	return slices.Compact(slices.Sorted(slices.Values(in)))
