@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"io"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/shelfcommerce/shelf/internal/auth"
 	"github.com/shelfcommerce/shelf/internal/catalog"
 	"github.com/shelfcommerce/shelf/internal/importer"
 	"github.com/shelfcommerce/shelf/internal/money"
@@ -27,20 +28,39 @@ var productFields = []string{"slug", "title", "description", "brand", "type", "s
 // "on_hand" (as the product is shown) or "stock" (as in NDJSON imports).
 var variantFields = []string{"sku", "price", "compare_at_price", "currency", "on_hand", "stock", "options"}
 
+// moneyFields and imageFields are the members of a price object and of an
+// image: matched exactly, like every other key of a request.
+var (
+	moneyFields = []string{"amount", "currency"}
+	imageFields = []string{"src", "alt", "position"}
+)
+
+// onlyKeys reports the keys of raw, when it is an object, that are not in
+// allowed (exactly: JSON names are case-sensitive here).
+func onlyKeys(raw json.RawMessage, path string, allowed []string, fe *problem.Fields) {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(raw, &m) != nil {
+		return
+	}
+	for k := range m {
+		if !slices.Contains(allowed, k) {
+			fe.Add(path+"."+k, "is not a field of this request (fields: "+strings.Join(allowed, ", ")+")")
+		}
+	}
+}
+
 var computedFields = map[string]bool{"id": true, "version": true, "created_at": true, "updated_at": true, "price_min": true, "in_stock": true, "available": true, "option_names": true}
 
 // readProductBody reads a product request into a member map, refusing
 // unknown and computed members with a 400 naming them.
 func readProductBody(c echo.Context) (map[string]json.RawMessage, error) {
-	body, err := io.ReadAll(c.Request().Body)
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return nil, err
-	} else if err != nil {
-		return nil, err
-	}
 	var m map[string]json.RawMessage
-	if err := json.Unmarshal(body, &m); err != nil || m == nil {
+	if err := decodeJSON(c, &m); err != nil {
+		if problem.Is(err, problem.Invalid) {
+			return nil, problem.New(problem.Invalid, "the request body must be a JSON object")
+		}
+		return nil, err
+	} else if m == nil {
 		return nil, problem.New(problem.Invalid, "the request body must be a JSON object")
 	}
 	var fe problem.Fields
@@ -56,11 +76,20 @@ func readProductBody(c echo.Context) (map[string]json.RawMessage, error) {
 			fe.Add("variants", "must be an array of objects")
 		}
 		for i, v := range vs {
-			for k := range v {
+			for k, val := range v {
 				if !slices.Contains(variantFields, k) {
 					fe.Add("variants["+strconv.Itoa(i)+"]."+k, unknownMsg(k))
+				} else if k == "price" || k == "compare_at_price" {
+					onlyKeys(val, "variants["+strconv.Itoa(i)+"]."+k, moneyFields, &fe)
 				}
 			}
+		}
+	}
+	if raw, ok := m["images"]; ok {
+		var ims []json.RawMessage
+		_ = json.Unmarshal(raw, &ims)
+		for i, im := range ims {
+			onlyKeys(im, "images["+strconv.Itoa(i)+"]", imageFields, &fe)
 		}
 	}
 	return m, fe.Err()
@@ -203,6 +232,12 @@ func (a *API) writeProduct(c echo.Context, m map[string]json.RawMessage, slug st
 		return err
 	}
 	ctx := c.Request().Context()
+	// Stock has its own scope: a catalog editor's key cannot change it.
+	if catalog.HasStock(p) && !APIKey(ctx).Has(auth.ScopeInventoryWrite) {
+		return &problem.Error{Kind: problem.Forbidden, Detail: fmt.Sprintf(
+			"the API key %q lacks the scope %q, which setting on_hand (or stock) needs; leave it out to edit the product alone", APIKey(ctx).Name, auth.ScopeInventoryWrite),
+			Extra: map[string]any{"required_scope": auth.ScopeInventoryWrite}}
+	}
 	out, outcome, err := catalog.WriteProduct(ctx, a.cfg.Store, p, mode, ifVersion, "api key "+APIKey(ctx).Name)
 	if err != nil {
 		return err

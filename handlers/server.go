@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"github.com/shelfcommerce/shelf/internal/auth"
 	"github.com/shelfcommerce/shelf/internal/catalog"
 	"github.com/shelfcommerce/shelf/internal/orders"
+	"github.com/shelfcommerce/shelf/internal/problem"
 	"github.com/shelfcommerce/shelf/internal/store"
 )
 
@@ -107,8 +109,10 @@ func New(cfg Config) *echo.Echo {
 	e.HTTPErrorHandler = a.ErrorHandler
 	e.IPExtractor = ipExtractor(cfg.TrustedProxies)
 
+	e.Pre(nosniff)
 	e.Pre(headAsGet)
 	e.Use(headAgain)
+	e.Use(unescapeParams)
 	e.Use(requestID)
 	e.Use(a.accessLog) // outermost after the id, so it sees the final status
 	e.Use(a.metrics.middleware)
@@ -198,6 +202,39 @@ func (a *API) bodyLimit(next echo.HandlerFunc) echo.HandlerFunc {
 			return &http.MaxBytesError{Limit: limit}
 		}
 		req.Body = http.MaxBytesReader(c.Response(), req.Body, limit)
+		return next(c)
+	}
+}
+
+// nosniff tells browsers to believe every response's Content-Type, so
+// that no JSON document (which may echo a buyer's or an importer's text)
+// is ever sniffed and run as HTML or script.
+func nosniff(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		c.Response().Header().Set("X-Content-Type-Options", "nosniff")
+		return next(c)
+	}
+}
+
+// unescapeParams decodes path parameters. echo routes on the escaped path
+// whenever it holds an escape that is not the default one (a "%2F" in a
+// SKU), and then hands the parameters over still escaped; unescaped here,
+// every SKU or slug is addressable: "A B" as A%20B, "A/B" as A%2FB.
+func unescapeParams(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if c.Request().URL.RawPath == "" {
+			return next(c) // routed on the decoded path: nothing is escaped
+		}
+		vals := c.ParamValues()
+		out := make([]string, len(vals))
+		for i, v := range vals {
+			u, err := url.PathUnescape(v)
+			if err != nil {
+				return problem.New(problem.Invalid, "the path has a malformed %%-escape")
+			}
+			out[i] = u
+		}
+		c.SetParamValues(out...)
 		return next(c)
 	}
 }
