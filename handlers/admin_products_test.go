@@ -198,7 +198,7 @@ func itoa(n uint64) string {
 // once someone did. If-Match may list several tags.
 func TestPatchIfMatchAcceptsTheStorefrontETag(t *testing.T) {
 	e, d, _ := newServer(t)
-	key := adminKey(t, d, "editor", auth.ScopeCatalogWrite)
+	key := adminKey(t, d, "editor", auth.ScopeCatalogWrite, auth.ScopeInventoryWrite)
 	rec := send(t, e, key, "POST", "/v1/admin/products", teeJSON)
 	if rec.Code != http.StatusCreated {
 		t.Fatalf("create: %d %s", rec.Code, rec.Body)
