@@ -24,7 +24,7 @@ func TestImagesAndTextThatCouldHurtAReaderAreRefused(t *testing.T) {
 		{"bell in a SKU", `{"title":"T","variants":[{"sku":"A\u0007","price":"1"}]}`, "variants[0].sku"},
 		{"C1 control in an option", `{"title":"T","variants":[{"price":"1","options":{"Size":"M\u0085L"}}]}`, "variants[0].option1_value"},
 		{"lone CR in the description", `{"title":"T","description":"a\rb","variants":[{"price":"1"}]}`, "description"},
-		{"control in a tag", `{"title":"T","tags":["ok","b\u0008d"],"variants":[{"price":"1"}]}`, "tags"},
+		{"control in a tag", `{"title":"T","tags":["ok","b\u0000d"],"variants":[{"price":"1"}]}`, "tags"},
 	}
 	for _, c := range cases {
 		rec := send(t, e, key, "PUT", "/v1/admin/products/t", c.body)
