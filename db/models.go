@@ -222,6 +222,12 @@ type Event struct {
 	CreatedAt time.Time
 }
 
+type EventSequence struct {
+	ID       uint8
+	LastSeq  uint64
+	PrunedAt sql.NullTime
+}
+
 type IdempotencyKey struct {
 	Scope          string
 	KeyHash        []byte
@@ -327,6 +333,19 @@ type ProductListing struct {
 	CreatedAt  time.Time
 }
 
+type ProductPage struct {
+	ProductID  uint64
+	Version    uint64
+	VariantIds string
+	Body       []byte
+}
+
+type ServiceSecret struct {
+	Name      string
+	Secret    []byte
+	CreatedAt time.Time
+}
+
 type StockMovement struct {
 	ID          uint64
 	VariantID   uint64
@@ -354,4 +373,43 @@ type Variant struct {
 	Active         bool
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
+}
+
+type Webhook struct {
+	ID           uint64
+	Url          string
+	Description  string
+	Events       string
+	Secret       string
+	FromSeq      uint64
+	FailingSince sql.NullTime
+	CreatedAt    time.Time
+}
+
+type WebhookCursor struct {
+	ID  uint8
+	Seq uint64
+}
+
+type WebhookDelivery struct {
+	ID             uint64
+	WebhookID      uint64
+	EventSeq       uint64
+	EventType      string
+	Attempt        uint32
+	ResponseStatus sql.NullInt32
+	Error          sql.NullString
+	DurationMs     uint32
+	NextAttemptAt  sql.NullTime
+	At             time.Time
+}
+
+type WebhookQueue struct {
+	ID        uint64
+	WebhookID uint64
+	EventSeq  uint64
+	EventType string
+	Attempts  uint32
+	NextAt    time.Time
+	CreatedAt time.Time
 }

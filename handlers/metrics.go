@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	shelfmetrics "github.com/shelfcommerce/shelf/internal/metrics"
 	"github.com/shelfcommerce/shelf/internal/store"
 )
 
@@ -23,7 +24,7 @@ type metrics struct {
 	duration *prometheus.HistogramVec
 }
 
-func newMetrics(reg *prometheus.Registry, st *store.Store) *metrics {
+func newMetrics(reg *prometheus.Registry, st, read *store.Store) *metrics {
 	m := &metrics{
 		registry: reg,
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -39,8 +40,12 @@ func newMetrics(reg *prometheus.Registry, st *store.Store) *metrics {
 	reg.MustRegister(m.requests, m.duration,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	shelfmetrics.Register(reg)
 	if st != nil {
-		reg.MustRegister(collectors.NewDBStatsCollector(st.DB, "shelf"))
+		reg.MustRegister(collectors.NewDBStatsCollector(st.DB, "shelf"), retryCollector(st))
+	}
+	if read != nil && read != st {
+		reg.MustRegister(collectors.NewDBStatsCollector(read.DB, "shelf_read"))
 	}
 	return m
 }
@@ -83,6 +88,34 @@ func (m *metrics) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 		m.requests.WithLabelValues(method, route, status).Inc()
 		m.duration.WithLabelValues(method, route, status).Observe(time.Since(start).Seconds())
 		return nil
+	}
+}
+
+// retryCollector exports how often the store's retry policy ran out of
+// budget (answered 503); the reruns themselves are counted in
+// internal/metrics (shelf_db_retries_total).
+func retryCollector(st *store.Store) prometheus.Collector {
+	rs := st.RetryStats()
+	return collectorFuncs{
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "shelf_db_retry_exhausted_total",
+			Help: "Units of database work that kept losing races for the whole retry budget (answered 503).",
+		}, func() float64 { return float64(rs.GaveUp.Load()) }),
+	}
+}
+
+// collectorFuncs registers several collectors as one.
+type collectorFuncs []prometheus.Collector
+
+func (cs collectorFuncs) Describe(ch chan<- *prometheus.Desc) {
+	for _, c := range cs {
+		c.Describe(ch)
+	}
+}
+
+func (cs collectorFuncs) Collect(ch chan<- prometheus.Metric) {
+	for _, c := range cs {
+		c.Collect(ch)
 	}
 }
 

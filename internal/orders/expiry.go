@@ -69,7 +69,7 @@ func (s *Service) expireOne(ctx context.Context, publicID string, cutoff, now ti
 		} else if err != nil {
 			return fmt.Errorf("claim order %s: %w", publicID, err)
 		}
-		if _, err := move(ctx, tx, o, Expire, expiryActor, now.UTC().Truncate(time.Microsecond)); err != nil {
+		if _, err := s.move(ctx, tx, o, Expire, expiryActor, now.UTC().Truncate(time.Microsecond)); err != nil {
 			return err
 		}
 		done = true

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"net/http"
 	"net/mail"
 	"slices"
 	"strings"
@@ -16,6 +15,8 @@ import (
 
 	"github.com/shelfcommerce/shelf/db"
 	"github.com/shelfcommerce/shelf/internal/catalog"
+	"github.com/shelfcommerce/shelf/internal/events"
+	"github.com/shelfcommerce/shelf/internal/metrics"
 	"github.com/shelfcommerce/shelf/internal/problem"
 	"github.com/shelfcommerce/shelf/internal/rules"
 	"github.com/shelfcommerce/shelf/internal/store"
@@ -147,6 +148,27 @@ func (in PlaceInput) hash() []byte {
 // the top of idempotency.go. A fresh client error is returned as an error
 // (and stored for replays); a replay, failed or not, comes back as Placed.
 func (s *Service) Place(ctx context.Context, p PlaceParams) (*Placed, error) {
+	placed, err := s.placeOnce(ctx, p)
+	metrics.OrdersPlaced.WithLabelValues(placeOutcome(placed, err)).Inc()
+	return placed, err
+}
+
+// placeOutcome is the shelf_orders_placed_total label of one Place: a
+// problem kind (a bounded set) for a refusal, "error" for anything else.
+func placeOutcome(p *Placed, err error) string {
+	if err != nil {
+		if pe, ok := problem.As(err); ok {
+			return string(pe.Kind)
+		}
+		return "error"
+	}
+	if p != nil && p.Replayed {
+		return "replayed"
+	}
+	return "placed"
+}
+
+func (s *Service) placeOnce(ctx context.Context, p PlaceParams) (*Placed, error) {
 	in, err := p.Input.Normalize(s.limits)
 	if err != nil {
 		return nil, err
@@ -154,7 +176,7 @@ func (s *Service) Place(ctx context.Context, p PlaceParams) (*Placed, error) {
 	if !ValidKey(p.Key) {
 		return nil, problem.Field(problem.Invalid, "Idempotency-Key", "must be 1 to 255 visible ASCII characters")
 	}
-	c := newClaim(p.Scope, p.Key, in.hash())
+	c := s.newClaim(p.Scope, p.Key, in.hash())
 	if replay, err := s.acquire(ctx, c); err != nil || replay != nil {
 		return replay, err
 	}
@@ -165,16 +187,26 @@ func (s *Service) Place(ctx context.Context, p PlaceParams) (*Placed, error) {
 	status, body := s.render(ctx, err)
 	if status >= 400 && status < 500 && !problem.Is(err, problem.IdempotencyInUse) {
 		// Like Stripe: the outcome of a request that ran is part of the key.
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		ctx, cancel := detached(ctx, 2*time.Second)
 		defer cancel()
 		if serr := s.complete(ctx, s.st.Q, c, status, body, 0); serr != nil {
+			if problem.Is(serr, problem.IdempotencyInUse) {
+				return nil, serr // a retry took the key over and answers
+			}
+			// Unstored, the answer would not be the key's: a retry could
+			// get another. Tell the client to retry instead.
 			s.release(ctx, c)
+			return nil, fmt.Errorf("%w: store the answer %d: %w", store.ErrUnavailable, status, serr)
 		}
 		return nil, err
 	}
 	s.release(ctx, c)
 	return nil, err
 }
+
+// statusCreated is the HTTP status stored with a placed order's response,
+// which its Idempotency-Key replays as it was first sent.
+const statusCreated = 201
 
 // place runs the order's one transaction: read every variant, take the stock
 // of every line under its guard in variant id order, write the order, its
@@ -189,7 +221,7 @@ func (s *Service) place(ctx context.Context, in PlaceInput, c *claim) (*Placed, 
 	address, _ := json.Marshal(in.ShippingAddress)
 	var placed *Placed
 	err := s.st.InTx(ctx, func(tx *store.Tx) error {
-		t := s.clock()
+		t := s.now()
 		rows, err := tx.Q.VariantsForOrder(ctx, skus)
 		if err != nil {
 			return fmt.Errorf("read variants: %w", err)
@@ -209,7 +241,9 @@ func (s *Service) place(ctx context.Context, in PlaceInput, c *claim) (*Placed, 
 		slices.SortFunc(byVariant, func(a, b *pricedLine) int { return cmp.Compare(a.variant.ID, b.variant.ID) })
 		var short []*pricedLine
 		var soldOut []uint64
+		moves := make([]catalog.StockMove, 0, len(byVariant))
 		for _, l := range byVariant {
+			moves = append(moves, catalog.StockMove{VariantID: l.variant.ID, ProductID: l.variant.ProductID, SKU: l.sku, Delta: -int64(l.quantity)})
 			n, err := tx.Q.TakeStock(ctx, db.TakeStockParams{Quantity: int64(l.quantity), UpdatedAt: t, VariantID: l.variant.ID})
 			if err != nil {
 				return fmt.Errorf("take stock: %w", err)
@@ -227,6 +261,7 @@ func (s *Service) place(ctx context.Context, in PlaceInput, c *claim) (*Placed, 
 			} else {
 				// Only a variant that just sold out can change a listing's in_stock.
 				soldOut = append(soldOut, l.variant.ProductID)
+				moves[len(moves)-1].Restock = true
 			}
 		}
 		if len(short) > 0 {
@@ -274,7 +309,12 @@ func (s *Service) place(ctx context.Context, in PlaceInput, c *claim) (*Placed, 
 			10, lineArgs, ""); err != nil {
 			return fmt.Errorf("insert order lines: %w", err)
 		}
-		if err := insertTakenMovements(ctx, tx, byVariant, orderID, "order "+publicID, t); err != nil {
+		// The ledger and every event of the order (order.created, one
+		// stock.changed per line) in two statements, each stock level read
+		// from the inventory row just updated.
+		created := events.Order(events.TypeOrderCreated, t, publicID, orderNumber(orderID), string(db.OrdersStatusPending))
+		if err := catalog.RecordStock(ctx, tx, catalog.LedgerEntry{Reason: "order", OrderID: orderID, Actor: "order " + publicID,
+			At: t, ReadAfter: true, Extra: []events.Event{created}}, moves); err != nil {
 			return err
 		}
 		if err := catalog.SyncListing(ctx, tx, soldOut); err != nil {
@@ -292,10 +332,10 @@ func (s *Service) place(ctx context.Context, in PlaceInput, c *claim) (*Placed, 
 		if err != nil {
 			return err
 		}
-		if err := s.complete(ctx, tx.Q, c, http.StatusCreated, body, orderID); err != nil {
+		if err := s.complete(ctx, tx.Q, c, statusCreated, body, orderID); err != nil {
 			return err
 		}
-		placed = &Placed{Status: http.StatusCreated, Body: body, OrderID: publicID}
+		placed = &Placed{Status: statusCreated, Body: body, OrderID: publicID}
 		return nil
 	})
 	return placed, err
@@ -369,27 +409,6 @@ func insufficient(req []LineInput, short []*pricedLine, onHand map[uint64]int64)
 	}
 }
 
-// movement is one stock_movements row to write.
-type movement struct {
-	variantID uint64
-	sku       string
-	delta     int64
-	after     int64
-}
-
-func insertMovements(ctx context.Context, tx *store.Tx, moves []movement, reason string, orderID uint64, actor string, t any) error {
-	args := make([]any, 0, len(moves)*8)
-	for _, m := range moves {
-		args = append(args, m.variantID, m.sku, m.delta, m.after, reason, orderID, actor, t)
-	}
-	if _, err := store.InsertRows(ctx, tx,
-		"INSERT INTO stock_movements (variant_id, sku, delta, on_hand_after, reason, order_id, actor, created_at)",
-		8, args, ""); err != nil {
-		return fmt.Errorf("insert stock movements: %w", err)
-	}
-	return nil
-}
-
 // onHandOf reads the stock of the given variants, by variant id.
 func onHandOf(ctx context.Context, tx *store.Tx, variantIDs []uint64) (map[uint64]int64, error) {
 	stock, err := tx.Q.StockOf(ctx, variantIDs)
@@ -401,31 +420,6 @@ func onHandOf(ctx context.Context, tx *store.Tx, variantIDs []uint64) (map[uint6
 		onHand[r.VariantID] = r.OnHand
 	}
 	return onHand, nil
-}
-
-// insertTakenMovements writes the ledger rows of an order's stock taking in
-// one statement. Each row's on_hand_after is read from the inventory row this
-// transaction has just updated and still holds locked, which saves a SELECT
-// round trip on every order.
-func insertTakenMovements(ctx context.Context, tx *store.Tx, lines []*pricedLine, orderID uint64, actor string, t any) error {
-	var q strings.Builder
-	q.WriteString("INSERT INTO stock_movements (variant_id, sku, delta, on_hand_after, reason, order_id, actor, created_at) ")
-	args := make([]any, 0, len(lines)*6)
-	for i, l := range lines {
-		if i > 0 {
-			q.WriteString(" UNION ALL ")
-		}
-		q.WriteString("SELECT i.variant_id, ?, ?, i.on_hand, 'order', ?, ?, ? FROM inventory i WHERE i.variant_id = ?")
-		args = append(args, l.sku, -int64(l.quantity), orderID, actor, t, l.variant.ID)
-	}
-	res, err := tx.ExecContext(ctx, q.String(), args...)
-	if err != nil {
-		return fmt.Errorf("insert stock movements: %w", err)
-	}
-	if n, err := res.RowsAffected(); err != nil || n != int64(len(lines)) {
-		return fmt.Errorf("insert stock movements: wrote %d of %d rows (%v)", n, len(lines), err)
-	}
-	return nil
 }
 
 // publicIDOf reads the order id from a stored 201 body.

@@ -5,6 +5,7 @@ import "testing"
 // TestStateMachine pins every (status, action) pair: the moves the API
 // contract allows and nothing else.
 func TestStateMachine(t *testing.T) {
+	t.Parallel()
 	type want struct {
 		to    Status
 		stock bool
@@ -47,6 +48,7 @@ func TestStateMachine(t *testing.T) {
 }
 
 func TestStatusValid(t *testing.T) {
+	t.Parallel()
 	for _, s := range Statuses {
 		if !s.Valid() {
 			t.Errorf("%s not valid", s)
