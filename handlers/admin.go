@@ -90,6 +90,7 @@ func (a *API) importProducts(c echo.Context) error {
 		Actor:    "api key " + APIKey(req.Context()).Name,
 		DryRun:   dryRun,
 		Atomic:   req.ContentLength < 0,
+		NoStock:  !APIKey(req.Context()).Has(auth.ScopeInventoryWrite),
 	})
 	if err != nil {
 		return err

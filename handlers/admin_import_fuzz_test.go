@@ -21,7 +21,7 @@ func FuzzImportEndpoint(f *testing.F) {
 	f.Add(uint8(2), []byte(`{"handle":"a","title":"A","variants":[{"price":"1","options":{"Größe":"XL"}}]}`+"\n{\n"))
 	d := dbtest.New(f)
 	e := handlers.New(handlers.Config{Store: d.Store, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), ImportBodyLimit: 1 << 20})
-	key := adminKey(f, d, "fuzz", auth.ScopeImportsWrite)
+	key := adminKey(f, d, "fuzz", auth.ScopeImportsWrite, auth.ScopeInventoryWrite)
 	formats := []string{"shopify", "csv", "ndjson"}
 	f.Fuzz(func(t *testing.T, format uint8, body []byte) {
 		rec := postImport(t, e, key, "format="+formats[int(format)%3]+"&dry_run=true", body)

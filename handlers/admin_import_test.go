@@ -102,7 +102,7 @@ func counts(t *testing.T, d *dbtest.DB) tableCounts {
 func TestImportRealShopifyExports(t *testing.T) {
 	t.Parallel()
 	e, d, logs := newServer(t)
-	key := adminKey(t, d, "importer", auth.ScopeImportsWrite)
+	key := adminKey(t, d, "importer", auth.ScopeImportsWrite, auth.ScopeInventoryWrite)
 
 	// Shopify's template: an older column set, and SKU-less variants.
 	tpl := shopifyFile(t, "shopify_product_template.csv")
@@ -191,7 +191,7 @@ func TestImportRealShopifyExports(t *testing.T) {
 func TestImportUnpublishedShopifyProductsAreDrafts(t *testing.T) {
 	t.Parallel()
 	e, d, _ := newServer(t)
-	key := adminKey(t, d, "importer", auth.ScopeImportsWrite)
+	key := adminKey(t, d, "importer", auth.ScopeImportsWrite, auth.ScopeInventoryWrite)
 	tpl := string(shopifyFile(t, "shopify_product_template.csv"))
 	draft := strings.Replace(tpl, "mens t-shirt,true,Title", "mens t-shirt,false,Title", 1)
 	if draft == tpl {
@@ -220,7 +220,7 @@ func TestImportUnpublishedShopifyProductsAreDrafts(t *testing.T) {
 func TestImportUpdatesChangedProductsOnly(t *testing.T) {
 	t.Parallel()
 	e, d, _ := newServer(t)
-	key := adminKey(t, d, "importer", auth.ScopeImportsWrite)
+	key := adminKey(t, d, "importer", auth.ScopeImportsWrite, auth.ScopeInventoryWrite)
 	file := "handle,title,sku,price,stock,option1_name,option1_value,category\n" +
 		"tee,Tee,TEE-S,19.99,5,Size,S,Apparel > Shirts\n" +
 		"tee,,TEE-M,19.99,5,,M,\n" +
@@ -270,7 +270,7 @@ func TestImportUpdatesChangedProductsOnly(t *testing.T) {
 func TestImportDryRunWritesNothingAndReportsTheRealRun(t *testing.T) {
 	t.Parallel()
 	e, d, _ := newServer(t)
-	key := adminKey(t, d, "importer", auth.ScopeImportsWrite)
+	key := adminKey(t, d, "importer", auth.ScopeImportsWrite, auth.ScopeInventoryWrite)
 	candles := shopifyFile(t, "candles_products_export.csv")
 	empty := counts(t, d)
 	dry := runImport(t, e, key, "format=shopify&dry_run=true", candles)
@@ -289,7 +289,7 @@ func TestImportDryRunWritesNothingAndReportsTheRealRun(t *testing.T) {
 func TestImportRefusesBadRequestsBeforeWriting(t *testing.T) {
 	t.Parallel()
 	e, d, _ := newServer(t, func(c *handlers.Config) { c.ImportBodyLimit = 200 })
-	key := adminKey(t, d, "importer", auth.ScopeImportsWrite)
+	key := adminKey(t, d, "importer", auth.ScopeImportsWrite, auth.ScopeInventoryWrite)
 	for _, tc := range []struct {
 		name, query, body string
 		status            int
@@ -356,7 +356,7 @@ func TestImportNeedsAKeyWithTheScope(t *testing.T) {
 func TestMalformedImportsNeverFail500(t *testing.T) {
 	t.Parallel()
 	e, d, _ := newServer(t)
-	key := adminKey(t, d, "importer", auth.ScopeImportsWrite)
+	key := adminKey(t, d, "importer", auth.ScopeImportsWrite, auth.ScopeInventoryWrite)
 	long := strings.Repeat("x", 300)
 	cases := map[string][]string{
 		"shopify": {
@@ -398,7 +398,7 @@ var _ = echo.New
 func TestImportMatchesSKULessVariantsByOptions(t *testing.T) {
 	t.Parallel()
 	e, d, _ := newServer(t)
-	key := adminKey(t, d, "importer", auth.ScopeImportsWrite)
+	key := adminKey(t, d, "importer", auth.ScopeImportsWrite, auth.ScopeInventoryWrite)
 	line := func(s, m string) []byte {
 		return []byte(`{"handle":"cap","title":"Cap","variants":[{` + s + `"price":"5","stock":2,"options":{"Size":"S"}},{` + m + `"price":"5","stock":3,"options":{"Size":"M"}}]}` + "\n")
 	}

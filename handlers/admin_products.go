@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/shelfcommerce/shelf/internal/auth"
 	"github.com/shelfcommerce/shelf/internal/catalog"
 	"github.com/shelfcommerce/shelf/internal/importer"
 	"github.com/shelfcommerce/shelf/internal/problem"
@@ -27,11 +29,38 @@ var productFields = []string{"slug", "title", "description", "brand", "type", "s
 // "on_hand" (as the product is shown) or "stock" (as in NDJSON imports).
 var variantFields = []string{"sku", "price", "compare_at_price", "currency", "on_hand", "stock", "options"}
 
+// moneyFields and imageFields are the members of a price object and of an
+// image: matched exactly, like every other key of a request.
+var (
+	moneyFields = []string{"amount", "currency"}
+	imageFields = []string{"src", "alt", "position"}
+)
+
+// onlyKeys reports the keys of raw, when it is an object, that are not in
+// allowed (exactly: JSON names are case-sensitive here).
+func onlyKeys(raw json.RawMessage, path string, allowed []string, fe *problem.Fields) {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(raw, &m) != nil {
+		return
+	}
+	for k := range m {
+		if !slices.Contains(allowed, k) {
+			fe.Add(path+"."+k, "is not a field of this request (fields: "+strings.Join(allowed, ", ")+")")
+		}
+	}
+}
+
 var computedFields = map[string]bool{"id": true, "version": true, "created_at": true, "updated_at": true, "price_min": true, "in_stock": true, "available": true, "option_names": true}
 
-// readProductBody reads a product request, refusing unknown and computed
-// members with a 400 naming them, and returns the body and its members.
+// readProductBody reads a product request, refusing another Content-Type
+// (415) and unknown and computed members with a 400 naming them, and returns
+// the body and its members. Member names are checked here, exactly (JSON
+// names are case-sensitive), so the struct decoding after it cannot match a
+// case-folded name.
 func readProductBody(c echo.Context) ([]byte, map[string]json.RawMessage, error) {
+	if err := requireJSON(c.Request()); err != nil {
+		return nil, nil, err
+	}
 	body, err := io.ReadAll(c.Request().Body)
 	if err != nil {
 		return nil, nil, err // *http.MaxBytesError: 413
@@ -53,11 +82,20 @@ func readProductBody(c echo.Context) ([]byte, map[string]json.RawMessage, error)
 			fe.Add("variants", "must be an array of objects")
 		}
 		for i, v := range vs {
-			for k := range v {
+			for k, val := range v {
 				if !slices.Contains(variantFields, k) {
 					fe.Add("variants["+strconv.Itoa(i)+"]."+k, unknownMsg(k))
+				} else if k == "price" || k == "compare_at_price" {
+					onlyKeys(val, "variants["+strconv.Itoa(i)+"]."+k, moneyFields, &fe)
 				}
 			}
+		}
+	}
+	if raw, ok := m["images"]; ok {
+		var ims []json.RawMessage
+		_ = json.Unmarshal(raw, &ims)
+		for i, im := range ims {
+			onlyKeys(im, "images["+strconv.Itoa(i)+"]", imageFields, &fe)
 		}
 	}
 	return body, m, fe.Err()
@@ -214,11 +252,28 @@ func (a *API) writeProduct(c echo.Context, r *productRequest, slug string, mode 
 		return err
 	}
 	ctx := c.Request().Context()
+	// Stock has its own scope: a catalog editor's key cannot change it.
+	if catalog.HasStock(p) {
+		if err := needInventoryScope(ctx); err != nil {
+			return err
+		}
+	}
 	out, outcome, err := catalog.WriteProduct(ctx, a.cfg.Store, p, mode, 0, a.actor(ctx))
 	if err != nil {
 		return err
 	}
 	return a.productResponse(c, out, outcome == catalog.Created)
+}
+
+// needInventoryScope refuses a write that sets stock for a key without
+// inventory:write, with a 403 naming the scope.
+func needInventoryScope(ctx context.Context) error {
+	if APIKey(ctx).Has(auth.ScopeInventoryWrite) {
+		return nil
+	}
+	return &problem.Error{Kind: problem.Forbidden, Detail: fmt.Sprintf(
+		"the API key %q lacks the scope %q, which setting on_hand (or stock) needs; leave it out to edit the product alone", APIKey(ctx).Name, auth.ScopeInventoryWrite),
+		Extra: map[string]any{"required_scope": auth.ScopeInventoryWrite}}
 }
 
 // actor names the API key in the stock ledger.
@@ -288,6 +343,14 @@ func (a *API) patchProduct(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
+	for _, v := range r.Variants {
+		if v.OnHand != nil || v.Stock != nil {
+			if err := needInventoryScope(ctx); err != nil {
+				return err
+			}
+			break
+		}
+	}
 	opts := catalog.PatchOptions{Currency: a.currency(), Actor: a.actor(ctx)}
 	if im := c.Request().Header.Get("If-Match"); im != "" && strings.TrimSpace(im) != "*" {
 		opts.IfMatch = []string{}

@@ -201,7 +201,7 @@ func itoa(n uint64) string {
 func TestPatchIfMatchAcceptsTheStorefrontETag(t *testing.T) {
 	t.Parallel()
 	e, d, _ := newServer(t)
-	key := adminKey(t, d, "editor", auth.ScopeCatalogWrite)
+	key := adminKey(t, d, "editor", auth.ScopeCatalogWrite, auth.ScopeInventoryWrite)
 	rec := send(t, e, key, "POST", "/v1/admin/products", teeJSON)
 	if rec.Code != http.StatusCreated {
 		t.Fatalf("create: %d %s", rec.Code, rec.Body)

@@ -42,7 +42,7 @@ func scrape(t *testing.T, e http.Handler) map[string]float64 {
 // are process-wide, so the test compares scrapes before and after.
 func TestBusinessMetricsCountWhatHappened(t *testing.T) {
 	e, d, _ := newServer(t, func(c *handlers.Config) { c.Storefront.DetailTTL = time.Minute })
-	key := adminKey(t, d, "metrics", auth.ScopeImportsWrite)
+	key := adminKey(t, d, "metrics", auth.ScopeImportsWrite, auth.ScopeInventoryWrite)
 	before := scrape(t, e)
 
 	file := `{"handle":"metric-mug","title":"Mug","status":"active","variants":[{"sku":"MM-1","price":"9.00","stock":5},{"sku":"MM-2","price":"9.00","stock":5}]}

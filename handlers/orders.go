@@ -1,10 +1,6 @@
 package handlers
 
 import (
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -206,48 +202,4 @@ func (a *API) listOrders(c echo.Context) error {
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return c.JSON(http.StatusOK, page)
-}
-
-// decodeJSON reads a JSON body strictly: unknown fields, trailing data and
-// wrong types are a 400 that says where.
-func decodeJSON(c echo.Context, v any) error {
-	dec := json.NewDecoder(c.Request().Body)
-	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
-	if err == nil {
-		if _, terr := dec.Token(); terr != io.EOF {
-			return problem.New(problem.Invalid, "the request body must be a single JSON object")
-		}
-		return nil
-	}
-	var mbe *http.MaxBytesError
-	var te *json.UnmarshalTypeError
-	var se *json.SyntaxError
-	switch {
-	case errors.As(err, &mbe):
-		return err
-	case errors.Is(err, io.EOF):
-		return problem.New(problem.Invalid, "the request body is empty; it must be a JSON object")
-	case errors.As(err, &te):
-		return problem.Field(problem.Invalid, te.Field, fmt.Sprintf("must be %s", jsonKind(te.Type.Kind().String())))
-	case errors.As(err, &se):
-		return problem.New(problem.Invalid, "the request body is not valid JSON (at byte %d)", se.Offset)
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return problem.Field(problem.Invalid, strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`), "is not a field of this request")
-	}
-	return problem.New(problem.Invalid, "the request body is not valid JSON")
-}
-
-func jsonKind(k string) string {
-	switch k {
-	case "int", "int32", "int64", "uint64":
-		return "a whole number"
-	case "string":
-		return "a string"
-	case "slice":
-		return "an array"
-	case "struct", "ptr":
-		return "an object"
-	}
-	return "of another type"
 }

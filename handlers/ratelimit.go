@@ -73,8 +73,10 @@ func (l *limiter) bucketOf(key string, t time.Time) *bucket {
 			}
 		}
 		l.swept = t
-		for k := range l.clients { // still full: forget arbitrary buckets
-			if len(l.clients) < maxTrackedClients {
+		// Still full: forget a tenth, arbitrary buckets, so that the next
+		// tenth of new addresses is stored without another sweep.
+		for k := range l.clients {
+			if len(l.clients) < maxTrackedClients*9/10 {
 				break
 			}
 			delete(l.clients, k)

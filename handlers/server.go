@@ -138,8 +138,10 @@ func New(cfg Config) *echo.Echo {
 	e.HTTPErrorHandler = a.ErrorHandler
 	e.IPExtractor = ipExtractor(cfg.TrustedProxies)
 
+	e.Pre(nosniff)
 	e.Pre(headAsGet)
 	e.Use(headAgain)
+	e.Use(unescapeParams)
 	e.Use(requestID)
 	e.Use(a.accessLog) // outermost after the id, so it sees the final status
 	e.Use(a.metrics.middleware)

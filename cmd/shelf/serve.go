@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -133,7 +134,19 @@ func serve(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	ln = handlers.LimitListener(ln, handlers.ConnLimits{Max: ab.MaxConns, PerIP: ab.MaxConnsPerIP, Trusted: cfg.TrustedProxies})
+	// Every connection is a file descriptor, and so is every database
+	// connection: the cap leaves a quarter of the process's limit (at
+	// least 64) for the pool, logs and files.
+	maxConns := ab.MaxConns
+	var rl syscall.Rlimit
+	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl) == nil && rl.Cur < uint64(maxConns)+uint64(maxConns)/3+64 {
+		maxConns = 16
+		if reserve := max(rl.Cur/4, 64); rl.Cur > reserve+16 {
+			maxConns = int(rl.Cur - reserve)
+		}
+		log.Warn("SHELF_MAX_CONNS lowered to fit the file descriptor limit", "max_conns", maxConns, "nofile", rl.Cur)
+	}
+	ln = handlers.LimitListener(ln, handlers.ConnLimits{Max: maxConns, PerIP: ab.MaxConnsPerIP, Trusted: cfg.TrustedProxies})
 	if ab.MetricsAddr != "" {
 		mln, err := net.Listen("tcp", ab.MetricsAddr)
 		if err != nil {

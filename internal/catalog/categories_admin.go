@@ -10,6 +10,7 @@ import (
 
 	"github.com/shelfcommerce/shelf/db"
 	"github.com/shelfcommerce/shelf/internal/problem"
+	"github.com/shelfcommerce/shelf/internal/rules"
 	"github.com/shelfcommerce/shelf/internal/store"
 )
 
@@ -68,6 +69,8 @@ func UpdateCategory(ctx context.Context, st *store.Store, id uint64, p CategoryP
 			name = strings.TrimSpace(*p.Name)
 			if name == "" || len(name) > 255 {
 				fe.Add("name", "must be 1 to 255 characters")
+			} else if msg := rules.Text(name); msg != "" {
+				fe.Add("name", msg)
 			}
 		}
 		if p.Slug != nil {

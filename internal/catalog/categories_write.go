@@ -13,6 +13,7 @@ import (
 
 	"github.com/shelfcommerce/shelf/db"
 	"github.com/shelfcommerce/shelf/internal/problem"
+	"github.com/shelfcommerce/shelf/internal/rules"
 	"github.com/shelfcommerce/shelf/internal/store"
 )
 
@@ -30,6 +31,8 @@ func CreateCategory(ctx context.Context, tx *store.Tx, in CategoryInput) (db.Cat
 	in.Name = strings.TrimSpace(in.Name)
 	if in.Name == "" || len(in.Name) > 255 {
 		fe.Add("name", "must be 1 to 255 characters")
+	} else if msg := rules.Text(in.Name); msg != "" {
+		fe.Add("name", msg)
 	}
 	if in.Slug == "" {
 		in.Slug = Slugify(in.Name)

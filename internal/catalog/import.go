@@ -77,6 +77,9 @@ type ImportOptions struct {
 	// the file was read to the end: for bodies whose size is not known in
 	// advance, so that a body cut off by the size limit writes nothing.
 	Atomic bool
+	// NoStock refuses every stock value in the file as a row error (the
+	// variant is not written): for an importer without inventory:write.
+	NoStock bool
 	// BatchRows is about how many variant rows go in one transaction (default 2000).
 	BatchRows int
 	// Progress, if set, is called after each batch with the rows read so far.
@@ -158,6 +161,9 @@ func Import(ctx context.Context, st *store.Store, r io.Reader, opts ImportOption
 			var pe *importer.ProductError
 			switch {
 			case err == nil:
+				if opts.NoStock {
+					refuseStock(p)
+				}
 				b.products = append(b.products, p)
 				b.rows += len(p.Variants) + badRows(p.Variants, p.Errors)
 			case errors.As(err, &pe):

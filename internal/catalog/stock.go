@@ -10,6 +10,7 @@ import (
 
 	"github.com/shelfcommerce/shelf/db"
 	"github.com/shelfcommerce/shelf/internal/problem"
+	"github.com/shelfcommerce/shelf/internal/rules"
 	"github.com/shelfcommerce/shelf/internal/store"
 )
 
@@ -37,6 +38,12 @@ type StockLevel struct {
 func SetStock(ctx context.Context, st *store.Store, ch StockChange) (StockLevel, error) {
 	if len(ch.Note) > 255 {
 		return StockLevel{}, problem.Field(problem.Unprocessable, "note", "must be at most 255 characters")
+	}
+	if msg := rules.Multiline(ch.Note); msg != "" {
+		return StockLevel{}, problem.Field(problem.Unprocessable, "note", msg)
+	}
+	if msg := rules.Text(ch.Reason); msg != "" {
+		return StockLevel{}, problem.Field(problem.Unprocessable, "reason", msg)
 	}
 	var out StockLevel
 	err := st.InTx(ctx, func(tx *store.Tx) error {

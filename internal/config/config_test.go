@@ -97,3 +97,28 @@ func TestWebhookSettings(t *testing.T) {
 		}
 	}
 }
+
+func TestAbuseLimitsDefaultsAndBadValues(t *testing.T) {
+	c, err := Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := c.Abuse
+	if a.PendingOrderTTL != time.Hour || a.OrderRateLimit != 30 || a.AuthFailureLimit != 10 ||
+		a.OrderMaxLines != 100 || a.OrderMaxLineQty != 1000 || a.OrderMaxUnits != 1000 ||
+		a.MaxConns != 4096 || a.MaxConnsPerIP != 256 || a.MetricsAddr != "" {
+		t.Fatalf("defaults %+v", a)
+	}
+	c, err = Load(env(map[string]string{"SHELF_PENDING_ORDER_TTL": "0", "SHELF_ORDER_RATE_LIMIT": "0", "SHELF_METRICS_ADDR": "127.0.0.1:9090"}))
+	if err != nil || c.Abuse.PendingOrderTTL != 0 || c.Abuse.OrderRateLimit != 0 || c.Abuse.MetricsAddr != "127.0.0.1:9090" {
+		t.Fatalf("0 must turn expiry and the rate limit off: %+v %v", c.Abuse, err)
+	}
+	_, err = Load(env(map[string]string{
+		"SHELF_PENDING_ORDER_TTL": "5s", "SHELF_ORDER_RATE_LIMIT": "-1", "SHELF_ORDER_MAX_UNITS": "0", "SHELF_METRICS_ADDR": "9090",
+	}))
+	for _, name := range []string{"SHELF_PENDING_ORDER_TTL", "SHELF_ORDER_RATE_LIMIT", "SHELF_ORDER_MAX_UNITS", "SHELF_METRICS_ADDR"} {
+		if err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("error does not name %s: %v", name, err)
+		}
+	}
+}

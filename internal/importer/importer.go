@@ -356,6 +356,7 @@ type builder struct {
 	skus    map[string]int
 	imgSrcs map[string]bool
 	nextPos int
+	images  int // images offered so far, for images[i] in errors
 
 	// Format readers' per-product state.
 	optSlots     []int // CSV option slots (0..2) that have a name, aligned with OptionNames
@@ -415,6 +416,7 @@ func (b *builder) setOptionNames(line int, names []string) {
 // addVariant adds v unless errs is non-empty, in which case the row's errors are recorded.
 // It reports whether the variant was kept.
 func (b *builder) addVariant(v Variant, errs []RowError) bool {
+	errs = append(errs, variantRules(v)...)
 	if len(errs) == 0 {
 		if len(b.p.OptionNames) > 0 {
 			key := strings.Join(v.Options, "\x00")
@@ -481,8 +483,13 @@ func (b *builder) addAttr(name, val string) {
 
 // addImage adds an image; pos <= 0 means "next".
 func (b *builder) addImage(src, alt string, pos int) {
+	idx := b.images
+	b.images++
 	src = strings.TrimSpace(src)
 	if src == "" || b.imgSrcs[src] || !utf8.ValidString(src) {
+		return
+	}
+	if !b.imageRules(idx, src, strings.TrimSpace(alt)) {
 		return
 	}
 	if !utf8.ValidString(alt) {
@@ -502,6 +509,7 @@ func (b *builder) addImage(src, alt string, pos int) {
 // finish returns the product, or a *ProductError if it cannot be imported.
 func (b *builder) finish() (*Product, error) {
 	p := b.p
+	b.productRules()
 	if len(b.fatal) == 0 && len(p.Variants) == 0 {
 		if len(p.Errors) == 0 {
 			b.productErr(p.Line, "price", "is required: the product has no variant")

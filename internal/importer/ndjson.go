@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/shelfcommerce/shelf/internal/money"
+	"github.com/shelfcommerce/shelf/internal/rules"
 )
 
 type ndjsonReader struct {
@@ -173,6 +174,12 @@ func parseJSON(jp *ProductJSON, line int, opts Options, seen seenHandles) (*Prod
 	p.Brand = strings.TrimSpace(jp.Brand)
 	p.ProductType = strings.TrimSpace(jp.Type)
 	p.CategoryPath = splitCategory(jp.Category)
+	for _, t := range jp.Tags {
+		// Checked before the join below, which would split a tag at a NUL.
+		if msg := rules.Text(t); msg != "" {
+			b.productErr(line, "tags", msg)
+		}
+	}
 	p.Tags = splitList(strings.Join(jp.Tags, "\x00"), "\x00")
 	if s, ok := normStatus(jp.Status); !ok {
 		b.productErr(line, "status", "must be active, draft or archived")

@@ -18,6 +18,7 @@ import (
 	"github.com/shelfcommerce/shelf/internal/events"
 	"github.com/shelfcommerce/shelf/internal/metrics"
 	"github.com/shelfcommerce/shelf/internal/problem"
+	"github.com/shelfcommerce/shelf/internal/rules"
 	"github.com/shelfcommerce/shelf/internal/store"
 )
 
@@ -125,6 +126,8 @@ func (in PlaceInput) Normalize(l Limits) (PlaceInput, error) {
 			fe.Add("shipping_address."+f.name, "is required")
 		} else if len(f.value) > maxFieldLen {
 			fe.Add("shipping_address."+f.name, fmt.Sprintf("must be at most %d characters", maxFieldLen))
+		} else if msg := rules.Text(f.value); msg != "" {
+			fe.Add("shipping_address."+f.name, msg)
 		}
 	}
 	if len(a.Country) != 2 || strings.Trim(a.Country, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != "" {

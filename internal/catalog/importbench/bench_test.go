@@ -55,7 +55,7 @@ func BenchmarkImport(b *testing.B) {
 	}
 
 	d := dbtest.New(b)
-	secret, _, err := auth.NewKeys(d.Store.Q).Create(ctx, "bench", []string{auth.ScopeImportsWrite})
+	secret, _, err := auth.NewKeys(d.Store.Q).Create(ctx, "bench", []string{auth.ScopeImportsWrite, auth.ScopeInventoryWrite})
 	if err != nil {
 		b.Fatal(err)
 	}
