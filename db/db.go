@@ -111,11 +111,29 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.completeIdempotencyKeyStmt, err = db.PrepareContext(ctx, completeIdempotencyKey); err != nil {
 		return nil, fmt.Errorf("error preparing query CompleteIdempotencyKey: %w", err)
 	}
+	if q.countProductsStmt, err = db.PrepareContext(ctx, countProducts); err != nil {
+		return nil, fmt.Errorf("error preparing query CountProducts: %w", err)
+	}
 	if q.deleteExpiredIdempotencyKeyStmt, err = db.PrepareContext(ctx, deleteExpiredIdempotencyKey); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteExpiredIdempotencyKey: %w", err)
 	}
 	if q.deleteListingRowStmt, err = db.PrepareContext(ctx, deleteListingRow); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteListingRow: %w", err)
+	}
+	if q.exportAttributesStmt, err = db.PrepareContext(ctx, exportAttributes); err != nil {
+		return nil, fmt.Errorf("error preparing query ExportAttributes: %w", err)
+	}
+	if q.exportCategoryPathsStmt, err = db.PrepareContext(ctx, exportCategoryPaths); err != nil {
+		return nil, fmt.Errorf("error preparing query ExportCategoryPaths: %w", err)
+	}
+	if q.exportImagesStmt, err = db.PrepareContext(ctx, exportImages); err != nil {
+		return nil, fmt.Errorf("error preparing query ExportImages: %w", err)
+	}
+	if q.exportProductsStmt, err = db.PrepareContext(ctx, exportProducts); err != nil {
+		return nil, fmt.Errorf("error preparing query ExportProducts: %w", err)
+	}
+	if q.exportVariantsStmt, err = db.PrepareContext(ctx, exportVariants); err != nil {
+		return nil, fmt.Errorf("error preparing query ExportVariants: %w", err)
 	}
 	if q.getActiveAPIKeyByHashStmt, err = db.PrepareContext(ctx, getActiveAPIKeyByHash); err != nil {
 		return nil, fmt.Errorf("error preparing query GetActiveAPIKeyByHash: %w", err)
@@ -212,6 +230,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.setOrderStatusStmt, err = db.PrepareContext(ctx, setOrderStatus); err != nil {
 		return nil, fmt.Errorf("error preparing query SetOrderStatus: %w", err)
+	}
+	if q.setProductContentHashStmt, err = db.PrepareContext(ctx, setProductContentHash); err != nil {
+		return nil, fmt.Errorf("error preparing query SetProductContentHash: %w", err)
 	}
 	if q.stockOfStmt, err = db.PrepareContext(ctx, stockOf); err != nil {
 		return nil, fmt.Errorf("error preparing query StockOf: %w", err)
@@ -411,6 +432,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing completeIdempotencyKeyStmt: %w", cerr)
 		}
 	}
+	if q.countProductsStmt != nil {
+		if cerr := q.countProductsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing countProductsStmt: %w", cerr)
+		}
+	}
 	if q.deleteExpiredIdempotencyKeyStmt != nil {
 		if cerr := q.deleteExpiredIdempotencyKeyStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing deleteExpiredIdempotencyKeyStmt: %w", cerr)
@@ -419,6 +445,31 @@ func (q *Queries) Close() error {
 	if q.deleteListingRowStmt != nil {
 		if cerr := q.deleteListingRowStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing deleteListingRowStmt: %w", cerr)
+		}
+	}
+	if q.exportAttributesStmt != nil {
+		if cerr := q.exportAttributesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing exportAttributesStmt: %w", cerr)
+		}
+	}
+	if q.exportCategoryPathsStmt != nil {
+		if cerr := q.exportCategoryPathsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing exportCategoryPathsStmt: %w", cerr)
+		}
+	}
+	if q.exportImagesStmt != nil {
+		if cerr := q.exportImagesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing exportImagesStmt: %w", cerr)
+		}
+	}
+	if q.exportProductsStmt != nil {
+		if cerr := q.exportProductsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing exportProductsStmt: %w", cerr)
+		}
+	}
+	if q.exportVariantsStmt != nil {
+		if cerr := q.exportVariantsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing exportVariantsStmt: %w", cerr)
 		}
 	}
 	if q.getActiveAPIKeyByHashStmt != nil {
@@ -581,6 +632,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing setOrderStatusStmt: %w", cerr)
 		}
 	}
+	if q.setProductContentHashStmt != nil {
+		if cerr := q.setProductContentHashStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setProductContentHashStmt: %w", cerr)
+		}
+	}
 	if q.stockOfStmt != nil {
 		if cerr := q.stockOfStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing stockOfStmt: %w", cerr)
@@ -729,8 +785,14 @@ type Queries struct {
 	childCategoryByNameStmt               *sql.Stmt
 	claimIdempotencyKeyStmt               *sql.Stmt
 	completeIdempotencyKeyStmt            *sql.Stmt
+	countProductsStmt                     *sql.Stmt
 	deleteExpiredIdempotencyKeyStmt       *sql.Stmt
 	deleteListingRowStmt                  *sql.Stmt
+	exportAttributesStmt                  *sql.Stmt
+	exportCategoryPathsStmt               *sql.Stmt
+	exportImagesStmt                      *sql.Stmt
+	exportProductsStmt                    *sql.Stmt
+	exportVariantsStmt                    *sql.Stmt
 	getActiveAPIKeyByHashStmt             *sql.Stmt
 	getCategoryStmt                       *sql.Stmt
 	getCategoryBySlugStmt                 *sql.Stmt
@@ -763,6 +825,7 @@ type Queries struct {
 	seedProductBySlugStmt                 *sql.Stmt
 	seedRecountCategoriesStmt             *sql.Stmt
 	setOrderStatusStmt                    *sql.Stmt
+	setProductContentHashStmt             *sql.Stmt
 	stockOfStmt                           *sql.Stmt
 	sweepIdempotencyKeysStmt              *sql.Stmt
 	takeLastStockStmt                     *sql.Stmt
@@ -814,8 +877,14 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		childCategoryByNameStmt:               q.childCategoryByNameStmt,
 		claimIdempotencyKeyStmt:               q.claimIdempotencyKeyStmt,
 		completeIdempotencyKeyStmt:            q.completeIdempotencyKeyStmt,
+		countProductsStmt:                     q.countProductsStmt,
 		deleteExpiredIdempotencyKeyStmt:       q.deleteExpiredIdempotencyKeyStmt,
 		deleteListingRowStmt:                  q.deleteListingRowStmt,
+		exportAttributesStmt:                  q.exportAttributesStmt,
+		exportCategoryPathsStmt:               q.exportCategoryPathsStmt,
+		exportImagesStmt:                      q.exportImagesStmt,
+		exportProductsStmt:                    q.exportProductsStmt,
+		exportVariantsStmt:                    q.exportVariantsStmt,
 		getActiveAPIKeyByHashStmt:             q.getActiveAPIKeyByHashStmt,
 		getCategoryStmt:                       q.getCategoryStmt,
 		getCategoryBySlugStmt:                 q.getCategoryBySlugStmt,
@@ -848,6 +917,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		seedProductBySlugStmt:                 q.seedProductBySlugStmt,
 		seedRecountCategoriesStmt:             q.seedRecountCategoriesStmt,
 		setOrderStatusStmt:                    q.setOrderStatusStmt,
+		setProductContentHashStmt:             q.setProductContentHashStmt,
 		stockOfStmt:                           q.stockOfStmt,
 		sweepIdempotencyKeysStmt:              q.sweepIdempotencyKeysStmt,
 		takeLastStockStmt:                     q.takeLastStockStmt,

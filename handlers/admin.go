@@ -16,11 +16,13 @@ import (
 )
 
 func (a *API) registerAdmin(e *echo.Echo) {
+	read := a.requireScope(auth.ScopeCatalogRead)
 	cat := a.requireScope(auth.ScopeCatalogWrite)
 	inv := a.requireScope(auth.ScopeInventoryWrite)
 	imp := a.requireScope(auth.ScopeImportsWrite)
 
 	e.POST("/v1/admin/imports", a.importProducts, imp)
+	e.GET("/v1/admin/exports", a.exportProducts, read)
 
 	e.POST("/v1/admin/products", a.createProduct, cat)
 	// {product} is the id or the slug; PUT creates or replaces by slug.

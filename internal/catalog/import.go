@@ -78,8 +78,12 @@ type ImportOptions struct {
 	Atomic bool
 	// BatchRows is about how many variant rows go in one transaction (default 2000).
 	BatchRows int
-	// Progress, if set, is called after each batch with the rows read so far.
+	// Progress, if set, is called after each batch is written with the rows
+	// written (or found unchanged) so far.
 	Progress func(rows int)
+	// Parsed, if set, is called as each batch leaves the parser with the rows
+	// parsed so far; the parser runs up to two batches ahead of the writes.
+	Parsed func(rows int)
 }
 
 // badRows counts the variant rows that errs are about and that are not among
@@ -146,6 +150,7 @@ func Import(ctx context.Context, st *store.Store, r io.Reader, opts ImportOption
 	go func() {
 		defer close(ch)
 		var b batch
+		parsed := 0
 		for {
 			p, err := rd.Next()
 			var pe *importer.ProductError
@@ -165,6 +170,9 @@ func Import(ctx context.Context, st *store.Store, r io.Reader, opts ImportOption
 				return
 			}
 			if b.rows >= opts.BatchRows {
+				if parsed += b.rows; opts.Parsed != nil {
+					opts.Parsed(parsed)
+				}
 				select {
 				case ch <- b:
 				case <-ctx.Done():
