@@ -92,13 +92,20 @@ func (a *API) importProducts(c echo.Context) error {
 		Actor:    "api key " + APIKey(req.Context()).Name,
 		DryRun:   dryRun,
 		Atomic:   req.ContentLength < 0,
+		Stop:     a.cfg.Stopping,
 	})
 	var fileErr *catalog.ErrFile
-	if errors.As(err, &fileErr) {
+	switch {
+	case errors.As(err, &fileErr):
 		return &problem.Error{Kind: problem.Invalid, Detail: "the file cannot be imported: " + fileErr.Error(),
 			Extra: map[string]any{"line": fileErr.Line}}
-	}
-	if err != nil {
+	case errors.Is(err, catalog.ErrStopped):
+		return problem.New(problem.Unavailable, "the server is shutting down and this import commits only at its end: nothing was written; send it again")
+	case err != nil && rep != nil:
+		// Earlier batches were committed: the client learns what was written
+		// (complete: false) rather than a bare failure.
+		a.log.ErrorContext(ctx, "import cut short", "err", err.Error(), "rows_written", rep.Rows)
+	case err != nil:
 		return err
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")

@@ -5,11 +5,13 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +21,8 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/legacy"
 	"github.com/labstack/echo/v4"
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"gopkg.in/yaml.v3"
 
 	"github.com/shelfcommerce/shelf/handlers"
 )
@@ -29,6 +33,34 @@ var contract struct {
 	doc    *openapi3.T
 	router routers.Router
 	err    error
+	// bodies compiles the document's schemas as JSON Schema 2020-12 once;
+	// kin-openapi compiles a validator for every value it checks against a
+	// 3.1 document, which made the handler tests several times slower.
+	bodies  *jsonschema.Compiler
+	mu      sync.Mutex
+	schemas map[string]*jsonschema.Schema
+}
+
+const contractURL = "file:///openapi.json"
+
+// bodySchema is the compiled schema at a JSON pointer into the document.
+func bodySchema(pointer string) (*jsonschema.Schema, error) {
+	contract.mu.Lock()
+	defer contract.mu.Unlock()
+	if sch, ok := contract.schemas[pointer]; ok {
+		return sch, nil
+	}
+	sch, err := contract.bodies.Compile(contractURL + "#" + pointer)
+	if err != nil {
+		return nil, err
+	}
+	contract.schemas[pointer] = sch
+	return sch, nil
+}
+
+// pointerEscape escapes a JSON pointer token.
+func pointerEscape(s string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(s, "~", "~0"), "/", "~1")
 }
 
 func loadContract() (*openapi3.T, routers.Router, error) {
@@ -50,7 +82,33 @@ func loadContract() (*openapi3.T, routers.Router, error) {
 			contract.err = err
 			return
 		}
-		contract.doc, contract.router = doc, r
+		var tree any
+		if err := yaml.Unmarshal(handlers.OpenAPI(), &tree); err != nil {
+			contract.err = err
+			return
+		}
+		js, err := json.Marshal(tree)
+		if err != nil {
+			contract.err = err
+			return
+		}
+		asJSON, err := jsonschema.UnmarshalJSON(bytes.NewReader(js))
+		if err != nil {
+			contract.err = err
+			return
+		}
+		c := jsonschema.NewCompiler()
+		c.DefaultDraft(jsonschema.Draft2020)
+		if err := c.AddResource(contractURL, asJSON); err != nil {
+			contract.err = err
+			return
+		}
+		// Parameters and request bodies are checked by kin-openapi's own
+		// validator (the document read as 3.0: none of them needs a 3.1
+		// keyword), response bodies by the compiled 2020-12 schemas.
+		doc.OpenAPI = "3.0.3"
+		contract.doc, contract.router, contract.bodies = doc, r, c
+		contract.schemas = map[string]*jsonschema.Schema{}
 	})
 	return contract.doc, contract.router, contract.err
 }
@@ -99,36 +157,41 @@ func (s *server) with(tb testing.TB) *server {
 const maxChecked = 16 << 20
 
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	doc, router, _ := loadContract()
+	_, router, _ := loadContract()
 	route, params, err := router.FindRoute(r)
 	if err != nil {
 		s.Echo.ServeHTTP(w, r)
 		return
 	}
-	var reqBody []byte
-	if r.Body != nil && r.Body != http.NoBody {
-		reqBody, _ = io.ReadAll(r.Body)
-		r.Body = io.NopCloser(bytes.NewReader(reqBody))
-	}
+	// The request body is checked as the handler read it, after the fact:
+	// reading it first would hold a streamed upload (an import) until its end.
+	var reqBody cappedBuffer
 	check := r.Clone(r.Context())
-	check.Body = io.NopCloser(bytes.NewReader(reqBody))
+	if r.Body != nil && r.Body != http.NoBody {
+		r.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.TeeReader(r.Body, &reqBody), r.Body}
+	}
+	tee := &teeWriter{ResponseWriter: w, status: http.StatusOK}
+	s.Echo.ServeHTTP(tee, r)
+
+	check.Body = io.NopCloser(bytes.NewReader(reqBody.buf.Bytes()))
 	opts := &openapi3filter.Options{
 		AuthenticationFunc:    openapi3filter.NoopAuthenticationFunc,
 		IncludeResponseStatus: true,
 		MultiError:            true,
+		ExcludeRequestBody:    reqBody.overflow,
 	}
 	in := &openapi3filter.RequestValidationInput{Request: check, PathParams: params, Route: route, Options: opts}
 	reqErr := openapi3filter.ValidateRequest(context.Background(), in)
-
-	tee := &teeWriter{ResponseWriter: w, status: http.StatusOK}
-	s.Echo.ServeHTTP(tee, r)
 
 	method := r.Method + " " + r.URL.RequestURI()
 	if reqErr != nil && (tee.status < 400 || tee.status >= 500) && tee.status != http.StatusServiceUnavailable {
 		s.tb.Errorf("contract: %s breaks openapi.yaml but was answered %d:\n%v", method, tee.status, reqErr)
 	}
-	body := tee.buf.Bytes()
-	if tee.overflow {
+	body := tee.buf.buf.Bytes()
+	if tee.buf.overflow {
 		opts.ExcludeResponseBody = true
 	} else if strings.EqualFold(tee.Header().Get("Content-Encoding"), "gzip") && len(body) > 0 {
 		zr, err := gzip.NewReader(bytes.NewReader(body))
@@ -141,6 +204,8 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	// Status and headers by kin-openapi, the body by the compiled schema.
+	opts.ExcludeResponseBody = true
 	out := &openapi3filter.ResponseValidationInput{
 		RequestValidationInput: in, Status: tee.status, Header: tee.Header(),
 		Body: io.NopCloser(bytes.NewReader(body)), Options: opts,
@@ -148,8 +213,62 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := openapi3filter.ValidateResponse(context.Background(), out); err != nil {
 		s.tb.Errorf("contract: %s → %d does not match openapi.yaml:\n%v\nbody: %.600s", method, tee.status, err, body)
 	}
+	if r.Method != http.MethodHead && tee.status != http.StatusNotModified && !tee.buf.overflow {
+		if err := checkBody(route, tee.status, tee.Header().Get("Content-Type"), body); err != nil {
+			s.tb.Errorf("contract: %s → %d: the body does not match openapi.yaml:\n%v\nbody: %.600s", method, tee.status, err, body)
+		}
+	}
 	s.checkHeaders(method, route, tee)
-	_ = doc
+}
+
+// checkBody validates a response body against the schema the document
+// gives its status and media type.
+func checkBody(route *routers.Route, status int, contentType string, body []byte) error {
+	resp := route.Operation.Responses.Status(status)
+	if resp == nil || resp.Value == nil {
+		return nil // an undocumented status was reported above
+	}
+	mediaType, _, _ := strings.Cut(contentType, ";")
+	mediaType = strings.TrimSpace(mediaType)
+	mt := resp.Value.Content.Get(mediaType)
+	if len(resp.Value.Content) == 0 {
+		if len(body) > 0 {
+			return fmt.Errorf("the document gives this response no body, and it has %d bytes", len(body))
+		}
+		return nil
+	}
+	if mt == nil {
+		return fmt.Errorf("Content-Type %q is not one the document lists", contentType)
+	}
+	if mt.Schema == nil {
+		return nil
+	}
+	base := resp.Ref
+	if base == "" {
+		base = "#/paths/" + pointerEscape(route.Path) + "/" + strings.ToLower(route.Method) + "/responses/" + strconv.Itoa(status)
+	}
+	var key string
+	for k := range resp.Value.Content {
+		if resp.Value.Content[k] == mt {
+			key = k
+		}
+	}
+	sch, err := bodySchema(strings.TrimPrefix(base, "#") + "/content/" + pointerEscape(key) + "/schema")
+	if err != nil {
+		return err
+	}
+	var v any
+	switch {
+	case strings.HasSuffix(mediaType, "json"):
+		if v, err = jsonschema.UnmarshalJSON(bytes.NewReader(body)); err != nil {
+			return fmt.Errorf("not JSON: %w", err)
+		}
+	case strings.HasPrefix(mediaType, "text/") || mediaType == "application/x-ndjson":
+		v = string(body)
+	default:
+		return nil // YAML: the document itself
+	}
+	return sch.Validate(v)
 }
 
 // checkHeaders: every response carries X-Request-Id, and the document must
@@ -172,13 +291,27 @@ func (s *server) checkHeaders(method string, route *routers.Route, tee *teeWrite
 	}
 }
 
+// cappedBuffer keeps the first maxChecked bytes written to it.
+type cappedBuffer struct {
+	buf      bytes.Buffer
+	overflow bool
+}
+
+func (c *cappedBuffer) Write(p []byte) (int, error) {
+	if c.buf.Len()+len(p) <= maxChecked {
+		c.buf.Write(p)
+	} else {
+		c.overflow = true
+	}
+	return len(p), nil
+}
+
 // teeWriter passes a response through (streams included) and keeps a copy.
 type teeWriter struct {
 	http.ResponseWriter
 	status      int
 	wroteHeader bool
-	buf         bytes.Buffer
-	overflow    bool
+	buf         cappedBuffer
 }
 
 func (t *teeWriter) WriteHeader(code int) {
@@ -190,11 +323,7 @@ func (t *teeWriter) WriteHeader(code int) {
 
 func (t *teeWriter) Write(p []byte) (int, error) {
 	t.wroteHeader = true
-	if t.buf.Len()+len(p) <= maxChecked {
-		t.buf.Write(p)
-	} else {
-		t.overflow = true
-	}
+	_, _ = t.buf.Write(p)
 	return t.ResponseWriter.Write(p)
 }
 
@@ -214,4 +343,3 @@ func (t *teeWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 func (t *teeWriter) Unwrap() http.ResponseWriter { return t.ResponseWriter }
 
 var _ http.Handler = (*server)(nil)
-var _ = httptest.NewRecorder

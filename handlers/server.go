@@ -42,6 +42,9 @@ type Config struct {
 	// ImportTimeout bounds one import request; it also extends the server's
 	// read and write deadlines for that request.
 	ImportTimeout time.Duration
+	// Stopping is closed when the server begins to shut down: a long import
+	// then ends after its batch in flight and answers with its report so far.
+	Stopping <-chan struct{}
 	// Currency is the catalog's currency, for imports whose prices name none.
 	Currency string
 	// Registry receives Shelf's Prometheus metrics; nil makes a fresh one.

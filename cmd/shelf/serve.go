@@ -43,7 +43,11 @@ func serve(ctx context.Context, e env, args []string) error {
 	// Expired Idempotency-Keys are deleted in the background (and on sight,
 	// when a request meets one).
 	go orders.NewService(st, ordersCfg).RunSweeper(ctx, time.Minute, log)
+	// Closed when shutdown begins, so that a long import stops after its
+	// batch in flight and answers within SHELF_SHUTDOWN_TIMEOUT.
+	stopping := make(chan struct{})
 	router := handlers.New(handlers.Config{
+		Stopping:        stopping,
 		Logger:          log,
 		Store:           st,
 		SchemaVersion:   store.LatestVersion(mig),
@@ -63,6 +67,7 @@ func serve(ctx context.Context, e env, args []string) error {
 		},
 	})
 	srv := handlers.NewServer(cfg.Addr, router, handlers.Timeouts{Read: cfg.ReadTimeout, Write: cfg.WriteTimeout, Idle: cfg.IdleTimeout})
+	srv.RegisterOnShutdown(func() { close(stopping) })
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return err
