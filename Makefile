@@ -70,10 +70,24 @@ test: lint check-generated ## the whole suite against a real database, with -rac
 	@dsn=$$(scripts/ensure-mysql.sh) && export SHELF_TEST_MYSQL_DSN="$${SHELF_TEST_MYSQL_DSN:-$$dsn}" && \
 	$(GO) test -race -count=1 -timeout 15m ./...
 
+.PHONY: test-cluster
+test-cluster: ## the cluster tier: shelf serve processes on a private Galera cluster and on killed/frozen servers
+	@dsns=$$(scripts/ensure-galera.sh | paste -sd, -) && \
+	$(GO) vet -tags cluster ./internal/clustertest/ && \
+	SHELF_TEST_GALERA_DSNS="$$dsns" $(GO) test -race -count=1 -timeout 20m -tags cluster ./internal/clustertest/
+
 .PHONY: bench
-bench: ## the benchmarks on realistic data (minutes; prints tables)
+bench: ## the benchmarks on realistic data (minutes; prints tables, writes docs/benchmarks/README.md)
 	@dsn=$$(scripts/ensure-mysql.sh) && export SHELF_TEST_MYSQL_DSN="$${SHELF_TEST_MYSQL_DSN:-$$dsn}" && \
-	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./...
+	mkdir -p bin && export SHELF_BENCH_SUMMARY=$(CURDIR)/bin/bench-summary.tsv && rm -f $$SHELF_BENCH_SUMMARY && \
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./... && \
+	$(GO) run ./internal/benchload/summarize $$SHELF_BENCH_SUMMARY > docs/benchmarks/README.md && \
+	echo "summary: docs/benchmarks/README.md"
+
+.PHONY: bench-cluster
+bench-cluster: ## the scale-out benchmark on the private Galera cluster (writes docs/benchmarks/cluster.md)
+	@dsns=$$(scripts/ensure-galera.sh | paste -sd, -) && \
+	SHELF_TEST_GALERA_DSNS="$$dsns" $(GO) test -run '^$$' -bench Cluster -benchtime 1x -timeout 30m -tags cluster ./internal/clustertest/
 
 .PHONY: fuzz
 fuzz: ## run every fuzz target for FUZZTIME (default 30s) each

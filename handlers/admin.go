@@ -92,13 +92,9 @@ func (a *API) importProducts(c echo.Context) error {
 		Actor:    "api key " + APIKey(req.Context()).Name,
 		DryRun:   dryRun,
 		Atomic:   req.ContentLength < 0,
-		Stop:     a.cfg.Stopping,
+		Stop:     a.cfg.Shutdown,
 	})
-	var fileErr *catalog.ErrFile
 	switch {
-	case errors.As(err, &fileErr):
-		return &problem.Error{Kind: problem.Invalid, Detail: "the file cannot be imported: " + fileErr.Error(),
-			Extra: map[string]any{"line": fileErr.Line}}
 	case errors.Is(err, catalog.ErrStopped):
 		return problem.New(problem.Unavailable, "the server is shutting down and this import commits only at its end: nothing was written; send it again")
 	case err != nil && rep != nil:

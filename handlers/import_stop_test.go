@@ -19,7 +19,7 @@ import (
 // the connection, and the request is logged.
 func TestShutdownEndsAnImportWithItsReport(t *testing.T) {
 	stopping := make(chan struct{})
-	e, d, logs := newServer(t, func(c *handlers.Config) { c.Stopping = stopping })
+	e, d, logs := newServer(t, func(c *handlers.Config) { c.Shutdown = stopping })
 	key := adminKey(t, d, "importer", auth.ScopeImportsWrite)
 
 	body, upload := io.Pipe()

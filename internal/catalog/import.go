@@ -8,6 +8,7 @@ import (
 
 	"github.com/shelfcommerce/shelf/internal/importer"
 	"github.com/shelfcommerce/shelf/internal/metrics"
+	"github.com/shelfcommerce/shelf/internal/problem"
 	"github.com/shelfcommerce/shelf/internal/store"
 )
 
@@ -124,8 +125,14 @@ func badRows(written []importer.Variant, errs []importer.RowError) int {
 var ErrStopped = errors.New("the import was stopped before its end: nothing was written")
 
 // ErrFile wraps a problem with the file found before anything was written
-// (not CSV, a required column missing): the caller answers 400.
+// (not CSV, a required column missing): a 400 naming the line.
 type ErrFile struct{ *importer.FileError }
+
+// Problem is the 400 that answers it.
+func (e *ErrFile) Problem() *problem.Error {
+	return &problem.Error{Kind: problem.Invalid, Detail: "the file cannot be imported: " + e.Error(),
+		Extra: map[string]any{"line": e.Line}}
+}
 
 // Import reads a file and writes it batch by batch, each batch in its own
 // transaction (retried whole on a lost lock race), as it is read: memory stays
@@ -197,16 +204,15 @@ func Import(ctx context.Context, st *store.Store, r io.Reader, opts ImportOption
 	var single *store.Tx
 	var finish func(commit bool) error
 	if opts.DryRun || opts.Atomic {
-		sqlTx, err := st.DB.BeginTx(ctx, nil)
+		single, err = st.Begin(ctx, nil)
 		if err != nil {
 			return nil, err
 		}
-		single = &store.Tx{Tx: sqlTx, Q: st.Q.WithTx(sqlTx)}
 		finish = func(commit bool) error {
 			if commit {
-				return sqlTx.Commit()
+				return single.Commit()
 			}
-			return sqlTx.Rollback()
+			return single.Rollback()
 		}
 		defer func() { _ = finish(false) }()
 	}

@@ -231,7 +231,8 @@ func ArchiveProduct(ctx context.Context, st *store.Store, id uint64) error {
 		if err != nil {
 			return err
 		}
-		n, err := tx.Q.AdminArchiveProduct(ctx, db.AdminArchiveProductParams{UpdatedAt: time.Now().UTC(), ID: id})
+		now := time.Now().UTC()
+		n, err := tx.Q.AdminArchiveProduct(ctx, db.AdminArchiveProductParams{UpdatedAt: now, ID: id})
 		if err != nil {
 			return err
 		}
@@ -245,6 +246,9 @@ func ArchiveProduct(ctx context.Context, st *store.Store, id uint64) error {
 				return err
 			}
 			return nil // already archived: DELETE is idempotent
+		}
+		if err := productsChanged(ctx, tx, []uint64{id}, true, now); err != nil {
+			return err
 		}
 		return SyncListing(ctx, tx, []uint64{id})
 	})

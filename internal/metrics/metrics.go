@@ -18,8 +18,9 @@
 //	                                              and "failed" rows (not written)
 //	shelf_cache_requests_total{cache,result}      the storefront's caches in catalog/cache.go: result
 //	                                              "hit" (fresh or stale-while-refreshing) or "miss"
-//	shelf_db_retries_total                        store.InTxOpts: a transaction rerun after a deadlock
-//	                                              or lock-wait timeout
+//	shelf_db_retries_total                        store's retry policy (every transaction and retried
+//	                                              statement): work rerun after a deadlock, lock-wait
+//	                                              timeout or cluster certification failure
 //	shelf_unavailable_responses_total             handlers' error handler: every 503 answered
 //	shelf_event_feed_lag_seconds                  the change feed: how far behind the newest committed
 //	                                              event the event streams are
@@ -51,7 +52,7 @@ var (
 
 	// DBRetries counts transactions rerun after a lost lock race.
 	DBRetries = prometheus.NewCounter(prometheus.CounterOpts{Name: "shelf_db_retries_total",
-		Help: "Transactions rerun after a deadlock or lock-wait timeout."})
+		Help: "Transactions and statements rerun after a deadlock, lock-wait timeout or certification failure."})
 
 	// Unavailable counts 503 answers.
 	Unavailable = prometheus.NewCounter(prometheus.CounterOpts{Name: "shelf_unavailable_responses_total",

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"net/http"
 	"net/mail"
 	"slices"
 	"strings"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/shelfcommerce/shelf/db"
 	"github.com/shelfcommerce/shelf/internal/catalog"
+	"github.com/shelfcommerce/shelf/internal/events"
 	"github.com/shelfcommerce/shelf/internal/metrics"
 	"github.com/shelfcommerce/shelf/internal/problem"
 	"github.com/shelfcommerce/shelf/internal/store"
@@ -61,11 +61,13 @@ type Short struct {
 }
 
 // Normalize trims the input and checks everything that needs no database:
-// the e-mail address, 1 to MaxLines lines, quantities 1 to MaxQuantity, no
+// the e-mail address, 1 to l.Lines lines, quantities 1 to l.LineUnits and
+// at most l.Units in all (zero fields: DefaultLimits), no
 // SKU twice (merge the quantities instead: two lines of one SKU would take
 // its stock twice under one guard), and the address. It reports every bad
 // field at once as a 422.
-func (in PlaceInput) Normalize() (PlaceInput, error) {
+func (in PlaceInput) Normalize(l Limits) (PlaceInput, error) {
+	l = l.orDefault()
 	var fe problem.Fields
 	out := PlaceInput{Email: strings.TrimSpace(in.Email)}
 	if a, err := mail.ParseAddress(out.Email); err != nil || a.Address != out.Email || len(out.Email) > maxEmailLen {
@@ -74,15 +76,16 @@ func (in PlaceInput) Normalize() (PlaceInput, error) {
 	switch {
 	case len(in.Lines) == 0:
 		fe.Add("lines", "must have at least one line")
-	case len(in.Lines) > MaxLines:
-		fe.Add("lines", fmt.Sprintf("must have at most %d lines", MaxLines))
+	case len(in.Lines) > l.Lines:
+		fe.Add("lines", fmt.Sprintf("must have at most %d lines", l.Lines))
 	}
 	seen := make(map[string]int, len(in.Lines))
-	for i, l := range in.Lines {
-		if i >= MaxLines {
+	units := 0
+	for i, ln := range in.Lines {
+		if i >= l.Lines {
 			break
 		}
-		sku := strings.TrimSpace(l.SKU)
+		sku := strings.TrimSpace(ln.SKU)
 		field := fmt.Sprintf("lines[%d]", i)
 		switch {
 		case sku == "":
@@ -96,10 +99,12 @@ func (in PlaceInput) Normalize() (PlaceInput, error) {
 				seen[sku] = i
 			}
 		}
-		if l.Quantity < 1 || l.Quantity > MaxQuantity {
-			fe.Add(field+".quantity", fmt.Sprintf("must be a whole number from 1 to %d", MaxQuantity))
+		if ln.Quantity < 1 || ln.Quantity > l.LineUnits {
+			fe.Add(field+".quantity", fmt.Sprintf("must be a whole number from 1 to %d", l.LineUnits))
+		} else if units += ln.Quantity; units > l.Units {
+			fe.Add(field+".quantity", fmt.Sprintf("brings the order to %d units; one order may have at most %d", units, l.Units))
 		}
-		out.Lines = append(out.Lines, LineInput{SKU: sku, Quantity: l.Quantity})
+		out.Lines = append(out.Lines, LineInput{SKU: sku, Quantity: ln.Quantity})
 	}
 	a := in.ShippingAddress
 	out.ShippingAddress = Address{
@@ -161,14 +166,14 @@ func placeOutcome(p *Placed, err error) string {
 }
 
 func (s *Service) placeOnce(ctx context.Context, p PlaceParams) (*Placed, error) {
-	in, err := p.Input.Normalize()
+	in, err := p.Input.Normalize(s.limits)
 	if err != nil {
 		return nil, err
 	}
 	if !ValidKey(p.Key) {
 		return nil, problem.Field(problem.Invalid, "Idempotency-Key", "must be 1 to 255 visible ASCII characters")
 	}
-	c := newClaim(p.Scope, p.Key, in.hash())
+	c := s.newClaim(p.Scope, p.Key, in.hash())
 	if replay, err := s.acquire(ctx, c); err != nil || replay != nil {
 		return replay, err
 	}
@@ -179,16 +184,26 @@ func (s *Service) placeOnce(ctx context.Context, p PlaceParams) (*Placed, error)
 	status, body := s.render(ctx, err)
 	if status >= 400 && status < 500 && !problem.Is(err, problem.IdempotencyInUse) {
 		// Like Stripe: the outcome of a request that ran is part of the key.
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		ctx, cancel := detached(ctx, 2*time.Second)
 		defer cancel()
 		if serr := s.complete(ctx, s.st.Q, c, status, body, 0); serr != nil {
+			if problem.Is(serr, problem.IdempotencyInUse) {
+				return nil, serr // a retry took the key over and answers
+			}
+			// Unstored, the answer would not be the key's: a retry could
+			// get another. Tell the client to retry instead.
 			s.release(ctx, c)
+			return nil, fmt.Errorf("%w: store the answer %d: %w", store.ErrUnavailable, status, serr)
 		}
 		return nil, err
 	}
 	s.release(ctx, c)
 	return nil, err
 }
+
+// statusCreated is the HTTP status stored with a placed order's response,
+// which its Idempotency-Key replays as it was first sent.
+const statusCreated = 201
 
 // place runs the order's one transaction: read every variant, take the stock
 // of every line under its guard in variant id order, write the order, its
@@ -203,7 +218,7 @@ func (s *Service) place(ctx context.Context, in PlaceInput, c *claim) (*Placed, 
 	address, _ := json.Marshal(in.ShippingAddress)
 	var placed *Placed
 	err := s.st.InTx(ctx, func(tx *store.Tx) error {
-		t := now()
+		t := s.now()
 		rows, err := tx.Q.VariantsForOrder(ctx, skus)
 		if err != nil {
 			return fmt.Errorf("read variants: %w", err)
@@ -223,7 +238,9 @@ func (s *Service) place(ctx context.Context, in PlaceInput, c *claim) (*Placed, 
 		slices.SortFunc(byVariant, func(a, b *pricedLine) int { return cmp.Compare(a.variant.ID, b.variant.ID) })
 		var short []*pricedLine
 		var soldOut []uint64
+		moves := make([]catalog.StockMove, 0, len(byVariant))
 		for _, l := range byVariant {
+			moves = append(moves, catalog.StockMove{VariantID: l.variant.ID, ProductID: l.variant.ProductID, SKU: l.sku, Delta: -int64(l.quantity)})
 			n, err := tx.Q.TakeStock(ctx, db.TakeStockParams{Quantity: int64(l.quantity), UpdatedAt: t, VariantID: l.variant.ID})
 			if err != nil {
 				return fmt.Errorf("take stock: %w", err)
@@ -241,6 +258,7 @@ func (s *Service) place(ctx context.Context, in PlaceInput, c *claim) (*Placed, 
 			} else {
 				// Only a variant that just sold out can change a listing's in_stock.
 				soldOut = append(soldOut, l.variant.ProductID)
+				moves[len(moves)-1].Restock = true
 			}
 		}
 		if len(short) > 0 {
@@ -288,7 +306,12 @@ func (s *Service) place(ctx context.Context, in PlaceInput, c *claim) (*Placed, 
 			10, lineArgs, ""); err != nil {
 			return fmt.Errorf("insert order lines: %w", err)
 		}
-		if err := insertTakenMovements(ctx, tx, byVariant, orderID, "order "+publicID, t); err != nil {
+		// The ledger and every event of the order (order.created, one
+		// stock.changed per line) in two statements, each stock level read
+		// from the inventory row just updated.
+		created := events.Order(events.TypeOrderCreated, t, publicID, orderNumber(orderID), string(db.OrdersStatusPending))
+		if err := catalog.RecordStock(ctx, tx, catalog.LedgerEntry{Reason: "order", OrderID: orderID, Actor: "order " + publicID,
+			At: t, ReadAfter: true, Extra: []events.Event{created}}, moves); err != nil {
 			return err
 		}
 		if err := catalog.SyncListing(ctx, tx, soldOut); err != nil {
@@ -306,10 +329,10 @@ func (s *Service) place(ctx context.Context, in PlaceInput, c *claim) (*Placed, 
 		if err != nil {
 			return err
 		}
-		if err := s.complete(ctx, tx.Q, c, http.StatusCreated, body, orderID); err != nil {
+		if err := s.complete(ctx, tx.Q, c, statusCreated, body, orderID); err != nil {
 			return err
 		}
-		placed = &Placed{Status: http.StatusCreated, Body: body, OrderID: publicID}
+		placed = &Placed{Status: statusCreated, Body: body, OrderID: publicID}
 		return nil
 	})
 	return placed, err
@@ -334,15 +357,11 @@ func priceLines(in []LineInput, bySKU map[string]*db.VariantsForOrderRow) ([]*pr
 	for i, l := range in {
 		field := fmt.Sprintf("lines[%d].sku", i)
 		v, ok := bySKU[l.SKU]
-		switch {
-		case !ok:
+		// A SKU that is not for sale (draft or archived product, hidden
+		// variant) answers exactly as one that does not exist, so an
+		// anonymous buyer cannot learn of unreleased products.
+		if !ok || v.ProductStatus != db.ProductsStatusActive || !v.Active {
 			fe.Add(field, fmt.Sprintf("unknown SKU %q", l.SKU))
-			continue
-		case v.ProductStatus != db.ProductsStatusActive:
-			fe.Add(field, fmt.Sprintf("SKU %q is not for sale (its product is %s)", l.SKU, v.ProductStatus))
-			continue
-		case !v.Active:
-			fe.Add(field, fmt.Sprintf("SKU %q is not for sale (the variant is inactive)", l.SKU))
 			continue
 		}
 		if currency == "" {
@@ -387,27 +406,6 @@ func insufficient(req []LineInput, short []*pricedLine, onHand map[uint64]int64)
 	}
 }
 
-// movement is one stock_movements row to write.
-type movement struct {
-	variantID uint64
-	sku       string
-	delta     int64
-	after     int64
-}
-
-func insertMovements(ctx context.Context, tx *store.Tx, moves []movement, reason string, orderID uint64, actor string, t any) error {
-	args := make([]any, 0, len(moves)*8)
-	for _, m := range moves {
-		args = append(args, m.variantID, m.sku, m.delta, m.after, reason, orderID, actor, t)
-	}
-	if _, err := store.InsertRows(ctx, tx,
-		"INSERT INTO stock_movements (variant_id, sku, delta, on_hand_after, reason, order_id, actor, created_at)",
-		8, args, ""); err != nil {
-		return fmt.Errorf("insert stock movements: %w", err)
-	}
-	return nil
-}
-
 // onHandOf reads the stock of the given variants, by variant id.
 func onHandOf(ctx context.Context, tx *store.Tx, variantIDs []uint64) (map[uint64]int64, error) {
 	stock, err := tx.Q.StockOf(ctx, variantIDs)
@@ -419,31 +417,6 @@ func onHandOf(ctx context.Context, tx *store.Tx, variantIDs []uint64) (map[uint6
 		onHand[r.VariantID] = r.OnHand
 	}
 	return onHand, nil
-}
-
-// insertTakenMovements writes the ledger rows of an order's stock taking in
-// one statement. Each row's on_hand_after is read from the inventory row this
-// transaction has just updated and still holds locked, which saves a SELECT
-// round trip on every order.
-func insertTakenMovements(ctx context.Context, tx *store.Tx, lines []*pricedLine, orderID uint64, actor string, t any) error {
-	var q strings.Builder
-	q.WriteString("INSERT INTO stock_movements (variant_id, sku, delta, on_hand_after, reason, order_id, actor, created_at) ")
-	args := make([]any, 0, len(lines)*6)
-	for i, l := range lines {
-		if i > 0 {
-			q.WriteString(" UNION ALL ")
-		}
-		q.WriteString("SELECT i.variant_id, ?, ?, i.on_hand, 'order', ?, ?, ? FROM inventory i WHERE i.variant_id = ?")
-		args = append(args, l.sku, -int64(l.quantity), orderID, actor, t, l.variant.ID)
-	}
-	res, err := tx.ExecContext(ctx, q.String(), args...)
-	if err != nil {
-		return fmt.Errorf("insert stock movements: %w", err)
-	}
-	if n, err := res.RowsAffected(); err != nil || n != int64(len(lines)) {
-		return fmt.Errorf("insert stock movements: wrote %d of %d rows (%v)", n, len(lines), err)
-	}
-	return nil
 }
 
 // publicIDOf reads the order id from a stored 201 body.
