@@ -102,6 +102,9 @@ func TestRequestIDIsEchoedOrMade(t *testing.T) {
 	if !strings.Contains(logs.String(), `"request_id":"storefront-42"`) {
 		t.Fatalf("access log lacks the request id:\n%s", logs)
 	}
+	if !regexp.MustCompile(`"duration_ms":[0-9.]+[,}]`).MatchString(logs.String()) {
+		t.Errorf("access log lacks the duration in milliseconds:\n%s", logs)
+	}
 }
 
 func TestUnknownRouteIsAProblemDocument(t *testing.T) {
