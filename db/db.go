@@ -114,6 +114,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.completeIdempotencyKeyStmt, err = db.PrepareContext(ctx, completeIdempotencyKey); err != nil {
 		return nil, fmt.Errorf("error preparing query CompleteIdempotencyKey: %w", err)
 	}
+	if q.countProductsStmt, err = db.PrepareContext(ctx, countProducts); err != nil {
+		return nil, fmt.Errorf("error preparing query CountProducts: %w", err)
+	}
 	if q.deleteExpiredIdempotencyKeyStmt, err = db.PrepareContext(ctx, deleteExpiredIdempotencyKey); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteExpiredIdempotencyKey: %w", err)
 	}
@@ -167,6 +170,21 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.eventsAfterStmt, err = db.PrepareContext(ctx, eventsAfter); err != nil {
 		return nil, fmt.Errorf("error preparing query EventsAfter: %w", err)
+	}
+	if q.exportAttributesStmt, err = db.PrepareContext(ctx, exportAttributes); err != nil {
+		return nil, fmt.Errorf("error preparing query ExportAttributes: %w", err)
+	}
+	if q.exportCategoryPathsStmt, err = db.PrepareContext(ctx, exportCategoryPaths); err != nil {
+		return nil, fmt.Errorf("error preparing query ExportCategoryPaths: %w", err)
+	}
+	if q.exportImagesStmt, err = db.PrepareContext(ctx, exportImages); err != nil {
+		return nil, fmt.Errorf("error preparing query ExportImages: %w", err)
+	}
+	if q.exportProductsStmt, err = db.PrepareContext(ctx, exportProducts); err != nil {
+		return nil, fmt.Errorf("error preparing query ExportProducts: %w", err)
+	}
+	if q.exportVariantsStmt, err = db.PrepareContext(ctx, exportVariants); err != nil {
+		return nil, fmt.Errorf("error preparing query ExportVariants: %w", err)
 	}
 	if q.fanOutEventsStmt, err = db.PrepareContext(ctx, fanOutEvents); err != nil {
 		return nil, fmt.Errorf("error preparing query FanOutEvents: %w", err)
@@ -317,6 +335,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.setOrderStatusStmt, err = db.PrepareContext(ctx, setOrderStatus); err != nil {
 		return nil, fmt.Errorf("error preparing query SetOrderStatus: %w", err)
+	}
+	if q.setProductContentHashStmt, err = db.PrepareContext(ctx, setProductContentHash); err != nil {
+		return nil, fmt.Errorf("error preparing query SetProductContentHash: %w", err)
 	}
 	if q.stockOfStmt, err = db.PrepareContext(ctx, stockOf); err != nil {
 		return nil, fmt.Errorf("error preparing query StockOf: %w", err)
@@ -527,6 +548,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing completeIdempotencyKeyStmt: %w", cerr)
 		}
 	}
+	if q.countProductsStmt != nil {
+		if cerr := q.countProductsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing countProductsStmt: %w", cerr)
+		}
+	}
 	if q.deleteExpiredIdempotencyKeyStmt != nil {
 		if cerr := q.deleteExpiredIdempotencyKeyStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing deleteExpiredIdempotencyKeyStmt: %w", cerr)
@@ -615,6 +641,31 @@ func (q *Queries) Close() error {
 	if q.eventsAfterStmt != nil {
 		if cerr := q.eventsAfterStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing eventsAfterStmt: %w", cerr)
+		}
+	}
+	if q.exportAttributesStmt != nil {
+		if cerr := q.exportAttributesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing exportAttributesStmt: %w", cerr)
+		}
+	}
+	if q.exportCategoryPathsStmt != nil {
+		if cerr := q.exportCategoryPathsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing exportCategoryPathsStmt: %w", cerr)
+		}
+	}
+	if q.exportImagesStmt != nil {
+		if cerr := q.exportImagesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing exportImagesStmt: %w", cerr)
+		}
+	}
+	if q.exportProductsStmt != nil {
+		if cerr := q.exportProductsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing exportProductsStmt: %w", cerr)
+		}
+	}
+	if q.exportVariantsStmt != nil {
+		if cerr := q.exportVariantsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing exportVariantsStmt: %w", cerr)
 		}
 	}
 	if q.fanOutEventsStmt != nil {
@@ -867,6 +918,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing setOrderStatusStmt: %w", cerr)
 		}
 	}
+	if q.setProductContentHashStmt != nil {
+		if cerr := q.setProductContentHashStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setProductContentHashStmt: %w", cerr)
+		}
+	}
 	if q.stockOfStmt != nil {
 		if cerr := q.stockOfStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing stockOfStmt: %w", cerr)
@@ -1026,6 +1082,7 @@ type Queries struct {
 	claimIdempotencyKeyStmt               *sql.Stmt
 	clearWebhookFailingStmt               *sql.Stmt
 	completeIdempotencyKeyStmt            *sql.Stmt
+	countProductsStmt                     *sql.Stmt
 	deleteExpiredIdempotencyKeyStmt       *sql.Stmt
 	deleteListingRowStmt                  *sql.Stmt
 	deleteProductPagesStmt                *sql.Stmt
@@ -1044,6 +1101,11 @@ type Queries struct {
 	eventUnsequencedStmt                  *sql.Stmt
 	eventUnsequencedProbeStmt             *sql.Stmt
 	eventsAfterStmt                       *sql.Stmt
+	exportAttributesStmt                  *sql.Stmt
+	exportCategoryPathsStmt               *sql.Stmt
+	exportImagesStmt                      *sql.Stmt
+	exportProductsStmt                    *sql.Stmt
+	exportVariantsStmt                    *sql.Stmt
 	fanOutEventsStmt                      *sql.Stmt
 	finishDeliveriesStmt                  *sql.Stmt
 	getActiveAPIKeyByHashStmt             *sql.Stmt
@@ -1094,6 +1156,7 @@ type Queries struct {
 	seedProductBySlugStmt                 *sql.Stmt
 	seedRecountCategoriesStmt             *sql.Stmt
 	setOrderStatusStmt                    *sql.Stmt
+	setProductContentHashStmt             *sql.Stmt
 	stockOfStmt                           *sql.Stmt
 	sweepIdempotencyKeysStmt              *sql.Stmt
 	takeLastStockStmt                     *sql.Stmt
@@ -1148,6 +1211,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		claimIdempotencyKeyStmt:               q.claimIdempotencyKeyStmt,
 		clearWebhookFailingStmt:               q.clearWebhookFailingStmt,
 		completeIdempotencyKeyStmt:            q.completeIdempotencyKeyStmt,
+		countProductsStmt:                     q.countProductsStmt,
 		deleteExpiredIdempotencyKeyStmt:       q.deleteExpiredIdempotencyKeyStmt,
 		deleteListingRowStmt:                  q.deleteListingRowStmt,
 		deleteProductPagesStmt:                q.deleteProductPagesStmt,
@@ -1166,6 +1230,11 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		eventUnsequencedStmt:                  q.eventUnsequencedStmt,
 		eventUnsequencedProbeStmt:             q.eventUnsequencedProbeStmt,
 		eventsAfterStmt:                       q.eventsAfterStmt,
+		exportAttributesStmt:                  q.exportAttributesStmt,
+		exportCategoryPathsStmt:               q.exportCategoryPathsStmt,
+		exportImagesStmt:                      q.exportImagesStmt,
+		exportProductsStmt:                    q.exportProductsStmt,
+		exportVariantsStmt:                    q.exportVariantsStmt,
 		fanOutEventsStmt:                      q.fanOutEventsStmt,
 		finishDeliveriesStmt:                  q.finishDeliveriesStmt,
 		getActiveAPIKeyByHashStmt:             q.getActiveAPIKeyByHashStmt,
@@ -1216,6 +1285,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		seedProductBySlugStmt:                 q.seedProductBySlugStmt,
 		seedRecountCategoriesStmt:             q.seedRecountCategoriesStmt,
 		setOrderStatusStmt:                    q.setOrderStatusStmt,
+		setProductContentHashStmt:             q.setProductContentHashStmt,
 		stockOfStmt:                           q.stockOfStmt,
 		sweepIdempotencyKeysStmt:              q.sweepIdempotencyKeysStmt,
 		takeLastStockStmt:                     q.takeLastStockStmt,

@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -16,11 +17,13 @@ import (
 )
 
 func (a *API) registerAdmin(e *echo.Echo) {
+	read := a.requireScope(auth.ScopeCatalogRead)
 	cat := a.requireScope(auth.ScopeCatalogWrite)
 	inv := a.requireScope(auth.ScopeInventoryWrite)
 	imp := a.requireScope(auth.ScopeImportsWrite)
 
 	e.POST("/v1/admin/imports", a.importProducts, imp)
+	e.GET("/v1/admin/exports", a.exportProducts, read)
 
 	e.POST("/v1/admin/products", a.createProduct, cat)
 	// {product} is the id or the slug; PUT creates or replaces by slug.
@@ -91,8 +94,16 @@ func (a *API) importProducts(c echo.Context) error {
 		DryRun:   dryRun,
 		Atomic:   req.ContentLength < 0,
 		NoStock:  !APIKey(req.Context()).Has(auth.ScopeInventoryWrite),
+		Stop:     a.cfg.Shutdown,
 	})
-	if err != nil {
+	switch {
+	case errors.Is(err, catalog.ErrStopped):
+		return problem.New(problem.Unavailable, "the server is shutting down and this import commits only at its end: nothing was written; send it again")
+	case err != nil && rep != nil:
+		// Earlier batches were committed: the client learns what was written
+		// (complete: false) rather than a bare failure.
+		a.log.ErrorContext(ctx, "import cut short", "err", err.Error(), "rows_written", rep.Rows)
+	case err != nil:
 		return err
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")

@@ -45,6 +45,10 @@ func postImport(t testing.TB, e http.Handler, key, query string, body []byte) *h
 	t.Helper()
 	req := httptest.NewRequest(http.MethodPost, "/v1/admin/imports?"+query, bytes.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "text/csv")
+	if strings.Contains(query, "format=ndjson") {
+		req.Header.Set("Content-Type", "application/x-ndjson")
+	}
 	return do(e, req)
 }
 
@@ -61,19 +65,15 @@ func runImport(t *testing.T, e http.Handler, key, query string, body []byte) imp
 	return r
 }
 
+// shopifyFile is one of the real Shopify exports kept as the importer's
+// test data (public samples).
 func shopifyFile(t *testing.T, name string) []byte {
 	t.Helper()
-	dir, _ := filepath.Abs(".")
-	for {
-		p := filepath.Join(dir, "shared", "data", "shopify", name)
-		if b, err := os.ReadFile(p); err == nil {
-			return b
-		}
-		if filepath.Dir(dir) == dir {
-			t.Skip("shared/data/shopify not found above the package directory")
-		}
-		dir = filepath.Dir(dir)
+	b, err := os.ReadFile(filepath.Join("..", "internal", "importer", "testdata", "shopify", name))
+	if err != nil {
+		t.Fatalf("fixture missing: %v", err)
 	}
+	return b
 }
 
 func count(t *testing.T, d *dbtest.DB, query string, args ...any) int {

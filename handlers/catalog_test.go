@@ -16,8 +16,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/labstack/echo/v4"
-
 	"github.com/shelfcommerce/shelf/handlers"
 	"github.com/shelfcommerce/shelf/internal/catalog"
 	"github.com/shelfcommerce/shelf/internal/dbtest"
@@ -25,7 +23,7 @@ import (
 )
 
 // newCatalogServer is a router over a database holding the demo catalog.
-func newCatalogServer(t *testing.T, mutate ...func(*handlers.Config)) (*echo.Echo, *dbtest.DB) {
+func newCatalogServer(t *testing.T, mutate ...func(*handlers.Config)) (*server, *dbtest.DB) {
 	t.Helper()
 	e, d, _ := newServer(t, append([]func(*handlers.Config){func(c *handlers.Config) {
 		c.Storefront = catalog.StorefrontConfig{CursorSecret: []byte("test secret"), Currency: "USD"}
@@ -230,7 +228,7 @@ func TestCursorsAreTamperEvident(t *testing.T) {
 		t.Errorf("other limit: %d: %s", rec.Code, rec.Body)
 	}
 	// ...and refused by a process with another secret.
-	other := handlers.New(handlers.Config{Store: d.Store, Storefront: catalog.StorefrontConfig{CursorSecret: []byte("another")}})
+	other := contractServer(t, handlers.New(handlers.Config{Store: d.Store, Storefront: catalog.StorefrontConfig{CursorSecret: []byte("another")}}))
 	if rec := do(other, httptest.NewRequest("GET", "/v1/products?sort=price&min_price=10&cursor="+c, nil)); rec.Code != 400 {
 		t.Errorf("other secret: %d, want 400", rec.Code)
 	}

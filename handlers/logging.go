@@ -92,7 +92,9 @@ func (a *API) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 			slog.String("route", c.Path()),
 			slog.Int("status", res.Status),
 			slog.Int64("bytes", res.Size),
-			slog.Duration("duration", time.Since(start)),
+			// Milliseconds: what dashboards and people read, where slog's
+			// JSON would print nanoseconds.
+			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
 			slog.String("ip", c.RealIP()),
 		)
 		return nil

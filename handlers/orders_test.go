@@ -1,4 +1,4 @@
-package handlers
+package handlers_test
 
 import (
 	"bytes"
@@ -15,6 +15,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/shelfcommerce/shelf/handlers"
 	"github.com/shelfcommerce/shelf/internal/auth"
 	"github.com/shelfcommerce/shelf/internal/dbtest"
 	"github.com/shelfcommerce/shelf/internal/orders/orderstest"
@@ -31,8 +32,8 @@ type orderEnv struct {
 
 func newOrderEnv(t *testing.T) *orderEnv {
 	t.Helper()
-	d := dbtest.New(t)
-	srv := httptest.NewServer(New(Config{Store: d.Store, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}))
+	e, d, _ := newServer(t, func(c *handlers.Config) { c.Logger = slog.New(slog.DiscardHandler) })
+	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
 	keys := auth.NewKeys(d.Q)
 	mk := func(name string, scopes ...string) string {

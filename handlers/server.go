@@ -65,7 +65,8 @@ type Config struct {
 	// from and the storefront's caches follow. Nil: the stream answers 503.
 	Events *events.Hub
 	// Shutdown, once closed, ends every open event stream, so that the
-	// server's Shutdown does not wait for streams that never end.
+	// server's Shutdown does not wait for streams that never end, and ends a
+	// long import after its batch in flight with its report so far.
 	Shutdown <-chan struct{}
 	// Webhooks configures webhook registration (which targets are allowed).
 	Webhooks webhooks.Config

@@ -22,7 +22,9 @@ import (
 
 func TestMain(m *testing.M) { dbtest.Main(m) }
 
-func newServer(t *testing.T, mutate ...func(*handlers.Config)) (*echo.Echo, *dbtest.DB, *bytes.Buffer) {
+// newServer is the one way handler tests build a server: over a fresh
+// database, with every request and response checked against openapi.yaml.
+func newServer(t testing.TB, mutate ...func(*handlers.Config)) (*server, *dbtest.DB, *bytes.Buffer) {
 	t.Helper()
 	d := dbtest.New(t)
 	mig, err := store.NewMigrator(d.DB, nil)
@@ -39,7 +41,7 @@ func newServer(t *testing.T, mutate ...func(*handlers.Config)) (*echo.Echo, *dbt
 	for _, m := range mutate {
 		m(&cfg)
 	}
-	return handlers.New(cfg), d, logs
+	return contractServer(t, handlers.New(cfg)), d, logs
 }
 
 func do(e http.Handler, req *http.Request) *httptest.ResponseRecorder {
@@ -99,6 +101,9 @@ func TestRequestIDIsEchoedOrMade(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), `"request_id":"storefront-42"`) {
 		t.Fatalf("access log lacks the request id:\n%s", logs)
+	}
+	if !regexp.MustCompile(`"duration_ms":[0-9.]+[,}]`).MatchString(logs.String()) {
+		t.Errorf("access log lacks the duration in milliseconds:\n%s", logs)
 	}
 }
 
@@ -208,6 +213,13 @@ func TestOpenAPIMatchesTheRouter(t *testing.T) {
 			continue
 		}
 		served[r.Method+" "+param.ReplaceAllString(r.Path, "{$1}")] = true
+	}
+	// HEAD is answered on every GET route (the event stream excepted) and
+	// documented as such.
+	for k := range served {
+		if path, ok := strings.CutPrefix(k, "GET "); ok && path != "/v1/events" {
+			served["HEAD "+path] = true
+		}
 	}
 	var missing, extra []string
 	for k := range served {

@@ -23,8 +23,9 @@ func init() {
 const importUsage = `Usage: shelf import FILE --format shopify|csv|ndjson [--dry-run]
 
 Imports FILE ("-" reads stdin) straight into SHELF_MYSQL_DSN with the same writer as
-POST /v1/admin/imports, and prints the same JSON report on stdout. Progress (rows, rows/s,
-ETA) goes to stderr: a bar on a terminal, a plain line every 5 seconds otherwise.
+POST /v1/admin/imports, and prints the same JSON report on stdout. Progress (rows written,
+rows/s, the share of the file read, ETA) goes to stderr: a bar on a terminal, a plain line
+every 5 seconds otherwise.
 Exit status: 0 when every row was imported (or was unchanged), 1 when some rows failed
 (the report lists them), 2 for bad arguments or a file that cannot be imported at all,
 3 when the import could not run or stopped (database unreachable, a write failed): no
@@ -82,14 +83,14 @@ func importCmd(ctx context.Context, e env, args []string) error {
 	defer st.Close()
 
 	cr := &countingReader{r: in}
-	var rows atomic.Int64
-	prog := newProgress(e.stderr, size, cr, &rows)
+	prog := newProgress(e.stderr, "import", "rows", size, cr)
 	stop := prog.start()
 	rep, err := catalog.Import(ctx, st, cr, catalog.ImportOptions{
 		Format: *format, Currency: cfg.Currency, Actor: "cli " + currentUser(e), DryRun: *dryRun,
-		Progress: func(n int) { rows.Store(int64(n)) },
+		Progress: func(n int) { prog.rows.Store(int64(n)) },
+		Parsed:   prog.parsed,
 	})
-	stop()
+	stop(err == nil && rep != nil && rep.Complete)
 	var fileErr *catalog.ErrFile
 	if errors.As(err, &fileErr) {
 		return &exitError{code: 2, msg: "the file cannot be imported: " + fileErr.Error()}
@@ -129,31 +130,50 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // progress draws a one-line bar on a terminal and prints a plain line every
 // few seconds otherwise (a log file wants lines, not carriage returns). It is
 // small enough that a library would not earn its place.
+//
+// The bar counts rows written, not bytes read: the parser runs ahead of the
+// writes, so bytes read reach 100% while the last batches are still being
+// written. The total is estimated from the rows parsed per byte, and the
+// bar stays below 100% (and the ETA above 0) until the import returns.
 type progress struct {
 	w     io.Writer
 	tty   bool
-	size  int64
+	verb  string // "import", "export"
+	unit  string // "rows", "products"
+	size  int64  // bytes of the file, 0 when unknown
 	bytes *countingReader
-	rows  *atomic.Int64
-	begin time.Time
+	// rows is the work done; total, when known, the work there is (export);
+	// parsedRows and parsedBytes estimate it from the file (import).
+	rows, total             atomic.Int64
+	parsedRows, parsedBytes atomic.Int64
+	begin                   time.Time
 }
 
-func newProgress(w io.Writer, size int64, cr *countingReader, rows *atomic.Int64) *progress {
+func newProgress(w io.Writer, verb, unit string, size int64, cr *countingReader) *progress {
 	tty := false
 	if f, ok := w.(*os.File); ok {
 		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
 			tty = true
 		}
 	}
-	return &progress{w: w, tty: tty, size: size, bytes: cr, rows: rows, begin: time.Now()}
+	return &progress{w: w, tty: tty, verb: verb, unit: unit, size: size, bytes: cr, begin: time.Now()}
 }
 
-func (p *progress) start() (stop func()) {
+// parsed records that rows were parsed from the file's first bytes read.
+func (p *progress) parsed(rows int) {
+	p.parsedRows.Store(int64(rows))
+	if p.bytes != nil {
+		p.parsedBytes.Store(p.bytes.n.Load())
+	}
+}
+
+// start draws until stop; stop(true) draws the last line at 100%.
+func (p *progress) start() (stop func(complete bool)) {
 	every := 5 * time.Second
 	if p.tty {
 		every = 200 * time.Millisecond
 	}
-	done := make(chan struct{})
+	done := make(chan bool, 1)
 	finished := make(chan struct{})
 	go func() {
 		defer close(finished)
@@ -161,35 +181,59 @@ func (p *progress) start() (stop func()) {
 		defer t.Stop()
 		for {
 			select {
-			case <-done:
-				p.draw(true)
+			case complete := <-done:
+				p.draw(complete)
+				if !complete && p.tty {
+					fmt.Fprintln(p.w)
+				}
 				return
 			case <-t.C:
 				p.draw(false)
 			}
 		}
 	}()
-	return func() { close(done); <-finished }
+	return func(complete bool) { done <- complete; <-finished }
 }
 
-func (p *progress) line() string {
+// estimate is the total work, or 0 when it is not known yet.
+func (p *progress) estimate() float64 {
+	if t := p.total.Load(); t > 0 {
+		return float64(t)
+	}
+	rows, read := p.parsedRows.Load(), p.parsedBytes.Load()
+	if p.size <= 0 || rows == 0 || read == 0 {
+		return 0
+	}
+	return float64(rows) * float64(p.size) / float64(read)
+}
+
+func (p *progress) line(final bool) string {
 	el := time.Since(p.begin)
-	rows := p.rows.Load()
-	rate := float64(rows) / max(el.Seconds(), 0.001)
-	s := fmt.Sprintf("%d rows  %.0f rows/s  %s", rows, rate, el.Truncate(time.Second))
-	if p.size > 0 {
-		read := p.bytes.n.Load()
-		frac := float64(read) / float64(p.size)
-		eta := "?"
-		if frac > 0.01 {
-			eta = time.Duration(float64(el) * (1 - frac) / frac).Truncate(time.Second).String()
+	done := p.rows.Load()
+	rate := float64(done) / max(el.Seconds(), 0.001)
+	s := fmt.Sprintf("%d %s written  %.0f %s/s  %s", done, p.unit, rate, p.unit, el.Truncate(time.Second))
+	if p.size > 0 && p.bytes != nil {
+		s += fmt.Sprintf("  %.0f%% of the file read", 100*float64(p.bytes.n.Load())/float64(p.size))
+	}
+	total := p.estimate()
+	if total <= 0 && !final {
+		return s
+	}
+	frac := 1.0
+	eta := "0s"
+	if !final {
+		// Until the work returns it is not done, whatever the estimate says.
+		frac = min(float64(done)/total, 0.99)
+		eta = "?"
+		if left := total - float64(done); done > 0 && left > 0 {
+			eta = time.Duration(left / rate * float64(time.Second)).Truncate(time.Second).String()
 		}
-		s = fmt.Sprintf("%5.1f%%  %s  ETA %s", 100*frac, s, eta)
-		if p.tty {
-			const width = 30
-			n := int(frac * width)
-			s = "[" + strings.Repeat("=", n) + strings.Repeat(" ", width-n) + "] " + s
-		}
+	}
+	s = fmt.Sprintf("%5.1f%%  %s  ETA %s", 100*frac, s, eta)
+	if p.tty {
+		const width = 30
+		n := int(frac * width)
+		s = "[" + strings.Repeat("=", n) + strings.Repeat(" ", width-n) + "] " + s
 	}
 	return s
 }
@@ -197,10 +241,10 @@ func (p *progress) line() string {
 func (p *progress) draw(final bool) {
 	switch {
 	case p.tty && final:
-		fmt.Fprintf(p.w, "\r\033[K%s\n", p.line())
+		fmt.Fprintf(p.w, "\r\033[K%s\n", p.line(final))
 	case p.tty:
-		fmt.Fprintf(p.w, "\r\033[K%s", p.line())
+		fmt.Fprintf(p.w, "\r\033[K%s", p.line(final))
 	default:
-		fmt.Fprintf(p.w, "shelf import: %s\n", p.line())
+		fmt.Fprintf(p.w, "shelf %s: %s\n", p.verb, p.line(final))
 	}
 }

@@ -38,6 +38,23 @@ func main() {
 	}
 }
 
+// Exit statuses, the same for every command (README: "Exit status"):
+//
+//	0  done
+//	1  done in part, or failed: some import rows were not imported, no such
+//	   API key, or an unexpected error
+//	2  bad arguments or configuration, or a file that cannot be read,
+//	   written or imported
+//	3  the database is unreachable, refusing work or failed midway: nothing
+//	   is wrong with the request, run it again later
+//	4  migrations are pending (shelf migrate status)
+const (
+	exitFailed      = 1
+	exitUsage       = 2
+	exitUnavailable = 3
+	exitPending     = 4
+)
+
 // exitError ends the program with a specific status.
 type exitError struct {
 	code int
@@ -77,7 +94,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		usage(stderr)
 		return &exitError{code: 2, msg: fmt.Sprintf("unknown command %q", args[0])}
 	}
-	return cmd.run(ctx, e, args[1:])
+	err := cmd.run(ctx, e, args[1:])
+	var ee *exitError
+	if err != nil && !errors.As(err, &ee) && store.IsUnavailable(err) {
+		return &exitError{code: exitUnavailable, msg: err.Error()}
+	}
+	return err
 }
 
 func usage(w io.Writer) {

@@ -72,7 +72,7 @@ func TestMigrateStatusGatesCIUntilUpRuns(t *testing.T) {
 	env := envOf(map[string]string{"SHELF_MYSQL_DSN": emptyDatabase(t)})
 	var out bytes.Buffer
 	err := run(ctx, []string{"migrate", "status"}, env, nil, &out, io.Discard)
-	if exitCode(err) != 3 || !strings.Contains(out.String(), "pending") {
+	if exitCode(err) != exitPending || !strings.Contains(out.String(), "pending") {
 		t.Fatalf("status before up: exit %d, output:\n%s", exitCode(err), out.String())
 	}
 	out.Reset()
@@ -175,5 +175,21 @@ func TestVersionSaysWhichBuild(t *testing.T) {
 	}
 	if !regexp.MustCompile(`^shelf \S+ \(commit \S+, go1\.\S+\)\n$`).MatchString(out.String()) {
 		t.Fatalf("--version printed %q", out.String())
+	}
+}
+
+// CI tells "migrations pending" from "the database is down": every command
+// exits 3 when it cannot reach the database, and migrate status exits 4
+// (above) when it can and migrations are pending.
+func TestEveryCommandExitsThreeWhenTheDatabaseIsDown(t *testing.T) {
+	t.Parallel()
+	down := envOf(map[string]string{"SHELF_MYSQL_DSN": "root@tcp(127.0.0.1:1)/nowhere?timeout=1s"})
+	for _, args := range [][]string{
+		{"migrate", "status"}, {"migrate", "up"}, {"seed"}, {"apikey", "list"}, {"export", "--format", "csv"},
+	} {
+		err := run(context.Background(), args, down, nil, io.Discard, io.Discard)
+		if exitCode(err) != exitUnavailable {
+			t.Errorf("shelf %s with the database down: exit %d (%v), want %d", strings.Join(args, " "), exitCode(err), err, exitUnavailable)
+		}
 	}
 }

@@ -123,7 +123,7 @@ func migrationStatus(ctx context.Context, e env, p *goose.Provider) error {
 	}
 	tw.Flush()
 	if pending > 0 {
-		return &exitError{code: 3, msg: fmt.Sprintf("%d migration(s) pending: run `shelf migrate up`", pending)}
+		return &exitError{code: exitPending, msg: fmt.Sprintf("%d migration(s) pending: run `shelf migrate up`", pending)}
 	}
 	fmt.Fprintln(e.stdout, "shelf: schema is up to date")
 	return nil

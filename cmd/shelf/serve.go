@@ -128,7 +128,9 @@ func serve(ctx context.Context, e env, args []string) error {
 	})
 	srv := handlers.NewServer(cfg.Addr, router, handlers.Timeouts{Read: cfg.ReadTimeout, Write: cfg.WriteTimeout, Idle: cfg.IdleTimeout})
 	// Event streams never end by themselves: Shutdown ends them at once
-	// (clients reconnect elsewhere with Last-Event-ID) instead of waiting.
+	// (clients reconnect elsewhere with Last-Event-ID) instead of waiting;
+	// a long import stops after its batch in flight and answers with its
+	// report so far, within SHELF_SHUTDOWN_TIMEOUT.
 	srv.RegisterOnShutdown(func() { close(streamsDone) })
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {

@@ -25,6 +25,7 @@ import (
 
 // The scopes an API key can hold.
 const (
+	ScopeCatalogRead    = "catalog:read"
 	ScopeCatalogWrite   = "catalog:write"
 	ScopeInventoryWrite = "inventory:write"
 	ScopeOrdersRead     = "orders:read"
@@ -34,7 +35,7 @@ const (
 )
 
 // Scopes lists every scope, in the order help texts show them.
-var Scopes = []string{ScopeCatalogWrite, ScopeInventoryWrite, ScopeOrdersRead, ScopeOrdersWrite, ScopeImportsWrite, ScopeWebhooksWrite}
+var Scopes = []string{ScopeCatalogRead, ScopeCatalogWrite, ScopeInventoryWrite, ScopeOrdersRead, ScopeOrdersWrite, ScopeImportsWrite, ScopeWebhooksWrite}
 
 // keyPrefix marks Shelf keys, so that secret scanners and people can tell
 // what a leaked string is.

@@ -82,8 +82,16 @@ type ImportOptions struct {
 	NoStock bool
 	// BatchRows is about how many variant rows go in one transaction (default 2000).
 	BatchRows int
-	// Progress, if set, is called after each batch with the rows read so far.
+	// Stop, when closed, ends the import after the batch being written: the
+	// report so far comes back with Complete false. An import in one
+	// transaction (DryRun, Atomic) returns ErrStopped instead.
+	Stop <-chan struct{}
+	// Progress, if set, is called after each batch is written with the rows
+	// written (or found unchanged) so far.
 	Progress func(rows int)
+	// Parsed, if set, is called as each batch leaves the parser with the rows
+	// parsed so far; the parser runs up to two batches ahead of the writes.
+	Parsed func(rows int)
 }
 
 // badRows counts the variant rows that errs are about and that are not among
@@ -114,6 +122,10 @@ func badRows(written []importer.Variant, errs []importer.RowError) int {
 	}
 	return n
 }
+
+// ErrStopped is returned when Stop ended an import that commits only at its
+// end: nothing was written.
+var ErrStopped = errors.New("the import was stopped before its end: nothing was written")
 
 // ErrFile wraps a problem with the file found before anything was written
 // (not CSV, a required column missing): a 400 naming the line.
@@ -156,6 +168,7 @@ func Import(ctx context.Context, st *store.Store, r io.Reader, opts ImportOption
 	go func() {
 		defer close(ch)
 		var b batch
+		parsed := 0
 		for {
 			p, err := rd.Next()
 			var pe *importer.ProductError
@@ -178,6 +191,9 @@ func Import(ctx context.Context, st *store.Store, r io.Reader, opts ImportOption
 				return
 			}
 			if b.rows >= opts.BatchRows {
+				if parsed += b.rows; opts.Parsed != nil {
+					opts.Parsed(parsed)
+				}
 				select {
 				case ch <- b:
 				case <-ctx.Done():
@@ -208,7 +224,23 @@ func Import(ctx context.Context, st *store.Store, r io.Reader, opts ImportOption
 	}
 	wrote := false
 	var rows rowTally
-	for b := range ch {
+	last := 0 // line of the last product written
+	for {
+		var b batch
+		ok := true
+		select {
+		case b, ok = <-ch:
+		case <-opts.Stop:
+			if single != nil {
+				return nil, ErrStopped // nothing is committed before the end
+			}
+			// The batch in flight is written; the report says where it stopped.
+			rep.addError(importer.RowError{Line: last, Message: "the server stopped after the product on this line; what the report counts was written: run the import again to finish"})
+			return rep, nil
+		}
+		if !ok {
+			break
+		}
 		if len(b.products) == 0 {
 			rows[Failed] += b.rows
 		}
@@ -238,9 +270,16 @@ func Import(ctx context.Context, st *store.Store, r io.Reader, opts ImportOption
 				}
 			}
 			if err != nil {
+				if single == nil && wrote && ctx.Err() == nil {
+					// Earlier batches are committed: say so, and where it stopped.
+					rep.Rows -= b.rows
+					rep.addError(importer.RowError{Line: b.products[0].Line, Message: "the database failed at the product on this line; what the report counts was written: run the import again to finish"})
+					return rep, err
+				}
 				return nil, err
 			}
 			wrote = true
+			last = b.products[len(b.products)-1].Line
 			rows.add(b.products, results, b.rows)
 			for _, r := range results {
 				switch r.Outcome {

@@ -231,9 +231,18 @@ func writeOne(ctx context.Context, tx *store.Tx, w *Writer, p *importer.Product,
 // orders that refer to it.
 func ArchiveProduct(ctx context.Context, st *store.Store, id uint64) error {
 	return st.InTx(ctx, func(tx *store.Tx) error {
+		// The content hash follows, so that importing an export of the
+		// archived product reports it unchanged.
+		hash, err := hashAfter(ctx, tx.Q, id, func(p *importer.Product) { p.Status = "archived" })
+		if err != nil {
+			return err
+		}
 		now := time.Now().UTC()
 		n, err := tx.Q.AdminArchiveProduct(ctx, db.AdminArchiveProductParams{UpdatedAt: now, ID: id})
 		if err != nil {
+			return err
+		}
+		if err := storeHash(ctx, tx.Q, id, hash); err != nil {
 			return err
 		}
 		if n == 0 {

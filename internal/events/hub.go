@@ -2,11 +2,13 @@ package events
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"sync"
 	"time"
 
+	"github.com/shelfcommerce/shelf/internal/metrics"
 	"github.com/shelfcommerce/shelf/internal/store"
 )
 
@@ -189,8 +191,25 @@ func (h *Hub) step(ctx context.Context) (busy bool, err error) {
 		}
 		h.followMu.RUnlock()
 		h.publish(evs)
+		metrics.EventFeedLag.Set(lagOf(evs[len(evs)-1]))
+	} else if err == nil {
+		metrics.EventFeedLag.Set(0) // caught up
 	}
 	return n == SequenceBatch || len(evs) == 1000, serr
+}
+
+// lagOf is how long ago e occurred, in seconds: how far behind its change
+// the event streams are when they receive it (shelf_event_feed_lag_seconds).
+func lagOf(e Event) float64 {
+	var h header
+	if json.Unmarshal(e.Data, &h) != nil {
+		return 0
+	}
+	at, err := time.Parse(TimeFormat, h.OccurredAt)
+	if err != nil {
+		return 0
+	}
+	return max(0, time.Since(at).Seconds())
 }
 
 func (h *Hub) publish(evs []Event) {

@@ -39,6 +39,7 @@ const (
 	cImgAlt
 	cAttributes
 	cImageURLs
+	cImageAlts
 	nCols
 )
 
@@ -390,7 +391,7 @@ var ownDialect = &dialect{
 		"option1_name": cOpt1Name, "option1_value": cOpt1Val,
 		"option2_name": cOpt2Name, "option2_value": cOpt2Val,
 		"option3_name": cOpt3Name, "option3_value": cOpt3Val,
-		"attributes": cAttributes, "image_urls": cImageURLs,
+		"attributes": cAttributes, "image_urls": cImageURLs, "image_alts": cImageAlts,
 	},
 	required: []int{cHandle, cTitle, cSKU, cPrice},
 	names: [nCols]string{
@@ -433,9 +434,9 @@ func ownFirst(r *csvReader, b *builder, rec []string, line int) {
 func ownRow(r *csvReader, b *builder, rec []string, line int) {
 	v := Variant{Line: line, SKU: r.get(rec, cSKU), Currency: r.opts.Currency}
 	var errs []RowError
-	if v.SKU == "" {
-		errs = append(errs, RowError{Line: line, Field: "sku", Message: "is required"})
-	} else if !utf8.ValidString(v.SKU) {
+	// An empty SKU is allowed, as in Shopify files (the variant is matched by
+	// its options on re-import), so that every exported catalog imports back.
+	if !utf8.ValidString(v.SKU) {
 		v.SKU = strings.ToValidUTF8(v.SKU, "\uFFFD")
 		errs = append(errs, RowError{Line: line, Field: "sku", Message: "is not valid UTF-8 text"})
 	}
@@ -482,8 +483,14 @@ func ownRow(r *csvReader, b *builder, rec []string, line int) {
 			b.addAttr(attrs[i], attrs[i+1])
 		}
 	}
-	for _, u := range splitList(r.get(rec, cImageURLs), "|") {
-		b.addImage(u, "", 0)
+	// image_alts, optional, holds the images' alt texts in the same order.
+	alts := strings.Split(r.get(rec, cImageAlts), "|")
+	for i, u := range strings.Split(r.get(rec, cImageURLs), "|") {
+		alt := ""
+		if i < len(alts) {
+			alt = alts[i]
+		}
+		b.addImage(u, alt, 0) // skips empty and repeated URLs
 	}
 }
 

@@ -10,14 +10,9 @@ import (
 )
 
 func seedShopify(f *testing.F) {
-	if dir := shopifyDataDir(f); dir != "" {
-		files, _ := filepath.Glob(filepath.Join(dir, "*.csv"))
-		for _, name := range files {
-			if b, err := os.ReadFile(name); err == nil {
-				f.Add(b)
-				f.Add(bytes.ReplaceAll(b, []byte("\n"), []byte("\r\n")))
-			}
-		}
+	for _, b := range shopifyExports(f) {
+		f.Add(b)
+		f.Add(bytes.ReplaceAll(b, []byte("\n"), []byte("\r\n")))
 	}
 	f.Add([]byte("\ufeff" + classicHeader + "a,A,,,,,,Size,S,,,A1,1,1.00,2,https://x,1,alt,draft\na,,,,,,,,M,,,,,1,,,,,\n"))
 	f.Add([]byte("URL handle,Title,Price,Option1 name,Option1 value\nx,X,1,Colour,Red\nx,,2,,Blue\n"))

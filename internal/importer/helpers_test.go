@@ -11,36 +11,36 @@ import (
 	"github.com/shelfcommerce/shelf/internal/money"
 )
 
-// shopifyDataDir finds shared/data/shopify by walking up from the package directory, so the
-// tests work from the main checkout and from any worktree next to it.
+// shopifyDataDir is where the real Shopify exports the tests read are kept:
+// public samples copied into testdata, so a bare clone runs every test.
 func shopifyDataDir(tb testing.TB) string {
 	tb.Helper()
-	dir, err := filepath.Abs(".")
-	if err != nil {
-		tb.Fatal(err)
+	return filepath.Join("testdata", "shopify")
+}
+
+// shopifyExports reads every Shopify export in testdata; none is a failure.
+func shopifyExports(tb testing.TB) [][]byte {
+	tb.Helper()
+	files, _ := filepath.Glob(filepath.Join(shopifyDataDir(tb), "*.csv"))
+	if len(files) == 0 {
+		tb.Fatal("no Shopify exports in testdata/shopify")
 	}
-	for {
-		cand := filepath.Join(dir, "shared", "data", "shopify")
-		if st, err := os.Stat(cand); err == nil && st.IsDir() {
-			return cand
+	var out [][]byte
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			tb.Fatal(err)
 		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
+		out = append(out, b)
 	}
+	return out
 }
 
 func readShopifyFile(t *testing.T, name string) []byte {
 	t.Helper()
-	dir := shopifyDataDir(t)
-	if dir == "" {
-		t.Skip("shared/data/shopify not found above the package directory")
-	}
-	b, err := os.ReadFile(filepath.Join(dir, name))
+	b, err := os.ReadFile(filepath.Join(shopifyDataDir(t), name))
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("fixture missing: %v", err)
 	}
 	return b
 }

@@ -34,12 +34,14 @@
 //	attributes,image_urls
 //
 // Column order is free and names are case-insensitive; handle, title, sku and price are
-// required columns, the rest optional, and two extra optional columns are read: type and tags
-// (tags separated by "|"). Product fields (title ... category, option names, tags, type) come
+// required columns, the rest optional, and three extra optional columns are read: type, tags
+// (tags separated by "|"), and image_alts, the alt texts of image_urls in the same order
+// ("|"-separated). Product fields (title ... category, option names, tags, type) come
 // from a product's first row; later rows may repeat or leave them empty. category is
 // "A > B > C"; attributes is "color=red|material=cotton" (repeat a key for several values);
 // image_urls is "url1|url2"; currency defaults to Options.Currency; stock empty = unknown.
-// Every row needs a SKU and a price. Handles must already be valid (no lower-casing). See
+// Every row needs a price; a row without a SKU is a SKU-less variant, matched by its options
+// on re-import as in Shopify files. Handles must already be valid (no lower-casing). See
 // testdata/example.csv.
 //
 // "ndjson": one JSON object per line:

@@ -17,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/shelfcommerce/shelf/db"
+	"github.com/shelfcommerce/shelf/internal/metrics"
 	"github.com/shelfcommerce/shelf/internal/store"
 )
 
@@ -310,8 +311,25 @@ func (d *Dispatcher) recordLoop(in <-chan attempt) {
 		if err := d.record(context.Background(), batch); err != nil {
 			// Unrecorded, the attempts' leases run out and they are made again.
 			d.log.Warn("webhooks: record deliveries", "attempts", len(batch), "err", err)
+			continue
+		}
+		for _, a := range batch {
+			if a.webhook != nil {
+				metrics.WebhookDeliveries.WithLabelValues(d.outcomeOf(a)).Inc()
+			}
 		}
 	}
+}
+
+// outcomeOf is the shelf_webhook_deliveries_total label of a recorded attempt.
+func (d *Dispatcher) outcomeOf(a attempt) string {
+	switch {
+	case a.ok():
+		return "delivered"
+	case int(a.job.attempt) <= len(d.cfg.Schedule):
+		return "failed"
+	}
+	return "abandoned"
 }
 
 // outcome is what one attempt gave.

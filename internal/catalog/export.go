@@ -1,0 +1,227 @@
+package catalog
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/shelfcommerce/shelf/db"
+	"github.com/shelfcommerce/shelf/internal/importer"
+	"github.com/shelfcommerce/shelf/internal/store"
+)
+
+// ExportOptions configure Export.
+type ExportOptions struct {
+	Format string // shopify | csv | ndjson
+	// PageSize is how many products are read per round of queries (default 500).
+	PageSize int
+	// Progress, if set, is called after each page with the products written
+	// so far and the catalog's total.
+	Progress func(done, total int)
+}
+
+// ExportStats is what an export wrote.
+type ExportStats struct {
+	Products int
+	Total    int // products in the catalog when the export began
+}
+
+// Export writes the whole catalog to w in an import format: every product
+// (drafts and archived included, with their status) in id order, its active
+// variants with their stock, its category path, attributes and images.
+// Reading the output back with the importer gives the products the writer
+// stored, so importing an export into its source reports every product
+// unchanged, and into an empty Shelf gives the same catalog.
+//
+// It reads a page of products at a time inside one read-only REPEATABLE READ
+// transaction: memory stays at one page whatever the catalog's size, and the
+// file is one consistent snapshot even while writes go on. Stock is exported
+// as it is now; a variant whose stock was never set has none, so a re-import
+// leaves it unset.
+//
+// The Shopify format has no currency column and no attributes beyond the
+// options: prices are written in each variant's currency, and explicit
+// attributes are left out. "csv" and "ndjson" carry everything.
+func Export(ctx context.Context, st *store.Store, w io.Writer, opts ExportOptions) (ExportStats, error) {
+	var stats ExportStats
+	fw, err := importer.NewWriter(opts.Format, w)
+	if err != nil {
+		return stats, err
+	}
+	if opts.PageSize <= 0 {
+		opts.PageSize = 500
+	}
+	tx, err := st.DB.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+	if err != nil {
+		return stats, err
+	}
+	defer func() { _ = tx.Rollback() }()
+	q := st.Q.WithTx(tx)
+	total, err := q.CountProducts(ctx)
+	if err != nil {
+		return stats, fmt.Errorf("count products: %w", err)
+	}
+	stats.Total = int(total)
+	var after uint64
+	for {
+		page, last, err := exportPage(ctx, q, after, opts.PageSize)
+		if err != nil {
+			return stats, err
+		}
+		for _, p := range page {
+			if err := fw.Write(p); err != nil {
+				return stats, err
+			}
+		}
+		stats.Products += len(page)
+		if opts.Progress != nil {
+			opts.Progress(stats.Products, max(stats.Total, stats.Products))
+		}
+		if len(page) < opts.PageSize {
+			break
+		}
+		after = last
+	}
+	return stats, fw.Flush()
+}
+
+// exportPage reads the products after id after, at most n, as import
+// products, and the id of the last one.
+func exportPage(ctx context.Context, q *db.Queries, after uint64, n int) ([]*importer.Product, uint64, error) {
+	rows, err := q.ExportProducts(ctx, db.ExportProductsParams{ID: after, Limit: int32(n)})
+	if err != nil || len(rows) == 0 {
+		return nil, after, err
+	}
+	ids := make([]uint64, len(rows))
+	hashes := make([][]byte, len(rows))
+	byID := make(map[uint64]*importer.Product, len(rows))
+	out := make([]*importer.Product, len(rows))
+	for i, r := range rows {
+		p := &importer.Product{Handle: r.Slug, Title: r.Title, DescriptionHTML: r.Description,
+			Brand: r.Brand, ProductType: r.ProductType, Status: string(r.Status)}
+		for t := range strings.SplitSeq(r.Tags, ",") {
+			if t = strings.TrimSpace(t); t != "" {
+				p.Tags = append(p.Tags, t)
+			}
+		}
+		for _, n := range []string{r.Option1Name, r.Option2Name, r.Option3Name} {
+			if n != "" {
+				p.OptionNames = append(p.OptionNames, n)
+			}
+		}
+		ids[i], byID[r.ID], out[i], hashes[i] = r.ID, p, p, []byte(r.ContentHash.String)
+	}
+	variants, err := q.ExportVariants(ctx, ids)
+	if err != nil {
+		return nil, 0, fmt.Errorf("export variants: %w", err)
+	}
+	for _, v := range variants {
+		p := byID[v.ProductID]
+		ev := importer.Variant{SKU: v.Sku.String, Price: v.Price, Currency: v.Currency}
+		ev.Options = []string{v.Option1, v.Option2, v.Option3}[:len(p.OptionNames)]
+		if v.CompareAtPrice.Valid {
+			c := v.CompareAtPrice.Int64
+			ev.CompareAtPrice = &c
+		}
+		if v.OnHand.Valid {
+			n := v.OnHand.Int64
+			ev.InventoryQty = &n
+		}
+		p.Variants = append(p.Variants, ev)
+	}
+	images, err := q.ExportImages(ctx, ids)
+	if err != nil {
+		return nil, 0, fmt.Errorf("export images: %w", err)
+	}
+	for _, im := range images {
+		p := byID[im.ProductID]
+		p.Images = append(p.Images, importer.Image{Src: im.Src, Alt: im.Alt, Position: int(im.Position)})
+	}
+	attrs, err := q.ExportAttributes(ctx, ids)
+	if err != nil {
+		return nil, 0, fmt.Errorf("export attributes: %w", err)
+	}
+	for _, a := range attrs {
+		p := byID[a.ProductID]
+		if p.Attributes == nil {
+			p.Attributes = map[string][]string{}
+		}
+		p.Attributes[a.Name] = append(p.Attributes[a.Name], a.Value)
+	}
+	paths, err := q.ExportCategoryPaths(ctx, ids)
+	if err != nil {
+		return nil, 0, fmt.Errorf("export categories: %w", err)
+	}
+	// A product's first category (by position) is the one an import sets.
+	first := map[uint64]uint64{}
+	for _, c := range paths {
+		if _, ok := first[c.ProductID]; !ok {
+			first[c.ProductID] = c.CategoryID
+		}
+		if first[c.ProductID] == c.CategoryID {
+			p := byID[c.ProductID]
+			p.CategoryPath = append(p.CategoryPath, c.Name)
+		}
+	}
+	for i, p := range out {
+		out[i], _ = importedForm(p, hashes[i])
+	}
+	return out, ids[len(ids)-1], nil
+}
+
+// importedForm is p with its stock as the write that stored it stated it,
+// when the product has not changed since, and whether it has not. The
+// stored content hash covers stock as a file states it, and a file that
+// states none leaves new variants at 0: a variant at 0 is written without
+// stock when that is what reproduces the hash, so that importing the export
+// back reports the product unchanged (and never sets a stock the file did
+// not set).
+func importedForm(p *importer.Product, stored []byte) (*importer.Product, bool) {
+	if len(stored) == 0 {
+		return p, false
+	}
+	if bytes.Equal(ContentHash(p), stored) {
+		return p, true
+	}
+	c := *p
+	c.Variants = slices.Clone(p.Variants)
+	zeros := false
+	for i, v := range c.Variants {
+		if v.InventoryQty != nil && *v.InventoryQty == 0 {
+			c.Variants[i].InventoryQty, zeros = nil, true
+		}
+	}
+	if zeros && bytes.Equal(ContentHash(&c), stored) {
+		return &c, true
+	}
+	return p, false
+}
+
+// hashAfter is the content hash a product has after a change made outside
+// the product writer (archiving), if it was as its last write stored it;
+// nil if it was not (a re-import rewrites it anyway). Store it with
+// storeHash, so that importing the product's export reports it unchanged.
+func hashAfter(ctx context.Context, q *db.Queries, id uint64, change func(*importer.Product)) ([]byte, error) {
+	rows, err := q.ExportProducts(ctx, db.ExportProductsParams{ID: id - 1, Limit: 1})
+	if err != nil || len(rows) == 0 || rows[0].ID != id || !rows[0].ContentHash.Valid {
+		return nil, err
+	}
+	page, _, err := exportPage(ctx, q, id-1, 1)
+	if err != nil || len(page) == 0 || !bytes.Equal(ContentHash(page[0]), []byte(rows[0].ContentHash.String)) {
+		return nil, err
+	}
+	change(page[0])
+	return ContentHash(page[0]), nil
+}
+
+func storeHash(ctx context.Context, q *db.Queries, id uint64, hash []byte) error {
+	if hash == nil {
+		return nil
+	}
+	return q.SetProductContentHash(ctx, db.SetProductContentHashParams{
+		ContentHash: sql.NullString{String: string(hash), Valid: true}, ID: id})
+}
