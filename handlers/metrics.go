@@ -96,27 +96,10 @@ func (m *metrics) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 // internal/metrics (shelf_db_retries_total).
 func retryCollector(st *store.Store) prometheus.Collector {
 	rs := st.RetryStats()
-	return collectorFuncs{
-		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "shelf_db_retry_exhausted_total",
-			Help: "Units of database work that kept losing races for the whole retry budget (answered 503).",
-		}, func() float64 { return float64(rs.GaveUp.Load()) }),
-	}
-}
-
-// collectorFuncs registers several collectors as one.
-type collectorFuncs []prometheus.Collector
-
-func (cs collectorFuncs) Describe(ch chan<- *prometheus.Desc) {
-	for _, c := range cs {
-		c.Describe(ch)
-	}
-}
-
-func (cs collectorFuncs) Collect(ch chan<- prometheus.Metric) {
-	for _, c := range cs {
-		c.Collect(ch)
-	}
+	return prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "shelf_db_retry_exhausted_total",
+		Help: "Units of database work that kept losing races for the whole retry budget (answered 503).",
+	}, func() float64 { return float64(rs.GaveUp.Load()) })
 }
 
 // setRoutes records the router's templates, once every route is registered.

@@ -2,6 +2,8 @@ package handlers_test
 
 import (
 	"context"
+	"database/sql"
+	"database/sql/driver"
 	"fmt"
 	"io"
 	"log/slog"
@@ -156,6 +158,7 @@ func TestDatabaseOutages(t *testing.T) {
 	t.Cleanup(e.srv.Close)
 	e.srv.Client().Timeout = 30 * time.Second
 	e.waitFor("/readyz", 200, 10*time.Second)
+	tooManyConnections(t, e, priv)
 
 	load, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
@@ -268,4 +271,38 @@ func TestDatabaseRefusalsAre503(t *testing.T) {
 	if rec := do(e, httptest.NewRequest("GET", "/v1/products?limit=3", nil)); rec.Code != 200 {
 		t.Fatalf("after the faults: %d %s", rec.Code, rec.Body)
 	}
+}
+
+// tooManyConnections fills the server's connection slots while Shelf's pool
+// holds open connections: /readyz must see that new connections are refused
+// (1040), and be ready again once slots are free.
+func tooManyConnections(t *testing.T, e *outageEnv, priv *dbtest.Server) {
+	t.Helper()
+	hog, err := sql.Open("mysql", priv.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hog.Close()
+	if _, err := hog.Exec("SET GLOBAL max_connections = 20"); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	var held []*sql.Conn
+	for len(held) < 200 {
+		c, err := hog.Conn(ctx)
+		if err != nil {
+			break // refused: the server is full
+		}
+		if err := c.PingContext(ctx); err != nil {
+			c.Close()
+			break
+		}
+		held = append(held, c)
+	}
+	e.waitFor("/readyz", 503, 10*time.Second)
+	for _, c := range held {
+		c.Raw(func(any) error { return driver.ErrBadConn }) // close, do not pool
+		c.Close()
+	}
+	e.waitFor("/readyz", 200, 10*time.Second)
 }
