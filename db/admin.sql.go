@@ -337,36 +337,6 @@ func (q *Queries) AdminImagesOfProduct(ctx context.Context, productID uint64) ([
 	return items, nil
 }
 
-const adminInsertStockMovement = `-- name: AdminInsertStockMovement :exec
-INSERT INTO stock_movements (variant_id, sku, delta, on_hand_after, reason, note, actor, created_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-`
-
-type AdminInsertStockMovementParams struct {
-	VariantID   uint64
-	Sku         sql.NullString
-	Delta       int64
-	OnHandAfter int64
-	Reason      string
-	Note        string
-	Actor       string
-	CreatedAt   time.Time
-}
-
-func (q *Queries) AdminInsertStockMovement(ctx context.Context, arg AdminInsertStockMovementParams) error {
-	_, err := q.exec(ctx, q.adminInsertStockMovementStmt, adminInsertStockMovement,
-		arg.VariantID,
-		arg.Sku,
-		arg.Delta,
-		arg.OnHandAfter,
-		arg.Reason,
-		arg.Note,
-		arg.Actor,
-		arg.CreatedAt,
-	)
-	return err
-}
-
 const adminProductByID = `-- name: AdminProductByID :one
 SELECT id, slug, title, description, brand, product_type, tags, status,
        option1_name, option2_name, option3_name, version, created_at, updated_at
@@ -677,6 +647,49 @@ func (q *Queries) AdminVariantsOfProduct(ctx context.Context, productID uint64) 
 	return items, nil
 }
 
+const productSlugsOf = `-- name: ProductSlugsOf :many
+SELECT id, slug FROM products WHERE id IN (/*SLICE:ids*/?) ORDER BY id
+`
+
+type ProductSlugsOfRow struct {
+	ID   uint64
+	Slug string
+}
+
+// The slugs of products whose change is recorded as an event.
+func (q *Queries) ProductSlugsOf(ctx context.Context, ids []uint64) ([]ProductSlugsOfRow, error) {
+	query := productSlugsOf
+	var queryParams []interface{}
+	if len(ids) > 0 {
+		for _, v := range ids {
+			queryParams = append(queryParams, v)
+		}
+		query = strings.Replace(query, "/*SLICE:ids*/?", strings.Repeat(",?", len(ids))[1:], 1)
+	} else {
+		query = strings.Replace(query, "/*SLICE:ids*/?", "NULL", 1)
+	}
+	rows, err := q.query(ctx, nil, query, queryParams...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ProductSlugsOfRow
+	for rows.Next() {
+		var i ProductSlugsOfRow
+		if err := rows.Scan(&i.ID, &i.Slug); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const writerDeactivateVariants = `-- name: WriterDeactivateVariants :exec
 UPDATE variants SET active = FALSE, position = position + 1000000, updated_at = ?
 WHERE id IN (/*SLICE:ids*/?) AND active
@@ -916,7 +929,7 @@ func (q *Queries) WriterVariantOwners(ctx context.Context, skus []sql.NullString
 }
 
 const writerVariantsOfProducts = `-- name: WriterVariantsOfProducts :many
-SELECT id, product_id, sku, position, option1, option2, option3, active
+SELECT id, product_id, sku, position, option1, option2, option3, active, price, compare_at_price, currency
 FROM variants
 WHERE product_id IN (/*SLICE:product_ids*/?)
 ORDER BY product_id, id
@@ -924,14 +937,17 @@ FOR UPDATE
 `
 
 type WriterVariantsOfProductsRow struct {
-	ID        uint64
-	ProductID uint64
-	Sku       sql.NullString
-	Position  int32
-	Option1   string
-	Option2   string
-	Option3   string
-	Active    bool
+	ID             uint64
+	ProductID      uint64
+	Sku            sql.NullString
+	Position       int32
+	Option1        string
+	Option2        string
+	Option3        string
+	Active         bool
+	Price          int64
+	CompareAtPrice sql.NullInt64
+	Currency       string
 }
 
 func (q *Queries) WriterVariantsOfProducts(ctx context.Context, productIds []uint64) ([]WriterVariantsOfProductsRow, error) {
@@ -962,6 +978,9 @@ func (q *Queries) WriterVariantsOfProducts(ctx context.Context, productIds []uin
 			&i.Option2,
 			&i.Option3,
 			&i.Active,
+			&i.Price,
+			&i.CompareAtPrice,
+			&i.Currency,
 		); err != nil {
 			return nil, err
 		}

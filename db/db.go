@@ -66,9 +66,6 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.adminImagesOfProductStmt, err = db.PrepareContext(ctx, adminImagesOfProduct); err != nil {
 		return nil, fmt.Errorf("error preparing query AdminImagesOfProduct: %w", err)
 	}
-	if q.adminInsertStockMovementStmt, err = db.PrepareContext(ctx, adminInsertStockMovement); err != nil {
-		return nil, fmt.Errorf("error preparing query AdminInsertStockMovement: %w", err)
-	}
 	if q.adminProductByIDStmt, err = db.PrepareContext(ctx, adminProductByID); err != nil {
 		return nil, fmt.Errorf("error preparing query AdminProductByID: %w", err)
 	}
@@ -119,6 +116,36 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.deleteProductPagesStmt, err = db.PrepareContext(ctx, deleteProductPages); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteProductPages: %w", err)
+	}
+	if q.eventClaimPruneStmt, err = db.PrepareContext(ctx, eventClaimPrune); err != nil {
+		return nil, fmt.Errorf("error preparing query EventClaimPrune: %w", err)
+	}
+	if q.eventHeadStmt, err = db.PrepareContext(ctx, eventHead); err != nil {
+		return nil, fmt.Errorf("error preparing query EventHead: %w", err)
+	}
+	if q.eventOldestSeqStmt, err = db.PrepareContext(ctx, eventOldestSeq); err != nil {
+		return nil, fmt.Errorf("error preparing query EventOldestSeq: %w", err)
+	}
+	if q.eventPruneStmt, err = db.PrepareContext(ctx, eventPrune); err != nil {
+		return nil, fmt.Errorf("error preparing query EventPrune: %w", err)
+	}
+	if q.eventSaveSequenceStmt, err = db.PrepareContext(ctx, eventSaveSequence); err != nil {
+		return nil, fmt.Errorf("error preparing query EventSaveSequence: %w", err)
+	}
+	if q.eventSequenceCreateStmt, err = db.PrepareContext(ctx, eventSequenceCreate); err != nil {
+		return nil, fmt.Errorf("error preparing query EventSequenceCreate: %w", err)
+	}
+	if q.eventSequenceForUpdateStmt, err = db.PrepareContext(ctx, eventSequenceForUpdate); err != nil {
+		return nil, fmt.Errorf("error preparing query EventSequenceForUpdate: %w", err)
+	}
+	if q.eventUnsequencedStmt, err = db.PrepareContext(ctx, eventUnsequenced); err != nil {
+		return nil, fmt.Errorf("error preparing query EventUnsequenced: %w", err)
+	}
+	if q.eventUnsequencedProbeStmt, err = db.PrepareContext(ctx, eventUnsequencedProbe); err != nil {
+		return nil, fmt.Errorf("error preparing query EventUnsequencedProbe: %w", err)
+	}
+	if q.eventsAfterStmt, err = db.PrepareContext(ctx, eventsAfter); err != nil {
+		return nil, fmt.Errorf("error preparing query EventsAfter: %w", err)
 	}
 	if q.getActiveAPIKeyByHashStmt, err = db.PrepareContext(ctx, getActiveAPIKeyByHash); err != nil {
 		return nil, fmt.Errorf("error preparing query GetActiveAPIKeyByHash: %w", err)
@@ -191,6 +218,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.productPageSourcesStmt, err = db.PrepareContext(ctx, productPageSources); err != nil {
 		return nil, fmt.Errorf("error preparing query ProductPageSources: %w", err)
+	}
+	if q.productSlugsOfStmt, err = db.PrepareContext(ctx, productSlugsOf); err != nil {
+		return nil, fmt.Errorf("error preparing query ProductSlugsOf: %w", err)
 	}
 	if q.releaseIdempotencyKeyStmt, err = db.PrepareContext(ctx, releaseIdempotencyKey); err != nil {
 		return nil, fmt.Errorf("error preparing query ReleaseIdempotencyKey: %w", err)
@@ -342,11 +372,6 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing adminImagesOfProductStmt: %w", cerr)
 		}
 	}
-	if q.adminInsertStockMovementStmt != nil {
-		if cerr := q.adminInsertStockMovementStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing adminInsertStockMovementStmt: %w", cerr)
-		}
-	}
 	if q.adminProductByIDStmt != nil {
 		if cerr := q.adminProductByIDStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing adminProductByIDStmt: %w", cerr)
@@ -430,6 +455,56 @@ func (q *Queries) Close() error {
 	if q.deleteProductPagesStmt != nil {
 		if cerr := q.deleteProductPagesStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing deleteProductPagesStmt: %w", cerr)
+		}
+	}
+	if q.eventClaimPruneStmt != nil {
+		if cerr := q.eventClaimPruneStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing eventClaimPruneStmt: %w", cerr)
+		}
+	}
+	if q.eventHeadStmt != nil {
+		if cerr := q.eventHeadStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing eventHeadStmt: %w", cerr)
+		}
+	}
+	if q.eventOldestSeqStmt != nil {
+		if cerr := q.eventOldestSeqStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing eventOldestSeqStmt: %w", cerr)
+		}
+	}
+	if q.eventPruneStmt != nil {
+		if cerr := q.eventPruneStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing eventPruneStmt: %w", cerr)
+		}
+	}
+	if q.eventSaveSequenceStmt != nil {
+		if cerr := q.eventSaveSequenceStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing eventSaveSequenceStmt: %w", cerr)
+		}
+	}
+	if q.eventSequenceCreateStmt != nil {
+		if cerr := q.eventSequenceCreateStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing eventSequenceCreateStmt: %w", cerr)
+		}
+	}
+	if q.eventSequenceForUpdateStmt != nil {
+		if cerr := q.eventSequenceForUpdateStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing eventSequenceForUpdateStmt: %w", cerr)
+		}
+	}
+	if q.eventUnsequencedStmt != nil {
+		if cerr := q.eventUnsequencedStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing eventUnsequencedStmt: %w", cerr)
+		}
+	}
+	if q.eventUnsequencedProbeStmt != nil {
+		if cerr := q.eventUnsequencedProbeStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing eventUnsequencedProbeStmt: %w", cerr)
+		}
+	}
+	if q.eventsAfterStmt != nil {
+		if cerr := q.eventsAfterStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing eventsAfterStmt: %w", cerr)
 		}
 	}
 	if q.getActiveAPIKeyByHashStmt != nil {
@@ -550,6 +625,11 @@ func (q *Queries) Close() error {
 	if q.productPageSourcesStmt != nil {
 		if cerr := q.productPageSourcesStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing productPageSourcesStmt: %w", cerr)
+		}
+	}
+	if q.productSlugsOfStmt != nil {
+		if cerr := q.productSlugsOfStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing productSlugsOfStmt: %w", cerr)
 		}
 	}
 	if q.releaseIdempotencyKeyStmt != nil {
@@ -730,7 +810,6 @@ type Queries struct {
 	adminDeleteCategoryLinksStmt          *sql.Stmt
 	adminDeleteCategoryProductsStmt       *sql.Stmt
 	adminImagesOfProductStmt              *sql.Stmt
-	adminInsertStockMovementStmt          *sql.Stmt
 	adminProductByIDStmt                  *sql.Stmt
 	adminProductBySlugStmt                *sql.Stmt
 	adminProductsInCategoriesStmt         *sql.Stmt
@@ -748,6 +827,16 @@ type Queries struct {
 	deleteExpiredIdempotencyKeyStmt       *sql.Stmt
 	deleteListingRowStmt                  *sql.Stmt
 	deleteProductPagesStmt                *sql.Stmt
+	eventClaimPruneStmt                   *sql.Stmt
+	eventHeadStmt                         *sql.Stmt
+	eventOldestSeqStmt                    *sql.Stmt
+	eventPruneStmt                        *sql.Stmt
+	eventSaveSequenceStmt                 *sql.Stmt
+	eventSequenceCreateStmt               *sql.Stmt
+	eventSequenceForUpdateStmt            *sql.Stmt
+	eventUnsequencedStmt                  *sql.Stmt
+	eventUnsequencedProbeStmt             *sql.Stmt
+	eventsAfterStmt                       *sql.Stmt
 	getActiveAPIKeyByHashStmt             *sql.Stmt
 	getCategoryStmt                       *sql.Stmt
 	getCategoryBySlugStmt                 *sql.Stmt
@@ -772,6 +861,7 @@ type Queries struct {
 	productIDBySlugStmt                   *sql.Stmt
 	productPageStmt                       *sql.Stmt
 	productPageSourcesStmt                *sql.Stmt
+	productSlugsOfStmt                    *sql.Stmt
 	releaseIdempotencyKeyStmt             *sql.Stmt
 	returnStockStmt                       *sql.Stmt
 	revokeAPIKeyStmt                      *sql.Stmt
@@ -817,7 +907,6 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		adminDeleteCategoryLinksStmt:          q.adminDeleteCategoryLinksStmt,
 		adminDeleteCategoryProductsStmt:       q.adminDeleteCategoryProductsStmt,
 		adminImagesOfProductStmt:              q.adminImagesOfProductStmt,
-		adminInsertStockMovementStmt:          q.adminInsertStockMovementStmt,
 		adminProductByIDStmt:                  q.adminProductByIDStmt,
 		adminProductBySlugStmt:                q.adminProductBySlugStmt,
 		adminProductsInCategoriesStmt:         q.adminProductsInCategoriesStmt,
@@ -835,6 +924,16 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		deleteExpiredIdempotencyKeyStmt:       q.deleteExpiredIdempotencyKeyStmt,
 		deleteListingRowStmt:                  q.deleteListingRowStmt,
 		deleteProductPagesStmt:                q.deleteProductPagesStmt,
+		eventClaimPruneStmt:                   q.eventClaimPruneStmt,
+		eventHeadStmt:                         q.eventHeadStmt,
+		eventOldestSeqStmt:                    q.eventOldestSeqStmt,
+		eventPruneStmt:                        q.eventPruneStmt,
+		eventSaveSequenceStmt:                 q.eventSaveSequenceStmt,
+		eventSequenceCreateStmt:               q.eventSequenceCreateStmt,
+		eventSequenceForUpdateStmt:            q.eventSequenceForUpdateStmt,
+		eventUnsequencedStmt:                  q.eventUnsequencedStmt,
+		eventUnsequencedProbeStmt:             q.eventUnsequencedProbeStmt,
+		eventsAfterStmt:                       q.eventsAfterStmt,
 		getActiveAPIKeyByHashStmt:             q.getActiveAPIKeyByHashStmt,
 		getCategoryStmt:                       q.getCategoryStmt,
 		getCategoryBySlugStmt:                 q.getCategoryBySlugStmt,
@@ -859,6 +958,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		productIDBySlugStmt:                   q.productIDBySlugStmt,
 		productPageStmt:                       q.productPageStmt,
 		productPageSourcesStmt:                q.productPageSourcesStmt,
+		productSlugsOfStmt:                    q.productSlugsOfStmt,
 		releaseIdempotencyKeyStmt:             q.releaseIdempotencyKeyStmt,
 		returnStockStmt:                       q.returnStockStmt,
 		revokeAPIKeyStmt:                      q.revokeAPIKeyStmt,

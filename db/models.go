@@ -179,6 +179,12 @@ type Event struct {
 	CreatedAt time.Time
 }
 
+type EventSequence struct {
+	ID       uint8
+	LastSeq  uint64
+	PrunedAt sql.NullTime
+}
+
 type IdempotencyKey struct {
 	Scope          string
 	KeyHash        []byte

@@ -19,6 +19,7 @@ import (
 
 	"github.com/shelfcommerce/shelf/internal/auth"
 	"github.com/shelfcommerce/shelf/internal/catalog"
+	"github.com/shelfcommerce/shelf/internal/events"
 	"github.com/shelfcommerce/shelf/internal/orders"
 	"github.com/shelfcommerce/shelf/internal/store"
 )
@@ -50,6 +51,12 @@ type Config struct {
 	Orders orders.Config
 	// Storefront configures the public catalog (cursor key, currency, caches).
 	Storefront catalog.StorefrontConfig
+	// Events is the process's change feed hub, which GET /v1/events streams
+	// from and the storefront's caches follow. Nil: the stream answers 503.
+	Events *events.Hub
+	// Shutdown, once closed, ends every open event stream, so that the
+	// server's Shutdown does not wait for streams that never end.
+	Shutdown <-chan struct{}
 }
 
 // API holds the handlers' dependencies.
@@ -84,6 +91,12 @@ func New(cfg Config) *echo.Echo {
 		oc.RenderError = a.renderProblem
 		a.orders = orders.NewService(cfg.Store, oc)
 		a.storefront = catalog.NewStorefront(cfg.Store, cfg.Storefront)
+		// A write clears this instance's cached pages before it answers;
+		// the feed's tail clears every instance's.
+		events.FollowersOf(cfg.Store).Add(a.storefront.Forget)
+		if cfg.Events != nil {
+			cfg.Events.Follow(a.storefront.Forget)
+		}
 	}
 	a.metrics = newMetrics(cfg.Registry, cfg.Store)
 
@@ -132,6 +145,7 @@ func New(cfg Config) *echo.Echo {
 	a.registerCatalog(e)
 	a.registerOrders(e)
 	a.registerAdmin(e)
+	a.registerEvents(e)
 	return e
 }
 

@@ -19,7 +19,7 @@ JOIN products p ON p.id = v.product_id
 WHERE v.sku IN (sqlc.slice('skus'));
 
 -- name: WriterVariantsOfProducts :many
-SELECT id, product_id, sku, position, option1, option2, option3, active
+SELECT id, product_id, sku, position, option1, option2, option3, active, price, compare_at_price, currency
 FROM variants
 WHERE product_id IN (sqlc.slice('product_ids'))
 ORDER BY product_id, id
@@ -99,10 +99,6 @@ FOR UPDATE;
 INSERT INTO inventory (variant_id, product_id, on_hand, updated_at) VALUES (?, ?, ?, ?)
 ON DUPLICATE KEY UPDATE on_hand = VALUES(on_hand), updated_at = VALUES(updated_at);
 
--- name: AdminInsertStockMovement :exec
-INSERT INTO stock_movements (variant_id, sku, delta, on_hand_after, reason, note, actor, created_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?);
-
 -- name: AdminCategoryForUpdate :one
 SELECT id, parent_id, slug, name, position, depth, product_count, version, created_at, updated_at
 FROM categories WHERE id = ? FOR UPDATE;
@@ -154,3 +150,7 @@ WHERE id IN (sqlc.slice('ids'));
 -- the same content (a re-run PUT or import) applies its category again.
 UPDATE products SET version = version + 1, content_hash = NULL, updated_at = sqlc.arg(updated_at)
 WHERE id IN (sqlc.slice('ids'));
+
+-- name: ProductSlugsOf :many
+-- The slugs of products whose change is recorded as an event.
+SELECT id, slug FROM products WHERE id IN (sqlc.slice('ids')) ORDER BY id;

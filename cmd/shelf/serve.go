@@ -11,6 +11,7 @@ import (
 	"github.com/shelfcommerce/shelf/handlers"
 	"github.com/shelfcommerce/shelf/internal/catalog"
 	"github.com/shelfcommerce/shelf/internal/config"
+	"github.com/shelfcommerce/shelf/internal/events"
 	"github.com/shelfcommerce/shelf/internal/orders"
 	"github.com/shelfcommerce/shelf/internal/store"
 )
@@ -43,6 +44,14 @@ func serve(ctx context.Context, e env, args []string) error {
 	// Expired Idempotency-Keys are deleted in the background (and on sight,
 	// when a request meets one).
 	go orders.NewService(st, ordersCfg).RunSweeper(ctx, time.Minute, log)
+	// The change feed: one hub per process sequences, tails and prunes the
+	// events table and fans out to every open stream and cache.
+	hub := events.NewHub(st, events.HubConfig{Poll: cfg.EventPoll, Retention: cfg.EventRetention, Log: log})
+	hubCtx, stopHub := context.WithCancel(context.WithoutCancel(ctx))
+	hubDone := make(chan struct{})
+	go func() { hub.Run(hubCtx); close(hubDone) }()
+	defer func() { stopHub(); <-hubDone }()
+	streamsDone := make(chan struct{})
 	router := handlers.New(handlers.Config{
 		Logger:          log,
 		Store:           st,
@@ -54,6 +63,8 @@ func serve(ctx context.Context, e env, args []string) error {
 		ImportTimeout:   cfg.ImportTimeout,
 		Currency:        cfg.Currency,
 		Orders:          ordersCfg,
+		Events:          hub,
+		Shutdown:        streamsDone,
 		Storefront: catalog.StorefrontConfig{
 			CursorSecret:     []byte(cfg.CursorSecret),
 			Currency:         cfg.Currency,
@@ -63,6 +74,9 @@ func serve(ctx context.Context, e env, args []string) error {
 		},
 	})
 	srv := handlers.NewServer(cfg.Addr, router, handlers.Timeouts{Read: cfg.ReadTimeout, Write: cfg.WriteTimeout, Idle: cfg.IdleTimeout})
+	// Event streams never end by themselves: Shutdown ends them at once
+	// (clients reconnect elsewhere with Last-Event-ID) instead of waiting.
+	srv.RegisterOnShutdown(func() { close(streamsDone) })
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return err

@@ -2,127 +2,139 @@ package catalog
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
+
+	"github.com/hashicorp/golang-lru/v2/expirable"
+	"golang.org/x/sync/singleflight"
 )
 
-// ttlCache is a small in-process cache whose entries live for a fixed time.
-// It bounds staleness, not memory precision: when it holds more than max
-// entries it drops the expired ones, and if that is not enough, everything.
-// A TTL of zero disables it.
+// ttlCache is an in-process LRU cache whose entries live at most ttl: when
+// full it drops the least recently used entry, never everything. A TTL of
+// zero disables it. The now arguments are kept for the callers' clocks;
+// entries expire on the cache's own.
 type ttlCache[K comparable, V any] struct {
-	mu  sync.RWMutex
 	ttl time.Duration
-	max int
-	m   map[K]ttlEntry[V]
-}
-
-type ttlEntry[V any] struct {
-	v   V
-	exp time.Time
+	lru *expirable.LRU[K, V]
 }
 
 func newTTLCache[K comparable, V any](ttl time.Duration, max int) *ttlCache[K, V] {
-	return &ttlCache[K, V]{ttl: ttl, max: max, m: make(map[K]ttlEntry[V])}
+	c := &ttlCache[K, V]{ttl: ttl}
+	if ttl > 0 {
+		c.lru = expirable.NewLRU[K, V](max, nil, ttl)
+	}
+	return c
 }
 
-func (c *ttlCache[K, V]) get(k K, now time.Time) (V, bool) {
-	if c.ttl <= 0 {
+func (c *ttlCache[K, V]) get(k K, _ time.Time) (V, bool) {
+	if c.lru == nil {
 		var zero V
 		return zero, false
 	}
-	c.mu.RLock()
-	e, ok := c.m[k]
-	c.mu.RUnlock()
-	if !ok || now.After(e.exp) {
-		var zero V
-		return zero, false
-	}
-	return e.v, true
+	return c.lru.Get(k)
 }
 
-func (c *ttlCache[K, V]) put(k K, v V, now time.Time) {
-	if c.ttl <= 0 {
-		return
+func (c *ttlCache[K, V]) put(k K, v V, _ time.Time) {
+	if c.lru != nil {
+		c.lru.Add(k, v)
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.m) >= c.max {
-		for key, e := range c.m {
-			if now.After(e.exp) {
-				delete(c.m, key)
-			}
-		}
-		if len(c.m) >= c.max {
-			clear(c.m)
-		}
-	}
-	c.m[k] = ttlEntry[V]{v: v, exp: now.Add(c.ttl)}
 }
 
-// flight is one load of a key in progress.
-type flight[V any] struct {
-	done chan struct{}
-	v    V
-	err  error
+func (c *ttlCache[K, V]) forget(k K) {
+	if c.lru != nil {
+		c.lru.Remove(k)
+	}
 }
 
-// loadingCache is a ttlCache that loads missing keys once however many
-// callers ask at the same time (the others wait for that load), and serves
-// an entry for up to one more TTL after it expired while a single
-// background load refreshes it. A value is therefore at most about 2×TTL
-// plus one load old; callers never all stampede the database when a popular
-// entry expires.
+// loadingCache is a ttlCache that loads a missing key once however many
+// callers ask at the same time (singleflight), and that never keeps a value
+// loaded before the key was forgotten: a write forgets the keys it changed
+// once it has committed, and a load that started earlier (and so may have
+// read the old row) is handed to its callers but not stored. Callers that
+// arrive after the forget start a fresh load instead of joining the old one
+// (the flight is keyed by the key and its last forget).
+// So once forget has returned, every later get shows the write.
 type loadingCache[K comparable, V any] struct {
 	*ttlCache[K, V]
-	fmu      sync.Mutex
-	inflight map[K]*flight[V]
+	group singleflight.Group
+
+	mu        sync.Mutex
+	gen       uint64       // counts forgets
+	forgotten map[K]uint64 // key -> gen of its last forget
+	floor     uint64       // loads started before this gen are not stored
 }
 
 func newLoadingCache[K comparable, V any](ttl time.Duration, max int) *loadingCache[K, V] {
-	return &loadingCache[K, V]{ttlCache: newTTLCache[K, V](ttl, max), inflight: map[K]*flight[V]{}}
+	return &loadingCache[K, V]{ttlCache: newTTLCache[K, V](ttl, max), forgotten: map[K]uint64{}}
 }
 
-// get returns the value of k, loading it with load when needed. load runs
-// without the caller's cancellation, so a client that goes away does not
-// fail the other waiters.
+// getOrLoad returns the value of k, loading it with load when needed. load
+// runs without the caller's cancellation, so a client that goes away does
+// not fail the others waiting for the same load.
 func (c *loadingCache[K, V]) getOrLoad(ctx context.Context, k K, now time.Time, load func(context.Context) (V, error)) (V, error) {
-	if c.ttl <= 0 {
+	if c.lru == nil {
 		return load(ctx)
 	}
-	c.mu.RLock()
-	e, ok := c.m[k]
-	c.mu.RUnlock()
-	if ok && !now.After(e.exp) {
-		return e.v, nil
+	if v, ok := c.lru.Get(k); ok {
+		return v, nil
 	}
-	c.fmu.Lock()
-	f, running := c.inflight[k]
-	if !running {
-		f = &flight[V]{done: make(chan struct{})}
-		c.inflight[k] = f
-		go func() {
-			lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-			defer cancel()
-			f.v, f.err = load(lctx)
-			if f.err == nil {
-				c.put(k, f.v, time.Now())
-			}
-			c.fmu.Lock()
-			delete(c.inflight, k)
-			c.fmu.Unlock()
-			close(f.done)
-		}()
-	}
-	c.fmu.Unlock()
-	if ok && !now.After(e.exp.Add(c.ttl)) {
-		return e.v, nil // stale within grace: served while one load refreshes it
-	}
+	// A load is shared only by callers that arrive between the same two
+	// forgets of k: the flight's key names the last one.
+	c.mu.Lock()
+	start := c.gen
+	flight := fmt.Sprintf("%d/%d/%v", c.floor, c.forgotten[k], k)
+	c.mu.Unlock()
+	ch := c.group.DoChan(flight, func() (any, error) {
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		v, err := load(lctx)
+		if err != nil {
+			return v, err
+		}
+		c.mu.Lock()
+		if g, ok := c.forgotten[k]; (!ok || g <= start) && c.floor <= start {
+			c.lru.Add(k, v)
+		}
+		c.mu.Unlock()
+		return v, nil
+	})
 	select {
-	case <-f.done:
-		return f.v, f.err
+	case r := <-ch:
+		v, _ := r.Val.(V)
+		return v, r.Err
 	case <-ctx.Done():
 		var zero V
 		return zero, ctx.Err()
 	}
+}
+
+// forget drops k; loads of k in flight will not be stored.
+func (c *loadingCache[K, V]) forget(k K) {
+	if c.lru == nil {
+		return
+	}
+	c.mu.Lock()
+	c.gen++
+	if len(c.forgotten) >= 10000 {
+		// Bound the bookkeeping: no load that started before now is stored.
+		clear(c.forgotten)
+		c.floor = c.gen
+	}
+	c.forgotten[k] = c.gen
+	c.lru.Remove(k)
+	c.mu.Unlock()
+}
+
+// forgetAll empties the cache; loads in flight will not be stored.
+func (c *loadingCache[K, V]) forgetAll() {
+	if c.lru == nil {
+		return
+	}
+	c.mu.Lock()
+	c.gen++
+	c.floor = c.gen
+	clear(c.forgotten)
+	c.lru.Purge()
+	c.mu.Unlock()
 }

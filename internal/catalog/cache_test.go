@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-func TestLoadingCacheLoadsOnceAndServesStaleWhileRefreshing(t *testing.T) {
+func TestLoadingCacheLoadsOnce(t *testing.T) {
 	c := newLoadingCache[string, int](time.Minute, 10)
 	var loads atomic.Int32
 	release := make(chan struct{})
@@ -16,14 +16,13 @@ func TestLoadingCacheLoadsOnceAndServesStaleWhileRefreshing(t *testing.T) {
 		<-release
 		return int(loads.Add(1)), nil
 	}
-	t0 := time.Now()
 	var wg sync.WaitGroup
 	got := make([]int, 20)
 	for i := range got {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			v, err := c.getOrLoad(context.Background(), "k", t0, load)
+			v, err := c.getOrLoad(context.Background(), "k", time.Now(), load)
 			if err != nil {
 				t.Error(err)
 			}
@@ -38,36 +37,74 @@ func TestLoadingCacheLoadsOnceAndServesStaleWhileRefreshing(t *testing.T) {
 			t.Fatalf("20 concurrent callers saw %v: want one load shared", got)
 		}
 	}
-	// Expired but within one more TTL: the old value comes back at once and
-	// one background load refreshes it.
-	if v, _ := c.getOrLoad(context.Background(), "k", time.Now().Add(90*time.Second), load); v != 1 {
-		t.Fatalf("stale read = %d, want the old value 1", v)
-	}
-	// Wait until the refresh has finished (counted, stored and no longer in
-	// flight), or the next read would join it rather than start its own.
-	refreshing := func() bool {
-		c.fmu.Lock()
-		defer c.fmu.Unlock()
-		return len(c.inflight) > 0
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for (loads.Load() != 2 || refreshing()) && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
-	if loads.Load() != 2 {
-		t.Fatal("no background refresh")
-	}
-	// Too old: the caller waits for a fresh load.
-	if v, _ := c.getOrLoad(context.Background(), "k", time.Now().Add(10*time.Minute), load); v != 3 {
-		t.Fatalf("expired read = %d, want a fresh load", v)
+	if v, _ := c.getOrLoad(context.Background(), "k", time.Now(), load); v != 1 {
+		t.Fatalf("cached read = %d, want 1 without a load", v)
 	}
 	// TTL 0: no caching at all.
 	off := newLoadingCache[string, int](0, 10)
 	n := 0
 	for range 3 {
-		_, _ = off.getOrLoad(context.Background(), "k", t0, func(context.Context) (int, error) { n++; return n, nil })
+		_, _ = off.getOrLoad(context.Background(), "k", time.Now(), func(context.Context) (int, error) { n++; return n, nil })
 	}
 	if n != 3 {
 		t.Fatalf("disabled cache loaded %d times, want 3", n)
+	}
+}
+
+// A write that commits while a load of the old row is in flight forgets the
+// key: the old value is not stored, and a read after the forget does not
+// join the old load but sees the new value.
+func TestLoadingCacheForgetBeatsALoadInFlight(t *testing.T) {
+	for _, all := range []bool{false, true} {
+		c := newLoadingCache[uint64, string](time.Hour, 10)
+		started, release := make(chan struct{}), make(chan struct{})
+		row := "old"
+		var mu sync.Mutex
+		read := func() string { mu.Lock(); defer mu.Unlock(); return row }
+		done := make(chan string)
+		go func() {
+			v, _ := c.getOrLoad(context.Background(), 7, time.Now(), func(context.Context) (string, error) {
+				v := read()
+				close(started)
+				<-release
+				return v, nil
+			})
+			done <- v
+		}()
+		<-started
+		mu.Lock()
+		row = "new" // the write commits...
+		mu.Unlock()
+		if all { // ...and forgets
+			c.forgetAll()
+		} else {
+			c.forget(7)
+		}
+		fresh, _ := c.getOrLoad(context.Background(), 7, time.Now(), func(context.Context) (string, error) { return read(), nil })
+		close(release)
+		if old := <-done; old != "old" {
+			t.Fatalf("the load in flight returned %q", old)
+		}
+		if fresh != "new" {
+			t.Fatalf("forgetAll=%v: a read after the forget saw %q", all, fresh)
+		}
+		if v, _ := c.getOrLoad(context.Background(), 7, time.Now(), func(context.Context) (string, error) { return "loaded again", nil }); v != "new" {
+			t.Fatalf("forgetAll=%v: the cache holds %q, want the fresh value", all, v)
+		}
+	}
+}
+
+func TestTTLCacheEvictsOneWhenFull(t *testing.T) {
+	c := newTTLCache[int, int](time.Hour, 3)
+	for i := range 4 {
+		c.put(i, i, time.Now())
+	}
+	if _, ok := c.get(0, time.Now()); ok {
+		t.Fatal("the least recently used entry was kept past the size")
+	}
+	for i := 1; i < 4; i++ {
+		if _, ok := c.get(i, time.Now()); !ok {
+			t.Fatalf("entry %d was dropped: a full cache must drop one entry, not all", i)
+		}
 	}
 }

@@ -143,6 +143,9 @@ func UpdateCategory(ctx context.Context, st *store.Store, id uint64, p CategoryP
 				if err := SyncPages(ctx, tx, products); err != nil {
 					return err
 				}
+				if err := productsChanged(ctx, tx, products, false, now); err != nil {
+					return err
+				}
 			}
 		}
 		c, err = tx.Q.GetCategory(ctx, id)
@@ -234,7 +237,11 @@ func DeleteCategory(ctx context.Context, st *store.Store, id uint64) error {
 		if len(products) > 0 {
 			// Their pages no longer show this category, and writing their
 			// content again must put them back in it.
-			if err := tx.Q.AdminUncategorizedProducts(ctx, db.AdminUncategorizedProductsParams{UpdatedAt: time.Now().UTC(), Ids: products}); err != nil {
+			now := time.Now().UTC()
+			if err := tx.Q.AdminUncategorizedProducts(ctx, db.AdminUncategorizedProductsParams{UpdatedAt: now, Ids: products}); err != nil {
+				return err
+			}
+			if err := productsChanged(ctx, tx, products, false, now); err != nil {
 				return err
 			}
 		}

@@ -14,7 +14,10 @@
 //     hash and not written), import.go (an import file streamed through the
 //     writer), product_admin.go (create, replace, patch, archive),
 //     categories_write.go and categories_admin.go (the tree and its closure
-//     table), stock.go (set and adjust stock, always with a ledger row).
+//     table), stock.go (set and adjust stock), ledger.go (RecordStock, the
+//     one writer of the stock ledger, for admins, imports and orders alike,
+//     recording a stock.changed event with every row), writer_events.go
+//     (the events of product writes; see internal/events).
 //   - The read models: sync.go and product_page.go. product_listing holds
 //     one row per listed product and category (category 0 is the whole
 //     catalog) carrying every sort key, categories.product_count the counts,

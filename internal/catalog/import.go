@@ -180,16 +180,15 @@ func Import(ctx context.Context, st *store.Store, r io.Reader, opts ImportOption
 	var single *store.Tx
 	var finish func(commit bool) error
 	if opts.DryRun || opts.Atomic {
-		sqlTx, err := st.DB.BeginTx(ctx, nil)
+		single, err = st.Begin(ctx, nil)
 		if err != nil {
 			return nil, err
 		}
-		single = &store.Tx{Tx: sqlTx, Q: st.Q.WithTx(sqlTx)}
 		finish = func(commit bool) error {
 			if commit {
-				return sqlTx.Commit()
+				return single.Commit()
 			}
-			return sqlTx.Rollback()
+			return single.Rollback()
 		}
 		defer func() { _ = finish(false) }()
 	}

@@ -225,7 +225,8 @@ func WriteProduct(ctx context.Context, st *store.Store, p *importer.Product, mod
 // orders that refer to it.
 func ArchiveProduct(ctx context.Context, st *store.Store, id uint64) error {
 	return st.InTx(ctx, func(tx *store.Tx) error {
-		n, err := tx.Q.AdminArchiveProduct(ctx, db.AdminArchiveProductParams{UpdatedAt: time.Now().UTC(), ID: id})
+		now := time.Now().UTC()
+		n, err := tx.Q.AdminArchiveProduct(ctx, db.AdminArchiveProductParams{UpdatedAt: now, ID: id})
 		if err != nil {
 			return err
 		}
@@ -236,6 +237,9 @@ func ArchiveProduct(ctx context.Context, st *store.Store, id uint64) error {
 				return err
 			}
 			return nil // already archived: DELETE is idempotent
+		}
+		if err := productsChanged(ctx, tx, []uint64{id}, true, now); err != nil {
+			return err
 		}
 		return SyncListing(ctx, tx, []uint64{id})
 	})

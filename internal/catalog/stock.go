@@ -75,10 +75,8 @@ func SetStock(ctx context.Context, st *store.Store, ch StockChange) (StockLevel,
 		if err := tx.Q.AdminUpsertInventory(ctx, db.AdminUpsertInventoryParams{VariantID: v.ID, ProductID: v.ProductID, OnHand: next, UpdatedAt: now}); err != nil {
 			return err
 		}
-		if err := tx.Q.AdminInsertStockMovement(ctx, db.AdminInsertStockMovementParams{
-			VariantID: v.ID, Sku: sql.NullString{String: ch.SKU, Valid: true}, Delta: next - cur, OnHandAfter: next,
-			Reason: ch.Reason, Note: ch.Note, Actor: ch.Actor, CreatedAt: now,
-		}); err != nil {
+		if err := RecordStock(ctx, tx, LedgerEntry{Reason: ch.Reason, Note: ch.Note, Actor: ch.Actor, At: now},
+			[]StockMove{{VariantID: v.ID, ProductID: v.ProductID, SKU: ch.SKU, Delta: next - cur, After: next}}); err != nil {
 			return err
 		}
 		if err := tx.Q.AdminBumpProductVersion(ctx, db.AdminBumpProductVersionParams{UpdatedAt: now, ID: v.ProductID}); err != nil {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shelfcommerce/shelf/internal/events"
 	"github.com/shelfcommerce/shelf/internal/money"
 	"github.com/shelfcommerce/shelf/internal/problem"
 	"github.com/shelfcommerce/shelf/internal/store"
@@ -21,12 +22,13 @@ type StorefrontConfig struct {
 	CursorSecret []byte
 	// Currency of the catalog, in which min_price and max_price are read.
 	Currency string
-	// DetailTTL is how long a rendered product page is served from memory.
-	// A page is refreshed in the background when it has expired (the old one
-	// is served meanwhile, for at most one more TTL), so a change to a
-	// product shows on its page within about 2×DetailTTL. 0 disables.
+	// DetailTTL is the longest a rendered product page is served from
+	// memory. It is a safety net only: Forget drops the pages a write
+	// changed (this instance's writes before they answer, every instance's
+	// from the change feed's tail). 0 disables.
 	DetailTTL time.Duration
-	// FacetTTL is how long facet counts for one filter set are reused.
+	// FacetTTL is the longest facet counts and full-text pages of one query
+	// are reused; Forget drops them whenever a listing can have changed.
 	FacetTTL time.Duration
 	// SearchMaxMatches caps how many full-text matches one q considers, so a
 	// broad word (in a fifth of the catalog) costs a bounded amount of work,
@@ -212,4 +214,30 @@ func seekOf(s Sort, it *ListItem, rel int64) seek {
 		sk.num = rel
 	}
 	return sk
+}
+
+// Forget drops what the events make stale: the pages of the products they
+// name and, when listings can have changed (a product written or archived, a
+// price, a variant sold out or back in stock), every cached facet count and
+// search page. It is called with this process's committed events before the
+// write returns, and with every instance's from the feed's tail.
+func (s *Storefront) Forget(evs []events.Event) {
+	listings := false
+	for i := range evs {
+		e := &evs[i]
+		if e.ProductID == 0 {
+			continue // order events: nothing cached
+		}
+		s.detail.forget(e.ProductID)
+		if e.Slug != "" && e.Type == events.TypeProductDeleted {
+			s.slugIDs.forget(e.Slug)
+		}
+		if e.Type != events.TypeStockChanged || e.Restock {
+			listings = true
+		}
+	}
+	if listings {
+		s.facets.forgetAll()
+		s.searches.forgetAll()
+	}
 }

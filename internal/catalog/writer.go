@@ -17,6 +17,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/shelfcommerce/shelf/db"
+	"github.com/shelfcommerce/shelf/internal/events"
 	"github.com/shelfcommerce/shelf/internal/importer"
 	"github.com/shelfcommerce/shelf/internal/store"
 )
@@ -524,7 +525,8 @@ func (w *Writer) writeProducts(ctx context.Context, tx *store.Tx, plans []*plan,
 	}
 	slices.Sort(ids)
 
-	if err := w.writeVariants(ctx, tx, byID, ids, now, consecutive); err != nil {
+	moves, evs, err := w.writeVariants(ctx, tx, byID, ids, now, consecutive)
+	if err != nil {
 		return err
 	}
 
@@ -592,6 +594,10 @@ func (w *Writer) writeProducts(ctx context.Context, tx *store.Tx, plans []*plan,
 		if _, err := store.InsertRows(ctx, tx, "INSERT INTO product_images (product_id, position, src, alt)", 4, imgArgs, ""); err != nil {
 			return fmt.Errorf("write images: %w", err)
 		}
+	}
+	if err := RecordStock(ctx, tx, LedgerEntry{Reason: w.reason(), Actor: w.Actor, At: now,
+		Extra: append(productEvents(byID, ids, now), evs...)}, moves); err != nil {
+		return err
 	}
 	return w.syncListing(ctx, tx, byID, ids)
 }
@@ -693,7 +699,9 @@ type want struct {
 	stock *int64
 }
 
-func (w *Writer) writeVariants(ctx context.Context, tx *store.Tx, byID map[uint64]*plan, ids []uint64, now time.Time, consecutive bool) error {
+// writeVariants writes the variants of the batch and their stock, and
+// returns the stock moves for the ledger and the price.changed events.
+func (w *Writer) writeVariants(ctx context.Context, tx *store.Tx, byID map[uint64]*plan, ids []uint64, now time.Time, consecutive bool) ([]StockMove, []events.Event, error) {
 	// Only products that existed have variants to match (new ones have none).
 	var existing []uint64
 	for _, id := range ids {
@@ -702,13 +710,15 @@ func (w *Writer) writeVariants(ctx context.Context, tx *store.Tx, byID map[uint6
 		}
 	}
 	oldOf := map[uint64][]db.WriterVariantsOfProductsRow{}
+	oldByID := map[uint64]*db.WriterVariantsOfProductsRow{}
 	if len(existing) > 0 {
 		old, err := tx.Q.WriterVariantsOfProducts(ctx, existing)
 		if err != nil {
-			return fmt.Errorf("lock variants: %w", err)
+			return nil, nil, fmt.Errorf("lock variants: %w", err)
 		}
-		for _, v := range old {
+		for i, v := range old {
 			oldOf[v.ProductID] = append(oldOf[v.ProductID], v)
+			oldByID[v.ID] = &old[i]
 		}
 	}
 	var upd, ins []want
@@ -774,7 +784,7 @@ func (w *Writer) writeVariants(ctx context.Context, tx *store.Tx, byID map[uint6
 		// Hidden variants keep their SKU (it stays this product's) but free
 		// their position for the new list.
 		if err := tx.Q.WriterDeactivateVariants(ctx, db.WriterDeactivateVariantsParams{UpdatedAt: now, Ids: deactivate}); err != nil {
-			return fmt.Errorf("hide removed variants: %w", err)
+			return nil, nil, fmt.Errorf("hide removed variants: %w", err)
 		}
 	}
 	row := func(args []any, wv want, id any) []any {
@@ -802,7 +812,7 @@ func (w *Writer) writeVariants(ctx context.Context, tx *store.Tx, byID map[uint6
 			"ON DUPLICATE KEY UPDATE sku = VALUES(sku), position = VALUES(position), option1 = VALUES(option1), "+
 				"option2 = VALUES(option2), option3 = VALUES(option3), price = VALUES(price), compare_at_price = VALUES(compare_at_price), "+
 				"currency = VALUES(currency), active = VALUES(active), updated_at = VALUES(updated_at)"); err != nil {
-			return fmt.Errorf("update variants: %w", err)
+			return nil, nil, fmt.Errorf("update variants: %w", err)
 		}
 	}
 	if len(ins) > 0 {
@@ -815,15 +825,17 @@ func (w *Writer) writeVariants(ctx context.Context, tx *store.Tx, byID map[uint6
 		if consecutive {
 			newIDs, err := store.InsertRowsIDs(ctx, tx, cols, 13, args)
 			if err != nil {
-				return fmt.Errorf("insert variants: %w", err)
+				return nil, nil, fmt.Errorf("insert variants: %w", err)
 			}
 			for i := range ins {
 				ins[i].id = newIDs[i]
 			}
 		} else if err := insertVariantsReadIDs(ctx, tx, ins, cols, args); err != nil {
-			return err
+			return nil, nil, err
 		}
 	}
+
+	priceEvents := priceChanges(upd, ins, oldByID, now)
 
 	// Stock: set where the file says, with a ledger row per change; a new
 	// variant without a quantity starts at 0 so orders can take from it later.
@@ -841,14 +853,15 @@ func (w *Writer) writeVariants(ctx context.Context, tx *store.Tx, byID map[uint6
 		slices.Sort(vids)
 		stock, err := tx.Q.WriterInventoryOf(ctx, vids)
 		if err != nil {
-			return fmt.Errorf("lock stock: %w", err)
+			return nil, nil, fmt.Errorf("lock stock: %w", err)
 		}
 		for _, s := range stock {
 			onHand[s.VariantID] = s.OnHand
 		}
 	}
 	slices.SortFunc(all, func(a, b want) int { return cmp.Compare(a.id, b.id) })
-	var invArgs, ledArgs []any
+	var invArgs []any
+	var moves []StockMove
 	for _, wv := range all {
 		cur, has := onHand[wv.id]
 		switch {
@@ -860,25 +873,16 @@ func (w *Writer) writeVariants(ctx context.Context, tx *store.Tx, byID map[uint6
 			continue
 		default:
 			invArgs = append(invArgs, wv.id, wv.pl.id, *wv.stock, now)
-			var sku any
-			if wv.v.SKU != "" {
-				sku = wv.v.SKU
-			}
-			ledArgs = append(ledArgs, wv.id, sku, *wv.stock-cur, *wv.stock, w.reason(), w.Actor, now)
+			moves = append(moves, StockMove{VariantID: wv.id, ProductID: wv.pl.id, SKU: wv.v.SKU, Delta: *wv.stock - cur, After: *wv.stock})
 		}
 	}
 	if len(invArgs) > 0 {
 		if _, err := store.InsertRows(ctx, tx, "INSERT INTO inventory (variant_id, product_id, on_hand, updated_at)", 4, invArgs,
 			"ON DUPLICATE KEY UPDATE on_hand = VALUES(on_hand), updated_at = VALUES(updated_at)"); err != nil {
-			return fmt.Errorf("write stock: %w", err)
+			return nil, nil, fmt.Errorf("write stock: %w", err)
 		}
 	}
-	if len(ledArgs) > 0 {
-		if _, err := store.InsertRows(ctx, tx, "INSERT INTO stock_movements (variant_id, sku, delta, on_hand_after, reason, actor, created_at)", 7, ledArgs, ""); err != nil {
-			return fmt.Errorf("write stock ledger: %w", err)
-		}
-	}
-	return nil
+	return moves, priceEvents, nil
 }
 
 func (w *Writer) reason() string {

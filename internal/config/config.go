@@ -35,11 +35,13 @@ var Vars = []Var{
 	{"SHELF_CORS_ORIGINS", "", "comma-separated storefront origins allowed by CORS (empty: no CORS)"},
 	{"SHELF_TRUSTED_PROXIES", "", "comma-separated CIDRs whose X-Forwarded-For is trusted (empty: none)"},
 	{"SHELF_CURSOR_SECRET", "(random per process)", "key that signs listing cursors; unset, cursors do not survive a restart nor cross instances: set it when several instances serve one storefront"},
-	{"SHELF_DETAIL_CACHE_TTL", "1s", "how long a rendered product page is served from memory; expired pages are refreshed in the background, so a change shows within about twice this; 0 disables"},
-	{"SHELF_FACET_CACHE_TTL", "5s", "how long facet counts and full-text pages of one query are reused (refreshed in the background: at most about twice this old); 0 disables"},
+	{"SHELF_DETAIL_CACHE_TTL", "5m", "how long a rendered product page may be served from memory; a safety net only: writes clear the pages they change (this instance before answering, others from the change feed within a second); 0 disables"},
+	{"SHELF_FACET_CACHE_TTL", "2m", "how long facet counts and full-text pages of one query may be reused; a safety net only, cleared by the change feed like product pages; 0 disables"},
 	{"SHELF_SEARCH_MAX_MATCHES", "10000", "most full-text matches one q= considers (bounds broad searches)"},
 	{"SHELF_CURRENCY", "USD", "the catalog's currency (ISO 4217), used by imports that carry none and by price filters"},
 	{"SHELF_IDEMPOTENCY_TTL", "24h", "how long order Idempotency-Keys are remembered"},
+	{"SHELF_EVENT_RETENTION", "168h", "how long change-feed events are kept; a client resuming from an older id gets an event: reset"},
+	{"SHELF_EVENT_POLL", "25ms", "how often an instance looks for other instances' events (its own wake it at once)"},
 	{"SHELF_LOG_LEVEL", "info", "debug, info, warn or error"},
 }
 
@@ -63,6 +65,8 @@ type Config struct {
 	SearchMax       int
 	Currency        string
 	IdempotencyTTL  time.Duration
+	EventRetention  time.Duration
+	EventPoll       time.Duration
 	LogLevel        string
 }
 
@@ -123,6 +127,8 @@ func Load(getenv func(string) string) (Config, error) {
 		SearchMax:       int(num("SHELF_SEARCH_MAX_MATCHES")),
 		Currency:        strings.ToUpper(get("SHELF_CURRENCY")),
 		IdempotencyTTL:  dur("SHELF_IDEMPOTENCY_TTL"),
+		EventRetention:  dur("SHELF_EVENT_RETENTION"),
+		EventPoll:       dur("SHELF_EVENT_POLL"),
 		LogLevel:        strings.ToLower(get("SHELF_LOG_LEVEL")),
 	}
 	if _, err := store.NormalizeDSN(c.DSN); err != nil {

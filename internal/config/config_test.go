@@ -58,7 +58,7 @@ func TestStorefrontCachesAndSearchCap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.DetailCacheTTL != time.Second || c.FacetCacheTTL != 5*time.Second || c.SearchMax != 10000 {
+	if c.DetailCacheTTL != 5*time.Minute || c.FacetCacheTTL != 2*time.Minute || c.SearchMax != 10000 {
 		t.Fatalf("storefront defaults: %v %v %d", c.DetailCacheTTL, c.FacetCacheTTL, c.SearchMax)
 	}
 	if c, err := Load(env(map[string]string{"SHELF_DETAIL_CACHE_TTL": "0", "SHELF_FACET_CACHE_TTL": "0s"})); err != nil || c.DetailCacheTTL != 0 {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/shelfcommerce/shelf/db"
 	"github.com/shelfcommerce/shelf/internal/catalog"
+	"github.com/shelfcommerce/shelf/internal/events"
 	"github.com/shelfcommerce/shelf/internal/problem"
 	"github.com/shelfcommerce/shelf/internal/store"
 )
@@ -75,10 +76,13 @@ func (s *Service) Transition(ctx context.Context, publicID string, action Action
 		if err != nil {
 			return fmt.Errorf("read order lines: %w", err)
 		}
+		changed := events.Order("order."+string(to), t, o.PublicID, orderNumber(o.ID), string(to))
 		if returnsStock {
-			if err := returnStock(ctx, tx, o, lines, to, actor); err != nil {
+			if err := returnStock(ctx, tx, o, lines, to, actor, changed); err != nil {
 				return err
 			}
+		} else if err := events.Emit(ctx, tx, t, changed); err != nil {
+			return err
 		}
 		p := db.SetOrderStatusParams{Status: db.OrdersStatus(to), UpdatedAt: t, ID: o.ID, Version: o.Version}
 		at := sql.NullTime{Time: t, Valid: true}
@@ -114,8 +118,9 @@ func illegalMove(from Status, a Action) string {
 	return fmt.Sprintf("an order that is %s cannot %s", from, a)
 }
 
-// returnStock puts an unshipped order's units back on hand.
-func returnStock(ctx context.Context, tx *store.Tx, o db.Order, lines []db.OrderLine, to Status, actor string) error {
+// returnStock puts an unshipped order's units back on hand, with a ledger
+// row and a stock.changed event per line, recorded with the order's own event.
+func returnStock(ctx context.Context, tx *store.Tx, o db.Order, lines []db.OrderLine, to Status, actor string, changed events.Event) error {
 	t := now()
 	sorted := slices.Clone(lines)
 	slices.SortFunc(sorted, func(a, b db.OrderLine) int { return cmp.Compare(a.VariantID, b.VariantID) })
@@ -132,11 +137,11 @@ func returnStock(ctx context.Context, tx *store.Tx, o db.Order, lines []db.Order
 	if err != nil {
 		return err
 	}
-	moves := make([]movement, 0, len(sorted))
+	moves := make([]catalog.StockMove, 0, len(sorted))
 	var backInStock []uint64
 	for _, l := range sorted {
 		after := onHand[l.VariantID]
-		moves = append(moves, movement{l.VariantID, l.Sku, int64(l.Quantity), after})
+		moves = append(moves, catalog.StockMove{VariantID: l.VariantID, ProductID: l.ProductID, SKU: l.Sku, Delta: int64(l.Quantity), After: after})
 		if after == int64(l.Quantity) { // it was at zero
 			backInStock = append(backInStock, l.ProductID)
 		}
@@ -145,7 +150,8 @@ func returnStock(ctx context.Context, tx *store.Tx, o db.Order, lines []db.Order
 	if to == Refunded {
 		reason = "order_refunded"
 	}
-	if err := insertMovements(ctx, tx, moves, reason, o.ID, actor, t); err != nil {
+	if err := catalog.RecordStock(ctx, tx, catalog.LedgerEntry{Reason: reason, OrderID: o.ID, Actor: actor, At: t,
+		Extra: []events.Event{changed}}, moves); err != nil {
 		return err
 	}
 	if err := catalog.SyncListing(ctx, tx, backInStock); err != nil {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/shelfcommerce/shelf/db"
 	"github.com/shelfcommerce/shelf/internal/catalog"
+	"github.com/shelfcommerce/shelf/internal/events"
 	"github.com/shelfcommerce/shelf/internal/problem"
 	"github.com/shelfcommerce/shelf/internal/store"
 )
@@ -201,7 +202,9 @@ func (s *Service) place(ctx context.Context, in PlaceInput, c *claim) (*Placed, 
 		slices.SortFunc(byVariant, func(a, b *pricedLine) int { return cmp.Compare(a.variant.ID, b.variant.ID) })
 		var short []*pricedLine
 		var soldOut []uint64
+		moves := make([]catalog.StockMove, 0, len(byVariant))
 		for _, l := range byVariant {
+			moves = append(moves, catalog.StockMove{VariantID: l.variant.ID, ProductID: l.variant.ProductID, SKU: l.sku, Delta: -int64(l.quantity)})
 			n, err := tx.Q.TakeStock(ctx, db.TakeStockParams{Quantity: int64(l.quantity), UpdatedAt: t, VariantID: l.variant.ID})
 			if err != nil {
 				return fmt.Errorf("take stock: %w", err)
@@ -219,6 +222,7 @@ func (s *Service) place(ctx context.Context, in PlaceInput, c *claim) (*Placed, 
 			} else {
 				// Only a variant that just sold out can change a listing's in_stock.
 				soldOut = append(soldOut, l.variant.ProductID)
+				moves[len(moves)-1].Restock = true
 			}
 		}
 		if len(short) > 0 {
@@ -266,7 +270,12 @@ func (s *Service) place(ctx context.Context, in PlaceInput, c *claim) (*Placed, 
 			10, lineArgs, ""); err != nil {
 			return fmt.Errorf("insert order lines: %w", err)
 		}
-		if err := insertTakenMovements(ctx, tx, byVariant, orderID, "order "+publicID, t); err != nil {
+		// The ledger and every event of the order (order.created, one
+		// stock.changed per line) in two statements, each stock level read
+		// from the inventory row just updated.
+		created := events.Order(events.TypeOrderCreated, t, publicID, orderNumber(orderID), string(db.OrdersStatusPending))
+		if err := catalog.RecordStock(ctx, tx, catalog.LedgerEntry{Reason: "order", OrderID: orderID, Actor: "order " + publicID,
+			At: t, ReadAfter: true, Extra: []events.Event{created}}, moves); err != nil {
 			return err
 		}
 		if err := catalog.SyncListing(ctx, tx, soldOut); err != nil {
@@ -365,27 +374,6 @@ func insufficient(req []LineInput, short []*pricedLine, onHand map[uint64]int64)
 	}
 }
 
-// movement is one stock_movements row to write.
-type movement struct {
-	variantID uint64
-	sku       string
-	delta     int64
-	after     int64
-}
-
-func insertMovements(ctx context.Context, tx *store.Tx, moves []movement, reason string, orderID uint64, actor string, t any) error {
-	args := make([]any, 0, len(moves)*8)
-	for _, m := range moves {
-		args = append(args, m.variantID, m.sku, m.delta, m.after, reason, orderID, actor, t)
-	}
-	if _, err := store.InsertRows(ctx, tx,
-		"INSERT INTO stock_movements (variant_id, sku, delta, on_hand_after, reason, order_id, actor, created_at)",
-		8, args, ""); err != nil {
-		return fmt.Errorf("insert stock movements: %w", err)
-	}
-	return nil
-}
-
 // onHandOf reads the stock of the given variants, by variant id.
 func onHandOf(ctx context.Context, tx *store.Tx, variantIDs []uint64) (map[uint64]int64, error) {
 	stock, err := tx.Q.StockOf(ctx, variantIDs)
@@ -397,31 +385,6 @@ func onHandOf(ctx context.Context, tx *store.Tx, variantIDs []uint64) (map[uint6
 		onHand[r.VariantID] = r.OnHand
 	}
 	return onHand, nil
-}
-
-// insertTakenMovements writes the ledger rows of an order's stock taking in
-// one statement. Each row's on_hand_after is read from the inventory row this
-// transaction has just updated and still holds locked, which saves a SELECT
-// round trip on every order.
-func insertTakenMovements(ctx context.Context, tx *store.Tx, lines []*pricedLine, orderID uint64, actor string, t any) error {
-	var q strings.Builder
-	q.WriteString("INSERT INTO stock_movements (variant_id, sku, delta, on_hand_after, reason, order_id, actor, created_at) ")
-	args := make([]any, 0, len(lines)*6)
-	for i, l := range lines {
-		if i > 0 {
-			q.WriteString(" UNION ALL ")
-		}
-		q.WriteString("SELECT i.variant_id, ?, ?, i.on_hand, 'order', ?, ?, ? FROM inventory i WHERE i.variant_id = ?")
-		args = append(args, l.sku, -int64(l.quantity), orderID, actor, t, l.variant.ID)
-	}
-	res, err := tx.ExecContext(ctx, q.String(), args...)
-	if err != nil {
-		return fmt.Errorf("insert stock movements: %w", err)
-	}
-	if n, err := res.RowsAffected(); err != nil || n != int64(len(lines)) {
-		return fmt.Errorf("insert stock movements: wrote %d of %d rows (%v)", n, len(lines), err)
-	}
-	return nil
 }
 
 // publicIDOf reads the order id from a stored 201 body.

@@ -16,7 +16,45 @@ import (
 type Tx struct {
 	*sql.Tx
 	Q *db.Queries
+
+	st    *Store
+	after []func()
 }
+
+// Store is the store the transaction runs on.
+func (tx *Tx) Store() *Store { return tx.st }
+
+// AfterCommit queues fn to run, in queue order, once this transaction has
+// committed: never after a rollback, nor for an attempt that InTx retries
+// (each attempt has its own Tx). It is how a write tells its own process
+// what changed (caches, the change feed) before the write returns.
+func (tx *Tx) AfterCommit(fn func()) { tx.after = append(tx.after, fn) }
+
+// Commit commits the transaction, then runs what AfterCommit queued.
+func (tx *Tx) Commit() error {
+	if err := tx.Tx.Commit(); err != nil {
+		return err
+	}
+	after := tx.after
+	tx.after = nil
+	for _, f := range after {
+		f()
+	}
+	return nil
+}
+
+// Begin starts a transaction that the caller commits or rolls back itself
+// (no retry): for work that spans more than one InTx could hold, such as an
+// import that must be all or nothing.
+func (s *Store) Begin(ctx context.Context, opts *sql.TxOptions) (*Tx, error) {
+	sqlTx, err := s.DB.BeginTx(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	return s.wrap(sqlTx), nil
+}
+
+func (s *Store) wrap(sqlTx *sql.Tx) *Tx { return &Tx{Tx: sqlTx, Q: s.Q.WithTx(sqlTx), st: s} }
 
 // MaxAttempts bounds how often InTx runs a function whose transaction hit a
 // deadlock or lock-wait timeout.
@@ -72,8 +110,9 @@ func (s *Store) runTx(ctx context.Context, opts *sql.TxOptions, fn func(tx *Tx) 
 			_ = sqlTx.Rollback()
 		}
 	}()
-	if err = fn(&Tx{Tx: sqlTx, Q: s.Q.WithTx(sqlTx)}); err != nil {
+	tx := s.wrap(sqlTx)
+	if err = fn(tx); err != nil {
 		return err
 	}
-	return sqlTx.Commit()
+	return tx.Commit()
 }

@@ -1,0 +1,246 @@
+package handlers_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shelfcommerce/shelf/handlers"
+	"github.com/shelfcommerce/shelf/internal/auth"
+	"github.com/shelfcommerce/shelf/internal/dbtest"
+	"github.com/shelfcommerce/shelf/internal/events"
+)
+
+// feedServer is a real HTTP server (streams need one) with a running hub.
+func feedServer(t *testing.T) (*httptest.Server, *dbtest.DB, chan struct{}) {
+	t.Helper()
+	shutdown := make(chan struct{})
+	var hub *events.Hub
+	e, d, _ := newServer(t, func(c *handlers.Config) {
+		hub = events.NewHub(c.Store, events.HubConfig{Poll: 10 * time.Millisecond})
+		c.Events, c.Shutdown = hub, shutdown
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { hub.Run(ctx); close(done) }()
+	srv := httptest.NewServer(e)
+	t.Cleanup(func() {
+		select {
+		case <-shutdown:
+		default:
+			close(shutdown)
+		}
+		srv.Close()
+		cancel()
+		<-done
+	})
+	return srv, d, shutdown
+}
+
+type sse struct{ id, event, data string }
+
+type stream struct {
+	resp *http.Response
+	ch   chan sse
+}
+
+func openStream(t *testing.T, srv *httptest.Server, query, key string, hdr ...string) *stream {
+	t.Helper()
+	req, _ := http.NewRequest("GET", srv.URL+"/v1/events"+query, nil)
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET /v1/events%s: %d", query, resp.StatusCode)
+	}
+	s := &stream{resp: resp, ch: make(chan sse, 1000)}
+	go func() {
+		defer close(s.ch)
+		sc := bufio.NewScanner(resp.Body)
+		var ev sse
+		for sc.Scan() {
+			line := sc.Text()
+			switch {
+			case line == "":
+				if ev.data != "" {
+					s.ch <- ev
+				}
+				ev = sse{}
+			case strings.HasPrefix(line, "id: "):
+				ev.id = line[4:]
+			case strings.HasPrefix(line, "event: "):
+				ev.event = line[7:]
+			case strings.HasPrefix(line, "data: "):
+				ev.data = line[6:]
+			}
+		}
+	}()
+	return s
+}
+
+// next returns the next n events, failing after a generous wait.
+func (s *stream) next(t *testing.T, n int) []sse {
+	t.Helper()
+	var out []sse
+	timeout := time.After(30 * time.Second)
+	for len(out) < n {
+		select {
+		case ev, ok := <-s.ch:
+			if !ok {
+				t.Fatalf("stream ended after %v", out)
+			}
+			out = append(out, ev)
+		case <-timeout:
+			t.Fatalf("got %d of %d events: %v", len(out), n, out)
+		}
+	}
+	return out
+}
+
+func call(t *testing.T, srv *httptest.Server, key, method, path, body string) int {
+	t.Helper()
+	req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+key)
+	if method == "POST" && strings.HasPrefix(path, "/v1/orders") {
+		req.Header.Set("Idempotency-Key", strconv.FormatInt(time.Now().UnixNano(), 10))
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func TestEventStream(t *testing.T) {
+	t.Parallel()
+	srv, d, shutdown := feedServer(t)
+	admin := adminKey(t, d, "ops", auth.ScopeCatalogWrite, auth.ScopeInventoryWrite, auth.ScopeOrdersRead, auth.ScopeOrdersWrite)
+
+	anon := openStream(t, srv, "", "")
+	if h := anon.resp.Header; !strings.HasPrefix(h.Get("Content-Type"), "text/event-stream") || h.Get("X-Accel-Buffering") != "no" ||
+		h.Get("Content-Encoding") != "" || h.Get("Cache-Control") != "no-cache" {
+		t.Fatalf("stream headers %v", h)
+	}
+	stockOnly := openStream(t, srv, "?types=stock.changed", "")
+	staff := openStream(t, srv, "", admin)
+
+	if c := call(t, srv, admin, "POST", "/v1/admin/products", teeJSON); c != 201 {
+		t.Fatalf("create: %d", c)
+	}
+	if c := call(t, srv, admin, "PUT", "/v1/admin/inventory/TEE-M", `{"on_hand":3}`); c != 200 {
+		t.Fatalf("set stock: %d", c)
+	}
+	if c := call(t, srv, admin, "POST", "/v1/orders", `{"email":"a@example.com","lines":[{"sku":"TEE-M","quantity":1}],"shipping_address":{"name":"A","line1":"1 St","city":"X","country":"US"}}`); c != 201 {
+		t.Fatalf("order: %d", c)
+	}
+
+	// The product's creation: product.updated, price.changed per variant,
+	// stock.changed per variant with stock; then the stock set; then the
+	// order's stock (order.created only for the staff stream).
+	got := staff.next(t, 1)
+	for !strings.Contains(got[len(got)-1].data, `"available":2`) {
+		got = append(got, staff.next(t, 1)...)
+	}
+	var types []string
+	for i, ev := range got {
+		var data map[string]any
+		if err := json.Unmarshal([]byte(ev.data), &data); err != nil || data["type"] != ev.event || data["occurred_at"] == nil {
+			t.Fatalf("event %d: %+v (%v)", i, ev, err)
+		}
+		if i > 0 && ev.id <= got[i-1].id && len(ev.id) <= len(got[i-1].id) {
+			t.Fatalf("ids not increasing: %v", got)
+		}
+		types = append(types, ev.event)
+	}
+	joined := strings.Join(types, ",")
+	if !strings.HasPrefix(joined, "product.updated,price.changed") || !strings.Contains(joined, "order.created") {
+		t.Fatalf("staff stream: %s", joined)
+	}
+
+	// The anonymous stream has everything but the order event.
+	anonGot := anon.next(t, len(got)-1)
+	for _, ev := range anonGot {
+		if strings.HasPrefix(ev.event, "order.") {
+			t.Fatalf("anonymous stream got %+v", ev)
+		}
+	}
+	for _, ev := range stockOnly.next(t, 1) {
+		if ev.event != "stock.changed" {
+			t.Fatalf("types=stock.changed got %+v", ev)
+		}
+	}
+
+	// Resuming after the third event: exactly the rest, no repeat.
+	resumed := openStream(t, srv, "", admin, "Last-Event-ID", got[2].id)
+	if rest := resumed.next(t, len(got)-3); rest[0].id != got[3].id || rest[len(rest)-1].id != got[len(got)-1].id {
+		t.Fatalf("resumed after %s: %v, want from %s", got[2].id, rest, got[3].id)
+	}
+	byQuery := openStream(t, srv, "?last_event_id="+got[0].id, "")
+	if ev := byQuery.next(t, 1)[0]; ev.id != got[1].id {
+		t.Fatalf("last_event_id=%s resumed at %s", got[0].id, ev.id)
+	}
+
+	// An id from before the retention window: reset first.
+	if _, err := d.DB.Exec("DELETE FROM events WHERE seq <= ?", got[1].id); err != nil {
+		t.Fatal(err)
+	}
+	if ev := openStream(t, srv, "?last_event_id=1", "").next(t, 1)[0]; ev.event != "reset" {
+		t.Fatalf("resume from a pruned id: %+v, want reset", ev)
+	}
+
+	// Shutdown ends every stream at once.
+	close(shutdown)
+	select {
+	case _, ok := <-anon.ch:
+		for ok {
+			_, ok = <-anon.ch
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("stream still open after shutdown")
+	}
+}
+
+func TestEventStreamRefusesBadRequests(t *testing.T) {
+	t.Parallel()
+	e, d, _ := newServer(t)
+	reader := adminKey(t, d, "catalog", auth.ScopeCatalogWrite)
+	for _, tc := range []struct {
+		query, key, field string
+		status            int
+	}{
+		{"?types=stock.changd", "", "types", 400},
+		{"?last_event_id=abc", "", "last_event_id", 400},
+		{"?since=1", "", "since", 400},
+		{"?types=order.created", "", "", 403},
+		{"?types=order.created", reader, "", 403},
+	} {
+		req := httptest.NewRequest("GET", "/v1/events"+tc.query, nil)
+		if tc.key != "" {
+			req.Header.Set("Authorization", "Bearer "+tc.key)
+		}
+		rec := do(e, req)
+		if rec.Code != tc.status {
+			t.Errorf("%s: %d %s", tc.query, rec.Code, rec.Body)
+			continue
+		}
+		if tc.field != "" && !strings.Contains(rec.Body.String(), `"`+tc.field+`"`) {
+			t.Errorf("%s: problem does not name %s: %s", tc.query, tc.field, rec.Body)
+		}
+	}
+}

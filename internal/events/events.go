@@ -1,0 +1,351 @@
+// Package events is Shelf's change feed: every change a storefront or an
+// integration can see is recorded as an event row in the transaction of the
+// change (the transactional outbox, table events), so a rolled-back change
+// leaves no event and a committed one always has its events.
+//
+// # Order: ids in commit order, without gaps
+//
+// An AUTO_INCREMENT id is taken at INSERT, not at COMMIT: a transaction that
+// inserted id 10 may commit after one that inserted id 11, so a reader
+// tailing "id > last" could pass 10 for good. The feed's order is therefore
+// not the id but seq, assigned after commit by the Sequencer: one sequencer
+// at a time (whichever process holds the row lock of the one-row table
+// event_sequence; on Galera the write-set conflict on that row does the same,
+// and the loser retries) takes the committed rows that have no seq yet, in
+// id order, and numbers them last+1, last+2, ... in one short transaction
+// (deadlocks and lock-wait timeouts, and Galera's certification failures,
+// retry it whole).
+//
+// The guarantee readers get: seq values are consecutive, and a row becomes
+// visible with its seq only after every row with a smaller seq is visible
+// (sequencer transactions are serial, each starting after the previous
+// committed). So a reader that tails "seq > last" in seq order never passes
+// an event: a transaction that commits late simply gets a later seq. The
+// stream's id (SSE id:, the webhook-id) is the seq as a decimal string. The
+// only gaps are deliberate: Prune deletes events older than the retention
+// window, and a reader resuming from before it is told so (ErrReset).
+//
+// # What an event holds
+//
+// data is exactly the JSON document that is delivered (the SSE data: line,
+// the webhook body): "type", "occurred_at" and the fields of its type, as the
+// API contract lists them. One function per kind of change builds it
+// (ProductUpdated, PriceChanged, StockChanged, ...), and Emit writes a
+// change's events with one multi-row INSERT.
+package events
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/shelfcommerce/shelf/internal/money"
+	"github.com/shelfcommerce/shelf/internal/store"
+)
+
+// The event types.
+const (
+	TypeProductUpdated = "product.updated"
+	TypeProductDeleted = "product.deleted"
+	TypePriceChanged   = "price.changed"
+	TypeStockChanged   = "stock.changed"
+	TypeOrderCreated   = "order.created"
+	TypeOrderPaid      = "order.paid"
+	TypeOrderFulfilled = "order.fulfilled"
+	TypeOrderCancelled = "order.cancelled"
+	TypeOrderRefunded  = "order.refunded"
+)
+
+// Types lists every event type, in the contract's order.
+var Types = []string{TypeProductUpdated, TypePriceChanged, TypeStockChanged, TypeProductDeleted,
+	TypeOrderCreated, TypeOrderPaid, TypeOrderFulfilled, TypeOrderCancelled, TypeOrderRefunded}
+
+// IsOrder reports whether events of type t describe orders (shown only to
+// callers allowed to read orders).
+func IsOrder(t string) bool { return strings.HasPrefix(t, "order.") }
+
+// Known reports whether t is an event type.
+func Known(t string) bool {
+	for _, k := range Types {
+		if k == t {
+			return true
+		}
+	}
+	return false
+}
+
+// Event is one event: as built by a writer (Seq 0), or as read from the feed.
+type Event struct {
+	Seq  uint64
+	Type string
+	Data []byte // the JSON document delivered
+
+	// What in-process followers (caches) need, set by the builders and by
+	// Parse, so they need not decode Data.
+	ProductID uint64
+	Slug      string
+	// Restock: a stock change that may have moved a variant to or from zero
+	// (it can change a listing's in_stock and the facet counts).
+	Restock bool
+
+	// stockOf, when set, means Data ends just before the value of
+	// "available", which Emit reads from this variant's inventory row (that
+	// the writing transaction has just changed and holds locked): an order
+	// learns its stock levels without a round trip of its own.
+	stockOf uint64
+}
+
+// ID is the stream id of a sequenced event.
+func (e *Event) ID() string { return strconv.FormatUint(e.Seq, 10) }
+
+// TimeFormat is how occurred_at is written: RFC 3339, UTC, microseconds.
+const TimeFormat = "2006-01-02T15:04:05.000000Z07:00"
+
+type header struct {
+	Type       string `json:"type"`
+	OccurredAt string `json:"occurred_at"`
+}
+
+func head(typ string, at time.Time) header {
+	return header{Type: typ, OccurredAt: at.UTC().Format(TimeFormat)}
+}
+
+func build(typ string, v any) Event {
+	b, err := json.Marshal(v)
+	if err != nil {
+		// Only money in an unknown currency fails to encode, and the writers
+		// refuse those before they get here; the event still says what changed.
+		b, _ = json.Marshal(map[string]string{"type": typ, "error": err.Error()})
+	}
+	return Event{Type: typ, Data: b}
+}
+
+// ProductUpdated: any change to a product (title, status, variants, images,
+// categories, ...), its creation included.
+func ProductUpdated(at time.Time, productID uint64, slug string) Event {
+	return product(TypeProductUpdated, at, productID, slug)
+}
+
+// ProductDeleted: the product was archived and is gone from the storefront.
+func ProductDeleted(at time.Time, productID uint64, slug string) Event {
+	return product(TypeProductDeleted, at, productID, slug)
+}
+
+func product(typ string, at time.Time, productID uint64, slug string) Event {
+	e := build(typ, struct {
+		header
+		ProductID uint64 `json:"product_id"`
+		Slug      string `json:"slug"`
+	}{head(typ, at), productID, slug})
+	e.ProductID, e.Slug = productID, slug
+	return e
+}
+
+// PriceChanged: a variant's price or compare-at price is new (or the variant is).
+func PriceChanged(at time.Time, productID, variantID uint64, sku string, price money.Money, compareAt *money.Money) Event {
+	e := build(TypePriceChanged, struct {
+		header
+		ProductID      uint64       `json:"product_id"`
+		VariantID      uint64       `json:"variant_id"`
+		SKU            *string      `json:"sku"`
+		Price          money.Money  `json:"price"`
+		CompareAtPrice *money.Money `json:"compare_at_price"`
+	}{head(TypePriceChanged, at), productID, variantID, optSKU(sku), price, compareAt})
+	e.ProductID = productID
+	return e
+}
+
+// StockChanged: a variant's stock moved by delta to available units.
+func StockChanged(at time.Time, productID, variantID uint64, sku string, delta, available int64) Event {
+	e := stockPrefix(at, productID, variantID, sku, delta)
+	e.Data = append(strconv.AppendInt(e.Data, available, 10), '}')
+	e.Restock = available == 0 || available == delta
+	return e
+}
+
+// StockChangedRead is StockChanged for a variant whose level the writing
+// transaction has just changed but not read: Emit reads it from the
+// variant's inventory row. restock says whether the change may have moved
+// the variant to or from zero (the writer knows: the last units sold, or
+// units returned to an empty shelf).
+func StockChangedRead(at time.Time, productID, variantID uint64, sku string, delta int64, restock bool) Event {
+	e := stockPrefix(at, productID, variantID, sku, delta)
+	e.stockOf, e.Restock = variantID, restock
+	return e
+}
+
+func stockPrefix(at time.Time, productID, variantID uint64, sku string, delta int64) Event {
+	e := build(TypeStockChanged, struct {
+		header
+		ProductID uint64  `json:"product_id"`
+		VariantID uint64  `json:"variant_id"`
+		SKU       *string `json:"sku"`
+		Delta     int64   `json:"delta"`
+	}{head(TypeStockChanged, at), productID, variantID, optSKU(sku), delta})
+	e.Data = append(e.Data[:len(e.Data)-1], `,"available":`...)
+	e.ProductID = productID
+	return e
+}
+
+// Order is an order event: typ is one of the order.* types.
+func Order(typ string, at time.Time, publicID, number, status string) Event {
+	return build(typ, struct {
+		header
+		OrderID string `json:"order_id"`
+		Number  string `json:"number"`
+		Status  string `json:"status"`
+	}{head(typ, at), publicID, number, status})
+}
+
+func optSKU(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// Parse fills the in-process fields of an event read from the table.
+func Parse(seq uint64, typ string, data []byte) Event {
+	e := Event{Seq: seq, Type: typ, Data: data}
+	if IsOrder(typ) {
+		return e
+	}
+	var f struct {
+		ProductID uint64 `json:"product_id"`
+		Slug      string `json:"slug"`
+		Delta     int64  `json:"delta"`
+		Available int64  `json:"available"`
+	}
+	if json.Unmarshal(data, &f) == nil {
+		e.ProductID, e.Slug = f.ProductID, f.Slug
+		e.Restock = typ == TypeStockChanged && (f.Available == 0 || f.Available == f.Delta)
+	}
+	return e
+}
+
+// Emit writes evs inside tx, in order, with one INSERT, and once tx has
+// committed hands them to the process's Followers of tx's store (caches
+// clear what changed before the write returns; the sequencer is woken).
+func Emit(ctx context.Context, tx *store.Tx, at time.Time, evs ...Event) error {
+	if len(evs) == 0 || off.Load() {
+		return nil
+	}
+	at = at.UTC()
+	read := false
+	for i := range evs {
+		read = read || evs[i].stockOf != 0
+	}
+	if !read {
+		args := make([]any, 0, 3*len(evs))
+		for i := range evs {
+			args = append(args, evs[i].Type, evs[i].Data, at)
+		}
+		if _, err := store.InsertRows(ctx, tx, "INSERT INTO events (type, data, created_at)", 3, args, ""); err != nil {
+			return fmt.Errorf("record events: %w", err)
+		}
+	} else if err := emitRead(ctx, tx, at, evs); err != nil {
+		return err
+	}
+	if st := tx.Store(); st != nil {
+		if f := followersOf(st); f != nil {
+			tx.AfterCommit(func() { f.committed(evs) })
+		}
+	}
+	return nil
+}
+
+// emitRead is Emit for events some of which read a stock level: one INSERT
+// ... SELECT of UNION ALL branches, a literal row per event or the row built
+// from the inventory of its variant.
+func emitRead(ctx context.Context, tx *store.Tx, at time.Time, evs []Event) error {
+	var q strings.Builder
+	q.WriteString("INSERT INTO events (type, data, created_at) ")
+	args := make([]any, 0, 4*len(evs))
+	for i := range evs {
+		if i > 0 {
+			q.WriteString(" UNION ALL ")
+		}
+		if evs[i].stockOf == 0 {
+			q.WriteString("SELECT ?, ?, ?")
+			args = append(args, evs[i].Type, evs[i].Data, at)
+			continue
+		}
+		q.WriteString("SELECT ?, CONCAT(?, i.on_hand, '}'), ? FROM inventory i WHERE i.variant_id = ?")
+		args = append(args, evs[i].Type, evs[i].Data, at, evs[i].stockOf)
+	}
+	res, err := tx.ExecContext(ctx, q.String(), args...)
+	if err != nil {
+		return fmt.Errorf("record events: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n != int64(len(evs)) {
+		return fmt.Errorf("record events: wrote %d of %d rows (%v)", n, len(evs), err)
+	}
+	return nil
+}
+
+var off atomic.Bool
+
+// SwitchOffForBenchmark makes Emit record nothing (true) or record again
+// (false) in this process, so a benchmark can measure what the outbox costs
+// writers in the same run. Nothing else may call it: without events the
+// feed, webhooks and other instances' caches miss changes.
+func SwitchOffForBenchmark(o bool) { off.Store(o) }
+
+// Followers are the in-process listeners of one store's events: they hear
+// of a committed write's events at once (before the write returns) and, from
+// the Hub's tail, of every instance's events.
+type Followers struct {
+	mu  sync.RWMutex
+	fns []func(evs []Event)
+}
+
+var (
+	followersMu sync.Mutex
+	followers   = map[*store.Store]*Followers{}
+)
+
+// FollowersOf returns (creating) the followers of st's events in this process.
+func FollowersOf(st *store.Store) *Followers {
+	followersMu.Lock()
+	defer followersMu.Unlock()
+	f := followers[st]
+	if f == nil {
+		f = &Followers{}
+		followers[st] = f
+	}
+	return f
+}
+
+func followersOf(st *store.Store) *Followers {
+	followersMu.Lock()
+	defer followersMu.Unlock()
+	return followers[st]
+}
+
+// Forget drops st's followers (when st is closed).
+func Forget(st *store.Store) {
+	followersMu.Lock()
+	delete(followers, st)
+	followersMu.Unlock()
+}
+
+// Add registers fn to hear of this process's committed events.
+func (f *Followers) Add(fn func(evs []Event)) {
+	f.mu.Lock()
+	f.fns = append(f.fns, fn)
+	f.mu.Unlock()
+}
+
+func (f *Followers) committed(evs []Event) {
+	f.mu.RLock()
+	fns := f.fns
+	f.mu.RUnlock()
+	for _, fn := range fns {
+		fn(evs)
+	}
+}

@@ -1,0 +1,212 @@
+package events_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/shelfcommerce/shelf/internal/dbtest"
+	"github.com/shelfcommerce/shelf/internal/events"
+	"github.com/shelfcommerce/shelf/internal/store"
+)
+
+func runHub(t *testing.T, st *store.Store) *events.Hub {
+	t.Helper()
+	h := events.NewHub(st, events.HubConfig{Poll: 5 * time.Millisecond, Ring: 64})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { h.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return h
+}
+
+func emit(t *testing.T, st *store.Store, name string) {
+	t.Helper()
+	if err := st.InTx(context.Background(), func(tx *store.Tx) error {
+		return events.Emit(context.Background(), tx, time.Now(), events.ProductUpdated(time.Now(), 1, name))
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// collect reads from sub until it has n events or the deadline passes.
+func collect(t *testing.T, sub *events.Subscription, n int) []events.Event {
+	t.Helper()
+	var out []events.Event
+	deadline := time.Now().Add(30 * time.Second)
+	for len(out) < n && time.Now().Before(deadline) {
+		evs, err := sub.Next(context.Background(), 1000, 100*time.Millisecond)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, evs...)
+	}
+	return out
+}
+
+// The case the design exists for: a transaction that took an early id
+// commits after later ones have been numbered and delivered. The subscriber
+// still gets it, once, after them.
+func TestSlowTransactionIsNotPassed(t *testing.T) {
+	d := dbtest.New(t)
+	h := runHub(t, d.Store)
+	ctx := context.Background()
+	sub, err := h.Subscribe(ctx, 0, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow, err := d.Store.Begin(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := events.Emit(ctx, slow, time.Now(), events.ProductUpdated(time.Now(), 1, "slow")); err != nil {
+		t.Fatal(err)
+	}
+	emit(t, d.Store, "fast-1")
+	emit(t, d.Store, "fast-2")
+	got := collect(t, sub, 2)
+	if len(got) != 2 || got[0].Slug != "fast-1" || got[1].Slug != "fast-2" {
+		t.Fatalf("before the slow commit: %v", slugs(got))
+	}
+	if err := slow.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	emit(t, d.Store, "fast-3")
+	got = append(got, collect(t, sub, 2)...)
+	if want := "[fast-1 fast-2 slow fast-3]"; fmt.Sprint(slugs(got)) != want {
+		t.Fatalf("delivered %v, want %s", slugs(got), want)
+	}
+	for i, e := range got {
+		if e.Seq != uint64(i+1) {
+			t.Fatalf("event %d has seq %d: seqs must be consecutive from 1", i, e.Seq)
+		}
+	}
+	// The slow row kept its early id but got a later seq.
+	var id, seq uint64
+	if err := d.DB.QueryRow(`SELECT id, seq FROM events WHERE data LIKE '%"slow"%'`).Scan(&id, &seq); err != nil {
+		t.Fatal(err)
+	}
+	if id != 1 || seq != 3 {
+		t.Fatalf("slow event: id %d seq %d, want id 1 seq 3", id, seq)
+	}
+}
+
+// Several writers commit concurrently (some of them slowly, some rolled
+// back) while readers disconnect and resume from the last id they got:
+// every committed event arrives exactly once, in seq order.
+func TestResumeHasNoGapAndNoRepeat(t *testing.T) {
+	d := dbtest.New(t)
+	h := runHub(t, d.Store)
+	ctx := context.Background()
+	const writers, each = 4, 30
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				name := fmt.Sprintf("w%d-%d", w, i)
+				err := d.Store.InTx(ctx, func(tx *store.Tx) error {
+					if err := events.Emit(ctx, tx, time.Now(), events.ProductUpdated(time.Now(), 1, name)); err != nil {
+						return err
+					}
+					if i%7 == 3 {
+						time.Sleep(30 * time.Millisecond) // a slow transaction
+					}
+					if i%10 == 9 {
+						return errRollback
+					}
+					return nil
+				})
+				if err != nil && err != errRollback {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	want := writers * (each - each/10)
+	seen := map[string]bool{}
+	var last uint64
+	for round := 0; len(seen) < want && round < 1000; round++ {
+		sub, err := h.Subscribe(ctx, last, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Take a few events, then drop the connection.
+		evs, err := sub.Next(ctx, 3, 200*time.Millisecond)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range evs {
+			if e.Seq != last+1 {
+				t.Fatalf("after %d came %d", last, e.Seq)
+			}
+			if seen[e.Slug] {
+				t.Fatalf("%s delivered twice", e.Slug)
+			}
+			seen[e.Slug] = true
+			last = e.Seq
+		}
+	}
+	wg.Wait()
+	if len(seen) != want {
+		t.Fatalf("received %d events, want %d", len(seen), want)
+	}
+	for w := range writers {
+		for i := range each {
+			if name := fmt.Sprintf("w%d-%d", w, i); seen[name] == (i%10 == 9) {
+				t.Errorf("%s: received %v", name, seen[name])
+			}
+		}
+	}
+}
+
+var errRollback = fmt.Errorf("roll back")
+
+func TestRetentionResets(t *testing.T) {
+	d := dbtest.New(t)
+	ctx := context.Background()
+	for i := range 5 {
+		emit(t, d.Store, fmt.Sprint(i))
+	}
+	if _, err := events.Sequence(ctx, d.Store); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.DB.Exec("UPDATE events SET created_at = ? WHERE seq <= 3", time.Now().Add(-8*24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	n, err := events.Prune(ctx, d.Store, 7*24*time.Hour, time.Minute, 2)
+	if err != nil || n != 3 {
+		t.Fatalf("pruned %d (%v), want 3", n, err)
+	}
+	if n, _ := events.Prune(ctx, d.Store, 7*24*time.Hour, time.Minute, 2); n != 0 {
+		t.Fatalf("a second prune within the interval deleted %d", n)
+	}
+	for after, reset := range map[uint64]bool{0: true, 1: true, 2: true, 3: false, 4: false, 5: false, 6: true} {
+		if err := events.Check(ctx, d.Store, after); (err == events.ErrReset) != reset {
+			t.Errorf("resume after %d: %v, want reset %v", after, err, reset)
+		}
+	}
+	// seq goes on from the last one given, even if all were pruned.
+	if _, err := d.DB.Exec("DELETE FROM events"); err != nil {
+		t.Fatal(err)
+	}
+	emit(t, d.Store, "after")
+	if _, err := events.Sequence(ctx, d.Store); err != nil {
+		t.Fatal(err)
+	}
+	var seq uint64
+	if err := d.DB.QueryRow("SELECT seq FROM events").Scan(&seq); err != nil || seq != 6 {
+		t.Fatalf("seq after pruning everything: %d (%v), want 6", seq, err)
+	}
+}
+
+func slugs(evs []events.Event) []string {
+	out := make([]string, len(evs))
+	for i, e := range evs {
+		out[i] = e.Slug
+	}
+	return out
+}

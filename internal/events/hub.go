@@ -1,0 +1,292 @@
+package events
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/shelfcommerce/shelf/internal/store"
+)
+
+// HubConfig tunes a Hub.
+type HubConfig struct {
+	// Poll is how often the hub looks for events of other instances
+	// (default 25ms); events of this process's own writes wake it at once.
+	Poll time.Duration
+	// Ring is how many recent events are kept in memory for subscribers
+	// (default 16384). A subscriber further behind than this is cut off.
+	Ring int
+	// Retention: events older than this are deleted (default 7 days).
+	Retention time.Duration
+	Log       *slog.Logger
+}
+
+// Hub is a process's one reader of the feed: it runs the sequencer, tails
+// the table (seq > last) and fans the events out to every subscriber from a
+// shared ring in memory, so a thousand open streams cost one query per poll,
+// not a thousand. A subscriber only holds its position: one that falls
+// further behind than the ring is disconnected (ErrTooSlow) and resumes by
+// id, so it can neither slow the others nor grow the hub's memory.
+type Hub struct {
+	st  *store.Store
+	cfg HubConfig
+
+	nudge chan struct{}
+
+	mu    sync.RWMutex
+	ring  []Event // circular, ring[(first+i)%len] holds seq base+i
+	start int
+	count int
+	last  uint64        // highest seq tailed
+	ready bool          // last is known
+	wake  chan struct{} // closed when events arrive, then replaced
+
+	followMu sync.RWMutex
+	follow   []func([]Event)
+}
+
+// NewHub returns the hub of st; Run starts it.
+func NewHub(st *store.Store, cfg HubConfig) *Hub {
+	if cfg.Poll <= 0 {
+		cfg.Poll = 25 * time.Millisecond
+	}
+	if cfg.Ring <= 0 {
+		cfg.Ring = 16384
+	}
+	if cfg.Retention <= 0 {
+		cfg.Retention = 7 * 24 * time.Hour
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	h := &Hub{st: st, cfg: cfg, nudge: make(chan struct{}, 1), ring: make([]Event, cfg.Ring), wake: make(chan struct{})}
+	// This process's writes wake the sequencer at once.
+	FollowersOf(st).Add(func([]Event) {
+		select {
+		case h.nudge <- struct{}{}:
+		default:
+		}
+	})
+	return h
+}
+
+// Follow registers fn to be called, on the hub's goroutine, with every batch
+// of events tailed (every instance's), before subscribers see them.
+func (h *Hub) Follow(fn func([]Event)) {
+	h.followMu.Lock()
+	h.follow = append(h.follow, fn)
+	h.followMu.Unlock()
+}
+
+// Run sequences, tails and prunes until ctx ends.
+func (h *Hub) Run(ctx context.Context) {
+	for h.start0(ctx) != nil {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+	}
+	prune := time.NewTicker(time.Minute)
+	defer prune.Stop()
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-prune.C:
+				if n, err := Prune(ctx, h.st, h.cfg.Retention, time.Minute, 1000); err != nil && ctx.Err() == nil {
+					h.cfg.Log.Warn("events: prune", "err", err)
+				} else if n > 0 {
+					h.cfg.Log.Info("events: pruned", "deleted", n)
+				}
+			}
+		}
+	}()
+	t := time.NewTimer(h.cfg.Poll)
+	defer t.Stop()
+	for {
+		busy, err := h.step(ctx)
+		if err != nil && ctx.Err() == nil {
+			h.cfg.Log.Warn("events: tail", "err", err)
+		}
+		if busy {
+			continue // more is waiting: no sleep
+		}
+		t.Reset(h.cfg.Poll)
+		select {
+		case <-ctx.Done():
+			return
+		case <-h.nudge:
+		case <-t.C:
+		}
+	}
+}
+
+func (h *Hub) start0(ctx context.Context) error {
+	head, err := Head(ctx, h.st)
+	if err != nil {
+		h.cfg.Log.Warn("events: start", "err", err)
+		return err
+	}
+	h.mu.Lock()
+	h.last, h.ready = head, true
+	h.mu.Unlock()
+	return nil
+}
+
+// step runs the sequencer once and tails once; busy means a batch was full.
+func (h *Hub) step(ctx context.Context) (busy bool, err error) {
+	n, serr := Sequence(ctx, h.st)
+	h.mu.RLock()
+	last := h.last
+	h.mu.RUnlock()
+	evs, err := Read(ctx, h.st, last, 1000)
+	if err != nil {
+		return false, err
+	}
+	// seq is consecutive by construction; stop at a hole rather than pass it.
+	for i := range evs {
+		if evs[i].Seq != last+uint64(i)+1 {
+			h.cfg.Log.Warn("events: hole in seq", "after", last+uint64(i), "next", evs[i].Seq)
+			evs = evs[:i]
+			break
+		}
+	}
+	if len(evs) > 0 {
+		h.followMu.RLock()
+		for _, fn := range h.follow {
+			fn(evs)
+		}
+		h.followMu.RUnlock()
+		h.publish(evs)
+	}
+	return n == SequenceBatch || len(evs) == 1000, serr
+}
+
+func (h *Hub) publish(evs []Event) {
+	h.mu.Lock()
+	for _, e := range evs {
+		i := (h.start + h.count) % len(h.ring)
+		if h.count == len(h.ring) {
+			h.start = (h.start + 1) % len(h.ring)
+		} else {
+			h.count++
+		}
+		h.ring[i] = e
+	}
+	h.last = evs[len(evs)-1].Seq
+	close(h.wake)
+	h.wake = make(chan struct{})
+	h.mu.Unlock()
+}
+
+// ErrTooSlow: the subscriber fell further behind than the hub keeps.
+var ErrTooSlow = errors.New("events: subscriber too far behind; resume from the last id")
+
+// Last is the highest seq the hub has tailed, and whether it is known yet.
+func (h *Hub) Last() (uint64, bool) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.last, h.ready
+}
+
+// since returns up to max events after seq from the ring, and a channel
+// closed when newer ones arrive. covered is false when the ring no longer
+// holds the event right after seq (it must be read from the table).
+func (h *Hub) since(after uint64, limit int) (evs []Event, wake <-chan struct{}, covered bool) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	if after >= h.last {
+		return nil, h.wake, true
+	}
+	first := h.last - uint64(h.count) + 1 // seq of the oldest event held
+	if h.count == 0 || after+1 < first {
+		return nil, h.wake, false
+	}
+	skip := int(after + 1 - first)
+	n := min(h.count-skip, limit)
+	evs = make([]Event, n)
+	for i := range n {
+		evs[i] = h.ring[(h.start+skip+i)%len(h.ring)]
+	}
+	return evs, h.wake, true
+}
+
+// Subscription is one reader's position in the feed.
+type Subscription struct {
+	h    *Hub
+	last uint64
+	live bool // has reached the hub once: from then on it must keep up
+}
+
+// Subscribe opens a subscription after seq (the last event the client has).
+// fromHead starts at the newest event instead. ErrReset means after is
+// outside the retained feed: the client must reload; Position then says
+// where the stream goes on from.
+func (h *Hub) Subscribe(ctx context.Context, after uint64, fromHead bool) (*Subscription, error) {
+	last, ready := h.Last()
+	if !ready {
+		var err error
+		if last, err = Head(ctx, h.st); err != nil {
+			return nil, err
+		}
+	}
+	s := &Subscription{h: h, last: last}
+	if fromHead {
+		return s, nil
+	}
+	if err := Check(ctx, h.st, after); err != nil {
+		return s, err
+	}
+	s.last = after
+	return s, nil
+}
+
+// Position is the seq of the last event the subscription has delivered.
+func (s *Subscription) Position() uint64 { return s.last }
+
+// Next returns the next events (at most limit), waiting up to wait for them;
+// it returns none when wait passed. A subscription behind the ring reads
+// the table (catching up); one that was live and fell out of the ring gets
+// ErrTooSlow.
+func (s *Subscription) Next(ctx context.Context, limit int, wait time.Duration) ([]Event, error) {
+	var timer *time.Timer
+	for {
+		evs, wake, covered := s.h.since(s.last, limit)
+		if !covered {
+			if s.live {
+				return nil, ErrTooSlow
+			}
+			evs, err := Read(ctx, s.h.st, s.last, limit)
+			if err != nil {
+				return nil, err
+			}
+			if len(evs) > 0 {
+				s.last = evs[len(evs)-1].Seq
+				return evs, nil
+			}
+			// Nothing in the table past it yet: it is at the head.
+			s.live = true
+			continue
+		}
+		s.live = true
+		if len(evs) > 0 {
+			s.last = evs[len(evs)-1].Seq
+			return evs, nil
+		}
+		if timer == nil {
+			timer = time.NewTimer(wait)
+			defer timer.Stop()
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-timer.C:
+			return nil, nil
+		case <-wake:
+		}
+	}
+}
