@@ -147,7 +147,8 @@ type SummaryRow struct {
 }
 
 // Record appends rows to the file named by SHELF_BENCH_SUMMARY (tab
-// separated, one row a line, with the time), for the summary table; without
+// separated, one row a line, with the time and the load average), for the
+// summary table; without
 // it, nothing is written.
 func Record(rows ...SummaryRow) error {
 	path := os.Getenv("SHELF_BENCH_SUMMARY")
@@ -159,9 +160,14 @@ func Record(rows ...SummaryRow) error {
 		return err
 	}
 	now := time.Now().UTC().Format("2006-01-02 15:04 MST")
+	// The machine's load says how much else ran beside the benchmark.
+	load := "?"
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		load = strings.Fields(string(b))[0]
+	}
 	for _, r := range rows {
-		fmt.Fprintf(f, "%s\t%.0f\t%s\t%.0f\t%s\t%.2f\t%.2f\t%s\t%d\t%d\t%s\n", r.Path, r.Rate, r.Bound, r.BoundRate, r.Unit,
-			Ms(r.P50), Ms(r.P99), r.Dataset, r.Pool, r.BufPool, now)
+		fmt.Fprintf(f, "%s\t%.0f\t%s\t%.0f\t%s\t%.2f\t%.2f\t%s\t%d\t%d\t%s\t%s\n", r.Path, r.Rate, r.Bound, r.BoundRate, r.Unit,
+			Ms(r.P50), Ms(r.P99), r.Dataset, r.Pool, r.BufPool, now, load)
 	}
 	return f.Close()
 }

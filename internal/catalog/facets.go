@@ -157,7 +157,7 @@ func (s *Storefront) categoryFacet(ctx context.Context, q *ListQuery, catID uint
 			return nil, err
 		}
 		for _, c := range cs {
-			kids = append(kids, CategoryCount{ID: c.ID, Slug: c.Slug, Name: c.Name})
+			kids = append(kids, CategoryCount{ID: c.ID, Slug: c.Slug, Name: c.Name, Count: c.ProductCount})
 		}
 	} else {
 		cs, err := s.st.Q.CategoryChildren(ctx, nullID(catID))
@@ -165,11 +165,22 @@ func (s *Storefront) categoryFacet(ctx context.Context, q *ListQuery, catID uint
 			return nil, err
 		}
 		for _, c := range cs {
-			kids = append(kids, CategoryCount{ID: c.ID, Slug: c.Slug, Name: c.Name})
+			kids = append(kids, CategoryCount{ID: c.ID, Slug: c.Slug, Name: c.Name, Count: c.ProductCount})
 		}
 	}
 	out := []CategoryCount{}
 	if len(kids) == 0 {
+		return out, nil
+	}
+	if !q.filtered() {
+		// With no filter, a child's count is its product_count: SyncListing
+		// keeps it equal to the child's listing rows, which are what the
+		// query below would count.
+		for _, k := range kids {
+			if k.Count > 0 {
+				out = append(out, k)
+			}
+		}
 		return out, nil
 	}
 	ids := make([]uint64, len(kids))
@@ -201,4 +212,9 @@ func (s *Storefront) categoryFacet(ctx context.Context, q *ListQuery, catID uint
 		}
 	}
 	return out, nil
+}
+
+// filtered reports whether q narrows its category's listing at all.
+func (q *ListQuery) filtered() bool {
+	return q.HasMin || q.HasMax || len(q.Brands) > 0 || q.InStock || len(q.Attrs) > 0 || len(q.Terms) > 0
 }

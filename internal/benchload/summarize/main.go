@@ -29,15 +29,17 @@ func main() {
 Written by `+"`make bench`"+` from the run it made; each path is measured next to the raw SQL
 that bounds it, in the same run, at the same concurrency (32 clients). The details, the
 analysis and earlier runs are in catalog.md, orders.md and import.md. The load generator, the
-server and MariaDB share the machine's cores, so read every figure as noisy (±30%).
+server and MariaDB share the machine's cores, so read every figure as noisy (±30%); "load" is
+the machine's 1-minute load average when the row was recorded: above the number of cores, other
+work shared the machine and the absolute figures (more than the ratios) suffer.
 
-| path | rate | raw bound | bound rate | ratio | p50 ms | p99 ms | dataset | pool | buffer pool | date |
-|---|---:|---|---:|---:|---:|---:|---|---:|---:|---|
+| path | rate | raw bound | bound rate | ratio | p50 ms | p99 ms | dataset | pool | buffer pool | date | load |
+|---|---:|---|---:|---:|---:|---:|---|---:|---:|---|---:|
 `)
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		c := strings.Split(sc.Text(), "\t")
-		if len(c) != 11 {
+		if len(c) != 12 {
 			fmt.Fprintf(os.Stderr, "summarize: skipping a row of %d fields\n", len(c))
 			continue
 		}
@@ -64,8 +66,8 @@ server and MariaDB share the machine's cores, so read every figure as noisy (±3
 			rateText += " " + c[4]
 		}
 		buf, _ := strconv.ParseInt(c[9], 10, 64)
-		fmt.Fprintf(out, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %d MiB | %s |\n",
-			c[0], rateText, dash(c[2]), dash(c[3]), ratio, ms(c[5]), ms(c[6]), c[7], c[8], buf>>20, c[10])
+		fmt.Fprintf(out, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %d MiB | %s | %s |\n",
+			c[0], rateText, dash(c[2]), dash(c[3]), ratio, ms(c[5]), ms(c[6]), c[7], c[8], buf>>20, c[10], c[11])
 	}
 	if err := sc.Err(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
