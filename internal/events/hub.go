@@ -39,13 +39,13 @@ type Hub struct {
 	ring  []Event // circular, ring[(first+i)%len] holds seq base+i
 	start int
 	count int
-	last  uint64        // highest seq tailed
+	last  uint64 // highest seq tailed
 	// origin: every event after it has passed through the ring, so a reader
 	// at or after it that the ring no longer covers was overtaken (too slow);
 	// one before it is catching up from the table.
 	origin uint64
-	ready bool          // last is known
-	wake  chan struct{} // closed when events arrive, then replaced
+	ready  bool          // last is known
+	wake   chan struct{} // closed when events arrive, then replaced
 	// The last hole passed: no events exist in (holeFrom, holeTo].
 	holeFrom, holeTo uint64
 
