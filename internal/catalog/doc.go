@@ -10,9 +10,15 @@
 //     builder), facets.go, detail.go (product pages and their ETags),
 //     categories_read.go (the tree and breadcrumbs), cache.go.
 //   - Writing: writer.go (the one product writer: whole products in batches,
-//     used by the admin API and by imports; unchanged content is detected by
-//     hash and not written), import.go (an import file streamed through the
-//     writer), product_admin.go (create, replace, patch, archive),
+//     used by the admin API and by imports, with a savepoint per product
+//     when a batch fails), product_check.go (column limits and the content
+//     hash: unchanged content is not written), product_rows.go (product,
+//     category, attribute and image rows), variant_match.go (variants matched
+//     by SKU, else options, else position, and their stock),
+//     listing_fast_path.go (listing rows of new products without reading
+//     back), import.go (an import file streamed through the writer),
+//     product_admin.go (create, replace, archive), product_patch.go (PATCH
+//     merged in its transaction, and the parse of an API product),
 //     categories_write.go and categories_admin.go (the tree and its closure
 //     table), stock.go (set and adjust stock), ledger.go (RecordStock, the
 //     one writer of the stock ledger, for admins, imports and orders alike,

@@ -158,7 +158,9 @@ func (s *Service) acquire(ctx context.Context, c *claim) (*Placed, error) {
 			}
 			return p, nil
 		}
-		if held := t.Sub(row.ClaimedAt); held <= claimLease {
+		// held is negative when the claim was made after t was read (a
+		// concurrent request): the lease then has all of itself left.
+		if held := max(t.Sub(row.ClaimedAt), 0); held <= claimLease {
 			return nil, errInUse(claimLease - held)
 		}
 		// Its request died, or will not be able to commit once we hold the

@@ -1,0 +1,163 @@
+package catalog
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/shelfcommerce/shelf/db"
+	"github.com/shelfcommerce/shelf/internal/importer"
+)
+
+// checkProduct enforces the column limits the readers do not know about.
+func checkProduct(p *importer.Product) []importer.RowError {
+	var errs []importer.RowError
+	add := func(field, msg string) {
+		errs = append(errs, importer.RowError{Line: p.Line, Field: field, Message: msg})
+	}
+	if utf8.RuneCountInString(p.Title) > 255 {
+		add("title", "must be at most 255 characters")
+	}
+	if utf8.RuneCountInString(p.Brand) > 191 {
+		add("brand", "must be at most 191 characters")
+	}
+	if utf8.RuneCountInString(p.ProductType) > 255 {
+		add("type", "must be at most 255 characters")
+	}
+	for i, n := range p.OptionNames {
+		if utf8.RuneCountInString(n) > 255 {
+			add("option"+strconv.Itoa(i+1)+"_name", "must be at most 255 characters")
+		}
+	}
+	for name, vals := range p.Attributes {
+		if !validAttrName(name) {
+			add("attributes", fmt.Sprintf("name %q must be 1 to %d ASCII characters", name, MaxAttributeName))
+		}
+		for _, v := range vals {
+			if utf8.RuneCountInString(v) > 191 {
+				add("attributes", fmt.Sprintf("value of %q must be at most 191 characters", name))
+			}
+		}
+	}
+	for _, v := range p.Variants {
+		for k, o := range v.Options {
+			if utf8.RuneCountInString(o) > 255 {
+				errs = append(errs, importer.RowError{Line: v.Line, SKU: v.SKU, Field: "option" + strconv.Itoa(k+1) + "_value", Message: "must be at most 255 characters"})
+			}
+		}
+		if len(v.SKU) > 191 {
+			errs = append(errs, importer.RowError{Line: v.Line, SKU: v.SKU, Field: "sku", Message: "must be at most 191 bytes"})
+		}
+	}
+	for _, im := range p.Images {
+		if len(im.Src) > 2048 || utf8.RuneCountInString(im.Alt) > 512 {
+			add("images", "an image URL must be at most 2048 bytes and its alt text 512 characters")
+			break
+		}
+	}
+	return errs
+}
+
+func validAttrName(s string) bool {
+	if s == "" || len(s) > MaxAttributeName {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// ContentHash is a digest of everything the writer stores for p. Equal hashes
+// mean there is nothing to write. It covers stock as the file states it, so a
+// re-run of the same file does not reset stock that orders have taken since.
+func ContentHash(p *importer.Product) []byte {
+	h := sha256.New()
+	var n [8]byte
+	str := func(s string) {
+		binary.LittleEndian.PutUint64(n[:], uint64(len(s)))
+		h.Write(n[:])
+		h.Write([]byte(s))
+	}
+	num := func(v int64) {
+		binary.LittleEndian.PutUint64(n[:], uint64(v))
+		h.Write(n[:])
+	}
+	list := func(l []string) {
+		num(int64(len(l)))
+		for _, s := range l {
+			str(s)
+		}
+	}
+	str("shelf-product-v1")
+	str(p.Handle)
+	str(p.Title)
+	str(p.DescriptionHTML)
+	str(p.Brand)
+	str(p.ProductType)
+	list(p.Tags)
+	str(p.Status)
+	list(p.CategoryPath)
+	list(p.OptionNames)
+	names := make([]string, 0, len(p.Attributes))
+	for k := range p.Attributes {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	num(int64(len(names)))
+	for _, k := range names {
+		str(k)
+		list(p.Attributes[k])
+	}
+	num(int64(len(p.Variants)))
+	for _, v := range p.Variants {
+		str(v.SKU)
+		list(v.Options)
+		num(v.Price)
+		if v.CompareAtPrice != nil {
+			num(1)
+			num(*v.CompareAtPrice)
+		} else {
+			num(0)
+		}
+		str(v.Currency)
+		if v.InventoryQty != nil {
+			num(1)
+			num(*v.InventoryQty)
+		} else {
+			num(0)
+		}
+	}
+	num(int64(len(p.Images)))
+	for _, im := range p.Images {
+		str(im.Src)
+		str(im.Alt)
+		num(int64(im.Position))
+	}
+	return h.Sum(nil)
+}
+
+// storedAsGiven: the variants' currencies read back as written (CHAR drops
+// trailing spaces), and there is at least one variant to take a price from.
+func storedAsGiven(vs []importer.Variant) bool {
+	for _, v := range vs {
+		if strings.HasSuffix(v.Currency, " ") {
+			return false
+		}
+	}
+	return len(vs) > 0
+}
+
+func knownStatus(s string) bool {
+	switch db.ProductsStatus(s) {
+	case db.ProductsStatusActive, db.ProductsStatusDraft, db.ProductsStatusArchived:
+		return true
+	}
+	return false
+}
