@@ -120,6 +120,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.deleteListingRowStmt, err = db.PrepareContext(ctx, deleteListingRow); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteListingRow: %w", err)
 	}
+	if q.deleteProductPagesStmt, err = db.PrepareContext(ctx, deleteProductPages); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteProductPages: %w", err)
+	}
 	if q.deleteWebhookStmt, err = db.PrepareContext(ctx, deleteWebhook); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteWebhook: %w", err)
 	}
@@ -162,6 +165,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.getOrderByPublicIDForUpdateStmt, err = db.PrepareContext(ctx, getOrderByPublicIDForUpdate); err != nil {
 		return nil, fmt.Errorf("error preparing query GetOrderByPublicIDForUpdate: %w", err)
 	}
+	if q.getSecretStmt, err = db.PrepareContext(ctx, getSecret); err != nil {
+		return nil, fmt.Errorf("error preparing query GetSecret: %w", err)
+	}
 	if q.getWebhookStmt, err = db.PrepareContext(ctx, getWebhook); err != nil {
 		return nil, fmt.Errorf("error preparing query GetWebhook: %w", err)
 	}
@@ -179,6 +185,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.insertOrderStmt, err = db.PrepareContext(ctx, insertOrder); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertOrder: %w", err)
+	}
+	if q.insertSecretIfAbsentStmt, err = db.PrepareContext(ctx, insertSecretIfAbsent); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertSecretIfAbsent: %w", err)
 	}
 	if q.insertWebhookStmt, err = db.PrepareContext(ctx, insertWebhook); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertWebhook: %w", err)
@@ -213,6 +222,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.listingSourcesStmt, err = db.PrepareContext(ctx, listingSources); err != nil {
 		return nil, fmt.Errorf("error preparing query ListingSources: %w", err)
 	}
+	if q.lockPendingOrderCreatedBeforeStmt, err = db.PrepareContext(ctx, lockPendingOrderCreatedBefore); err != nil {
+		return nil, fmt.Errorf("error preparing query LockPendingOrderCreatedBefore: %w", err)
+	}
 	if q.lockWebhookCursorStmt, err = db.PrepareContext(ctx, lockWebhookCursor); err != nil {
 		return nil, fmt.Errorf("error preparing query LockWebhookCursor: %w", err)
 	}
@@ -225,11 +237,17 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.orderLinesOfStmt, err = db.PrepareContext(ctx, orderLinesOf); err != nil {
 		return nil, fmt.Errorf("error preparing query OrderLinesOf: %w", err)
 	}
+	if q.pendingOrdersCreatedBeforeStmt, err = db.PrepareContext(ctx, pendingOrdersCreatedBefore); err != nil {
+		return nil, fmt.Errorf("error preparing query PendingOrdersCreatedBefore: %w", err)
+	}
 	if q.productIDBySlugStmt, err = db.PrepareContext(ctx, productIDBySlug); err != nil {
 		return nil, fmt.Errorf("error preparing query ProductIDBySlug: %w", err)
 	}
 	if q.productPageStmt, err = db.PrepareContext(ctx, productPage); err != nil {
 		return nil, fmt.Errorf("error preparing query ProductPage: %w", err)
+	}
+	if q.productPageSourcesStmt, err = db.PrepareContext(ctx, productPageSources); err != nil {
+		return nil, fmt.Errorf("error preparing query ProductPageSources: %w", err)
 	}
 	if q.productSlugsOfStmt, err = db.PrepareContext(ctx, productSlugsOf); err != nil {
 		return nil, fmt.Errorf("error preparing query ProductSlugsOf: %w", err)
@@ -489,6 +507,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing deleteListingRowStmt: %w", cerr)
 		}
 	}
+	if q.deleteProductPagesStmt != nil {
+		if cerr := q.deleteProductPagesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteProductPagesStmt: %w", cerr)
+		}
+	}
 	if q.deleteWebhookStmt != nil {
 		if cerr := q.deleteWebhookStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing deleteWebhookStmt: %w", cerr)
@@ -559,6 +582,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing getOrderByPublicIDForUpdateStmt: %w", cerr)
 		}
 	}
+	if q.getSecretStmt != nil {
+		if cerr := q.getSecretStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getSecretStmt: %w", cerr)
+		}
+	}
 	if q.getWebhookStmt != nil {
 		if cerr := q.getWebhookStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing getWebhookStmt: %w", cerr)
@@ -587,6 +615,11 @@ func (q *Queries) Close() error {
 	if q.insertOrderStmt != nil {
 		if cerr := q.insertOrderStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing insertOrderStmt: %w", cerr)
+		}
+	}
+	if q.insertSecretIfAbsentStmt != nil {
+		if cerr := q.insertSecretIfAbsentStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertSecretIfAbsentStmt: %w", cerr)
 		}
 	}
 	if q.insertWebhookStmt != nil {
@@ -644,6 +677,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing listingSourcesStmt: %w", cerr)
 		}
 	}
+	if q.lockPendingOrderCreatedBeforeStmt != nil {
+		if cerr := q.lockPendingOrderCreatedBeforeStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing lockPendingOrderCreatedBeforeStmt: %w", cerr)
+		}
+	}
 	if q.lockWebhookCursorStmt != nil {
 		if cerr := q.lockWebhookCursorStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing lockWebhookCursorStmt: %w", cerr)
@@ -664,6 +702,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing orderLinesOfStmt: %w", cerr)
 		}
 	}
+	if q.pendingOrdersCreatedBeforeStmt != nil {
+		if cerr := q.pendingOrdersCreatedBeforeStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing pendingOrdersCreatedBeforeStmt: %w", cerr)
+		}
+	}
 	if q.productIDBySlugStmt != nil {
 		if cerr := q.productIDBySlugStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing productIDBySlugStmt: %w", cerr)
@@ -672,6 +715,11 @@ func (q *Queries) Close() error {
 	if q.productPageStmt != nil {
 		if cerr := q.productPageStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing productPageStmt: %w", cerr)
+		}
+	}
+	if q.productPageSourcesStmt != nil {
+		if cerr := q.productPageSourcesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing productPageSourcesStmt: %w", cerr)
 		}
 	}
 	if q.productSlugsOfStmt != nil {
@@ -900,6 +948,7 @@ type Queries struct {
 	completeIdempotencyKeyStmt            *sql.Stmt
 	deleteExpiredIdempotencyKeyStmt       *sql.Stmt
 	deleteListingRowStmt                  *sql.Stmt
+	deleteProductPagesStmt                *sql.Stmt
 	deleteWebhookStmt                     *sql.Stmt
 	deleteWebhookLogStmt                  *sql.Stmt
 	deleteWebhookQueueStmt                *sql.Stmt
@@ -914,12 +963,14 @@ type Queries struct {
 	getIdempotencyKeyStmt                 *sql.Stmt
 	getOrderByPublicIDStmt                *sql.Stmt
 	getOrderByPublicIDForUpdateStmt       *sql.Stmt
+	getSecretStmt                         *sql.Stmt
 	getWebhookStmt                        *sql.Stmt
 	insertAPIKeyStmt                      *sql.Stmt
 	insertCategoryStmt                    *sql.Stmt
 	insertCategoryAncestorsFromParentStmt *sql.Stmt
 	insertCategorySelfStmt                *sql.Stmt
 	insertOrderStmt                       *sql.Stmt
+	insertSecretIfAbsentStmt              *sql.Stmt
 	insertWebhookStmt                     *sql.Stmt
 	leaseDeliveriesStmt                   *sql.Stmt
 	listAPIKeysStmt                       *sql.Stmt
@@ -931,12 +982,15 @@ type Queries struct {
 	listingCategoriesStmt                 *sql.Stmt
 	listingRowsStmt                       *sql.Stmt
 	listingSourcesStmt                    *sql.Stmt
+	lockPendingOrderCreatedBeforeStmt     *sql.Stmt
 	lockWebhookCursorStmt                 *sql.Stmt
 	markWebhookFailingStmt                *sql.Stmt
 	orderLinesStmt                        *sql.Stmt
 	orderLinesOfStmt                      *sql.Stmt
+	pendingOrdersCreatedBeforeStmt        *sql.Stmt
 	productIDBySlugStmt                   *sql.Stmt
 	productPageStmt                       *sql.Stmt
+	productPageSourcesStmt                *sql.Stmt
 	productSlugsOfStmt                    *sql.Stmt
 	pruneDeliveryLogStmt                  *sql.Stmt
 	releaseDeliveryStmt                   *sql.Stmt
@@ -1006,6 +1060,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		completeIdempotencyKeyStmt:            q.completeIdempotencyKeyStmt,
 		deleteExpiredIdempotencyKeyStmt:       q.deleteExpiredIdempotencyKeyStmt,
 		deleteListingRowStmt:                  q.deleteListingRowStmt,
+		deleteProductPagesStmt:                q.deleteProductPagesStmt,
 		deleteWebhookStmt:                     q.deleteWebhookStmt,
 		deleteWebhookLogStmt:                  q.deleteWebhookLogStmt,
 		deleteWebhookQueueStmt:                q.deleteWebhookQueueStmt,
@@ -1020,12 +1075,14 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		getIdempotencyKeyStmt:                 q.getIdempotencyKeyStmt,
 		getOrderByPublicIDStmt:                q.getOrderByPublicIDStmt,
 		getOrderByPublicIDForUpdateStmt:       q.getOrderByPublicIDForUpdateStmt,
+		getSecretStmt:                         q.getSecretStmt,
 		getWebhookStmt:                        q.getWebhookStmt,
 		insertAPIKeyStmt:                      q.insertAPIKeyStmt,
 		insertCategoryStmt:                    q.insertCategoryStmt,
 		insertCategoryAncestorsFromParentStmt: q.insertCategoryAncestorsFromParentStmt,
 		insertCategorySelfStmt:                q.insertCategorySelfStmt,
 		insertOrderStmt:                       q.insertOrderStmt,
+		insertSecretIfAbsentStmt:              q.insertSecretIfAbsentStmt,
 		insertWebhookStmt:                     q.insertWebhookStmt,
 		leaseDeliveriesStmt:                   q.leaseDeliveriesStmt,
 		listAPIKeysStmt:                       q.listAPIKeysStmt,
@@ -1037,12 +1094,15 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		listingCategoriesStmt:                 q.listingCategoriesStmt,
 		listingRowsStmt:                       q.listingRowsStmt,
 		listingSourcesStmt:                    q.listingSourcesStmt,
+		lockPendingOrderCreatedBeforeStmt:     q.lockPendingOrderCreatedBeforeStmt,
 		lockWebhookCursorStmt:                 q.lockWebhookCursorStmt,
 		markWebhookFailingStmt:                q.markWebhookFailingStmt,
 		orderLinesStmt:                        q.orderLinesStmt,
 		orderLinesOfStmt:                      q.orderLinesOfStmt,
+		pendingOrdersCreatedBeforeStmt:        q.pendingOrdersCreatedBeforeStmt,
 		productIDBySlugStmt:                   q.productIDBySlugStmt,
 		productPageStmt:                       q.productPageStmt,
+		productPageSourcesStmt:                q.productPageSourcesStmt,
 		productSlugsOfStmt:                    q.productSlugsOfStmt,
 		pruneDeliveryLogStmt:                  q.pruneDeliveryLogStmt,
 		releaseDeliveryStmt:                   q.releaseDeliveryStmt,

@@ -53,6 +53,49 @@ func (ns NullIdempotencyKeysState) Value() (driver.Value, error) {
 	return string(ns.IdempotencyKeysState), nil
 }
 
+type OrdersCancelReason string
+
+const (
+	OrdersCancelReasonCustomer OrdersCancelReason = "customer"
+	OrdersCancelReasonAdmin    OrdersCancelReason = "admin"
+	OrdersCancelReasonExpired  OrdersCancelReason = "expired"
+)
+
+func (e *OrdersCancelReason) Scan(src interface{}) error {
+	switch s := src.(type) {
+	case []byte:
+		*e = OrdersCancelReason(s)
+	case string:
+		*e = OrdersCancelReason(s)
+	default:
+		return fmt.Errorf("unsupported scan type for OrdersCancelReason: %T", src)
+	}
+	return nil
+}
+
+type NullOrdersCancelReason struct {
+	OrdersCancelReason OrdersCancelReason
+	Valid              bool // Valid is true if OrdersCancelReason is not NULL
+}
+
+// Scan implements the Scanner interface.
+func (ns *NullOrdersCancelReason) Scan(value interface{}) error {
+	if value == nil {
+		ns.OrdersCancelReason, ns.Valid = "", false
+		return nil
+	}
+	ns.Valid = true
+	return ns.OrdersCancelReason.Scan(value)
+}
+
+// Value implements the driver Valuer interface.
+func (ns NullOrdersCancelReason) Value() (driver.Value, error) {
+	if !ns.Valid {
+		return nil, nil
+	}
+	return string(ns.OrdersCancelReason), nil
+}
+
 type OrdersStatus string
 
 const (
@@ -223,6 +266,7 @@ type Order struct {
 	FulfilledAt     sql.NullTime
 	CancelledAt     sql.NullTime
 	RefundedAt      sql.NullTime
+	CancelReason    NullOrdersCancelReason
 }
 
 type OrderLine struct {
@@ -287,6 +331,19 @@ type ProductListing struct {
 	Currency   string
 	InStock    bool
 	CreatedAt  time.Time
+}
+
+type ProductPage struct {
+	ProductID  uint64
+	Version    uint64
+	VariantIds string
+	Body       []byte
+}
+
+type ServiceSecret struct {
+	Name      string
+	Secret    []byte
+	CreatedAt time.Time
 }
 
 type StockMovement struct {

@@ -8,6 +8,7 @@ package db
 import (
 	"context"
 	"database/sql"
+	"strings"
 )
 
 const categoryAncestors = `-- name: CategoryAncestors :many
@@ -108,6 +109,25 @@ func (q *Queries) CategoryChildren(ctx context.Context, parentID sql.NullInt64) 
 	return items, nil
 }
 
+const deleteProductPages = `-- name: DeleteProductPages :exec
+DELETE FROM product_pages WHERE product_id IN (/*SLICE:product_ids*/?)
+`
+
+func (q *Queries) DeleteProductPages(ctx context.Context, productIds []uint64) error {
+	query := deleteProductPages
+	var queryParams []interface{}
+	if len(productIds) > 0 {
+		for _, v := range productIds {
+			queryParams = append(queryParams, v)
+		}
+		query = strings.Replace(query, "/*SLICE:product_ids*/?", strings.Repeat(",?", len(productIds))[1:], 1)
+	} else {
+		query = strings.Replace(query, "/*SLICE:product_ids*/?", "NULL", 1)
+	}
+	_, err := q.exec(ctx, nil, query, queryParams...)
+	return err
+}
+
 const productIDBySlug = `-- name: ProductIDBySlug :one
 SELECT id FROM products WHERE slug = ? AND status = 'active'
 `
@@ -121,7 +141,67 @@ func (q *Queries) ProductIDBySlug(ctx context.Context, slug string) (uint64, err
 
 const productPage = `-- name: ProductPage :many
 
-SELECT CAST('p' AS CHAR(1)) AS kind, p.id, CAST(0 AS SIGNED) AS position,
+SELECT CAST('d' AS CHAR(1)) AS kind, CAST(pp.version AS SIGNED) AS n1, CAST(0 AS SIGNED) AS n2,
+       pp.variant_ids, pp.body
+FROM product_pages pp
+WHERE pp.product_id = ?
+UNION ALL
+SELECT 's', i.on_hand, CAST(i.variant_id AS SIGNED), '', ''
+FROM inventory i
+WHERE i.product_id = ?
+`
+
+type ProductPageParams struct {
+	ProductID uint64
+	StockOf   uint64
+}
+
+type ProductPageRow struct {
+	Kind       interface{}
+	N1         int64
+	N2         int64
+	VariantIds string
+	Body       []byte
+}
+
+// Reads behind the storefront: product detail and the category tree. The
+// listing (filters, sorts, cursors, facets) is built at run time from a fixed
+// whitelist in internal/catalog/listing_sql.go, because its shape depends on
+// which filters are present.
+// A product page: its rendered document (kind 'd', present only for an
+// active product) and the stock of its variants (kind 's'): a primary-key
+// read and one range of inventory_product, in one round trip.
+func (q *Queries) ProductPage(ctx context.Context, arg ProductPageParams) ([]ProductPageRow, error) {
+	rows, err := q.query(ctx, q.productPageStmt, productPage, arg.ProductID, arg.StockOf)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ProductPageRow
+	for rows.Next() {
+		var i ProductPageRow
+		if err := rows.Scan(
+			&i.Kind,
+			&i.N1,
+			&i.N2,
+			&i.VariantIds,
+			&i.Body,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const productPageSources = `-- name: ProductPageSources :many
+SELECT CAST('p' AS CHAR(1)) AS kind, p.id AS pid, p.id, CAST(0 AS SIGNED) AS position,
        p.slug AS s1, p.title AS s2, p.brand AS s3, p.product_type AS s4,
        p.option1_name AS s5, p.option2_name AS s6, p.option3_name AS s7, p.description AS s8,
        CAST(p.version AS SIGNED) AS n1,
@@ -129,34 +209,35 @@ SELECT CAST('p' AS CHAR(1)) AS kind, p.id, CAST(0 AS SIGNED) AS position,
        CAST(TIMESTAMPDIFF(MICROSECOND, '1970-01-01', p.updated_at) AS SIGNED) AS n3,
        CAST(0 AS SIGNED) AS sku_null
 FROM products p
-WHERE p.id = ? AND p.status = 'active'
+WHERE p.id IN (/*SLICE:products*/?) AND p.status = 'active'
 UNION ALL
-SELECT 'v', v.id, v.position, COALESCE(v.sku, ''), v.option1, v.option2, v.option3, v.currency, '', '', '',
-       v.price, COALESCE(v.compare_at_price, -1), COALESCE(i.on_hand, 0), v.sku IS NULL
-FROM variants v LEFT JOIN inventory i ON i.variant_id = v.id
-WHERE v.product_id = ? AND v.active
+SELECT 'v', v.product_id, v.id, v.position, COALESCE(v.sku, ''), v.option1, v.option2, v.option3, v.currency, '', '', '',
+       v.price, COALESCE(v.compare_at_price, -1), 0, v.sku IS NULL
+FROM variants v
+WHERE v.product_id IN (/*SLICE:variants_of*/?) AND v.active
 UNION ALL
-SELECT 'i', im.id, im.position, im.src, im.alt, '', '', '', '', '', '', 0, 0, 0, 0
-FROM product_images im WHERE im.product_id = ?
+SELECT 'i', im.product_id, im.id, im.position, im.src, im.alt, '', '', '', '', '', '', 0, 0, 0, 0
+FROM product_images im WHERE im.product_id IN (/*SLICE:images_of*/?)
 UNION ALL
-SELECT 'a', 0, 0, a.name, a.value, '', '', '', '', '', '', 0, 0, 0, 0
-FROM product_attributes a WHERE a.product_id = ?
+SELECT 'a', a.product_id, 0, 0, a.name, a.value, '', '', '', '', '', '', 0, 0, 0, 0
+FROM product_attributes a WHERE a.product_id IN (/*SLICE:attributes_of*/?)
 UNION ALL
-SELECT 'c', c.id, pc.position, c.slug, c.name, '', '', '', '', '', '', 0, 0, 0, 0
+SELECT 'c', pc.product_id, c.id, pc.position, c.slug, c.name, '', '', '', '', '', '', 0, 0, 0, 0
 FROM product_categories pc JOIN categories c ON c.id = pc.category_id
-WHERE pc.product_id = ?
+WHERE pc.product_id IN (/*SLICE:categories_of*/?)
 `
 
-type ProductPageParams struct {
-	ProductID    uint64
-	VariantsOf   uint64
-	ImagesOf     uint64
-	AttributesOf uint64
-	CategoriesOf uint64
+type ProductPageSourcesParams struct {
+	Products     []uint64
+	VariantsOf   []uint64
+	ImagesOf     []uint64
+	AttributesOf []uint64
+	CategoriesOf []uint64
 }
 
-type ProductPageRow struct {
+type ProductPageSourcesRow struct {
 	Kind     interface{}
+	Pid      uint64
 	ID       uint64
 	Position int64
 	S1       string
@@ -173,33 +254,64 @@ type ProductPageRow struct {
 	SkuNull  int64
 }
 
-// Reads behind the storefront: product detail and the category tree. The
-// listing (filters, sorts, cursors, facets) is built at run time from a fixed
-// whitelist in internal/catalog/listing_sql.go, because its shape depends on
-// which filters are present.
-// Everything a product page shows, in one statement and one round trip, in
-// one column layout: kind 'p' (the product, only when active), 'v' (active
-// variants with stock), 'i' (images), 'a' (attributes), 'c' (categories).
-// Five primary-key or index ranges. Times travel as UTC microseconds. (A
-// version with JSON_ARRAYAGG subqueries spent more in MariaDB's optimizer
-// than in execution; two statements cost a second round trip.)
-func (q *Queries) ProductPage(ctx context.Context, arg ProductPageParams) ([]ProductPageRow, error) {
-	rows, err := q.query(ctx, q.productPageStmt, productPage,
-		arg.ProductID,
-		arg.VariantsOf,
-		arg.ImagesOf,
-		arg.AttributesOf,
-		arg.CategoriesOf,
-	)
+// What the documents of product_pages are rendered from, for a set of
+// products, in one column layout: kind 'p' (the product, only when active),
+// 'v' (active variants), 'i' (images), 'a' (attributes), 'c' (categories);
+// pid is the product. Times travel as UTC microseconds.
+func (q *Queries) ProductPageSources(ctx context.Context, arg ProductPageSourcesParams) ([]ProductPageSourcesRow, error) {
+	query := productPageSources
+	var queryParams []interface{}
+	if len(arg.Products) > 0 {
+		for _, v := range arg.Products {
+			queryParams = append(queryParams, v)
+		}
+		query = strings.Replace(query, "/*SLICE:products*/?", strings.Repeat(",?", len(arg.Products))[1:], 1)
+	} else {
+		query = strings.Replace(query, "/*SLICE:products*/?", "NULL", 1)
+	}
+	if len(arg.VariantsOf) > 0 {
+		for _, v := range arg.VariantsOf {
+			queryParams = append(queryParams, v)
+		}
+		query = strings.Replace(query, "/*SLICE:variants_of*/?", strings.Repeat(",?", len(arg.VariantsOf))[1:], 1)
+	} else {
+		query = strings.Replace(query, "/*SLICE:variants_of*/?", "NULL", 1)
+	}
+	if len(arg.ImagesOf) > 0 {
+		for _, v := range arg.ImagesOf {
+			queryParams = append(queryParams, v)
+		}
+		query = strings.Replace(query, "/*SLICE:images_of*/?", strings.Repeat(",?", len(arg.ImagesOf))[1:], 1)
+	} else {
+		query = strings.Replace(query, "/*SLICE:images_of*/?", "NULL", 1)
+	}
+	if len(arg.AttributesOf) > 0 {
+		for _, v := range arg.AttributesOf {
+			queryParams = append(queryParams, v)
+		}
+		query = strings.Replace(query, "/*SLICE:attributes_of*/?", strings.Repeat(",?", len(arg.AttributesOf))[1:], 1)
+	} else {
+		query = strings.Replace(query, "/*SLICE:attributes_of*/?", "NULL", 1)
+	}
+	if len(arg.CategoriesOf) > 0 {
+		for _, v := range arg.CategoriesOf {
+			queryParams = append(queryParams, v)
+		}
+		query = strings.Replace(query, "/*SLICE:categories_of*/?", strings.Repeat(",?", len(arg.CategoriesOf))[1:], 1)
+	} else {
+		query = strings.Replace(query, "/*SLICE:categories_of*/?", "NULL", 1)
+	}
+	rows, err := q.query(ctx, nil, query, queryParams...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []ProductPageRow
+	var items []ProductPageSourcesRow
 	for rows.Next() {
-		var i ProductPageRow
+		var i ProductPageSourcesRow
 		if err := rows.Scan(
 			&i.Kind,
+			&i.Pid,
 			&i.ID,
 			&i.Position,
 			&i.S1,

@@ -4,13 +4,24 @@
 -- which filters are present.
 
 -- name: ProductPage :many
--- Everything a product page shows, in one statement and one round trip, in
--- one column layout: kind 'p' (the product, only when active), 'v' (active
--- variants with stock), 'i' (images), 'a' (attributes), 'c' (categories).
--- Five primary-key or index ranges. Times travel as UTC microseconds. (A
--- version with JSON_ARRAYAGG subqueries spent more in MariaDB's optimizer
--- than in execution; two statements cost a second round trip.)
-SELECT CAST('p' AS CHAR(1)) AS kind, p.id, CAST(0 AS SIGNED) AS position,
+-- A product page: its rendered document (kind 'd', present only for an
+-- active product) and the stock of its variants (kind 's'): a primary-key
+-- read and one range of inventory_product, in one round trip.
+SELECT CAST('d' AS CHAR(1)) AS kind, CAST(pp.version AS SIGNED) AS n1, CAST(0 AS SIGNED) AS n2,
+       pp.variant_ids, pp.body
+FROM product_pages pp
+WHERE pp.product_id = sqlc.arg(product_id)
+UNION ALL
+SELECT 's', i.on_hand, CAST(i.variant_id AS SIGNED), '', ''
+FROM inventory i
+WHERE i.product_id = sqlc.arg(stock_of);
+
+-- name: ProductPageSources :many
+-- What the documents of product_pages are rendered from, for a set of
+-- products, in one column layout: kind 'p' (the product, only when active),
+-- 'v' (active variants), 'i' (images), 'a' (attributes), 'c' (categories);
+-- pid is the product. Times travel as UTC microseconds.
+SELECT CAST('p' AS CHAR(1)) AS kind, p.id AS pid, p.id, CAST(0 AS SIGNED) AS position,
        p.slug AS s1, p.title AS s2, p.brand AS s3, p.product_type AS s4,
        p.option1_name AS s5, p.option2_name AS s6, p.option3_name AS s7, p.description AS s8,
        CAST(p.version AS SIGNED) AS n1,
@@ -18,22 +29,25 @@ SELECT CAST('p' AS CHAR(1)) AS kind, p.id, CAST(0 AS SIGNED) AS position,
        CAST(TIMESTAMPDIFF(MICROSECOND, '1970-01-01', p.updated_at) AS SIGNED) AS n3,
        CAST(0 AS SIGNED) AS sku_null
 FROM products p
-WHERE p.id = sqlc.arg(product_id) AND p.status = 'active'
+WHERE p.id IN (sqlc.slice('products')) AND p.status = 'active'
 UNION ALL
-SELECT 'v', v.id, v.position, COALESCE(v.sku, ''), v.option1, v.option2, v.option3, v.currency, '', '', '',
-       v.price, COALESCE(v.compare_at_price, -1), COALESCE(i.on_hand, 0), v.sku IS NULL
-FROM variants v LEFT JOIN inventory i ON i.variant_id = v.id
-WHERE v.product_id = sqlc.arg(variants_of) AND v.active
+SELECT 'v', v.product_id, v.id, v.position, COALESCE(v.sku, ''), v.option1, v.option2, v.option3, v.currency, '', '', '',
+       v.price, COALESCE(v.compare_at_price, -1), 0, v.sku IS NULL
+FROM variants v
+WHERE v.product_id IN (sqlc.slice('variants_of')) AND v.active
 UNION ALL
-SELECT 'i', im.id, im.position, im.src, im.alt, '', '', '', '', '', '', 0, 0, 0, 0
-FROM product_images im WHERE im.product_id = sqlc.arg(images_of)
+SELECT 'i', im.product_id, im.id, im.position, im.src, im.alt, '', '', '', '', '', '', 0, 0, 0, 0
+FROM product_images im WHERE im.product_id IN (sqlc.slice('images_of'))
 UNION ALL
-SELECT 'a', 0, 0, a.name, a.value, '', '', '', '', '', '', 0, 0, 0, 0
-FROM product_attributes a WHERE a.product_id = sqlc.arg(attributes_of)
+SELECT 'a', a.product_id, 0, 0, a.name, a.value, '', '', '', '', '', '', 0, 0, 0, 0
+FROM product_attributes a WHERE a.product_id IN (sqlc.slice('attributes_of'))
 UNION ALL
-SELECT 'c', c.id, pc.position, c.slug, c.name, '', '', '', '', '', '', 0, 0, 0, 0
+SELECT 'c', pc.product_id, c.id, pc.position, c.slug, c.name, '', '', '', '', '', '', 0, 0, 0, 0
 FROM product_categories pc JOIN categories c ON c.id = pc.category_id
-WHERE pc.product_id = sqlc.arg(categories_of);
+WHERE pc.product_id IN (sqlc.slice('categories_of'));
+
+-- name: DeleteProductPages :exec
+DELETE FROM product_pages WHERE product_id IN (sqlc.slice('product_ids'));
 
 -- name: ProductIDBySlug :one
 SELECT id FROM products WHERE slug = ? AND status = 'active';

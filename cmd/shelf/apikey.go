@@ -36,7 +36,7 @@ func apikey(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer st.Close()
-	keys := auth.NewKeys(st.Q)
+	keys := auth.NewKeys(st.Q).WithRetry(st.Retry)
 	switch args[0] {
 	case "create":
 		fs := flag.NewFlagSet("apikey create", flag.ContinueOnError)

@@ -5,6 +5,8 @@
 package benchload
 
 import (
+	"context"
+	"database/sql"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -127,4 +129,55 @@ func EnvInt(name string, def int) int {
 		return n
 	}
 	return def
+}
+
+// SummaryRow is one line of the summary table that `make bench` writes to
+// docs/benchmarks/README.md: a path, the raw bound measured in the same run,
+// and the conditions.
+type SummaryRow struct {
+	Path      string  // what a user does, e.g. "product page, random, uncached"
+	Rate      float64 // per second
+	Bound     string  // the raw work that bounds it
+	BoundRate float64
+	Unit      string        // "req/s", "orders/s", "rows/s"
+	P50, P99  time.Duration // of Path; 0 when not measured per request
+	Dataset   string        // "1,000,000 products"
+	Pool      int           // the service's connection pool
+	BufPool   int64         // innodb_buffer_pool_size in bytes
+}
+
+// Record appends rows to the file named by SHELF_BENCH_SUMMARY (tab
+// separated, one row a line, with the time), for the summary table; without
+// it, nothing is written.
+func Record(rows ...SummaryRow) error {
+	path := os.Getenv("SHELF_BENCH_SUMMARY")
+	if path == "" {
+		return nil
+	}
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	now := time.Now().UTC().Format("2006-01-02 15:04 MST")
+	for _, r := range rows {
+		fmt.Fprintf(f, "%s\t%.0f\t%s\t%.0f\t%s\t%.2f\t%.2f\t%s\t%d\t%d\t%s\n", r.Path, r.Rate, r.Bound, r.BoundRate, r.Unit,
+			Ms(r.P50), Ms(r.P99), r.Dataset, r.Pool, r.BufPool, now)
+	}
+	return f.Close()
+}
+
+// BufferPool is the server's innodb_buffer_pool_size (0 when unreadable).
+func BufferPool(ctx context.Context, db *sql.DB) int64 {
+	var n int64
+	_ = db.QueryRowContext(ctx, "SELECT @@innodb_buffer_pool_size").Scan(&n)
+	return n
+}
+
+// Count writes n with thousands separators, for tables.
+func Count(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }

@@ -57,12 +57,22 @@ func BenchmarkStorefront(b *testing.B) {
 		},
 	}))
 	defer srv.Close()
+	// The same service with no caches: what a product page or a search
+	// costs when nothing is in memory (the ratios to the bounds are of this).
+	uncached := httptest.NewServer(handlers.New(handlers.Config{
+		Store: st, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
+		Storefront: catalog.StorefrontConfig{
+			CursorSecret: []byte("bench"), Currency: "USD",
+			DetailTTL: 0, FacetTTL: 0, SearchMaxMatches: 10000,
+		},
+	}))
+	defer uncached.Close()
 	// The clients ask for gzip, as browsers do, but do not inflate the
 	// bodies (as wrk does not): the load generator shares the two cores, and
 	// inflating would bill the server's figures for the client's work.
 	client := &http.Client{Transport: &http.Transport{MaxIdleConns: clients * 2, MaxIdleConnsPerHost: clients * 2, DisableCompression: true}}
-	get := func(path string) (int, error) {
-		req, _ := http.NewRequest(http.MethodGet, srv.URL+path, nil)
+	getFrom := func(base, path string) (int, error) {
+		req, _ := http.NewRequest(http.MethodGet, base+path, nil)
 		req.Header.Set("Accept-Encoding", "gzip")
 		res, err := client.Do(req)
 		if err != nil {
@@ -72,6 +82,7 @@ func BenchmarkStorefront(b *testing.B) {
 		res.Body.Close()
 		return res.StatusCode, nil
 	}
+	get := func(path string) (int, error) { return getFrom(srv.URL, path) }
 
 	// What to ask for: the categories, the largest top-level one, and
 	// brands and words that match large parts of the catalog.
@@ -204,9 +215,30 @@ func BenchmarkStorefront(b *testing.B) {
 	add(benchload.Run("text search (q, relevance)", clients, 0, phase, 42, func(r *rand.Rand) (int, error) {
 		return get("/v1/products?q=" + url.QueryEscape(words[r.IntN(len(words))]))
 	}))
+	// A common word with a random price floor, nothing cached, against the
+	// category + price listing above.
+	searchUncached := benchload.Run("search, common word (linen), random price floor, uncached", clients, 0, phase, 44, func(r *rand.Rand) (int, error) {
+		lo, _ := priceRange(r)
+		return getFrom(uncached.URL, fmt.Sprintf("/v1/products?q=linen&min_price=%d", lo))
+	})
+	add(searchUncached)
 	add(benchload.Run("product detail, random over the catalog", clients, 0, phase, 42, func(r *rand.Rand) (int, error) {
 		return get("/v1/products/" + strconv.FormatUint(listed[r.IntN(len(listed))], 10))
 	}))
+	// The bound of a product page: a primary-key read of the product row,
+	// over the same random ids, through database/sql with the same pool.
+	pageRaw := benchload.Run("  raw SQL: primary-key SELECT of the product", clients, 0, phase, 43, func(r *rand.Rand) (int, error) {
+		var slug, title, desc string
+		var version uint64
+		err := st.DB.QueryRowContext(ctx, "SELECT slug, title, description, version FROM products WHERE id = ?",
+			listed[r.IntN(len(listed))]).Scan(&slug, &title, &desc, &version)
+		return 200, err
+	})
+	add(pageRaw)
+	pageUncached := benchload.Run("product detail, random, page cache off", clients, 0, phase, 43, func(r *rand.Rand) (int, error) {
+		return getFrom(uncached.URL, "/v1/products/"+strconv.FormatUint(listed[r.IntN(len(listed))], 10))
+	})
+	add(pageUncached)
 	// A storefront's traffic is skewed: the home page, a campaign and the
 	// best sellers take most product views, which the page cache serves.
 	add(benchload.Run("product detail, 200 hot products", clients, 0, phase, 42, func(r *rand.Rand) (int, error) {
@@ -221,9 +253,28 @@ func BenchmarkStorefront(b *testing.B) {
 	page1, page500 := results[3], results[4]
 	fmt.Fprintf(&sb, "\npage %d / page 1 p50: %.2fx; category+price HTTP / raw SQL: %.0f%%; facets cold (first request, nothing cached): %.1f ms\n",
 		deep, float64(page500.P(50))/float64(page1.P(50)), 100*results[1].Rate()/results[2].Rate(), benchload.Ms(cold))
+	fmt.Fprintf(&sb, "product page, cache off / primary-key SELECT: %.0f%% (p99 %.2f ms)\n",
+		100*pageUncached.Rate()/pageRaw.Rate(), benchload.Ms(pageUncached.P(99)))
 	fmt.Fprintf(&sb, "search, first (uncached) request per word: %s\n", strings.Join(searchCold, ", "))
 	fmt.Fprintf(&sb, "%ds phases, server pool %d, GOMAXPROCS %d, catalog %s, %s\n", int(phase.Seconds()), pool, runtime.GOMAXPROCS(0), built, time.Now().UTC().Format("2006-01-02 15:04 MST"))
 	fmt.Println(sb.String())
+
+	ds := benchload.Count(size) + " products"
+	buf := benchload.BufferPool(ctx, st.DB)
+	row := func(path string, r benchload.Result, bound string, br benchload.Result) benchload.SummaryRow {
+		return benchload.SummaryRow{Path: path, Rate: r.Rate(), Bound: bound, BoundRate: br.Rate(), Unit: "req/s",
+			P50: r.P(50), P99: r.P(99), Dataset: ds, Pool: pool, BufPool: buf}
+	}
+	sum := []benchload.SummaryRow{
+		row("category + price listing", results[1], "its raw SQL", results[2]),
+		row(fmt.Sprintf("page %d by cursor", deep), page500, "page 1 of the same listing", page1),
+		row("product page, random, cache off", pageUncached, "primary-key SELECT of the product", pageRaw),
+		row("search, common word, random price floor, uncached", searchUncached, "category + price listing", results[1]),
+		{Path: "facets, largest top-level category, first request (5 facets)", P50: cold, P99: cold, Dataset: ds, Pool: pool, BufPool: buf},
+	}
+	if err := benchload.Record(sum...); err != nil {
+		b.Fatal(err)
+	}
 }
 
 // benchCatalog returns the DSN of a complete benchmark catalog of size
@@ -249,13 +300,14 @@ func benchCatalog(b *testing.B, size int) (string, string) {
 		b.Fatal(err)
 	}
 	if n == 1 {
-		// Complete means: every product loaded, the indexes rebuilt, and the
-		// category counts written (the last step of a load).
-		var products, ft, counted int64
+		// Complete means: every product loaded, its page rendered, the
+		// indexes rebuilt, and the category counts written (the last step).
+		var products, pages, ft, counted int64
 		_ = admin.QueryRowContext(ctx, "SELECT COUNT(*) FROM `"+name+"`.products").Scan(&products)
+		_ = admin.QueryRowContext(ctx, "SELECT COUNT(*) FROM `"+name+"`.product_pages").Scan(&pages)
 		_ = admin.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND INDEX_NAME IN ('products_search', 'product_listing_price')", name).Scan(&ft)
 		_ = admin.QueryRowContext(ctx, "SELECT COALESCE(SUM(product_count), 0) FROM `"+name+"`.categories").Scan(&counted)
-		complete = products == int64(size) && ft >= 4 && counted > 0
+		complete = products == int64(size) && pages > 0 && ft >= 4 && counted > 0
 		if !complete {
 			b.Logf("%s is incomplete (%d products); rebuilding", name, products)
 			if _, err := admin.ExecContext(ctx, "DROP DATABASE `"+name+"`"); err != nil {

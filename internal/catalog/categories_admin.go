@@ -140,6 +140,9 @@ func UpdateCategory(ctx context.Context, st *store.Store, id uint64, p CategoryP
 				if err := tx.Q.AdminBumpProductVersions(ctx, db.AdminBumpProductVersionsParams{UpdatedAt: now, Ids: products}); err != nil {
 					return err
 				}
+				if err := SyncPages(ctx, tx, products); err != nil {
+					return err
+				}
 				if err := productsChanged(ctx, tx, products, false, now); err != nil {
 					return err
 				}

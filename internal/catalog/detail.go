@@ -2,16 +2,15 @@ package catalog
 
 import (
 	"bytes"
-	"cmp"
 	"compress/gzip"
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"slices"
+	"io"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/shelfcommerce/shelf/db"
@@ -141,106 +140,50 @@ func (s *Storefront) ProductPage(ctx context.Context, idOrSlug string) (*Rendere
 	return r, nil
 }
 
+// renderProduct reads the product's document and its stock (one statement)
+// and renders the page.
 func (s *Storefront) renderProduct(ctx context.Context, id uint64) (*RenderedProduct, error) {
-	rows, err := s.st.Q.ProductPage(ctx, db.ProductPageParams{
-		ProductID: id, VariantsOf: id, ImagesOf: id, AttributesOf: id, CategoriesOf: id})
+	rows, err := s.st.Q.ProductPage(ctx, db.ProductPageParams{ProductID: id, StockOf: id})
 	if err != nil {
 		return nil, fmt.Errorf("product %d: %w", id, err)
 	}
-	p := Product{OptionNames: []string{}, Variants: []Variant{}, Images: []Image{}, Attributes: []Attribute{}, Categories: []CategoryShort{}}
-	var names []string
-	for _, r := range rows {
-		if asString(r.Kind) == "p" {
-			p.ID, p.Slug, p.Title, p.Brand, p.ProductType, p.Description = r.ID, r.S1, r.S2, r.S3, r.S4, r.S8
-			p.Version = uint64(r.N1)
-			p.CreatedAt, p.UpdatedAt = time.UnixMicro(r.N2).UTC(), time.UnixMicro(r.N3).UTC()
-			names = []string{r.S5, r.S6, r.S7}
+	var doc *db.ProductPageRow
+	onHand := make(map[uint64]int64, len(rows))
+	for i, r := range rows {
+		if asString(r.Kind) == "d" {
+			doc = &rows[i]
+		} else {
+			onHand[uint64(r.N2)] = r.N1
 		}
 	}
-	if names == nil {
+	if doc == nil {
 		return nil, sql.ErrNoRows // no such active product
 	}
-	for _, n := range names {
-		if n != "" {
-			p.OptionNames = append(p.OptionNames, n)
-		}
-	}
-	for _, r := range rows {
-		switch asString(r.Kind) {
-		case "v":
-			cur := r.S5
-			v := Variant{ID: r.ID, Price: money.Money{Amount: r.N1, Currency: cur},
-				Available: max(r.N3, 0), Options: []OptionValue{}, position: r.Position}
-			if r.SkuNull == 0 {
-				sku := r.S1
-				v.SKU = &sku
-			}
-			if r.N2 >= 0 {
-				v.CompareAtPrice = &money.Money{Amount: r.N2, Currency: cur}
-			}
-			for i, val := range []string{r.S2, r.S3, r.S4} {
-				if names[i] != "" || val != "" {
-					v.Options = append(v.Options, OptionValue{Name: names[i], Value: val})
-				}
-			}
-			p.Variants = append(p.Variants, v)
-		case "i":
-			p.Images = append(p.Images, Image{Src: r.S1, Alt: r.S2, id: r.ID, position: r.Position})
-		case "a":
-			p.Attributes = append(p.Attributes, Attribute{Name: r.S1, Value: r.S2})
-		case "c":
-			p.Categories = append(p.Categories, CategoryShort{ID: r.ID, Slug: r.S1, Name: r.S2, position: r.Position})
-		}
-	}
-	slices.SortFunc(p.Variants, func(a, b Variant) int {
-		if a.position != b.position {
-			return int(a.position - b.position)
-		}
-		return cmp.Compare(a.ID, b.ID)
-	})
-	for _, v := range p.Variants {
-		if p.Price == nil || v.Price.Amount < p.Price.Amount {
-			pr := v.Price
-			p.Price = &pr
-		}
-		if v.Available > 0 {
-			p.InStock = true
-		}
-	}
-	slices.SortFunc(p.Images, func(a, b Image) int {
-		if a.position != b.position {
-			return int(a.position - b.position)
-		}
-		return cmp.Compare(a.id, b.id)
-	})
-	slices.SortFunc(p.Attributes, func(a, b Attribute) int {
-		if a.Name != b.Name {
-			return cmp.Compare(a.Name, b.Name)
-		}
-		return cmp.Compare(a.Value, b.Value)
-	})
-	slices.SortFunc(p.Categories, func(a, b CategoryShort) int {
-		if a.position != b.position {
-			return int(a.position - b.position)
-		}
-		return cmp.Compare(a.ID, b.ID)
-	})
-	body, err := json.Marshal(p)
+	body, err := spliceStock(doc.Body, doc.VariantIds, onHand)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("product %d: %w", id, err)
 	}
 	h := fnv.New64a()
 	h.Write(body)
-	r := &RenderedProduct{ID: p.ID, Body: body,
-		ETag: fmt.Sprintf(`"%d-%d-%016x"`, p.ID, p.Version, h.Sum64())}
+	r := &RenderedProduct{ID: id, Body: body,
+		ETag: fmt.Sprintf(`"%d-%d-%016x"`, id, doc.N1, h.Sum64())}
 	if len(body) >= gzipMin {
 		var buf bytes.Buffer
-		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+		zw := gzipWriters.Get().(*gzip.Writer)
+		zw.Reset(&buf)
 		_, _ = zw.Write(body)
 		_ = zw.Close()
+		gzipWriters.Put(zw)
 		r.Gzip = buf.Bytes()
 	}
 	return r, nil
 }
+
+// gzipWriters keeps level-1 writers between pages: a new one allocates
+// several hundred KB of compressor state.
+var gzipWriters = sync.Pool{New: func() any {
+	zw, _ := gzip.NewWriterLevel(io.Discard, gzip.BestSpeed)
+	return zw
+}}
 
 func nullID(id uint64) sql.NullInt64 { return sql.NullInt64{Int64: int64(id), Valid: true} }

@@ -6,7 +6,8 @@
 //
 //   - Reading (the storefront): storefront.go (Storefront, its caches),
 //     listing.go (query parsing, filters, sorts, signed keyset cursors),
-//     facets.go, detail.go (product pages and their ETags),
+//     listing_sql.go (every run-time statement of listings and facets, one
+//     builder), facets.go, detail.go (product pages and their ETags),
 //     categories_read.go (the tree and breadcrumbs), cache.go.
 //   - Writing: writer.go (the one product writer: whole products in batches,
 //     used by the admin API and by imports; unchanged content is detected by
@@ -17,9 +18,11 @@
 //     one writer of the stock ledger, for admins, imports and orders alike,
 //     recording a stock.changed event with every row), writer_events.go
 //     (the events of product writes; see internal/events).
-//   - The read model: sync.go. product_listing holds one row per listed
-//     product and category (category 0 is the whole catalog) carrying every
-//     sort key, and categories.product_count the counts; SyncListing brings
-//     both in step for a set of products inside the writing transaction, so
-//     the storefront never disagrees with a product page.
+//   - The read models: sync.go and product_page.go. product_listing holds
+//     one row per listed product and category (category 0 is the whole
+//     catalog) carrying every sort key, categories.product_count the counts,
+//     and product_pages each active product's rendered page (its stock is
+//     spliced in when read); SyncListing brings all three in step for a set
+//     of products inside the writing transaction, so the storefront never
+//     disagrees with a product page.
 package catalog

@@ -66,72 +66,6 @@ func pow10(n int) int64 {
 	return p
 }
 
-// facetSQL is the query of one facet of q.
-func facetSQL(q *ListQuery, catID uint64, facet string, children []uint64) (string, []any) {
-	from, where, args := filterSQL(q, catID, maxMatchesFacet, "")
-	w := " WHERE " + strings.Join(where, " AND ")
-	switch {
-	case facet == "brand":
-		return "SELECT pl.brand, COUNT(*) AS n FROM " + from + w +
-			" GROUP BY pl.brand ORDER BY n DESC, pl.brand LIMIT " + fmt.Sprint(facetValues), args
-	case facet == "price":
-		exp, _ := money.Exponent(q.Currency)
-		unit := pow10(exp)
-		var b strings.Builder
-		b.WriteString("SELECT CAST(COALESCE(MIN(pl.price_min), -1) AS SIGNED), CAST(COALESCE(MAX(pl.price_min), -1) AS SIGNED)")
-		for i := range priceEdges {
-			b.WriteString(", CAST(COALESCE(SUM(pl.price_min >= ?")
-			args = append(args, priceEdges[i]*unit)
-			if i+1 < len(priceEdges) {
-				b.WriteString(" AND pl.price_min < ?")
-				args = append(args, priceEdges[i+1]*unit)
-			}
-			b.WriteString("), 0) AS SIGNED)")
-		}
-		// The bucket arguments come after the filter's in the SELECT list,
-		// but placeholders bind left to right: put them first.
-		n := len(args) - (len(priceEdges)*2 - 1)
-		ordered := append(append([]any{}, args[n:]...), args[:n]...)
-		return b.String() + " FROM " + from + w, ordered
-	case facet == "category":
-		if len(children) == 0 {
-			return "", nil
-		}
-		// A child's listing rows are exactly the filtered category's products
-		// that are in the child or below, and carry the same filter columns:
-		// count them in place (index ranges of the children) instead of
-		// joining every matching row to its other categories.
-		from, where, args := filterSQL(q, RootCategory, maxMatchesFacet, "")
-		nFrom := 0
-		if len(q.Terms) > 0 {
-			nFrom = 2
-		}
-		where[0] = "pl.category_id IN (" + placeholders(len(children)) + ")"
-		ordered := append([]any{}, args[:nFrom]...)
-		for _, c := range children {
-			ordered = append(ordered, c)
-		}
-		ordered = append(ordered, args[nFrom+1:]...) // the category's own equality is replaced
-		return "SELECT pl.category_id, COUNT(*) AS n FROM " + from + " WHERE " + strings.Join(where, " AND ") +
-			" GROUP BY pl.category_id", ordered
-	case strings.HasPrefix(facet, "attr."):
-		from = from + " JOIN product_attributes fa ON fa.product_id = pl.product_id AND fa.name = ?"
-		nFrom := 0
-		if len(q.Terms) > 0 {
-			nFrom = 2
-		}
-		ordered := append([]any{}, args[:nFrom]...)
-		ordered = append(ordered, facet[len("attr."):])
-		ordered = append(ordered, args[nFrom:]...)
-		return "SELECT fa.value, COUNT(*) AS n FROM " + from + w +
-			" GROUP BY fa.value ORDER BY n DESC, fa.value LIMIT " + fmt.Sprint(facetValues), ordered
-	}
-	return "", nil
-}
-
-// maxMatchesFacet caps full-text matches for facets the same way as pages.
-var maxMatchesFacet = 10000
-
 // facetCounts computes (or reuses, for FacetTTL) the facets q asks for.
 func (s *Storefront) facetCounts(ctx context.Context, q *ListQuery, catID uint64) (map[string]any, error) {
 	key := string(q.fingerprint()) + "\x00" + strings.Join(q.Facets, ",")
@@ -151,10 +85,10 @@ func (s *Storefront) computeFacets(ctx context.Context, q *ListQuery, catID uint
 			var err error
 			switch {
 			case f == "brand" || strings.HasPrefix(f, "attr."):
-				query, args := facetSQL(q, catID, f, nil)
+				query, args := facetSQL(q, catID, f, nil, s.cfg.SearchMaxMatches)
 				results[i], err = s.valueCounts(gctx, query, args)
 			case f == "price":
-				query, args := facetSQL(q, catID, f, nil)
+				query, args := facetSQL(q, catID, f, nil, s.cfg.SearchMaxMatches)
 				results[i], err = s.priceFacet(gctx, q, query, args)
 			case f == "category":
 				results[i], err = s.categoryFacet(gctx, q, catID)
@@ -242,7 +176,7 @@ func (s *Storefront) categoryFacet(ctx context.Context, q *ListQuery, catID uint
 	for i, k := range kids {
 		ids[i] = k.ID
 	}
-	query, args := facetSQL(q, catID, "category", ids)
+	query, args := facetSQL(q, catID, "category", ids, s.cfg.SearchMaxMatches)
 	rows, err := s.st.DB.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("category facet: %w", err)

@@ -65,7 +65,7 @@ func FuzzParseListQuery(f *testing.F) {
 			t.Fatalf("%d placeholders, %d args: %s", n, len(args), query)
 		}
 		for _, fc := range q.Facets {
-			fq, fargs := facetSQL(&q, 7, fc, []uint64{1, 2})
+			fq, fargs := facetSQL(&q, 7, fc, []uint64{1, 2}, 100)
 			if n := strings.Count(fq, "?"); n != len(fargs) {
 				t.Fatalf("facet %s: %d placeholders, %d args: %s", fc, n, len(fargs), fq)
 			}

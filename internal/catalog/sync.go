@@ -31,13 +31,16 @@ type listingRow struct {
 
 type listingKey struct{ category, product uint64 }
 
-// SyncListing makes product_listing (and categories.product_count) agree with
-// the normalised tables for the given products. Every write that changes a
-// product's status, title, brand, slug, variants, prices, stock crossing zero
-// or categories calls it inside the same transaction, so the storefront never
-// sees a listing that disagrees with the product page. It writes only the rows
-// that differ, locks them in (category, product) order, and adjusts category
-// counts in id order so that concurrent writers cannot deadlock on them.
+// SyncListing makes the storefront's read models agree with the normalised
+// tables for the given products: product_listing (and categories'
+// product_count), and product_pages (SyncPages). Every write that changes
+// what a listing or a product page shows (status, title, brand, slug,
+// description, variants, prices, images, attributes, categories, stock
+// crossing zero, the version) calls it inside the same transaction, so the
+// storefront never sees a listing that disagrees with the product page. It
+// writes only the listing rows that differ, locks them in (category, product)
+// order, and adjusts category counts in id order so that concurrent writers
+// cannot deadlock on them.
 func SyncListing(ctx context.Context, tx *store.Tx, productIDs []uint64) error {
 	return syncListing(ctx, tx, productIDs, nil)
 }
@@ -69,8 +72,12 @@ func syncListing(ctx context.Context, tx *store.Tx, productIDs []uint64, fresh [
 			return fmt.Errorf("listing row (%d, %d) of a new product is also an existing one's", r.CategoryID, r.ProductID)
 		}
 		want[k] = r
+		ids = append(ids, r.ProductID)
 	}
-	return writeListing(ctx, tx, want, have, delta)
+	if err := writeListing(ctx, tx, want, have, delta); err != nil {
+		return err
+	}
+	return SyncPages(ctx, tx, ids)
 }
 
 // readListing reads the stored listing rows and their sources for ids, deletes

@@ -10,6 +10,7 @@ import (
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
 func TestDefaultsAreUsable(t *testing.T) {
+	t.Parallel()
 	c, err := Load(env(nil))
 	if err != nil {
 		t.Fatalf("defaults rejected: %v", err)
@@ -18,11 +19,12 @@ func TestDefaultsAreUsable(t *testing.T) {
 		t.Fatalf("unexpected defaults: %+v", c)
 	}
 	if c.CursorSecret != "" {
-		t.Fatalf("the cursor secret must default to empty (random per process), got %q", c.CursorSecret)
+		t.Fatalf("the cursor secret must default to empty (the key kept in the database), got %q", c.CursorSecret)
 	}
 }
 
 func TestEveryBadVariableIsNamed(t *testing.T) {
+	t.Parallel()
 	_, err := Load(env(map[string]string{
 		"SHELF_MYSQL_DSN":       "root@tcp(127.0.0.1:3306)/",
 		"SHELF_READ_TIMEOUT":    "soon",
@@ -42,6 +44,7 @@ func TestEveryBadVariableIsNamed(t *testing.T) {
 }
 
 func TestListsAreParsed(t *testing.T) {
+	t.Parallel()
 	c, err := Load(env(map[string]string{
 		"SHELF_CORS_ORIGINS":    "https://a.example, https://b.example",
 		"SHELF_TRUSTED_PROXIES": "10.0.0.0/8,192.0.2.7",
@@ -55,6 +58,7 @@ func TestListsAreParsed(t *testing.T) {
 }
 
 func TestStorefrontCachesAndSearchCap(t *testing.T) {
+	t.Parallel()
 	c, err := Load(env(nil))
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/shelfcommerce/shelf/db"
+	"github.com/shelfcommerce/shelf/internal/catalog"
 	"github.com/shelfcommerce/shelf/internal/store"
 )
 
@@ -81,7 +82,7 @@ func (o *Options) defaults() {
 }
 
 type execQuerier interface {
-	store.Execer
+	db.DBTX
 }
 
 func (o *Options) logf(format string, args ...any) {
@@ -183,7 +184,7 @@ func load(ctx context.Context, ex execQuerier, q *db.Queries, o Options) (Result
 	}
 	o.logf("seed: %d products, %d variants written (%s); building the listing", res.Products, res.Variants, time.Since(start).Round(time.Second))
 
-	// The read model, from what was written, a range of ids at a time (the
+	// The read models, from what was written, a range of ids at a time (the
 	// workers take disjoint ranges, so they never wait for each other's rows).
 	first, last := g.ProductID+1, g.ProductID+uint64(o.Products)
 	step := uint64(20000)
@@ -221,6 +222,13 @@ func load(ctx context.Context, ex execQuerier, q *db.Queries, o Options) (Result
 				})
 				if err != nil {
 					return fmt.Errorf("category listing: %w", err)
+				}
+				ids := make([]uint64, 0, to-from+1)
+				for id := from; id <= to; id++ {
+					ids = append(ids, id)
+				}
+				if err := retry(lctx, func() error { return catalog.SyncPages(lctx, ex, ids) }); err != nil {
+					return fmt.Errorf("product pages: %w", err)
 				}
 			}
 			return nil
@@ -327,7 +335,8 @@ func writeChunk(ctx context.Context, ex execQuerier, g *Generator, from, to int,
 
 // retry runs fn again after a deadlock or lock-wait timeout (two loaders
 // inserting next to each other can collide on gap locks). fn must be
-// one statement: a failed statement left nothing behind (autocommit).
+// one statement (a failed statement left nothing behind: autocommit) or
+// idempotent, as SyncPages is.
 func retry(ctx context.Context, fn func() error) error {
 	var err error
 	for attempt := range 5 {

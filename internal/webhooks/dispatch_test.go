@@ -9,7 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/shelfcommerce/shelf/internal/dbtest"
+	"github.com/shelfcommerce/shelf/internal/metrics"
 	"github.com/shelfcommerce/shelf/internal/store"
 )
 
@@ -43,9 +46,15 @@ func TestRetriesUntilTheReceiverAnswers2xx(t *testing.T) {
 	s := NewService(d.Store, cfg)
 	wh := register(t, s, rcv.URL+"/hooks")
 	seq := addEvents(t, d, "stock.changed", 1)[0]
+	delivered := testutil.ToFloat64(metrics.WebhookDeliveries.WithLabelValues("delivered"))
+	failed := testutil.ToFloat64(metrics.WebhookDeliveries.WithLabelValues("failed"))
 	run(t, d.Store, cfg)
 	rcv.wait(t, 3)
 	eventually(t, "three attempts in the log", func() bool { return len(deliveries(t, s, wh.ID)) == 3 })
+	eventually(t, "the attempts counted", func() bool {
+		return testutil.ToFloat64(metrics.WebhookDeliveries.WithLabelValues("delivered")) >= delivered+1 &&
+			testutil.ToFloat64(metrics.WebhookDeliveries.WithLabelValues("failed")) >= failed+2
+	})
 
 	hits, _ := rcv.snapshot()
 	if len(hits) != 3 {

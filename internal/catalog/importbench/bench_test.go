@@ -23,6 +23,8 @@ import (
 	"github.com/shelfcommerce/shelf/internal/store"
 )
 
+func TestMain(m *testing.M) { dbtest.Main(m) }
+
 // BenchmarkImport measures POST /v1/admin/imports on a generated Shopify CSV
 // of SHELF_BENCH_IMPORT_ROWS variant rows (default 1,000,000: about 300,000
 // products of 1 to 5 variants, 40 category paths, one image each) against a
@@ -99,6 +101,15 @@ func BenchmarkImport(b *testing.B) {
 	b.ReportMetric(rates[2], "rows/s-changed")
 	b.ReportMetric(raw, "rows/s-raw")
 	b.ReportMetric(float64(hwm>>10), "MB-peak-rss")
+	buf, ds := benchload.BufferPool(ctx, d.DB), fmt.Sprintf("%s Shopify rows, %s products", benchload.Count(rows), benchload.Count(products))
+	var sum []benchload.SummaryRow
+	for i, p := range phases {
+		sum = append(sum, benchload.SummaryRow{Path: "shelf import: " + p.name, Rate: rates[i], Bound: "raw multi-row INSERT of the same rows",
+			BoundRate: raw, Unit: "rows/s", Dataset: ds, Pool: benchload.EnvInt("SHELF_DB_MAX_OPEN", 8), BufPool: buf})
+	}
+	if err := benchload.Record(sum...); err != nil {
+		b.Fatal(err)
+	}
 }
 
 type report struct {
