@@ -130,8 +130,8 @@ func TestServeDeliversWebhooksOnceAcrossInstances(t *testing.T) {
 	}
 }
 
-// call sends one JSON request with a bearer key and decodes the answer into v.
-func callKey(t *testing.T, method, url, key, body string, v any) int {
+// callWithKey sends one JSON request with a bearer key and decodes the answer into v.
+func callWithKey(t *testing.T, method, url, key, body string, v any) int {
 	t.Helper()
 	req, _ := http.NewRequest(method, url, strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+key)
@@ -172,14 +172,14 @@ func TestServeSignsAndDeliversAStockChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	var wh struct{ Secret string }
-	if code := callKey(t, "POST", base+"/v1/admin/webhooks", key, `{"url":"`+rcv.URL+`","events":["stock.changed"]}`, &wh); code != 201 {
+	if code := callWithKey(t, "POST", base+"/v1/admin/webhooks", key, `{"url":"`+rcv.URL+`","events":["stock.changed"]}`, &wh); code != 201 {
 		t.Fatalf("register = %d", code)
 	}
-	if code := callKey(t, "POST", base+"/v1/admin/products", key,
+	if code := callWithKey(t, "POST", base+"/v1/admin/products", key,
 		`{"slug":"hook-tee","title":"Hook Tee","variants":[{"sku":"HOOK-1","price":"10.00","on_hand":1}]}`, nil); code != 201 {
 		t.Fatalf("create product = %d", code)
 	}
-	if code := callKey(t, "PUT", base+"/v1/admin/inventory/HOOK-1", key, `{"on_hand":7}`, nil); code != 200 {
+	if code := callWithKey(t, "PUT", base+"/v1/admin/inventory/HOOK-1", key, `{"on_hand":7}`, nil); code != 200 {
 		t.Fatalf("set stock = %d", code)
 	}
 	verifier, err := standardwebhooks.NewWebhook(wh.Secret)

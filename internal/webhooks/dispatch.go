@@ -439,7 +439,7 @@ func (d *Dispatcher) record(ctx context.Context, batch []attempt) error {
 		logRows = append(logRows, a.webhook.ID, a.EventSeq, a.EventType, a.job.attempt, status, msg,
 			uint32(a.took.Milliseconds()), next, now)
 	}
-	return d.st.InTx(ctx, func(tx *store.Tx) error {
+	err := d.st.InTx(ctx, func(tx *store.Tx) error {
 		for g, ids := range groups {
 			var err error
 			if g.retry {
@@ -473,6 +473,20 @@ func (d *Dispatcher) record(ctx context.Context, batch []attempt) error {
 			"response_status, error, duration_ms, next_attempt_at, at)", 9, logRows, "")
 		return err
 	})
+	if err == nil {
+		for _, a := range batch {
+			switch {
+			case a.webhook == nil:
+			case a.ok():
+				metrics.WebhookDeliveries.WithLabelValues("delivered").Inc()
+			case int(a.job.attempt) <= len(d.cfg.Schedule):
+				metrics.WebhookDeliveries.WithLabelValues("failed").Inc()
+			default:
+				metrics.WebhookDeliveries.WithLabelValues("abandoned").Inc()
+			}
+		}
+	}
+	return err
 }
 
 // truncate cuts s to at most n characters, on a character boundary.
