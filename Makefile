@@ -19,8 +19,17 @@ help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
 .PHONY: build
-build: ## build bin/shelf
-	$(GO) build -o $(BIN) ./cmd/shelf
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT   ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS  := -X github.com/shelfcommerce/shelf/internal/version.Version=$(VERSION) \
+            -X github.com/shelfcommerce/shelf/internal/version.Commit=$(COMMIT)
+
+build: ## build bin/shelf (its --version says which commit)
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/shelf
+
+.PHONY: install
+install: ## install shelf into $$(go env GOBIN) or ~/go/bin
+	$(GO) install -ldflags "$(LDFLAGS)" ./cmd/shelf
 
 .PHONY: run
 run: build ## get a database, migrate, load the demo catalog, serve on :8080
@@ -61,6 +70,12 @@ test: lint check-generated ## the whole suite against a real database, with -rac
 	@dsn=$$(scripts/ensure-mysql.sh) && export SHELF_TEST_MYSQL_DSN="$${SHELF_TEST_MYSQL_DSN:-$$dsn}" && \
 	$(GO) test -race -count=1 -timeout 15m ./...
 
+.PHONY: test-cluster
+test-cluster: ## the cluster tier: shelf serve processes on a private Galera cluster and on killed/frozen servers
+	@dsns=$$(scripts/ensure-galera.sh | paste -sd, -) && \
+	$(GO) vet -tags cluster ./internal/clustertest/ && \
+	SHELF_TEST_GALERA_DSNS="$$dsns" $(GO) test -race -count=1 -timeout 20m -tags cluster ./internal/clustertest/
+
 .PHONY: bench
 bench: ## the benchmarks on realistic data (minutes; prints tables, writes docs/benchmarks/README.md)
 	@dsn=$$(scripts/ensure-mysql.sh) && export SHELF_TEST_MYSQL_DSN="$${SHELF_TEST_MYSQL_DSN:-$$dsn}" && \
@@ -68,6 +83,11 @@ bench: ## the benchmarks on realistic data (minutes; prints tables, writes docs/
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./... && \
 	$(GO) run ./internal/benchload/summarize $$SHELF_BENCH_SUMMARY > docs/benchmarks/README.md && \
 	echo "summary: docs/benchmarks/README.md"
+
+.PHONY: bench-cluster
+bench-cluster: ## the scale-out benchmark on the private Galera cluster (writes docs/benchmarks/cluster.md)
+	@dsns=$$(scripts/ensure-galera.sh | paste -sd, -) && \
+	SHELF_TEST_GALERA_DSNS="$$dsns" $(GO) test -run '^$$' -bench Cluster -benchtime 1x -timeout 30m -tags cluster ./internal/clustertest/
 
 .PHONY: fuzz
 fuzz: ## run every fuzz target for FUZZTIME (default 30s) each

@@ -93,6 +93,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.adminVariantsOfProductStmt, err = db.PrepareContext(ctx, adminVariantsOfProduct); err != nil {
 		return nil, fmt.Errorf("error preparing query AdminVariantsOfProduct: %w", err)
 	}
+	if q.advanceWebhookCursorStmt, err = db.PrepareContext(ctx, advanceWebhookCursor); err != nil {
+		return nil, fmt.Errorf("error preparing query AdvanceWebhookCursor: %w", err)
+	}
 	if q.categoryAncestorsStmt, err = db.PrepareContext(ctx, categoryAncestors); err != nil {
 		return nil, fmt.Errorf("error preparing query CategoryAncestors: %w", err)
 	}
@@ -105,6 +108,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.claimIdempotencyKeyStmt, err = db.PrepareContext(ctx, claimIdempotencyKey); err != nil {
 		return nil, fmt.Errorf("error preparing query ClaimIdempotencyKey: %w", err)
 	}
+	if q.clearWebhookFailingStmt, err = db.PrepareContext(ctx, clearWebhookFailing); err != nil {
+		return nil, fmt.Errorf("error preparing query ClearWebhookFailing: %w", err)
+	}
 	if q.completeIdempotencyKeyStmt, err = db.PrepareContext(ctx, completeIdempotencyKey); err != nil {
 		return nil, fmt.Errorf("error preparing query CompleteIdempotencyKey: %w", err)
 	}
@@ -116,6 +122,21 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.deleteProductPagesStmt, err = db.PrepareContext(ctx, deleteProductPages); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteProductPages: %w", err)
+	}
+	if q.deleteWebhookStmt, err = db.PrepareContext(ctx, deleteWebhook); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteWebhook: %w", err)
+	}
+	if q.deleteWebhookLogStmt, err = db.PrepareContext(ctx, deleteWebhookLog); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteWebhookLog: %w", err)
+	}
+	if q.deleteWebhookQueueStmt, err = db.PrepareContext(ctx, deleteWebhookQueue); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteWebhookQueue: %w", err)
+	}
+	if q.deliveryEventsStmt, err = db.PrepareContext(ctx, deliveryEvents); err != nil {
+		return nil, fmt.Errorf("error preparing query DeliveryEvents: %w", err)
+	}
+	if q.dueDeliveriesStmt, err = db.PrepareContext(ctx, dueDeliveries); err != nil {
+		return nil, fmt.Errorf("error preparing query DueDeliveries: %w", err)
 	}
 	if q.eventClaimPruneStmt, err = db.PrepareContext(ctx, eventClaimPrune); err != nil {
 		return nil, fmt.Errorf("error preparing query EventClaimPrune: %w", err)
@@ -147,6 +168,12 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.eventsAfterStmt, err = db.PrepareContext(ctx, eventsAfter); err != nil {
 		return nil, fmt.Errorf("error preparing query EventsAfter: %w", err)
 	}
+	if q.fanOutEventsStmt, err = db.PrepareContext(ctx, fanOutEvents); err != nil {
+		return nil, fmt.Errorf("error preparing query FanOutEvents: %w", err)
+	}
+	if q.finishDeliveryStmt, err = db.PrepareContext(ctx, finishDelivery); err != nil {
+		return nil, fmt.Errorf("error preparing query FinishDelivery: %w", err)
+	}
 	if q.getActiveAPIKeyByHashStmt, err = db.PrepareContext(ctx, getActiveAPIKeyByHash); err != nil {
 		return nil, fmt.Errorf("error preparing query GetActiveAPIKeyByHash: %w", err)
 	}
@@ -168,6 +195,12 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.getOrderByPublicIDForUpdateStmt, err = db.PrepareContext(ctx, getOrderByPublicIDForUpdate); err != nil {
 		return nil, fmt.Errorf("error preparing query GetOrderByPublicIDForUpdate: %w", err)
 	}
+	if q.getSecretStmt, err = db.PrepareContext(ctx, getSecret); err != nil {
+		return nil, fmt.Errorf("error preparing query GetSecret: %w", err)
+	}
+	if q.getWebhookStmt, err = db.PrepareContext(ctx, getWebhook); err != nil {
+		return nil, fmt.Errorf("error preparing query GetWebhook: %w", err)
+	}
 	if q.insertAPIKeyStmt, err = db.PrepareContext(ctx, insertAPIKey); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertAPIKey: %w", err)
 	}
@@ -183,14 +216,29 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.insertOrderStmt, err = db.PrepareContext(ctx, insertOrder); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertOrder: %w", err)
 	}
+	if q.insertSecretIfAbsentStmt, err = db.PrepareContext(ctx, insertSecretIfAbsent); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertSecretIfAbsent: %w", err)
+	}
+	if q.insertWebhookStmt, err = db.PrepareContext(ctx, insertWebhook); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertWebhook: %w", err)
+	}
+	if q.leaseDeliveriesStmt, err = db.PrepareContext(ctx, leaseDeliveries); err != nil {
+		return nil, fmt.Errorf("error preparing query LeaseDeliveries: %w", err)
+	}
 	if q.listAPIKeysStmt, err = db.PrepareContext(ctx, listAPIKeys); err != nil {
 		return nil, fmt.Errorf("error preparing query ListAPIKeys: %w", err)
 	}
 	if q.listCategoriesStmt, err = db.PrepareContext(ctx, listCategories); err != nil {
 		return nil, fmt.Errorf("error preparing query ListCategories: %w", err)
 	}
+	if q.listDeliveriesStmt, err = db.PrepareContext(ctx, listDeliveries); err != nil {
+		return nil, fmt.Errorf("error preparing query ListDeliveries: %w", err)
+	}
 	if q.listOrdersStmt, err = db.PrepareContext(ctx, listOrders); err != nil {
 		return nil, fmt.Errorf("error preparing query ListOrders: %w", err)
+	}
+	if q.listWebhooksStmt, err = db.PrepareContext(ctx, listWebhooks); err != nil {
+		return nil, fmt.Errorf("error preparing query ListWebhooks: %w", err)
 	}
 	if q.listingAncestorsOfStmt, err = db.PrepareContext(ctx, listingAncestorsOf); err != nil {
 		return nil, fmt.Errorf("error preparing query ListingAncestorsOf: %w", err)
@@ -204,11 +252,26 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.listingSourcesStmt, err = db.PrepareContext(ctx, listingSources); err != nil {
 		return nil, fmt.Errorf("error preparing query ListingSources: %w", err)
 	}
+	if q.lockPendingOrderCreatedBeforeStmt, err = db.PrepareContext(ctx, lockPendingOrderCreatedBefore); err != nil {
+		return nil, fmt.Errorf("error preparing query LockPendingOrderCreatedBefore: %w", err)
+	}
+	if q.lockWebhookCursorStmt, err = db.PrepareContext(ctx, lockWebhookCursor); err != nil {
+		return nil, fmt.Errorf("error preparing query LockWebhookCursor: %w", err)
+	}
+	if q.logDeliveryStmt, err = db.PrepareContext(ctx, logDelivery); err != nil {
+		return nil, fmt.Errorf("error preparing query LogDelivery: %w", err)
+	}
+	if q.markWebhookFailingStmt, err = db.PrepareContext(ctx, markWebhookFailing); err != nil {
+		return nil, fmt.Errorf("error preparing query MarkWebhookFailing: %w", err)
+	}
 	if q.orderLinesStmt, err = db.PrepareContext(ctx, orderLines); err != nil {
 		return nil, fmt.Errorf("error preparing query OrderLines: %w", err)
 	}
 	if q.orderLinesOfStmt, err = db.PrepareContext(ctx, orderLinesOf); err != nil {
 		return nil, fmt.Errorf("error preparing query OrderLinesOf: %w", err)
+	}
+	if q.pendingOrdersCreatedBeforeStmt, err = db.PrepareContext(ctx, pendingOrdersCreatedBefore); err != nil {
+		return nil, fmt.Errorf("error preparing query PendingOrdersCreatedBefore: %w", err)
 	}
 	if q.productIDBySlugStmt, err = db.PrepareContext(ctx, productIDBySlug); err != nil {
 		return nil, fmt.Errorf("error preparing query ProductIDBySlug: %w", err)
@@ -222,8 +285,17 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.productSlugsOfStmt, err = db.PrepareContext(ctx, productSlugsOf); err != nil {
 		return nil, fmt.Errorf("error preparing query ProductSlugsOf: %w", err)
 	}
+	if q.pruneDeliveryLogStmt, err = db.PrepareContext(ctx, pruneDeliveryLog); err != nil {
+		return nil, fmt.Errorf("error preparing query PruneDeliveryLog: %w", err)
+	}
+	if q.releaseDeliveryStmt, err = db.PrepareContext(ctx, releaseDelivery); err != nil {
+		return nil, fmt.Errorf("error preparing query ReleaseDelivery: %w", err)
+	}
 	if q.releaseIdempotencyKeyStmt, err = db.PrepareContext(ctx, releaseIdempotencyKey); err != nil {
 		return nil, fmt.Errorf("error preparing query ReleaseIdempotencyKey: %w", err)
+	}
+	if q.retryDeliveryStmt, err = db.PrepareContext(ctx, retryDelivery); err != nil {
+		return nil, fmt.Errorf("error preparing query RetryDelivery: %w", err)
 	}
 	if q.returnStockStmt, err = db.PrepareContext(ctx, returnStock); err != nil {
 		return nil, fmt.Errorf("error preparing query ReturnStock: %w", err)
@@ -272,6 +344,12 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.variantsForOrderStmt, err = db.PrepareContext(ctx, variantsForOrder); err != nil {
 		return nil, fmt.Errorf("error preparing query VariantsForOrder: %w", err)
+	}
+	if q.webhookFeedHeadStmt, err = db.PrepareContext(ctx, webhookFeedHead); err != nil {
+		return nil, fmt.Errorf("error preparing query WebhookFeedHead: %w", err)
+	}
+	if q.webhooksByIDStmt, err = db.PrepareContext(ctx, webhooksByID); err != nil {
+		return nil, fmt.Errorf("error preparing query WebhooksByID: %w", err)
 	}
 	if q.writerDeactivateVariantsStmt, err = db.PrepareContext(ctx, writerDeactivateVariants); err != nil {
 		return nil, fmt.Errorf("error preparing query WriterDeactivateVariants: %w", err)
@@ -417,6 +495,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing adminVariantsOfProductStmt: %w", cerr)
 		}
 	}
+	if q.advanceWebhookCursorStmt != nil {
+		if cerr := q.advanceWebhookCursorStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing advanceWebhookCursorStmt: %w", cerr)
+		}
+	}
 	if q.categoryAncestorsStmt != nil {
 		if cerr := q.categoryAncestorsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing categoryAncestorsStmt: %w", cerr)
@@ -437,6 +520,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing claimIdempotencyKeyStmt: %w", cerr)
 		}
 	}
+	if q.clearWebhookFailingStmt != nil {
+		if cerr := q.clearWebhookFailingStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing clearWebhookFailingStmt: %w", cerr)
+		}
+	}
 	if q.completeIdempotencyKeyStmt != nil {
 		if cerr := q.completeIdempotencyKeyStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing completeIdempotencyKeyStmt: %w", cerr)
@@ -455,6 +543,31 @@ func (q *Queries) Close() error {
 	if q.deleteProductPagesStmt != nil {
 		if cerr := q.deleteProductPagesStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing deleteProductPagesStmt: %w", cerr)
+		}
+	}
+	if q.deleteWebhookStmt != nil {
+		if cerr := q.deleteWebhookStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteWebhookStmt: %w", cerr)
+		}
+	}
+	if q.deleteWebhookLogStmt != nil {
+		if cerr := q.deleteWebhookLogStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteWebhookLogStmt: %w", cerr)
+		}
+	}
+	if q.deleteWebhookQueueStmt != nil {
+		if cerr := q.deleteWebhookQueueStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteWebhookQueueStmt: %w", cerr)
+		}
+	}
+	if q.deliveryEventsStmt != nil {
+		if cerr := q.deliveryEventsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deliveryEventsStmt: %w", cerr)
+		}
+	}
+	if q.dueDeliveriesStmt != nil {
+		if cerr := q.dueDeliveriesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing dueDeliveriesStmt: %w", cerr)
 		}
 	}
 	if q.eventClaimPruneStmt != nil {
@@ -507,6 +620,16 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing eventsAfterStmt: %w", cerr)
 		}
 	}
+	if q.fanOutEventsStmt != nil {
+		if cerr := q.fanOutEventsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing fanOutEventsStmt: %w", cerr)
+		}
+	}
+	if q.finishDeliveryStmt != nil {
+		if cerr := q.finishDeliveryStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing finishDeliveryStmt: %w", cerr)
+		}
+	}
 	if q.getActiveAPIKeyByHashStmt != nil {
 		if cerr := q.getActiveAPIKeyByHashStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing getActiveAPIKeyByHashStmt: %w", cerr)
@@ -542,6 +665,16 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing getOrderByPublicIDForUpdateStmt: %w", cerr)
 		}
 	}
+	if q.getSecretStmt != nil {
+		if cerr := q.getSecretStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getSecretStmt: %w", cerr)
+		}
+	}
+	if q.getWebhookStmt != nil {
+		if cerr := q.getWebhookStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getWebhookStmt: %w", cerr)
+		}
+	}
 	if q.insertAPIKeyStmt != nil {
 		if cerr := q.insertAPIKeyStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing insertAPIKeyStmt: %w", cerr)
@@ -567,6 +700,21 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing insertOrderStmt: %w", cerr)
 		}
 	}
+	if q.insertSecretIfAbsentStmt != nil {
+		if cerr := q.insertSecretIfAbsentStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertSecretIfAbsentStmt: %w", cerr)
+		}
+	}
+	if q.insertWebhookStmt != nil {
+		if cerr := q.insertWebhookStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertWebhookStmt: %w", cerr)
+		}
+	}
+	if q.leaseDeliveriesStmt != nil {
+		if cerr := q.leaseDeliveriesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing leaseDeliveriesStmt: %w", cerr)
+		}
+	}
 	if q.listAPIKeysStmt != nil {
 		if cerr := q.listAPIKeysStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listAPIKeysStmt: %w", cerr)
@@ -577,9 +725,19 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing listCategoriesStmt: %w", cerr)
 		}
 	}
+	if q.listDeliveriesStmt != nil {
+		if cerr := q.listDeliveriesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listDeliveriesStmt: %w", cerr)
+		}
+	}
 	if q.listOrdersStmt != nil {
 		if cerr := q.listOrdersStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listOrdersStmt: %w", cerr)
+		}
+	}
+	if q.listWebhooksStmt != nil {
+		if cerr := q.listWebhooksStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listWebhooksStmt: %w", cerr)
 		}
 	}
 	if q.listingAncestorsOfStmt != nil {
@@ -602,6 +760,26 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing listingSourcesStmt: %w", cerr)
 		}
 	}
+	if q.lockPendingOrderCreatedBeforeStmt != nil {
+		if cerr := q.lockPendingOrderCreatedBeforeStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing lockPendingOrderCreatedBeforeStmt: %w", cerr)
+		}
+	}
+	if q.lockWebhookCursorStmt != nil {
+		if cerr := q.lockWebhookCursorStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing lockWebhookCursorStmt: %w", cerr)
+		}
+	}
+	if q.logDeliveryStmt != nil {
+		if cerr := q.logDeliveryStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing logDeliveryStmt: %w", cerr)
+		}
+	}
+	if q.markWebhookFailingStmt != nil {
+		if cerr := q.markWebhookFailingStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing markWebhookFailingStmt: %w", cerr)
+		}
+	}
 	if q.orderLinesStmt != nil {
 		if cerr := q.orderLinesStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing orderLinesStmt: %w", cerr)
@@ -610,6 +788,11 @@ func (q *Queries) Close() error {
 	if q.orderLinesOfStmt != nil {
 		if cerr := q.orderLinesOfStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing orderLinesOfStmt: %w", cerr)
+		}
+	}
+	if q.pendingOrdersCreatedBeforeStmt != nil {
+		if cerr := q.pendingOrdersCreatedBeforeStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing pendingOrdersCreatedBeforeStmt: %w", cerr)
 		}
 	}
 	if q.productIDBySlugStmt != nil {
@@ -632,9 +815,24 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing productSlugsOfStmt: %w", cerr)
 		}
 	}
+	if q.pruneDeliveryLogStmt != nil {
+		if cerr := q.pruneDeliveryLogStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing pruneDeliveryLogStmt: %w", cerr)
+		}
+	}
+	if q.releaseDeliveryStmt != nil {
+		if cerr := q.releaseDeliveryStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing releaseDeliveryStmt: %w", cerr)
+		}
+	}
 	if q.releaseIdempotencyKeyStmt != nil {
 		if cerr := q.releaseIdempotencyKeyStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing releaseIdempotencyKeyStmt: %w", cerr)
+		}
+	}
+	if q.retryDeliveryStmt != nil {
+		if cerr := q.retryDeliveryStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing retryDeliveryStmt: %w", cerr)
 		}
 	}
 	if q.returnStockStmt != nil {
@@ -715,6 +913,16 @@ func (q *Queries) Close() error {
 	if q.variantsForOrderStmt != nil {
 		if cerr := q.variantsForOrderStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing variantsForOrderStmt: %w", cerr)
+		}
+	}
+	if q.webhookFeedHeadStmt != nil {
+		if cerr := q.webhookFeedHeadStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing webhookFeedHeadStmt: %w", cerr)
+		}
+	}
+	if q.webhooksByIDStmt != nil {
+		if cerr := q.webhooksByIDStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing webhooksByIDStmt: %w", cerr)
 		}
 	}
 	if q.writerDeactivateVariantsStmt != nil {
@@ -819,14 +1027,21 @@ type Queries struct {
 	adminUpsertInventoryStmt              *sql.Stmt
 	adminVariantBySKUForUpdateStmt        *sql.Stmt
 	adminVariantsOfProductStmt            *sql.Stmt
+	advanceWebhookCursorStmt              *sql.Stmt
 	categoryAncestorsStmt                 *sql.Stmt
 	categoryChildrenStmt                  *sql.Stmt
 	childCategoryByNameStmt               *sql.Stmt
 	claimIdempotencyKeyStmt               *sql.Stmt
+	clearWebhookFailingStmt               *sql.Stmt
 	completeIdempotencyKeyStmt            *sql.Stmt
 	deleteExpiredIdempotencyKeyStmt       *sql.Stmt
 	deleteListingRowStmt                  *sql.Stmt
 	deleteProductPagesStmt                *sql.Stmt
+	deleteWebhookStmt                     *sql.Stmt
+	deleteWebhookLogStmt                  *sql.Stmt
+	deleteWebhookQueueStmt                *sql.Stmt
+	deliveryEventsStmt                    *sql.Stmt
+	dueDeliveriesStmt                     *sql.Stmt
 	eventClaimPruneStmt                   *sql.Stmt
 	eventHeadStmt                         *sql.Stmt
 	eventOldestSeqStmt                    *sql.Stmt
@@ -837,6 +1052,8 @@ type Queries struct {
 	eventUnsequencedStmt                  *sql.Stmt
 	eventUnsequencedProbeStmt             *sql.Stmt
 	eventsAfterStmt                       *sql.Stmt
+	fanOutEventsStmt                      *sql.Stmt
+	finishDeliveryStmt                    *sql.Stmt
 	getActiveAPIKeyByHashStmt             *sql.Stmt
 	getCategoryStmt                       *sql.Stmt
 	getCategoryBySlugStmt                 *sql.Stmt
@@ -844,25 +1061,40 @@ type Queries struct {
 	getIdempotencyKeyStmt                 *sql.Stmt
 	getOrderByPublicIDStmt                *sql.Stmt
 	getOrderByPublicIDForUpdateStmt       *sql.Stmt
+	getSecretStmt                         *sql.Stmt
+	getWebhookStmt                        *sql.Stmt
 	insertAPIKeyStmt                      *sql.Stmt
 	insertCategoryStmt                    *sql.Stmt
 	insertCategoryAncestorsFromParentStmt *sql.Stmt
 	insertCategorySelfStmt                *sql.Stmt
 	insertOrderStmt                       *sql.Stmt
+	insertSecretIfAbsentStmt              *sql.Stmt
+	insertWebhookStmt                     *sql.Stmt
+	leaseDeliveriesStmt                   *sql.Stmt
 	listAPIKeysStmt                       *sql.Stmt
 	listCategoriesStmt                    *sql.Stmt
+	listDeliveriesStmt                    *sql.Stmt
 	listOrdersStmt                        *sql.Stmt
+	listWebhooksStmt                      *sql.Stmt
 	listingAncestorsOfStmt                *sql.Stmt
 	listingCategoriesStmt                 *sql.Stmt
 	listingRowsStmt                       *sql.Stmt
 	listingSourcesStmt                    *sql.Stmt
+	lockPendingOrderCreatedBeforeStmt     *sql.Stmt
+	lockWebhookCursorStmt                 *sql.Stmt
+	logDeliveryStmt                       *sql.Stmt
+	markWebhookFailingStmt                *sql.Stmt
 	orderLinesStmt                        *sql.Stmt
 	orderLinesOfStmt                      *sql.Stmt
+	pendingOrdersCreatedBeforeStmt        *sql.Stmt
 	productIDBySlugStmt                   *sql.Stmt
 	productPageStmt                       *sql.Stmt
 	productPageSourcesStmt                *sql.Stmt
 	productSlugsOfStmt                    *sql.Stmt
+	pruneDeliveryLogStmt                  *sql.Stmt
+	releaseDeliveryStmt                   *sql.Stmt
 	releaseIdempotencyKeyStmt             *sql.Stmt
+	retryDeliveryStmt                     *sql.Stmt
 	returnStockStmt                       *sql.Stmt
 	revokeAPIKeyStmt                      *sql.Stmt
 	seedBuildCategoryListingStmt          *sql.Stmt
@@ -879,6 +1111,8 @@ type Queries struct {
 	topCategoriesStmt                     *sql.Stmt
 	touchAPIKeyStmt                       *sql.Stmt
 	variantsForOrderStmt                  *sql.Stmt
+	webhookFeedHeadStmt                   *sql.Stmt
+	webhooksByIDStmt                      *sql.Stmt
 	writerDeactivateVariantsStmt          *sql.Stmt
 	writerDeleteProductAttributesStmt     *sql.Stmt
 	writerDeleteProductCategoriesStmt     *sql.Stmt
@@ -916,14 +1150,21 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		adminUpsertInventoryStmt:              q.adminUpsertInventoryStmt,
 		adminVariantBySKUForUpdateStmt:        q.adminVariantBySKUForUpdateStmt,
 		adminVariantsOfProductStmt:            q.adminVariantsOfProductStmt,
+		advanceWebhookCursorStmt:              q.advanceWebhookCursorStmt,
 		categoryAncestorsStmt:                 q.categoryAncestorsStmt,
 		categoryChildrenStmt:                  q.categoryChildrenStmt,
 		childCategoryByNameStmt:               q.childCategoryByNameStmt,
 		claimIdempotencyKeyStmt:               q.claimIdempotencyKeyStmt,
+		clearWebhookFailingStmt:               q.clearWebhookFailingStmt,
 		completeIdempotencyKeyStmt:            q.completeIdempotencyKeyStmt,
 		deleteExpiredIdempotencyKeyStmt:       q.deleteExpiredIdempotencyKeyStmt,
 		deleteListingRowStmt:                  q.deleteListingRowStmt,
 		deleteProductPagesStmt:                q.deleteProductPagesStmt,
+		deleteWebhookStmt:                     q.deleteWebhookStmt,
+		deleteWebhookLogStmt:                  q.deleteWebhookLogStmt,
+		deleteWebhookQueueStmt:                q.deleteWebhookQueueStmt,
+		deliveryEventsStmt:                    q.deliveryEventsStmt,
+		dueDeliveriesStmt:                     q.dueDeliveriesStmt,
 		eventClaimPruneStmt:                   q.eventClaimPruneStmt,
 		eventHeadStmt:                         q.eventHeadStmt,
 		eventOldestSeqStmt:                    q.eventOldestSeqStmt,
@@ -934,6 +1175,8 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		eventUnsequencedStmt:                  q.eventUnsequencedStmt,
 		eventUnsequencedProbeStmt:             q.eventUnsequencedProbeStmt,
 		eventsAfterStmt:                       q.eventsAfterStmt,
+		fanOutEventsStmt:                      q.fanOutEventsStmt,
+		finishDeliveryStmt:                    q.finishDeliveryStmt,
 		getActiveAPIKeyByHashStmt:             q.getActiveAPIKeyByHashStmt,
 		getCategoryStmt:                       q.getCategoryStmt,
 		getCategoryBySlugStmt:                 q.getCategoryBySlugStmt,
@@ -941,25 +1184,40 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		getIdempotencyKeyStmt:                 q.getIdempotencyKeyStmt,
 		getOrderByPublicIDStmt:                q.getOrderByPublicIDStmt,
 		getOrderByPublicIDForUpdateStmt:       q.getOrderByPublicIDForUpdateStmt,
+		getSecretStmt:                         q.getSecretStmt,
+		getWebhookStmt:                        q.getWebhookStmt,
 		insertAPIKeyStmt:                      q.insertAPIKeyStmt,
 		insertCategoryStmt:                    q.insertCategoryStmt,
 		insertCategoryAncestorsFromParentStmt: q.insertCategoryAncestorsFromParentStmt,
 		insertCategorySelfStmt:                q.insertCategorySelfStmt,
 		insertOrderStmt:                       q.insertOrderStmt,
+		insertSecretIfAbsentStmt:              q.insertSecretIfAbsentStmt,
+		insertWebhookStmt:                     q.insertWebhookStmt,
+		leaseDeliveriesStmt:                   q.leaseDeliveriesStmt,
 		listAPIKeysStmt:                       q.listAPIKeysStmt,
 		listCategoriesStmt:                    q.listCategoriesStmt,
+		listDeliveriesStmt:                    q.listDeliveriesStmt,
 		listOrdersStmt:                        q.listOrdersStmt,
+		listWebhooksStmt:                      q.listWebhooksStmt,
 		listingAncestorsOfStmt:                q.listingAncestorsOfStmt,
 		listingCategoriesStmt:                 q.listingCategoriesStmt,
 		listingRowsStmt:                       q.listingRowsStmt,
 		listingSourcesStmt:                    q.listingSourcesStmt,
+		lockPendingOrderCreatedBeforeStmt:     q.lockPendingOrderCreatedBeforeStmt,
+		lockWebhookCursorStmt:                 q.lockWebhookCursorStmt,
+		logDeliveryStmt:                       q.logDeliveryStmt,
+		markWebhookFailingStmt:                q.markWebhookFailingStmt,
 		orderLinesStmt:                        q.orderLinesStmt,
 		orderLinesOfStmt:                      q.orderLinesOfStmt,
+		pendingOrdersCreatedBeforeStmt:        q.pendingOrdersCreatedBeforeStmt,
 		productIDBySlugStmt:                   q.productIDBySlugStmt,
 		productPageStmt:                       q.productPageStmt,
 		productPageSourcesStmt:                q.productPageSourcesStmt,
 		productSlugsOfStmt:                    q.productSlugsOfStmt,
+		pruneDeliveryLogStmt:                  q.pruneDeliveryLogStmt,
+		releaseDeliveryStmt:                   q.releaseDeliveryStmt,
 		releaseIdempotencyKeyStmt:             q.releaseIdempotencyKeyStmt,
+		retryDeliveryStmt:                     q.retryDeliveryStmt,
 		returnStockStmt:                       q.returnStockStmt,
 		revokeAPIKeyStmt:                      q.revokeAPIKeyStmt,
 		seedBuildCategoryListingStmt:          q.seedBuildCategoryListingStmt,
@@ -976,6 +1234,8 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		topCategoriesStmt:                     q.topCategoriesStmt,
 		touchAPIKeyStmt:                       q.touchAPIKeyStmt,
 		variantsForOrderStmt:                  q.variantsForOrderStmt,
+		webhookFeedHeadStmt:                   q.webhookFeedHeadStmt,
+		webhooksByIDStmt:                      q.webhooksByIDStmt,
 		writerDeactivateVariantsStmt:          q.writerDeactivateVariantsStmt,
 		writerDeleteProductAttributesStmt:     q.writerDeleteProductAttributesStmt,
 		writerDeleteProductCategoriesStmt:     q.writerDeleteProductCategoriesStmt,

@@ -53,6 +53,49 @@ func (ns NullIdempotencyKeysState) Value() (driver.Value, error) {
 	return string(ns.IdempotencyKeysState), nil
 }
 
+type OrdersCancelReason string
+
+const (
+	OrdersCancelReasonCustomer OrdersCancelReason = "customer"
+	OrdersCancelReasonAdmin    OrdersCancelReason = "admin"
+	OrdersCancelReasonExpired  OrdersCancelReason = "expired"
+)
+
+func (e *OrdersCancelReason) Scan(src interface{}) error {
+	switch s := src.(type) {
+	case []byte:
+		*e = OrdersCancelReason(s)
+	case string:
+		*e = OrdersCancelReason(s)
+	default:
+		return fmt.Errorf("unsupported scan type for OrdersCancelReason: %T", src)
+	}
+	return nil
+}
+
+type NullOrdersCancelReason struct {
+	OrdersCancelReason OrdersCancelReason
+	Valid              bool // Valid is true if OrdersCancelReason is not NULL
+}
+
+// Scan implements the Scanner interface.
+func (ns *NullOrdersCancelReason) Scan(value interface{}) error {
+	if value == nil {
+		ns.OrdersCancelReason, ns.Valid = "", false
+		return nil
+	}
+	ns.Valid = true
+	return ns.OrdersCancelReason.Scan(value)
+}
+
+// Value implements the driver Valuer interface.
+func (ns NullOrdersCancelReason) Value() (driver.Value, error) {
+	if !ns.Valid {
+		return nil, nil
+	}
+	return string(ns.OrdersCancelReason), nil
+}
+
 type OrdersStatus string
 
 const (
@@ -223,6 +266,7 @@ type Order struct {
 	FulfilledAt     sql.NullTime
 	CancelledAt     sql.NullTime
 	RefundedAt      sql.NullTime
+	CancelReason    NullOrdersCancelReason
 }
 
 type OrderLine struct {
@@ -296,6 +340,12 @@ type ProductPage struct {
 	Body       []byte
 }
 
+type ServiceSecret struct {
+	Name      string
+	Secret    []byte
+	CreatedAt time.Time
+}
+
 type StockMovement struct {
 	ID          uint64
 	VariantID   uint64
@@ -323,4 +373,43 @@ type Variant struct {
 	Active         bool
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
+}
+
+type Webhook struct {
+	ID           uint64
+	Url          string
+	Description  string
+	Events       string
+	Secret       string
+	FromSeq      uint64
+	FailingSince sql.NullTime
+	CreatedAt    time.Time
+}
+
+type WebhookCursor struct {
+	ID  uint8
+	Seq uint64
+}
+
+type WebhookDelivery struct {
+	ID             uint64
+	WebhookID      uint64
+	EventSeq       uint64
+	EventType      string
+	Attempt        uint32
+	ResponseStatus sql.NullInt32
+	Error          sql.NullString
+	DurationMs     uint32
+	NextAttemptAt  sql.NullTime
+	At             time.Time
+}
+
+type WebhookQueue struct {
+	ID        uint64
+	WebhookID uint64
+	EventSeq  uint64
+	EventType string
+	Attempts  uint32
+	NextAt    time.Time
+	CreatedAt time.Time
 }

@@ -14,7 +14,8 @@ import (
 
 const getOrderByPublicID = `-- name: GetOrderByPublicID :one
 SELECT id, public_id, email, status, currency, subtotal, total, item_count, shipping_address,
-       access_token_hash, version, created_at, updated_at, paid_at, fulfilled_at, cancelled_at, refunded_at
+       access_token_hash, version, created_at, updated_at, paid_at, fulfilled_at, cancelled_at, refunded_at,
+       cancel_reason
 FROM orders WHERE public_id = ?
 `
 
@@ -39,13 +40,15 @@ func (q *Queries) GetOrderByPublicID(ctx context.Context, publicID string) (Orde
 		&i.FulfilledAt,
 		&i.CancelledAt,
 		&i.RefundedAt,
+		&i.CancelReason,
 	)
 	return i, err
 }
 
 const getOrderByPublicIDForUpdate = `-- name: GetOrderByPublicIDForUpdate :one
 SELECT id, public_id, email, status, currency, subtotal, total, item_count, shipping_address,
-       access_token_hash, version, created_at, updated_at, paid_at, fulfilled_at, cancelled_at, refunded_at
+       access_token_hash, version, created_at, updated_at, paid_at, fulfilled_at, cancelled_at, refunded_at,
+       cancel_reason
 FROM orders WHERE public_id = ? FOR UPDATE
 `
 
@@ -70,6 +73,7 @@ func (q *Queries) GetOrderByPublicIDForUpdate(ctx context.Context, publicID stri
 		&i.FulfilledAt,
 		&i.CancelledAt,
 		&i.RefundedAt,
+		&i.CancelReason,
 	)
 	return i, err
 }
@@ -114,7 +118,8 @@ func (q *Queries) InsertOrder(ctx context.Context, arg InsertOrderParams) (int64
 
 const listOrders = `-- name: ListOrders :many
 SELECT id, public_id, email, status, currency, subtotal, total, item_count, shipping_address,
-       access_token_hash, version, created_at, updated_at, paid_at, fulfilled_at, cancelled_at, refunded_at
+       access_token_hash, version, created_at, updated_at, paid_at, fulfilled_at, cancelled_at, refunded_at,
+       cancel_reason
 FROM orders
 WHERE (? IS NULL OR status = ?)
   AND (? IS NULL OR email = ?)
@@ -181,6 +186,7 @@ func (q *Queries) ListOrders(ctx context.Context, arg ListOrdersParams) ([]Order
 			&i.FulfilledAt,
 			&i.CancelledAt,
 			&i.RefundedAt,
+			&i.CancelReason,
 		); err != nil {
 			return nil, err
 		}
@@ -193,6 +199,49 @@ func (q *Queries) ListOrders(ctx context.Context, arg ListOrdersParams) ([]Order
 		return nil, err
 	}
 	return items, nil
+}
+
+const lockPendingOrderCreatedBefore = `-- name: LockPendingOrderCreatedBefore :one
+SELECT id, public_id, email, status, currency, subtotal, total, item_count, shipping_address,
+       access_token_hash, version, created_at, updated_at, paid_at, fulfilled_at, cancelled_at, refunded_at,
+       cancel_reason
+FROM orders
+WHERE public_id = ? AND status = 'pending' AND created_at < ?
+FOR UPDATE SKIP LOCKED
+`
+
+type LockPendingOrderCreatedBeforeParams struct {
+	PublicID string
+	Cutoff   time.Time
+}
+
+// Claims one order for expiry: SKIP LOCKED passes over an order that a buyer,
+// staff or another instance's sweep is moving right now, and the status and
+// age guards over one that was moved since it was listed.
+func (q *Queries) LockPendingOrderCreatedBefore(ctx context.Context, arg LockPendingOrderCreatedBeforeParams) (Order, error) {
+	row := q.queryRow(ctx, q.lockPendingOrderCreatedBeforeStmt, lockPendingOrderCreatedBefore, arg.PublicID, arg.Cutoff)
+	var i Order
+	err := row.Scan(
+		&i.ID,
+		&i.PublicID,
+		&i.Email,
+		&i.Status,
+		&i.Currency,
+		&i.Subtotal,
+		&i.Total,
+		&i.ItemCount,
+		&i.ShippingAddress,
+		&i.AccessTokenHash,
+		&i.Version,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.PaidAt,
+		&i.FulfilledAt,
+		&i.CancelledAt,
+		&i.RefundedAt,
+		&i.CancelReason,
+	)
+	return i, err
 }
 
 const orderLines = `-- name: OrderLines :many
@@ -283,6 +332,44 @@ func (q *Queries) OrderLinesOf(ctx context.Context, orderIds []uint64) ([]OrderL
 	return items, nil
 }
 
+const pendingOrdersCreatedBefore = `-- name: PendingOrdersCreatedBefore :many
+SELECT public_id FROM orders
+WHERE status = 'pending' AND created_at < ?
+ORDER BY created_at, id
+LIMIT ?
+`
+
+type PendingOrdersCreatedBeforeParams struct {
+	Cutoff time.Time
+	Limit  int32
+}
+
+// The expiry sweep's candidates, oldest first, on orders_status_created. No
+// lock: each is claimed by LockPendingOrderCreatedBefore in its own
+// transaction, so several instances sweeping at once share the work.
+func (q *Queries) PendingOrdersCreatedBefore(ctx context.Context, arg PendingOrdersCreatedBeforeParams) ([]string, error) {
+	rows, err := q.query(ctx, q.pendingOrdersCreatedBeforeStmt, pendingOrdersCreatedBefore, arg.Cutoff, arg.Limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var public_id string
+		if err := rows.Scan(&public_id); err != nil {
+			return nil, err
+		}
+		items = append(items, public_id)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const returnStock = `-- name: ReturnStock :exec
 INSERT INTO inventory (variant_id, product_id, on_hand, updated_at) VALUES (?, ?, ?, ?)
 ON DUPLICATE KEY UPDATE on_hand = on_hand + VALUES(on_hand), updated_at = VALUES(updated_at)
@@ -313,19 +400,21 @@ SET status = ?, version = version + 1, updated_at = ?,
     paid_at = COALESCE(?, paid_at),
     fulfilled_at = COALESCE(?, fulfilled_at),
     cancelled_at = COALESCE(?, cancelled_at),
-    refunded_at = COALESCE(?, refunded_at)
+    refunded_at = COALESCE(?, refunded_at),
+    cancel_reason = COALESCE(?, cancel_reason)
 WHERE id = ? AND version = ?
 `
 
 type SetOrderStatusParams struct {
-	Status      OrdersStatus
-	UpdatedAt   time.Time
-	PaidAt      sql.NullTime
-	FulfilledAt sql.NullTime
-	CancelledAt sql.NullTime
-	RefundedAt  sql.NullTime
-	ID          uint64
-	Version     uint64
+	Status       OrdersStatus
+	UpdatedAt    time.Time
+	PaidAt       sql.NullTime
+	FulfilledAt  sql.NullTime
+	CancelledAt  sql.NullTime
+	RefundedAt   sql.NullTime
+	CancelReason NullOrdersCancelReason
+	ID           uint64
+	Version      uint64
 }
 
 func (q *Queries) SetOrderStatus(ctx context.Context, arg SetOrderStatusParams) (int64, error) {
@@ -336,6 +425,7 @@ func (q *Queries) SetOrderStatus(ctx context.Context, arg SetOrderStatusParams) 
 		arg.FulfilledAt,
 		arg.CancelledAt,
 		arg.RefundedAt,
+		arg.CancelReason,
 		arg.ID,
 		arg.Version,
 	)

@@ -3,7 +3,6 @@ package handlers
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -23,10 +22,11 @@ func (a *API) registerAdmin(e *echo.Echo) {
 	e.POST("/v1/admin/imports", a.importProducts, imp)
 
 	e.POST("/v1/admin/products", a.createProduct, cat)
-	e.GET("/v1/admin/products/:id", a.getAdminProduct, cat)
-	e.PUT("/v1/admin/products/:slug", a.putProduct, cat)
-	e.PATCH("/v1/admin/products/:id", a.patchProduct, cat)
-	e.DELETE("/v1/admin/products/:id", a.archiveProduct, cat)
+	// {product} is the id or the slug; PUT creates or replaces by slug.
+	e.GET("/v1/admin/products/:product", a.getAdminProduct, cat)
+	e.PUT("/v1/admin/products/:product", a.putProduct, cat)
+	e.PATCH("/v1/admin/products/:product", a.patchProduct, cat)
+	e.DELETE("/v1/admin/products/:product", a.archiveProduct, cat)
 
 	e.POST("/v1/admin/categories", a.createCategory, cat)
 	e.PATCH("/v1/admin/categories/:id", a.patchCategory, cat)
@@ -90,11 +90,6 @@ func (a *API) importProducts(c echo.Context) error {
 		DryRun:   dryRun,
 		Atomic:   req.ContentLength < 0,
 	})
-	var fileErr *catalog.ErrFile
-	if errors.As(err, &fileErr) {
-		return &problem.Error{Kind: problem.Invalid, Detail: "the file cannot be imported: " + fileErr.Error(),
-			Extra: map[string]any{"line": fileErr.Line}}
-	}
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 )
 
 func TestAdminCategoryTree(t *testing.T) {
+	t.Parallel()
 	e, d, _ := newServer(t)
 	key := adminKey(t, d, "editor", auth.ScopeCatalogWrite)
 	create := func(body string) uint64 {
@@ -99,6 +100,7 @@ func TestAdminCategoryTree(t *testing.T) {
 // Deleting a category takes its products out of it; PUTting a product's body
 // again must put it back, as a re-run script expects, not report it unchanged.
 func TestPutAfterCategoryDeleteRestoresTheCategory(t *testing.T) {
+	t.Parallel()
 	e, d, _ := newServer(t)
 	key := adminKey(t, d, "editor", auth.ScopeCatalogWrite)
 	prod := `{"title":"Tee","category":"Apparel > Tees","variants":[{"sku":"T1","price":"5"}]}`

@@ -100,6 +100,7 @@ func counts(t *testing.T, d *dbtest.DB) tableCounts {
 }
 
 func TestImportRealShopifyExports(t *testing.T) {
+	t.Parallel()
 	e, d, logs := newServer(t)
 	key := adminKey(t, d, "importer", auth.ScopeImportsWrite)
 
@@ -188,6 +189,7 @@ func TestImportRealShopifyExports(t *testing.T) {
 }
 
 func TestImportUnpublishedShopifyProductsAreDrafts(t *testing.T) {
+	t.Parallel()
 	e, d, _ := newServer(t)
 	key := adminKey(t, d, "importer", auth.ScopeImportsWrite)
 	tpl := string(shopifyFile(t, "shopify_product_template.csv"))
@@ -216,6 +218,7 @@ func TestImportUnpublishedShopifyProductsAreDrafts(t *testing.T) {
 }
 
 func TestImportUpdatesChangedProductsOnly(t *testing.T) {
+	t.Parallel()
 	e, d, _ := newServer(t)
 	key := adminKey(t, d, "importer", auth.ScopeImportsWrite)
 	file := "handle,title,sku,price,stock,option1_name,option1_value,category\n" +
@@ -265,6 +268,7 @@ func TestImportUpdatesChangedProductsOnly(t *testing.T) {
 }
 
 func TestImportDryRunWritesNothingAndReportsTheRealRun(t *testing.T) {
+	t.Parallel()
 	e, d, _ := newServer(t)
 	key := adminKey(t, d, "importer", auth.ScopeImportsWrite)
 	candles := shopifyFile(t, "candles_products_export.csv")
@@ -283,6 +287,7 @@ func TestImportDryRunWritesNothingAndReportsTheRealRun(t *testing.T) {
 }
 
 func TestImportRefusesBadRequestsBeforeWriting(t *testing.T) {
+	t.Parallel()
 	e, d, _ := newServer(t, func(c *handlers.Config) { c.ImportBodyLimit = 200 })
 	key := adminKey(t, d, "importer", auth.ScopeImportsWrite)
 	for _, tc := range []struct {
@@ -322,6 +327,7 @@ func TestImportRefusesBadRequestsBeforeWriting(t *testing.T) {
 }
 
 func TestImportNeedsAKeyWithTheScope(t *testing.T) {
+	t.Parallel()
 	e, d, _ := newServer(t)
 	wrong := adminKey(t, d, "catalog-only", auth.ScopeCatalogWrite)
 	for _, tc := range []struct {
@@ -348,6 +354,7 @@ func TestImportNeedsAKeyWithTheScope(t *testing.T) {
 // TestMalformedImportsNeverFail500 sends broken files of every format
 // through the endpoint: each gets a report or a 4xx problem, never a 500.
 func TestMalformedImportsNeverFail500(t *testing.T) {
+	t.Parallel()
 	e, d, _ := newServer(t)
 	key := adminKey(t, d, "importer", auth.ScopeImportsWrite)
 	long := strings.Repeat("x", 300)
@@ -389,6 +396,7 @@ func TestMalformedImportsNeverFail500(t *testing.T) {
 var _ = echo.New
 
 func TestImportMatchesSKULessVariantsByOptions(t *testing.T) {
+	t.Parallel()
 	e, d, _ := newServer(t)
 	key := adminKey(t, d, "importer", auth.ScopeImportsWrite)
 	line := func(s, m string) []byte {

@@ -187,7 +187,7 @@ func (a *API) putProduct(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	slug := c.Param("slug")
+	slug := c.Param("product")
 	if raw, ok := m["slug"]; ok {
 		var s string
 		if json.Unmarshal(raw, &s) != nil || s != slug {
@@ -218,15 +218,29 @@ func (a *API) writeProduct(c echo.Context, m map[string]json.RawMessage, slug st
 	return c.JSON(status, out)
 }
 
+// productOf is the product that the path's {product} names, drafts and
+// archived ones included: its id, or else its slug, as on the storefront (an
+// all-digit value is tried as an id first, then as a slug such as "1984").
+func (a *API) productOf(c echo.Context) (*catalog.AdminProduct, error) {
+	ref := c.Param("product")
+	ctx := c.Request().Context()
+	if id, err := strconv.ParseUint(ref, 10, 64); err == nil && id > 0 {
+		p, err := catalog.LoadAdminProduct(ctx, a.cfg.Store.Q, id, "")
+		if !problem.Is(err, problem.NotFound) || !catalog.ValidSlug(ref) {
+			return p, err
+		}
+	}
+	if !catalog.ValidSlug(ref) {
+		return nil, problem.New(problem.NotFound, "no such product")
+	}
+	return catalog.LoadAdminProduct(ctx, a.cfg.Store.Q, 0, ref)
+}
+
 // getAdminProduct is the product as the writes return it, with its ETag for
 // If-Match: the target of a created product's Location, and the only way to
 // read a draft or archived product.
 func (a *API) getAdminProduct(c echo.Context) error {
-	id, err := strconv.ParseUint(c.Param("id"), 10, 64)
-	if err != nil || id == 0 {
-		return problem.New(problem.NotFound, "no such product")
-	}
-	p, err := catalog.LoadAdminProduct(c.Request().Context(), a.cfg.Store.Q, id, "")
+	p, err := a.productOf(c)
 	if err != nil {
 		return err
 	}
@@ -241,16 +255,11 @@ func (a *API) getAdminProduct(c echo.Context) error {
 // slug cannot change here (PUT the new slug instead). If-Match with the
 // product's ETag makes it conditional: a stale tag is a 412.
 func (a *API) patchProduct(c echo.Context) error {
-	id, err := strconv.ParseUint(c.Param("id"), 10, 64)
-	if err != nil || id == 0 {
-		return problem.New(problem.NotFound, "no such product")
-	}
 	m, err := readProductBody(c)
 	if err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
-	cur, err := catalog.LoadAdminProduct(ctx, a.cfg.Store.Q, id, "")
+	cur, err := a.productOf(c)
 	if err != nil {
 		return err
 	}
@@ -344,11 +353,11 @@ func baseOf(p *catalog.AdminProduct) map[string]json.RawMessage {
 }
 
 func (a *API) archiveProduct(c echo.Context) error {
-	id, err := strconv.ParseUint(c.Param("id"), 10, 64)
-	if err != nil || id == 0 {
-		return problem.New(problem.NotFound, "no such product")
+	p, err := a.productOf(c)
+	if err != nil {
+		return err
 	}
-	if err := catalog.ArchiveProduct(c.Request().Context(), a.cfg.Store, id); err != nil {
+	if err := catalog.ArchiveProduct(c.Request().Context(), a.cfg.Store, p.ID); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)

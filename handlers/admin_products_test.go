@@ -55,6 +55,7 @@ const teeJSON = `{"slug":"tee","title":"Tee","brand":"Acme","category":"Apparel 
              {"sku":"TEE-M","price":"21.50","options":{"Size":"M"}}]}`
 
 func TestAdminProductLifecycle(t *testing.T) {
+	t.Parallel()
 	e, d, logs := newServer(t)
 	key := adminKey(t, d, "editor", auth.ScopeCatalogWrite, auth.ScopeInventoryWrite)
 
@@ -170,6 +171,7 @@ func TestAdminProductLifecycle(t *testing.T) {
 }
 
 func TestAdminScopes(t *testing.T) {
+	t.Parallel()
 	e, d, _ := newServer(t)
 	inv := adminKey(t, d, "stock-only", auth.ScopeInventoryWrite)
 	for _, tc := range []struct {
@@ -197,6 +199,7 @@ func itoa(n uint64) string {
 // that ETag in If-Match must succeed while nobody else wrote, and get a 412
 // once someone did. If-Match may list several tags.
 func TestPatchIfMatchAcceptsTheStorefrontETag(t *testing.T) {
+	t.Parallel()
 	e, d, _ := newServer(t)
 	key := adminKey(t, d, "editor", auth.ScopeCatalogWrite)
 	rec := send(t, e, key, "POST", "/v1/admin/products", teeJSON)
@@ -228,6 +231,7 @@ func TestPatchIfMatchAcceptsTheStorefrontETag(t *testing.T) {
 // A PATCH that does not send stock must not write the stock it read before
 // its transaction: an order or adjustment in between would be undone.
 func TestPatchLeavesStockItDidNotSendAlone(t *testing.T) {
+	t.Parallel()
 	e, d, _ := newServer(t)
 	key := adminKey(t, d, "editor", auth.ScopeCatalogWrite, auth.ScopeInventoryWrite)
 	body := `{"title":"Tee","variants":[{"sku":"RACE-1","price":"1.00","on_hand":1000}]}`
@@ -266,6 +270,7 @@ func TestPatchLeavesStockItDidNotSendAlone(t *testing.T) {
 // The Location of a created product answers a GET with the admin view and its
 // ETag, also for a draft, which the storefront does not show.
 func TestCreatedProductLocationCanBeRead(t *testing.T) {
+	t.Parallel()
 	e, d, _ := newServer(t)
 	key := adminKey(t, d, "editor", auth.ScopeCatalogWrite)
 	rec := send(t, e, key, "POST", "/v1/admin/products", `{"title":"Draft Tee","status":"draft","variants":[{"sku":"DT-1","price":"5.00"}]}`)
@@ -290,6 +295,7 @@ func TestCreatedProductLocationCanBeRead(t *testing.T) {
 
 // Every 422 names a field, also the product-level "no valid variant".
 func TestProductValidationErrorsNameAField(t *testing.T) {
+	t.Parallel()
 	e, d, _ := newServer(t)
 	key := adminKey(t, d, "editor", auth.ScopeCatalogWrite)
 	rec := send(t, e, key, "PUT", "/v1/admin/products/num", `{"title":"Num","variants":[{"sku":"N-1","price":19.99}]}`)
@@ -314,6 +320,7 @@ func TestProductValidationErrorsNameAField(t *testing.T) {
 // An adjustment past the largest stock level is refused as such, not as the
 // negative number the addition wrapped around to.
 func TestAdjustPastTheLargestStockIsRefused(t *testing.T) {
+	t.Parallel()
 	e, d, _ := newServer(t)
 	key := adminKey(t, d, "editor", auth.ScopeCatalogWrite, auth.ScopeInventoryWrite)
 	if rec := send(t, e, key, "PUT", "/v1/admin/products/big", `{"title":"Big","variants":[{"sku":"BIG-1","price":"1.00","on_hand":5}]}`); rec.Code != http.StatusCreated {
@@ -331,6 +338,7 @@ func TestAdjustPastTheLargestStockIsRefused(t *testing.T) {
 // A POST without a title is told the title is missing, not that the slug
 // cannot be derived from it.
 func TestCreateWithoutTitleNamesTheTitle(t *testing.T) {
+	t.Parallel()
 	e, d, _ := newServer(t)
 	key := adminKey(t, d, "editor", auth.ScopeCatalogWrite)
 	for _, body := range []string{`{"variants":[{"sku":"NT-1","price":"1.00"}]}`, `{"title":"  ","variants":[{"sku":"NT-1","price":"1.00"}]}`} {

@@ -55,8 +55,16 @@ func (a *API) requireScope(scope string) echo.MiddlewareFunc {
 				c.Response().Header().Set("WWW-Authenticate", `Bearer realm="shelf"`)
 				return problem.New(problem.Unauthorized, "an API key is required: Authorization: Bearer <key>")
 			}
+			// An address that has sent too many unknown keys is refused
+			// before its key is even looked up, so guessing costs a
+			// minute per handful of tries and no database work.
+			ip := c.RealIP()
+			if d := a.authFailures.wait(ip); d > 0 {
+				return tooManyRequests(c, d, "failed API-key attempts")
+			}
 			k, err := a.keys.Authenticate(c.Request().Context(), tok)
 			if errors.Is(err, auth.ErrUnknownKey) {
+				a.authFailures.take(ip)
 				c.Response().Header().Set("WWW-Authenticate", `Bearer realm="shelf", error="invalid_token"`)
 				return problem.New(problem.Unauthorized, "the API key is unknown or revoked")
 			} else if err != nil {

@@ -37,6 +37,7 @@ type modelProduct struct {
 // paging each to the end, and compares the ids with the same filter and order
 // computed in Go.
 func TestListingAgreesWithAnIndependentModel(t *testing.T) {
+	t.Parallel()
 	e, d, _ := newServer(t, func(c *handlers.Config) {
 		c.Storefront = catalog.StorefrontConfig{CursorSecret: []byte("k"), Currency: "USD"}
 	})

@@ -66,6 +66,7 @@ type listPage struct {
 }
 
 func TestListProductsRejectsBadParameters(t *testing.T) {
+	t.Parallel()
 	e, _ := newCatalogServer(t)
 	cases := []struct{ query, field string }{
 		{"colour=red", "colour"},
@@ -135,6 +136,7 @@ func TestListProductsRejectsBadParameters(t *testing.T) {
 }
 
 func TestListProductsPagesWholeCatalogWithoutDraftsOrRepeats(t *testing.T) {
+	t.Parallel()
 	e, d := newCatalogServer(t)
 	var active int
 	if err := d.DB.QueryRow(`SELECT COUNT(*) FROM products p WHERE p.status = 'active'
@@ -194,6 +196,7 @@ func TestListProductsPagesWholeCatalogWithoutDraftsOrRepeats(t *testing.T) {
 }
 
 func TestCursorsAreTamperEvident(t *testing.T) {
+	t.Parallel()
 	e, d := newCatalogServer(t)
 	var p listPage
 	getJSON(t, e, "/v1/products?limit=5&sort=price&min_price=10", &p)
@@ -234,6 +237,7 @@ func TestCursorsAreTamperEvident(t *testing.T) {
 }
 
 func TestProductDetailETagAndNotModified(t *testing.T) {
+	t.Parallel()
 	e, d := newCatalogServer(t)
 	var p listPage
 	getJSON(t, e, "/v1/products?limit=1&sort=price", &p)
@@ -314,6 +318,7 @@ func TestProductDetailETagAndNotModified(t *testing.T) {
 }
 
 func TestCategoriesTreeAndBreadcrumb(t *testing.T) {
+	t.Parallel()
 	e, d := newCatalogServer(t)
 	var tree struct {
 		Items []*struct {
@@ -379,6 +384,7 @@ func TestCategoriesTreeAndBreadcrumb(t *testing.T) {
 }
 
 func TestFacetsCountTheWholeFilteredSet(t *testing.T) {
+	t.Parallel()
 	e, _ := newCatalogServer(t)
 	var all listPage
 	if rec := getJSON(t, e, "/v1/products?limit=100&facets=category,brand,price,attr.color", &all); rec.Code != 200 {
@@ -476,6 +482,7 @@ func TestFacetsCountTheWholeFilteredSet(t *testing.T) {
 // Words the full-text index never holds (InnoDB's stopwords) must not be
 // required: "the sofa" finds what "sofa" finds, not nothing.
 func TestSearchIgnoresStopwords(t *testing.T) {
+	t.Parallel()
 	e, _ := newCatalogServer(t)
 	var plain, worded listPage
 	if rec := getJSON(t, e, "/v1/products?limit=100&q=sofa", &plain); rec.Code != 200 {
@@ -497,6 +504,7 @@ func TestSearchIgnoresStopwords(t *testing.T) {
 // HEAD is answered like GET (RFC 9110 9.3.2), over a real connection so
 // that net/http drops the body: same status and headers, no body.
 func TestHeadIsAnsweredLikeGet(t *testing.T) {
+	t.Parallel()
 	logs := &lockedBuffer{}
 	e, _ := newCatalogServer(t, func(c *handlers.Config) { c.Logger = slog.New(slog.NewJSONHandler(logs, nil)) })
 	srv := httptest.NewServer(e)
@@ -539,6 +547,7 @@ func TestHeadIsAnsweredLikeGet(t *testing.T) {
 
 // gzip is sent only to a client that accepts it: "gzip;q=0" refuses it.
 func TestGzipOnlyWhenAccepted(t *testing.T) {
+	t.Parallel()
 	e, _ := newCatalogServer(t)
 	get := func(path, accept string) *httptest.ResponseRecorder {
 		req := httptest.NewRequest("GET", path, nil)

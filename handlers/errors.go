@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"net/http"
 	"runtime/debug"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
+	shelfmetrics "github.com/shelfcommerce/shelf/internal/metrics"
 	"github.com/shelfcommerce/shelf/internal/problem"
 	"github.com/shelfcommerce/shelf/internal/store"
 )
@@ -25,28 +28,13 @@ type problemDoc struct {
 	Errors    []problem.FieldError `json:"errors,omitempty"`
 }
 
-// kindStatus is the single table from error kind to HTTP status.
-var kindStatus = map[problem.Kind]int{
-	problem.Invalid:            http.StatusBadRequest,
-	problem.Unprocessable:      http.StatusUnprocessableEntity,
-	problem.NotFound:           http.StatusNotFound,
-	problem.Conflict:           http.StatusConflict,
-	problem.PreconditionFailed: http.StatusPreconditionFailed,
-	problem.Unauthorized:       http.StatusUnauthorized,
-	problem.Forbidden:          http.StatusForbidden,
-	problem.TooLarge:           http.StatusRequestEntityTooLarge,
-	problem.Unsupported:        http.StatusUnsupportedMediaType,
-	problem.Unavailable:        http.StatusServiceUnavailable,
-	problem.InsufficientStock:  http.StatusConflict,
-	problem.IdempotencyInUse:   http.StatusConflict,
-}
-
 var statusKind = map[int]problem.Kind{
 	http.StatusBadRequest:            problem.Invalid,
 	http.StatusNotFound:              problem.NotFound,
 	http.StatusMethodNotAllowed:      "method-not-allowed",
 	http.StatusRequestEntityTooLarge: problem.TooLarge,
 	http.StatusUnsupportedMediaType:  problem.Unsupported,
+	http.StatusTooManyRequests:       problem.TooManyRequests,
 	http.StatusUnauthorized:          problem.Unauthorized,
 	http.StatusForbidden:             problem.Forbidden,
 	http.StatusServiceUnavailable:    problem.Unavailable,
@@ -64,27 +52,30 @@ func (a *API) ErrorHandler(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
 	}
+	if errors.Is(err, context.Canceled) {
+		// The client went away; nobody will read an answer.
+		a.log.InfoContext(c.Request().Context(), "request canceled by client")
+		return
+	}
+	if u := store.Unavailable(err); u != err {
+		a.log.WarnContext(c.Request().Context(), "database unavailable", "err", err.Error(),
+			"method", c.Request().Method, "path", c.Path())
+		err = u
+	}
 	doc := problemDoc{RequestID: requestIDOf(c)}
 	var extra map[string]any
 	var pe *problem.Error
 	var he *echo.HTTPError
 	var mbe *http.MaxBytesError
 	switch {
-	case errors.As(err, &pe):
+	case asProblem(err, &pe):
 		doc = problemDocOf(pe, doc.RequestID)
 		extra = pe.Extra
-		if pe.Kind == problem.Unavailable {
-			c.Response().Header().Set("Retry-After", "1")
-		}
+		setRetryAfter(c, pe)
 	case errors.As(err, &mbe):
 		doc.Status = http.StatusRequestEntityTooLarge
 		doc.Type = ProblemType(problem.TooLarge)
 		doc.Detail = fmt.Sprintf("the request body is larger than the limit of %d bytes", mbe.Limit)
-	case errors.Is(err, store.ErrBusy):
-		doc.Status = http.StatusServiceUnavailable
-		doc.Type = ProblemType(problem.Unavailable)
-		doc.Detail = "the database is busy with conflicting requests; retry shortly"
-		c.Response().Header().Set("Retry-After", "1")
 	case errors.As(err, &he):
 		doc.Status = he.Code
 		k, ok := statusKind[he.Code]
@@ -97,10 +88,6 @@ func (a *API) ErrorHandler(err error, c echo.Context) {
 		} else if msg, ok := he.Message.(string); ok && he.Code < 500 {
 			doc.Detail = msg
 		}
-	case errors.Is(err, context.Canceled):
-		// The client went away; nobody will read an answer.
-		a.log.InfoContext(c.Request().Context(), "request canceled by client")
-		return
 	default:
 		doc.Status = http.StatusInternalServerError
 		doc.Type = ProblemType("internal")
@@ -113,12 +100,27 @@ func (a *API) ErrorHandler(err error, c echo.Context) {
 	writeProblem(c, doc, extra)
 }
 
+// setRetryAfter sends Retry-After for a problem that says when to retry,
+// and for every 503.
+func setRetryAfter(c echo.Context, pe *problem.Error) {
+	d := pe.RetryAfter
+	if d <= 0 && pe.Kind == problem.Unavailable {
+		d = time.Second
+	}
+	if d > 0 {
+		c.Response().Header().Set("Retry-After", strconv.Itoa(int((d+time.Second-1)/time.Second)))
+	}
+}
+
+func asProblem(err error, pe **problem.Error) bool {
+	var ok bool
+	*pe, ok = problem.As(err)
+	return ok
+}
+
 // problemDocOf is the document for a domain error.
 func problemDocOf(pe *problem.Error, requestID string) problemDoc {
-	doc := problemDoc{RequestID: requestID, Status: kindStatus[pe.Kind]}
-	if doc.Status == 0 {
-		doc.Status = http.StatusBadRequest
-	}
+	doc := problemDoc{RequestID: requestID, Status: problem.KindStatus(pe.Kind)}
 	doc.Type = ProblemType(pe.Kind)
 	doc.Title = pe.Title
 	if doc.Title == "" {
@@ -181,6 +183,9 @@ func (a *API) renderProblem(ctx context.Context, err error) (int, []byte) {
 
 func writeProblem(c echo.Context, doc problemDoc, extra map[string]any) {
 	body := problemBody(doc, extra)
+	if doc.Status == http.StatusServiceUnavailable {
+		shelfmetrics.Unavailable.Inc()
+	}
 	c.Response().Header().Set(echo.HeaderContentType, "application/problem+json")
 	if c.Request().Method == http.MethodHead {
 		c.Response().WriteHeader(doc.Status)

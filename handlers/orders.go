@@ -50,6 +50,18 @@ func (a *API) placeOrder(c echo.Context) error {
 	if !orders.ValidKey(key) {
 		return problem.Field(problem.Invalid, "Idempotency-Key", "header must be 1 to 255 visible ASCII characters")
 	}
+	k, err := a.optionalAPIKey(c)
+	if err != nil {
+		return err
+	}
+	// Anonymous placements are limited per client address, so that no one
+	// can reserve the shop's stock with a script; staff and server-side
+	// integrations with an API key are not.
+	if k == nil {
+		if ok, d := a.orderLimit.take(c.RealIP()); !ok {
+			return tooManyRequests(c, d, "orders")
+		}
+	}
 	var req placeOrderRequest
 	if err := decodeJSON(c, &req); err != nil {
 		return err
@@ -60,10 +72,6 @@ func (a *API) placeOrder(c echo.Context) error {
 	}
 	if req.ShippingAddress != nil {
 		in.ShippingAddress = *req.ShippingAddress
-	}
-	k, err := a.optionalAPIKey(c)
-	if err != nil {
-		return err
 	}
 	scope := orders.ScopeForEmail(req.Email)
 	if k != nil {

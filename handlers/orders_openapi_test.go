@@ -9,6 +9,7 @@ import (
 // TestOpenAPIDocumentsOrderRoutes keeps openapi.yaml in step with the order
 // routes: each one registered on the router has its path and method there.
 func TestOpenAPIDocumentsOrderRoutes(t *testing.T) {
+	t.Parallel()
 	doc := string(OpenAPI())
 	param := regexp.MustCompile(`:([a-z_]+)`)
 	n := 0

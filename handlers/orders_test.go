@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -112,6 +113,7 @@ func wantProblem(t *testing.T, r reply, status int, typ, field string) map[strin
 }
 
 func TestPlaceOrderHTTP(t *testing.T) {
+	t.Parallel()
 	e := newOrderEnv(t)
 	body := orderBody("ada@example.com", "H-0", "2", "H-1", "1")
 
@@ -183,6 +185,7 @@ func TestPlaceOrderHTTP(t *testing.T) {
 }
 
 func TestAdminOrdersHTTP(t *testing.T) {
+	t.Parallel()
 	e := newOrderEnv(t)
 	var ids []string
 	for i := range 5 {
@@ -241,6 +244,7 @@ func TestAdminOrdersHTTP(t *testing.T) {
 // one Idempotency-Key, at once, through the real router: one order; every
 // answer is that order's 201 body or a 409 "in progress".
 func TestConcurrentRetriesOfOneKeyMakeOneOrder(t *testing.T) {
+	t.Parallel()
 	e := newOrderEnv(t)
 	body := orderBody("ada@example.com", "H-0", "1", "H-1", "2")
 	var wg sync.WaitGroup
@@ -268,6 +272,9 @@ func TestConcurrentRetriesOfOneKeyMakeOneOrder(t *testing.T) {
 			}
 		case 409:
 			wantProblem(t, r, 409, "/problems/idempotency-key-in-use", "")
+			if ra, err := strconv.Atoi(r.header.Get("Retry-After")); err != nil || ra < 1 || ra > 10 {
+				t.Fatalf("in-use 409 with Retry-After %q, want 1 to 10 seconds", r.header.Get("Retry-After"))
+			}
 			inProgress++
 		default:
 			t.Fatalf("status %d: %s", r.status, r.body)

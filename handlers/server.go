@@ -6,6 +6,7 @@
 package handlers
 
 import (
+	"context"
 	"log/slog"
 	"net"
 	"net/http"
@@ -22,12 +23,20 @@ import (
 	"github.com/shelfcommerce/shelf/internal/events"
 	"github.com/shelfcommerce/shelf/internal/orders"
 	"github.com/shelfcommerce/shelf/internal/store"
+	"github.com/shelfcommerce/shelf/internal/webhooks"
 )
 
 // Config is everything the HTTP layer needs, wired by cmd/shelf.
 type Config struct {
 	Logger *slog.Logger
 	Store  *store.Store
+	// ReadStore serves the storefront's reads (SHELF_MYSQL_READ_DSN); nil
+	// means Store. Writes, admin and order reads always use Store, so a
+	// client reads its own writes.
+	ReadStore *store.Store
+	// DBTimeout bounds the time one request spends on the database
+	// (imports and event streams excepted); 0 means no deadline of its own.
+	DBTimeout time.Duration
 	// SchemaVersion is the latest migration embedded in the binary; /readyz
 	// answers 503 until the database has reached it.
 	SchemaVersion int64
@@ -57,6 +66,18 @@ type Config struct {
 	// Shutdown, once closed, ends every open event stream, so that the
 	// server's Shutdown does not wait for streams that never end.
 	Shutdown <-chan struct{}
+	// Webhooks configures webhook registration (which targets are allowed).
+	Webhooks webhooks.Config
+	// MetricsElsewhere leaves /metrics off this router: cmd/shelf serves
+	// MetricsHandler(Registry) on SHELF_METRICS_ADDR instead.
+	MetricsElsewhere bool
+	// OrderRateLimit is how many anonymous POST /v1/orders one client
+	// address may send per minute; AuthFailureLimit how many failed API-key
+	// attempts. 0 is no limit.
+	OrderRateLimit   int
+	AuthFailureLimit int
+	// Now is the rate limiters' clock; nil is time.Now.
+	Now func() time.Time
 }
 
 // API holds the handlers' dependencies.
@@ -68,6 +89,10 @@ type API struct {
 	orders  *orders.Service
 	// storefront serves the public catalog.
 	storefront *catalog.Storefront
+	webhooks   *webhooks.Service
+	// orderLimit and authFailures are per client address (nil: no limit).
+	orderLimit   *limiter
+	authFailures *limiter
 }
 
 // New builds the echo instance with every middleware and route.
@@ -84,21 +109,27 @@ func New(cfg Config) *echo.Echo {
 	if cfg.ImportBodyLimit == 0 {
 		cfg.ImportBodyLimit = 1 << 30
 	}
-	a := &API{cfg: cfg, log: cfg.Logger}
+	if cfg.ReadStore == nil {
+		cfg.ReadStore = cfg.Store
+	}
+
+	a := &API{cfg: cfg, log: cfg.Logger,
+		orderLimit: newLimiter(cfg.OrderRateLimit, cfg.Now), authFailures: newLimiter(cfg.AuthFailureLimit, cfg.Now)}
 	if cfg.Store != nil {
-		a.keys = auth.NewKeys(cfg.Store.Q)
+		a.keys = auth.NewKeys(cfg.Store.Q).WithRetry(cfg.Store.Retry)
 		oc := cfg.Orders
 		oc.RenderError = a.renderProblem
 		a.orders = orders.NewService(cfg.Store, oc)
-		a.storefront = catalog.NewStorefront(cfg.Store, cfg.Storefront)
+		a.storefront = catalog.NewStorefront(cfg.ReadStore, cfg.Storefront)
 		// A write clears this instance's cached pages before it answers;
 		// the feed's tail clears every instance's.
 		events.FollowersOf(cfg.Store).Add(a.storefront.Forget)
 		if cfg.Events != nil {
 			cfg.Events.Follow(a.storefront.Forget)
 		}
+		a.webhooks = webhooks.NewService(cfg.Store, cfg.Webhooks)
 	}
-	a.metrics = newMetrics(cfg.Registry, cfg.Store)
+	a.metrics = newMetrics(cfg.Registry, cfg.Store, cfg.ReadStore)
 
 	e := echo.New()
 	e.HideBanner = true
@@ -140,12 +171,15 @@ func New(cfg Config) *echo.Echo {
 		},
 	}))
 	e.Use(a.bodyLimit)
+	e.Use(a.dbDeadline)
 
 	a.registerOps(e)
 	a.registerCatalog(e)
 	a.registerOrders(e)
 	a.registerAdmin(e)
 	a.registerEvents(e)
+	a.registerWebhooks(e)
+	a.metrics.setRoutes(e.Routes())
 	return e
 }
 
@@ -197,6 +231,24 @@ func (a *API) bodyLimit(next echo.HandlerFunc) echo.HandlerFunc {
 			return &http.MaxBytesError{Limit: limit}
 		}
 		req.Body = http.MaxBytesReader(c.Response(), req.Body, limit)
+		return next(c)
+	}
+}
+
+// dbDeadline gives every request a deadline for its database work
+// (SHELF_DB_TIMEOUT), so that a frozen server or a partition cannot hold a
+// request, or its connection, past it: the driver then gives up and the
+// error handler answers 503 with Retry-After. Imports run long by design
+// and have their own timeout; the event stream never ends.
+func (a *API) dbDeadline(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		req := c.Request()
+		if a.cfg.DBTimeout <= 0 || strings.HasPrefix(req.URL.Path, "/v1/admin/imports") || req.URL.Path == "/v1/events" {
+			return next(c)
+		}
+		ctx, cancel := context.WithTimeout(req.Context(), a.cfg.DBTimeout)
+		defer cancel()
+		c.SetRequest(req.WithContext(ctx))
 		return next(c)
 	}
 }

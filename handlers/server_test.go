@@ -20,6 +20,8 @@ import (
 	"github.com/shelfcommerce/shelf/internal/store"
 )
 
+func TestMain(m *testing.M) { dbtest.Main(m) }
+
 func newServer(t *testing.T, mutate ...func(*handlers.Config)) (*echo.Echo, *dbtest.DB, *bytes.Buffer) {
 	t.Helper()
 	d := dbtest.New(t)
@@ -59,6 +61,7 @@ func decodeProblem(t *testing.T, rec *httptest.ResponseRecorder) map[string]any 
 }
 
 func TestHealthAndReadiness(t *testing.T) {
+	t.Parallel()
 	e, _, _ := newServer(t)
 	if rec := do(e, httptest.NewRequest("GET", "/healthz", nil)); rec.Code != 200 {
 		t.Fatalf("healthz = %d", rec.Code)
@@ -69,6 +72,7 @@ func TestHealthAndReadiness(t *testing.T) {
 }
 
 func TestReadyzIs503WhenTheSchemaIsBehindTheBinary(t *testing.T) {
+	t.Parallel()
 	e, _, _ := newServer(t, func(c *handlers.Config) { c.SchemaVersion += 1 })
 	rec := do(e, httptest.NewRequest("GET", "/readyz", nil))
 	if rec.Code != http.StatusServiceUnavailable {
@@ -80,6 +84,7 @@ func TestReadyzIs503WhenTheSchemaIsBehindTheBinary(t *testing.T) {
 }
 
 func TestRequestIDIsEchoedOrMade(t *testing.T) {
+	t.Parallel()
 	e, _, logs := newServer(t)
 	req := httptest.NewRequest("GET", "/healthz", nil)
 	req.Header.Set("X-Request-Id", "storefront-42")
@@ -98,6 +103,7 @@ func TestRequestIDIsEchoedOrMade(t *testing.T) {
 }
 
 func TestUnknownRouteIsAProblemDocument(t *testing.T) {
+	t.Parallel()
 	e, _, _ := newServer(t)
 	rec := do(e, httptest.NewRequest("GET", "/v1/nothing-here", nil))
 	if rec.Code != 404 {
@@ -110,6 +116,7 @@ func TestUnknownRouteIsAProblemDocument(t *testing.T) {
 }
 
 func TestBodyOverTheLimitIs413(t *testing.T) {
+	t.Parallel()
 	e, _, _ := newServer(t)
 	// Any route will do: the limit applies before routing to a handler.
 	rec := do(e, httptest.NewRequest("POST", "/healthz", strings.NewReader(strings.Repeat("x", 4096))))
@@ -120,6 +127,7 @@ func TestBodyOverTheLimitIs413(t *testing.T) {
 }
 
 func TestPanicsBecomeA500ThatLeaksNothing(t *testing.T) {
+	t.Parallel()
 	e, _, logs := newServer(t)
 	e.GET("/boom", func(echo.Context) error { panic("SELECT secret FROM users") })
 	rec := do(e, httptest.NewRequest("GET", "/boom", nil))
@@ -136,6 +144,7 @@ func TestPanicsBecomeA500ThatLeaksNothing(t *testing.T) {
 }
 
 func TestForwardedForIsIgnoredUnlessTheProxyIsTrusted(t *testing.T) {
+	t.Parallel()
 	e, _, logs := newServer(t)
 	req := httptest.NewRequest("GET", "/healthz", nil)
 	req.RemoteAddr = "203.0.113.9:5555"
@@ -147,6 +156,7 @@ func TestForwardedForIsIgnoredUnlessTheProxyIsTrusted(t *testing.T) {
 }
 
 func TestMetricsCountRequestsByRouteTemplate(t *testing.T) {
+	t.Parallel()
 	e, _, _ := newServer(t)
 	do(e, httptest.NewRequest("GET", "/healthz", nil))
 	rec := do(e, httptest.NewRequest("GET", "/metrics", nil))
@@ -165,6 +175,7 @@ func TestMetricsCountRequestsByRouteTemplate(t *testing.T) {
 // The OpenAPI document and the router must describe the same API: every
 // route is documented and every documented operation is served.
 func TestOpenAPIMatchesTheRouter(t *testing.T) {
+	t.Parallel()
 	e, _, _ := newServer(t)
 	rec := do(e, httptest.NewRequest("GET", "/openapi.yaml", nil))
 	if rec.Code != 200 {

@@ -31,12 +31,14 @@ VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?);
 
 -- name: GetOrderByPublicID :one
 SELECT id, public_id, email, status, currency, subtotal, total, item_count, shipping_address,
-       access_token_hash, version, created_at, updated_at, paid_at, fulfilled_at, cancelled_at, refunded_at
+       access_token_hash, version, created_at, updated_at, paid_at, fulfilled_at, cancelled_at, refunded_at,
+       cancel_reason
 FROM orders WHERE public_id = ?;
 
 -- name: GetOrderByPublicIDForUpdate :one
 SELECT id, public_id, email, status, currency, subtotal, total, item_count, shipping_address,
-       access_token_hash, version, created_at, updated_at, paid_at, fulfilled_at, cancelled_at, refunded_at
+       access_token_hash, version, created_at, updated_at, paid_at, fulfilled_at, cancelled_at, refunded_at,
+       cancel_reason
 FROM orders WHERE public_id = ? FOR UPDATE;
 
 -- name: OrderLines :many
@@ -53,7 +55,8 @@ SET status = sqlc.arg(status), version = version + 1, updated_at = sqlc.arg(upda
     paid_at = COALESCE(sqlc.narg(paid_at), paid_at),
     fulfilled_at = COALESCE(sqlc.narg(fulfilled_at), fulfilled_at),
     cancelled_at = COALESCE(sqlc.narg(cancelled_at), cancelled_at),
-    refunded_at = COALESCE(sqlc.narg(refunded_at), refunded_at)
+    refunded_at = COALESCE(sqlc.narg(refunded_at), refunded_at),
+    cancel_reason = COALESCE(sqlc.narg(cancel_reason), cancel_reason)
 WHERE id = sqlc.arg(id) AND version = sqlc.arg(version);
 
 -- name: ReturnStock :exec
@@ -67,7 +70,8 @@ ON DUPLICATE KEY UPDATE on_hand = on_hand + VALUES(on_hand), updated_at = VALUES
 -- predicate (MariaDB does not range-scan a row constructor). Each filter is
 -- optional; MariaDB folds "? IS NULL" away at each execution.
 SELECT id, public_id, email, status, currency, subtotal, total, item_count, shipping_address,
-       access_token_hash, version, created_at, updated_at, paid_at, fulfilled_at, cancelled_at, refunded_at
+       access_token_hash, version, created_at, updated_at, paid_at, fulfilled_at, cancelled_at, refunded_at,
+       cancel_reason
 FROM orders
 WHERE (sqlc.narg(status) IS NULL OR status = sqlc.narg(status))
   AND (sqlc.narg(email) IS NULL OR email = sqlc.narg(email))
@@ -78,3 +82,23 @@ WHERE (sqlc.narg(status) IS NULL OR status = sqlc.narg(status))
        OR (created_at = sqlc.narg(seek_at) AND id < sqlc.narg(seek_id)))
 ORDER BY created_at DESC, id DESC
 LIMIT ?;
+
+-- name: PendingOrdersCreatedBefore :many
+-- The expiry sweep's candidates, oldest first, on orders_status_created. No
+-- lock: each is claimed by LockPendingOrderCreatedBefore in its own
+-- transaction, so several instances sweeping at once share the work.
+SELECT public_id FROM orders
+WHERE status = 'pending' AND created_at < sqlc.arg(cutoff)
+ORDER BY created_at, id
+LIMIT ?;
+
+-- name: LockPendingOrderCreatedBefore :one
+-- Claims one order for expiry: SKIP LOCKED passes over an order that a buyer,
+-- staff or another instance's sweep is moving right now, and the status and
+-- age guards over one that was moved since it was listed.
+SELECT id, public_id, email, status, currency, subtotal, total, item_count, shipping_address,
+       access_token_hash, version, created_at, updated_at, paid_at, fulfilled_at, cancelled_at, refunded_at,
+       cancel_reason
+FROM orders
+WHERE public_id = ? AND status = 'pending' AND created_at < sqlc.arg(cutoff)
+FOR UPDATE SKIP LOCKED;

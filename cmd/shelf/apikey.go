@@ -21,7 +21,7 @@ const apikeyUsage = `Usage:
   shelf apikey list                              list keys (never their secrets)
   shelf apikey revoke ID|NAME                    revoke a key
 
-Scopes: ` + "catalog:write, inventory:write, orders:read, orders:write, imports:write"
+Scopes: ` + "catalog:write, inventory:write, orders:read, orders:write, imports:write, webhooks:write"
 
 func apikey(ctx context.Context, e env, args []string) error {
 	if len(args) == 0 || wantsHelp(args) {
@@ -36,7 +36,7 @@ func apikey(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer st.Close()
-	keys := auth.NewKeys(st.Q)
+	keys := auth.NewKeys(st.Q).WithRetry(st.Retry)
 	switch args[0] {
 	case "create":
 		fs := flag.NewFlagSet("apikey create", flag.ContinueOnError)

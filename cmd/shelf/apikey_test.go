@@ -13,6 +13,7 @@ import (
 )
 
 func TestAPIKeysAreShownOnceStoredHashedAndRevocable(t *testing.T) {
+	t.Parallel()
 	d := dbtest.New(t)
 	env := envOf(map[string]string{"SHELF_MYSQL_DSN": d.DSN})
 	shelf := func(args ...string) (string, string, error) {

@@ -13,6 +13,7 @@ import (
 )
 
 func TestImportCommandPrintsTheReportAndProgressLines(t *testing.T) {
+	t.Parallel()
 	d := dbtest.New(t)
 	file := filepath.Join(t.TempDir(), "products.csv")
 	data := "handle,title,sku,price,stock\ntee,Tee,TEE-S,19.99,3\ntee,,TEE-M,19.99,\nmug,Mug,MUG,bad,1\n"
@@ -69,6 +70,7 @@ func TestImportCommandPrintsTheReportAndProgressLines(t *testing.T) {
 // A database that cannot be reached is not "some rows failed" (exit 1, with
 // a report on stdout): a script must be able to tell the two apart.
 func TestImportCommandExitsThreeWhenTheImportCannotRun(t *testing.T) {
+	t.Parallel()
 	file := filepath.Join(t.TempDir(), "products.csv")
 	if err := os.WriteFile(file, []byte("handle,title,sku,price\ntee,Tee,TEE,1.00\n"), 0o644); err != nil {
 		t.Fatal(err)

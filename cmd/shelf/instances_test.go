@@ -32,7 +32,7 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(exitCode(err))
 	}
-	os.Exit(m.Run())
+	dbtest.Main(m)
 }
 
 // instance is one `shelf serve` process.

@@ -18,6 +18,7 @@ import (
 	"github.com/shelfcommerce/shelf/handlers"
 	"github.com/shelfcommerce/shelf/internal/config"
 	"github.com/shelfcommerce/shelf/internal/store"
+	"github.com/shelfcommerce/shelf/internal/version"
 )
 
 func main() {
@@ -67,6 +68,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		usage(stdout)
 		return nil
 	}
+	if args[0] == "--version" || args[0] == "version" {
+		fmt.Fprintln(stdout, version.Get())
+		return nil
+	}
 	cmd, ok := commands[args[0]]
 	if !ok {
 		usage(stderr)
@@ -85,6 +90,7 @@ func usage(w io.Writer) {
 	for _, n := range names {
 		fmt.Fprintf(w, "  %-8s %s\n", n, commands[n].summary)
 	}
+	fmt.Fprintln(w, "  --version print the version, commit and Go release")
 	fmt.Fprintln(w, "\nRun `shelf serve --help` for the environment variables.")
 }
 

@@ -10,21 +10,30 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/shelfcommerce/shelf/internal/config"
 	"github.com/shelfcommerce/shelf/internal/dbtest"
 )
 
-// syncBuffer is a bytes.Buffer safe for a writer goroutine and a reader.
+// syncBuffer is a bytes.Buffer safe for a writer goroutine and a reader;
+// wrote is signalled after each write, so a reader can wait for output.
 type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	mu    sync.Mutex
+	b     bytes.Buffer
+	wrote chan struct{}
 }
+
+func newSyncBuffer() *syncBuffer { return &syncBuffer{wrote: make(chan struct{}, 1)} }
 
 func (s *syncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer func() {
+		select {
+		case s.wrote <- struct{}{}:
+		default:
+		}
+	}()
 	return s.b.Write(p)
 }
 
@@ -58,6 +67,7 @@ func emptyDatabase(t *testing.T) string {
 }
 
 func TestMigrateStatusGatesCIUntilUpRuns(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	env := envOf(map[string]string{"SHELF_MYSQL_DSN": emptyDatabase(t)})
 	var out bytes.Buffer
@@ -80,6 +90,7 @@ func TestMigrateStatusGatesCIUntilUpRuns(t *testing.T) {
 }
 
 func TestServeHelpListsEveryVariable(t *testing.T) {
+	t.Parallel()
 	var out bytes.Buffer
 	if err := run(context.Background(), []string{"serve", "--help"}, envOf(nil), nil, &out, io.Discard); err != nil {
 		t.Fatal(err)
@@ -92,6 +103,7 @@ func TestServeHelpListsEveryVariable(t *testing.T) {
 }
 
 func TestBadConfigurationIsRefusedWithTheVariableNamed(t *testing.T) {
+	t.Parallel()
 	err := run(context.Background(), []string{"serve"}, envOf(map[string]string{
 		"SHELF_DB_MAX_OPEN": "lots", "SHELF_ADDR": "8080",
 	}), nil, io.Discard, io.Discard)
@@ -103,24 +115,11 @@ func TestBadConfigurationIsRefusedWithTheVariableNamed(t *testing.T) {
 // SIGTERM (here: the context) stops the server cleanly: serve returns nil
 // after http.Server.Shutdown has drained, and the port stops answering.
 func TestServeStopsCleanlyOnSignal(t *testing.T) {
+	t.Parallel()
 	d := dbtest.New(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	stdout := &syncBuffer{}
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"serve"}, envOf(map[string]string{
-			"SHELF_MYSQL_DSN": d.DSN, "SHELF_ADDR": "127.0.0.1:0", "SHELF_LOG_LEVEL": "error",
-		}), nil, stdout, io.Discard)
-	}()
-	urlRe := regexp.MustCompile(`http://\S+`)
-	var base string
-	for deadline := time.Now().Add(10 * time.Second); base == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		base = urlRe.FindString(stdout.String())
-	}
-	if base == "" {
-		t.Fatalf("serve printed no URL: %q", stdout.String())
-	}
+	base, stop := startServe(t, map[string]string{
+		"SHELF_MYSQL_DSN": d.DSN, "SHELF_ADDR": "127.0.0.1:0", "SHELF_LOG_LEVEL": "error",
+	})
 	res, err := http.Get(base + "/readyz")
 	if err != nil {
 		t.Fatal(err)
@@ -129,14 +128,8 @@ func TestServeStopsCleanlyOnSignal(t *testing.T) {
 	if res.StatusCode != 200 {
 		t.Fatalf("readyz = %d", res.StatusCode)
 	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("serve returned %v on shutdown", err)
-		}
-	case <-time.After(25 * time.Second):
-		t.Fatal("serve did not stop")
+	if err := stop(); err != nil {
+		t.Fatalf("serve returned %v on shutdown", err)
 	}
 	if _, err := http.Get(base + "/healthz"); err == nil {
 		t.Fatal("the server still answers after shutdown")
@@ -146,6 +139,7 @@ func TestServeStopsCleanlyOnSignal(t *testing.T) {
 // `make run` calls `shelf seed` on every start: the first loads the demo
 // catalog, every later one says so and changes nothing.
 func TestSeedLoadsTheDemoCatalogOnce(t *testing.T) {
+	t.Parallel()
 	d := dbtest.New(t)
 	ctx := context.Background()
 	env := envOf(map[string]string{"SHELF_MYSQL_DSN": d.DSN})
@@ -171,5 +165,15 @@ func TestSeedLoadsTheDemoCatalogOnce(t *testing.T) {
 	_ = run(ctx, []string{"help"}, env, nil, &out, io.Discard)
 	if !strings.Contains(out.String(), "\n  seed ") {
 		t.Errorf("help does not list seed (make run looks for it):\n%s", out.String())
+	}
+}
+
+func TestVersionSaysWhichBuild(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"--version"}, envOf(nil), nil, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`^shelf \S+ \(commit \S+, go1\.\S+\)\n$`).MatchString(out.String()) {
+		t.Fatalf("--version printed %q", out.String())
 	}
 }

@@ -8,12 +8,15 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/shelfcommerce/shelf/handlers"
 	"github.com/shelfcommerce/shelf/internal/catalog"
 	"github.com/shelfcommerce/shelf/internal/config"
 	"github.com/shelfcommerce/shelf/internal/events"
 	"github.com/shelfcommerce/shelf/internal/orders"
 	"github.com/shelfcommerce/shelf/internal/store"
+	"github.com/shelfcommerce/shelf/internal/webhooks"
 )
 
 func init() {
@@ -36,14 +39,39 @@ func serve(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer st.Close()
+	st.Policy = store.DefaultRetry
+	st.Policy.Budget = cfg.RetryBudget
 	mig, err := store.NewMigrator(st.DB, nil)
 	if err != nil {
 		return err
 	}
-	ordersCfg := orders.Config{IdempotencyTTL: cfg.IdempotencyTTL, CursorSecret: []byte(cfg.CursorSecret)}
+	read := st
+	if cfg.ReadDSN != "" {
+		if read, err = store.Open(ctx, cfg.ReadDSN, cfg.Pool); err != nil {
+			return fmt.Errorf("SHELF_MYSQL_READ_DSN: %w", err)
+		}
+		defer read.Close()
+	}
+	// Every instance on the database signs and hashes with the same keys.
+	secrets, err := st.LoadSecrets(ctx)
+	if err != nil {
+		return err
+	}
+	cursorSecret := secrets.Cursor
+	if cfg.CursorSecret != "" {
+		cursorSecret = []byte(cfg.CursorSecret)
+	}
+	ab := cfg.Abuse
+	ordersCfg := orders.Config{IdempotencyTTL: cfg.IdempotencyTTL, CursorSecret: cursorSecret,
+		IdempotencySecret: secrets.Idempotency,
+		PendingOrderTTL:   ab.PendingOrderTTL,
+		Limits:            orders.Limits{Lines: ab.OrderMaxLines, LineUnits: ab.OrderMaxLineQty, Units: ab.OrderMaxUnits}}
 	// Expired Idempotency-Keys are deleted in the background (and on sight,
-	// when a request meets one).
-	go orders.NewService(st, ordersCfg).RunSweeper(ctx, time.Minute, log)
+	// when a request meets one), and so are orders left unpaid past their TTL.
+	sweeper := orders.NewService(st, ordersCfg)
+	go sweeper.RunSweeper(ctx, time.Minute, log)
+	go sweeper.RunExpirer(ctx, min(30*time.Second, ab.PendingOrderTTL/4), log)
+	registry := prometheus.NewRegistry()
 	// The change feed: one hub per process sequences, tails and prunes the
 	// events table and fans out to every open stream and cache.
 	hub := events.NewHub(st, events.HubConfig{Poll: cfg.EventPoll, Retention: cfg.EventRetention, Log: log})
@@ -52,21 +80,43 @@ func serve(ctx context.Context, e env, args []string) error {
 	go func() { hub.Run(hubCtx); close(hubDone) }()
 	defer func() { stopHub(); <-hubDone }()
 	streamsDone := make(chan struct{})
+	hooks := webhooks.Config{
+		AllowPrivate: cfg.WebhookAllowPrivate,
+		Schedule:     cfg.WebhookSchedule,
+		Workers:      cfg.WebhookWorkers,
+		CursorSecret: cursorSecret,
+		Logger:       log,
+	}
+	// Webhook deliveries run beside the server; on SIGTERM the attempts in
+	// flight finish and are recorded (each is bounded by its 10 s timeout)
+	// before the pool closes. Whatever is left is in the database for the
+	// next start, or for another instance.
+	dctx, stopDispatch := context.WithCancel(ctx)
+	dispatched := make(chan struct{})
+	go func() { webhooks.NewDispatcher(st, hooks).Run(dctx); close(dispatched) }()
+	defer func() { stopDispatch(); <-dispatched }()
 	router := handlers.New(handlers.Config{
-		Logger:          log,
-		Store:           st,
-		SchemaVersion:   store.LatestVersion(mig),
-		CORSOrigins:     cfg.CORSOrigins,
-		TrustedProxies:  cfg.TrustedProxies,
-		BodyLimit:       cfg.BodyLimit,
-		ImportBodyLimit: cfg.ImportBodyLimit,
-		ImportTimeout:   cfg.ImportTimeout,
-		Currency:        cfg.Currency,
-		Orders:          ordersCfg,
-		Events:          hub,
-		Shutdown:        streamsDone,
+		Logger:           log,
+		Store:            st,
+		ReadStore:        read,
+		DBTimeout:        cfg.DBTimeout,
+		SchemaVersion:    store.LatestVersion(mig),
+		CORSOrigins:      cfg.CORSOrigins,
+		TrustedProxies:   cfg.TrustedProxies,
+		BodyLimit:        cfg.BodyLimit,
+		ImportBodyLimit:  cfg.ImportBodyLimit,
+		ImportTimeout:    cfg.ImportTimeout,
+		Currency:         cfg.Currency,
+		Orders:           ordersCfg,
+		Events:           hub,
+		Shutdown:         streamsDone,
+		Webhooks:         hooks,
+		Registry:         registry,
+		MetricsElsewhere: ab.MetricsAddr != "",
+		OrderRateLimit:   ab.OrderRateLimit,
+		AuthFailureLimit: ab.AuthFailureLimit,
 		Storefront: catalog.StorefrontConfig{
-			CursorSecret:     []byte(cfg.CursorSecret),
+			CursorSecret:     cursorSecret,
 			Currency:         cfg.Currency,
 			DetailTTL:        cfg.DetailCacheTTL,
 			FacetTTL:         cfg.FacetCacheTTL,
@@ -80,6 +130,17 @@ func serve(ctx context.Context, e env, args []string) error {
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return err
+	}
+	ln = handlers.LimitListener(ln, handlers.ConnLimits{Max: ab.MaxConns, PerIP: ab.MaxConnsPerIP, Trusted: cfg.TrustedProxies})
+	if ab.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", ab.MetricsAddr)
+		if err != nil {
+			return fmt.Errorf("SHELF_METRICS_ADDR: %w", err)
+		}
+		msrv := handlers.NewServer(ab.MetricsAddr, handlers.MetricsHandler(registry), handlers.Timeouts{Read: 10 * time.Second, Write: 30 * time.Second, Idle: time.Minute})
+		go func() { _ = msrv.Serve(mln) }()
+		defer msrv.Close()
+		log.Info("serving metrics", "addr", mln.Addr().String())
 	}
 	fmt.Fprintf(e.stdout, "shelf: serving on %s\n", displayURL(ln.Addr()))
 	log.Info("serving", "addr", ln.Addr().String())

@@ -30,10 +30,11 @@ const (
 	ScopeOrdersRead     = "orders:read"
 	ScopeOrdersWrite    = "orders:write"
 	ScopeImportsWrite   = "imports:write"
+	ScopeWebhooksWrite  = "webhooks:write"
 )
 
 // Scopes lists every scope, in the order help texts show them.
-var Scopes = []string{ScopeCatalogWrite, ScopeInventoryWrite, ScopeOrdersRead, ScopeOrdersWrite, ScopeImportsWrite}
+var Scopes = []string{ScopeCatalogWrite, ScopeInventoryWrite, ScopeOrdersRead, ScopeOrdersWrite, ScopeImportsWrite, ScopeWebhooksWrite}
 
 // keyPrefix marks Shelf keys, so that secret scanners and people can tell
 // what a leaked string is.
@@ -58,10 +59,21 @@ type Keys struct {
 
 	mu      sync.Mutex
 	touched map[uint64]time.Time // last_used_at is written at most once a minute per key
+	retry   func(ctx context.Context, fn func(context.Context) error) error
 }
 
 // NewKeys returns the key service over q.
-func NewKeys(q *db.Queries) *Keys { return &Keys{q: q, touched: map[uint64]time.Time{}} }
+func NewKeys(q *db.Queries) *Keys {
+	return &Keys{q: q, touched: map[uint64]time.Time{},
+		retry: func(ctx context.Context, fn func(context.Context) error) error { return fn(ctx) }}
+}
+
+// WithRetry makes the key service run each of its writes under retry (the
+// store's retry policy, store.Store.Retry), as every write path does.
+func (k *Keys) WithRetry(retry func(ctx context.Context, fn func(context.Context) error) error) *Keys {
+	k.retry = retry
+	return k
+}
 
 // ErrUnknownKey means the presented secret is no active key.
 var ErrUnknownKey = errors.New("unknown or revoked API key")
@@ -92,8 +104,12 @@ func (k *Keys) Create(ctx context.Context, name string, scopes []string) (secret
 	secret = keyPrefix + enc.EncodeToString(raw[:])
 	sum := sha256.Sum256([]byte(secret))
 	prefix := secret[:len(keyPrefix)+6]
-	id, err := k.q.InsertAPIKey(ctx, db.InsertAPIKeyParams{
-		Name: name, Prefix: prefix, KeyHash: sum[:], Scopes: strings.Join(scopes, ","), CreatedAt: time.Now().UTC(),
+	var id int64
+	err = k.retry(ctx, func(ctx context.Context) (err error) {
+		id, err = k.q.InsertAPIKey(ctx, db.InsertAPIKeyParams{
+			Name: name, Prefix: prefix, KeyHash: sum[:], Scopes: strings.Join(scopes, ","), CreatedAt: time.Now().UTC(),
+		})
+		return err
 	})
 	if err != nil {
 		return "", Key{}, err
@@ -132,7 +148,9 @@ func (k *Keys) touch(ctx context.Context, id uint64) {
 	}
 	k.touched[id] = now
 	k.mu.Unlock()
-	_ = k.q.TouchAPIKey(ctx, db.TouchAPIKeyParams{LastUsedAt: sql.NullTime{Time: now, Valid: true}, ID: id})
+	_ = k.retry(ctx, func(ctx context.Context) error {
+		return k.q.TouchAPIKey(ctx, db.TouchAPIKeyParams{LastUsedAt: sql.NullTime{Time: now, Valid: true}, ID: id})
+	})
 }
 
 // List returns every key, revoked ones included, without secrets.
@@ -146,7 +164,12 @@ func (k *Keys) Revoke(ctx context.Context, idOrName string) (int64, error) {
 	if err != nil {
 		id = 0 // no key has id 0
 	}
-	return k.q.RevokeAPIKey(ctx, db.RevokeAPIKeyParams{
-		RevokedAt: sql.NullTime{Time: time.Now().UTC(), Valid: true}, ID: id, Name: idOrName,
+	var n int64
+	err = k.retry(ctx, func(ctx context.Context) (err error) {
+		n, err = k.q.RevokeAPIKey(ctx, db.RevokeAPIKeyParams{
+			RevokedAt: sql.NullTime{Time: time.Now().UTC(), Valid: true}, ID: id, Name: idOrName,
+		})
+		return err
 	})
+	return n, err
 }

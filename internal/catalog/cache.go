@@ -7,24 +7,42 @@ import (
 	"time"
 
 	"github.com/hashicorp/golang-lru/v2/expirable"
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/singleflight"
+
+	"github.com/shelfcommerce/shelf/internal/metrics"
 )
 
 // ttlCache is an in-process LRU cache whose entries live at most ttl: when
 // full it drops the least recently used entry, never everything. A TTL of
 // zero disables it. The now arguments are kept for the callers' clocks;
-// entries expire on the cache's own.
+// entries expire on the cache's own. Lookups are counted as hits and misses
+// under the cache's name (shelf_cache_requests_total).
 type ttlCache[K comparable, V any] struct {
-	ttl time.Duration
-	lru *expirable.LRU[K, V]
+	ttl          time.Duration
+	lru          *expirable.LRU[K, V]
+	hits, misses prometheus.Counter
 }
 
-func newTTLCache[K comparable, V any](ttl time.Duration, max int) *ttlCache[K, V] {
-	c := &ttlCache[K, V]{ttl: ttl}
+func newTTLCache[K comparable, V any](name string, ttl time.Duration, max int) *ttlCache[K, V] {
+	c := &ttlCache[K, V]{ttl: ttl,
+		hits:   metrics.CacheRequests.WithLabelValues(name, "hit"),
+		misses: metrics.CacheRequests.WithLabelValues(name, "miss")}
 	if ttl > 0 {
 		c.lru = expirable.NewLRU[K, V](max, nil, ttl)
 	}
 	return c
+}
+
+// lookup is a counted read of the LRU.
+func (c *ttlCache[K, V]) lookup(k K) (V, bool) {
+	v, ok := c.lru.Get(k)
+	if ok {
+		c.hits.Inc()
+	} else {
+		c.misses.Inc()
+	}
+	return v, ok
 }
 
 func (c *ttlCache[K, V]) get(k K, _ time.Time) (V, bool) {
@@ -32,7 +50,7 @@ func (c *ttlCache[K, V]) get(k K, _ time.Time) (V, bool) {
 		var zero V
 		return zero, false
 	}
-	return c.lru.Get(k)
+	return c.lookup(k)
 }
 
 func (c *ttlCache[K, V]) put(k K, v V, _ time.Time) {
@@ -65,8 +83,8 @@ type loadingCache[K comparable, V any] struct {
 	floor     uint64       // loads started before this gen are not stored
 }
 
-func newLoadingCache[K comparable, V any](ttl time.Duration, max int) *loadingCache[K, V] {
-	return &loadingCache[K, V]{ttlCache: newTTLCache[K, V](ttl, max), forgotten: map[K]uint64{}}
+func newLoadingCache[K comparable, V any](name string, ttl time.Duration, max int) *loadingCache[K, V] {
+	return &loadingCache[K, V]{ttlCache: newTTLCache[K, V](name, ttl, max), forgotten: map[K]uint64{}}
 }
 
 // getOrLoad returns the value of k, loading it with load when needed. load
@@ -76,7 +94,7 @@ func (c *loadingCache[K, V]) getOrLoad(ctx context.Context, k K, now time.Time, 
 	if c.lru == nil {
 		return load(ctx)
 	}
-	if v, ok := c.lru.Get(k); ok {
+	if v, ok := c.lookup(k); ok {
 		return v, nil
 	}
 	// A load is shared only by callers that arrive between the same two

@@ -9,7 +9,7 @@ import (
 )
 
 func TestLoadingCacheLoadsOnce(t *testing.T) {
-	c := newLoadingCache[string, int](time.Minute, 10)
+	c := newLoadingCache[string, int]("test", time.Minute, 10)
 	var loads atomic.Int32
 	release := make(chan struct{})
 	load := func(context.Context) (int, error) {
@@ -41,7 +41,7 @@ func TestLoadingCacheLoadsOnce(t *testing.T) {
 		t.Fatalf("cached read = %d, want 1 without a load", v)
 	}
 	// TTL 0: no caching at all.
-	off := newLoadingCache[string, int](0, 10)
+	off := newLoadingCache[string, int]("test", 0, 10)
 	n := 0
 	for range 3 {
 		_, _ = off.getOrLoad(context.Background(), "k", time.Now(), func(context.Context) (int, error) { n++; return n, nil })
@@ -56,7 +56,7 @@ func TestLoadingCacheLoadsOnce(t *testing.T) {
 // join the old load but sees the new value.
 func TestLoadingCacheForgetBeatsALoadInFlight(t *testing.T) {
 	for _, all := range []bool{false, true} {
-		c := newLoadingCache[uint64, string](time.Hour, 10)
+		c := newLoadingCache[uint64, string]("test", time.Hour, 10)
 		started, release := make(chan struct{}), make(chan struct{})
 		row := "old"
 		var mu sync.Mutex
@@ -95,7 +95,7 @@ func TestLoadingCacheForgetBeatsALoadInFlight(t *testing.T) {
 }
 
 func TestTTLCacheEvictsOneWhenFull(t *testing.T) {
-	c := newTTLCache[int, int](time.Hour, 3)
+	c := newTTLCache[int, int]("test", time.Hour, 3)
 	for i := range 4 {
 		c.put(i, i, time.Now())
 	}

@@ -18,6 +18,7 @@ import (
 // big table or on a filesort of product_listing. Full-text shapes may sort:
 // they sort at most SearchMaxMatches rows (the derived table), by design.
 func TestEveryListingShapeUsesAnIndex(t *testing.T) {
+	t.Parallel()
 	d := dbtest.New(t)
 	ctx := context.Background()
 	if _, err := seed.Load(ctx, d.Store, seed.Options{Products: 4000, Seed: 3, Chunk: 2000}); err != nil {

@@ -7,6 +7,8 @@ import (
 	"io"
 
 	"github.com/shelfcommerce/shelf/internal/importer"
+	"github.com/shelfcommerce/shelf/internal/metrics"
+	"github.com/shelfcommerce/shelf/internal/problem"
 	"github.com/shelfcommerce/shelf/internal/store"
 )
 
@@ -111,8 +113,14 @@ func badRows(written []importer.Variant, errs []importer.RowError) int {
 }
 
 // ErrFile wraps a problem with the file found before anything was written
-// (not CSV, a required column missing): the caller answers 400.
+// (not CSV, a required column missing): a 400 naming the line.
 type ErrFile struct{ *importer.FileError }
+
+// Problem is the 400 that answers it.
+func (e *ErrFile) Problem() *problem.Error {
+	return &problem.Error{Kind: problem.Invalid, Detail: "the file cannot be imported: " + e.Error(),
+		Extra: map[string]any{"line": e.Line}}
+}
 
 // Import reads a file and writes it batch by batch, each batch in its own
 // transaction (retried whole on a lost lock race), as it is read: memory stays
@@ -193,7 +201,11 @@ func Import(ctx context.Context, st *store.Store, r io.Reader, opts ImportOption
 		defer func() { _ = finish(false) }()
 	}
 	wrote := false
+	var rows rowTally
 	for b := range ch {
+		if len(b.products) == 0 {
+			rows[Failed] += b.rows
+		}
 		for _, pe := range b.rejected {
 			rep.Failed++
 			for _, e := range pe.Errors {
@@ -223,6 +235,7 @@ func Import(ctx context.Context, st *store.Store, r io.Reader, opts ImportOption
 				return nil, err
 			}
 			wrote = true
+			rows.add(b.products, results, b.rows)
 			for _, r := range results {
 				switch r.Outcome {
 				case Created:
@@ -238,6 +251,9 @@ func Import(ctx context.Context, st *store.Store, r io.Reader, opts ImportOption
 					rep.addError(e)
 				}
 			}
+		}
+		if single == nil {
+			rows.count() // this batch is committed
 		}
 		if opts.Progress != nil {
 			opts.Progress(rep.Rows)
@@ -266,5 +282,36 @@ func Import(ctx context.Context, st *store.Store, r io.Reader, opts ImportOption
 			return nil, err
 		}
 	}
+	if !opts.DryRun {
+		rows.count()
+	}
 	return rep, nil
+}
+
+// rowTally counts an import's variant rows by the outcome of their product
+// until they are committed, for shelf_import_rows_total.
+type rowTally [Failed + 1]int
+
+// add tallies one written batch of rows variant rows: a product's variants
+// that were written under its outcome, every other row as failed.
+func (t *rowTally) add(products []*importer.Product, results []ProductResult, rows int) {
+	for i, r := range results {
+		if r.Outcome == Failed || i >= len(products) {
+			continue
+		}
+		n := max(0, len(products[i].Variants)-len(r.Errors))
+		t[r.Outcome] += n
+		rows -= n
+	}
+	t[Failed] += max(0, rows)
+}
+
+// count adds the tally to the metric and starts over.
+func (t *rowTally) count() {
+	for o, n := range t {
+		if n > 0 {
+			metrics.ImportRows.WithLabelValues(Outcome(o).String()).Add(float64(n))
+		}
+	}
+	*t = rowTally{}
 }

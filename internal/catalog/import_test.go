@@ -14,6 +14,8 @@ import (
 	"github.com/shelfcommerce/shelf/internal/store"
 )
 
+func TestMain(m *testing.M) { dbtest.Main(m) }
+
 func sampleCSV(products int) string {
 	var b strings.Builder
 	b.WriteString("handle,title,sku,price,stock,option1_name,option1_value,category,image_urls\n")
@@ -92,6 +94,7 @@ func snapshot(t *testing.T, d *dbtest.DB) string {
 // midway leaves only whole batches, and running the file again ends with
 // exactly the data of one uninterrupted import.
 func TestImportCutMidwayThenRerunEqualsOneCleanImport(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	file := sampleCSV(40)
 	opts := catalog.ImportOptions{Format: "csv", Currency: "USD", Actor: "test", BatchRows: 12}
@@ -177,6 +180,7 @@ func listingState(t *testing.T, d interface {
 // in the file (that variant is left out), and a re-import that updates some
 // products while creating others in the same batch.
 func TestFirstImportListingEqualsSyncListing(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	d := dbtest.New(t)
 	file := func(products int, bump int) string {
@@ -267,6 +271,7 @@ func TestFirstImportListingEqualsSyncListing(t *testing.T) {
 // is not 1 the writer reads new ids back instead of deriving them, and the
 // import stores exactly what it stores elsewhere.
 func TestImportWhereIDsCannotBeDerived(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	file := sampleCSV(30)
 	opts := catalog.ImportOptions{Format: "csv", Currency: "USD", Actor: "test", BatchRows: 20}
@@ -301,6 +306,7 @@ func TestImportWhereIDsCannotBeDerived(t *testing.T) {
 // The report's rows count each variant row once, however many errors it has
 // and whether its product was rejected or written without it.
 func TestImportReportCountsEachRowOnce(t *testing.T) {
+	t.Parallel()
 	d := dbtest.New(t)
 	ctx := context.Background()
 	csvFile := "handle,title,sku,price,stock\n" +
@@ -334,6 +340,7 @@ not json
 // the stock rows of the products it would update, or every order for those
 // SKUs would wait for the dry run to finish (and time out on a large file).
 func TestDryRunDoesNotHoldStockAgainstOrders(t *testing.T) {
+	t.Parallel()
 	d := dbtest.New(t)
 	ctx := context.Background()
 	file := sampleCSV(6)

@@ -318,7 +318,7 @@ type seek struct {
 // Cursors are: version, sort, issued-at (s), filter fingerprint, product id,
 // numeric key, title key; then an HMAC-SHA256 (truncated to 16 bytes) over
 // all of it, base64url. A cursor that was altered, forged, signed with
-// another key (another process without SHELF_CURSOR_SECRET), made for other
+// another key (before SHELF_CURSOR_SECRET changed), made for other
 // filters or sort, or older than CursorTTL is refused with a 400.
 const (
 	cursorVersion = 1
@@ -360,13 +360,13 @@ func decodeCursor(key []byte, q *ListQuery, c string, now time.Time) (seek, erro
 	}
 	b, err := base64.RawURLEncoding.DecodeString(c)
 	if err != nil || len(b) < cursorHead+cursorMAC {
-		return seek{}, bad("is not a cursor from this listing")
+		return seek{}, bad("is not a cursor from this listing (pass next_cursor exactly as it was returned)")
 	}
 	body, mac := b[:len(b)-cursorMAC], b[len(b)-cursorMAC:]
 	m := hmac.New(sha256.New, key)
 	m.Write(body)
 	if !hmac.Equal(m.Sum(nil)[:cursorMAC], mac) || body[0] != cursorVersion {
-		return seek{}, bad("is not a cursor from this listing")
+		return seek{}, bad("has a signature this service does not recognise: it was altered, or signed with a key since changed (SHELF_CURSOR_SECRET)")
 	}
 	if body[1] != sortCode[q.Sort] || !hmac.Equal(body[10:18], q.fingerprint()) {
 		return seek{}, bad("was made for other filters or another sort")

@@ -120,7 +120,11 @@ func listingFrom(b *selectQuery, q *ListQuery, maxMatches int, index string) {
 		return
 	}
 	bq := booleanQuery(q.Terms)
-	b.From("(SELECT p.id, CAST(MATCH("+ftColumns+") AGAINST (? IN BOOLEAN MODE) * 1000000 AS SIGNED) AS rel"+
+	// The relevance is capped before it is scaled: right after a product is
+	// rewritten, InnoDB's full-text statistics can give a match an enormous
+	// score, and scaling that past the DOUBLE range is an error, not a
+	// large number.
+	b.From("(SELECT p.id, CAST(LEAST(MATCH("+ftColumns+") AGAINST (? IN BOOLEAN MODE), 1000000) * 1000000 AS SIGNED) AS rel"+
 		" FROM products p WHERE MATCH("+ftColumns+") AGAINST (? IN BOOLEAN MODE) AND p.status = 'active'"+
 		" LIMIT "+strconv.Itoa(maxMatches)+") m JOIN product_listing pl ON pl.product_id = m.id", bq, bq)
 }

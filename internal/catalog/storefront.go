@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/shelfcommerce/shelf/internal/events"
+	"github.com/shelfcommerce/shelf/internal/metrics"
 	"github.com/shelfcommerce/shelf/internal/money"
 	"github.com/shelfcommerce/shelf/internal/problem"
 	"github.com/shelfcommerce/shelf/internal/store"
@@ -67,15 +68,15 @@ func NewStorefront(st *store.Store, cfg StorefrontConfig) *Storefront {
 	}
 	return &Storefront{
 		st: st, cfg: cfg, key: cursorKey(cfg.CursorSecret), now: time.Now,
-		detail:  newLoadingCache[uint64, *RenderedProduct](cfg.DetailTTL, 50000),
-		slugIDs: newTTLCache[string, uint64](cfg.DetailTTL, 50000),
-		facets:  newLoadingCache[string, map[string]any](cfg.FacetTTL, 5000),
+		detail:  newLoadingCache[uint64, *RenderedProduct](metrics.CacheDetail, cfg.DetailTTL, 50000),
+		slugIDs: newTTLCache[string, uint64](metrics.CacheSlug, cfg.DetailTTL, 50000),
+		facets:  newLoadingCache[string, map[string]any](metrics.CacheFacets, cfg.FacetTTL, 5000),
 		// Full-text pages cost in proportion to how many products match a
 		// word, so the popular searches are kept as long as facets are.
-		searches: newLoadingCache[string, *ListPage](cfg.FacetTTL, 5000),
+		searches: newLoadingCache[string, *ListPage](metrics.CacheSearch, cfg.FacetTTL, 5000),
 		// A category's slug names the same id for its whole life, unless it is
 		// deleted and another takes the slug; a second is plenty.
-		catBySlug: newTTLCache[string, categoryRef](time.Second, 10000),
+		catBySlug: newTTLCache[string, categoryRef](metrics.CacheCategories, time.Second, 10000),
 	}
 }
 

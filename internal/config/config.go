@@ -21,10 +21,13 @@ type Var struct {
 // Vars lists every variable Shelf reads, in the order `--help` shows them.
 var Vars = []Var{
 	{"SHELF_MYSQL_DSN", "root@tcp(127.0.0.1:3306)/shelf", "go-sql-driver DSN; parseTime, UTC, utf8mb4 and strict sql_mode are forced"},
+	{"SHELF_MYSQL_READ_DSN", "", "optional DSN for storefront reads (a replica, or the local Galera node); writes, admin reads and reads that must see them stay on SHELF_MYSQL_DSN"},
 	{"SHELF_ADDR", ":8080", "listen address"},
 	{"SHELF_DB_MAX_OPEN", "8", "max open DB connections (throughput stops growing above ~8 on 2 cores)"},
 	{"SHELF_DB_MAX_IDLE", "8", "max idle DB connections"},
 	{"SHELF_DB_CONN_LIFETIME", "5m", "max lifetime of a DB connection"},
+	{"SHELF_DB_RETRY_BUDGET", "3s", "how long a write that lost a lock race or a Galera certification is retried (jittered exponential backoff) before a 503; at least 5 attempts"},
+	{"SHELF_DB_TIMEOUT", "5s", "how long one request may wait for the database in all (imports excepted): past it, and whenever the database is down, frozen or refusing, the answer is 503 with Retry-After"},
 	{"SHELF_READ_TIMEOUT", "30s", "HTTP read timeout (imports extend their own)"},
 	{"SHELF_WRITE_TIMEOUT", "30s", "HTTP write timeout (imports extend their own)"},
 	{"SHELF_IDLE_TIMEOUT", "120s", "HTTP keep-alive idle timeout"},
@@ -34,7 +37,7 @@ var Vars = []Var{
 	{"SHELF_IMPORT_TIMEOUT", "1h", "how long one import request may take"},
 	{"SHELF_CORS_ORIGINS", "", "comma-separated storefront origins allowed by CORS (empty: no CORS)"},
 	{"SHELF_TRUSTED_PROXIES", "", "comma-separated CIDRs whose X-Forwarded-For is trusted (empty: none)"},
-	{"SHELF_CURSOR_SECRET", "(random per process)", "key that signs listing cursors; unset, cursors do not survive a restart nor cross instances: set it when several instances serve one storefront"},
+	{"SHELF_CURSOR_SECRET", "(a key kept in the database)", "key that signs listing and order cursors; unset, every instance on the database shares one it creates there on first start"},
 	{"SHELF_DETAIL_CACHE_TTL", "5m", "how long a rendered product page may be served from memory; a safety net only: writes clear the pages they change (this instance before answering, others from the change feed within a second); 0 disables"},
 	{"SHELF_FACET_CACHE_TTL", "2m", "how long facet counts and full-text pages of one query may be reused; a safety net only, cleared by the change feed like product pages; 0 disables"},
 	{"SHELF_SEARCH_MAX_MATCHES", "10000", "most full-text matches one q= considers (bounds broad searches)"},
@@ -42,12 +45,27 @@ var Vars = []Var{
 	{"SHELF_IDEMPOTENCY_TTL", "24h", "how long order Idempotency-Keys are remembered"},
 	{"SHELF_EVENT_RETENTION", "168h", "how long change-feed events are kept; a client resuming from an older id gets an event: reset"},
 	{"SHELF_EVENT_POLL", "25ms", "how often an instance looks for other instances' events (its own wake it at once)"},
+	{"SHELF_WEBHOOK_RETRY_SCHEDULE", "5s,30s,2m,15m,1h,6h,24h", "delays between webhook delivery attempts (comma-separated durations); after the last, the webhook is marked failing"},
+	{"SHELF_WEBHOOK_ALLOW_PRIVATE", "false", "true allows http and loopback/private webhook targets (development only)"},
+	{"SHELF_WEBHOOK_WORKERS", "8", "webhook deliveries one instance sends at once"},
 	{"SHELF_LOG_LEVEL", "info", "debug, info, warn or error"},
+	{"SHELF_PENDING_ORDER_TTL", "1h", "an order still pending (unpaid) this long is cancelled with cancel_reason \"expired\" and its stock returned; 0 never expires orders"},
+	{"SHELF_ORDER_RATE_LIMIT", "30", "anonymous POST /v1/orders per client address per minute (429 above it; requests with an admin API key are not counted); 0 disables"},
+	{"SHELF_AUTH_FAILURE_LIMIT", "10", "failed API-key attempts per client address per minute; above it that address gets 429 for API-key requests until the minute refills; 0 disables"},
+	{"SHELF_ORDER_MAX_LINES", "100", "most lines in one order"},
+	{"SHELF_ORDER_MAX_LINE_QUANTITY", "1000", "most units of one line"},
+	{"SHELF_ORDER_MAX_UNITS", "1000", "most units in one order, all lines together"},
+	{"SHELF_MAX_CONNS", "4096", "most open client connections; more wait in the kernel's accept queue (keep it well below the file descriptor limit, ulimit -n)"},
+	{"SHELF_MAX_CONNS_PER_IP", "256", "most open connections from one peer address; more are closed at once (trusted proxies are exempt); 0 disables"},
+	{"SHELF_METRICS_ADDR", "", "serve /metrics on this address only (e.g. 127.0.0.1:9090) instead of on SHELF_ADDR, for deployments that do not want it public"},
 }
 
 // Config is the validated configuration.
 type Config struct {
 	DSN             string
+	ReadDSN         string
+	DBTimeout       time.Duration
+	RetryBudget     time.Duration
 	Addr            string
 	Pool            store.PoolConfig
 	ReadTimeout     time.Duration
@@ -68,6 +86,28 @@ type Config struct {
 	EventRetention  time.Duration
 	EventPoll       time.Duration
 	LogLevel        string
+	// WebhookSchedule is the delay before each webhook retry.
+	WebhookSchedule     []time.Duration
+	WebhookAllowPrivate bool
+	WebhookWorkers      int
+	Abuse               Abuse
+}
+
+// Abuse is what bounds an anonymous client: order expiry, rate limits,
+// order caps, connection caps, and where /metrics is served.
+type Abuse struct {
+	// PendingOrderTTL: 0 means pending orders never expire.
+	PendingOrderTTL time.Duration
+	// OrderRateLimit and AuthFailureLimit are per client address per
+	// minute; 0 disables each.
+	OrderRateLimit   int
+	AuthFailureLimit int
+	OrderMaxLines    int
+	OrderMaxLineQty  int
+	OrderMaxUnits    int
+	MaxConns         int
+	MaxConnsPerIP    int
+	MetricsAddr      string
 }
 
 // Load reads and validates the configuration; the error names every bad
@@ -99,6 +139,14 @@ func Load(getenv func(string) string) (Config, error) {
 		}
 		return d
 	}
+	// count is a whole number >= 0 (0 turns the feature off).
+	count := func(name string) int {
+		n, err := strconv.Atoi(get(name))
+		if err != nil || n < 0 {
+			errs = append(errs, fmt.Sprintf("%s=%q: must be a whole number, 0 or more", name, get(name)))
+		}
+		return n
+	}
 	num := func(name string) int64 {
 		n, err := strconv.ParseInt(get(name), 10, 64)
 		if err != nil || n <= 0 {
@@ -107,8 +155,11 @@ func Load(getenv func(string) string) (Config, error) {
 		return n
 	}
 	c := Config{
-		DSN:  get("SHELF_MYSQL_DSN"),
-		Addr: get("SHELF_ADDR"),
+		DSN:         get("SHELF_MYSQL_DSN"),
+		ReadDSN:     get("SHELF_MYSQL_READ_DSN"),
+		DBTimeout:   dur("SHELF_DB_TIMEOUT"),
+		RetryBudget: dur("SHELF_DB_RETRY_BUDGET"),
+		Addr:        get("SHELF_ADDR"),
 		Pool: store.PoolConfig{
 			MaxOpen:     int(num("SHELF_DB_MAX_OPEN")),
 			MaxIdle:     int(num("SHELF_DB_MAX_IDLE")),
@@ -130,11 +181,56 @@ func Load(getenv func(string) string) (Config, error) {
 		EventRetention:  dur("SHELF_EVENT_RETENTION"),
 		EventPoll:       dur("SHELF_EVENT_POLL"),
 		LogLevel:        strings.ToLower(get("SHELF_LOG_LEVEL")),
+		WebhookWorkers:  int(num("SHELF_WEBHOOK_WORKERS")),
+	}
+	c.WebhookSchedule = []time.Duration{}
+	for _, p := range strings.Split(get("SHELF_WEBHOOK_RETRY_SCHEDULE"), ",") {
+		d, err := time.ParseDuration(strings.TrimSpace(p))
+		if err != nil || d <= 0 || d > 7*24*time.Hour {
+			errs = append(errs, fmt.Sprintf("SHELF_WEBHOOK_RETRY_SCHEDULE: %q must be a duration from 1ms to 168h, e.g. 5s,30s,2m", p))
+			continue
+		}
+		c.WebhookSchedule = append(c.WebhookSchedule, d)
+	}
+	if len(c.WebhookSchedule) > 20 {
+		errs = append(errs, "SHELF_WEBHOOK_RETRY_SCHEDULE: at most 20 retries")
+	}
+	if v, err := strconv.ParseBool(get("SHELF_WEBHOOK_ALLOW_PRIVATE")); err != nil {
+		errs = append(errs, fmt.Sprintf("SHELF_WEBHOOK_ALLOW_PRIVATE=%q: must be true or false", get("SHELF_WEBHOOK_ALLOW_PRIVATE")))
+	} else {
+		c.WebhookAllowPrivate = v
+	}
+	c.Abuse = Abuse{
+		OrderRateLimit:   count("SHELF_ORDER_RATE_LIMIT"),
+		AuthFailureLimit: count("SHELF_AUTH_FAILURE_LIMIT"),
+		OrderMaxLines:    int(num("SHELF_ORDER_MAX_LINES")),
+		OrderMaxLineQty:  int(num("SHELF_ORDER_MAX_LINE_QUANTITY")),
+		OrderMaxUnits:    int(num("SHELF_ORDER_MAX_UNITS")),
+		MaxConns:         int(num("SHELF_MAX_CONNS")),
+		MaxConnsPerIP:    count("SHELF_MAX_CONNS_PER_IP"),
+		MetricsAddr:      get("SHELF_METRICS_ADDR"),
+	}
+	if d, err := time.ParseDuration(get("SHELF_PENDING_ORDER_TTL")); err != nil || d < 0 || (d > 0 && d < time.Minute) {
+		errs = append(errs, fmt.Sprintf("SHELF_PENDING_ORDER_TTL=%q: must be 0 (never) or a duration of at least 1m such as 1h", get("SHELF_PENDING_ORDER_TTL")))
+	} else {
+		c.Abuse.PendingOrderTTL = d
+	}
+	if a := c.Abuse.MetricsAddr; a != "" {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			errs = append(errs, fmt.Sprintf("SHELF_METRICS_ADDR=%q: must be host:port or :port", a))
+		}
 	}
 	if _, err := store.NormalizeDSN(c.DSN); err != nil {
 		errs = append(errs, err.Error())
 	} else if store.DatabaseName(c.DSN) == "" {
 		errs = append(errs, fmt.Sprintf("SHELF_MYSQL_DSN=%q: must name a database, e.g. root@tcp(127.0.0.1:3306)/shelf", c.DSN))
+	}
+	if c.ReadDSN != "" {
+		if _, err := store.NormalizeDSN(c.ReadDSN); err != nil {
+			errs = append(errs, "SHELF_MYSQL_READ_DSN: "+err.Error())
+		} else if store.DatabaseName(c.ReadDSN) == "" {
+			errs = append(errs, fmt.Sprintf("SHELF_MYSQL_READ_DSN=%q: must name a database", c.ReadDSN))
+		}
 	}
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		errs = append(errs, fmt.Sprintf("SHELF_ADDR=%q: must be host:port or :port", c.Addr))

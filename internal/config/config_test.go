@@ -1,6 +1,7 @@
 package config
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
 func TestDefaultsAreUsable(t *testing.T) {
+	t.Parallel()
 	c, err := Load(env(nil))
 	if err != nil {
 		t.Fatalf("defaults rejected: %v", err)
@@ -17,11 +19,12 @@ func TestDefaultsAreUsable(t *testing.T) {
 		t.Fatalf("unexpected defaults: %+v", c)
 	}
 	if c.CursorSecret != "" {
-		t.Fatalf("the cursor secret must default to empty (random per process), got %q", c.CursorSecret)
+		t.Fatalf("the cursor secret must default to empty (the key kept in the database), got %q", c.CursorSecret)
 	}
 }
 
 func TestEveryBadVariableIsNamed(t *testing.T) {
+	t.Parallel()
 	_, err := Load(env(map[string]string{
 		"SHELF_MYSQL_DSN":       "root@tcp(127.0.0.1:3306)/",
 		"SHELF_READ_TIMEOUT":    "soon",
@@ -41,6 +44,7 @@ func TestEveryBadVariableIsNamed(t *testing.T) {
 }
 
 func TestListsAreParsed(t *testing.T) {
+	t.Parallel()
 	c, err := Load(env(map[string]string{
 		"SHELF_CORS_ORIGINS":    "https://a.example, https://b.example",
 		"SHELF_TRUSTED_PROXIES": "10.0.0.0/8,192.0.2.7",
@@ -54,6 +58,7 @@ func TestListsAreParsed(t *testing.T) {
 }
 
 func TestStorefrontCachesAndSearchCap(t *testing.T) {
+	t.Parallel()
 	c, err := Load(env(nil))
 	if err != nil {
 		t.Fatal(err)
@@ -68,6 +73,27 @@ func TestStorefrontCachesAndSearchCap(t *testing.T) {
 	for _, name := range []string{"SHELF_DETAIL_CACHE_TTL", "SHELF_FACET_CACHE_TTL", "SHELF_SEARCH_MAX_MATCHES"} {
 		if err == nil || !strings.Contains(err.Error(), name) {
 			t.Errorf("error does not name %s: %v", name, err)
+		}
+	}
+}
+
+func TestWebhookSettings(t *testing.T) {
+	c, err := Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []time.Duration{5 * time.Second, 30 * time.Second, 2 * time.Minute, 15 * time.Minute, time.Hour, 6 * time.Hour, 24 * time.Hour}
+	if !slices.Equal(c.WebhookSchedule, want) || c.WebhookAllowPrivate || c.WebhookWorkers != 8 {
+		t.Fatalf("webhook defaults: %v %v %d", c.WebhookSchedule, c.WebhookAllowPrivate, c.WebhookWorkers)
+	}
+	c, err = Load(env(map[string]string{"SHELF_WEBHOOK_RETRY_SCHEDULE": "10ms, 1s", "SHELF_WEBHOOK_ALLOW_PRIVATE": "true"}))
+	if err != nil || !slices.Equal(c.WebhookSchedule, []time.Duration{10 * time.Millisecond, time.Second}) || !c.WebhookAllowPrivate {
+		t.Fatalf("got %v %v, %v", c.WebhookSchedule, c.WebhookAllowPrivate, err)
+	}
+	_, err = Load(env(map[string]string{"SHELF_WEBHOOK_RETRY_SCHEDULE": "5s,soon,-1s", "SHELF_WEBHOOK_ALLOW_PRIVATE": "yes please"}))
+	for _, s := range []string{`"soon"`, `"-1s"`, "SHELF_WEBHOOK_ALLOW_PRIVATE"} {
+		if err == nil || !strings.Contains(err.Error(), s) {
+			t.Errorf("error %v does not name %s", err, s)
 		}
 	}
 }

@@ -1,6 +1,14 @@
 // Package dbtest gives tests a real, throwaway, fully migrated MySQL/MariaDB
 // database. Shelf's tests never mock the database: the behaviour that matters
 // (locks, collations, strict mode, index choice) lives in the server.
+//
+// Running every migration for every test costs more than the tests
+// themselves, so the first database a test process asks for is migrated with
+// goose and its schema (each table's SHOW CREATE TABLE, and the rows goose
+// keeps) is remembered; every later database of the process is built from
+// that copy. Nothing is shared between databases and no template database is
+// left on the server, so tests of one package can run in parallel and so can
+// packages.
 package dbtest
 
 import (
@@ -10,6 +18,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -36,31 +45,80 @@ type DB struct {
 	DSN  string // DSN of this database, for code that opens its own pool
 }
 
-// New creates a database with a random name, migrates it to the latest
-// version, opens a Store on it, and drops it when the test ends.
+// New returns an empty database at the latest migration with a Store open
+// on it, for this test alone. When the test ends the Store is closed and the
+// database dropped, or, under Main, emptied and kept for a later test.
 func New(t testing.TB) *DB {
 	t.Helper()
 	ctx := context.Background()
-	dsn, name, err := Create(ctx)
-	if err != nil {
-		t.Fatalf("dbtest: %v", err)
+	dsn, name, ok := takeSpare()
+	if !ok {
+		var err error
+		if dsn, name, err = Create(ctx); err != nil {
+			t.Fatalf("dbtest: %v", err)
+		}
 	}
-	t.Cleanup(func() { Drop(context.Background(), name) })
-	if err := Migrate(ctx, dsn); err != nil {
-		t.Fatalf("dbtest: migrate %s: %v", name, err)
+	var st *store.Store
+	t.Cleanup(func() {
+		if st != nil {
+			st.Close()
+		}
+		giveBack(context.Background(), dsn, name)
+	})
+	if !ok {
+		if err := migrated(ctx, dsn); err != nil {
+			t.Fatalf("dbtest: migrate %s: %v", name, err)
+		}
 	}
 	st, err := store.Open(ctx, dsn, store.DefaultPool)
 	if err != nil {
 		t.Fatalf("dbtest: open %s: %v", name, err)
 	}
-	t.Cleanup(func() { st.Close() })
 	return &DB{Store: st, Name: name, DSN: dsn}
 }
 
-// Create makes an empty database named shelf_test_<random> and returns its
-// DSN and name.
+// Main runs a test package's tests, handing each database a test is done
+// with, emptied, to a later test (emptying the few tables a test wrote costs
+// far less than building a schema), and drops every database it kept when
+// the tests are done. A package whose tests call New has
+//
+//	func TestMain(m *testing.M) { dbtest.Main(m) }
+//
+// Without it each test's database is dropped when the test ends.
+func Main(m *testing.M) {
+	spare.Lock()
+	spare.on = true
+	spare.Unlock()
+	code := m.Run()
+	spare.Lock()
+	left := spare.free
+	spare.free, spare.on = nil, false
+	spare.Unlock()
+	for _, d := range left {
+		Drop(context.Background(), d.name)
+	}
+	os.Exit(code)
+}
+
+type spareDB struct{ dsn, name string }
+
+// spare holds the emptied databases of tests that have ended (under Main).
+var spare struct {
+	sync.Mutex
+	on   bool
+	free []spareDB
+}
+
+// Create makes an empty database named shelf_test_<random> on ServerDSN and
+// returns its DSN and name.
 func Create(ctx context.Context) (dsn, name string, err error) {
-	cfg, err := mysql.ParseDSN(ServerDSN())
+	return CreateOn(ctx, ServerDSN())
+}
+
+// CreateOn is Create on another server (a private one, or a cluster node),
+// given by a DSN without a database.
+func CreateOn(ctx context.Context, server string) (dsn, name string, err error) {
+	cfg, err := mysql.ParseDSN(server)
 	if err != nil {
 		return "", "", fmt.Errorf("parse test DSN: %w", err)
 	}
@@ -85,7 +143,7 @@ func Create(ctx context.Context) (dsn, name string, err error) {
 	return cfg.FormatDSN(), name, nil
 }
 
-// Migrate brings the database at dsn to the latest migration.
+// Migrate brings the database at dsn to the latest migration with goose.
 func Migrate(ctx context.Context, dsn string) error {
 	sqlDB, err := store.OpenDB(ctx, dsn, store.PoolConfig{MaxOpen: 2, MaxIdle: 2, MaxLifetime: time.Minute})
 	if err != nil {
@@ -101,8 +159,11 @@ func Migrate(ctx context.Context, dsn string) error {
 }
 
 // Drop removes a database made by Create.
-func Drop(ctx context.Context, name string) {
-	cfg, err := mysql.ParseDSN(ServerDSN())
+func Drop(ctx context.Context, name string) { DropOn(ctx, ServerDSN(), name) }
+
+// DropOn removes a database made by CreateOn.
+func DropOn(ctx context.Context, server, name string) {
+	cfg, err := mysql.ParseDSN(server)
 	if err != nil {
 		return
 	}
@@ -113,4 +174,34 @@ func Drop(ctx context.Context, name string) {
 	}
 	defer admin.Close()
 	_, _ = admin.ExecContext(ctx, "DROP DATABASE IF EXISTS `"+name+"`")
+}
+
+func takeSpare() (dsn, name string, ok bool) {
+	spare.Lock()
+	defer spare.Unlock()
+	if n := len(spare.free); n > 0 {
+		d := spare.free[n-1]
+		spare.free = spare.free[:n-1]
+		return d.dsn, d.name, true
+	}
+	return "", "", false
+}
+
+// giveBack keeps an ended test's database for the next test when Main runs
+// and the database can be emptied back to the migrated schema; else it
+// drops it.
+func giveBack(ctx context.Context, dsn, name string) {
+	spare.Lock()
+	on := spare.on
+	spare.Unlock()
+	if on && empty(ctx, dsn) {
+		spare.Lock()
+		if spare.on {
+			spare.free = append(spare.free, spareDB{dsn: dsn, name: name})
+			spare.Unlock()
+			return
+		}
+		spare.Unlock()
+	}
+	Drop(ctx, name)
 }

@@ -10,6 +10,7 @@ import (
 )
 
 func TestOwnCSVExample(t *testing.T) {
+	t.Parallel()
 	b, err := os.ReadFile("testdata/example.csv")
 	if err != nil {
 		t.Fatal(err)
@@ -54,6 +55,7 @@ func TestOwnCSVExample(t *testing.T) {
 const ownHeader = "handle,title,sku,price,compare_at_price,currency,stock,option1_name,option1_value,attributes,status\n"
 
 func TestOwnCSVRows(t *testing.T) {
+	t.Parallel()
 	res := readAll(t, "csv", ownHeader+
 		"Tee,Tee,T1,1,,,,,,,\n"+ // handles are not lower-cased in the own format
 		"mug,Mug,M1,1,,,,Size,S,,\n"+
@@ -101,6 +103,7 @@ func TestOwnCSVRows(t *testing.T) {
 }
 
 func TestNDJSON(t *testing.T) {
+	t.Parallel()
 	long := `{"handle":"big","title":"` + strings.Repeat("x", MaxLineBytes) + `"}`
 	input := "\ufeff" + `{"handle":"tee","title":"Tee ✓","description":"<p>hi</p>","brand":"Acme","status":"Draft","type":"Shirts","category":"Apparel > Shirts","tags":["a","b","a"],"attributes":{"Material":["cotton","cotton"],"fit":"slim"},"images":[{"src":"https://x/1.jpg","alt":"front"},{"src":"https://x/2.jpg"}],"variants":[{"sku":"T-M-R","price":"19.99","compare_at_price":"25.00","currency":"usd","stock":10,"options":{"Size":"M","Colour":"Red"}},{"sku":"T-L-R","price":"21","options":{"Colour":"Red","Size":"L"},"unknown":true}],"extra":{"ignored":[1,2]}}` + "\r\n" +
 		"\n" +
@@ -185,6 +188,7 @@ func TestNDJSON(t *testing.T) {
 }
 
 func TestNDJSONDuplicateVariants(t *testing.T) {
+	t.Parallel()
 	res := readAll(t, "ndjson", `{"handle":"a","title":"A","variants":[{"sku":"X","price":"1","options":{"Size":"S"}},{"sku":"X","price":"1","options":{"Size":"M"}},{"sku":"Y","price":"1","options":{"Size":"S"}}]}`)
 	if len(res.products) != 1 {
 		t.Fatalf("errs %v", res.errs)

@@ -10,6 +10,7 @@ import (
 )
 
 func TestShopifyTemplate(t *testing.T) {
+	t.Parallel()
 	res := readAll(t, "shopify", string(readShopifyFile(t, "shopify_product_template.csv")))
 	if len(res.errs) != 0 {
 		t.Fatalf("errors: %v", res.errs)
@@ -48,6 +49,7 @@ func TestShopifyTemplate(t *testing.T) {
 }
 
 func TestShopifyCandles(t *testing.T) {
+	t.Parallel()
 	res := readAll(t, "shopify", string(readShopifyFile(t, "candles_products_export.csv")))
 	if len(res.errs) != 0 {
 		t.Fatalf("errors: %v", res.errs)
@@ -87,6 +89,7 @@ func TestShopifyCandles(t *testing.T) {
 }
 
 func TestShopifyPetStore(t *testing.T) {
+	t.Parallel()
 	res := readAll(t, "shopify", string(readShopifyFile(t, "pet-store_products_export.csv")))
 	if len(res.errs) != 0 {
 		t.Fatalf("errors: %v", res.errs)
@@ -149,6 +152,7 @@ func TestShopifyPetStore(t *testing.T) {
 const classicHeader = "Handle,Title,Body (HTML),Vendor,Type,Tags,Published,Option1 Name,Option1 Value,Option2 Name,Option2 Value,Variant SKU,Variant Inventory Qty,Variant Price,Variant Compare At Price,Image Src,Image Position,Image Alt Text,Status\n"
 
 func TestShopifyRows(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name  string
 		input string
@@ -403,6 +407,7 @@ func TestShopifyRows(t *testing.T) {
 // TestShopifyStreams checks that a product is returned as soon as the next product's first
 // row has been read, without waiting for the rest of the input.
 func TestShopifyStreams(t *testing.T) {
+	t.Parallel()
 	pr, pw := io.Pipe()
 	defer pw.Close()
 	go func() {
@@ -419,6 +424,7 @@ func TestShopifyStreams(t *testing.T) {
 }
 
 func TestNewReader(t *testing.T) {
+	t.Parallel()
 	if _, err := NewReader("xlsx", strings.NewReader(""), Options{Currency: "USD"}); err == nil || !strings.Contains(err.Error(), `"xlsx"`) {
 		t.Errorf("unknown format: %v", err)
 	}

@@ -12,6 +12,7 @@ import (
 )
 
 func TestExponent(t *testing.T) {
+	t.Parallel()
 	for cur, want := range map[string]int{
 		"USD": 2, "EUR": 2, "GBP": 2, "CAD": 2, "AUD": 2, "NZD": 2, "CHF": 2, "SEK": 2, "NOK": 2,
 		"DKK": 2, "PLN": 2, "CZK": 2, "HUF": 2, "JPY": 0, "KRW": 0, "CNY": 2, "INR": 2, "BRL": 2,
@@ -30,6 +31,7 @@ func TestExponent(t *testing.T) {
 }
 
 func TestParse(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in, cur string
 		want    int64
@@ -116,6 +118,7 @@ func TestParse(t *testing.T) {
 }
 
 func TestParseMessages(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct{ in, cur, msg string }{
 		{"1.005", "USD", "must be a decimal number with at most 2 decimal places"},
 		{"abc", "EUR", "must be a decimal number with at most 2 decimal places"},
@@ -134,6 +137,7 @@ func TestParseMessages(t *testing.T) {
 }
 
 func TestParseSigned(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		in   string
 		want int64
@@ -155,6 +159,7 @@ func TestParseSigned(t *testing.T) {
 }
 
 func TestFormat(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		amount int64
 		cur    string
@@ -185,6 +190,7 @@ func TestFormat(t *testing.T) {
 }
 
 func TestJSON(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		m    Money
 		want string
@@ -224,6 +230,7 @@ func TestJSON(t *testing.T) {
 }
 
 func TestString(t *testing.T) {
+	t.Parallel()
 	if got := (Money{19950, "USD"}).String(); got != "199.50 USD" {
 		t.Errorf("String = %q", got)
 	}
@@ -274,6 +281,7 @@ func shopifyPrices(tb testing.TB) []string {
 }
 
 func TestShopifySamplePrices(t *testing.T) {
+	t.Parallel()
 	prices := shopifyPrices(t)
 	if len(prices) == 0 {
 		t.Skip("shared/data/shopify not found")

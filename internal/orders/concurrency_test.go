@@ -17,6 +17,7 @@ import (
 // TestHotSKUNeverOversells: 200 buyers race for 10 units, several times;
 // exactly 10 orders win and the stock ends at 0.
 func TestHotSKUNeverOversells(t *testing.T) {
+	t.Parallel()
 	d := dbtest.New(t)
 	s := NewService(d.Store, Config{})
 	ctx := context.Background()
@@ -61,6 +62,7 @@ func TestHotSKUNeverOversells(t *testing.T) {
 // what keeps them from deadlocking), and a quarter cancel again. Stock never
 // goes negative, stock + sold = initial for every SKU, and the ledger agrees.
 func TestRandomMultiLineOrdersConserveStock(t *testing.T) {
+	t.Parallel()
 	d := dbtest.New(t)
 	s := NewService(d.Store, Config{})
 	ctx := context.Background()
@@ -101,7 +103,7 @@ func TestRandomMultiLineOrdersConserveStock(t *testing.T) {
 	}
 	wg.Wait()
 	if len(other) > 0 {
-		t.Fatalf("unexpected errors (a deadlock that outlived %d attempts is %v): %v", store.MaxAttempts,
+		t.Fatalf("unexpected errors (a deadlock that outlived the retry budget of %v is %v): %v", store.DefaultRetry.Budget,
 			errors.Is(other[0], store.ErrBusy), other[:min(3, len(other))])
 	}
 	t.Logf("%d orders kept, %d cancelled, %d refused for stock", placed, cancelled, short)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
@@ -22,32 +23,39 @@ import (
 
 // Idempotency keys follow the IETF idempotency-key draft and Stripe:
 //
-//   - A key is claimed with a plain INSERT in its own short transaction,
-//     before the order's transaction; the duplicate-key error means "seen".
-//     (Looking a key up FOR UPDATE and then inserting deadlocks.)
+//   - A key is claimed with a plain INSERT, before the order's transaction;
+//     the duplicate-key error means "seen". (Looking a key up FOR UPDATE and
+//     then inserting deadlocks.) Each of these statements runs under the
+//     store's retry policy: on Galera an autocommit INSERT can lose a
+//     certification race (1213) like any transaction.
 //   - The order, and the response that announces it, commit in ONE
-//     transaction: a committed order always has its stored response, so a
-//     claim still "running" after claimLease belongs to a request that died
-//     before committing anything, and may be taken over.
+//     transaction, and that transaction only commits while its claim token
+//     is still the key's: a claim older than claimLease may be taken over by
+//     a retry (its request died, e.g. with the database), and the request
+//     it was taken from then cannot commit. So the lease bounds how long a
+//     crash keeps a key busy (a few seconds), not correctness.
 //   - A request that fails with a client error (409 insufficient stock, 422
-//     unknown SKU) stores that response too, and retries get it again. A
-//     5xx releases the key: the retry runs afresh.
+//     unknown SKU) stores that response too, and retries get it again; if
+//     it cannot be stored (the database is failing), the client is told 503
+//     instead, so every definitive answer a client saw is the stored one.
+//     A 5xx releases the key: the retry runs afresh.
 //   - Keys are scoped, so that one client can never read another's stored
 //     response: the admin key's id when an admin key placed the order,
-//     otherwise a hash of the buyer's e-mail address (see ScopeFor*).
-//   - The database keeps neither the key nor a readable response: key_hash is
-//     a SHA-256 over scope and key, and the response (which holds the order's
-//     access token) is sealed with AES-GCM under a key derived from the
-//     client's Idempotency-Key, which only the client has.
+//     otherwise the buyer's e-mail address (see ScopeFor*).
+//   - The database keeps neither the key, the scope nor a readable
+//     response: scope and key_hash are HMAC-SHA256s under the service's
+//     idempotency secret (shared by all instances through the database), and
+//     the response (which holds the order's access token) is sealed with
+//     AES-GCM under a key derived from that secret and the client's
+//     Idempotency-Key, which only the client has.
 
 // ScopeForAPIKey scopes Idempotency-Keys sent with an admin API key.
 func ScopeForAPIKey(id uint64) string { return fmt.Sprintf("key:%d", id) }
 
 // ScopeForEmail scopes Idempotency-Keys of anonymous buyers by the order's
-// e-mail address, case-folded.
+// e-mail address, case-folded. The service stores only a keyed hash of it.
 func ScopeForEmail(email string) string {
-	sum := sha256.Sum256([]byte("shelf/idempotency-scope\x00" + strings.ToLower(strings.TrimSpace(email))))
-	return "email:" + hex.EncodeToString(sum[:16])
+	return "email:" + strings.ToLower(strings.TrimSpace(email))
 }
 
 // ValidKey reports whether an Idempotency-Key header value is acceptable:
@@ -73,10 +81,21 @@ type claim struct {
 	reqHash []byte
 }
 
-func newClaim(scope, key string, reqHash []byte) *claim {
-	kh := sha256.Sum256([]byte("shelf/idempotency-key\x00" + scope + "\x00" + key))
-	sk := sha256.Sum256([]byte("shelf/idempotency-seal\x00" + scope + "\x00" + key))
-	return &claim{scope: scope, keyHash: kh[:], sealKey: sk[:], reqHash: reqHash}
+func (s *Service) newClaim(scope, key string, reqHash []byte) *claim {
+	mac := func(parts ...string) []byte {
+		m := hmac.New(sha256.New, s.idemKey)
+		for _, p := range parts {
+			m.Write([]byte(p))
+			m.Write([]byte{0})
+		}
+		return m.Sum(nil)
+	}
+	return &claim{
+		scope:   "s:" + hex.EncodeToString(mac("shelf/idempotency-scope", scope)[:24]),
+		keyHash: mac("shelf/idempotency-key", scope, key),
+		sealKey: mac("shelf/idempotency-seal", scope, key),
+		reqHash: reqHash,
+	}
 }
 
 // Placed is the answer to a POST /v1/orders: the status and exact body to
@@ -92,11 +111,13 @@ type Placed struct {
 // request with it, or the reason it cannot be used now.
 func (s *Service) acquire(ctx context.Context, c *claim) (*Placed, error) {
 	for range 4 {
-		t := now()
+		t := s.now()
 		c.token = randomBytes(16)
-		err := s.st.Q.ClaimIdempotencyKey(ctx, db.ClaimIdempotencyKeyParams{
-			Scope: c.scope, KeyHash: c.keyHash, RequestHash: c.reqHash, ClaimToken: c.token,
-			ClaimedAt: t, ExpiresAt: t.Add(s.ttl),
+		err := s.st.Retry(ctx, func(ctx context.Context) error {
+			return s.st.Q.ClaimIdempotencyKey(ctx, db.ClaimIdempotencyKeyParams{
+				Scope: c.scope, KeyHash: c.keyHash, RequestHash: c.reqHash, ClaimToken: c.token,
+				ClaimedAt: t, ExpiresAt: t.Add(s.ttl),
+			})
 		})
 		if err == nil {
 			return nil, nil
@@ -112,8 +133,11 @@ func (s *Service) acquire(ctx context.Context, c *claim) (*Placed, error) {
 		}
 		if row.ExpiresAt.Before(t) {
 			// Expired but not swept yet: it is as good as absent.
-			if _, err := s.st.Q.DeleteExpiredIdempotencyKey(ctx, db.DeleteExpiredIdempotencyKeyParams{
-				Scope: c.scope, KeyHash: c.keyHash, ExpiresAt: t,
+			if err := s.st.Retry(ctx, func(ctx context.Context) error {
+				_, err := s.st.Q.DeleteExpiredIdempotencyKey(ctx, db.DeleteExpiredIdempotencyKeyParams{
+					Scope: c.scope, KeyHash: c.keyHash, ExpiresAt: t,
+				})
+				return err
 			}); err != nil {
 				return nil, fmt.Errorf("delete expired idempotency key: %w", err)
 			}
@@ -134,28 +158,35 @@ func (s *Service) acquire(ctx context.Context, c *claim) (*Placed, error) {
 			}
 			return p, nil
 		}
-		if t.Sub(row.ClaimedAt) > claimLease {
-			// Its request died before committing an order (see above).
-			n, err := s.st.Q.TakeOverIdempotencyKey(ctx, db.TakeOverIdempotencyKeyParams{
+		if held := t.Sub(row.ClaimedAt); held <= claimLease {
+			return nil, errInUse(claimLease - held)
+		}
+		// Its request died, or will not be able to commit once we hold the
+		// claim (see above).
+		var n int64
+		err = s.st.Retry(ctx, func(ctx context.Context) (err error) {
+			n, err = s.st.Q.TakeOverIdempotencyKey(ctx, db.TakeOverIdempotencyKeyParams{
 				ClaimToken: c.token, RequestHash: c.reqHash, ClaimedAt: t, ExpiresAt: t.Add(s.ttl),
 				Scope: c.scope, KeyHash: c.keyHash, AbandonedClaimToken: row.ClaimToken,
 			})
-			if err != nil {
-				return nil, fmt.Errorf("take over idempotency key: %w", err)
-			}
-			if n == 1 {
-				return nil, nil
-			}
-			continue
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("take over idempotency key: %w", err)
 		}
-		return nil, errInUse()
+		if n == 1 {
+			return nil, nil
+		}
 	}
-	return nil, errInUse()
+	return nil, errInUse(time.Second)
 }
 
-func errInUse() error {
+// errInUse is the 409 for a key whose first request is still running; its
+// Retry-After is when that request's claim lapses at the latest.
+func errInUse(left time.Duration) error {
 	return &problem.Error{Kind: problem.IdempotencyInUse, Title: "Idempotency-Key in use",
-		Detail: "a request with this Idempotency-Key is still being processed; retry after it finishes"}
+		Detail:     "a request with this Idempotency-Key is still being processed; retry after it finishes",
+		RetryAfter: max(left, time.Second)}
 }
 
 // complete stores the response under the claim; with tx it is part of the
@@ -174,7 +205,8 @@ func (s *Service) complete(ctx context.Context, q *db.Queries, c *claim, status 
 		return fmt.Errorf("store idempotent response: %w", err)
 	}
 	if n != 1 {
-		return errInUse()
+		// Taken over by a retry while this request ran: it answers.
+		return errInUse(claimLease)
 	}
 	return nil
 }
@@ -182,10 +214,12 @@ func (s *Service) complete(ctx context.Context, q *db.Queries, c *claim, status 
 // release forgets the claim so that a retry runs afresh (after a 5xx). It
 // must run even when the request's context is done.
 func (s *Service) release(ctx context.Context, c *claim) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	ctx, cancel := detached(ctx, 2*time.Second)
 	defer cancel()
-	if err := s.st.Q.ReleaseIdempotencyKey(ctx, db.ReleaseIdempotencyKeyParams{
-		Scope: c.scope, KeyHash: c.keyHash, ClaimToken: c.token,
+	if err := s.st.Retry(ctx, func(ctx context.Context) error {
+		return s.st.Q.ReleaseIdempotencyKey(ctx, db.ReleaseIdempotencyKeyParams{
+			Scope: c.scope, KeyHash: c.keyHash, ClaimToken: c.token,
+		})
 	}); err != nil {
 		// The claim stays "running" until claimLease passes; then a retry
 		// takes it over.
@@ -197,7 +231,11 @@ func (s *Service) release(ctx context.Context, c *claim) {
 func (s *Service) SweepIdempotencyKeys(ctx context.Context) (int64, error) {
 	var total int64
 	for {
-		n, err := s.st.Q.SweepIdempotencyKeys(ctx, now())
+		var n int64
+		err := s.st.Retry(ctx, func(ctx context.Context) (err error) {
+			n, err = s.st.Q.SweepIdempotencyKeys(ctx, s.now())
+			return err
+		})
 		total += n
 		if err != nil || n < sweepBatchSize {
 			return total, err
@@ -207,13 +245,21 @@ func (s *Service) SweepIdempotencyKeys(ctx context.Context) (int64, error) {
 
 // RunSweeper sweeps expired keys every interval until ctx is done.
 func (s *Service) RunSweeper(ctx context.Context, every time.Duration, log *slog.Logger) {
+	repeat(ctx, every, log, "sweep idempotency keys", "swept expired idempotency keys", func() (int64, error) {
+		return s.SweepIdempotencyKeys(ctx)
+	})
+}
+
+// repeat runs job now and then every interval until ctx is done, logging a
+// failure as a warning and any work done (n > 0) as info.
+func repeat(ctx context.Context, every time.Duration, log *slog.Logger, failed, did string, job func() (int64, error)) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		if n, err := s.SweepIdempotencyKeys(ctx); err != nil && ctx.Err() == nil {
-			log.WarnContext(ctx, "sweep idempotency keys", "err", err)
+		if n, err := job(); err != nil && ctx.Err() == nil {
+			log.WarnContext(ctx, failed, "err", err)
 		} else if n > 0 {
-			log.InfoContext(ctx, "swept expired idempotency keys", "deleted", n)
+			log.InfoContext(ctx, did, "n", n)
 		}
 		select {
 		case <-ctx.Done():

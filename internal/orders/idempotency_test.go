@@ -11,6 +11,7 @@ import (
 	"github.com/shelfcommerce/shelf/internal/dbtest"
 	"github.com/shelfcommerce/shelf/internal/orders/orderstest"
 	"github.com/shelfcommerce/shelf/internal/problem"
+	"github.com/shelfcommerce/shelf/internal/store"
 )
 
 func countOrders(t *testing.T, d *dbtest.DB) int {
@@ -23,6 +24,7 @@ func countOrders(t *testing.T, d *dbtest.DB) int {
 }
 
 func TestIdempotentReplay(t *testing.T) {
+	t.Parallel()
 	d := dbtest.New(t)
 	s := NewService(d.Store, Config{})
 	seed(t, d, orderstest.Simple("I", 2, 1000, 5)...)
@@ -66,6 +68,7 @@ func TestIdempotentReplay(t *testing.T) {
 }
 
 func TestFailedOrderIsStoredAndReplayed(t *testing.T) {
+	t.Parallel()
 	d := dbtest.New(t)
 	s := NewService(d.Store, Config{})
 	seed(t, d, orderstest.Simple("F", 1, 1000, 1)...)
@@ -87,14 +90,45 @@ func TestFailedOrderIsStoredAndReplayed(t *testing.T) {
 	}
 }
 
+// A 4xx that cannot be stored under its key (the database fails as it is
+// written) is not what the client is told: it gets a 503 and the key is
+// free, so the retry's answer is the first one stored, and every later
+// retry gets that same answer even after the stock has changed.
+func TestAnUnstoredClientErrorIsA503(t *testing.T) {
+	d, f := dbtest.NewFaulty(t)
+	s := NewService(d.Store, Config{})
+	seed(t, d, orderstest.Simple("N", 1, 1000, 1)...)
+	ctx := context.Background()
+	p := PlaceParams{Scope: "t", Key: "k-down", Input: input("a@example.com", line("N-0", 2))}
+	f.Set("SET state = 'done'", 1053, 1) // server shutdown, as the 409 is stored
+	_, err := s.Place(ctx, p)
+	if !store.IsUnavailable(err) || problem.Status(err) != http.StatusServiceUnavailable {
+		t.Fatalf("first: %v (status %d), want a 503", err, problem.Status(err))
+	}
+	if _, err := s.Place(ctx, p); !problem.Is(err, problem.InsufficientStock) {
+		t.Fatalf("retry: %v, want the 409 afresh", err)
+	}
+	if _, err := d.DB.Exec("UPDATE inventory SET on_hand = 10"); err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.Place(ctx, p)
+	if err != nil || !res.Replayed || res.Status != http.StatusConflict {
+		t.Fatalf("later retry: %+v %v, want the stored 409", res, err)
+	}
+}
+
+// A claim left "running" by a request that died (the database went away
+// mid-order) holds its key only for a few seconds: the in-use 409 says when
+// to retry, and a retry after the lease takes the key over and answers.
 func TestKeyInUseAndAbandonedClaims(t *testing.T) {
+	t.Parallel()
 	d := dbtest.New(t)
 	s := NewService(d.Store, Config{})
 	seed(t, d, orderstest.Simple("U", 1, 1000, 5)...)
 	ctx := context.Background()
 	in := input("a@example.com", line("U-0", 1))
 	claimRow := func(key string, at time.Time) {
-		c := newClaim("t", key, in.hash())
+		c := s.newClaim("t", key, in.hash())
 		if err := d.Q.ClaimIdempotencyKey(ctx, db.ClaimIdempotencyKeyParams{
 			Scope: c.scope, KeyHash: c.keyHash, RequestHash: c.reqHash, ClaimToken: randomBytes(16),
 			ClaimedAt: at, ExpiresAt: at.Add(time.Hour),
@@ -103,12 +137,16 @@ func TestKeyInUseAndAbandonedClaims(t *testing.T) {
 		}
 	}
 	// A request with this key is running: 409.
-	claimRow("busy", now())
-	if _, err := s.Place(ctx, PlaceParams{Scope: "t", Key: "busy", Input: in}); !problem.Is(err, problem.IdempotencyInUse) {
-		t.Fatalf("running key: %v, want idempotency-key-in-use", err)
+	claimRow("busy", clock())
+	_, err := s.Place(ctx, PlaceParams{Scope: "t", Key: "busy", Input: in})
+	if pe, ok := problem.As(err); !ok || pe.Kind != problem.IdempotencyInUse || pe.RetryAfter <= 0 || pe.RetryAfter > claimLease {
+		t.Fatalf("running key: %v, want idempotency-key-in-use with a Retry-After within the lease", err)
+	}
+	if claimLease > 15*time.Second {
+		t.Fatalf("a crashed request holds its key for %v", claimLease)
 	}
 	// Its request died long ago without committing: the retry takes over.
-	claimRow("dead", now().Add(-claimLease-time.Second))
+	claimRow("dead", clock().Add(-claimLease-time.Second))
 	res, err := s.Place(ctx, PlaceParams{Scope: "t", Key: "dead", Input: in})
 	if err != nil || res.Status != http.StatusCreated {
 		t.Fatalf("abandoned key: %+v %v", res, err)
@@ -116,20 +154,23 @@ func TestKeyInUseAndAbandonedClaims(t *testing.T) {
 }
 
 func TestKeysExpire(t *testing.T) {
+	t.Parallel()
 	d := dbtest.New(t)
 	s := NewService(d.Store, Config{IdempotencyTTL: time.Millisecond})
+	at := clock()
+	s.now = func() time.Time { return at }
 	seed(t, d, orderstest.Simple("E", 1, 1000, 5)...)
 	ctx := context.Background()
 	p := PlaceParams{Scope: "t", Key: "k", Input: input("a@example.com", line("E-0", 1))}
 	if _, err := s.Place(ctx, p); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(5 * time.Millisecond)
+	at = at.Add(5 * time.Millisecond)
 	res, err := s.Place(ctx, p)
 	if err != nil || res.Replayed || countOrders(t, d) != 2 {
 		t.Fatalf("an expired key was replayed: %+v %v", res, err)
 	}
-	time.Sleep(5 * time.Millisecond)
+	at = at.Add(5 * time.Millisecond)
 	n, err := s.SweepIdempotencyKeys(ctx)
 	if err != nil || n != 1 {
 		t.Fatalf("sweep: %d %v", n, err)

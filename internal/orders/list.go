@@ -120,7 +120,7 @@ func (s *Service) encodeCursor(at time.Time, id uint64, f Filter) string {
 }
 
 func (s *Service) decodeCursor(c string, f Filter) (time.Time, uint64, error) {
-	bad := problem.Field(problem.Invalid, "cursor", "is not a cursor from this listing with these filters; start again without it")
+	bad := problem.Field(problem.Invalid, "cursor", "is not a cursor this service issued for these filters (altered, signed with a key since changed, or made for other filters); start again without it")
 	b, err := base64.RawURLEncoding.DecodeString(c)
 	if err != nil || len(b) != cursorPayload+cursorMAC {
 		return time.Time{}, 0, bad

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/shelfcommerce/shelf/db"
 	"github.com/shelfcommerce/shelf/internal/catalog"
@@ -49,10 +50,14 @@ func (s *Service) Get(ctx context.Context, publicID string, a Access) (*Order, e
 // stock) the inventory rows in variant id order, with a ledger row each. An
 // illegal move is a 409 whose "current_state" names where the order is.
 // actor names who did it in the ledger ("api key ops", "buyer").
+//
+// A pending order found past the pending-order TTL that the sweep has not
+// reached yet expires here, first: a cancel then answers with the expired
+// order, and any other move is the 409 of an expired order.
 func (s *Service) Transition(ctx context.Context, publicID string, action Action, a Access, actor string) (*Order, error) {
 	var out *Order
+	expired := false
 	err := s.st.InTx(ctx, func(tx *store.Tx) error {
-		t := now()
 		o, err := tx.Q.GetOrderByPublicIDForUpdate(ctx, publicID)
 		if errors.Is(err, sql.ErrNoRows) {
 			return errNotFound()
@@ -62,52 +67,82 @@ func (s *Service) Transition(ctx context.Context, publicID string, action Action
 		if !a.Admin && !tokenMatches(a.Token, o.AccessTokenHash) {
 			return errNotFound()
 		}
-		from := Status(o.Status)
-		to, returnsStock, ok := Next(from, action)
-		if !ok {
-			return &problem.Error{
-				Kind:   problem.Conflict,
-				Title:  "Illegal order state change",
-				Detail: illegalMove(from, action),
-				Extra:  map[string]any{"current_state": string(from)},
-			}
+		t := s.now()
+		expired = Status(o.Status) == Pending && s.pendingTTL > 0 && !o.CreatedAt.After(t.Add(-s.pendingTTL))
+		act, who := action, actor
+		if expired {
+			act, who = Expire, expiryActor
 		}
-		lines, err := tx.Q.OrderLines(ctx, o.ID)
-		if err != nil {
-			return fmt.Errorf("read order lines: %w", err)
-		}
-		changed := events.Order("order."+string(to), t, o.PublicID, orderNumber(o.ID), string(to))
-		if returnsStock {
-			if err := returnStock(ctx, tx, o, lines, to, actor, changed); err != nil {
-				return err
-			}
-		} else if err := events.Emit(ctx, tx, t, changed); err != nil {
-			return err
-		}
-		p := db.SetOrderStatusParams{Status: db.OrdersStatus(to), UpdatedAt: t, ID: o.ID, Version: o.Version}
-		at := sql.NullTime{Time: t, Valid: true}
-		switch to {
-		case Paid:
-			p.PaidAt, o.PaidAt = at, at
-		case Fulfilled:
-			p.FulfilledAt, o.FulfilledAt = at, at
-		case Cancelled:
-			p.CancelledAt, o.CancelledAt = at, at
-		case Refunded:
-			p.RefundedAt, o.RefundedAt = at, at
-		}
-		n, err := tx.Q.SetOrderStatus(ctx, p)
-		if err != nil {
-			return fmt.Errorf("update order: %w", err)
-		}
-		if n != 1 {
-			return fmt.Errorf("order %s changed under its row lock", publicID) // cannot happen: FOR UPDATE
-		}
-		o.Status, o.Version, o.UpdatedAt = db.OrdersStatus(to), o.Version+1, t
-		out = newOrder(o, lines)
-		return nil
+		out, err = s.move(ctx, tx, o, act, who, t)
+		return err
 	})
+	if err == nil && expired && cancelReasons[action] == "" {
+		return nil, illegal(Cancelled, Expired, action)
+	}
 	return out, err
+}
+
+// expiryActor is the ledger's actor for stock an expired order returned.
+const expiryActor = "pending-order expiry"
+
+// move applies action to o, whose row tx holds locked: the state machine's
+// check, the stock it returns (with ledger rows), and the new status. It is
+// the one path of every order move, the expiry sweep's included.
+func (s *Service) move(ctx context.Context, tx *store.Tx, o db.Order, action Action, actor string, t time.Time) (*Order, error) {
+	from := Status(o.Status)
+	to, returnsStock, ok := Next(from, action)
+	if !ok {
+		return nil, illegal(from, CancelReason(o.CancelReason.OrdersCancelReason), action)
+	}
+	lines, err := tx.Q.OrderLines(ctx, o.ID)
+	if err != nil {
+		return nil, fmt.Errorf("read order lines: %w", err)
+	}
+	changed := events.Order("order."+string(to), t, o.PublicID, orderNumber(o.ID), string(to))
+	if returnsStock {
+		if err := s.returnStock(ctx, tx, o, lines, to, actor, changed); err != nil {
+			return nil, err
+		}
+	} else if err := events.Emit(ctx, tx, t, changed); err != nil {
+		return nil, err
+	}
+	p := db.SetOrderStatusParams{Status: db.OrdersStatus(to), UpdatedAt: t, ID: o.ID, Version: o.Version}
+	at := sql.NullTime{Time: t, Valid: true}
+	switch to {
+	case Paid:
+		p.PaidAt, o.PaidAt = at, at
+	case Fulfilled:
+		p.FulfilledAt, o.FulfilledAt = at, at
+	case Cancelled:
+		p.CancelledAt, o.CancelledAt = at, at
+		p.CancelReason = db.NullOrdersCancelReason{OrdersCancelReason: db.OrdersCancelReason(cancelReasons[action]), Valid: true}
+		o.CancelReason = p.CancelReason
+	case Refunded:
+		p.RefundedAt, o.RefundedAt = at, at
+	}
+	n, err := tx.Q.SetOrderStatus(ctx, p)
+	if err != nil {
+		return nil, fmt.Errorf("update order: %w", err)
+	}
+	if n != 1 {
+		return nil, fmt.Errorf("order %s changed under its row lock", o.PublicID) // cannot happen: FOR UPDATE
+	}
+	o.Status, o.Version, o.UpdatedAt = db.OrdersStatus(to), o.Version+1, t
+	return newOrder(o, lines), nil
+}
+
+// illegal is the 409 of a move the state machine refuses, naming the
+// order's state (and, for a cancelled order, why it was cancelled).
+func illegal(from Status, reason CancelReason, a Action) error {
+	extra := map[string]any{"current_state": string(from)}
+	detail := illegalMove(from, a)
+	if from == Cancelled && reason != "" {
+		extra["cancel_reason"] = string(reason)
+		if reason == Expired {
+			detail = fmt.Sprintf("the order expired: it stayed pending (unpaid) past the pending-order time limit and was cancelled, its stock returned; it cannot %s", a)
+		}
+	}
+	return &problem.Error{Kind: problem.Conflict, Title: "Illegal order state change", Detail: detail, Extra: extra}
 }
 
 func illegalMove(from Status, a Action) string {
@@ -120,8 +155,8 @@ func illegalMove(from Status, a Action) string {
 
 // returnStock puts an unshipped order's units back on hand, with a ledger
 // row and a stock.changed event per line, recorded with the order's own event.
-func returnStock(ctx context.Context, tx *store.Tx, o db.Order, lines []db.OrderLine, to Status, actor string, changed events.Event) error {
-	t := now()
+func (s *Service) returnStock(ctx context.Context, tx *store.Tx, o db.Order, lines []db.OrderLine, to Status, actor string, changed events.Event) error {
+	t := s.now()
 	sorted := slices.Clone(lines)
 	slices.SortFunc(sorted, func(a, b db.OrderLine) int { return cmp.Compare(a.VariantID, b.VariantID) })
 	ids := make([]uint64, 0, len(sorted))

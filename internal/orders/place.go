@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"net/http"
 	"net/mail"
 	"slices"
 	"strings"
@@ -17,6 +16,7 @@ import (
 	"github.com/shelfcommerce/shelf/db"
 	"github.com/shelfcommerce/shelf/internal/catalog"
 	"github.com/shelfcommerce/shelf/internal/events"
+	"github.com/shelfcommerce/shelf/internal/metrics"
 	"github.com/shelfcommerce/shelf/internal/problem"
 	"github.com/shelfcommerce/shelf/internal/store"
 )
@@ -61,11 +61,13 @@ type Short struct {
 }
 
 // Normalize trims the input and checks everything that needs no database:
-// the e-mail address, 1 to MaxLines lines, quantities 1 to MaxQuantity, no
+// the e-mail address, 1 to l.Lines lines, quantities 1 to l.LineUnits and
+// at most l.Units in all (zero fields: DefaultLimits), no
 // SKU twice (merge the quantities instead: two lines of one SKU would take
 // its stock twice under one guard), and the address. It reports every bad
 // field at once as a 422.
-func (in PlaceInput) Normalize() (PlaceInput, error) {
+func (in PlaceInput) Normalize(l Limits) (PlaceInput, error) {
+	l = l.orDefault()
 	var fe problem.Fields
 	out := PlaceInput{Email: strings.TrimSpace(in.Email)}
 	if a, err := mail.ParseAddress(out.Email); err != nil || a.Address != out.Email || len(out.Email) > maxEmailLen {
@@ -74,15 +76,16 @@ func (in PlaceInput) Normalize() (PlaceInput, error) {
 	switch {
 	case len(in.Lines) == 0:
 		fe.Add("lines", "must have at least one line")
-	case len(in.Lines) > MaxLines:
-		fe.Add("lines", fmt.Sprintf("must have at most %d lines", MaxLines))
+	case len(in.Lines) > l.Lines:
+		fe.Add("lines", fmt.Sprintf("must have at most %d lines", l.Lines))
 	}
 	seen := make(map[string]int, len(in.Lines))
-	for i, l := range in.Lines {
-		if i >= MaxLines {
+	units := 0
+	for i, ln := range in.Lines {
+		if i >= l.Lines {
 			break
 		}
-		sku := strings.TrimSpace(l.SKU)
+		sku := strings.TrimSpace(ln.SKU)
 		field := fmt.Sprintf("lines[%d]", i)
 		switch {
 		case sku == "":
@@ -96,10 +99,12 @@ func (in PlaceInput) Normalize() (PlaceInput, error) {
 				seen[sku] = i
 			}
 		}
-		if l.Quantity < 1 || l.Quantity > MaxQuantity {
-			fe.Add(field+".quantity", fmt.Sprintf("must be a whole number from 1 to %d", MaxQuantity))
+		if ln.Quantity < 1 || ln.Quantity > l.LineUnits {
+			fe.Add(field+".quantity", fmt.Sprintf("must be a whole number from 1 to %d", l.LineUnits))
+		} else if units += ln.Quantity; units > l.Units {
+			fe.Add(field+".quantity", fmt.Sprintf("brings the order to %d units; one order may have at most %d", units, l.Units))
 		}
-		out.Lines = append(out.Lines, LineInput{SKU: sku, Quantity: l.Quantity})
+		out.Lines = append(out.Lines, LineInput{SKU: sku, Quantity: ln.Quantity})
 	}
 	a := in.ShippingAddress
 	out.ShippingAddress = Address{
@@ -140,14 +145,35 @@ func (in PlaceInput) hash() []byte {
 // the top of idempotency.go. A fresh client error is returned as an error
 // (and stored for replays); a replay, failed or not, comes back as Placed.
 func (s *Service) Place(ctx context.Context, p PlaceParams) (*Placed, error) {
-	in, err := p.Input.Normalize()
+	placed, err := s.placeOnce(ctx, p)
+	metrics.OrdersPlaced.WithLabelValues(placeOutcome(placed, err)).Inc()
+	return placed, err
+}
+
+// placeOutcome is the shelf_orders_placed_total label of one Place: a
+// problem kind (a bounded set) for a refusal, "error" for anything else.
+func placeOutcome(p *Placed, err error) string {
+	if err != nil {
+		if pe, ok := problem.As(err); ok {
+			return string(pe.Kind)
+		}
+		return "error"
+	}
+	if p != nil && p.Replayed {
+		return "replayed"
+	}
+	return "placed"
+}
+
+func (s *Service) placeOnce(ctx context.Context, p PlaceParams) (*Placed, error) {
+	in, err := p.Input.Normalize(s.limits)
 	if err != nil {
 		return nil, err
 	}
 	if !ValidKey(p.Key) {
 		return nil, problem.Field(problem.Invalid, "Idempotency-Key", "must be 1 to 255 visible ASCII characters")
 	}
-	c := newClaim(p.Scope, p.Key, in.hash())
+	c := s.newClaim(p.Scope, p.Key, in.hash())
 	if replay, err := s.acquire(ctx, c); err != nil || replay != nil {
 		return replay, err
 	}
@@ -158,16 +184,26 @@ func (s *Service) Place(ctx context.Context, p PlaceParams) (*Placed, error) {
 	status, body := s.render(ctx, err)
 	if status >= 400 && status < 500 && !problem.Is(err, problem.IdempotencyInUse) {
 		// Like Stripe: the outcome of a request that ran is part of the key.
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		ctx, cancel := detached(ctx, 2*time.Second)
 		defer cancel()
 		if serr := s.complete(ctx, s.st.Q, c, status, body, 0); serr != nil {
+			if problem.Is(serr, problem.IdempotencyInUse) {
+				return nil, serr // a retry took the key over and answers
+			}
+			// Unstored, the answer would not be the key's: a retry could
+			// get another. Tell the client to retry instead.
 			s.release(ctx, c)
+			return nil, fmt.Errorf("%w: store the answer %d: %w", store.ErrUnavailable, status, serr)
 		}
 		return nil, err
 	}
 	s.release(ctx, c)
 	return nil, err
 }
+
+// statusCreated is the HTTP status stored with a placed order's response,
+// which its Idempotency-Key replays as it was first sent.
+const statusCreated = 201
 
 // place runs the order's one transaction: read every variant, take the stock
 // of every line under its guard in variant id order, write the order, its
@@ -182,7 +218,7 @@ func (s *Service) place(ctx context.Context, in PlaceInput, c *claim) (*Placed, 
 	address, _ := json.Marshal(in.ShippingAddress)
 	var placed *Placed
 	err := s.st.InTx(ctx, func(tx *store.Tx) error {
-		t := now()
+		t := s.now()
 		rows, err := tx.Q.VariantsForOrder(ctx, skus)
 		if err != nil {
 			return fmt.Errorf("read variants: %w", err)
@@ -293,10 +329,10 @@ func (s *Service) place(ctx context.Context, in PlaceInput, c *claim) (*Placed, 
 		if err != nil {
 			return err
 		}
-		if err := s.complete(ctx, tx.Q, c, http.StatusCreated, body, orderID); err != nil {
+		if err := s.complete(ctx, tx.Q, c, statusCreated, body, orderID); err != nil {
 			return err
 		}
-		placed = &Placed{Status: http.StatusCreated, Body: body, OrderID: publicID}
+		placed = &Placed{Status: statusCreated, Body: body, OrderID: publicID}
 		return nil
 	})
 	return placed, err
@@ -321,15 +357,11 @@ func priceLines(in []LineInput, bySKU map[string]*db.VariantsForOrderRow) ([]*pr
 	for i, l := range in {
 		field := fmt.Sprintf("lines[%d].sku", i)
 		v, ok := bySKU[l.SKU]
-		switch {
-		case !ok:
+		// A SKU that is not for sale (draft or archived product, hidden
+		// variant) answers exactly as one that does not exist, so an
+		// anonymous buyer cannot learn of unreleased products.
+		if !ok || v.ProductStatus != db.ProductsStatusActive || !v.Active {
 			fe.Add(field, fmt.Sprintf("unknown SKU %q", l.SKU))
-			continue
-		case v.ProductStatus != db.ProductsStatusActive:
-			fe.Add(field, fmt.Sprintf("SKU %q is not for sale (its product is %s)", l.SKU, v.ProductStatus))
-			continue
-		case !v.Active:
-			fe.Add(field, fmt.Sprintf("SKU %q is not for sale (the variant is inactive)", l.SKU))
 			continue
 		}
 		if currency == "" {

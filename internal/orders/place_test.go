@@ -15,6 +15,8 @@ import (
 	"github.com/shelfcommerce/shelf/internal/problem"
 )
 
+func TestMain(m *testing.M) { dbtest.Main(m) }
+
 var testAddress = Address{Name: "Ada Buyer", Line1: "1 Main St", City: "Springfield", PostalCode: "12345", Country: "US"}
 
 func input(email string, lines ...LineInput) PlaceInput {
@@ -74,6 +76,7 @@ func ledgerSum(t *testing.T, d *dbtest.DB, sku string) int64 {
 }
 
 func TestPlaceTakesStockAndPricesFromCatalog(t *testing.T) {
+	t.Parallel()
 	d := dbtest.New(t)
 	s := NewService(d.Store, Config{})
 	seed(t, d,
@@ -136,6 +139,7 @@ func TestPlaceTakesStockAndPricesFromCatalog(t *testing.T) {
 }
 
 func TestSoldOutAndBackInStockSyncTheListing(t *testing.T) {
+	t.Parallel()
 	d := dbtest.New(t)
 	s := NewService(d.Store, Config{})
 	seed(t, d, orderstest.Product{Slug: "lamp", Variants: []orderstest.Variant{{SKU: "LAMP", Price: 100, OnHand: 2}}})
@@ -159,6 +163,7 @@ func TestSoldOutAndBackInStockSyncTheListing(t *testing.T) {
 }
 
 func TestPlaceRefusesWhatCannotBeSold(t *testing.T) {
+	t.Parallel()
 	d := dbtest.New(t)
 	s := NewService(d.Store, Config{})
 	seed(t, d,
@@ -205,9 +210,22 @@ func TestPlaceRefusesWhatCannotBeSold(t *testing.T) {
 	if got := onHand(t, d, "OK"); got != 5 {
 		t.Fatalf("refused orders took stock: %d left", got)
 	}
+	// A SKU that is not for sale answers exactly as one that does not
+	// exist, so an anonymous buyer cannot probe for unreleased products.
+	answer := func(sku string) string {
+		_, err := s.Place(context.Background(), PlaceParams{Scope: "t", Key: newKey(), Input: input("a@example.com", line(sku, 1))})
+		return strings.ReplaceAll(fmt.Sprint(err), sku, "SKU")
+	}
+	unknown := answer("NOPE")
+	for _, sku := range []string{"DRAFT", "OLD", "OFF"} {
+		if got := answer(sku); got != unknown {
+			t.Errorf("%s answers %q, an unknown SKU %q", sku, got, unknown)
+		}
+	}
 }
 
 func TestInsufficientStockNamesEveryShortSKUAndTakesNothing(t *testing.T) {
+	t.Parallel()
 	d := dbtest.New(t)
 	s := NewService(d.Store, Config{})
 	seed(t, d, orderstest.Simple("S", 3, 500, 2)...)
@@ -235,6 +253,7 @@ func TestInsufficientStockNamesEveryShortSKUAndTakesNothing(t *testing.T) {
 }
 
 func TestTransitionsMoveStockAndRefuseIllegalMoves(t *testing.T) {
+	t.Parallel()
 	d := dbtest.New(t)
 	s := NewService(d.Store, Config{})
 	seed(t, d, orderstest.Simple("T", 1, 1000, 100)...)
@@ -302,6 +321,7 @@ func TestTransitionsMoveStockAndRefuseIllegalMoves(t *testing.T) {
 }
 
 func TestGetIsForTheTokenOrStaffOnly(t *testing.T) {
+	t.Parallel()
 	d := dbtest.New(t)
 	s := NewService(d.Store, Config{})
 	seed(t, d, orderstest.Simple("G", 1, 1000, 10)...)
@@ -329,6 +349,7 @@ func TestGetIsForTheTokenOrStaffOnly(t *testing.T) {
 }
 
 func TestListPagesWithASignedCursor(t *testing.T) {
+	t.Parallel()
 	d := dbtest.New(t)
 	s := NewService(d.Store, Config{})
 	seed(t, d, orderstest.Simple("L", 1, 100, 1000)...)

@@ -26,10 +26,26 @@ const (
 	Cancel         Action = "cancel"
 	Refund         Action = "refund"
 	CustomerCancel Action = "customer-cancel"
+	// Expire is the pending-order sweep's cancel of an order left unpaid
+	// past SHELF_PENDING_ORDER_TTL.
+	Expire Action = "expire"
 )
 
 // Actions lists every action.
-var Actions = []Action{Pay, Fulfill, Cancel, Refund, CustomerCancel}
+var Actions = []Action{Pay, Fulfill, Cancel, Refund, CustomerCancel, Expire}
+
+// CancelReason says why an order was cancelled; every cancel records one.
+type CancelReason string
+
+// The cancel reasons, one per cancelling action.
+const (
+	ByCustomer CancelReason = "customer"
+	ByAdmin    CancelReason = "admin"
+	Expired    CancelReason = "expired"
+)
+
+// cancelReasons maps each action that can cancel an order to its reason.
+var cancelReasons = map[Action]CancelReason{CustomerCancel: ByCustomer, Cancel: ByAdmin, Expire: Expired}
 
 // transition is one allowed move.
 type transition struct {
@@ -45,6 +61,7 @@ var transitions = map[Status]map[Action]transition{
 		Pay:            {to: Paid},
 		Cancel:         {to: Cancelled, returnsStock: true},
 		CustomerCancel: {to: Cancelled, returnsStock: true},
+		Expire:         {to: Cancelled, returnsStock: true},
 	},
 	Paid: {
 		Fulfill: {to: Fulfilled},

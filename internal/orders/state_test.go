@@ -5,6 +5,7 @@ import "testing"
 // TestStateMachine pins every (status, action) pair: the moves the API
 // contract allows and nothing else.
 func TestStateMachine(t *testing.T) {
+	t.Parallel()
 	type want struct {
 		to    Status
 		stock bool
@@ -14,6 +15,7 @@ func TestStateMachine(t *testing.T) {
 			Pay:            {Paid, false},
 			Cancel:         {Cancelled, true},
 			CustomerCancel: {Cancelled, true},
+			Expire:         {Cancelled, true},
 		},
 		Paid: {
 			Fulfill: {Fulfilled, false},
@@ -40,12 +42,13 @@ func TestStateMachine(t *testing.T) {
 			}
 		}
 	}
-	if n != len(Statuses)*len(Actions) || n != 25 {
-		t.Fatalf("checked %d pairs, want all 25", n)
+	if n != len(Statuses)*len(Actions) || n != 30 {
+		t.Fatalf("checked %d pairs, want all 30", n)
 	}
 }
 
 func TestStatusValid(t *testing.T) {
+	t.Parallel()
 	for _, s := range Statuses {
 		if !s.Valid() {
 			t.Errorf("%s not valid", s)

@@ -31,6 +31,9 @@ type Order struct {
 	FulfilledAt     *time.Time      `json:"fulfilled_at"`
 	CancelledAt     *time.Time      `json:"cancelled_at"`
 	RefundedAt      *time.Time      `json:"refunded_at"`
+	// CancelReason is set on every cancelled order: "customer", "admin" or
+	// "expired" (unpaid past the pending-order TTL); null otherwise.
+	CancelReason *CancelReason `json:"cancel_reason"`
 	// AccessToken is set only in the response that created the order (and
 	// its idempotent replays): it is the buyer's key to the order.
 	AccessToken string `json:"access_token,omitempty"`
@@ -69,6 +72,10 @@ func newOrder(o db.Order, lines []db.OrderLine) *Order {
 		FulfilledAt:     nullTime(o.FulfilledAt),
 		CancelledAt:     nullTime(o.CancelledAt),
 		RefundedAt:      nullTime(o.RefundedAt),
+	}
+	if o.CancelReason.Valid {
+		r := CancelReason(o.CancelReason.OrdersCancelReason)
+		v.CancelReason = &r
 	}
 	for _, l := range lines {
 		v.Lines = append(v.Lines, Line{

@@ -13,6 +13,8 @@ import (
 	"github.com/shelfcommerce/shelf/internal/store"
 )
 
+func TestMain(m *testing.M) { dbtest.Main(m) }
+
 func count(t *testing.T, db *sql.DB, query string) int64 {
 	t.Helper()
 	var n int64
@@ -59,6 +61,7 @@ func snapshot(t *testing.T, db *sql.DB) string {
 // The bulk-built read model is exactly what SyncListing (the row-by-row
 // maintenance every write uses) would make of the same tables.
 func TestDemoIsIdempotentAndAgreesWithSyncListing(t *testing.T) {
+	t.Parallel()
 	d := dbtest.New(t)
 	ctx := context.Background()
 	res, err := seed.Demo(ctx, d.Store)
@@ -107,6 +110,7 @@ func TestDemoIsIdempotentAndAgreesWithSyncListing(t *testing.T) {
 // A load that rebuilds the indexes leaves the schema exactly as the
 // migrations made it, and the same seed gives the same catalog.
 func TestRebuildIndexesMatchMigrations(t *testing.T) {
+	t.Parallel()
 	fresh := dbtest.New(t)
 	loaded := dbtest.New(t)
 	ctx := context.Background()

@@ -13,6 +13,7 @@ import (
 // statement's first id are the ids the rows got, over several statements
 // and after a gap in the sequence.
 func TestInsertRowsIDsAreTheStoredIDs(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	d := dbtest.New(t)
 	if _, err := d.DB.ExecContext(ctx, "CREATE TABLE bulk_ids (id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY, name VARCHAR(20) NOT NULL UNIQUE) ENGINE=InnoDB"); err != nil {
@@ -52,6 +53,7 @@ func TestInsertRowsIDsAreTheStoredIDs(t *testing.T) {
 // TestAutoIDsConsecutiveSeesTheIncrement: a session whose ids step by more
 // than one is not told it may derive them.
 func TestAutoIDsConsecutiveSeesTheIncrement(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	d := dbtest.New(t)
 	conn, err := d.DB.Conn(ctx)

@@ -14,6 +14,7 @@ import (
 // A migration that fails is not recorded, so status keeps telling the truth
 // and the fixed file can simply be run again.
 func TestAFailedMigrationLeavesStatusTruthful(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	sqlDB, err := store.OpenDB(ctx, emptyDB(t), store.DefaultPool)
 	if err != nil {

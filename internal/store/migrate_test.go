@@ -22,6 +22,7 @@ func emptyDB(t *testing.T) string {
 
 // Every Down must work: up, down to zero, up again, and the schema is whole.
 func TestMigrationsGoUpDownAndUpAgain(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	sqlDB, err := store.OpenDB(ctx, emptyDB(t), store.DefaultPool)
 	if err != nil {
@@ -65,6 +66,7 @@ func TestMigrationsGoUpDownAndUpAgain(t *testing.T) {
 // Six `migrate up` at the same moment on one empty database: all succeed and
 // each migration is applied once.
 func TestConcurrentMigrateUpAppliesEachOnce(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	dsn := emptyDB(t)
 	const n = 6

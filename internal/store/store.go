@@ -9,6 +9,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -32,6 +33,14 @@ var DefaultPool = PoolConfig{MaxOpen: 8, MaxIdle: 8, MaxLifetime: 5 * time.Minut
 type Store struct {
 	DB *sql.DB
 	Q  *db.Queries
+	// Policy is how InTx and Retry rerun work that lost a race; zero
+	// means DefaultRetry.
+	Policy RetryPolicy
+	stats  RetryStats
+	// probe dials a new connection for every readiness check (it keeps
+	// none idle), so that a server that refuses new connections (1040 Too
+	// many connections, a restart) is seen at once, not hidden by the pool.
+	probe *sql.DB
 }
 
 // NormalizeDSN rewrites a go-sql-driver DSN into the form Shelf needs whatever
@@ -82,7 +91,15 @@ func Open(ctx context.Context, dsn string, pc PoolConfig) (*Store, error) {
 		sqlDB.Close()
 		return nil, fmt.Errorf("prepare queries (is the schema migrated? run `shelf migrate up`): %w", err)
 	}
-	return &Store{DB: sqlDB, Q: q}, nil
+	norm, _ := NormalizeDSN(dsn) // OpenDB has checked it
+	probe, err := sql.Open("mysql", norm)
+	if err != nil {
+		sqlDB.Close()
+		return nil, err
+	}
+	probe.SetMaxIdleConns(0)
+	probe.SetMaxOpenConns(2)
+	return &Store{DB: sqlDB, Q: q, probe: probe}, nil
 }
 
 // OpenDB opens and pings a normalised pool without preparing queries: for
@@ -113,5 +130,63 @@ func OpenDB(ctx context.Context, dsn string, pc PoolConfig) (*sql.DB, error) {
 
 // Close closes the prepared statements and the pool.
 func (s *Store) Close() error {
-	return errors.Join(s.Q.Close(), s.DB.Close())
+	err := errors.Join(s.Q.Close(), s.DB.Close())
+	if s.probe != nil {
+		err = errors.Join(err, s.probe.Close())
+	}
+	return err
+}
+
+// Ready checks, on a newly dialled connection, that the server accepts
+// connections and answers, and, on a Galera node, that the node is ready
+// and Synced (a joining, donor or partitioned node answers 1047 or serves
+// stale data). It returns the schema's migration version for the caller
+// to compare with the binary's.
+func (s *Store) Ready(ctx context.Context) (int64, error) {
+	pool := s.probe
+	if pool == nil {
+		pool = s.DB
+	}
+	conn, err := pool.Conn(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	var name, on string
+	err = conn.QueryRowContext(ctx, "SHOW GLOBAL VARIABLES LIKE 'wsrep_on'").Scan(&name, &on)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) { // MySQL has no wsrep_on
+		return 0, err
+	}
+	if strings.EqualFold(on, "ON") {
+		rows, err := conn.QueryContext(ctx,
+			"SHOW GLOBAL STATUS WHERE Variable_name IN ('wsrep_ready', 'wsrep_local_state_comment')")
+		if err != nil {
+			return 0, err
+		}
+		st := map[string]string{}
+		for rows.Next() {
+			var k, v string
+			if err := rows.Scan(&k, &v); err != nil {
+				rows.Close()
+				return 0, err
+			}
+			st[strings.ToLower(k)] = v
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return 0, err
+		}
+		if !strings.EqualFold(st["wsrep_ready"], "ON") || st["wsrep_local_state_comment"] != "Synced" {
+			return 0, &NodeNotReady{Ready: st["wsrep_ready"], State: st["wsrep_local_state_comment"]}
+		}
+	}
+	var v sql.NullInt64
+	err = conn.QueryRowContext(ctx, "SELECT MAX(version_id) FROM goose_db_version WHERE is_applied = 1").Scan(&v)
+	return v.Int64, err
+}
+
+// NodeNotReady is Ready's error for a Galera node that must not serve.
+type NodeNotReady struct{ Ready, State string }
+
+func (e *NodeNotReady) Error() string {
+	return fmt.Sprintf("the Galera node is not ready (wsrep_ready=%s, state %s)", e.Ready, e.State)
 }

@@ -14,7 +14,10 @@ import (
 	"github.com/shelfcommerce/shelf/internal/store"
 )
 
+func TestMain(m *testing.M) { dbtest.Main(m) }
+
 func TestNormalizeDSNForcesWhatTheServiceNeeds(t *testing.T) {
+	t.Parallel()
 	got, err := store.NormalizeDSN("u:p@tcp(db:3306)/shop?multiStatements=true&parseTime=false&loc=Local&charset=latin1")
 	if err != nil {
 		t.Fatal(err)
@@ -41,12 +44,14 @@ func TestNormalizeDSNForcesWhatTheServiceNeeds(t *testing.T) {
 }
 
 func TestNormalizeDSNRejectsGarbage(t *testing.T) {
+	t.Parallel()
 	if _, err := store.NormalizeDSN("not a dsn"); err == nil || !strings.Contains(err.Error(), "SHELF_MYSQL_DSN") {
 		t.Fatalf("err = %v, want one naming SHELF_MYSQL_DSN", err)
 	}
 }
 
 func TestStrictModeRefusesTruncation(t *testing.T) {
+	t.Parallel()
 	d := dbtest.New(t)
 	ctx := context.Background()
 	if _, err := d.DB.ExecContext(ctx, "CREATE TABLE t (s VARCHAR(3) NOT NULL)"); err != nil {
@@ -58,6 +63,7 @@ func TestStrictModeRefusesTruncation(t *testing.T) {
 }
 
 func TestInTxRollsBackWholeOnError(t *testing.T) {
+	t.Parallel()
 	d := dbtest.New(t)
 	ctx := context.Background()
 	if _, err := d.DB.ExecContext(ctx, "CREATE TABLE t (id INT PRIMARY KEY)"); err != nil {
@@ -85,6 +91,7 @@ func TestInTxRollsBackWholeOnError(t *testing.T) {
 // Two transactions lock two rows in opposite orders: the server kills one
 // with a deadlock (1213). InTx must rerun it, so both end up committed.
 func TestInTxRetriesADeadlockWhole(t *testing.T) {
+	t.Parallel()
 	d := dbtest.New(t)
 	ctx := context.Background()
 	for _, q := range []string{
@@ -136,6 +143,7 @@ func TestInTxRetriesADeadlockWhole(t *testing.T) {
 }
 
 func TestInsertRowsChunksLargeBatches(t *testing.T) {
+	t.Parallel()
 	d := dbtest.New(t)
 	ctx := context.Background()
 	if _, err := d.DB.ExecContext(ctx, "CREATE TABLE t (id INT PRIMARY KEY, s VARCHAR(20) NOT NULL)"); err != nil {

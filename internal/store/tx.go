@@ -3,12 +3,9 @@ package store
 import (
 	"context"
 	"database/sql"
-	"errors"
-	"fmt"
-	"math/rand/v2"
-	"time"
 
 	"github.com/shelfcommerce/shelf/db"
+	"github.com/shelfcommerce/shelf/internal/problem"
 )
 
 // Tx is one transaction: the raw *sql.Tx for queries built at run time and
@@ -56,44 +53,23 @@ func (s *Store) Begin(ctx context.Context, opts *sql.TxOptions) (*Tx, error) {
 
 func (s *Store) wrap(sqlTx *sql.Tx) *Tx { return &Tx{Tx: sqlTx, Q: s.Q.WithTx(sqlTx), st: s} }
 
-// MaxAttempts bounds how often InTx runs a function whose transaction hit a
-// deadlock or lock-wait timeout.
-const MaxAttempts = 5
-
-// ErrBusy is returned when a transaction kept losing lock races after
-// MaxAttempts tries; handlers answer it with 503 and Retry-After.
-var ErrBusy = errors.New("the database is busy: try again")
+// ErrBusy is returned when a unit of work kept losing lock races (or
+// cluster certification) for the whole retry budget: a 503 with Retry-After.
+var ErrBusy = &problem.Error{Kind: problem.Unavailable,
+	Detail: "the database is busy with conflicting requests; retry shortly"}
 
 // InTx runs fn in a transaction and commits it. Any error rolls the whole
 // transaction back (MariaDB undoes only the failed statement after a lock-wait
-// timeout, so committing after one would save half of the work). Deadlocks and
-// lock-wait timeouts rerun fn from the start, a bounded number of times, so fn
-// must not keep state across attempts.
+// timeout, so committing after one would save half of the work). A lost race
+// (see IsRetryable), at any statement or at COMMIT, reruns fn from the start
+// under the store's retry policy, so fn must not keep state across attempts.
 func (s *Store) InTx(ctx context.Context, fn func(tx *Tx) error) error {
 	return s.InTxOpts(ctx, nil, fn)
 }
 
 // InTxOpts is InTx with transaction options (isolation level, read-only).
 func (s *Store) InTxOpts(ctx context.Context, opts *sql.TxOptions, fn func(tx *Tx) error) error {
-	var err error
-	for attempt := 1; attempt <= MaxAttempts; attempt++ {
-		err = s.runTx(ctx, opts, fn)
-		if err == nil || !IsRetryable(err) {
-			return err
-		}
-		if attempt == MaxAttempts {
-			break
-		}
-		// Back off with jitter so that the transactions that collided do not
-		// collide again in lockstep.
-		backoff := time.Duration(attempt*attempt)*2*time.Millisecond + time.Duration(rand.IntN(4000))*time.Microsecond
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(backoff):
-		}
-	}
-	return fmt.Errorf("%w: %w", ErrBusy, err)
+	return s.Retry(ctx, func(ctx context.Context) error { return s.runTx(ctx, opts, fn) })
 }
 
 func (s *Store) runTx(ctx context.Context, opts *sql.TxOptions, fn func(tx *Tx) error) (err error) {

@@ -23,6 +23,8 @@ import (
 	"github.com/shelfcommerce/shelf/internal/store"
 )
 
+func TestMain(m *testing.M) { dbtest.Main(m) }
+
 // BenchmarkImport measures POST /v1/admin/imports on a generated Shopify CSV
 // of SHELF_BENCH_IMPORT_ROWS variant rows (default 1,000,000: about 300,000
 // products of 1 to 5 variants, 40 category paths, one image each) against a

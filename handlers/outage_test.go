@@ -1,0 +1,264 @@
+package handlers_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/shelfcommerce/shelf/handlers"
+	"github.com/shelfcommerce/shelf/internal/dbtest"
+	"github.com/shelfcommerce/shelf/internal/orders/orderstest"
+	"github.com/shelfcommerce/shelf/internal/store"
+)
+
+// outageEnv is a Shelf on a private mariadbd, under load from storefront
+// readers and retrying buyers, recording every answer.
+type outageEnv struct {
+	t       *testing.T
+	db      *dbtest.Server
+	st      *store.Store
+	srv     *httptest.Server
+	timeout time.Duration
+
+	mu       sync.Mutex
+	statuses map[int]int
+	bad      []string // answers a client must never get
+	placed   map[string]bool
+	refused  atomic.Int64
+}
+
+func (e *outageEnv) record(method, path string, res *http.Response, err error, took time.Duration) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	// A request may wait for the database for the deadline, then for its
+	// answer to be written; past a generous margin it is hanging.
+	if limit := e.timeout + 5*time.Second; took > limit {
+		e.bad = append(e.bad, fmt.Sprintf("%s %s took %v, past the %v deadline", method, path, took.Round(time.Millisecond), e.timeout))
+	}
+	if err != nil {
+		e.bad = append(e.bad, fmt.Sprintf("%s %s: %v", method, path, err))
+		return
+	}
+	e.statuses[res.StatusCode]++
+	switch {
+	case res.StatusCode >= 500 && res.StatusCode != 503:
+		e.bad = append(e.bad, fmt.Sprintf("%s %s answered %d", method, path, res.StatusCode))
+	case res.StatusCode == 503 && (res.Header.Get("Retry-After") == "" ||
+		res.Header.Get("Content-Type") != "application/problem+json"):
+		e.bad = append(e.bad, fmt.Sprintf("%s %s: 503 without Retry-After or problem+json", method, path))
+	}
+}
+
+func (e *outageEnv) do(method, path string, hdr map[string]string, body string) (int, string) {
+	req, _ := http.NewRequest(method, e.srv.URL+path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	start := time.Now()
+	res, err := e.srv.Client().Do(req)
+	var b []byte
+	if err == nil {
+		b, _ = io.ReadAll(res.Body)
+		res.Body.Close()
+	}
+	e.record(method, path, res, err, time.Since(start))
+	if err != nil {
+		return 0, ""
+	}
+	return res.StatusCode, string(b)
+}
+
+// buy places one order, retrying its Idempotency-Key until it gets a
+// definitive answer, as a client following Retry-After would.
+func (e *outageEnv) buy(ctx context.Context, key string) {
+	body := `{"email":"b@example.com","lines":[{"sku":"OUT-0","quantity":1}],` +
+		`"shipping_address":{"name":"B","line1":"1 Main St","city":"Springfield","country":"US"}}`
+	// Once the load stops, the key is still finished: its order may exist.
+	for try := 0; ctx.Err() == nil || try < 400; try++ {
+		status, got := e.do("POST", "/v1/orders", map[string]string{"Idempotency-Key": key}, body)
+		switch {
+		case status == 201:
+			e.mu.Lock()
+			e.placed[key] = true
+			e.mu.Unlock()
+			return
+		case status == 409 && strings.Contains(got, "idempotency-key-in-use"):
+			// A claim left by a request the outage cut off: it lapses.
+		case status == 409 || status == 422:
+			e.refused.Add(1)
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	e.t.Errorf("key %s never got an answer", key)
+}
+
+// waitFor polls path until it answers want, for at most limit.
+func (e *outageEnv) waitFor(path string, want int, limit time.Duration) time.Duration {
+	e.t.Helper()
+	start := time.Now()
+	for time.Since(start) < limit {
+		if status, _ := e.do("GET", path, nil, ""); status == want {
+			return time.Since(start)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	e.t.Fatalf("%s did not answer %d within %v", path, want, limit)
+	return 0
+}
+
+// TestDatabaseOutages kills the database (kill -9) and freezes it
+// (SIGSTOP) under storefront reads and retrying buyers: no client gets a
+// 500 or waits past the per-request deadline; storefront and orders answer
+// 503 with Retry-After; /readyz turns 503 and /healthz stays 200; the same
+// process serves again by itself once the database is back; and through it
+// all no order is lost, doubled or oversold.
+func TestDatabaseOutages(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a private MariaDB server")
+	}
+	priv := dbtest.StartServer(t)
+	ctx := context.Background()
+	dsn := priv.NewDatabase(ctx, "shelf_outage")
+	st, err := store.Open(ctx, dsn, store.PoolConfig{MaxOpen: 6, MaxIdle: 6, MaxLifetime: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	const stock = 100000
+	if _, err := orderstest.Seed(ctx, st, orderstest.Simple("OUT", 3, 1500, stock)...); err != nil {
+		t.Fatal(err)
+	}
+	mig, err := store.NewMigrator(st.DB, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &outageEnv{t: t, db: priv, st: st, timeout: time.Second, statuses: map[int]int{}, placed: map[string]bool{}}
+	e.srv = httptest.NewServer(handlers.New(handlers.Config{
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Store: st,
+		SchemaVersion: store.LatestVersion(mig), DBTimeout: e.timeout,
+	}))
+	t.Cleanup(e.srv.Close)
+	e.srv.Client().Timeout = 30 * time.Second
+	e.waitFor("/readyz", 200, 10*time.Second)
+
+	load, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	for r := range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			paths := []string{"/v1/products?limit=5", "/v1/products?sort=price&in_stock=true", "/v1/categories"}
+			for load.Err() == nil {
+				e.do("GET", paths[r], nil, "")
+				time.Sleep(10 * time.Millisecond)
+			}
+		}()
+	}
+	for b := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := 0; load.Err() == nil; n++ {
+				e.buy(load, fmt.Sprintf("buyer-%d-%d", b, n))
+			}
+		}()
+	}
+
+	time.Sleep(500 * time.Millisecond)
+	priv.Kill()
+	t.Logf("killed: /readyz 503 after %v", e.waitFor("/readyz", 503, 10*time.Second))
+	if status, _ := e.do("GET", "/healthz", nil, ""); status != 200 {
+		t.Errorf("/healthz answered %d while the database was down", status)
+	}
+	e.waitFor("/v1/products?limit=5", 503, 10*time.Second)
+	time.Sleep(time.Second)
+	priv.Start()
+	t.Logf("restarted: /readyz 200 after %v", e.waitFor("/readyz", 200, 30*time.Second))
+	e.waitFor("/v1/products?limit=5", 200, 30*time.Second)
+
+	priv.Freeze()
+	t.Logf("frozen: /readyz 503 after %v", e.waitFor("/readyz", 503, 10*time.Second))
+	if status, _ := e.do("GET", "/healthz", nil, ""); status != 200 {
+		t.Errorf("/healthz answered %d while the database was frozen", status)
+	}
+	time.Sleep(2 * e.timeout)
+	priv.Thaw()
+	t.Logf("thawed: /readyz 200 after %v", e.waitFor("/readyz", 200, 30*time.Second))
+	e.waitFor("/v1/products?limit=5", 200, 30*time.Second)
+	time.Sleep(300 * time.Millisecond)
+	stop()
+	wg.Wait()
+
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	t.Logf("answers by status: %v; %d orders placed", e.statuses, len(e.placed))
+	for _, b := range e.bad[:min(len(e.bad), 20)] {
+		t.Error(b)
+	}
+	if e.statuses[503] == 0 {
+		t.Error("no request was answered 503: the outages were not seen")
+	}
+	if e.refused.Load() > 0 {
+		t.Errorf("%d orders refused although stock was left", e.refused.Load())
+	}
+	var orders int
+	if err := st.DB.QueryRowContext(ctx, "SELECT COUNT(*) FROM orders").Scan(&orders); err != nil {
+		t.Fatal(err)
+	}
+	onHand, err := orderstest.OnHand(ctx, st, "OUT-0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if orders != len(e.placed) || onHand != stock-int64(orders) {
+		t.Fatalf("%d orders in the database, %d answered 201, %d units left of %d: lost, doubled or oversold",
+			orders, len(e.placed), onHand, stock)
+	}
+}
+
+// Every error that means "the database is not there or refuses work" is a
+// 503 problem with Retry-After on the storefront and on orders, never a
+// 500: too many connections (1040), a server shutting down (1053), a killed
+// connection (1927), a read-only server (1290), a Galera node that stays
+// not ready past the retry budget (1047).
+func TestDatabaseRefusalsAre503(t *testing.T) {
+	d, f := dbtest.NewFaulty(t)
+	d.Store.Policy = store.RetryPolicy{Budget: 50 * time.Millisecond, MinAttempts: 2, Base: time.Millisecond, Cap: 5 * time.Millisecond}
+	if _, err := orderstest.Seed(context.Background(), d.Store, orderstest.Simple("REF", 2, 700, 5)...); err != nil {
+		t.Fatal(err)
+	}
+	e := handlers.New(handlers.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Store: d.Store})
+	order := `{"email":"r@example.com","lines":[{"sku":"REF-0","quantity":1}],` +
+		`"shipping_address":{"name":"R","line1":"1 Main St","city":"Springfield","country":"US"}}`
+	for _, code := range []uint16{1040, 1053, 1927, 1290, 1047} {
+		for _, tc := range []struct{ method, path, match string }{
+			{"GET", "/v1/products?limit=3", "product_listing"},
+			{"POST", "/v1/orders", "INSERT INTO idempotency_keys"},
+		} {
+			f.Set(tc.match, code, -1)
+			req := httptest.NewRequest(tc.method, tc.path, strings.NewReader(order))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Idempotency-Key", fmt.Sprintf("ref-%d", code))
+			rec := do(e, req)
+			if rec.Code != 503 || rec.Header().Get("Retry-After") == "" || f.Hits() == 0 {
+				t.Errorf("error %d on %s %s: %d (Retry-After %q): %s", code, tc.method, tc.path,
+					rec.Code, rec.Header().Get("Retry-After"), rec.Body)
+			} else if p := decodeProblem(t, rec); p["type"] != "/problems/service-unavailable" {
+				t.Errorf("error %d: problem type %v", code, p["type"])
+			}
+		}
+	}
+	f.Set("", 0, 0)
+	if rec := do(e, httptest.NewRequest("GET", "/v1/products?limit=3", nil)); rec.Code != 200 {
+		t.Fatalf("after the faults: %d %s", rec.Code, rec.Body)
+	}
+}

@@ -1,0 +1,445 @@
+package webhooks
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/shelfcommerce/shelf/db"
+	"github.com/shelfcommerce/shelf/internal/store"
+)
+
+const (
+	// fanOutBatch is how many events one fan-out transaction queues.
+	fanOutBatch = 1000
+	// leaseMargin is how long past its timeout an attempt may take to be
+	// recorded before another dispatcher may make the next attempt.
+	leaseMargin = 50 * time.Second
+	// bodyLimit is how much of an answer is read (and what of it is logged).
+	bodyLimit = 4 << 10
+	// claimRounds is how many rounds of attempts (Workers each) one claim
+	// takes: more makes fewer claim commits, and a longer lease.
+	claimRounds = 4
+	// logRetention is how long the delivery log is kept.
+	logRetention = 30 * 24 * time.Hour
+)
+
+// Dispatcher fans the feed out to webhooks and sends the deliveries. Any
+// number of dispatchers, in one process or many, can run on one database.
+type Dispatcher struct {
+	st     *store.Store
+	cfg    Config
+	log    *slog.Logger
+	client *http.Client
+	wake   chan struct{}
+	// lease is how long a claimed attempt is this dispatcher's alone.
+	lease time.Duration
+}
+
+// NewDispatcher returns a dispatcher on st; Run starts it.
+func NewDispatcher(st *store.Store, cfg Config) *Dispatcher {
+	cfg = cfg.withDefaults()
+	tr := &http.Transport{
+		Proxy:                 nil, // a proxy would dial for us, past the address check
+		DialContext:           newDialer(cfg.AllowPrivate, cfg.Resolver, cfg.Timeout).DialContext,
+		TLSHandshakeTimeout:   cfg.Timeout,
+		ResponseHeaderTimeout: cfg.Timeout,
+		MaxIdleConnsPerHost:   cfg.Workers,
+		IdleConnTimeout:       90 * time.Second,
+		ForceAttemptHTTP2:     true,
+	}
+	return &Dispatcher{
+		st: st, cfg: cfg, log: cfg.Logger,
+		client: &http.Client{
+			Transport: tr,
+			Timeout:   cfg.Timeout,
+			// A redirect is an answer, not a delivery: following it would
+			// send the event (and reach addresses) nobody registered.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+		wake: make(chan struct{}, 1),
+		// A claimed attempt waits for a free worker (at most claimRounds
+		// timeouts) and then takes one timeout.
+		lease: (claimRounds+1)*cfg.Timeout + leaseMargin,
+	}
+}
+
+// Run fans out and delivers until ctx ends, then waits for the attempts in
+// flight (each bounded by the timeout) and records them.
+func (d *Dispatcher) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	wg.Go(func() { d.fanOutLoop(ctx) })
+	wg.Go(func() { d.sendLoop(ctx) })
+	wg.Go(func() { d.pruneLoop(ctx) })
+	wg.Wait()
+	d.client.CloseIdleConnections()
+}
+
+func (d *Dispatcher) fanOutLoop(ctx context.Context) {
+	for {
+		n, err := d.FanOut(ctx)
+		if err != nil && ctx.Err() == nil {
+			d.log.Warn("webhooks: fan-out failed", "err", err)
+		}
+		if n > 0 {
+			d.nudge()
+		}
+		if n < fanOutBatch && !sleep(ctx, d.cfg.Poll) {
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+	}
+}
+
+func (d *Dispatcher) nudge() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// sleep waits for dur; it reports false when ctx ended first.
+func sleep(ctx context.Context, dur time.Duration) bool {
+	t := time.NewTimer(dur)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// FanOut queues the deliveries of up to fanOutBatch events past the cursor
+// and advances it, in one transaction; it returns how many events it passed.
+func (d *Dispatcher) FanOut(ctx context.Context) (int, error) {
+	var passed int
+	// READ COMMITTED: the INSERT ... SELECT reads events without gap locks,
+	// which would hold up the sequencer numbering the next ones.
+	err := d.st.InTxOpts(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, func(tx *store.Tx) error {
+		passed = 0
+		cur, err := tx.Q.LockWebhookCursor(ctx)
+		if err != nil {
+			return fmt.Errorf("lock webhook cursor: %w", err)
+		}
+		head, err := tx.Q.WebhookFeedHead(ctx)
+		if err != nil || uint64(head) <= cur {
+			return err
+		}
+		upto := min(uint64(head), cur+fanOutBatch)
+		now := time.Now().UTC()
+		if _, err := tx.Q.FanOutEvents(ctx, db.FanOutEventsParams{
+			NextAt: now, CreatedAt: now,
+			After: sql.NullInt64{Int64: int64(cur), Valid: true}, Upto: sql.NullInt64{Int64: int64(upto), Valid: true},
+		}); err != nil {
+			return fmt.Errorf("queue deliveries: %w", err)
+		}
+		passed = int(upto - cur)
+		return tx.Q.AdvanceWebhookCursor(ctx, upto)
+	})
+	return passed, err
+}
+
+// job is one claimed attempt, with what it sends.
+type job struct {
+	db.DueDeliveriesRow
+	attempt uint32      // the attempt this claim makes (1 is the first)
+	webhook *db.Webhook // nil: removed since the event was queued
+	body    *string     // nil: the event is past the feed's retention
+}
+
+// claim takes up to n due deliveries for this dispatcher (another one skips
+// them until their lease runs out) and reads their webhooks and events.
+func (d *Dispatcher) claim(ctx context.Context, n int) ([]job, error) {
+	var jobs []job
+	err := d.st.InTxOpts(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, func(tx *store.Tx) error {
+		jobs = jobs[:0]
+		now := time.Now().UTC()
+		rows, err := tx.Q.DueDeliveries(ctx, db.DueDeliveriesParams{NextAt: now, Limit: int32(n)})
+		if err != nil || len(rows) == 0 {
+			return err
+		}
+		ids := make([]uint64, len(rows))
+		for i, r := range rows {
+			ids[i] = r.ID
+			jobs = append(jobs, job{DueDeliveriesRow: r, attempt: r.Attempts + 1})
+		}
+		return tx.Q.LeaseDeliveries(ctx, db.LeaseDeliveriesParams{NextAt: now.Add(d.lease), Ids: ids})
+	})
+	if err != nil || len(jobs) == 0 {
+		return nil, err
+	}
+	if err := d.load(ctx, jobs); err != nil {
+		d.release(jobs)
+		return nil, err
+	}
+	return jobs, nil
+}
+
+// load reads the webhooks and the events of claimed jobs, one query each.
+func (d *Dispatcher) load(ctx context.Context, jobs []job) error {
+	var whIDs []uint64
+	seqs := make([]sql.NullInt64, len(jobs))
+	for i, j := range jobs {
+		whIDs = append(whIDs, j.WebhookID)
+		seqs[i] = sql.NullInt64{Int64: int64(j.EventSeq), Valid: true}
+	}
+	whs, err := d.st.Q.WebhooksByID(ctx, slices.Compact(slices.Sorted(slices.Values(whIDs))))
+	if err != nil {
+		return fmt.Errorf("read webhooks: %w", err)
+	}
+	evs, err := d.st.Q.DeliveryEvents(ctx, seqs)
+	if err != nil {
+		return fmt.Errorf("read events: %w", err)
+	}
+	byID := make(map[uint64]*db.Webhook, len(whs))
+	for i := range whs {
+		byID[whs[i].ID] = &whs[i]
+	}
+	bySeq := make(map[uint64]*string, len(evs))
+	for i := range evs {
+		bySeq[uint64(evs[i].Seq.Int64)] = &evs[i].Data
+	}
+	for i := range jobs {
+		jobs[i].webhook, jobs[i].body = byID[jobs[i].WebhookID], bySeq[jobs[i].EventSeq]
+	}
+	return nil
+}
+
+// sendLoop keeps up to Workers attempts in flight. It claims claimRounds x
+// Workers due deliveries at a time and starts each as a slot frees, so that one claim
+// commit serves several deliveries, and hands the outcomes to a recorder
+// that writes them in batches: commits, not HTTP, bound the throughput of
+// a backlog on a database that flushes its log on every commit.
+func (d *Dispatcher) sendLoop(ctx context.Context) {
+	slots := make(chan struct{}, d.cfg.Workers)
+	outcomes := make(chan attempt, d.cfg.Workers*4)
+	recorded := make(chan struct{})
+	go func() { d.recordLoop(outcomes); close(recorded) }()
+	var inflight sync.WaitGroup
+	var ready []job
+	defer func() {
+		inflight.Wait()
+		close(outcomes)
+		<-recorded
+		d.release(ready)
+	}()
+	for {
+		if len(ready) == 0 {
+			jobs, err := d.claim(ctx, claimRounds*d.cfg.Workers)
+			if err != nil && ctx.Err() == nil {
+				d.log.Warn("webhooks: claim failed", "err", err)
+			}
+			if len(jobs) == 0 {
+				select {
+				case <-ctx.Done():
+					return
+				case <-d.wake:
+				case <-time.After(d.cfg.Poll):
+				}
+				continue
+			}
+			ready = jobs
+		}
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		j := ready[0]
+		ready = ready[1:]
+		inflight.Go(func() {
+			defer func() { <-slots }()
+			// An attempt under way is finished and recorded even when
+			// the dispatcher is stopping: it is bounded by the timeout.
+			outcomes <- d.attempt(context.WithoutCancel(ctx), j)
+		})
+	}
+}
+
+// release hands back claimed attempts that were never started.
+func (d *Dispatcher) release(jobs []job) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, j := range jobs {
+		err := d.st.Q.ReleaseDelivery(ctx, db.ReleaseDeliveryParams{NextAt: time.Now().UTC(), ID: j.ID, Attempts: j.attempt})
+		if err != nil {
+			d.log.Warn("webhooks: release delivery", "seq", j.EventSeq, "err", err)
+		}
+	}
+}
+
+// recordLoop records outcomes as they come, up to 100 per transaction.
+func (d *Dispatcher) recordLoop(in <-chan attempt) {
+	for a := range in {
+		batch := []attempt{a}
+	more:
+		for len(batch) < 100 {
+			select {
+			case a, ok := <-in:
+				if !ok {
+					break more
+				}
+				batch = append(batch, a)
+			default:
+				break more
+			}
+		}
+		if err := d.record(context.Background(), batch); err != nil {
+			// Unrecorded, the attempts' leases run out and they are made again.
+			d.log.Warn("webhooks: record deliveries", "attempts", len(batch), "err", err)
+		}
+	}
+}
+
+// outcome is what one attempt gave.
+type outcome struct {
+	status int // 0: no HTTP answer
+	err    string
+	took   time.Duration
+}
+
+func (o outcome) ok() bool { return o.status >= 200 && o.status < 300 }
+
+// attempt is a made attempt, to be recorded.
+type attempt struct {
+	job
+	outcome
+}
+
+// attempt makes one claimed attempt, or settles it without one: the event
+// is gone. A job whose webhook was removed is recorded as nothing.
+func (d *Dispatcher) attempt(ctx context.Context, j job) attempt {
+	a := attempt{job: j}
+	switch {
+	case j.webhook == nil:
+	case j.body == nil:
+		a.err = "the event is older than the feed's retention and was deleted"
+	default:
+		a.outcome = d.send(ctx, *j.webhook, j.EventSeq, []byte(*j.body))
+	}
+	return a
+}
+
+// send POSTs one event, signed, and reads at most bodyLimit of the answer.
+func (d *Dispatcher) send(ctx context.Context, wh db.Webhook, seq uint64, body []byte) outcome {
+	start := time.Now()
+	id := strconv.FormatUint(seq, 10)
+	sig, err := signature(wh.Secret, id, start.Unix(), body)
+	if err != nil {
+		return outcome{err: err.Error()}
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, wh.Url, bytes.NewReader(body))
+	if err != nil {
+		return outcome{err: "bad URL: " + err.Error()}
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "Shelf-Webhooks/1")
+	req.Header.Set("webhook-id", id)
+	req.Header.Set("webhook-timestamp", strconv.FormatInt(start.Unix(), 10))
+	req.Header.Set("webhook-signature", sig)
+	resp, err := d.client.Do(req)
+	if err != nil {
+		return outcome{err: err.Error(), took: time.Since(start)}
+	}
+	defer resp.Body.Close()
+	answer, _ := io.ReadAll(io.LimitReader(resp.Body, bodyLimit))
+	out := outcome{status: resp.StatusCode, took: time.Since(start)}
+	if !out.ok() {
+		out.err = fmt.Sprintf("answered %s", resp.Status)
+		if loc := resp.Header.Get("Location"); loc != "" {
+			out.err += " to " + loc + " (redirects are not followed)"
+		}
+		if s := strings.TrimSpace(strings.ToValidUTF8(string(answer), "")); s != "" {
+			out.err += ": " + s
+		}
+	}
+	return out
+}
+
+// record logs attempts and moves their queue rows on, each provided its
+// row still holds that attempt (a lease that ran out means another
+// dispatcher has moved it on already).
+func (d *Dispatcher) record(ctx context.Context, batch []attempt) error {
+	return d.st.InTx(ctx, func(tx *store.Tx) error {
+		now := time.Now().UTC()
+		for _, a := range batch {
+			if err := d.recordOne(ctx, tx, a, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (d *Dispatcher) recordOne(ctx context.Context, tx *store.Tx, a attempt, now time.Time) error {
+	if a.webhook == nil {
+		_, err := tx.Q.FinishDelivery(ctx, db.FinishDeliveryParams{ID: a.ID, Attempts: a.job.attempt})
+		return err
+	}
+	var next sql.NullTime
+	if !a.ok() && int(a.job.attempt) <= len(d.cfg.Schedule) {
+		next = sql.NullTime{Time: now.Add(d.cfg.Schedule[a.job.attempt-1]), Valid: true}
+		if _, err := tx.Q.RetryDelivery(ctx, db.RetryDeliveryParams{NextAt: next.Time, ID: a.ID, Attempts: a.job.attempt}); err != nil {
+			return err
+		}
+	} else {
+		n, err := tx.Q.FinishDelivery(ctx, db.FinishDeliveryParams{ID: a.ID, Attempts: a.job.attempt})
+		if err != nil {
+			return err
+		}
+		if n == 1 && !a.ok() {
+			err = tx.Q.MarkWebhookFailing(ctx, db.MarkWebhookFailingParams{FailingSince: sql.NullTime{Time: now, Valid: true}, ID: a.webhook.ID})
+		} else if n == 1 && a.webhook.FailingSince.Valid {
+			err = tx.Q.ClearWebhookFailing(ctx, a.webhook.ID)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	p := db.LogDeliveryParams{
+		WebhookID: a.webhook.ID, EventSeq: a.EventSeq, EventType: a.EventType, Attempt: a.job.attempt,
+		DurationMs: uint32(a.took.Milliseconds()), NextAttemptAt: next, At: now,
+	}
+	if a.status != 0 {
+		p.ResponseStatus = sql.NullInt32{Int32: int32(a.status), Valid: true}
+	}
+	if a.err != "" {
+		p.Error = sql.NullString{String: truncate(a.err, 512), Valid: true}
+	}
+	return tx.Q.LogDelivery(ctx, p)
+}
+
+// truncate cuts s to at most n characters, on a character boundary.
+func truncate(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
+}
+
+// pruneLoop deletes delivery log rows older than logRetention, in small
+// batches so that no statement holds locks for long.
+func (d *Dispatcher) pruneLoop(ctx context.Context) {
+	for sleep(ctx, time.Minute) {
+		for ctx.Err() == nil {
+			n, err := d.st.Q.PruneDeliveryLog(ctx, time.Now().UTC().Add(-logRetention))
+			if err != nil || n < 1000 {
+				break
+			}
+		}
+	}
+}

@@ -1,0 +1,260 @@
+package webhooks
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/shelfcommerce/shelf/internal/dbtest"
+	"github.com/shelfcommerce/shelf/internal/store"
+)
+
+func register(t *testing.T, s *Service, url string, events ...string) *Webhook {
+	t.Helper()
+	w, err := s.Register(context.Background(), Registration{URL: url, Events: events})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+func deliveries(t *testing.T, s *Service, id uint64) []*Delivery {
+	t.Helper()
+	p, err := s.Deliveries(context.Background(), id, "", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.Items
+}
+
+func TestRetriesUntilTheReceiverAnswers2xx(t *testing.T) {
+	d := dbtest.New(t)
+	rcv := newReceiver(t, func(_ string, n int) int {
+		if n <= 2 {
+			return http.StatusServiceUnavailable
+		}
+		return http.StatusNoContent
+	})
+	cfg := fast(10*time.Millisecond, 20*time.Millisecond, time.Hour)
+	s := NewService(d.Store, cfg)
+	wh := register(t, s, rcv.URL+"/hooks")
+	seq := addEvents(t, d, "stock.changed", 1)[0]
+	run(t, d.Store, cfg)
+	rcv.wait(t, 3)
+	eventually(t, "three attempts in the log", func() bool { return len(deliveries(t, s, wh.ID)) == 3 })
+
+	hits, _ := rcv.snapshot()
+	if len(hits) != 3 {
+		t.Fatalf("receiver got %d requests, want 3 (no retry after the 2xx)", len(hits))
+	}
+	for _, h := range hits {
+		if got := h.header.Get("webhook-id"); got != strconv.FormatUint(seq, 10) {
+			t.Errorf("webhook-id = %q, want the event id %d on every attempt", got, seq)
+		}
+		verify(t, wh.Secret, h)
+		var ev map[string]any
+		if err := json.Unmarshal(h.body, &ev); err != nil || ev["type"] != "stock.changed" || ev["sku"] != "SKU-"+strconv.FormatUint(seq, 10) {
+			t.Errorf("body = %s, want the event's data", h.body)
+		}
+		if ct := h.header.Get("Content-Type"); ct != "application/json" {
+			t.Errorf("Content-Type = %q", ct)
+		}
+	}
+	log := deliveries(t, s, wh.ID)
+	for i, want := range []struct {
+		attempt uint32
+		status  int32
+		next    bool
+	}{{3, 204, false}, {2, 503, true}, {1, 503, true}} {
+		got := log[i]
+		if got.Attempt != want.attempt || got.ResponseStatus == nil || *got.ResponseStatus != want.status ||
+			(got.NextAttemptAt != nil) != want.next || got.EventID != strconv.FormatUint(seq, 10) || got.Event != "stock.changed" {
+			t.Errorf("log[%d] = %+v, want attempt %d status %d, next attempt %v", i, got, want.attempt, want.status, want.next)
+		}
+		if want.status != 204 && (got.Error == nil || *got.Error == "") {
+			t.Errorf("log[%d]: a failed attempt says no error", i)
+		}
+	}
+	if n := count(t, d, "SELECT COUNT(*) FROM webhook_queue"); n != 0 {
+		t.Errorf("%d deliveries still queued after the 2xx", n)
+	}
+}
+
+func count(t testing.TB, d *dbtest.DB, q string) int {
+	t.Helper()
+	var n int
+	if err := d.DB.QueryRow(q).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func status(t *testing.T, s *Service, id uint64) string {
+	t.Helper()
+	p, err := s.List(context.Background(), "", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range p.Items {
+		if w.ID == id {
+			if w.Secret != "" {
+				t.Errorf("the list shows webhook %d's secret", id)
+			}
+			return w.Status
+		}
+	}
+	t.Fatalf("webhook %d not listed", id)
+	return ""
+}
+
+func TestAnExhaustedScheduleMarksTheWebhookFailingAndLaterEventsStillGo(t *testing.T) {
+	d := dbtest.New(t)
+	healthy := make(chan bool, 1)
+	healthy <- false
+	rcv := newReceiver(t, func(string, int) int {
+		ok := <-healthy
+		healthy <- ok
+		if ok {
+			return http.StatusOK
+		}
+		return http.StatusInternalServerError
+	})
+	cfg := fast(10 * time.Millisecond)
+	s := NewService(d.Store, cfg)
+	wh := register(t, s, rcv.URL)
+	first := addEvents(t, d, "price.changed", 1)[0]
+	run(t, d.Store, cfg)
+	eventually(t, "the webhook marked failing", func() bool { return status(t, s, wh.ID) == "failing" })
+	if _, ids := rcv.snapshot(); ids[strconv.FormatUint(first, 10)] != 2 {
+		t.Fatalf("event %d sent %d times, want 2 (one attempt and one retry)", first, ids[strconv.FormatUint(first, 10)])
+	}
+
+	// Still failing, it gets the next event (and its retry).
+	second := addEvents(t, d, "price.changed", 1)[0]
+	rcv.wait(t, 4)
+	if _, ids := rcv.snapshot(); ids[strconv.FormatUint(second, 10)] != 2 {
+		t.Fatalf("a failing webhook got the later event %d times, want 2", ids[strconv.FormatUint(second, 10)])
+	}
+	// Once it answers again, the mark goes with the next delivery.
+	<-healthy
+	healthy <- true
+	addEvents(t, d, "price.changed", 1)
+	rcv.wait(t, 5)
+	eventually(t, "the webhook active again", func() bool { return status(t, s, wh.ID) == "active" })
+}
+
+func TestEventsGoOnlyToWebhooksSubscribedToThem(t *testing.T) {
+	d := dbtest.New(t)
+	cfg := fast()
+	s := NewService(d.Store, cfg)
+	before := addEvents(t, d, "stock.changed", 1)[0]
+	stock := newReceiver(t, func(string, int) int { return 200 })
+	orders := newReceiver(t, func(string, int) int { return 200 })
+	all := newReceiver(t, func(string, int) int { return 200 })
+	register(t, s, stock.URL, "stock.changed")
+	register(t, s, orders.URL, "order.paid", "order.created")
+	register(t, s, all.URL)
+	addEvents(t, d, "stock.changed", 2)
+	addEvents(t, d, "order.created", 1)
+	addEvents(t, d, "price.changed", 1)
+	run(t, d.Store, cfg)
+	all.wait(t, 4)
+	stock.wait(t, 2)
+	orders.wait(t, 1)
+	for name, r := range map[string]*receiver{"stock": stock, "orders": orders, "all": all} {
+		hits, ids := r.snapshot()
+		if ids[strconv.FormatUint(before, 10)] != 0 {
+			t.Errorf("%s got event %d, sequenced before it was registered", name, before)
+		}
+		for _, h := range hits {
+			var ev struct{ Type string }
+			_ = json.Unmarshal(h.body, &ev)
+			if name == "stock" && ev.Type != "stock.changed" || name == "orders" && ev.Type != "order.created" {
+				t.Errorf("%s got a %s event", name, ev.Type)
+			}
+		}
+	}
+}
+
+// Two dispatchers with their own pools, as two shelf serve processes on one
+// database: every attempt is made by exactly one of them.
+func TestTwoDispatchersNeverMakeTheSameAttempt(t *testing.T) {
+	d := dbtest.New(t)
+	other, err := store.Open(context.Background(), d.DSN, store.DefaultPool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	// Every event fails once and is then delivered: two attempts each.
+	rcv := newReceiver(t, func(_ string, n int) int {
+		if n == 1 {
+			return 500
+		}
+		return 200
+	})
+	cfg := fast(time.Millisecond)
+	cfg.Workers = 4
+	s := NewService(d.Store, cfg)
+	wh := register(t, s, rcv.URL)
+	const events = 150
+	seqs := addEvents(t, d, "stock.changed", events)
+	run(t, d.Store, cfg)
+	run(t, other, cfg)
+	rcv.wait(t, 2*events)
+	eventually(t, "the queue drained", func() bool { return count(t, d, "SELECT COUNT(*) FROM webhook_queue") == 0 })
+	hits, ids := rcv.snapshot()
+	if len(hits) != 2*events {
+		t.Errorf("receiver got %d requests, want %d", len(hits), 2*events)
+	}
+	for _, seq := range seqs {
+		if n := ids[strconv.FormatUint(seq, 10)]; n != 2 {
+			t.Errorf("event %d sent %d times, want 2", seq, n)
+		}
+	}
+	if n := count(t, d, "SELECT COUNT(*) FROM (SELECT event_seq, attempt FROM webhook_deliveries GROUP BY event_seq, attempt HAVING COUNT(*) > 1) x"); n != 0 {
+		t.Errorf("%d attempts were made twice", n)
+	}
+	if n := count(t, d, "SELECT COUNT(*) FROM webhook_deliveries"); n != 2*events {
+		t.Errorf("log has %d attempts, want %d", n, 2*events)
+	}
+	_ = wh
+}
+
+// A dispatcher that dies after claiming an attempt: nothing is lost; once
+// its lease runs out another dispatcher makes the next attempt.
+func TestAClaimLostWithItsDispatcherIsRetriedByAnother(t *testing.T) {
+	d := dbtest.New(t)
+	rcv := newReceiver(t, func(string, int) int { return 200 })
+	cfg := fast(time.Hour)
+	s := NewService(d.Store, cfg)
+	wh := register(t, s, rcv.URL)
+	seq := addEvents(t, d, "stock.changed", 1)[0]
+
+	dead := NewDispatcher(d.Store, cfg)
+	ctx := context.Background()
+	if _, err := dead.FanOut(ctx); err != nil {
+		t.Fatal(err)
+	}
+	jobs, err := dead.claim(ctx, 10)
+	if err != nil || len(jobs) != 1 || jobs[0].attempt != 1 {
+		t.Fatalf("claim = %+v, %v; want the one delivery, attempt 1", jobs, err)
+	}
+	// The claimer "crashes" here. A second claim while the lease holds finds nothing.
+	if again, err := NewDispatcher(d.Store, cfg).claim(ctx, 10); err != nil || len(again) != 0 {
+		t.Fatalf("a leased delivery was claimed again: %+v, %v", again, err)
+	}
+	// The lease runs out (rather than waiting for it on the clock).
+	if _, err := d.DB.Exec("UPDATE webhook_queue SET next_at = ?", time.Now().UTC().Add(-time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	run(t, d.Store, cfg)
+	rcv.wait(t, 1)
+	eventually(t, "the attempt logged", func() bool { return len(deliveries(t, s, wh.ID)) == 1 })
+	got := deliveries(t, s, wh.ID)[0]
+	if got.Attempt != 2 || got.EventID != strconv.FormatUint(seq, 10) {
+		t.Errorf("logged %+v, want attempt 2 of event %d", got, seq)
+	}
+}
