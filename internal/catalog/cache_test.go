@@ -11,8 +11,12 @@ import (
 func TestLoadingCacheLoadsOnce(t *testing.T) {
 	c := newLoadingCache[string, int]("test", time.Minute, 10)
 	var loads atomic.Int32
-	release := make(chan struct{})
+	release, started := make(chan struct{}), make(chan struct{}, 1)
 	load := func(context.Context) (int, error) {
+		select {
+		case started <- struct{}{}:
+		default:
+		}
 		<-release
 		return int(loads.Add(1)), nil
 	}
@@ -29,7 +33,9 @@ func TestLoadingCacheLoadsOnce(t *testing.T) {
 			got[i] = v
 		}()
 	}
-	time.Sleep(20 * time.Millisecond)
+	// Release the load once it has started; callers that come after it
+	// finished find its value cached, so every caller still sees load 1.
+	<-started
 	close(release)
 	wg.Wait()
 	for _, v := range got {

@@ -12,6 +12,8 @@ import (
 	"github.com/shelfcommerce/shelf/internal/store"
 )
 
+func TestMain(m *testing.M) { dbtest.Main(m) }
+
 func runHub(t *testing.T, st *store.Store) *events.Hub {
 	t.Helper()
 	h := events.NewHub(st, events.HubConfig{Poll: 5 * time.Millisecond, Ring: 64})

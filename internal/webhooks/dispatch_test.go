@@ -16,6 +16,8 @@ import (
 	"github.com/shelfcommerce/shelf/internal/store"
 )
 
+func TestMain(m *testing.M) { dbtest.Main(m) }
+
 func register(t *testing.T, s *Service, url string, events ...string) *Webhook {
 	t.Helper()
 	w, err := s.Register(context.Background(), Registration{URL: url, Events: events})
