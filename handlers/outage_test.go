@@ -39,6 +39,7 @@ type outageEnv struct {
 	bad      []string // answers a client must never get
 	placed   map[string]bool
 	refused  atomic.Int64
+	log      lockedBuffer // errors the server logged
 }
 
 func (e *outageEnv) record(method, path string, res *http.Response, err error, took time.Duration) {
@@ -152,7 +153,7 @@ func TestDatabaseOutages(t *testing.T) {
 	}
 	e := &outageEnv{t: t, db: priv, st: st, timeout: time.Second, statuses: map[int]int{}, placed: map[string]bool{}}
 	e.srv = httptest.NewServer(handlers.New(handlers.Config{
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Store: st,
+		Logger: slog.New(slog.NewTextHandler(&e.log, &slog.HandlerOptions{Level: slog.LevelError})), Store: st,
 		SchemaVersion: store.LatestVersion(mig), DBTimeout: e.timeout,
 	}))
 	t.Cleanup(e.srv.Close)
@@ -213,6 +214,9 @@ func TestDatabaseOutages(t *testing.T) {
 	t.Logf("answers by status: %v; %d orders placed", e.statuses, len(e.placed))
 	for _, b := range e.bad[:min(len(e.bad), 20)] {
 		t.Error(b)
+	}
+	if len(e.bad) > 0 {
+		t.Logf("server errors:\n%s", e.log.String())
 	}
 	if e.statuses[503] == 0 {
 		t.Error("no request was answered 503: the outages were not seen")

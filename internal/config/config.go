@@ -35,7 +35,7 @@ var Vars = []Var{
 	{"SHELF_DB_MAX_IDLE", "8", "max idle DB connections"},
 	{"SHELF_DB_CONN_LIFETIME", "5m", "max lifetime of a DB connection"},
 	{"SHELF_DB_RETRY_BUDGET", "3s", "how long a write that lost a lock race or a Galera certification is retried (jittered exponential backoff) before a 503; at least 5 attempts"},
-	{"SHELF_DB_TIMEOUT", "5s", "how long one request may wait for the database in all (imports excepted): past it, and whenever the database is down, frozen or refusing, the answer is 503 with Retry-After"},
+	{"SHELF_DB_TIMEOUT", "8s", "how long one request may wait for the database in all (imports excepted): past it, and whenever the database is down, frozen or refusing, the answer is 503 with Retry-After"},
 	{"SHELF_READ_TIMEOUT", "30s", "HTTP read timeout (imports extend their own)"},
 	{"SHELF_WRITE_TIMEOUT", "30s", "HTTP write timeout (imports extend their own)"},
 	{"SHELF_IDLE_TIMEOUT", "120s", "HTTP keep-alive idle timeout"},

@@ -187,7 +187,7 @@ func (s *Service) placeOnce(ctx context.Context, p PlaceParams) (*Placed, error)
 	status, body := s.render(ctx, err)
 	if status >= 400 && status < 500 && !problem.Is(err, problem.IdempotencyInUse) {
 		// Like Stripe: the outcome of a request that ran is part of the key.
-		ctx, cancel := detached(ctx, 2*time.Second)
+		ctx, cancel := detached(ctx, time.Second)
 		defer cancel()
 		if serr := s.complete(ctx, s.st.Q, c, status, body, 0); serr != nil {
 			if problem.Is(serr, problem.IdempotencyInUse) {

@@ -93,7 +93,13 @@ func IsUnavailable(err error) bool {
 		errWsrepNotReady:
 		return true
 	}
+	// A connection that broke mid-conversation, or a transaction that
+	// database/sql rolled back because the deadline passed, also surface as
+	// these.
 	if errors.Is(err, mysql.ErrInvalidConn) || errors.Is(err, driver.ErrBadConn) ||
+		errors.Is(err, mysql.ErrPktSync) || errors.Is(err, mysql.ErrPktSyncMul) ||
+		errors.Is(err, mysql.ErrBusyBuffer) || errors.Is(err, mysql.ErrMalformPkt) ||
+		errors.Is(err, sql.ErrTxDone) ||
 		errors.Is(err, sql.ErrConnDone) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
 		return true
 	}

@@ -40,6 +40,7 @@ func TestIsUnavailableTellsOutagesFromOtherErrors(t *testing.T) {
 		fmt.Errorf("read: %w", &mysql.MySQLError{Number: 1040, Message: "Too many connections"}),
 		fmt.Errorf("q: %w", context.DeadlineExceeded),
 		mysql.ErrInvalidConn,
+		fmt.Errorf("commit: %w", sql.ErrTxDone), // rolled back when the deadline passed
 		store.ErrBusy,
 	} {
 		if !store.IsUnavailable(err) || problem.Status(store.Unavailable(err)) != 503 {
