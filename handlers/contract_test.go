@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net"
 	"net/http"
 	"strconv"
@@ -167,6 +168,11 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// reading it first would hold a streamed upload (an import) until its end.
 	var reqBody cappedBuffer
 	check := r.Clone(r.Context())
+	// The document states once (info.description) that any application/*+json
+	// body is read as JSON; its request bodies list application/json only.
+	if mt, _, _ := mime.ParseMediaType(check.Header.Get("Content-Type")); strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json") {
+		check.Header.Set("Content-Type", "application/json")
+	}
 	if r.Body != nil && r.Body != http.NoBody {
 		r.Body = struct {
 			io.Reader

@@ -21,7 +21,7 @@ import (
 func exportSource(t *testing.T, format string) (*server, string) {
 	t.Helper()
 	e, d, _ := newServer(t)
-	key := adminKey(t, d, "sync", auth.ScopeCatalogRead, auth.ScopeCatalogWrite, auth.ScopeImportsWrite)
+	key := adminKey(t, d, "sync", auth.ScopeCatalogRead, auth.ScopeCatalogWrite, auth.ScopeImportsWrite, auth.ScopeInventoryWrite)
 	for _, f := range []string{"shopify_product_template.csv", "candles_products_export.csv", "pet-store_products_export.csv"} {
 		runImport(t, e, key, "format=shopify", shopifyFile(t, f))
 	}
@@ -76,7 +76,7 @@ func TestExportImportsBack(t *testing.T) {
 			}
 
 			dst, dd, _ := newServer(t)
-			dkey := adminKey(t, dd, "restore", auth.ScopeCatalogWrite, auth.ScopeImportsWrite)
+			dkey := adminKey(t, dd, "restore", auth.ScopeCatalogWrite, auth.ScopeImportsWrite, auth.ScopeInventoryWrite)
 			r = runImport(t, dst, dkey, "format="+format, file)
 			if r.Created != len(slugs) || r.Failed != 0 || len(r.Errors) != 0 {
 				t.Errorf("import into an empty Shelf: %+v, want %d created", r, len(slugs))

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,11 +26,10 @@ func input(email string, lines ...LineInput) PlaceInput {
 
 func line(sku string, q int) LineInput { return LineInput{SKU: sku, Quantity: q} }
 
-var keySeq int
+var keySeq atomic.Int64
 
 func newKey() string {
-	keySeq++
-	return fmt.Sprintf("key-%d-%d", time.Now().UnixNano(), keySeq)
+	return fmt.Sprintf("key-%d-%d", time.Now().UnixNano(), keySeq.Add(1))
 }
 
 func placeOK(t *testing.T, s *Service, in PlaceInput) *Order {
