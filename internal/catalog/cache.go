@@ -104,6 +104,13 @@ func (c *loadingCache[K, V]) getOrLoad(ctx context.Context, k K, now time.Time, 
 	flight := fmt.Sprintf("%d/%d/%v", c.floor, c.forgotten[k], k)
 	c.mu.Unlock()
 	ch := c.group.DoChan(flight, func() (any, error) {
+		// A caller that missed the cache just before an earlier load stored
+		// its value, and arrives after that load's flight ended, finds the
+		// value here instead of loading it again (a forget removes the entry,
+		// so what is found is current).
+		if v, ok := c.lru.Get(k); ok {
+			return v, nil
+		}
 		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
 		v, err := load(lctx)
