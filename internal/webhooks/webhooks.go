@@ -31,11 +31,7 @@ package webhooks
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -49,6 +45,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/shelfcommerce/shelf/db"
+	"github.com/shelfcommerce/shelf/internal/cursor"
 	"github.com/shelfcommerce/shelf/internal/events"
 	"github.com/shelfcommerce/shelf/internal/problem"
 	"github.com/shelfcommerce/shelf/internal/store"
@@ -110,19 +107,12 @@ func (c Config) withDefaults() Config {
 type Service struct {
 	st        *store.Store
 	cfg       Config
-	cursorKey []byte
+	cursorKey cursor.Key
 }
 
 // NewService returns the webhook service on st.
 func NewService(st *store.Store, cfg Config) *Service {
-	secret := cfg.CursorSecret
-	if len(secret) == 0 {
-		secret = make([]byte, 32)
-		_, _ = rand.Read(secret)
-	}
-	m := hmac.New(sha256.New, secret)
-	m.Write([]byte("shelf/webhooks-cursor"))
-	return &Service{st: st, cfg: cfg.withDefaults(), cursorKey: m.Sum(nil)}
+	return &Service{st: st, cfg: cfg.withDefaults(), cursorKey: cursor.NewKey(cfg.CursorSecret, "shelf/webhooks-cursor")}
 }
 
 // Webhook is a registered endpoint as the API shows it. Secret is set only
@@ -350,17 +340,13 @@ const (
 	cursorWebhooks   byte = 'w'
 	cursorDeliveries byte = 'd'
 	cursorLen             = 1 + 8 + 8
-	cursorMAC             = 16
 )
 
 func (s *Service) cursor(kind byte, scope, id uint64) string {
-	b := make([]byte, 1, cursorLen+cursorMAC)
+	b := make([]byte, 1, cursorLen)
 	b[0] = kind
 	b = binary.BigEndian.AppendUint64(b, scope)
-	b = binary.BigEndian.AppendUint64(b, id)
-	m := hmac.New(sha256.New, s.cursorKey)
-	m.Write(b)
-	return base64.RawURLEncoding.EncodeToString(m.Sum(b)[:cursorLen+cursorMAC])
+	return s.cursorKey.Seal(binary.BigEndian.AppendUint64(b, id))
 }
 
 // position returns the id a cursor names, 0 for no cursor.
@@ -368,8 +354,8 @@ func (s *Service) position(c string, kind byte, scope uint64) (uint64, error) {
 	if c == "" {
 		return 0, nil
 	}
-	b, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil || len(b) != cursorLen+cursorMAC || !hmac.Equal([]byte(s.cursor(kind, scope, binary.BigEndian.Uint64(b[9:]))), []byte(c)) {
+	b, err := s.cursorKey.Open(c)
+	if err != nil || len(b) != cursorLen || b[0] != kind || binary.BigEndian.Uint64(b[1:9]) != scope {
 		return 0, problem.Field(problem.Invalid, "cursor", "is not a cursor from this list; start again without it")
 	}
 	return binary.BigEndian.Uint64(b[9:]), nil
