@@ -308,14 +308,17 @@ func (s *Subscription) Position() uint64 { return s.last }
 
 // Next returns the next events (at most limit), waiting up to wait for them;
 // it returns none when wait passed. A subscription behind the ring reads
-// the table (catching up); one that was live and fell out of the ring gets
-// ErrTooSlow.
+// the table (catching up); one that was live and fell out of the ring while
+// it had events to take gets ErrTooSlow. One that was waiting with nothing
+// to take when a burst larger than the ring went past is not slow: it
+// catches up from the table.
 func (s *Subscription) Next(ctx context.Context, limit int, wait time.Duration) ([]Event, error) {
 	var timer *time.Timer
+	idle := false // this call has waited with nothing left to take
 	for {
 		evs, wake, covered, overtaken := s.h.since(s.last, limit)
 		if !covered {
-			if s.live && overtaken {
+			if s.live && overtaken && !idle {
 				return nil, ErrTooSlow
 			}
 			evs, err := Read(ctx, s.h.st, s.last, limit)
@@ -330,7 +333,7 @@ func (s *Subscription) Next(ctx context.Context, limit int, wait time.Duration) 
 			if overtaken {
 				return nil, ErrTooSlow
 			}
-			s.live = true
+			s.live, idle = true, true
 			select { // the ring has not caught up with the table yet
 			case <-ctx.Done():
 				return nil, ctx.Err()
@@ -349,6 +352,7 @@ func (s *Subscription) Next(ctx context.Context, limit int, wait time.Duration) 
 			timer = time.NewTimer(wait)
 			defer timer.Stop()
 		}
+		idle = true
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
