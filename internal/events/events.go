@@ -24,6 +24,9 @@
 // stream's id (SSE id:, the webhook-id) is the seq as a decimal string. The
 // only gaps are deliberate: Prune deletes events older than the retention
 // window, and a reader resuming from before it is told so (ErrReset).
+// Prune never deletes an event a webhook still has to deliver, nor any
+// later one: it stops below the webhooks' fan-out cursor and the oldest
+// delivery still queued, so the retained feed stays one run of seq.
 //
 // # What an event holds
 //

@@ -179,7 +179,14 @@ func TestRetentionResets(t *testing.T) {
 	if _, err := d.DB.Exec("UPDATE events SET created_at = ? WHERE seq <= 3", time.Now().Add(-8*24*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	n, err := events.Prune(ctx, d.Store, 7*24*time.Hour, time.Minute, 2)
+	// Nothing is deleted that the webhooks' fan-out has not passed.
+	if n, err := events.Prune(ctx, d.Store, 7*24*time.Hour, 0, 2); err != nil || n != 0 {
+		t.Fatalf("pruned %d (%v) before the webhooks' fan-out passed the events", n, err)
+	}
+	if _, err := d.DB.Exec("UPDATE webhook_cursor SET seq = 5"); err != nil {
+		t.Fatal(err)
+	}
+	n, err := events.Prune(ctx, d.Store, 7*24*time.Hour, 0, 2)
 	if err != nil || n != 3 {
 		t.Fatalf("pruned %d (%v), want 3", n, err)
 	}
