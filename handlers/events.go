@@ -132,9 +132,16 @@ func (a *API) streamEvents(c echo.Context) error {
 	// One buffer per stream, reused: net/http buffers below it, so a stream
 	// costs little more than its goroutine and connection.
 	var w []byte
+	var deadline time.Time
 	send := func() error {
-		if err := rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
-			return err
+		// The deadline is moved on at most once a second (moving it is a
+		// timer update, and a busy stream sends far more often), so a write
+		// may take between 9/10 and all of streamWriteTimeout.
+		if now := time.Now(); deadline.Sub(now) < streamWriteTimeout*9/10 {
+			deadline = now.Add(streamWriteTimeout)
+			if err := rc.SetWriteDeadline(deadline); err != nil && !errors.Is(err, http.ErrNotSupported) {
+				return err
+			}
 		}
 		_, err := res.Write(w)
 		if cap(w) > 64<<10 {
@@ -148,8 +155,9 @@ func (a *API) streamEvents(c echo.Context) error {
 	}
 	w = append(w, "retry: 2000\n"...)
 	if reset {
-		w = appendEvent(w, strconv.FormatUint(sub.Position(), 10), "reset",
-			`{"type":"reset","occurred_at":"`+time.Now().UTC().Format(events.TimeFormat)+`","detail":"events after the id given are no longer kept: reload, then follow this stream"}`)
+		ev := events.Event{Seq: sub.Position(), Type: "reset",
+			Data: []byte(`{"type":"reset","occurred_at":"` + time.Now().UTC().Format(events.TimeFormat) + `","detail":"events after the id given are no longer kept: reload, then follow this stream"}`)}
+		w = ev.AppendSSE(w)
 	}
 	if err := send(); err != nil {
 		return nil
@@ -166,7 +174,7 @@ func (a *API) streamEvents(c echo.Context) error {
 		n := 0
 		for i := range evs {
 			if q.wants(&evs[i]) {
-				w = appendEvent(w, evs[i].ID(), evs[i].Type, evs[i].Data)
+				w = evs[i].AppendSSE(w)
 				sent = evs[i].Seq
 				n++
 			}
@@ -188,14 +196,4 @@ func (a *API) streamEvents(c echo.Context) error {
 		}
 		wrote = time.Now()
 	}
-}
-
-func appendEvent[D string | []byte](w []byte, id, typ string, data D) []byte {
-	w = append(w, "id: "...)
-	w = append(w, id...)
-	w = append(w, "\nevent: "...)
-	w = append(w, typ...)
-	w = append(w, "\ndata: "...)
-	w = append(w, data...) // JSON from encoding/json: never a raw newline
-	return append(w, "\n\n"...)
 }
