@@ -244,3 +244,47 @@ func TestTailPassesAHoleThatStaysOpen(t *testing.T) {
 		t.Fatalf("after the hole: %v", got)
 	}
 }
+
+// A subscriber that stops taking events while more than the hub's ring
+// (64 here) go past is cut off, and does not hold up one that keeps up;
+// resuming from its last id, it reads the rest from the table: no gap.
+func TestASubscriberThatFallsBehindIsCutOffAndResumes(t *testing.T) {
+	d := dbtest.New(t)
+	h := runHub(t, d.Store)
+	ctx := context.Background()
+	slow, err := h.Subscribe(ctx, 0, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fast, err := h.Subscribe(ctx, 0, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	emit(t, d.Store, "first")
+	if got := collect(t, slow, 1); len(got) != 1 {
+		t.Fatalf("slow got %v", slugs(got))
+	}
+	var kept []events.Event
+	for round := range 20 { // 200 events, in rounds the fast one keeps up with
+		for i := range 10 {
+			emit(t, d.Store, fmt.Sprintf("e%d-%d", round, i))
+		}
+		kept = append(kept, collect(t, fast, 1+10*(round+1)-len(kept))...)
+	}
+	if len(kept) != 201 || kept[200].Seq != kept[0].Seq+200 {
+		t.Fatalf("the subscriber that kept up got %d events", len(kept))
+	}
+	if _, err := slow.Next(ctx, 1000, 100*time.Millisecond); err != events.ErrTooSlow {
+		t.Fatalf("the subscriber 200 events behind: %v, want ErrTooSlow", err)
+	}
+	resumed, err := h.Subscribe(ctx, slow.Position(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rest := collect(t, resumed, 200)
+	for i, e := range rest {
+		if e.Seq != kept[1+i].Seq {
+			t.Fatalf("resumed: event %d is %d, want %d", i, e.Seq, kept[1+i].Seq)
+		}
+	}
+}
