@@ -24,6 +24,16 @@ func runHub(t *testing.T, st *store.Store) *events.Hub {
 	return h
 }
 
+// subscribe opens a subscription after seq after.
+func subscribe(t *testing.T, h *events.Hub, after uint64) *events.Subscription {
+	t.Helper()
+	sub, err := h.Subscribe(context.Background(), after, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sub
+}
+
 func emit(t *testing.T, st *store.Store, name string) {
 	t.Helper()
 	if err := st.InTx(context.Background(), func(tx *store.Tx) error {
@@ -55,10 +65,7 @@ func TestSlowTransactionIsNotPassed(t *testing.T) {
 	d := dbtest.New(t)
 	h := runHub(t, d.Store)
 	ctx := context.Background()
-	sub, err := h.Subscribe(ctx, 0, false)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sub := subscribe(t, h, 0)
 	slow, err := d.Store.Begin(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -224,11 +231,7 @@ func slugs(evs []events.Event) []string {
 func TestTailPassesAHoleThatStaysOpen(t *testing.T) {
 	d := dbtest.New(t)
 	h := runHub(t, d.Store)
-	ctx := context.Background()
-	sub, err := h.Subscribe(ctx, 0, false)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sub := subscribe(t, h, 0)
 	for _, seq := range []int{1, 2, 5, 6} {
 		if _, err := d.DB.Exec("INSERT INTO events (seq, type, data, created_at) VALUES (?, 'product.updated', ?, ?)",
 			seq, fmt.Sprintf(`{"type":"product.updated","slug":"s%d"}`, seq), time.Now()); err != nil {
@@ -252,14 +255,8 @@ func TestASubscriberThatFallsBehindIsCutOffAndResumes(t *testing.T) {
 	d := dbtest.New(t)
 	h := runHub(t, d.Store)
 	ctx := context.Background()
-	slow, err := h.Subscribe(ctx, 0, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fast, err := h.Subscribe(ctx, 0, false)
-	if err != nil {
-		t.Fatal(err)
-	}
+	slow := subscribe(t, h, 0)
+	fast := subscribe(t, h, 0)
 	emit(t, d.Store, "first")
 	if got := collect(t, slow, 1); len(got) != 1 {
 		t.Fatalf("slow got %v", slugs(got))
@@ -277,10 +274,7 @@ func TestASubscriberThatFallsBehindIsCutOffAndResumes(t *testing.T) {
 	if _, err := slow.Next(ctx, 1000, 100*time.Millisecond); err != events.ErrTooSlow {
 		t.Fatalf("the subscriber 200 events behind: %v, want ErrTooSlow", err)
 	}
-	resumed, err := h.Subscribe(ctx, slow.Position(), false)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resumed := subscribe(t, h, slow.Position())
 	rest := collect(t, resumed, 200)
 	for i, e := range rest {
 		if e.Seq != kept[1+i].Seq {
