@@ -136,13 +136,7 @@ func TestRedirectsAreNotFollowed(t *testing.T) {
 	target := newReceiver(t, func(string, int) int { return 200 })
 	redirector := newReceiver(t, func(string, int) int { return http.StatusTemporaryRedirect })
 	redirector.Config.Handler = http.RedirectHandler(target.URL, http.StatusTemporaryRedirect)
-	cfg := fast()
-	s := NewService(d.Store, cfg)
-	wh := register(t, s, redirector.URL)
-	addEvents(t, d, "stock.changed", 1)
-	run(t, d.Store, cfg)
-	eventually(t, "the attempt logged", func() bool { return len(deliveries(t, s, wh.ID)) == 1 })
-	got := deliveries(t, s, wh.ID)[0]
+	s, wh, got := oneAttempt(t, d, redirector.URL)
 	if got.ResponseStatus == nil || *got.ResponseStatus != 307 || !strings.Contains(*got.Error, "not followed") {
 		t.Errorf("logged %+v, want the 307 as a failed attempt", got)
 	}
@@ -175,13 +169,7 @@ func TestOnlyTheStartOfAnAnswerIsRead(t *testing.T) {
 		}
 		wrote <- n
 	})
-	cfg := fast()
-	s := NewService(d.Store, cfg)
-	wh := register(t, s, rcv.URL)
-	addEvents(t, d, "stock.changed", 1)
-	run(t, d.Store, cfg)
-	eventually(t, "the attempt logged", func() bool { return len(deliveries(t, s, wh.ID)) == 1 })
-	got := deliveries(t, s, wh.ID)[0]
+	_, _, got := oneAttempt(t, d, rcv.URL)
 	if got.ResponseStatus == nil || *got.ResponseStatus != 500 || got.Error == nil ||
 		!strings.Contains(*got.Error, "xxxx") || len(*got.Error) > 1024 {
 		t.Errorf("logged %+v, want the 500 and the start of its body", got)
@@ -194,4 +182,17 @@ func TestOnlyTheStartOfAnAnswerIsRead(t *testing.T) {
 	case <-time.After(60 * time.Second):
 		t.Fatal("the receiver is still writing its answer")
 	}
+}
+
+// oneAttempt registers a webhook at url with no retries, queues one event
+// and returns the logged attempt once it is made.
+func oneAttempt(t *testing.T, d *dbtest.DB, url string) (*Service, *Webhook, *Delivery) {
+	t.Helper()
+	cfg := fast()
+	s := NewService(d.Store, cfg)
+	wh := register(t, s, url)
+	addEvents(t, d, "stock.changed", 1)
+	run(t, d.Store, cfg)
+	eventually(t, "the attempt logged", func() bool { return len(deliveries(t, s, wh.ID)) == 1 })
+	return s, wh, deliveries(t, s, wh.ID)[0]
 }
