@@ -15,9 +15,9 @@ import (
 	"github.com/shelfcommerce/shelf/internal/problem"
 )
 
-// Heartbeat is how often an idle event stream sends a comment line, so
-// proxies and browsers keep the connection open.
-const Heartbeat = 15 * time.Second
+// DefaultHeartbeat is how often an idle event stream sends a comment line,
+// so proxies and browsers keep the connection open.
+const DefaultHeartbeat = 15 * time.Second
 
 // streamWriteTimeout bounds one write to an event stream: a client that
 // takes longer to accept a few kilobytes is gone or too slow, and is cut off
@@ -162,10 +162,14 @@ func (a *API) streamEvents(c echo.Context) error {
 	if err := send(); err != nil {
 		return nil
 	}
+	heartbeat := a.cfg.Heartbeat
+	if heartbeat <= 0 {
+		heartbeat = DefaultHeartbeat
+	}
 	sent := sub.Position() // the last id the client has been told
 	wrote := time.Now()
 	for {
-		evs, err := sub.Next(ctx, 256, Heartbeat)
+		evs, err := sub.Next(ctx, 256, heartbeat)
 		if err != nil {
 			// Gone, too slow (it resumes by id) or shutting down: the
 			// stream just ends; the client reconnects.
@@ -180,7 +184,7 @@ func (a *API) streamEvents(c echo.Context) error {
 			}
 		}
 		if n == 0 {
-			if len(evs) > 0 && time.Since(wrote) < Heartbeat {
+			if len(evs) > 0 && time.Since(wrote) < heartbeat {
 				continue // only events this stream filters out, and not idle for long
 			}
 			if pos := sub.Position(); pos != sent {

@@ -266,6 +266,61 @@ func TestEventStreamThroughCORS(t *testing.T) {
 	}
 }
 
+// An idle stream sends a comment line every heartbeat, so proxies keep it
+// open; a stream whose filter passes over events moves its id on with it,
+// so a reconnection does not read them again.
+func TestEventStreamHeartbeatMovesTheIDOnPastFilteredEvents(t *testing.T) {
+	t.Parallel()
+	srv, d, _ := feedServer(t, func(c *handlers.Config) { c.Heartbeat = 50 * time.Millisecond })
+	admin := adminKey(t, d, "ops", auth.ScopeCatalogWrite, auth.ScopeInventoryWrite)
+	req, _ := http.NewRequest("GET", srv.URL+"/v1/events?types=product.deleted", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	lines := make(chan string, 1000)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	// until reads lines until one satisfies ok, failing after a generous wait.
+	until := func(what string, ok func(string) bool) {
+		t.Helper()
+		timeout := time.After(30 * time.Second)
+		for {
+			select {
+			case l, open := <-lines:
+				if !open {
+					t.Fatalf("stream ended before %s", what)
+				}
+				if strings.HasPrefix(l, "data: ") {
+					t.Fatalf("a filtered stream sent %s", l)
+				}
+				if ok(l) {
+					return
+				}
+			case <-timeout:
+				t.Fatalf("no %s", what)
+			}
+		}
+	}
+	until("heartbeat", func(l string) bool { return l == ": heartbeat" })
+	if c := call(t, srv, admin, "POST", "/v1/admin/products", teeJSON); c != 201 {
+		t.Fatalf("create: %d", c)
+	}
+	// The creation's events are all written once it answers; numbered from
+	// 1 on this fresh database, the last one's id is their count.
+	var last string
+	if err := d.DB.QueryRow("SELECT COUNT(*) FROM events").Scan(&last); err != nil || last == "0" {
+		t.Fatalf("%s events (%v)", last, err)
+	}
+	until("id moved on to "+last, func(l string) bool { return l == "id: "+last })
+}
+
 func TestEventStreamRefusesBadRequests(t *testing.T) {
 	t.Parallel()
 	e, d, _ := newServer(t)
