@@ -49,7 +49,7 @@ func (e *outageEnv) record(method, path string, res *http.Response, err error, t
 	// its claim and write its answer; past a generous margin it is hanging
 	// (the freeze below lasts longer than this).
 	if limit := e.timeout + hangMargin; took > limit {
-		e.bad = append(e.bad, fmt.Sprintf("%s %s took %v, past the %v deadline", method, path, took.Round(time.Millisecond), e.timeout))
+		e.bad = append(e.bad, fmt.Sprintf("%s %s took %v, past the %v deadline (started %s)", method, path, took.Round(time.Millisecond), e.timeout, time.Now().Add(-took).UTC().Format("15:04:05.000")))
 	}
 	if err != nil {
 		e.bad = append(e.bad, fmt.Sprintf("%s %s: %v", method, path, err))
