@@ -18,16 +18,9 @@ import (
 // has either committed whole or not at all.
 func TestCommitOnAFrozenServerEndsWithItsDeadline(t *testing.T) {
 	t.Parallel()
-	if testing.Short() {
-		t.Skip("starts a private MariaDB server")
-	}
 	priv := dbtest.StartServer(t)
 	ctx := context.Background()
-	st, err := store.Open(ctx, priv.NewDatabase(ctx, "shelf_frozen"), store.PoolConfig{MaxOpen: 4, MaxIdle: 4, MaxLifetime: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := priv.NewStore(ctx, "shelf_frozen", 4)
 	if _, err := st.DB.ExecContext(ctx, "CREATE TABLE frozen_probe (id INT PRIMARY KEY)"); err != nil {
 		t.Fatal(err)
 	}
