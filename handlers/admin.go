@@ -218,6 +218,7 @@ func (a *API) createCategory(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	a.storefront.ForgetCategories()
 	c.Response().Header().Set(echo.HeaderLocation, "/v1/categories/"+out.Slug)
 	return c.JSON(http.StatusCreated, out)
 }
@@ -241,6 +242,7 @@ func (a *API) patchCategory(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	a.storefront.ForgetCategories()
 	return c.JSON(http.StatusOK, out)
 }
 
@@ -252,5 +254,6 @@ func (a *API) deleteCategory(c echo.Context) error {
 	if err := catalog.DeleteCategory(c.Request().Context(), a.cfg.Store, id); err != nil {
 		return err
 	}
+	a.storefront.ForgetCategories()
 	return c.NoContent(http.StatusNoContent)
 }

@@ -109,3 +109,33 @@ func TestReadYourWritesOnTheWriter(t *testing.T) {
 		t.Fatalf("search after archive: %v", titles)
 	}
 }
+
+// A category created on this instance can be filtered on at once, even
+// by a storefront that asked for its slug just before it existed.
+func TestANewCategoryCanBeFilteredOnAtOnce(t *testing.T) {
+	t.Parallel()
+	e, d, _ := newServer(t)
+	key := adminKey(t, d, "editor", auth.ScopeCatalogWrite)
+	if rec := getJSON(t, e, "/v1/products?category=garden", nil); rec.Code != 400 {
+		t.Fatalf("an unknown category: %d %s", rec.Code, rec.Body)
+	}
+	if rec := send(t, e, key, "POST", "/v1/admin/categories", `{"name":"Garden","slug":"garden"}`); rec.Code != 201 ||
+		!strings.Contains(rec.Body.String(), `"slug":"garden"`) {
+		t.Fatalf("create: %d %s", rec.Code, rec.Body)
+	}
+	if rec := getJSON(t, e, "/v1/products?category=garden", nil); rec.Code != 200 {
+		t.Fatalf("the new category right after it was created: %d %s", rec.Code, rec.Body)
+	}
+	// So can one that a product write created on the way.
+	if rec := getJSON(t, e, "/v1/products?category=kitchen", nil); rec.Code != 400 {
+		t.Fatalf("an unknown category: %d %s", rec.Code, rec.Body)
+	}
+	mug := `{"slug":"mug","title":"Mug","category":"Kitchen","variants":[{"sku":"MUG-1","price":"9.00"}]}`
+	if rec := send(t, e, key, "POST", "/v1/admin/products", mug); rec.Code != 201 {
+		t.Fatalf("create product: %d %s", rec.Code, rec.Body)
+	}
+	var l struct{ Items []struct{ Slug string } }
+	if rec := getJSON(t, e, "/v1/products?category=kitchen", &l); rec.Code != 200 || len(l.Items) != 1 || l.Items[0].Slug != "mug" {
+		t.Fatalf("the category the product created: %d %s", rec.Code, rec.Body)
+	}
+}

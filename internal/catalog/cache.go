@@ -65,6 +65,13 @@ func (c *ttlCache[K, V]) forget(k K) {
 	}
 }
 
+// forgetAll empties the cache.
+func (c *ttlCache[K, V]) forgetAll() {
+	if c.lru != nil {
+		c.lru.Purge()
+	}
+}
+
 // loadingCache is a ttlCache that loads a missing key once however many
 // callers ask at the same time (singleflight), and that never keeps a value
 // loaded before the key was forgotten: a write forgets the keys it changed

@@ -75,8 +75,11 @@ func NewStorefront(st *store.Store, cfg StorefrontConfig) *Storefront {
 		// Full-text pages cost in proportion to how many products match a
 		// word, so the popular searches are kept as long as facets are.
 		searches: newLoadingCache[string, *ListPage](metrics.CacheSearch, cfg.FacetTTL, 5000),
-		// A category's slug names the same id for its whole life, unless it is
-		// deleted and another takes the slug; a second is plenty.
+		// Slugs, and slugs that name no category, are kept a second: this
+		// instance forgets them whenever it changes categories (or writes
+		// products, which may create some) and on every product write of the
+		// feed; another instance's change to a category alone shows here
+		// within that second.
 		catBySlug: newTTLCache[string, categoryRef](metrics.CacheCategories, time.Second, 10000),
 	}
 }
@@ -241,5 +244,10 @@ func (s *Storefront) Forget(evs []events.Event) {
 	if listings {
 		s.facets.forgetAll()
 		s.searches.forgetAll()
+		s.catBySlug.forgetAll() // a product write may have created categories
 	}
 }
+
+// ForgetCategories drops the slugs of categories it has looked up: call it
+// once a write to categories has committed, before it answers.
+func (s *Storefront) ForgetCategories() { s.catBySlug.forgetAll() }
