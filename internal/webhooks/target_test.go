@@ -186,13 +186,35 @@ func TestOnlyTheStartOfAnAnswerIsRead(t *testing.T) {
 
 // oneAttempt registers a webhook at url with no retries, queues one event
 // and returns the logged attempt once it is made.
-func oneAttempt(t *testing.T, d *dbtest.DB, url string) (*Service, *Webhook, *Delivery) {
+func oneAttempt(t *testing.T, d *dbtest.DB, url string, mod ...func(*Config)) (*Service, *Webhook, *Delivery) {
 	t.Helper()
 	cfg := fast()
+	for _, m := range mod {
+		m(&cfg)
+	}
 	s := NewService(d.Store, cfg)
 	wh := register(t, s, url)
 	addEvents(t, d, "stock.changed", 1)
 	run(t, d.Store, cfg)
 	eventually(t, "the attempt logged", func() bool { return len(deliveries(t, s, wh.ID)) == 1 })
 	return s, wh, deliveries(t, s, wh.ID)[0]
+}
+
+// An attempt whose receiver never answers ends at the attempt's timeout
+// and is logged as failed, without a status.
+func TestAnAttemptEndsAtItsTimeout(t *testing.T) {
+	d := dbtest.New(t)
+	rcv := newReceiver(t, func(string, int) int { return 0 })
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) }) // before the receiver closes
+	rcv.Config.Handler = http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	_, _, got := oneAttempt(t, d, rcv.URL, func(c *Config) { c.Timeout = 300 * time.Millisecond })
+	if got.ResponseStatus != nil || got.Error == nil || !strings.Contains(strings.ToLower(*got.Error), "timeout") {
+		t.Errorf("logged %+v, want a failed attempt that timed out", got)
+	}
 }
