@@ -7,7 +7,7 @@
 //
 // # Formats
 //
-// "shopify": Shopify's product CSV, classic or current column names (the alias table is shopifyDialect in csv.go).
+// "shopify": Shopify's product CSV, classic or current column names (the alias table is shopifyDialect in shopify.go).
 // A product is the run of consecutive rows with the same handle; the first row carries the
 // product fields, later rows add variants (if they have an option value, SKU or price) and/or
 // images. Required columns: Handle/URL handle, Title, Variant Price/Price.
