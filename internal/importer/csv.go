@@ -217,6 +217,25 @@ func (r *csvReader) productText(b *builder, rec []string, line, c int, field str
 	return b.text(line, field, r.get(rec, c))
 }
 
+// productFields reads the product cells both dialects share from a
+// product's first row: handle, title, description, brand, type, tags
+// (separated by tagSep) and category.
+func (r *csvReader) productFields(b *builder, rec []string, line int, tagSep string) {
+	p := b.p
+	if !ValidHandle(p.Handle) {
+		b.productErr(line, "handle", handleError(p.Handle))
+	}
+	p.Title = r.productText(b, rec, line, cTitle, "title")
+	if p.Title == "" {
+		b.productErr(line, "title", "is required")
+	}
+	p.DescriptionHTML = r.productText(b, rec, line, cDesc, "description")
+	p.Brand = r.productText(b, rec, line, cVendor, "brand")
+	p.ProductType = r.productText(b, rec, line, cType, "type")
+	p.Tags = splitList(r.productText(b, rec, line, cTags, "tags"), tagSep)
+	p.CategoryPath = splitCategory(r.productText(b, rec, line, cCategory, "category"))
+}
+
 func optValueField(k int) string { return "option" + strconv.Itoa(k+1) + "_value" }
 
 // parsePrices fills the price fields of v; errors go to errs.
@@ -291,19 +310,8 @@ var ownDialect = &dialect{
 var optNameCols = [3]int{cOpt1Name, cOpt2Name, cOpt3Name}
 
 func ownFirst(r *csvReader, b *builder, rec []string, line int) {
+	r.productFields(b, rec, line, "|")
 	p := b.p
-	if !ValidHandle(p.Handle) {
-		b.productErr(line, "handle", handleError(p.Handle))
-	}
-	p.Title = r.productText(b, rec, line, cTitle, "title")
-	if p.Title == "" {
-		b.productErr(line, "title", "is required")
-	}
-	p.DescriptionHTML = r.productText(b, rec, line, cDesc, "description")
-	p.Brand = r.productText(b, rec, line, cVendor, "brand")
-	p.ProductType = r.productText(b, rec, line, cType, "type")
-	p.Tags = splitList(r.productText(b, rec, line, cTags, "tags"), "|")
-	p.CategoryPath = splitCategory(r.productText(b, rec, line, cCategory, "category"))
 	s, ok := normStatus(r.get(rec, cStatus))
 	if !ok {
 		b.productErr(line, "status", "must be active, draft or archived")

@@ -42,19 +42,8 @@ var shopifyDialect = &dialect{
 }
 
 func shopifyFirst(r *csvReader, b *builder, rec []string, line int) {
+	r.productFields(b, rec, line, ",")
 	p := b.p
-	if !ValidHandle(p.Handle) {
-		b.productErr(line, "handle", handleError(p.Handle))
-	}
-	p.Title = r.productText(b, rec, line, cTitle, "title")
-	if p.Title == "" {
-		b.productErr(line, "title", "is required")
-	}
-	p.DescriptionHTML = r.productText(b, rec, line, cDesc, "description")
-	p.Brand = r.productText(b, rec, line, cVendor, "brand")
-	p.ProductType = r.productText(b, rec, line, cType, "type")
-	p.Tags = splitList(r.productText(b, rec, line, cTags, "tags"), ",")
-	p.CategoryPath = splitCategory(r.productText(b, rec, line, cCategory, "category"))
 	if len(p.CategoryPath) == 1 && strings.EqualFold(p.CategoryPath[0], "Uncategorized") {
 		p.CategoryPath = nil
 	}
