@@ -83,6 +83,7 @@ func TestProductPagesStayInStepWithWrites(t *testing.T) {
 	}
 }
 
+// querier is a pool or a transaction.
 type querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
