@@ -60,10 +60,12 @@ check-generated: $(SQLC) ## fail when db/ is not exactly what sqlc generates (st
 		echo "db/ is out of date with queries/ or migrations/: run 'make generate' and commit db/"; exit 1; \
 	fi && echo "check-generated: db/ matches sqlc output"
 
+# vet -race compiles the packages it checks as `go test -race` does, so
+# `make test` reuses them instead of compiling everything a second time.
 .PHONY: lint
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $(GOFILES)); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
-	$(GO) vet ./...
+	$(GO) vet -race ./...
 
 .PHONY: test
 test: lint check-generated ## the whole suite against a real database, with -race
