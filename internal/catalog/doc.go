@@ -19,12 +19,12 @@
 //     back), import.go (an import file streamed through the writer),
 //     product_admin.go (create, replace, archive), product_patch.go (PATCH
 //     merged in its transaction, and the parse of an API product),
-//     category.go (a category created, alone or by path, and its slug) and
-//     category_edit.go (renamed, moved with its subtree in the closure
-//     table, deleted), stock.go (set and adjust stock), ledger.go
-//     (RecordStock, the one writer of the stock ledger, for admins, imports
-//     and orders alike, recording a stock.changed event with every row),
-//     writer_events.go (the events of product writes; see internal/events).
+//     category.go (a category created, alone or by path, and its slug),
+//     category_edit.go (renamed, deleted, moved with its subtree: the closure
+//     table), stock.go (set and adjust stock), ledger.go (RecordStock, the
+//     one writer of the stock ledger, for admins, imports and orders alike,
+//     recording a stock.changed event with every row), writer_events.go
+//     (the events of product writes; see internal/events).
 //   - The read models: sync.go and product_page.go. product_listing holds
 //     one row per listed product and category (category 0 is the whole
 //     catalog) carrying every sort key, categories.product_count the counts,
