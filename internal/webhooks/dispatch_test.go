@@ -123,6 +123,7 @@ func status(t *testing.T, s *Service, id uint64) string {
 }
 
 func TestAnExhaustedScheduleMarksTheWebhookFailingAndLaterEventsStillGo(t *testing.T) {
+	t.Parallel()
 	d := dbtest.New(t)
 	healthy := make(chan bool, 1)
 	healthy <- false
@@ -159,6 +160,7 @@ func TestAnExhaustedScheduleMarksTheWebhookFailingAndLaterEventsStillGo(t *testi
 }
 
 func TestEventsGoOnlyToWebhooksSubscribedToThem(t *testing.T) {
+	t.Parallel()
 	d := dbtest.New(t)
 	cfg := fast()
 	s := NewService(d.Store, cfg)
@@ -194,6 +196,7 @@ func TestEventsGoOnlyToWebhooksSubscribedToThem(t *testing.T) {
 // Two dispatchers with their own pools, as two shelf serve processes on one
 // database: every attempt is made by exactly one of them.
 func TestTwoDispatchersNeverMakeTheSameAttempt(t *testing.T) {
+	t.Parallel()
 	d := dbtest.New(t)
 	other, err := store.Open(context.Background(), d.DSN, store.DefaultPool)
 	if err != nil {
@@ -238,6 +241,7 @@ func TestTwoDispatchersNeverMakeTheSameAttempt(t *testing.T) {
 // A dispatcher that dies after claiming an attempt: nothing is lost; once
 // its lease runs out another dispatcher makes the next attempt.
 func TestAClaimLostWithItsDispatcherIsRetriedByAnother(t *testing.T) {
+	t.Parallel()
 	d := dbtest.New(t)
 	rcv := newReceiver(t, func(string, int) int { return 200 })
 	cfg := fast(time.Hour)
@@ -275,6 +279,7 @@ func TestAClaimLostWithItsDispatcherIsRetriedByAnother(t *testing.T) {
 // hands back the ones it had claimed but not started: they keep every
 // attempt of their schedule for the next dispatcher.
 func TestStoppingFinishesTheAttemptInFlightAndHandsBackTheRest(t *testing.T) {
+	t.Parallel()
 	d := dbtest.New(t)
 	entered, release := make(chan struct{}), make(chan struct{})
 	var once sync.Once
