@@ -153,6 +153,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.eventPruneStmt, err = db.PrepareContext(ctx, eventPrune); err != nil {
 		return nil, fmt.Errorf("error preparing query EventPrune: %w", err)
 	}
+	if q.eventPruneFloorStmt, err = db.PrepareContext(ctx, eventPruneFloor); err != nil {
+		return nil, fmt.Errorf("error preparing query EventPruneFloor: %w", err)
+	}
 	if q.eventSaveSequenceStmt, err = db.PrepareContext(ctx, eventSaveSequence); err != nil {
 		return nil, fmt.Errorf("error preparing query EventSaveSequence: %w", err)
 	}
@@ -611,6 +614,11 @@ func (q *Queries) Close() error {
 	if q.eventPruneStmt != nil {
 		if cerr := q.eventPruneStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing eventPruneStmt: %w", cerr)
+		}
+	}
+	if q.eventPruneFloorStmt != nil {
+		if cerr := q.eventPruneFloorStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing eventPruneFloorStmt: %w", cerr)
 		}
 	}
 	if q.eventSaveSequenceStmt != nil {
@@ -1095,6 +1103,7 @@ type Queries struct {
 	eventHeadStmt                         *sql.Stmt
 	eventOldestSeqStmt                    *sql.Stmt
 	eventPruneStmt                        *sql.Stmt
+	eventPruneFloorStmt                   *sql.Stmt
 	eventSaveSequenceStmt                 *sql.Stmt
 	eventSequenceCreateStmt               *sql.Stmt
 	eventSequenceForUpdateStmt            *sql.Stmt
@@ -1224,6 +1233,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		eventHeadStmt:                         q.eventHeadStmt,
 		eventOldestSeqStmt:                    q.eventOldestSeqStmt,
 		eventPruneStmt:                        q.eventPruneStmt,
+		eventPruneFloorStmt:                   q.eventPruneFloorStmt,
 		eventSaveSequenceStmt:                 q.eventSaveSequenceStmt,
 		eventSequenceCreateStmt:               q.eventSequenceCreateStmt,
 		eventSequenceForUpdateStmt:            q.eventSequenceForUpdateStmt,

@@ -64,6 +64,9 @@ type Config struct {
 	// Events is the process's change feed hub, which GET /v1/events streams
 	// from and the storefront's caches follow. Nil: the stream answers 503.
 	Events *events.Hub
+	// Heartbeat is how often an idle event stream sends a comment line
+	// (default DefaultHeartbeat, the contract's 15 s).
+	Heartbeat time.Duration
 	// Shutdown, once closed, ends every open event stream, so that the
 	// server's Shutdown does not wait for streams that never end, and ends a
 	// long import after its batch in flight with its report so far.

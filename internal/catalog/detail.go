@@ -93,8 +93,12 @@ const gzipMin = 1400
 
 // ProductPage returns the rendered page of the active product with this id
 // or slug (an all-digit value is tried as an id first, then as a slug).
-// Pages are served from memory (see StorefrontConfig.DetailTTL): a change to
-// a product, its prices or stock appears within about 2×DetailTTL.
+// Pages are served from memory, and follow the change feed: a change to a
+// product, its prices or stock shows on the instance that made it as soon
+// as the write has answered (it forgets the pages it changed before), and
+// on every other instance once its hub tails the change's events (p99 in
+// docs/benchmarks/feed.md). StorefrontConfig.DetailTTL only bounds how
+// stale a page can be if the feed stops.
 //
 // The ETag is strong: "<id>-<products.version>-<hash of the body>". The
 // version alone would miss stock and price changes that do not bump it; the

@@ -404,20 +404,7 @@ func (d *Dispatcher) record(ctx context.Context, batch []attempt) error {
 			"response_status, error, duration_ms, next_attempt_at, at)", 9, logRows, "")
 		return err
 	})
-	if err == nil {
-		for _, a := range batch {
-			switch {
-			case a.webhook == nil:
-			case a.ok():
-				metrics.WebhookDeliveries.WithLabelValues("delivered").Inc()
-			case int(a.job.attempt) <= len(d.cfg.Schedule):
-				metrics.WebhookDeliveries.WithLabelValues("failed").Inc()
-			default:
-				metrics.WebhookDeliveries.WithLabelValues("abandoned").Inc()
-			}
-		}
-	}
-	return err
+	return err // recordLoop counts the recorded attempts
 }
 
 // truncate cuts s to at most n characters, on a character boundary.
