@@ -124,6 +124,7 @@ func serve(ctx context.Context, e env, args []string) error {
 			DetailTTL:        cfg.DetailCacheTTL,
 			FacetTTL:         cfg.FacetCacheTTL,
 			SearchMaxMatches: cfg.SearchMax,
+			ReadLag:          cfg.ReadLag,
 		},
 	})
 	srv := handlers.NewServer(cfg.Addr, router, handlers.Timeouts{Read: cfg.ReadTimeout, Write: cfg.WriteTimeout, Idle: cfg.IdleTimeout})
