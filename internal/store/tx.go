@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"time"
 
 	"github.com/shelfcommerce/shelf/db"
 	"github.com/shelfcommerce/shelf/internal/problem"
@@ -15,6 +16,7 @@ type Tx struct {
 	Q *db.Queries
 
 	st    *Store
+	ctx   context.Context // the transaction's, which bounds its COMMIT
 	after []func()
 }
 
@@ -28,7 +30,19 @@ func (tx *Tx) Store() *Store { return tx.st }
 func (tx *Tx) AfterCommit(fn func()) { tx.after = append(tx.after, fn) }
 
 // Commit commits the transaction, then runs what AfterCommit queued.
+//
+// COMMIT is sent as a statement under the transaction's context: the
+// driver's own Commit has none, so a server frozen at that moment, or a
+// Galera cluster stalled in certification, held the request long past its
+// deadline. Past the deadline the driver drops the connection and the
+// answer is a 503; whether the server committed is then unknown to this
+// request, as after any lost connection (an order's Idempotency-Key
+// replays it if it did). database/sql's Commit that follows only closes
+// its books (a COMMIT with no transaction open).
 func (tx *Tx) Commit() error {
+	if _, err := tx.Tx.ExecContext(tx.ctx, "COMMIT"); err != nil {
+		return err
+	}
 	if err := tx.Tx.Commit(); err != nil {
 		return err
 	}
@@ -48,10 +62,22 @@ func (s *Store) Begin(ctx context.Context, opts *sql.TxOptions) (*Tx, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.wrap(sqlTx), nil
+	return s.wrap(ctx, sqlTx), nil
 }
 
-func (s *Store) wrap(sqlTx *sql.Tx) *Tx { return &Tx{Tx: sqlTx, Q: s.Q.WithTx(sqlTx), st: s} }
+func (s *Store) wrap(ctx context.Context, sqlTx *sql.Tx) *Tx {
+	return &Tx{Tx: sqlTx, Q: s.Q.WithTx(sqlTx), st: s, ctx: ctx}
+}
+
+// Rollback rolls the transaction back, within a second even on a server
+// that stopped answering (see Commit): ROLLBACK is sent as a statement
+// under a deadline first.
+func (tx *Tx) Rollback() error {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(tx.ctx), time.Second)
+	defer cancel()
+	_, _ = tx.Tx.ExecContext(rctx, "ROLLBACK")
+	return tx.Tx.Rollback()
+}
 
 // ErrBusy is returned when a unit of work kept losing lock races (or
 // cluster certification) for the whole retry budget: a 503 with Retry-After.
@@ -77,16 +103,16 @@ func (s *Store) runTx(ctx context.Context, opts *sql.TxOptions, fn func(tx *Tx) 
 	if err != nil {
 		return err
 	}
+	tx := s.wrap(ctx, sqlTx)
 	defer func() {
 		if p := recover(); p != nil {
-			_ = sqlTx.Rollback()
+			_ = tx.Rollback()
 			panic(p)
 		}
 		if err != nil {
-			_ = sqlTx.Rollback()
+			_ = tx.Rollback()
 		}
 	}()
-	tx := s.wrap(sqlTx)
 	if err = fn(tx); err != nil {
 		return err
 	}
