@@ -261,7 +261,9 @@ func (s *Storefront) Forget(evs []events.Event) {
 	}
 	// Noted before the caches are cleared: a load that starts after the
 	// clearing reads the primary, and one that started before is not kept.
-	s.recent.note(s.now(), products, listings)
+	if s.cfg.Primary != nil {
+		s.recent.note(s.now(), products, listings)
+	}
 	for i := range evs {
 		e := &evs[i]
 		if e.ProductID == 0 {
