@@ -5,6 +5,8 @@
 // Where things live:
 //
 //   - Reading (the storefront): storefront.go (Storefront, its caches),
+//     recent.go (what just changed is read from the primary, not a lagging
+//     read node),
 //     listing.go (query parsing, filters, sorts, signed keyset cursors),
 //     listing_sql.go (every run-time statement of listings and facets, one
 //     builder), facets.go, detail.go (product pages and their ETags),
