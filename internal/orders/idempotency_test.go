@@ -225,9 +225,9 @@ func TestConcurrentRequestsWithOneKeyMakeOneOrder(t *testing.T) {
 	}
 }
 
-// An order with a new key is one transaction with one commit: the key's
-// answer is written in it, with no claim committed before. The counts are
-// the server's own, on a pool of one connection.
+// An order with a new key is one transaction with one commit and 9
+// statements: the key's answer is written in it, with no claim committed
+// before. The counts are the server's own, on a pool of one connection.
 func TestANewKeyCostsOneCommit(t *testing.T) {
 	t.Parallel()
 	d := dbtest.New(t)
@@ -271,8 +271,10 @@ func TestANewKeyCostsOneCommit(t *testing.T) {
 		delta[k] = v - before[k]
 	}
 	t.Logf("one order, server counters: %v", delta)
-	if delta["Com_commit"] != 1 {
-		t.Fatalf("an order committed %d times, want once", delta["Com_commit"])
+	// An autocommit statement (a claim committed on its own) does not count
+	// in Com_commit, but it does in Questions: 9 statements and the SHOW.
+	if delta["Com_commit"] != 1 || delta["Questions"] > 10 {
+		t.Fatalf("an order committed %d times in %d statements, want once in at most 9", delta["Com_commit"], delta["Questions"]-1)
 	}
 	var keys int
 	if err := st.DB.QueryRowContext(ctx, "SELECT COUNT(*) FROM idempotency_keys WHERE state = 'done' AND order_id IS NOT NULL").Scan(&keys); err != nil || keys != 2 {
