@@ -27,11 +27,13 @@
 //     one writer of the stock ledger, for admins, imports and orders alike,
 //     recording a stock.changed event with every row), writer_events.go
 //     (the events of product writes; see internal/events).
-//   - The read models: sync.go and product_page.go. product_listing holds
-//     one row per listed product and category (category 0 is the whole
-//     catalog) carrying every sort key, categories.product_count the counts,
-//     and product_pages each active product's rendered page (its stock is
-//     spliced in when read); SyncListing brings all three in step for a set
-//     of products inside the writing transaction, so the storefront never
-//     disagrees with a product page.
+//   - The read models: sync.go, attribute_counts.go and product_page.go.
+//     product_listing holds one row per listed product and category
+//     (category 0 is the whole catalog) carrying every sort key,
+//     categories.product_count the counts, listing_attribute_counts the
+//     listed products per category and attribute value (the attribute facets
+//     of an unfiltered listing), and product_pages each active product's
+//     rendered page (its stock is spliced in when read); SyncListing brings
+//     all four in step for a set of products inside the writing transaction,
+//     so the storefront never disagrees with a product page.
 package catalog

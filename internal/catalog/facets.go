@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/shelfcommerce/shelf/db"
 	"github.com/shelfcommerce/shelf/internal/money"
 	"github.com/shelfcommerce/shelf/internal/store"
 )
@@ -85,6 +86,8 @@ func (s *Storefront) computeFacets(ctx context.Context, st *store.Store, q *List
 		g.Go(func() error {
 			var err error
 			switch {
+			case strings.HasPrefix(f, "attr.") && !q.filtered():
+				results[i], err = attributeCounts(gctx, st, catID, f[len("attr."):])
 			case f == "brand" || strings.HasPrefix(f, "attr."):
 				query, args := facetSQL(q, catID, f, nil, s.cfg.SearchMaxMatches)
 				results[i], err = valueCounts(gctx, st, query, args)
@@ -122,6 +125,21 @@ func valueCounts(ctx context.Context, st *store.Store, query string, args []any)
 		out = append(out, v)
 	}
 	return out, rows.Err()
+}
+
+// attributeCounts is an attribute facet of a whole category (no filter),
+// from listing_attribute_counts: the same counts the facet's query would
+// make, without touching the category's products.
+func attributeCounts(ctx context.Context, st *store.Store, catID uint64, name string) ([]ValueCount, error) {
+	rows, err := st.Q.AttributeFacet(ctx, db.AttributeFacetParams{CategoryID: catID, Name: name})
+	if err != nil {
+		return nil, fmt.Errorf("facet: %w", err)
+	}
+	out := make([]ValueCount, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, ValueCount{Value: r.Value, Count: r.Products})
+	}
+	return out, nil
 }
 
 func priceFacet(ctx context.Context, st *store.Store, q *ListQuery, query string, args []any) (*PriceFacet, error) {

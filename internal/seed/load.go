@@ -296,6 +296,9 @@ func load(ctx context.Context, ex execQuerier, q *db.Queries, o Options, retry r
 	if err := q.SeedRecountCategories(ctx); err != nil {
 		return res, fmt.Errorf("category counts: %w", err)
 	}
+	if err := q.SeedRecountAttributes(ctx); err != nil {
+		return res, fmt.Errorf("attribute counts: %w", err)
+	}
 	res.Took = time.Since(start)
 	o.logf("seed: done in %s", res.Took.Round(time.Second))
 	return res, nil
