@@ -96,6 +96,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.advanceWebhookCursorStmt, err = db.PrepareContext(ctx, advanceWebhookCursor); err != nil {
 		return nil, fmt.Errorf("error preparing query AdvanceWebhookCursor: %w", err)
 	}
+	if q.attributeFacetStmt, err = db.PrepareContext(ctx, attributeFacet); err != nil {
+		return nil, fmt.Errorf("error preparing query AttributeFacet: %w", err)
+	}
 	if q.categoryAncestorsStmt, err = db.PrepareContext(ctx, categoryAncestors); err != nil {
 		return nil, fmt.Errorf("error preparing query CategoryAncestors: %w", err)
 	}
@@ -234,6 +237,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.insertCategorySelfStmt, err = db.PrepareContext(ctx, insertCategorySelf); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertCategorySelf: %w", err)
 	}
+	if q.insertIdempotentResponseStmt, err = db.PrepareContext(ctx, insertIdempotentResponse); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertIdempotentResponse: %w", err)
+	}
 	if q.insertOrderStmt, err = db.PrepareContext(ctx, insertOrder); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertOrder: %w", err)
 	}
@@ -264,8 +270,14 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.listingAncestorsOfStmt, err = db.PrepareContext(ctx, listingAncestorsOf); err != nil {
 		return nil, fmt.Errorf("error preparing query ListingAncestorsOf: %w", err)
 	}
+	if q.listingAttributesStmt, err = db.PrepareContext(ctx, listingAttributes); err != nil {
+		return nil, fmt.Errorf("error preparing query ListingAttributes: %w", err)
+	}
 	if q.listingCategoriesStmt, err = db.PrepareContext(ctx, listingCategories); err != nil {
 		return nil, fmt.Errorf("error preparing query ListingCategories: %w", err)
+	}
+	if q.listingPageAttributesStmt, err = db.PrepareContext(ctx, listingPageAttributes); err != nil {
+		return nil, fmt.Errorf("error preparing query ListingPageAttributes: %w", err)
 	}
 	if q.listingRowsStmt, err = db.PrepareContext(ctx, listingRows); err != nil {
 		return nil, fmt.Errorf("error preparing query ListingRows: %w", err)
@@ -332,6 +344,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.seedProductBySlugStmt, err = db.PrepareContext(ctx, seedProductBySlug); err != nil {
 		return nil, fmt.Errorf("error preparing query SeedProductBySlug: %w", err)
+	}
+	if q.seedRecountAttributesStmt, err = db.PrepareContext(ctx, seedRecountAttributes); err != nil {
+		return nil, fmt.Errorf("error preparing query SeedRecountAttributes: %w", err)
 	}
 	if q.seedRecountCategoriesStmt, err = db.PrepareContext(ctx, seedRecountCategories); err != nil {
 		return nil, fmt.Errorf("error preparing query SeedRecountCategories: %w", err)
@@ -519,6 +534,11 @@ func (q *Queries) Close() error {
 	if q.advanceWebhookCursorStmt != nil {
 		if cerr := q.advanceWebhookCursorStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing advanceWebhookCursorStmt: %w", cerr)
+		}
+	}
+	if q.attributeFacetStmt != nil {
+		if cerr := q.attributeFacetStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing attributeFacetStmt: %w", cerr)
 		}
 	}
 	if q.categoryAncestorsStmt != nil {
@@ -751,6 +771,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing insertCategorySelfStmt: %w", cerr)
 		}
 	}
+	if q.insertIdempotentResponseStmt != nil {
+		if cerr := q.insertIdempotentResponseStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertIdempotentResponseStmt: %w", cerr)
+		}
+	}
 	if q.insertOrderStmt != nil {
 		if cerr := q.insertOrderStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing insertOrderStmt: %w", cerr)
@@ -801,9 +826,19 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing listingAncestorsOfStmt: %w", cerr)
 		}
 	}
+	if q.listingAttributesStmt != nil {
+		if cerr := q.listingAttributesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listingAttributesStmt: %w", cerr)
+		}
+	}
 	if q.listingCategoriesStmt != nil {
 		if cerr := q.listingCategoriesStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listingCategoriesStmt: %w", cerr)
+		}
+	}
+	if q.listingPageAttributesStmt != nil {
+		if cerr := q.listingPageAttributesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listingPageAttributesStmt: %w", cerr)
 		}
 	}
 	if q.listingRowsStmt != nil {
@@ -914,6 +949,11 @@ func (q *Queries) Close() error {
 	if q.seedProductBySlugStmt != nil {
 		if cerr := q.seedProductBySlugStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing seedProductBySlugStmt: %w", cerr)
+		}
+	}
+	if q.seedRecountAttributesStmt != nil {
+		if cerr := q.seedRecountAttributesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing seedRecountAttributesStmt: %w", cerr)
 		}
 	}
 	if q.seedRecountCategoriesStmt != nil {
@@ -1084,6 +1124,7 @@ type Queries struct {
 	adminVariantBySKUForUpdateStmt        *sql.Stmt
 	adminVariantsOfProductStmt            *sql.Stmt
 	advanceWebhookCursorStmt              *sql.Stmt
+	attributeFacetStmt                    *sql.Stmt
 	categoryAncestorsStmt                 *sql.Stmt
 	categoryChildrenStmt                  *sql.Stmt
 	childCategoryByNameStmt               *sql.Stmt
@@ -1130,6 +1171,7 @@ type Queries struct {
 	insertCategoryStmt                    *sql.Stmt
 	insertCategoryAncestorsFromParentStmt *sql.Stmt
 	insertCategorySelfStmt                *sql.Stmt
+	insertIdempotentResponseStmt          *sql.Stmt
 	insertOrderStmt                       *sql.Stmt
 	insertSecretIfAbsentStmt              *sql.Stmt
 	insertWebhookStmt                     *sql.Stmt
@@ -1140,7 +1182,9 @@ type Queries struct {
 	listOrdersStmt                        *sql.Stmt
 	listWebhooksStmt                      *sql.Stmt
 	listingAncestorsOfStmt                *sql.Stmt
+	listingAttributesStmt                 *sql.Stmt
 	listingCategoriesStmt                 *sql.Stmt
+	listingPageAttributesStmt             *sql.Stmt
 	listingRowsStmt                       *sql.Stmt
 	listingSourcesStmt                    *sql.Stmt
 	lockPendingOrderCreatedBeforeStmt     *sql.Stmt
@@ -1163,6 +1207,7 @@ type Queries struct {
 	seedBuildRootListingStmt              *sql.Stmt
 	seedMaxIDsStmt                        *sql.Stmt
 	seedProductBySlugStmt                 *sql.Stmt
+	seedRecountAttributesStmt             *sql.Stmt
 	seedRecountCategoriesStmt             *sql.Stmt
 	setOrderStatusStmt                    *sql.Stmt
 	setProductContentHashStmt             *sql.Stmt
@@ -1214,6 +1259,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		adminVariantBySKUForUpdateStmt:        q.adminVariantBySKUForUpdateStmt,
 		adminVariantsOfProductStmt:            q.adminVariantsOfProductStmt,
 		advanceWebhookCursorStmt:              q.advanceWebhookCursorStmt,
+		attributeFacetStmt:                    q.attributeFacetStmt,
 		categoryAncestorsStmt:                 q.categoryAncestorsStmt,
 		categoryChildrenStmt:                  q.categoryChildrenStmt,
 		childCategoryByNameStmt:               q.childCategoryByNameStmt,
@@ -1260,6 +1306,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		insertCategoryStmt:                    q.insertCategoryStmt,
 		insertCategoryAncestorsFromParentStmt: q.insertCategoryAncestorsFromParentStmt,
 		insertCategorySelfStmt:                q.insertCategorySelfStmt,
+		insertIdempotentResponseStmt:          q.insertIdempotentResponseStmt,
 		insertOrderStmt:                       q.insertOrderStmt,
 		insertSecretIfAbsentStmt:              q.insertSecretIfAbsentStmt,
 		insertWebhookStmt:                     q.insertWebhookStmt,
@@ -1270,7 +1317,9 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		listOrdersStmt:                        q.listOrdersStmt,
 		listWebhooksStmt:                      q.listWebhooksStmt,
 		listingAncestorsOfStmt:                q.listingAncestorsOfStmt,
+		listingAttributesStmt:                 q.listingAttributesStmt,
 		listingCategoriesStmt:                 q.listingCategoriesStmt,
+		listingPageAttributesStmt:             q.listingPageAttributesStmt,
 		listingRowsStmt:                       q.listingRowsStmt,
 		listingSourcesStmt:                    q.listingSourcesStmt,
 		lockPendingOrderCreatedBeforeStmt:     q.lockPendingOrderCreatedBeforeStmt,
@@ -1293,6 +1342,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		seedBuildRootListingStmt:              q.seedBuildRootListingStmt,
 		seedMaxIDsStmt:                        q.seedMaxIDsStmt,
 		seedProductBySlugStmt:                 q.seedProductBySlugStmt,
+		seedRecountAttributesStmt:             q.seedRecountAttributesStmt,
 		seedRecountCategoriesStmt:             q.seedRecountCategoriesStmt,
 		setOrderStatusStmt:                    q.setOrderStatusStmt,
 		setProductContentHashStmt:             q.setProductContentHashStmt,

@@ -125,7 +125,9 @@ func New(cfg Config) *echo.Echo {
 		oc := cfg.Orders
 		oc.RenderError = a.renderProblem
 		a.orders = orders.NewService(cfg.Store, oc)
-		a.storefront = catalog.NewStorefront(cfg.ReadStore, cfg.Storefront)
+		sc := cfg.Storefront
+		sc.Primary = cfg.Store // what changed within the read node's lag is read here
+		a.storefront = catalog.NewStorefront(cfg.ReadStore, sc)
 		// A write clears this instance's cached pages before it answers;
 		// the feed's tail clears every instance's.
 		events.FollowersOf(cfg.Store).Add(a.storefront.Forget)

@@ -64,7 +64,8 @@ func Demo(ctx context.Context, st *store.Store) (Result, error) {
 	var res Result
 	err := st.InTx(ctx, func(tx *store.Tx) error {
 		var err error
-		res, err = load(ctx, tx, tx.Q, Options{Products: DemoProducts, Seed: DemoSeed, Workers: 1, tx: tx})
+		// One transaction: InTx reruns all of it after a lost race.
+		res, err = load(ctx, tx, tx.Q, Options{Products: DemoProducts, Seed: DemoSeed, Workers: 1, tx: tx}, once)
 		return err
 	})
 	return res, err
@@ -76,7 +77,7 @@ func Demo(ctx context.Context, st *store.Store) (Result, error) {
 // partial catalog: start again on an empty database.
 func Load(ctx context.Context, st *store.Store, o Options) (Result, error) {
 	o.tx = nil
-	return load(ctx, st.DB, st.Q, o)
+	return load(ctx, st.DB, st.Q, o, st.Retry)
 }
 
 // recordChanges writes the stock ledger and the events of generated
@@ -97,6 +98,14 @@ func recordChanges(ctx context.Context, tx *store.Tx, ps []Product, currency str
 	}
 	return catalog.RecordStock(ctx, tx, catalog.LedgerEntry{Reason: "seed", Actor: "shelf seed", At: now, Extra: evs}, moves)
 }
+
+// retryFunc runs one statement (or idempotent unit, as SyncPages is) again
+// after a lost race: the store's retry policy for a load in autocommit (two
+// loaders inserting next to each other can collide on gap locks), once for
+// a load inside a transaction, which is rerun whole.
+type retryFunc func(ctx context.Context, fn func(ctx context.Context) error) error
+
+func once(ctx context.Context, fn func(ctx context.Context) error) error { return fn(ctx) }
 
 func (o *Options) defaults() {
 	if o.Currency == "" {
@@ -120,7 +129,7 @@ func (o *Options) logf(format string, args ...any) {
 	}
 }
 
-func load(ctx context.Context, ex execQuerier, q *db.Queries, o Options) (Result, error) {
+func load(ctx context.Context, ex execQuerier, q *db.Queries, o Options, retry retryFunc) (Result, error) {
 	o.defaults()
 	start := time.Now()
 	res := Result{}
@@ -242,7 +251,7 @@ func load(ctx context.Context, ex execQuerier, q *db.Queries, o Options) (Result
 		lg.Go(func() error {
 			for from := range ranges {
 				to := min(from+step-1, last)
-				err := retry(lctx, func() error {
+				err := retry(lctx, func(lctx context.Context) error {
 					n, err := q.SeedBuildRootListing(lctx, db.SeedBuildRootListingParams{
 						VariantsFrom: from, VariantsTo: to, StockFrom: from, StockTo: to, FromID: from, ToID: to})
 					listed[w] += n
@@ -251,7 +260,7 @@ func load(ctx context.Context, ex execQuerier, q *db.Queries, o Options) (Result
 				if err != nil {
 					return fmt.Errorf("listing: %w", err)
 				}
-				err = retry(lctx, func() error {
+				err = retry(lctx, func(lctx context.Context) error {
 					m, err := q.SeedBuildCategoryListing(lctx, db.SeedBuildCategoryListingParams{FromID: from, ToID: to})
 					listed[w] += m
 					return err
@@ -263,7 +272,7 @@ func load(ctx context.Context, ex execQuerier, q *db.Queries, o Options) (Result
 				for id := from; id <= to; id++ {
 					ids = append(ids, id)
 				}
-				if err := retry(lctx, func() error { return catalog.SyncPages(lctx, ex, ids) }); err != nil {
+				if err := retry(lctx, func(lctx context.Context) error { return catalog.SyncPages(lctx, ex, ids) }); err != nil {
 					return fmt.Errorf("product pages: %w", err)
 				}
 			}
@@ -286,6 +295,9 @@ func load(ctx context.Context, ex execQuerier, q *db.Queries, o Options) (Result
 	}
 	if err := q.SeedRecountCategories(ctx); err != nil {
 		return res, fmt.Errorf("category counts: %w", err)
+	}
+	if err := q.SeedRecountAttributes(ctx); err != nil {
+		return res, fmt.Errorf("attribute counts: %w", err)
 	}
 	res.Took = time.Since(start)
 	o.logf("seed: done in %s", res.Took.Round(time.Second))
@@ -367,23 +379,4 @@ func writeChunk(ctx context.Context, ex execQuerier, g *Generator, from, to int,
 		}
 	}
 	return ps, nil
-}
-
-// retry runs fn again after a deadlock or lock-wait timeout (two loaders
-// inserting next to each other can collide on gap locks). fn must be
-// one statement (a failed statement left nothing behind: autocommit) or
-// idempotent, as SyncPages is.
-func retry(ctx context.Context, fn func() error) error {
-	var err error
-	for attempt := range 5 {
-		if err = fn(); err == nil || !store.IsRetryable(err) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Duration(attempt+1) * 50 * time.Millisecond):
-		}
-	}
-	return err
 }

@@ -24,7 +24,8 @@ func count(t *testing.T, db *sql.DB, query string) int64 {
 	return n
 }
 
-// snapshot is the read model: every listing row and every category count.
+// snapshot is the read model: every listing row, every category count and
+// every attribute count.
 func snapshot(t *testing.T, db *sql.DB) string {
 	t.Helper()
 	var b strings.Builder
@@ -53,6 +54,17 @@ func snapshot(t *testing.T, db *sql.DB) string {
 		var id, n int64
 		_ = crow.Scan(&id, &n)
 		fmt.Fprintln(&b, "cat", id, n)
+	}
+	arow, err := db.Query("SELECT category_id, name, value, products FROM listing_attribute_counts WHERE products <> 0 ORDER BY category_id, name, value")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer arow.Close()
+	for arow.Next() {
+		var id, n int64
+		var name, value string
+		_ = arow.Scan(&id, &name, &value, &n)
+		fmt.Fprintln(&b, "attr", id, name, value, n)
 	}
 	return b.String()
 }

@@ -131,6 +131,7 @@ func status(t *testing.T, s *Service, id uint64) string {
 }
 
 func TestAnExhaustedScheduleMarksTheWebhookFailingAndLaterEventsStillGo(t *testing.T) {
+	t.Parallel()
 	d := dbtest.New(t)
 	var healthy atomic.Bool
 	rcv := healthyWhen(t, &healthy)
@@ -158,6 +159,7 @@ func TestAnExhaustedScheduleMarksTheWebhookFailingAndLaterEventsStillGo(t *testi
 }
 
 func TestEventsGoOnlyToWebhooksSubscribedToThem(t *testing.T) {
+	t.Parallel()
 	d := dbtest.New(t)
 	cfg := fast()
 	s := NewService(d.Store, cfg)
@@ -193,6 +195,7 @@ func TestEventsGoOnlyToWebhooksSubscribedToThem(t *testing.T) {
 // Two dispatchers with their own pools, as two shelf serve processes on one
 // database: every attempt is made by exactly one of them.
 func TestTwoDispatchersNeverMakeTheSameAttempt(t *testing.T) {
+	t.Parallel()
 	d := dbtest.New(t)
 	other, err := store.Open(context.Background(), d.DSN, store.DefaultPool)
 	if err != nil {
@@ -237,6 +240,7 @@ func TestTwoDispatchersNeverMakeTheSameAttempt(t *testing.T) {
 // A dispatcher that dies after claiming an attempt: nothing is lost; once
 // its lease runs out another dispatcher makes the next attempt.
 func TestAClaimLostWithItsDispatcherIsRetriedByAnother(t *testing.T) {
+	t.Parallel()
 	d := dbtest.New(t)
 	rcv := newReceiver(t, func(string, int) int { return 200 })
 	cfg := fast(time.Hour)
@@ -274,6 +278,7 @@ func TestAClaimLostWithItsDispatcherIsRetriedByAnother(t *testing.T) {
 // hands back the ones it had claimed but not started: they keep every
 // attempt of their schedule for the next dispatcher.
 func TestStoppingFinishesTheAttemptInFlightAndHandsBackTheRest(t *testing.T) {
+	t.Parallel()
 	d := dbtest.New(t)
 	entered, release := make(chan struct{}), make(chan struct{})
 	var once sync.Once

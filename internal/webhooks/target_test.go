@@ -14,6 +14,7 @@ import (
 )
 
 func TestCheckPublic(t *testing.T) {
+	t.Parallel()
 	for addr, public := range map[string]bool{
 		"93.184.216.34": true, "8.8.8.8": true, "2606:4700:4700::1111": true, "1.1.1.1": true,
 		"127.0.0.1": false, "127.8.9.10": false, "::1": false, "0.0.0.0": false, "::": false,
@@ -35,6 +36,7 @@ func TestCheckPublic(t *testing.T) {
 }
 
 func TestRegistrationRefusesNonPublicTargets(t *testing.T) {
+	t.Parallel()
 	d := dbtest.New(t)
 	s := NewService(d.Store, Config{Resolver: fakeDNS{
 		"localhost": "127.0.0.1", "hooks.internal.example": "10.0.0.7", "hooks.example.com": "93.184.216.34",
@@ -74,6 +76,7 @@ func TestRegistrationRefusesNonPublicTargets(t *testing.T) {
 }
 
 func TestRegistrationValidatesEvents(t *testing.T) {
+	t.Parallel()
 	d := dbtest.New(t)
 	s := NewService(d.Store, fast())
 	ctx := context.Background()
@@ -98,6 +101,7 @@ func TestRegistrationValidatesEvents(t *testing.T) {
 // name that answered a public address at registration and a loopback one
 // when dialled (DNS rebinding) is refused, and nothing reaches the target.
 func TestTheDialerRefusesNonPublicAddressesAfterDNS(t *testing.T) {
+	t.Parallel()
 	d := dbtest.New(t)
 	rcv := newReceiver(t, func(string, int) int { return 200 })
 	port := rcv.Listener.Addr().(interface{ String() string }).String()
@@ -132,6 +136,7 @@ func TestTheDialerRefusesNonPublicAddressesAfterDNS(t *testing.T) {
 }
 
 func TestRedirectsAreNotFollowed(t *testing.T) {
+	t.Parallel()
 	d := dbtest.New(t)
 	target := newReceiver(t, func(string, int) int { return 200 })
 	redirector := newReceiver(t, func(string, int) int { return http.StatusTemporaryRedirect })
