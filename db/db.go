@@ -96,6 +96,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.advanceWebhookCursorStmt, err = db.PrepareContext(ctx, advanceWebhookCursor); err != nil {
 		return nil, fmt.Errorf("error preparing query AdvanceWebhookCursor: %w", err)
 	}
+	if q.attributeFacetStmt, err = db.PrepareContext(ctx, attributeFacet); err != nil {
+		return nil, fmt.Errorf("error preparing query AttributeFacet: %w", err)
+	}
 	if q.categoryAncestorsStmt, err = db.PrepareContext(ctx, categoryAncestors); err != nil {
 		return nil, fmt.Errorf("error preparing query CategoryAncestors: %w", err)
 	}
@@ -152,6 +155,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.eventPruneStmt, err = db.PrepareContext(ctx, eventPrune); err != nil {
 		return nil, fmt.Errorf("error preparing query EventPrune: %w", err)
+	}
+	if q.eventPruneFloorStmt, err = db.PrepareContext(ctx, eventPruneFloor); err != nil {
+		return nil, fmt.Errorf("error preparing query EventPruneFloor: %w", err)
 	}
 	if q.eventSaveSequenceStmt, err = db.PrepareContext(ctx, eventSaveSequence); err != nil {
 		return nil, fmt.Errorf("error preparing query EventSaveSequence: %w", err)
@@ -264,8 +270,14 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.listingAncestorsOfStmt, err = db.PrepareContext(ctx, listingAncestorsOf); err != nil {
 		return nil, fmt.Errorf("error preparing query ListingAncestorsOf: %w", err)
 	}
+	if q.listingAttributesStmt, err = db.PrepareContext(ctx, listingAttributes); err != nil {
+		return nil, fmt.Errorf("error preparing query ListingAttributes: %w", err)
+	}
 	if q.listingCategoriesStmt, err = db.PrepareContext(ctx, listingCategories); err != nil {
 		return nil, fmt.Errorf("error preparing query ListingCategories: %w", err)
+	}
+	if q.listingPageAttributesStmt, err = db.PrepareContext(ctx, listingPageAttributes); err != nil {
+		return nil, fmt.Errorf("error preparing query ListingPageAttributes: %w", err)
 	}
 	if q.listingRowsStmt, err = db.PrepareContext(ctx, listingRows); err != nil {
 		return nil, fmt.Errorf("error preparing query ListingRows: %w", err)
@@ -332,6 +344,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.seedProductBySlugStmt, err = db.PrepareContext(ctx, seedProductBySlug); err != nil {
 		return nil, fmt.Errorf("error preparing query SeedProductBySlug: %w", err)
+	}
+	if q.seedRecountAttributesStmt, err = db.PrepareContext(ctx, seedRecountAttributes); err != nil {
+		return nil, fmt.Errorf("error preparing query SeedRecountAttributes: %w", err)
 	}
 	if q.seedRecountCategoriesStmt, err = db.PrepareContext(ctx, seedRecountCategories); err != nil {
 		return nil, fmt.Errorf("error preparing query SeedRecountCategories: %w", err)
@@ -521,6 +536,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing advanceWebhookCursorStmt: %w", cerr)
 		}
 	}
+	if q.attributeFacetStmt != nil {
+		if cerr := q.attributeFacetStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing attributeFacetStmt: %w", cerr)
+		}
+	}
 	if q.categoryAncestorsStmt != nil {
 		if cerr := q.categoryAncestorsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing categoryAncestorsStmt: %w", cerr)
@@ -614,6 +634,11 @@ func (q *Queries) Close() error {
 	if q.eventPruneStmt != nil {
 		if cerr := q.eventPruneStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing eventPruneStmt: %w", cerr)
+		}
+	}
+	if q.eventPruneFloorStmt != nil {
+		if cerr := q.eventPruneFloorStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing eventPruneFloorStmt: %w", cerr)
 		}
 	}
 	if q.eventSaveSequenceStmt != nil {
@@ -801,9 +826,19 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing listingAncestorsOfStmt: %w", cerr)
 		}
 	}
+	if q.listingAttributesStmt != nil {
+		if cerr := q.listingAttributesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listingAttributesStmt: %w", cerr)
+		}
+	}
 	if q.listingCategoriesStmt != nil {
 		if cerr := q.listingCategoriesStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listingCategoriesStmt: %w", cerr)
+		}
+	}
+	if q.listingPageAttributesStmt != nil {
+		if cerr := q.listingPageAttributesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listingPageAttributesStmt: %w", cerr)
 		}
 	}
 	if q.listingRowsStmt != nil {
@@ -914,6 +949,11 @@ func (q *Queries) Close() error {
 	if q.seedProductBySlugStmt != nil {
 		if cerr := q.seedProductBySlugStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing seedProductBySlugStmt: %w", cerr)
+		}
+	}
+	if q.seedRecountAttributesStmt != nil {
+		if cerr := q.seedRecountAttributesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing seedRecountAttributesStmt: %w", cerr)
 		}
 	}
 	if q.seedRecountCategoriesStmt != nil {
@@ -1084,6 +1124,7 @@ type Queries struct {
 	adminVariantBySKUForUpdateStmt        *sql.Stmt
 	adminVariantsOfProductStmt            *sql.Stmt
 	advanceWebhookCursorStmt              *sql.Stmt
+	attributeFacetStmt                    *sql.Stmt
 	categoryAncestorsStmt                 *sql.Stmt
 	categoryChildrenStmt                  *sql.Stmt
 	childCategoryByNameStmt               *sql.Stmt
@@ -1103,6 +1144,7 @@ type Queries struct {
 	eventHeadStmt                         *sql.Stmt
 	eventOldestSeqStmt                    *sql.Stmt
 	eventPruneStmt                        *sql.Stmt
+	eventPruneFloorStmt                   *sql.Stmt
 	eventSaveSequenceStmt                 *sql.Stmt
 	eventSequenceCreateStmt               *sql.Stmt
 	eventSequenceForUpdateStmt            *sql.Stmt
@@ -1140,7 +1182,9 @@ type Queries struct {
 	listOrdersStmt                        *sql.Stmt
 	listWebhooksStmt                      *sql.Stmt
 	listingAncestorsOfStmt                *sql.Stmt
+	listingAttributesStmt                 *sql.Stmt
 	listingCategoriesStmt                 *sql.Stmt
+	listingPageAttributesStmt             *sql.Stmt
 	listingRowsStmt                       *sql.Stmt
 	listingSourcesStmt                    *sql.Stmt
 	lockPendingOrderCreatedBeforeStmt     *sql.Stmt
@@ -1163,6 +1207,7 @@ type Queries struct {
 	seedBuildRootListingStmt              *sql.Stmt
 	seedMaxIDsStmt                        *sql.Stmt
 	seedProductBySlugStmt                 *sql.Stmt
+	seedRecountAttributesStmt             *sql.Stmt
 	seedRecountCategoriesStmt             *sql.Stmt
 	setOrderStatusStmt                    *sql.Stmt
 	setProductContentHashStmt             *sql.Stmt
@@ -1214,6 +1259,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		adminVariantBySKUForUpdateStmt:        q.adminVariantBySKUForUpdateStmt,
 		adminVariantsOfProductStmt:            q.adminVariantsOfProductStmt,
 		advanceWebhookCursorStmt:              q.advanceWebhookCursorStmt,
+		attributeFacetStmt:                    q.attributeFacetStmt,
 		categoryAncestorsStmt:                 q.categoryAncestorsStmt,
 		categoryChildrenStmt:                  q.categoryChildrenStmt,
 		childCategoryByNameStmt:               q.childCategoryByNameStmt,
@@ -1233,6 +1279,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		eventHeadStmt:                         q.eventHeadStmt,
 		eventOldestSeqStmt:                    q.eventOldestSeqStmt,
 		eventPruneStmt:                        q.eventPruneStmt,
+		eventPruneFloorStmt:                   q.eventPruneFloorStmt,
 		eventSaveSequenceStmt:                 q.eventSaveSequenceStmt,
 		eventSequenceCreateStmt:               q.eventSequenceCreateStmt,
 		eventSequenceForUpdateStmt:            q.eventSequenceForUpdateStmt,
@@ -1270,7 +1317,9 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		listOrdersStmt:                        q.listOrdersStmt,
 		listWebhooksStmt:                      q.listWebhooksStmt,
 		listingAncestorsOfStmt:                q.listingAncestorsOfStmt,
+		listingAttributesStmt:                 q.listingAttributesStmt,
 		listingCategoriesStmt:                 q.listingCategoriesStmt,
+		listingPageAttributesStmt:             q.listingPageAttributesStmt,
 		listingRowsStmt:                       q.listingRowsStmt,
 		listingSourcesStmt:                    q.listingSourcesStmt,
 		lockPendingOrderCreatedBeforeStmt:     q.lockPendingOrderCreatedBeforeStmt,
@@ -1293,6 +1342,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		seedBuildRootListingStmt:              q.seedBuildRootListingStmt,
 		seedMaxIDsStmt:                        q.seedMaxIDsStmt,
 		seedProductBySlugStmt:                 q.seedProductBySlugStmt,
+		seedRecountAttributesStmt:             q.seedRecountAttributesStmt,
 		seedRecountCategoriesStmt:             q.seedRecountCategoriesStmt,
 		setOrderStatusStmt:                    q.setOrderStatusStmt,
 		setProductContentHashStmt:             q.setProductContentHashStmt,

@@ -72,6 +72,44 @@ func (q *Queries) ListingAncestorsOf(ctx context.Context, categoryIds []uint64) 
 	return items, nil
 }
 
+const listingAttributes = `-- name: ListingAttributes :many
+SELECT product_id, name, value FROM product_attributes
+WHERE product_id IN (/*SLICE:product_ids*/?)
+`
+
+func (q *Queries) ListingAttributes(ctx context.Context, productIds []uint64) ([]ProductAttribute, error) {
+	query := listingAttributes
+	var queryParams []interface{}
+	if len(productIds) > 0 {
+		for _, v := range productIds {
+			queryParams = append(queryParams, v)
+		}
+		query = strings.Replace(query, "/*SLICE:product_ids*/?", strings.Repeat(",?", len(productIds))[1:], 1)
+	} else {
+		query = strings.Replace(query, "/*SLICE:product_ids*/?", "NULL", 1)
+	}
+	rows, err := q.query(ctx, nil, query, queryParams...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ProductAttribute
+	for rows.Next() {
+		var i ProductAttribute
+		if err := rows.Scan(&i.ProductID, &i.Name, &i.Value); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const listingCategories = `-- name: ListingCategories :many
 SELECT DISTINCT pc.product_id, ca.ancestor_id
 FROM product_categories pc
@@ -106,6 +144,51 @@ func (q *Queries) ListingCategories(ctx context.Context, productIds []uint64) ([
 	for rows.Next() {
 		var i ListingCategoriesRow
 		if err := rows.Scan(&i.ProductID, &i.AncestorID); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listingPageAttributes = `-- name: ListingPageAttributes :many
+SELECT product_id, body FROM product_pages
+WHERE product_id IN (/*SLICE:product_ids*/?)
+`
+
+type ListingPageAttributesRow struct {
+	ProductID uint64
+	Body      []byte
+}
+
+// The product pages of a set of products, for the attributes they show: what
+// listing_attribute_counts counted for them.
+func (q *Queries) ListingPageAttributes(ctx context.Context, productIds []uint64) ([]ListingPageAttributesRow, error) {
+	query := listingPageAttributes
+	var queryParams []interface{}
+	if len(productIds) > 0 {
+		for _, v := range productIds {
+			queryParams = append(queryParams, v)
+		}
+		query = strings.Replace(query, "/*SLICE:product_ids*/?", strings.Repeat(",?", len(productIds))[1:], 1)
+	} else {
+		query = strings.Replace(query, "/*SLICE:product_ids*/?", "NULL", 1)
+	}
+	rows, err := q.query(ctx, nil, query, queryParams...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ListingPageAttributesRow
+	for rows.Next() {
+		var i ListingPageAttributesRow
+		if err := rows.Scan(&i.ProductID, &i.Body); err != nil {
 			return nil, err
 		}
 		items = append(items, i)

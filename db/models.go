@@ -248,6 +248,13 @@ type Inventory struct {
 	UpdatedAt time.Time
 }
 
+type ListingAttributeCount struct {
+	CategoryID uint64
+	Name       string
+	Value      string
+	Products   int64
+}
+
 type Order struct {
 	ID              uint64
 	PublicID        string

@@ -117,6 +117,22 @@ func (q *Queries) SeedProductBySlug(ctx context.Context, slug string) (uint64, e
 	return id, err
 }
 
+const seedRecountAttributes = `-- name: SeedRecountAttributes :exec
+INSERT INTO listing_attribute_counts (category_id, name, value, products)
+SELECT pl.category_id, a.name, a.value, COUNT(*)
+FROM product_listing pl
+JOIN product_attributes a ON a.product_id = pl.product_id
+GROUP BY pl.category_id, a.name, a.value
+ON DUPLICATE KEY UPDATE products = VALUES(products)
+`
+
+// listing_attribute_counts from the listing and the attributes (the table is
+// empty before a bulk load's first product).
+func (q *Queries) SeedRecountAttributes(ctx context.Context) error {
+	_, err := q.exec(ctx, q.seedRecountAttributesStmt, seedRecountAttributes)
+	return err
+}
+
 const seedRecountCategories = `-- name: SeedRecountCategories :exec
 UPDATE categories c
 SET product_count = (SELECT COUNT(*) FROM product_listing pl WHERE pl.category_id = c.id)

@@ -11,6 +11,48 @@ import (
 	"strings"
 )
 
+const attributeFacet = `-- name: AttributeFacet :many
+SELECT value, products FROM listing_attribute_counts
+WHERE category_id = ? AND name = ? AND products > 0
+ORDER BY products DESC, value
+LIMIT 50
+`
+
+type AttributeFacetParams struct {
+	CategoryID uint64
+	Name       string
+}
+
+type AttributeFacetRow struct {
+	Value    string
+	Products int64
+}
+
+// An attribute facet of a category's whole listing (no other filter): the
+// largest values first, as the counting query of listing_sql.go orders them.
+func (q *Queries) AttributeFacet(ctx context.Context, arg AttributeFacetParams) ([]AttributeFacetRow, error) {
+	rows, err := q.query(ctx, q.attributeFacetStmt, attributeFacet, arg.CategoryID, arg.Name)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []AttributeFacetRow
+	for rows.Next() {
+		var i AttributeFacetRow
+		if err := rows.Scan(&i.Value, &i.Products); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const categoryAncestors = `-- name: CategoryAncestors :many
 SELECT c.id, c.parent_id, c.slug, c.name, c.position, c.depth, c.product_count
 FROM category_ancestors ca

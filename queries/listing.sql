@@ -45,3 +45,13 @@ FOR UPDATE;
 
 -- name: DeleteListingRow :exec
 DELETE FROM product_listing WHERE category_id = ? AND product_id = ?;
+
+-- name: ListingPageAttributes :many
+-- The product pages of a set of products, for the attributes they show: what
+-- listing_attribute_counts counted for them.
+SELECT product_id, body FROM product_pages
+WHERE product_id IN (sqlc.slice('product_ids'));
+
+-- name: ListingAttributes :many
+SELECT product_id, name, value FROM product_attributes
+WHERE product_id IN (sqlc.slice('product_ids'));

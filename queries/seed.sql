@@ -44,3 +44,13 @@ WHERE r.category_id = 0 AND r.product_id >= sqlc.arg(from_id) AND r.product_id <
 -- category it is in or below.
 UPDATE categories c
 SET product_count = (SELECT COUNT(*) FROM product_listing pl WHERE pl.category_id = c.id);
+
+-- name: SeedRecountAttributes :exec
+-- listing_attribute_counts from the listing and the attributes (the table is
+-- empty before a bulk load's first product).
+INSERT INTO listing_attribute_counts (category_id, name, value, products)
+SELECT pl.category_id, a.name, a.value, COUNT(*)
+FROM product_listing pl
+JOIN product_attributes a ON a.product_id = pl.product_id
+GROUP BY pl.category_id, a.name, a.value
+ON DUPLICATE KEY UPDATE products = VALUES(products);

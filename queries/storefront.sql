@@ -71,3 +71,11 @@ SELECT id, parent_id, slug, name, position, depth, product_count
 FROM categories
 WHERE parent_id IS NULL
 ORDER BY position, id;
+
+-- name: AttributeFacet :many
+-- An attribute facet of a category's whole listing (no other filter): the
+-- largest values first, as the counting query of listing_sql.go orders them.
+SELECT value, products FROM listing_attribute_counts
+WHERE category_id = ? AND name = ? AND products > 0
+ORDER BY products DESC, value
+LIMIT 50;

@@ -120,6 +120,45 @@ func Run(name string, workers int, warmup, d time.Duration, seed uint64, fn func
 	return res
 }
 
+// Phase is one shape of load for Interleave.
+type Phase struct {
+	Name string
+	Fn   func(*rand.Rand) (int, error)
+}
+
+// Interleave measures phases that are to be compared with each other: the
+// phases take turns, rounds times, each for d/rounds, with the same seeds in
+// a round, and each phase's turns are merged into its Result. So a change in
+// the machine's load or in what the database has cached in the meantime
+// (the first phase over random rows warms the buffer pool for the next)
+// falls on every phase alike instead of on whichever ran last.
+func Interleave(workers, rounds int, d time.Duration, seed uint64, phases ...Phase) []Result {
+	out := make([]Result, len(phases))
+	for i, p := range phases {
+		out[i] = Result{Name: p.Name, Statuses: map[int]int{}}
+	}
+	turn := d / time.Duration(rounds)
+	for r := range rounds {
+		for i, p := range phases {
+			res := Run(p.Name, workers, 0, turn, seed+uint64(r), p.Fn)
+			o := &out[i]
+			o.Elapsed += res.Elapsed
+			o.Lat = append(o.Lat, res.Lat...)
+			for s, n := range res.Statuses {
+				o.Statuses[s] += n
+			}
+			o.Errors += res.Errors
+			if res.Fatal != nil {
+				o.Fatal = res.Fatal
+			}
+		}
+	}
+	for i := range out {
+		slices.Sort(out[i].Lat)
+	}
+	return out
+}
+
 // Ms is d in milliseconds, for tables.
 func Ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 

@@ -61,8 +61,9 @@ func syncListing(ctx context.Context, tx *store.Tx, productIDs []uint64, fresh [
 	want := make(map[listingKey]listingRow, len(ids)*4+len(fresh))
 	delta := map[uint64]int64{}
 	have := map[listingKey]bool{}
+	listed := newListedIn()
 	if len(ids) > 0 {
-		if err := readListing(ctx, tx, ids, want, have, delta); err != nil {
+		if err := readListing(ctx, tx, ids, want, have, delta, listed); err != nil {
 			return err
 		}
 	}
@@ -72,17 +73,22 @@ func syncListing(ctx context.Context, tx *store.Tx, productIDs []uint64, fresh [
 			return fmt.Errorf("listing row (%d, %d) of a new product is also an existing one's", r.CategoryID, r.ProductID)
 		}
 		want[k] = r
+		listed.after[r.ProductID] = append(listed.after[r.ProductID], r.CategoryID)
 		ids = append(ids, r.ProductID)
 	}
 	if err := writeListing(ctx, tx, want, have, delta); err != nil {
+		return err
+	}
+	if err := syncAttributeCounts(ctx, tx, listed); err != nil {
 		return err
 	}
 	return SyncPages(ctx, tx, ids)
 }
 
 // readListing reads the stored listing rows and their sources for ids, deletes
-// the rows that should no longer exist, and leaves in want the rows to write.
-func readListing(ctx context.Context, tx *store.Tx, ids []uint64, want map[listingKey]listingRow, have map[listingKey]bool, delta map[uint64]int64) error {
+// the rows that should no longer exist, and leaves in want the rows to write
+// and in listed the categories each product was and is listed under.
+func readListing(ctx context.Context, tx *store.Tx, ids []uint64, want map[listingKey]listingRow, have map[listingKey]bool, delta map[uint64]int64, listed *listedIn) error {
 	existing, err := tx.Q.ListingRows(ctx, ids)
 	if err != nil {
 		return fmt.Errorf("read listing rows: %w", err)
@@ -113,12 +119,14 @@ func readListing(ctx context.Context, tx *store.Tx, ids []uint64, want map[listi
 			r := row
 			r.CategoryID = c
 			want[listingKey{c, s.ID}] = r
+			listed.after[s.ID] = append(listed.after[s.ID], c)
 		}
 	}
 
 	for _, e := range existing {
 		k := listingKey{e.CategoryID, e.ProductID}
 		have[k] = true
+		listed.before[e.ProductID] = append(listed.before[e.ProductID], e.CategoryID)
 		w, ok := want[k]
 		if !ok {
 			if err := tx.Q.DeleteListingRow(ctx, db.DeleteListingRowParams{CategoryID: e.CategoryID, ProductID: e.ProductID}); err != nil {

@@ -310,12 +310,17 @@ func randomBytes(n int) []byte {
 	return b
 }
 
-func seal(key, plain []byte) ([]byte, error) {
+// gcm is AES-GCM under key, which seals stored responses.
+func gcm(key []byte) (cipher.AEAD, error) {
 	block, err := aes.NewCipher(key)
 	if err != nil {
 		return nil, err
 	}
-	aead, err := cipher.NewGCM(block)
+	return cipher.NewGCM(block)
+}
+
+func seal(key, plain []byte) ([]byte, error) {
+	aead, err := gcm(key)
 	if err != nil {
 		return nil, err
 	}
@@ -324,11 +329,7 @@ func seal(key, plain []byte) ([]byte, error) {
 }
 
 func open(key, sealed []byte) ([]byte, error) {
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		return nil, err
-	}
-	aead, err := cipher.NewGCM(block)
+	aead, err := gcm(key)
 	if err != nil {
 		return nil, err
 	}

@@ -145,14 +145,9 @@ func (r report) counts() string {
 	return fmt.Sprintf("created=%d updated=%d unchanged=%d failed=%d rows=%d errors=%d", r.Created, r.Updated, r.Unchanged, r.Failed, r.Rows, len(r.Errors))
 }
 
-// product is the generator: deterministic, so the changed file differs from
-// the first one only in the prices it means to change.
-type genVariant struct {
-	sku   string
-	size  string
-	price int64
-}
-
+// variantsOf, sizes, categoryOf and priceOf generate the catalog:
+// deterministic, so the changed file differs from the first one only in the
+// prices it means to change.
 func variantsOf(p int) int { return [...]int{1, 2, 3, 4, 5, 5}[p%6] }
 
 var sizes = []string{"S", "M", "L", "XL", "XXL"}

@@ -1,0 +1,126 @@
+package catalog
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+
+	"github.com/shelfcommerce/shelf/internal/store"
+)
+
+// listing_attribute_counts holds, per category a product is listed under
+// and per attribute value, how many listed products carry it: the attribute
+// facets of an unfiltered listing. It changes only where product_listing or
+// the attributes of a listed product change, so SyncListing keeps it, from
+// two snapshots of each product it syncs: the categories it was listed under
+// (its listing rows before the sync) with the attributes its page showed
+// (product_pages, rewritten after this), and the categories it is listed
+// under now with the attributes it has now.
+
+// attrCountKey is one row of listing_attribute_counts.
+type attrCountKey struct {
+	category    uint64
+	name, value string
+}
+
+// listedIn is, per product, the categories it is listed under (RootCategory
+// included), before and after a sync.
+type listedIn struct {
+	before, after map[uint64][]uint64
+}
+
+func newListedIn() *listedIn {
+	return &listedIn{before: map[uint64][]uint64{}, after: map[uint64][]uint64{}}
+}
+
+// syncAttributeCounts applies to listing_attribute_counts the difference the
+// sync makes: -1 for every (category, attribute) a product was counted under,
+// +1 for every one it is counted under now. It must run before SyncPages
+// rewrites the pages it reads the old attributes from.
+func syncAttributeCounts(ctx context.Context, tx *store.Tx, l *listedIn) error {
+	delta := map[attrCountKey]int64{}
+	err := inChunks(mapKeys(l.before), func(ids []uint64) error {
+		pages, err := tx.Q.ListingPageAttributes(ctx, ids)
+		if err != nil {
+			return fmt.Errorf("read counted attributes: %w", err)
+		}
+		for _, p := range pages {
+			var shown struct {
+				Attributes []Attribute `json:"attributes"`
+			}
+			if err := json.Unmarshal(p.Body, &shown); err != nil {
+				return fmt.Errorf("product page %d: %w", p.ProductID, err)
+			}
+			for _, c := range l.before[p.ProductID] {
+				for _, a := range shown.Attributes {
+					delta[attrCountKey{c, a.Name, a.Value}]--
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	err = inChunks(mapKeys(l.after), func(ids []uint64) error {
+		attrs, err := tx.Q.ListingAttributes(ctx, ids)
+		if err != nil {
+			return fmt.Errorf("read attributes: %w", err)
+		}
+		for _, a := range attrs {
+			for _, c := range l.after[a.ProductID] {
+				delta[attrCountKey{c, a.Name, a.Value}]++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	keys := make([]attrCountKey, 0, len(delta))
+	for k, d := range delta {
+		if d != 0 {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	// Key order, like every writer of the counts, so that two syncs lock
+	// shared rows in the same order.
+	slices.SortFunc(keys, func(a, b attrCountKey) int {
+		return cmp.Or(cmp.Compare(a.category, b.category), cmp.Compare(a.name, b.name), cmp.Compare(a.value, b.value))
+	})
+	args := make([]any, 0, len(keys)*4)
+	for _, k := range keys {
+		args = append(args, k.category, k.name, k.value, delta[k])
+	}
+	if _, err := store.InsertRows(ctx, tx, "INSERT INTO listing_attribute_counts (category_id, name, value, products)", 4, args,
+		"ON DUPLICATE KEY UPDATE products = products + VALUES(products)"); err != nil {
+		return fmt.Errorf("adjust attribute counts: %w", err)
+	}
+	return nil
+}
+
+// inChunks calls fn with ids pagesPerStatement at a time.
+func inChunks(ids []uint64, fn func([]uint64) error) error {
+	for len(ids) > 0 {
+		n := min(len(ids), pagesPerStatement)
+		if err := fn(ids[:n]); err != nil {
+			return err
+		}
+		ids = ids[n:]
+	}
+	return nil
+}
+
+func mapKeys(m map[uint64][]uint64) []uint64 {
+	out := make([]uint64, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
