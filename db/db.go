@@ -237,9 +237,6 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.insertCategorySelfStmt, err = db.PrepareContext(ctx, insertCategorySelf); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertCategorySelf: %w", err)
 	}
-	if q.insertIdempotentResponseStmt, err = db.PrepareContext(ctx, insertIdempotentResponse); err != nil {
-		return nil, fmt.Errorf("error preparing query InsertIdempotentResponse: %w", err)
-	}
 	if q.insertOrderStmt, err = db.PrepareContext(ctx, insertOrder); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertOrder: %w", err)
 	}
@@ -771,11 +768,6 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing insertCategorySelfStmt: %w", cerr)
 		}
 	}
-	if q.insertIdempotentResponseStmt != nil {
-		if cerr := q.insertIdempotentResponseStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing insertIdempotentResponseStmt: %w", cerr)
-		}
-	}
 	if q.insertOrderStmt != nil {
 		if cerr := q.insertOrderStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing insertOrderStmt: %w", cerr)
@@ -1171,7 +1163,6 @@ type Queries struct {
 	insertCategoryStmt                    *sql.Stmt
 	insertCategoryAncestorsFromParentStmt *sql.Stmt
 	insertCategorySelfStmt                *sql.Stmt
-	insertIdempotentResponseStmt          *sql.Stmt
 	insertOrderStmt                       *sql.Stmt
 	insertSecretIfAbsentStmt              *sql.Stmt
 	insertWebhookStmt                     *sql.Stmt
@@ -1306,7 +1297,6 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		insertCategoryStmt:                    q.insertCategoryStmt,
 		insertCategoryAncestorsFromParentStmt: q.insertCategoryAncestorsFromParentStmt,
 		insertCategorySelfStmt:                q.insertCategorySelfStmt,
-		insertIdempotentResponseStmt:          q.insertIdempotentResponseStmt,
 		insertOrderStmt:                       q.insertOrderStmt,
 		insertSecretIfAbsentStmt:              q.insertSecretIfAbsentStmt,
 		insertWebhookStmt:                     q.insertWebhookStmt,
