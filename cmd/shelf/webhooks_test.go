@@ -34,12 +34,20 @@ func startServe(t *testing.T, env map[string]string) (base string, stop func() e
 	}
 	go func() { done <- run(ctx, []string{"serve"}, envOf(env), nil, stdout, io.Discard) }()
 	urlRe := regexp.MustCompile(`http://\S+`)
-	for deadline := time.Now().Add(10 * time.Second); base == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+	// serve prints its URL once it serves (database reached, schema
+	// current): on a loaded machine that can take a while.
+	for deadline := time.Now().Add(60 * time.Second); base == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		select {
+		case err := <-done:
+			cancel()
+			t.Fatalf("serve returned %v before serving: %q", err, stdout.String())
+		default:
+		}
 		base = urlRe.FindString(stdout.String())
 	}
 	if base == "" {
 		cancel()
-		t.Fatalf("serve printed no URL: %q", stdout.String())
+		t.Fatalf("serve printed no URL within 60 s: %q", stdout.String())
 	}
 	var once sync.Once
 	var err error
