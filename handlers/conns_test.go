@@ -37,11 +37,12 @@ func TestIdleConnectionFloodDoesNotLockOutOthers(t *testing.T) {
 	}
 	// The server closes every flood connection over the cap: reading one
 	// returns EOF (or a reset) instead of waiting for the read deadline.
-	// All are read at once, well inside the server's 5 s ReadHeaderTimeout,
-	// which would close the admitted ones too.
+	// All are read at once, inside the server's 5 s ReadHeaderTimeout,
+	// which would close the admitted ones too, and long enough for a loaded
+	// server to have accepted (and refused) every one.
 	var open atomic.Int32
 	var wg sync.WaitGroup
-	deadline := time.Now().Add(2 * time.Second)
+	deadline := time.Now().Add(4 * time.Second)
 	for _, c := range flood {
 		wg.Go(func() {
 			_ = c.SetReadDeadline(deadline)
