@@ -60,10 +60,13 @@ check-generated: $(SQLC) ## fail when db/ is not exactly what sqlc generates (st
 		echo "db/ is out of date with queries/ or migrations/: run 'make generate' and commit db/"; exit 1; \
 	fi && echo "check-generated: db/ matches sqlc output"
 
+# vet -race compiles the packages it checks as `go test -race` does, so the
+# tests that follow (make test, make test-cluster) reuse them instead of
+# compiling everything a second time.
 .PHONY: lint
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $(GOFILES)); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
-	$(GO) vet ./...
+	$(GO) vet -race ./...
 
 .PHONY: test
 test: lint check-generated ## the whole suite against a real database, with -race
@@ -73,7 +76,7 @@ test: lint check-generated ## the whole suite against a real database, with -rac
 .PHONY: test-cluster
 test-cluster: ## the cluster tier: shelf serve processes on a private Galera cluster and on killed/frozen servers
 	@dsns=$$(scripts/ensure-galera.sh | paste -sd, -) && \
-	$(GO) vet -tags cluster ./internal/clustertest/ && \
+	$(GO) vet -race -tags cluster ./internal/clustertest/ && \
 	SHELF_TEST_GALERA_DSNS="$$dsns" $(GO) test -race -count=1 -timeout 20m -tags cluster ./internal/clustertest/
 
 .PHONY: bench

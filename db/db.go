@@ -156,6 +156,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.eventPruneStmt, err = db.PrepareContext(ctx, eventPrune); err != nil {
 		return nil, fmt.Errorf("error preparing query EventPrune: %w", err)
 	}
+	if q.eventPruneFloorStmt, err = db.PrepareContext(ctx, eventPruneFloor); err != nil {
+		return nil, fmt.Errorf("error preparing query EventPruneFloor: %w", err)
+	}
 	if q.eventSaveSequenceStmt, err = db.PrepareContext(ctx, eventSaveSequence); err != nil {
 		return nil, fmt.Errorf("error preparing query EventSaveSequence: %w", err)
 	}
@@ -233,6 +236,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.insertCategorySelfStmt, err = db.PrepareContext(ctx, insertCategorySelf); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertCategorySelf: %w", err)
+	}
+	if q.insertIdempotentResponseStmt, err = db.PrepareContext(ctx, insertIdempotentResponse); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertIdempotentResponse: %w", err)
 	}
 	if q.insertOrderStmt, err = db.PrepareContext(ctx, insertOrder); err != nil {
 		return nil, fmt.Errorf("error preparing query InsertOrder: %w", err)
@@ -630,6 +636,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing eventPruneStmt: %w", cerr)
 		}
 	}
+	if q.eventPruneFloorStmt != nil {
+		if cerr := q.eventPruneFloorStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing eventPruneFloorStmt: %w", cerr)
+		}
+	}
 	if q.eventSaveSequenceStmt != nil {
 		if cerr := q.eventSaveSequenceStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing eventSaveSequenceStmt: %w", cerr)
@@ -758,6 +769,11 @@ func (q *Queries) Close() error {
 	if q.insertCategorySelfStmt != nil {
 		if cerr := q.insertCategorySelfStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing insertCategorySelfStmt: %w", cerr)
+		}
+	}
+	if q.insertIdempotentResponseStmt != nil {
+		if cerr := q.insertIdempotentResponseStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertIdempotentResponseStmt: %w", cerr)
 		}
 	}
 	if q.insertOrderStmt != nil {
@@ -1128,6 +1144,7 @@ type Queries struct {
 	eventHeadStmt                         *sql.Stmt
 	eventOldestSeqStmt                    *sql.Stmt
 	eventPruneStmt                        *sql.Stmt
+	eventPruneFloorStmt                   *sql.Stmt
 	eventSaveSequenceStmt                 *sql.Stmt
 	eventSequenceCreateStmt               *sql.Stmt
 	eventSequenceForUpdateStmt            *sql.Stmt
@@ -1154,6 +1171,7 @@ type Queries struct {
 	insertCategoryStmt                    *sql.Stmt
 	insertCategoryAncestorsFromParentStmt *sql.Stmt
 	insertCategorySelfStmt                *sql.Stmt
+	insertIdempotentResponseStmt          *sql.Stmt
 	insertOrderStmt                       *sql.Stmt
 	insertSecretIfAbsentStmt              *sql.Stmt
 	insertWebhookStmt                     *sql.Stmt
@@ -1261,6 +1279,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		eventHeadStmt:                         q.eventHeadStmt,
 		eventOldestSeqStmt:                    q.eventOldestSeqStmt,
 		eventPruneStmt:                        q.eventPruneStmt,
+		eventPruneFloorStmt:                   q.eventPruneFloorStmt,
 		eventSaveSequenceStmt:                 q.eventSaveSequenceStmt,
 		eventSequenceCreateStmt:               q.eventSequenceCreateStmt,
 		eventSequenceForUpdateStmt:            q.eventSequenceForUpdateStmt,
@@ -1287,6 +1306,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		insertCategoryStmt:                    q.insertCategoryStmt,
 		insertCategoryAncestorsFromParentStmt: q.insertCategoryAncestorsFromParentStmt,
 		insertCategorySelfStmt:                q.insertCategorySelfStmt,
+		insertIdempotentResponseStmt:          q.insertIdempotentResponseStmt,
 		insertOrderStmt:                       q.insertOrderStmt,
 		insertSecretIfAbsentStmt:              q.insertSecretIfAbsentStmt,
 		insertWebhookStmt:                     q.insertWebhookStmt,

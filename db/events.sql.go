@@ -57,20 +57,38 @@ func (q *Queries) EventOldestSeq(ctx context.Context) (int64, error) {
 }
 
 const eventPrune = `-- name: EventPrune :execrows
-DELETE FROM events WHERE seq IS NOT NULL AND created_at < ? ORDER BY seq LIMIT ?
+DELETE FROM events WHERE seq IS NOT NULL AND seq <= ? AND created_at < ?
+ORDER BY seq LIMIT ?
 `
 
 type EventPruneParams struct {
+	Floor     sql.NullInt64
 	CreatedAt time.Time
 	Limit     int32
 }
 
 func (q *Queries) EventPrune(ctx context.Context, arg EventPruneParams) (int64, error) {
-	result, err := q.exec(ctx, q.eventPruneStmt, eventPrune, arg.CreatedAt, arg.Limit)
+	result, err := q.exec(ctx, q.eventPruneStmt, eventPrune, arg.Floor, arg.CreatedAt, arg.Limit)
 	if err != nil {
 		return 0, err
 	}
 	return result.RowsAffected()
+}
+
+const eventPruneFloor = `-- name: EventPruneFloor :one
+SELECT CAST(LEAST(COALESCE((SELECT seq FROM webhook_cursor WHERE id = 1), 0),
+                  COALESCE((SELECT MIN(event_seq) FROM webhook_queue), 18446744073709551615) - 1) AS UNSIGNED) AS floor
+`
+
+// The newest seq no webhook still needs: events after the fan-out's cursor
+// are not queued yet, and a queued one is not delivered yet. One statement
+// reads both in one snapshot, and the fan-out moves the cursor and queues in
+// one transaction, so no event can slip between the two.
+func (q *Queries) EventPruneFloor(ctx context.Context) (int64, error) {
+	row := q.queryRow(ctx, q.eventPruneFloorStmt, eventPruneFloor)
+	var floor int64
+	err := row.Scan(&floor)
+	return floor, err
 }
 
 const eventSaveSequence = `-- name: EventSaveSequence :exec

@@ -117,6 +117,42 @@ func (q *Queries) GetIdempotencyKey(ctx context.Context, arg GetIdempotencyKeyPa
 	return i, err
 }
 
+const insertIdempotentResponse = `-- name: InsertIdempotentResponse :exec
+INSERT INTO idempotency_keys (scope, key_hash, request_hash, state, claim_token, response_status,
+                              response_body, order_id, claimed_at, expires_at)
+VALUES (?, ?, ?, 'done', ?, ?, ?, ?, ?, ?)
+`
+
+type InsertIdempotentResponseParams struct {
+	Scope          string
+	KeyHash        []byte
+	RequestHash    []byte
+	ClaimToken     []byte
+	ResponseStatus int16
+	ResponseBody   []byte
+	OrderID        sql.NullInt64
+	ClaimedAt      time.Time
+	ExpiresAt      time.Time
+}
+
+// A key's answer stored by the request that ran without claiming first, in
+// the same transaction as its order: the key's first row is already 'done'.
+// A duplicate-key error (1062) means another request has (or had) the key.
+func (q *Queries) InsertIdempotentResponse(ctx context.Context, arg InsertIdempotentResponseParams) error {
+	_, err := q.exec(ctx, q.insertIdempotentResponseStmt, insertIdempotentResponse,
+		arg.Scope,
+		arg.KeyHash,
+		arg.RequestHash,
+		arg.ClaimToken,
+		arg.ResponseStatus,
+		arg.ResponseBody,
+		arg.OrderID,
+		arg.ClaimedAt,
+		arg.ExpiresAt,
+	)
+	return err
+}
+
 const releaseIdempotencyKey = `-- name: ReleaseIdempotencyKey :exec
 DELETE FROM idempotency_keys WHERE scope = ? AND key_hash = ? AND claim_token = ? AND state = 'running'
 `

@@ -10,6 +10,7 @@ import (
 // GET, PATCH and DELETE take the id or the slug, as the storefront does; a
 // slug made of digits is found as a slug when no product has that id.
 func TestAdminProductByIDOrSlug(t *testing.T) {
+	t.Parallel()
 	e, d, _ := newServer(t)
 	key := adminKey(t, d, "editor", auth.ScopeCatalogWrite)
 	rec := send(t, e, key, "PUT", "/v1/admin/products/1984", `{"title":"Nineteen Eighty-Four","status":"draft","variants":[{"sku":"NEF-1","price":"9.00"}]}`)

@@ -300,7 +300,7 @@ func (a *API) productOf(c echo.Context) (*catalog.AdminProduct, error) {
 	ref := c.Param("product")
 	ctx := c.Request().Context()
 	if id, err := strconv.ParseUint(ref, 10, 64); err == nil && id > 0 {
-		p, err := catalog.LoadAdminProduct(ctx, a.cfg.Store.Q, id, "")
+		p, err := catalog.LoadAdminProduct(ctx, a.cfg.Store, id, "")
 		if !problem.Is(err, problem.NotFound) || !catalog.ValidSlug(ref) {
 			return p, err
 		}
@@ -308,7 +308,7 @@ func (a *API) productOf(c echo.Context) (*catalog.AdminProduct, error) {
 	if !catalog.ValidSlug(ref) {
 		return nil, problem.New(problem.NotFound, "no such product")
 	}
-	return catalog.LoadAdminProduct(ctx, a.cfg.Store.Q, 0, ref)
+	return catalog.LoadAdminProduct(ctx, a.cfg.Store, 0, ref)
 }
 
 // getAdminProduct is the product as the writes return it, with its ETag for

@@ -15,9 +15,9 @@ import (
 	"github.com/shelfcommerce/shelf/internal/problem"
 )
 
-// Heartbeat is how often an idle event stream sends a comment line, so
-// proxies and browsers keep the connection open.
-const Heartbeat = 15 * time.Second
+// DefaultHeartbeat is how often an idle event stream sends a comment line,
+// so proxies and browsers keep the connection open.
+const DefaultHeartbeat = 15 * time.Second
 
 // streamWriteTimeout bounds one write to an event stream: a client that
 // takes longer to accept a few kilobytes is gone or too slow, and is cut off
@@ -132,9 +132,16 @@ func (a *API) streamEvents(c echo.Context) error {
 	// One buffer per stream, reused: net/http buffers below it, so a stream
 	// costs little more than its goroutine and connection.
 	var w []byte
+	var deadline time.Time
 	send := func() error {
-		if err := rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
-			return err
+		// The deadline is moved on at most once a second (moving it is a
+		// timer update, and a busy stream sends far more often), so a write
+		// may take between 9/10 and all of streamWriteTimeout.
+		if now := time.Now(); deadline.Sub(now) < streamWriteTimeout*9/10 {
+			deadline = now.Add(streamWriteTimeout)
+			if err := rc.SetWriteDeadline(deadline); err != nil && !errors.Is(err, http.ErrNotSupported) {
+				return err
+			}
 		}
 		_, err := res.Write(w)
 		if cap(w) > 64<<10 {
@@ -148,16 +155,21 @@ func (a *API) streamEvents(c echo.Context) error {
 	}
 	w = append(w, "retry: 2000\n"...)
 	if reset {
-		w = appendEvent(w, strconv.FormatUint(sub.Position(), 10), "reset",
-			`{"type":"reset","occurred_at":"`+time.Now().UTC().Format(events.TimeFormat)+`","detail":"events after the id given are no longer kept: reload, then follow this stream"}`)
+		ev := events.Event{Seq: sub.Position(), Type: "reset",
+			Data: []byte(`{"type":"reset","occurred_at":"` + time.Now().UTC().Format(events.TimeFormat) + `","detail":"events after the id given are no longer kept: reload, then follow this stream"}`)}
+		w = ev.AppendSSE(w)
 	}
 	if err := send(); err != nil {
 		return nil
 	}
+	heartbeat := a.cfg.Heartbeat
+	if heartbeat <= 0 {
+		heartbeat = DefaultHeartbeat
+	}
 	sent := sub.Position() // the last id the client has been told
 	wrote := time.Now()
 	for {
-		evs, err := sub.Next(ctx, 256, Heartbeat)
+		evs, err := sub.Next(ctx, 256, heartbeat)
 		if err != nil {
 			// Gone, too slow (it resumes by id) or shutting down: the
 			// stream just ends; the client reconnects.
@@ -166,13 +178,13 @@ func (a *API) streamEvents(c echo.Context) error {
 		n := 0
 		for i := range evs {
 			if q.wants(&evs[i]) {
-				w = appendEvent(w, evs[i].ID(), evs[i].Type, evs[i].Data)
+				w = evs[i].AppendSSE(w)
 				sent = evs[i].Seq
 				n++
 			}
 		}
 		if n == 0 {
-			if len(evs) > 0 && time.Since(wrote) < Heartbeat {
+			if len(evs) > 0 && time.Since(wrote) < heartbeat {
 				continue // only events this stream filters out, and not idle for long
 			}
 			if pos := sub.Position(); pos != sent {
@@ -188,14 +200,4 @@ func (a *API) streamEvents(c echo.Context) error {
 		}
 		wrote = time.Now()
 	}
-}
-
-func appendEvent[D string | []byte](w []byte, id, typ string, data D) []byte {
-	w = append(w, "id: "...)
-	w = append(w, id...)
-	w = append(w, "\nevent: "...)
-	w = append(w, typ...)
-	w = append(w, "\ndata: "...)
-	w = append(w, data...) // JSON from encoding/json: never a raw newline
-	return append(w, "\n\n"...)
 }

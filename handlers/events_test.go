@@ -18,14 +18,14 @@ import (
 )
 
 // feedServer is a real HTTP server (streams need one) with a running hub.
-func feedServer(t *testing.T) (*httptest.Server, *dbtest.DB, chan struct{}) {
+func feedServer(t *testing.T, mutate ...func(*handlers.Config)) (*httptest.Server, *dbtest.DB, chan struct{}) {
 	t.Helper()
 	shutdown := make(chan struct{})
 	var hub *events.Hub
-	e, d, _ := newServer(t, func(c *handlers.Config) {
+	e, d, _ := newServer(t, append(mutate, func(c *handlers.Config) {
 		hub = events.NewHub(c.Store, events.HubConfig{Poll: 10 * time.Millisecond})
 		c.Events, c.Shutdown = hub, shutdown
-	})
+	})...)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { hub.Run(ctx); close(done) }()
@@ -214,6 +214,111 @@ func TestEventStream(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("stream still open after shutdown")
 	}
+}
+
+// A storefront on a configured origin opens the stream with the browser's
+// EventSource: the preflight its reconnection (with Last-Event-ID) needs
+// passes, and the stream carries the CORS headers that let the page read
+// it. A page on another origin gets no such headers, so the browser keeps
+// the stream from it.
+func TestEventStreamThroughCORS(t *testing.T) {
+	t.Parallel()
+	const shop, other = "https://shop.example", "https://evil.example"
+	srv, d, _ := feedServer(t, func(c *handlers.Config) { c.CORSOrigins = []string{shop} })
+	admin := adminKey(t, d, "ops", auth.ScopeCatalogWrite, auth.ScopeInventoryWrite)
+
+	preflight := func(origin string) http.Header {
+		t.Helper()
+		req, _ := http.NewRequest("OPTIONS", srv.URL+"/v1/events", nil)
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Access-Control-Request-Method", "GET")
+		req.Header.Set("Access-Control-Request-Headers", "last-event-id")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.Header
+	}
+	if h := preflight(shop); h.Get("Access-Control-Allow-Origin") != shop ||
+		!strings.Contains(strings.ToLower(h.Get("Access-Control-Allow-Headers")), "last-event-id") ||
+		!strings.Contains(h.Get("Access-Control-Allow-Methods"), "GET") {
+		t.Fatalf("preflight from %s: %v", shop, h)
+	}
+	if h := preflight(other); h.Get("Access-Control-Allow-Origin") != "" {
+		t.Fatalf("preflight from %s allowed: %v", other, h)
+	}
+
+	ours := openStream(t, srv, "?types=product.updated", "", "Origin", shop, "Last-Event-ID", "0")
+	if h := ours.resp.Header; h.Get("Access-Control-Allow-Origin") != shop || !strings.Contains(h.Get("Vary"), "Origin") ||
+		!strings.HasPrefix(h.Get("Content-Type"), "text/event-stream") || h.Get("Content-Encoding") != "" {
+		t.Fatalf("stream headers for %s: %v", shop, h)
+	}
+	theirs := openStream(t, srv, "?types=product.updated", "", "Origin", other)
+	if h := theirs.resp.Header; h.Get("Access-Control-Allow-Origin") != "" {
+		t.Fatalf("stream for %s allowed: %v", other, h)
+	}
+	if c := call(t, srv, admin, "POST", "/v1/admin/products", teeJSON); c != 201 {
+		t.Fatalf("create: %d", c)
+	}
+	if ev := ours.next(t, 1)[0]; ev.event != "product.updated" || !strings.Contains(ev.data, `"slug":"tee"`) {
+		t.Fatalf("the storefront's stream got %+v", ev)
+	}
+}
+
+// An idle stream sends a comment line every heartbeat, so proxies keep it
+// open; a stream whose filter passes over events moves its id on with it,
+// so a reconnection does not read them again.
+func TestEventStreamHeartbeatMovesTheIDOnPastFilteredEvents(t *testing.T) {
+	t.Parallel()
+	srv, d, _ := feedServer(t, func(c *handlers.Config) { c.Heartbeat = 50 * time.Millisecond })
+	admin := adminKey(t, d, "ops", auth.ScopeCatalogWrite, auth.ScopeInventoryWrite)
+	req, _ := http.NewRequest("GET", srv.URL+"/v1/events?types=product.deleted", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	lines := make(chan string, 1000)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	// until reads lines until one satisfies ok, failing after a generous wait.
+	until := func(what string, ok func(string) bool) {
+		t.Helper()
+		timeout := time.After(30 * time.Second)
+		for {
+			select {
+			case l, open := <-lines:
+				if !open {
+					t.Fatalf("stream ended before %s", what)
+				}
+				if strings.HasPrefix(l, "data: ") {
+					t.Fatalf("a filtered stream sent %s", l)
+				}
+				if ok(l) {
+					return
+				}
+			case <-timeout:
+				t.Fatalf("no %s", what)
+			}
+		}
+	}
+	until("heartbeat", func(l string) bool { return l == ": heartbeat" })
+	if c := call(t, srv, admin, "POST", "/v1/admin/products", teeJSON); c != 201 {
+		t.Fatalf("create: %d", c)
+	}
+	// The creation's events are all written once it answers; numbered from
+	// 1 on this fresh database, the last one's id is their count.
+	var last string
+	if err := d.DB.QueryRow("SELECT COUNT(*) FROM events").Scan(&last); err != nil || last == "0" {
+		t.Fatalf("%s events (%v)", last, err)
+	}
+	until("id moved on to "+last, func(l string) bool { return l == "id: "+last })
 }
 
 func TestEventStreamRefusesBadRequests(t *testing.T) {

@@ -54,8 +54,10 @@ func export(t *testing.T, e http.Handler, key, format string) *httptest.Response
 // nothing; importing it into an empty Shelf gives the same storefront and
 // the same admin view of every product, drafts and archived included.
 func TestExportImportsBack(t *testing.T) {
+	t.Parallel()
 	for _, format := range []string{"shopify", "csv", "ndjson"} {
 		t.Run(format, func(t *testing.T) {
+			t.Parallel()
 			src, key := exportSource(t, format)
 			rec := export(t, src, key, format)
 			file := rec.Body.Bytes()

@@ -10,6 +10,7 @@ import (
 )
 
 func TestEveryResponseSaysNosniff(t *testing.T) {
+	t.Parallel()
 	e, d, _ := newServer(t)
 	key := adminKey(t, d, "editor", auth.ScopeCatalogWrite)
 	for _, r := range []struct{ method, path, key string }{
@@ -33,6 +34,7 @@ func TestEveryResponseSaysNosniff(t *testing.T) {
 // A JSON body declared as anything but JSON is refused with 415: a browser
 // may send text/plain to any origin without asking first.
 func TestJSONEndpointsRefuseOtherContentTypes(t *testing.T) {
+	t.Parallel()
 	e, d, _ := newServer(t)
 	key := adminKey(t, d, "editor", auth.ScopeCatalogWrite, auth.ScopeInventoryWrite)
 	cases := []struct{ path, method, body string }{
@@ -76,6 +78,7 @@ const orderJSON = `{"email": "a@example.com", "lines": [{"sku": "X", "quantity":
 // for "email", so two parsers (a proxy's and ours) could read one body two
 // ways.
 func TestJSONKeysAreCaseSensitive(t *testing.T) {
+	t.Parallel()
 	e, d, _ := newServer(t)
 	key := adminKey(t, d, "editor", auth.ScopeCatalogWrite, auth.ScopeInventoryWrite)
 	cases := []struct{ method, path, body, field string }{
@@ -98,6 +101,7 @@ func TestJSONKeysAreCaseSensitive(t *testing.T) {
 
 // Any SKU is addressable: a space as %20, a slash as %2F.
 func TestInventoryPathsDecodeTheSKU(t *testing.T) {
+	t.Parallel()
 	e, d, _ := newServer(t)
 	key := adminKey(t, d, "editor", auth.ScopeCatalogWrite, auth.ScopeInventoryWrite)
 	body := `{"title":"Odd","variants":[{"sku":"A B/C","price":"1","options":{"Size":"1"}},{"sku":"D E","price":"1","options":{"Size":"2"}},{"sku":"100%","price":"1","options":{"Size":"3"}}]}`

@@ -18,6 +18,7 @@ import (
 // the client with the report so far (complete: false) instead of dropping
 // the connection, and the request is logged.
 func TestShutdownEndsAnImportWithItsReport(t *testing.T) {
+	t.Parallel()
 	stopping := make(chan struct{})
 	e, d, logs := newServer(t, func(c *handlers.Config) { c.Shutdown = stopping })
 	key := adminKey(t, d, "importer", auth.ScopeImportsWrite)

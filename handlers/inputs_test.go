@@ -12,6 +12,7 @@ import (
 // Whatever the admin API refuses, an import refuses too, as a row error:
 // the rules live in one place that both paths read products through.
 func TestImagesAndTextThatCouldHurtAReaderAreRefused(t *testing.T) {
+	t.Parallel()
 	e, d, _ := newServer(t, func(c *handlers.Config) { c.BodyLimit = 1 << 20 })
 	key := adminKey(t, d, "editor", auth.ScopeCatalogWrite, auth.ScopeInventoryWrite, auth.ScopeImportsWrite)
 	cases := []struct{ name, body, field string }{
@@ -82,6 +83,7 @@ func TestImagesAndTextThatCouldHurtAReaderAreRefused(t *testing.T) {
 // Stock has its own scope: a catalog editor or an importer without
 // inventory:write cannot change it through a product write or a file.
 func TestStockChangesNeedInventoryWrite(t *testing.T) {
+	t.Parallel()
 	e, d, _ := newServer(t)
 	editor := adminKey(t, d, "editor", auth.ScopeCatalogWrite)
 	importer := adminKey(t, d, "importer", auth.ScopeImportsWrite)

@@ -4,6 +4,7 @@ import (
 	"context"
 	_ "embed"
 	"errors"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -20,9 +21,7 @@ var openAPI []byte
 func OpenAPI() []byte { return openAPI }
 
 func (a *API) registerOps(e *echo.Echo) {
-	e.GET("/healthz", func(c echo.Context) error {
-		return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
-	})
+	e.GET("/healthz", healthz)
 	e.GET("/readyz", a.readyz)
 	if !a.cfg.MetricsElsewhere {
 		e.GET("/metrics", a.metrics.handler())
@@ -32,29 +31,75 @@ func (a *API) registerOps(e *echo.Echo) {
 	})
 }
 
-// readyz is 200 only when the database accepts a new connection and answers
-// (and, on Galera, the node is ready and Synced) and its schema is at the
-// binary's latest migration, so a load balancer never routes to an instance
-// whose queries would fail. Each check dials afresh (a pooled connection
-// kept answering while the server refused new ones), and is bounded well
-// inside a balancer's usual 2 s check timeout.
+func healthz(c echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// Starting is the handler of a process that cannot serve yet: its database
+// does not answer, or its schema (or the read node's) is behind the binary.
+// /healthz is 200, so a supervisor leaves the process alone; /readyz and
+// every other path answer 503 with Retry-After and the reason notReady
+// gives, so the balancer sends nothing. `shelf serve` swaps in New's
+// handler once Readiness is satisfied.
+func Starting(log *slog.Logger, notReady func() error) *echo.Echo {
+	a := &API{cfg: Config{Logger: log}, log: log}
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	e.HTTPErrorHandler = a.ErrorHandler
+	e.Pre(headAsGet)
+	e.Use(requestID)
+	e.GET("/healthz", healthz)
+	e.Any("/*", func(echo.Context) error { return notReady() })
+	return e
+}
+
+// ReadyCheck reports the schema version of a database that can serve, or
+// why it cannot (see store.Store.Ready).
+type ReadyCheck func(ctx context.Context) (int64, error)
+
+// Readiness says why a process on these databases cannot serve (a 503
+// problem that names the database and the reason), or nil when the primary
+// and, when there is one, the read node both answer (and, on Galera, are
+// Synced) with their schema at least at the binary's version want. It
+// returns the primary's schema version.
+func Readiness(ctx context.Context, primary, read ReadyCheck, want int64) (int64, error) {
+	v, err := primary(ctx)
+	if err != nil {
+		return 0, notReady("the database", err)
+	}
+	if v < want {
+		return v, problem.New(problem.Unavailable, "the schema is at version %d, this binary needs %d: run `shelf migrate up`", v, want)
+	}
+	if read != nil {
+		rv, err := read(ctx)
+		if err != nil {
+			return v, notReady("the read database (SHELF_MYSQL_READ_DSN)", err)
+		}
+		if rv < want {
+			return v, problem.New(problem.Unavailable, "the read database (SHELF_MYSQL_READ_DSN) has the schema at version %d, this binary needs %d", rv, want)
+		}
+	}
+	return v, nil
+}
+
+// readyz is 200 only when Readiness is satisfied, so a load balancer never
+// routes to an instance whose queries would fail. Each check dials afresh
+// (a pooled connection kept answering while the server refused new ones),
+// and is bounded well inside a balancer's usual 2 s check timeout.
 func (a *API) readyz(c echo.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request().Context(), 1500*time.Millisecond)
 	defer cancel()
 	if a.cfg.Store == nil {
 		return problem.New(problem.Unavailable, "no database configured")
 	}
-	v, err := a.cfg.Store.Ready(ctx)
-	if err != nil {
-		return notReady("the database", err)
-	}
+	var read ReadyCheck
 	if rs := a.cfg.ReadStore; rs != nil && rs != a.cfg.Store {
-		if _, err := rs.Ready(ctx); err != nil {
-			return notReady("the read database (SHELF_MYSQL_READ_DSN)", err)
-		}
+		read = rs.Ready
 	}
-	if v < a.cfg.SchemaVersion {
-		return problem.New(problem.Unavailable, "the schema is at version %d, this binary needs %d: run `shelf migrate up`", v, a.cfg.SchemaVersion)
+	v, err := Readiness(ctx, a.cfg.Store.Ready, read, a.cfg.SchemaVersion)
+	if err != nil {
+		return err
 	}
 	return c.JSON(http.StatusOK, map[string]any{"status": "ready", "schema_version": v})
 }

@@ -49,7 +49,7 @@ func (e *outageEnv) record(method, path string, res *http.Response, err error, t
 	// its claim and write its answer; past a generous margin it is hanging
 	// (the freeze below lasts longer than this).
 	if limit := e.timeout + hangMargin; took > limit {
-		e.bad = append(e.bad, fmt.Sprintf("%s %s took %v, past the %v deadline", method, path, took.Round(time.Millisecond), e.timeout))
+		e.bad = append(e.bad, fmt.Sprintf("%s %s took %v, past the %v deadline (started %s)", method, path, took.Round(time.Millisecond), e.timeout, time.Now().Add(-took).UTC().Format("15:04:05.000")))
 	}
 	if err != nil {
 		e.bad = append(e.bad, fmt.Sprintf("%s %s: %v", method, path, err))
@@ -132,17 +132,9 @@ func (e *outageEnv) waitFor(path string, want int, limit time.Duration) time.Dur
 // all no order is lost, doubled or oversold.
 func TestDatabaseOutages(t *testing.T) {
 	t.Parallel()
-	if testing.Short() {
-		t.Skip("starts a private MariaDB server")
-	}
 	priv := dbtest.StartServer(t)
 	ctx := context.Background()
-	dsn := priv.NewDatabase(ctx, "shelf_outage")
-	st, err := store.Open(ctx, dsn, store.PoolConfig{MaxOpen: 6, MaxIdle: 6, MaxLifetime: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := priv.NewStore(ctx, "shelf_outage", 6)
 	const stock = 100000
 	if _, err := orderstest.Seed(ctx, st, orderstest.Simple("OUT", 3, 1500, stock)...); err != nil {
 		t.Fatal(err)

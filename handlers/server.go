@@ -64,6 +64,9 @@ type Config struct {
 	// Events is the process's change feed hub, which GET /v1/events streams
 	// from and the storefront's caches follow. Nil: the stream answers 503.
 	Events *events.Hub
+	// Heartbeat is how often an idle event stream sends a comment line
+	// (default DefaultHeartbeat, the contract's 15 s).
+	Heartbeat time.Duration
 	// Shutdown, once closed, ends every open event stream, so that the
 	// server's Shutdown does not wait for streams that never end, and ends a
 	// long import after its batch in flight with its report so far.
@@ -122,7 +125,9 @@ func New(cfg Config) *echo.Echo {
 		oc := cfg.Orders
 		oc.RenderError = a.renderProblem
 		a.orders = orders.NewService(cfg.Store, oc)
-		a.storefront = catalog.NewStorefront(cfg.ReadStore, cfg.Storefront)
+		sc := cfg.Storefront
+		sc.Primary = cfg.Store // what changed within the read node's lag is read here
+		a.storefront = catalog.NewStorefront(cfg.ReadStore, sc)
 		// A write clears this instance's cached pages before it answers;
 		// the feed's tail clears every instance's.
 		events.FollowersOf(cfg.Store).Add(a.storefront.Forget)

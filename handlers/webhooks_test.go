@@ -34,6 +34,7 @@ type deliveryPage struct {
 }
 
 func TestWebhookRoutesNeedTheWebhooksScope(t *testing.T) {
+	t.Parallel()
 	e, d, _ := newServer(t)
 	other := adminKey(t, d, "catalog", auth.ScopeCatalogWrite, auth.ScopeOrdersRead)
 	for _, r := range []struct{ method, path, body string }{
@@ -59,6 +60,7 @@ func TestWebhookRoutesNeedTheWebhooksScope(t *testing.T) {
 }
 
 func TestWebhookRegistrationRefusesPrivateTargetsAndUnknownEvents(t *testing.T) {
+	t.Parallel()
 	e, d, _ := newServer(t)
 	key := adminKey(t, d, "hooks", auth.ScopeWebhooksWrite)
 	for body, field := range map[string]string{
@@ -90,6 +92,7 @@ func TestWebhookRegistrationRefusesPrivateTargetsAndUnknownEvents(t *testing.T) 
 }
 
 func TestWebhookLifecycleAndDeliveryLogPaging(t *testing.T) {
+	t.Parallel()
 	e, d, _ := newServer(t, func(c *handlers.Config) { c.Webhooks = webhooks.Config{AllowPrivate: true} })
 	key := adminKey(t, d, "hooks", auth.ScopeWebhooksWrite)
 	rec := send(t, e, key, "POST", "/v1/admin/webhooks", `{"url":"http://127.0.0.1:9/erp","events":["stock.changed","order.created"],"description":"ERP"}`)

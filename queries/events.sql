@@ -32,8 +32,17 @@ SELECT CAST(COALESCE(MIN(seq), 0) AS UNSIGNED) AS oldest FROM events;
 UPDATE event_sequence SET pruned_at = sqlc.arg(now)
 WHERE id = 1 AND (pruned_at IS NULL OR pruned_at <= sqlc.arg(before));
 
+-- name: EventPruneFloor :one
+-- The newest seq no webhook still needs: events after the fan-out's cursor
+-- are not queued yet, and a queued one is not delivered yet. One statement
+-- reads both in one snapshot, and the fan-out moves the cursor and queues in
+-- one transaction, so no event can slip between the two.
+SELECT CAST(LEAST(COALESCE((SELECT seq FROM webhook_cursor WHERE id = 1), 0),
+                  COALESCE((SELECT MIN(event_seq) FROM webhook_queue), 18446744073709551615) - 1) AS UNSIGNED) AS floor;
+
 -- name: EventPrune :execrows
-DELETE FROM events WHERE seq IS NOT NULL AND created_at < ? ORDER BY seq LIMIT ?;
+DELETE FROM events WHERE seq IS NOT NULL AND seq <= sqlc.arg(floor) AND created_at < sqlc.arg(created_at)
+ORDER BY seq LIMIT ?;
 
 -- name: EventsAfter :many
 SELECT seq, type, data FROM events WHERE seq > ? ORDER BY seq LIMIT ?;

@@ -5,6 +5,14 @@ INSERT INTO idempotency_keys (scope, key_hash, request_hash, state, claim_token,
                               response_body, claimed_at, expires_at)
 VALUES (?, ?, ?, 'running', ?, 0, '', ?, ?);
 
+-- name: InsertIdempotentResponse :exec
+-- A key's answer stored by the request that ran without claiming first, in
+-- the same transaction as its order: the key's first row is already 'done'.
+-- A duplicate-key error (1062) means another request has (or had) the key.
+INSERT INTO idempotency_keys (scope, key_hash, request_hash, state, claim_token, response_status,
+                              response_body, order_id, claimed_at, expires_at)
+VALUES (?, ?, ?, 'done', ?, ?, ?, ?, ?, ?);
+
 -- name: GetIdempotencyKey :one
 SELECT scope, key_hash, request_hash, state, claim_token, response_status, response_body,
        order_id, claimed_at, expires_at

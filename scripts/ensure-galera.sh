@@ -159,8 +159,9 @@ start_node() { # node, extra mariadbd arguments
   local n=$1 d="$dir/node$1"
   shift
   log "starting node $n on 127.0.0.1:$(sql_port "$n") $*"
-  # setsid: the node outlives this script and the shell that ran it.
-  setsid "$server" --defaults-file="$d/my.cnf" --user="$user" "$@" </dev/null >>"$d/stdout.log" 2>&1 &
+  # setsid: the node outlives this script and the shell that ran it, and
+  # holds none of its other file descriptors (detached.sh).
+  setsid "$(dirname "$0")/detached.sh" "$server" --defaults-file="$d/my.cnf" --user="$user" "$@" </dev/null >>"$d/stdout.log" 2>&1 &
   mine[$n]=$!
 }
 

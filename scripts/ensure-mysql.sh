@@ -65,7 +65,7 @@ start_server() {
   if command -v start-stop-daemon >/dev/null; then
     start-stop-daemon --start --oknodo --background --exec "$bin" -- --user=mysql --innodb-buffer-pool-size="$pool"
   else
-    nohup "$bin" --user=mysql --innodb-buffer-pool-size="$pool" >/tmp/shelf-mysqld.log 2>&1 &
+    nohup "$(dirname "$0")/detached.sh" "$bin" --user=mysql --innodb-buffer-pool-size="$pool" >/tmp/shelf-mysqld.log 2>&1 &
   fi
   for _ in $(seq 1 60); do
     answers && return 0

@@ -42,8 +42,22 @@ type instance struct {
 	done chan error
 }
 
-// startInstance starts `shelf serve` on dsn in its own process.
+// startInstance starts `shelf serve` on dsn in its own process and returns
+// once it serves.
 func startInstance(t testing.TB, dsn string, env ...string) *instance {
+	t.Helper()
+	return startUntil(t, servingLine, dsn, env...)
+}
+
+var (
+	servingLine = regexp.MustCompile(`serving on (http://\S+)`)
+	// waitingLine is printed instead while the database is not usable.
+	waitingLine = regexp.MustCompile(`/healthz and /readyz answer on (\S+)`)
+)
+
+// startUntil starts `shelf serve` and returns once it prints a line that
+// line matches, with the instance's base URL from the line's address.
+func startUntil(t testing.TB, line *regexp.Regexp, dsn string, env ...string) *instance {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), append([]string{"SHELF_TEST_SERVE=1", "SHELF_MYSQL_DSN=" + dsn,
@@ -60,10 +74,9 @@ func startInstance(t testing.TB, dsn string, env ...string) *instance {
 	urls := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(out)
-		re := regexp.MustCompile(`http://\S+`)
 		for sc.Scan() {
-			if u := re.FindString(sc.Text()); u != "" {
-				urls <- u
+			if m := line.FindStringSubmatch(sc.Text()); m != nil {
+				urls <- "http://" + strings.TrimPrefix(m[1], "http://")
 			}
 		}
 		in.done <- cmd.Wait()

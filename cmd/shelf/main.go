@@ -1,5 +1,5 @@
 // Command shelf is Shelf's one binary: the HTTP server and the operator's
-// commands (migrate, seed, import, apikey). main only calls run, which takes
+// commands (migrate, seed, import, export, apikey). main only calls run, which takes
 // its environment as arguments so tests can start the real program.
 package main
 

@@ -15,25 +15,15 @@ import (
 	"github.com/shelfcommerce/shelf/internal/dbtest"
 )
 
-// syncBuffer is a bytes.Buffer safe for a writer goroutine and a reader;
-// wrote is signalled after each write, so a reader can wait for output.
+// syncBuffer is a bytes.Buffer safe for a writer goroutine and a reader.
 type syncBuffer struct {
-	mu    sync.Mutex
-	b     bytes.Buffer
-	wrote chan struct{}
+	mu sync.Mutex
+	b  bytes.Buffer
 }
-
-func newSyncBuffer() *syncBuffer { return &syncBuffer{wrote: make(chan struct{}, 1)} }
 
 func (s *syncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	defer func() {
-		select {
-		case s.wrote <- struct{}{}:
-		default:
-		}
-	}()
 	return s.b.Write(p)
 }
 

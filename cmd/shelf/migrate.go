@@ -56,15 +56,18 @@ func migrate(ctx context.Context, e env, args []string) error {
 	}
 	switch args[0] {
 	case "up":
-		res, err := p.Up(ctx)
 		// An ALTER that gave up behind a long transaction (lock_wait_timeout)
-		// changed nothing: try again a few times before failing the job.
-		for try := 1; err != nil && store.IsRetryable(err) && try < 4; try++ {
+		// changed nothing: the retry policy runs up again before failing
+		// the job.
+		try := 0
+		err := store.MigrateRetry.Run(ctx, func(ctx context.Context) error {
+			if try++; try > 1 {
+				fmt.Fprintf(e.stderr, "shelf: migration waited too long for a table lock, retrying (attempt %d)\n", try)
+			}
+			res, err := p.Up(ctx)
 			printResults(e, res)
-			fmt.Fprintf(e.stderr, "shelf: migration waited too long for a table lock, retrying (%d/3)\n", try)
-			res, err = p.Up(ctx)
-		}
-		printResults(e, res)
+			return err
+		})
 		if err != nil {
 			return migrationFailed(err)
 		}

@@ -4,9 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
-	"syscall"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,6 +17,7 @@ import (
 	"github.com/shelfcommerce/shelf/internal/config"
 	"github.com/shelfcommerce/shelf/internal/events"
 	"github.com/shelfcommerce/shelf/internal/orders"
+	"github.com/shelfcommerce/shelf/internal/problem"
 	"github.com/shelfcommerce/shelf/internal/store"
 	"github.com/shelfcommerce/shelf/internal/webhooks"
 )
@@ -35,36 +37,64 @@ func serve(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	log := newLogger(e.stderr, cfg.LogLevel)
-	st, err := store.Open(ctx, cfg.DSN, cfg.Pool)
+	ln, err := listen(cfg, log)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	st.Policy = store.DefaultRetry
-	st.Policy.Budget = cfg.RetryBudget
-	mig, err := store.NewMigrator(st.DB, nil)
-	if err != nil {
-		return err
-	}
-	read := st
-	if cfg.ReadDSN != "" {
-		if read, err = store.Open(ctx, cfg.ReadDSN, cfg.Pool); err != nil {
-			return fmt.Errorf("SHELF_MYSQL_READ_DSN: %w", err)
+	registry := prometheus.NewRegistry()
+	if ab := cfg.Abuse; ab.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", ab.MetricsAddr)
+		if err != nil {
+			return fmt.Errorf("SHELF_METRICS_ADDR: %w", err)
 		}
+		msrv := handlers.NewServer(ab.MetricsAddr, handlers.MetricsHandler(registry), handlers.Timeouts{Read: 10 * time.Second, Write: 30 * time.Second, Idle: time.Minute})
+		go func() { _ = msrv.Serve(mln) }()
+		defer msrv.Close()
+		log.Info("serving metrics", "addr", mln.Addr().String())
+	}
+	// The process listens at once, database or not: until the database
+	// answers with this binary's schema (a deploy that starts instances
+	// before it migrates, a database restarting), /healthz is 200 and
+	// /readyz and everything else a 503 that says why; then it serves.
+	var why atomic.Pointer[error]
+	notYet := error(problem.New(problem.Unavailable, "starting: connecting to the database"))
+	why.Store(&notYet)
+	var current atomic.Pointer[http.Handler]
+	starting := http.Handler(handlers.Starting(log, func() error { return *why.Load() }))
+	current.Store(&starting)
+	srv := handlers.NewServer(cfg.Addr, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		(*current.Load()).ServeHTTP(w, r)
+	}), handlers.Timeouts{Read: cfg.ReadTimeout, Write: cfg.WriteTimeout, Idle: cfg.IdleTimeout})
+	// Event streams never end by themselves: Shutdown ends them at once
+	// (clients reconnect elsewhere with Last-Event-ID) instead of waiting;
+	// a long import stops after its batch in flight and answers with its
+	// report so far, within SHELF_SHUTDOWN_TIMEOUT.
+	streamsDone := make(chan struct{})
+	srv.RegisterOnShutdown(func() { close(streamsDone) })
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+
+	// "serving on" is printed once the API serves; a process that has to
+	// wait says so first, with the address its /healthz and /readyz
+	// answer on.
+	db, err := awaitDatabase(ctx, cfg, log, &why, func(reason string) {
+		fmt.Fprintf(e.stdout, "shelf: not serving yet (%s); /healthz and /readyz answer on %s\n", reason, ln.Addr())
+	})
+	if err != nil {
+		return stop(ctx, log, cfg, srv, served, err)
+	}
+	st, read := db.st, db.read
+	defer st.Close()
+	if read != st {
 		defer read.Close()
 	}
-	// Every instance on the database signs and hashes with the same keys.
-	secrets, err := st.LoadSecrets(ctx)
-	if err != nil {
-		return err
-	}
-	cursorSecret := secrets.Cursor
+	cursorSecret := db.secrets.Cursor
 	if cfg.CursorSecret != "" {
 		cursorSecret = []byte(cfg.CursorSecret)
 	}
 	ab := cfg.Abuse
 	ordersCfg := orders.Config{IdempotencyTTL: cfg.IdempotencyTTL, CursorSecret: cursorSecret,
-		IdempotencySecret: secrets.Idempotency,
+		IdempotencySecret: db.secrets.Idempotency,
 		PendingOrderTTL:   ab.PendingOrderTTL,
 		Limits:            orders.Limits{Lines: ab.OrderMaxLines, LineUnits: ab.OrderMaxLineQty, Units: ab.OrderMaxUnits}}
 	// Expired Idempotency-Keys are deleted in the background (and on sight,
@@ -72,7 +102,6 @@ func serve(ctx context.Context, e env, args []string) error {
 	sweeper := orders.NewService(st, ordersCfg)
 	go sweeper.RunSweeper(ctx, time.Minute, log)
 	go sweeper.RunExpirer(ctx, min(30*time.Second, ab.PendingOrderTTL/4), log)
-	registry := prometheus.NewRegistry()
 	// The change feed: one hub per process sequences, tails and prunes the
 	// events table and fans out to every open stream and cache.
 	hub := events.NewHub(st, events.HubConfig{Poll: cfg.EventPoll, Retention: cfg.EventRetention, Log: log})
@@ -80,7 +109,6 @@ func serve(ctx context.Context, e env, args []string) error {
 	hubDone := make(chan struct{})
 	go func() { hub.Run(hubCtx); close(hubDone) }()
 	defer func() { stopHub(); <-hubDone }()
-	streamsDone := make(chan struct{})
 	hooks := webhooks.Config{
 		AllowPrivate: cfg.WebhookAllowPrivate,
 		Schedule:     cfg.WebhookSchedule,
@@ -98,12 +126,12 @@ func serve(ctx context.Context, e env, args []string) error {
 	hub.Follow(func([]events.Event) { dispatcher.Wake() })
 	go func() { dispatcher.Run(dctx); close(dispatched) }()
 	defer func() { stopDispatch(); <-dispatched }()
-	router := handlers.New(handlers.Config{
+	router := http.Handler(handlers.New(handlers.Config{
 		Logger:           log,
 		Store:            st,
 		ReadStore:        read,
 		DBTimeout:        cfg.DBTimeout,
-		SchemaVersion:    store.LatestVersion(mig),
+		SchemaVersion:    store.LatestMigration(),
 		CORSOrigins:      cfg.CORSOrigins,
 		TrustedProxies:   cfg.TrustedProxies,
 		BodyLimit:        cfg.BodyLimit,
@@ -124,53 +152,28 @@ func serve(ctx context.Context, e env, args []string) error {
 			DetailTTL:        cfg.DetailCacheTTL,
 			FacetTTL:         cfg.FacetCacheTTL,
 			SearchMaxMatches: cfg.SearchMax,
+			ReadLag:          cfg.ReadLag,
 		},
-	})
-	srv := handlers.NewServer(cfg.Addr, router, handlers.Timeouts{Read: cfg.ReadTimeout, Write: cfg.WriteTimeout, Idle: cfg.IdleTimeout})
-	// Event streams never end by themselves: Shutdown ends them at once
-	// (clients reconnect elsewhere with Last-Event-ID) instead of waiting;
-	// a long import stops after its batch in flight and answers with its
-	// report so far, within SHELF_SHUTDOWN_TIMEOUT.
-	srv.RegisterOnShutdown(func() { close(streamsDone) })
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return err
-	}
-	// Every connection is a file descriptor, and so is every database
-	// connection: the cap leaves a quarter of the process's limit (at
-	// least 64) for the pool, logs and files.
-	maxConns := ab.MaxConns
-	var rl syscall.Rlimit
-	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl) == nil && rl.Cur < uint64(maxConns)+uint64(maxConns)/3+64 {
-		maxConns = 16
-		if reserve := max(rl.Cur/4, 64); rl.Cur > reserve+16 {
-			maxConns = int(rl.Cur - reserve)
-		}
-		log.Warn("SHELF_MAX_CONNS lowered to fit the file descriptor limit", "max_conns", maxConns, "nofile", rl.Cur)
-	}
-	ln = handlers.LimitListener(ln, handlers.ConnLimits{Max: maxConns, PerIP: ab.MaxConnsPerIP, Trusted: cfg.TrustedProxies})
-	if ab.MetricsAddr != "" {
-		mln, err := net.Listen("tcp", ab.MetricsAddr)
-		if err != nil {
-			return fmt.Errorf("SHELF_METRICS_ADDR: %w", err)
-		}
-		msrv := handlers.NewServer(ab.MetricsAddr, handlers.MetricsHandler(registry), handlers.Timeouts{Read: 10 * time.Second, Write: 30 * time.Second, Idle: time.Minute})
-		go func() { _ = msrv.Serve(mln) }()
-		defer msrv.Close()
-		log.Info("serving metrics", "addr", mln.Addr().String())
-	}
+	}))
+	current.Store(&router)
 	fmt.Fprintf(e.stdout, "shelf: serving on %s\n", displayURL(ln.Addr()))
 	log.Info("serving", "addr", ln.Addr().String())
+	// Drain on SIGTERM: stop accepting, let in-flight requests finish, then
+	// close the pool (deferred above) so no request loses its connection.
+	return stop(ctx, log, cfg, srv, served, nil)
+}
 
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	select {
-	case err := <-served:
-		return err
-	case <-ctx.Done():
+// stop waits for the server to fail or ctx (SIGTERM) to end, then drains
+// it within SHELF_SHUTDOWN_TIMEOUT. A startup that ended because ctx did
+// (cause) is a clean stop too.
+func stop(ctx context.Context, log *slog.Logger, cfg config.Config, srv *http.Server, served chan error, cause error) error {
+	if cause == nil {
+		select {
+		case err := <-served:
+			return err
+		case <-ctx.Done():
+		}
 	}
-	// Drain: stop accepting, let in-flight requests finish, then close the
-	// pool (deferred above) so no request loses its connection midway.
 	log.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
 	shutCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()

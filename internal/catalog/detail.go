@@ -16,6 +16,7 @@ import (
 	"github.com/shelfcommerce/shelf/db"
 	"github.com/shelfcommerce/shelf/internal/money"
 	"github.com/shelfcommerce/shelf/internal/problem"
+	"github.com/shelfcommerce/shelf/internal/store"
 )
 
 // Product is the storefront's product page.
@@ -93,8 +94,12 @@ const gzipMin = 1400
 
 // ProductPage returns the rendered page of the active product with this id
 // or slug (an all-digit value is tried as an id first, then as a slug).
-// Pages are served from memory (see StorefrontConfig.DetailTTL): a change to
-// a product, its prices or stock appears within about 2×DetailTTL.
+// Pages are served from memory, and follow the change feed: a change to a
+// product, its prices or stock shows on the instance that made it as soon
+// as the write has answered (it forgets the pages it changed before), and
+// on every other instance once its hub tails the change's events (p99 in
+// docs/benchmarks/feed.md). StorefrontConfig.DetailTTL only bounds how
+// stale a page can be if the feed stops.
 //
 // The ETag is strong: "<id>-<products.version>-<hash of the body>". The
 // version alone would miss stock and price changes that do not bump it; the
@@ -111,7 +116,7 @@ func (s *Storefront) ProductPage(ctx context.Context, idOrSlug string) (*Rendere
 		if cached, ok := s.slugIDs.get(idOrSlug, now); ok {
 			id = cached
 		} else {
-			id, err = s.st.Q.ProductIDBySlug(ctx, idOrSlug)
+			id, err = s.productIDBySlug(ctx, idOrSlug)
 			if errors.Is(err, sql.ErrNoRows) {
 				return nil, notFound
 			} else if err != nil {
@@ -122,13 +127,13 @@ func (s *Storefront) ProductPage(ctx context.Context, idOrSlug string) (*Rendere
 	}
 	render := func(id uint64) (*RenderedProduct, error) {
 		return s.detail.getOrLoad(ctx, id, now, func(ctx context.Context) (*RenderedProduct, error) {
-			return s.renderProduct(ctx, id)
+			return s.renderProduct(ctx, s.reader(s.recent.product(id, s.now())), id)
 		})
 	}
 	r, err := render(id)
 	if errors.Is(err, sql.ErrNoRows) && isID && ValidSlug(idOrSlug) {
 		// A slug made of digits ("1984"): look it up as a slug.
-		if sid, err2 := s.st.Q.ProductIDBySlug(ctx, idOrSlug); err2 == nil {
+		if sid, err2 := s.productIDBySlug(ctx, idOrSlug); err2 == nil {
 			r, err = render(sid)
 		}
 	}
@@ -140,10 +145,21 @@ func (s *Storefront) ProductPage(ctx context.Context, idOrSlug string) (*Rendere
 	return r, nil
 }
 
+// productIDBySlug looks a slug up on the read node and, when it is not
+// there while the catalog changed within the read node's lag (the product
+// may just have been created), on the primary.
+func (s *Storefront) productIDBySlug(ctx context.Context, slug string) (uint64, error) {
+	id, err := s.st.Q.ProductIDBySlug(ctx, slug)
+	if errors.Is(err, sql.ErrNoRows) && s.reader(s.recent.listing(s.now())) != s.st {
+		id, err = s.cfg.Primary.Q.ProductIDBySlug(ctx, slug)
+	}
+	return id, err
+}
+
 // renderProduct reads the product's document and its stock (one statement)
-// and renders the page.
-func (s *Storefront) renderProduct(ctx context.Context, id uint64) (*RenderedProduct, error) {
-	rows, err := s.st.Q.ProductPage(ctx, db.ProductPageParams{ProductID: id, StockOf: id})
+// from st and renders the page.
+func (s *Storefront) renderProduct(ctx context.Context, st *store.Store, id uint64) (*RenderedProduct, error) {
+	rows, err := st.Q.ProductPage(ctx, db.ProductPageParams{ProductID: id, StockOf: id})
 	if err != nil {
 		return nil, fmt.Errorf("product %d: %w", id, err)
 	}

@@ -55,12 +55,12 @@ func Export(ctx context.Context, st *store.Store, w io.Writer, opts ExportOption
 	if opts.PageSize <= 0 {
 		opts.PageSize = 500
 	}
-	tx, err := st.DB.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+	tx, err := st.Begin(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
 	if err != nil {
 		return stats, err
 	}
 	defer func() { _ = tx.Rollback() }()
-	q := st.Q.WithTx(tx)
+	q := tx.Q
 	total, err := q.CountProducts(ctx)
 	if err != nil {
 		return stats, fmt.Errorf("count products: %w", err)

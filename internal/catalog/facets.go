@@ -9,6 +9,7 @@ import (
 
 	"github.com/shelfcommerce/shelf/db"
 	"github.com/shelfcommerce/shelf/internal/money"
+	"github.com/shelfcommerce/shelf/internal/store"
 )
 
 // Facet shapes (documented in openapi.yaml):
@@ -71,14 +72,14 @@ func pow10(n int) int64 {
 func (s *Storefront) facetCounts(ctx context.Context, q *ListQuery, catID uint64) (map[string]any, error) {
 	key := string(q.fingerprint()) + "\x00" + strings.Join(q.Facets, ",")
 	return s.facets.getOrLoad(ctx, key, s.now(), func(ctx context.Context) (map[string]any, error) {
-		return s.computeFacets(ctx, q, catID)
+		return s.computeFacets(ctx, s.reader(s.recent.listing(s.now())), q, catID)
 	})
 }
 
 // computeFacets runs the facet queries side by side (each takes and returns
 // its own connection, never two at once): a cold facet set costs its slowest
 // facet, not their sum.
-func (s *Storefront) computeFacets(ctx context.Context, q *ListQuery, catID uint64) (map[string]any, error) {
+func (s *Storefront) computeFacets(ctx context.Context, st *store.Store, q *ListQuery, catID uint64) (map[string]any, error) {
 	results := make([]any, len(q.Facets))
 	g, gctx := errgroup.WithContext(ctx)
 	for i, f := range q.Facets {
@@ -86,15 +87,15 @@ func (s *Storefront) computeFacets(ctx context.Context, q *ListQuery, catID uint
 			var err error
 			switch {
 			case strings.HasPrefix(f, "attr.") && !q.filtered():
-				results[i], err = s.attributeCounts(gctx, catID, f[len("attr."):])
+				results[i], err = attributeCounts(gctx, st, catID, f[len("attr."):])
 			case f == "brand" || strings.HasPrefix(f, "attr."):
 				query, args := facetSQL(q, catID, f, nil, s.cfg.SearchMaxMatches)
-				results[i], err = s.valueCounts(gctx, query, args)
+				results[i], err = valueCounts(gctx, st, query, args)
 			case f == "price":
 				query, args := facetSQL(q, catID, f, nil, s.cfg.SearchMaxMatches)
-				results[i], err = s.priceFacet(gctx, q, query, args)
+				results[i], err = priceFacet(gctx, st, q, query, args)
 			case f == "category":
-				results[i], err = s.categoryFacet(gctx, q, catID)
+				results[i], err = s.categoryFacet(gctx, st, q, catID)
 			}
 			return err
 		})
@@ -109,8 +110,8 @@ func (s *Storefront) computeFacets(ctx context.Context, q *ListQuery, catID uint
 	return out, nil
 }
 
-func (s *Storefront) valueCounts(ctx context.Context, query string, args []any) ([]ValueCount, error) {
-	rows, err := s.st.DB.QueryContext(ctx, query, args...)
+func valueCounts(ctx context.Context, st *store.Store, query string, args []any) ([]ValueCount, error) {
+	rows, err := st.DB.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("facet: %w", err)
 	}
@@ -129,8 +130,8 @@ func (s *Storefront) valueCounts(ctx context.Context, query string, args []any) 
 // attributeCounts is an attribute facet of a whole category (no filter),
 // from listing_attribute_counts: the same counts the facet's query would
 // make, without touching the category's products.
-func (s *Storefront) attributeCounts(ctx context.Context, catID uint64, name string) ([]ValueCount, error) {
-	rows, err := s.st.Q.AttributeFacet(ctx, db.AttributeFacetParams{CategoryID: catID, Name: name})
+func attributeCounts(ctx context.Context, st *store.Store, catID uint64, name string) ([]ValueCount, error) {
+	rows, err := st.Q.AttributeFacet(ctx, db.AttributeFacetParams{CategoryID: catID, Name: name})
 	if err != nil {
 		return nil, fmt.Errorf("facet: %w", err)
 	}
@@ -141,13 +142,13 @@ func (s *Storefront) attributeCounts(ctx context.Context, catID uint64, name str
 	return out, nil
 }
 
-func (s *Storefront) priceFacet(ctx context.Context, q *ListQuery, query string, args []any) (*PriceFacet, error) {
+func priceFacet(ctx context.Context, st *store.Store, q *ListQuery, query string, args []any) (*PriceFacet, error) {
 	vals := make([]int64, 2+len(priceEdges))
 	ptrs := make([]any, len(vals))
 	for i := range vals {
 		ptrs[i] = &vals[i]
 	}
-	if err := s.st.DB.QueryRowContext(ctx, query, args...).Scan(ptrs...); err != nil {
+	if err := st.DB.QueryRowContext(ctx, query, args...).Scan(ptrs...); err != nil {
 		return nil, fmt.Errorf("price facet: %w", err)
 	}
 	exp, _ := money.Exponent(q.Currency)
@@ -167,10 +168,10 @@ func (s *Storefront) priceFacet(ctx context.Context, q *ListQuery, query string,
 	return pf, nil
 }
 
-func (s *Storefront) categoryFacet(ctx context.Context, q *ListQuery, catID uint64) ([]CategoryCount, error) {
+func (s *Storefront) categoryFacet(ctx context.Context, st *store.Store, q *ListQuery, catID uint64) ([]CategoryCount, error) {
 	var kids []CategoryCount
 	if catID == RootCategory {
-		cs, err := s.st.Q.TopCategories(ctx)
+		cs, err := st.Q.TopCategories(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -178,7 +179,7 @@ func (s *Storefront) categoryFacet(ctx context.Context, q *ListQuery, catID uint
 			kids = append(kids, CategoryCount{ID: c.ID, Slug: c.Slug, Name: c.Name, Count: c.ProductCount})
 		}
 	} else {
-		cs, err := s.st.Q.CategoryChildren(ctx, nullID(catID))
+		cs, err := st.Q.CategoryChildren(ctx, nullID(catID))
 		if err != nil {
 			return nil, err
 		}
@@ -206,7 +207,7 @@ func (s *Storefront) categoryFacet(ctx context.Context, q *ListQuery, catID uint
 		ids[i] = k.ID
 	}
 	query, args := facetSQL(q, catID, "category", ids, s.cfg.SearchMaxMatches)
-	rows, err := s.st.DB.QueryContext(ctx, query, args...)
+	rows, err := st.DB.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("category facet: %w", err)
 	}

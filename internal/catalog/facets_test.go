@@ -14,6 +14,7 @@ import (
 // listing rows of each child, after writes that add, remove and move
 // listing rows (an archived product, a deleted category, a moved one).
 func TestCategoryFacetCountsTheListing(t *testing.T) {
+	t.Parallel()
 	d := dbtest.New(t)
 	ctx := context.Background()
 	if _, err := seed.Load(ctx, d.Store, seed.Options{Products: 400, Seed: 11, Chunk: 200}); err != nil {

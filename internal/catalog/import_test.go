@@ -2,7 +2,6 @@ package catalog_test
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -54,8 +53,7 @@ func (c *cutReader) Read(p []byte) (int, error) {
 // out where they depend on insert order).
 func snapshot(t *testing.T, d *dbtest.DB) string {
 	t.Helper()
-	var b strings.Builder
-	for _, q := range []string{
+	return dump(t, d.DB,
 		"SELECT slug, title, status, skus, version FROM products ORDER BY slug",
 		"SELECT p.slug, v.sku, v.position, v.option1, v.price, v.active, i.on_hand FROM variants v JOIN products p ON p.id = v.product_id JOIN inventory i ON i.variant_id = v.id ORDER BY v.sku",
 		"SELECT p.slug, c.slug FROM product_categories pc JOIN products p ON p.id = pc.product_id JOIN categories c ON c.id = pc.category_id ORDER BY 1, 2",
@@ -64,30 +62,7 @@ func snapshot(t *testing.T, d *dbtest.DB) string {
 		"SELECT p.slug, a.name, a.value FROM product_attributes a JOIN products p ON p.id = a.product_id ORDER BY 1, 2, 3",
 		"SELECT l.category_id = 0, p.slug, l.price_min, l.in_stock FROM product_listing l JOIN products p ON p.id = l.product_id ORDER BY 1, 2",
 		"SELECT sku, delta, on_hand_after, reason FROM stock_movements ORDER BY sku",
-	} {
-		rows, err := d.DB.Query(q)
-		if err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-		cols, _ := rows.Columns()
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		for rows.Next() {
-			if err := rows.Scan(ptrs...); err != nil {
-				t.Fatal(err)
-			}
-			for _, v := range vals {
-				fmt.Fprintf(&b, "%s|", v)
-			}
-			b.WriteByte('\n')
-		}
-		rows.Close()
-		b.WriteString("--\n")
-	}
-	return b.String()
+	)
 }
 
 // TestImportCutMidwayThenRerunEqualsOneCleanImport: an import that dies
@@ -130,16 +105,20 @@ func TestImportCutMidwayThenRerunEqualsOneCleanImport(t *testing.T) {
 
 // listingState is product_listing (every column) and categories.product_count,
 // as comparable text.
-func listingState(t *testing.T, d interface {
-	Query(string, ...any) (*sql.Rows, error)
-}) string {
+func listingState(t *testing.T, d querier) string {
 	t.Helper()
-	var b strings.Builder
-	for _, q := range []string{
+	return dump(t, d,
 		"SELECT category_id, product_id, slug, title, brand, price_min, currency, in_stock, created_at FROM product_listing ORDER BY category_id, product_id",
 		"SELECT id, slug, product_count FROM categories ORDER BY id",
-	} {
-		rows, err := d.Query(q)
+	)
+}
+
+// dump is the rows of each query as comparable text.
+func dump(t *testing.T, d querier, queries ...string) string {
+	t.Helper()
+	var b strings.Builder
+	for _, q := range queries {
+		rows, err := d.QueryContext(context.Background(), q)
 		if err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}

@@ -138,13 +138,7 @@ func ParseListQuery(raw, currency string) (ListQuery, error) {
 				fe.Add(k, "may be given at most 20 times")
 				continue
 			}
-			for _, b := range vs {
-				if b == "" || len(b) > 191 || !utf8.ValidString(b) {
-					fe.Add(k, "must be 1 to 191 bytes of UTF-8")
-					break
-				}
-				q.Brands = append(q.Brands, b)
-			}
+			q.Brands = appendFilterValues(&fe, k, q.Brands, vs)
 		case k == "in_stock":
 			switch v {
 			case "true":
@@ -159,14 +153,9 @@ func ParseListQuery(raw, currency string) (ListQuery, error) {
 				fe.Add(k, "attribute names are 1 to 64 printable ASCII characters")
 				continue
 			}
-			for _, a := range vs {
-				if a == "" || len(a) > 191 || !utf8.ValidString(a) {
-					fe.Add(k, "must be 1 to 191 bytes of UTF-8")
-					break
-				}
-				attrs[name] = append(attrs[name], a)
-				nattr++
-			}
+			before := len(attrs[name])
+			attrs[name] = appendFilterValues(&fe, k, attrs[name], vs)
+			nattr += len(attrs[name]) - before
 		case k == "sort":
 			switch s := Sort(v); s {
 			case SortRelevance, SortPrice, SortPriceDesc, SortNewest, SortTitle:
@@ -246,6 +235,19 @@ var ftStopwords = map[string]bool{
 	"about": true, "are": true, "com": true, "for": true, "from": true, "how": true,
 	"that": true, "the": true, "this": true, "was": true, "what": true, "when": true,
 	"where": true, "who": true, "will": true, "with": true, "und": true, "www": true,
+}
+
+// appendFilterValues appends the values of filter k to dst, up to the first
+// that is empty, longer than 191 bytes or not UTF-8, which is reported.
+func appendFilterValues(fe *problem.Fields, k string, dst, vs []string) []string {
+	for _, v := range vs {
+		if v == "" || len(v) > 191 || !utf8.ValidString(v) {
+			fe.Add(k, "must be 1 to 191 bytes of UTF-8")
+			break
+		}
+		dst = append(dst, v)
+	}
+	return dst
 }
 
 // SearchTerms splits q into the words InnoDB's full-text index holds: runs of

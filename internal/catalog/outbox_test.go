@@ -62,6 +62,7 @@ func importCSV(t *testing.T, d *dbtest.DB, body string) *catalog.ImportReport {
 }
 
 func TestImportRecordsOneEventPerChange(t *testing.T) {
+	t.Parallel()
 	d := dbtest.New(t)
 	importCSV(t, d, sampleCSV(4)) // 4 products of 3 variants, all with stock
 	evs, last := outbox(t, d, 0)
@@ -106,6 +107,7 @@ func TestImportRecordsOneEventPerChange(t *testing.T) {
 }
 
 func TestDryRunImportRecordsNothing(t *testing.T) {
+	t.Parallel()
 	d := dbtest.New(t)
 	if _, err := catalog.Import(context.Background(), d.Store, strings.NewReader(sampleCSV(2)),
 		catalog.ImportOptions{Format: "csv", Currency: "USD", DryRun: true}); err != nil {
@@ -117,6 +119,7 @@ func TestDryRunImportRecordsNothing(t *testing.T) {
 }
 
 func TestStockAndArchiveRecordTheirEvents(t *testing.T) {
+	t.Parallel()
 	d := dbtest.New(t)
 	importCSV(t, d, sampleCSV(1))
 	_, last := outbox(t, d, 0)

@@ -79,8 +79,14 @@ func (p *AdminProduct) HasVersionOf(t string) bool {
 		parts[1] == strconv.FormatUint(p.Version, 10) && parts[2] != ""
 }
 
-// LoadAdminProduct reads a product by id (byID) or slug.
-func LoadAdminProduct(ctx context.Context, q *db.Queries, id uint64, slug string) (*AdminProduct, error) {
+// LoadAdminProduct reads a product by id, or by slug when id is 0.
+func LoadAdminProduct(ctx context.Context, st *store.Store, id uint64, slug string) (*AdminProduct, error) {
+	return loadAdminProduct(ctx, st.Q, id, slug)
+}
+
+// loadAdminProduct is LoadAdminProduct through q: the pool's queries or a
+// transaction's.
+func loadAdminProduct(ctx context.Context, q *db.Queries, id uint64, slug string) (*AdminProduct, error) {
 	var row db.AdminProductByIDRow
 	var err error
 	if id != 0 {
@@ -223,7 +229,7 @@ func writeOne(ctx context.Context, tx *store.Tx, w *Writer, p *importer.Product,
 		}
 		return nil, 0, fe.Err()
 	}
-	out, err := LoadAdminProduct(ctx, tx.Q, r.ID, "")
+	out, err := loadAdminProduct(ctx, tx.Q, r.ID, "")
 	return out, r.Outcome, err
 }
 

@@ -18,6 +18,7 @@ import (
 // product afresh gives: one document per active product, none for others,
 // at the product's current version.
 func TestProductPagesStayInStepWithWrites(t *testing.T) {
+	t.Parallel()
 	d := dbtest.New(t)
 	ctx := context.Background()
 	if _, err := seed.Load(ctx, d.Store, seed.Options{Products: 300, Seed: 5, Chunk: 100}); err != nil {
@@ -82,6 +83,7 @@ func TestProductPagesStayInStepWithWrites(t *testing.T) {
 	}
 }
 
+// querier is a pool or a transaction.
 type querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }

@@ -66,7 +66,7 @@ func PatchProduct(ctx context.Context, st *store.Store, id uint64, patch Product
 		if len(locked) == 0 || locked[0].ID != id {
 			return problem.New(problem.NotFound, "no such product")
 		}
-		cur, err := LoadAdminProduct(ctx, tx.Q, id, "")
+		cur, err := loadAdminProduct(ctx, tx.Q, id, "")
 		if err != nil {
 			return err
 		}

@@ -36,6 +36,16 @@ type StorefrontConfig struct {
 	// broad word (in a fifth of the catalog) costs a bounded amount of work,
 	// in pages and facets alike. 0 means DefaultSearchMaxMatches.
 	SearchMaxMatches int
+	// Primary is the store writes commit on, when the storefront's own
+	// store is a read node that may lag behind it (SHELF_MYSQL_READ_DSN);
+	// nil when the storefront reads the primary itself.
+	Primary *store.Store
+	// ReadLag is how far the read node may lag behind Primary: for this
+	// long after the feed reports a change, loads of the product pages it
+	// changed (and, after a change to listings, of listings and facets)
+	// read Primary, so that no cache keeps what the read node had before
+	// the change. 0 means DefaultReadLag.
+	ReadLag time.Duration
 }
 
 // DefaultSearchMaxMatches is SearchMaxMatches when none is configured.
@@ -47,6 +57,7 @@ type Storefront struct {
 	cfg       StorefrontConfig
 	key       cursor.Key
 	now       func() time.Time
+	recent    *recentChanges
 	detail    *loadingCache[uint64, *RenderedProduct]
 	slugIDs   *ttlCache[string, uint64]
 	facets    *loadingCache[string, map[string]any]
@@ -67,8 +78,15 @@ func NewStorefront(st *store.Store, cfg StorefrontConfig) *Storefront {
 	if cfg.SearchMaxMatches <= 0 {
 		cfg.SearchMaxMatches = DefaultSearchMaxMatches
 	}
+	if cfg.ReadLag <= 0 {
+		cfg.ReadLag = DefaultReadLag
+	}
+	if cfg.Primary == st {
+		cfg.Primary = nil
+	}
 	return &Storefront{
 		st: st, cfg: cfg, key: cursorKey(cfg.CursorSecret), now: time.Now,
+		recent:  newRecentChanges(cfg.ReadLag),
 		detail:  newLoadingCache[uint64, *RenderedProduct](metrics.CacheDetail, cfg.DetailTTL, 50000),
 		slugIDs: newTTLCache[string, uint64](metrics.CacheSlug, cfg.DetailTTL, 50000),
 		facets:  newLoadingCache[string, map[string]any](metrics.CacheFacets, cfg.FacetTTL, 5000),
@@ -103,14 +121,14 @@ type ListPage struct {
 }
 
 // categoryID resolves the category filter's slug (0: the whole catalog).
-func (s *Storefront) categoryID(ctx context.Context, slug string) (uint64, error) {
+func (s *Storefront) categoryID(ctx context.Context, st *store.Store, slug string) (uint64, error) {
 	if slug == "" {
 		return RootCategory, nil
 	}
 	now := s.now()
 	ref, ok := s.catBySlug.get(slug, now)
 	if !ok {
-		c, err := s.st.Q.GetCategoryBySlug(ctx, slug)
+		c, err := st.Q.GetCategoryBySlug(ctx, slug)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 		case err != nil:
@@ -147,12 +165,13 @@ func (s *Storefront) List(ctx context.Context, q ListQuery) (*ListPage, error) {
 }
 
 func (s *Storefront) list(ctx context.Context, q ListQuery, after *seek, now time.Time) (*ListPage, error) {
-	catID, err := s.categoryID(ctx, q.Category)
+	st := s.reader(s.recent.listing(s.now()))
+	catID, err := s.categoryID(ctx, st, q.Category)
 	if err != nil {
 		return nil, err
 	}
 	query, args := listSQL(&q, catID, after, q.Limit+1, s.cfg.SearchMaxMatches)
-	page, err := s.readPage(ctx, &q, query, args, now)
+	page, err := s.readPage(ctx, st, &q, query, args, now)
 	if err != nil {
 		return nil, err
 	}
@@ -171,8 +190,8 @@ func (s *Storefront) list(ctx context.Context, q ListQuery, after *seek, now tim
 
 // readPage reads the limit+1 rows of a page query (the extra row only says
 // there is a next page) and closes them.
-func (s *Storefront) readPage(ctx context.Context, q *ListQuery, query string, args []any, now time.Time) (*ListPage, error) {
-	rows, err := s.st.DB.QueryContext(ctx, query, args...)
+func (s *Storefront) readPage(ctx context.Context, st *store.Store, q *ListQuery, query string, args []any, now time.Time) (*ListPage, error) {
+	rows, err := st.DB.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list products: %w", err)
 	}
@@ -222,20 +241,37 @@ func seekOf(s Sort, it *ListItem, rel int64) seek {
 // name and, when listings can have changed (a product written or archived, a
 // price, a variant sold out or back in stock), every cached facet count and
 // search page. It is called with this process's committed events before the
-// write returns, and with every instance's from the feed's tail.
+// write returns, and with every instance's from the feed's tail. What they
+// changed is read from the primary for the read node's lag (see ReadLag).
 func (s *Storefront) Forget(evs []events.Event) {
 	listings := false
+	var products []uint64
 	for i := range evs {
 		e := &evs[i]
 		if e.ProductID == 0 {
 			continue // order events: nothing cached
 		}
+		products = append(products, e.ProductID)
+		if e.Type != events.TypeStockChanged || e.Restock {
+			listings = true
+		}
+	}
+	if len(products) == 0 {
+		return
+	}
+	// Noted before the caches are cleared: a load that starts after the
+	// clearing reads the primary, and one that started before is not kept.
+	if s.cfg.Primary != nil {
+		s.recent.note(s.now(), products, listings)
+	}
+	for i := range evs {
+		e := &evs[i]
+		if e.ProductID == 0 {
+			continue
+		}
 		s.detail.forget(e.ProductID)
 		if e.Slug != "" && e.Type == events.TypeProductDeleted {
 			s.slugIDs.forget(e.Slug)
-		}
-		if e.Type != events.TypeStockChanged || e.Restock {
-			listings = true
 		}
 	}
 	if listings {

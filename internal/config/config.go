@@ -30,6 +30,7 @@ const (
 var Vars = []Var{
 	{"SHELF_MYSQL_DSN", "root@tcp(127.0.0.1:3306)/shelf", "go-sql-driver DSN; parseTime, UTC, utf8mb4 and strict sql_mode are forced"},
 	{"SHELF_MYSQL_READ_DSN", "", "optional DSN for storefront reads (a replica, or the local Galera node); writes, admin reads and reads that must see them stay on SHELF_MYSQL_DSN"},
+	{"SHELF_MYSQL_READ_LAG", "5s", "how far SHELF_MYSQL_READ_DSN may lag behind: for this long after a change, the storefront reads what it changed from SHELF_MYSQL_DSN, so no cache keeps what the read node had before"},
 	{"SHELF_ADDR", ":8080", "listen address"},
 	{"SHELF_DB_MAX_OPEN", "8", "max open DB connections (throughput stops growing above ~8 on 2 cores)"},
 	{"SHELF_DB_MAX_IDLE", "8", "max idle DB connections"},
@@ -72,6 +73,7 @@ var Vars = []Var{
 type Config struct {
 	DSN             string
 	ReadDSN         string
+	ReadLag         time.Duration
 	DBTimeout       time.Duration
 	RetryBudget     time.Duration
 	Addr            string
@@ -165,6 +167,7 @@ func Load(getenv func(string) string) (Config, error) {
 	c := Config{
 		DSN:         get("SHELF_MYSQL_DSN"),
 		ReadDSN:     get("SHELF_MYSQL_READ_DSN"),
+		ReadLag:     dur("SHELF_MYSQL_READ_LAG"),
 		DBTimeout:   dur("SHELF_DB_TIMEOUT"),
 		RetryBudget: dur("SHELF_DB_RETRY_BUDGET"),
 		Addr:        get("SHELF_ADDR"),

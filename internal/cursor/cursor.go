@@ -1,6 +1,7 @@
 // Package cursor seals the opaque page cursors Shelf hands out (storefront
-// listings, admin order lists): the payload a page needs to resume, followed
-// by a truncated HMAC-SHA256 of it, in unpadded base64url. A cursor that was
+// listings; admin order, webhook and delivery lists): the payload a page
+// needs to resume, followed by a truncated HMAC-SHA256 of it, in unpadded
+// base64url. A cursor that was
 // altered, forged or signed with another key does not open, so a client can
 // hold a position in a list but never steer the query behind it.
 package cursor

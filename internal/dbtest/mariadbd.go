@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/shelfcommerce/shelf/internal/store"
 )
 
 // Server is a private mariadbd (its own datadir and port, on loopback) for
@@ -27,9 +29,12 @@ type Server struct {
 
 // StartServer initialises a datadir and starts mariadbd on a free port; it
 // is stopped when the test ends. Machines without MariaDB's server binaries
-// skip the test.
+// skip the test, and so does -short (a server takes seconds to start).
 func StartServer(t testing.TB) *Server {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("starts a private MariaDB server")
+	}
 	for _, bin := range []string{"mariadbd", "mariadb-install-db"} {
 		if _, err := exec.LookPath(bin); err != nil {
 			t.Skipf("%s not installed: this test needs a private MariaDB server", bin)
@@ -119,6 +124,18 @@ func (s *Server) Freeze() { _ = s.cmd.Process.Signal(syscall.SIGSTOP) }
 
 // Thaw resumes a frozen server.
 func (s *Server) Thaw() { _ = s.cmd.Process.Signal(syscall.SIGCONT) }
+
+// NewStore creates a migrated database on the server and opens a Store on it
+// with a pool of maxOpen connections; it is closed when the test ends.
+func (s *Server) NewStore(ctx context.Context, name string, maxOpen int) *store.Store {
+	s.t.Helper()
+	st, err := store.Open(ctx, s.NewDatabase(ctx, name), store.PoolConfig{MaxOpen: maxOpen, MaxIdle: maxOpen, MaxLifetime: time.Minute})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.t.Cleanup(func() { st.Close() })
+	return st
+}
 
 // NewDatabase creates a migrated database on the server and returns its DSN.
 func (s *Server) NewDatabase(ctx context.Context, name string) string {

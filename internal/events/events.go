@@ -24,6 +24,9 @@
 // stream's id (SSE id:, the webhook-id) is the seq as a decimal string. The
 // only gaps are deliberate: Prune deletes events older than the retention
 // window, and a reader resuming from before it is told so (ErrReset).
+// Prune never deletes an event a webhook still has to deliver, nor any
+// later one: it stops below the webhooks' fan-out cursor and the oldest
+// delivery still queued, so the retained feed stays one run of seq.
 //
 // # What an event holds
 //
@@ -98,10 +101,25 @@ type Event struct {
 	// the writing transaction has just changed and holds locked): an order
 	// learns its stock levels without a round trip of its own.
 	stockOf uint64
+	// sse is AppendSSE's message, built once by the Hub for all streams.
+	sse []byte
 }
 
 // ID is the stream id of a sequenced event.
 func (e *Event) ID() string { return strconv.FormatUint(e.Seq, 10) }
+
+// AppendSSE appends the event as a Server-Sent Events message (id, event
+// and data lines, then a blank line) to w. data is JSON from encoding/json,
+// which never holds a raw newline, so it is one data line.
+func (e *Event) AppendSSE(w []byte) []byte {
+	if e.sse != nil {
+		return append(w, e.sse...)
+	}
+	w = strconv.AppendUint(append(w, "id: "...), e.Seq, 10)
+	w = append(append(w, "\nevent: "...), e.Type...)
+	w = append(append(w, "\ndata: "...), e.Data...)
+	return append(w, "\n\n"...)
+}
 
 // TimeFormat is how occurred_at is written: RFC 3339, UTC, microseconds.
 const TimeFormat = "2006-01-02T15:04:05.000000Z07:00"

@@ -24,6 +24,16 @@ func runHub(t *testing.T, st *store.Store) *events.Hub {
 	return h
 }
 
+// subscribe opens a subscription after seq after.
+func subscribe(t *testing.T, h *events.Hub, after uint64) *events.Subscription {
+	t.Helper()
+	sub, err := h.Subscribe(context.Background(), after, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sub
+}
+
 func emit(t *testing.T, st *store.Store, name string) {
 	t.Helper()
 	if err := st.InTx(context.Background(), func(tx *store.Tx) error {
@@ -55,10 +65,7 @@ func TestSlowTransactionIsNotPassed(t *testing.T) {
 	d := dbtest.New(t)
 	h := runHub(t, d.Store)
 	ctx := context.Background()
-	sub, err := h.Subscribe(ctx, 0, false)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sub := subscribe(t, h, 0)
 	slow, err := d.Store.Begin(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -179,7 +186,14 @@ func TestRetentionResets(t *testing.T) {
 	if _, err := d.DB.Exec("UPDATE events SET created_at = ? WHERE seq <= 3", time.Now().Add(-8*24*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	n, err := events.Prune(ctx, d.Store, 7*24*time.Hour, time.Minute, 2)
+	// Nothing is deleted that the webhooks' fan-out has not passed.
+	if n, err := events.Prune(ctx, d.Store, 7*24*time.Hour, 0, 2); err != nil || n != 0 {
+		t.Fatalf("pruned %d (%v) before the webhooks' fan-out passed the events", n, err)
+	}
+	if _, err := d.DB.Exec("UPDATE webhook_cursor SET seq = 5"); err != nil {
+		t.Fatal(err)
+	}
+	n, err := events.Prune(ctx, d.Store, 7*24*time.Hour, 0, 2)
 	if err != nil || n != 3 {
 		t.Fatalf("pruned %d (%v), want 3", n, err)
 	}
@@ -217,11 +231,7 @@ func slugs(evs []events.Event) []string {
 func TestTailPassesAHoleThatStaysOpen(t *testing.T) {
 	d := dbtest.New(t)
 	h := runHub(t, d.Store)
-	ctx := context.Background()
-	sub, err := h.Subscribe(ctx, 0, false)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sub := subscribe(t, h, 0)
 	for _, seq := range []int{1, 2, 5, 6} {
 		if _, err := d.DB.Exec("INSERT INTO events (seq, type, data, created_at) VALUES (?, 'product.updated', ?, ?)",
 			seq, fmt.Sprintf(`{"type":"product.updated","slug":"s%d"}`, seq), time.Now()); err != nil {
@@ -235,5 +245,40 @@ func TestTailPassesAHoleThatStaysOpen(t *testing.T) {
 	emit(t, d.Store, "next")
 	if got := collect(t, sub, 1); len(got) != 1 || got[0].Seq != 7 {
 		t.Fatalf("after the hole: %v", got)
+	}
+}
+
+// A subscriber that stops taking events while more than the hub's ring
+// (64 here) go past is cut off, and does not hold up one that keeps up;
+// resuming from its last id, it reads the rest from the table: no gap.
+func TestASubscriberThatFallsBehindIsCutOffAndResumes(t *testing.T) {
+	d := dbtest.New(t)
+	h := runHub(t, d.Store)
+	ctx := context.Background()
+	slow := subscribe(t, h, 0)
+	fast := subscribe(t, h, 0)
+	emit(t, d.Store, "first")
+	if got := collect(t, slow, 1); len(got) != 1 {
+		t.Fatalf("slow got %v", slugs(got))
+	}
+	var kept []events.Event
+	for round := range 20 { // 200 events, in rounds the fast one keeps up with
+		for i := range 10 {
+			emit(t, d.Store, fmt.Sprintf("e%d-%d", round, i))
+		}
+		kept = append(kept, collect(t, fast, 1+10*(round+1)-len(kept))...)
+	}
+	if len(kept) != 201 || kept[200].Seq != kept[0].Seq+200 {
+		t.Fatalf("the subscriber that kept up got %d events", len(kept))
+	}
+	if _, err := slow.Next(ctx, 1000, 100*time.Millisecond); err != events.ErrTooSlow {
+		t.Fatalf("the subscriber 200 events behind: %v, want ErrTooSlow", err)
+	}
+	resumed := subscribe(t, h, slow.Position())
+	rest := collect(t, resumed, 200)
+	for i, e := range rest {
+		if e.Seq != kept[1+i].Seq {
+			t.Fatalf("resumed: event %d is %d, want %d", i, e.Seq, kept[1+i].Seq)
+		}
 	}
 }

@@ -213,6 +213,10 @@ func lagOf(e Event) float64 {
 }
 
 func (h *Hub) publish(evs []Event) {
+	// Each event's stream message is built once here, not once per stream.
+	for i := range evs {
+		evs[i].sse = evs[i].AppendSSE(nil)
+	}
 	h.mu.Lock()
 	for _, e := range evs {
 		i := (h.start + h.count) % len(h.ring)
@@ -239,45 +243,45 @@ func (h *Hub) Last() (uint64, bool) {
 	return h.last, h.ready
 }
 
-// since returns up to max events after seq from the ring, and a channel
-// closed when newer ones arrive. covered is false when the ring no longer
-// holds the event right after seq: overtaken says whether it once did (the
-// reader is too slow) or never did (read the table).
-func (h *Hub) since(after uint64, limit int) (evs []Event, wake <-chan struct{}, covered, overtaken bool) {
+// since appends to dst up to max events after seq from the ring, and
+// returns a channel closed when newer ones arrive. covered is false when the
+// ring no longer holds the event right after seq: overtaken says whether it
+// once did (the reader is too slow) or never did (read the table).
+func (h *Hub) since(dst []Event, after uint64, limit int) (evs []Event, wake <-chan struct{}, covered, overtaken bool) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
-	evs, wake, covered = h.sinceLocked(after, limit)
+	evs, wake, covered = h.sinceLocked(dst, after, limit)
 	return evs, wake, covered, !covered && after >= h.origin
 }
 
-func (h *Hub) sinceLocked(after uint64, limit int) (evs []Event, wake <-chan struct{}, covered bool) {
+func (h *Hub) sinceLocked(dst []Event, after uint64, limit int) (evs []Event, wake <-chan struct{}, covered bool) {
 	if after >= h.last {
-		return nil, h.wake, true
+		return dst, h.wake, true
 	}
 	if after >= h.holeFrom && after < h.holeTo {
 		after = h.holeTo // nothing to deliver inside the hole
 		if after >= h.last {
-			return nil, h.wake, true
+			return dst, h.wake, true
 		}
 	}
 	first := h.last - uint64(h.count) + 1 // seq of the oldest event held
 	if h.count == 0 || after+1 < first {
-		return nil, h.wake, false
+		return dst, h.wake, false
 	}
 	skip := int(after + 1 - first)
 	n := min(h.count-skip, limit)
-	evs = make([]Event, n)
 	for i := range n {
-		evs[i] = h.ring[(h.start+skip+i)%len(h.ring)]
+		dst = append(dst, h.ring[(h.start+skip+i)%len(h.ring)])
 	}
-	return evs, h.wake, true
+	return dst, h.wake, true
 }
 
 // Subscription is one reader's position in the feed.
 type Subscription struct {
 	h    *Hub
 	last uint64
-	live bool // has reached the hub once: from then on it must keep up
+	live bool    // has reached the hub once: from then on it must keep up
+	buf  []Event // what Next returned last, reused
 }
 
 // Subscribe opens a subscription after seq (the last event the client has).
@@ -307,7 +311,8 @@ func (h *Hub) Subscribe(ctx context.Context, after uint64, fromHead bool) (*Subs
 func (s *Subscription) Position() uint64 { return s.last }
 
 // Next returns the next events (at most limit), waiting up to wait for them;
-// it returns none when wait passed. A subscription behind the ring reads
+// it returns none when wait passed. The slice is the subscription's and is
+// reused by the next call: a caller that keeps events copies them. A subscription behind the ring reads
 // the table (catching up); one that was live and fell out of the ring while
 // it had events to take gets ErrTooSlow. One that was waiting with nothing
 // to take when a burst larger than the ring went past is not slow: it
@@ -316,7 +321,11 @@ func (s *Subscription) Next(ctx context.Context, limit int, wait time.Duration) 
 	var timer *time.Timer
 	idle := false // this call has waited with nothing left to take
 	for {
-		evs, wake, covered, overtaken := s.h.since(s.last, limit)
+		if cap(s.buf) > 4*limit {
+			s.buf = nil // a burst's buffer is not kept
+		}
+		evs, wake, covered, overtaken := s.h.since(s.buf[:0], s.last, limit)
+		s.buf = evs
 		if !covered {
 			if s.live && overtaken && !idle {
 				return nil, ErrTooSlow

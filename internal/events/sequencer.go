@@ -105,7 +105,10 @@ func Head(ctx context.Context, st *store.Store) (uint64, error) {
 
 // Prune deletes sequenced events older than retention, in batches of batch
 // rows (each its own statement, so no lock is held long), if no other
-// instance has pruned within every; it returns how many it deleted.
+// instance has pruned within every; it returns how many it deleted. An
+// event a webhook still has to deliver (not fanned out yet, or queued and
+// not yet delivered or given up) is kept however old it is, and so is
+// every later one: the feed has no holes but the oldest events.
 func Prune(ctx context.Context, st *store.Store, retention, every time.Duration, batch int) (int64, error) {
 	now := time.Now().UTC()
 	n, err := st.Q.EventClaimPrune(ctx, db.EventClaimPruneParams{
@@ -113,10 +116,16 @@ func Prune(ctx context.Context, st *store.Store, retention, every time.Duration,
 	if err != nil || n == 0 {
 		return 0, err // n == 0: another instance pruned recently
 	}
+	// The webhooks' position only moves forward, so a floor read once
+	// holds for every batch.
+	floor, err := st.Q.EventPruneFloor(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("events: read what webhooks still need: %w", err)
+	}
 	cutoff := now.Add(-retention)
 	var total int64
 	for {
-		n, err := st.Q.EventPrune(ctx, db.EventPruneParams{CreatedAt: cutoff, Limit: int32(batch)})
+		n, err := st.Q.EventPrune(ctx, db.EventPruneParams{Floor: sql.NullInt64{Int64: floor, Valid: true}, CreatedAt: cutoff, Limit: int32(batch)})
 		if err != nil {
 			return total, fmt.Errorf("events: prune: %w", err)
 		}

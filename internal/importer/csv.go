@@ -217,6 +217,25 @@ func (r *csvReader) productText(b *builder, rec []string, line, c int, field str
 	return b.text(line, field, r.get(rec, c))
 }
 
+// productFields reads the product cells both dialects share from a
+// product's first row: handle, title, description, brand, type, tags
+// (separated by tagSep) and category.
+func (r *csvReader) productFields(b *builder, rec []string, line int, tagSep string) {
+	p := b.p
+	if !ValidHandle(p.Handle) {
+		b.productErr(line, "handle", handleError(p.Handle))
+	}
+	p.Title = r.productText(b, rec, line, cTitle, "title")
+	if p.Title == "" {
+		b.productErr(line, "title", "is required")
+	}
+	p.DescriptionHTML = r.productText(b, rec, line, cDesc, "description")
+	p.Brand = r.productText(b, rec, line, cVendor, "brand")
+	p.ProductType = r.productText(b, rec, line, cType, "type")
+	p.Tags = splitList(r.productText(b, rec, line, cTags, "tags"), tagSep)
+	p.CategoryPath = splitCategory(r.productText(b, rec, line, cCategory, "category"))
+}
+
 func optValueField(k int) string { return "option" + strconv.Itoa(k+1) + "_value" }
 
 // parsePrices fills the price fields of v; errors go to errs.
@@ -238,121 +257,7 @@ func parsePrices(v *Variant, price, compare string, errs []RowError, line int) [
 	return errs
 }
 
-// --- Shopify ---
-
-var shopifyDialect = &dialect{
-	columns: map[string]int{
-		"handle": cHandle, "url handle": cHandle,
-		"title":       cTitle,
-		"body (html)": cDesc, "description": cDesc,
-		"vendor":           cVendor,
-		"product category": cCategory,
-		"type":             cType,
-		"tags":             cTags,
-		"published":        cPublished, "published on online store": cPublished,
-		"status":       cStatus,
-		"option1 name": cOpt1Name, "option1 value": cOpt1Val,
-		"option2 name": cOpt2Name, "option2 value": cOpt2Val,
-		"option3 name": cOpt3Name, "option3 value": cOpt3Val,
-		"variant sku": cSKU, "sku": cSKU,
-		"variant price": cPrice, "price": cPrice,
-		"variant compare at price": cCompare, "compare-at price": cCompare, "compare at price": cCompare,
-		"variant inventory qty": cQty, "inventory quantity": cQty,
-		"image src": cImgSrc, "product image url": cImgSrc,
-		"image position": cImgPos,
-		"image alt text": cImgAlt,
-	},
-	required: []int{cHandle, cTitle, cPrice},
-	names: [nCols]string{
-		cHandle: `"Handle" (or "URL handle")`,
-		cTitle:  `"Title"`,
-		cPrice:  `"Variant Price" (or "Price")`,
-	},
-	normHandle: func(s string) string { return strings.ToLower(s) },
-	first:      shopifyFirst,
-	row:        shopifyRow,
-}
-
-func shopifyFirst(r *csvReader, b *builder, rec []string, line int) {
-	p := b.p
-	if !ValidHandle(p.Handle) {
-		b.productErr(line, "handle", handleError(p.Handle))
-	}
-	p.Title = r.productText(b, rec, line, cTitle, "title")
-	if p.Title == "" {
-		b.productErr(line, "title", "is required")
-	}
-	p.DescriptionHTML = r.productText(b, rec, line, cDesc, "description")
-	p.Brand = r.productText(b, rec, line, cVendor, "brand")
-	p.ProductType = r.productText(b, rec, line, cType, "type")
-	p.Tags = splitList(r.productText(b, rec, line, cTags, "tags"), ",")
-	p.CategoryPath = splitCategory(r.productText(b, rec, line, cCategory, "category"))
-	if len(p.CategoryPath) == 1 && strings.EqualFold(p.CategoryPath[0], "Uncategorized") {
-		p.CategoryPath = nil
-	}
-	if st := r.get(rec, cStatus); st != "" {
-		s, ok := normStatus(st)
-		if !ok {
-			b.productErr(line, "status", "must be active, draft or archived")
-		}
-		p.Status = s
-	} else {
-		switch strings.ToLower(r.get(rec, cPublished)) {
-		case "", "true":
-			p.Status = "active"
-		case "false":
-			p.Status = "draft"
-		default:
-			b.productErr(line, "status", `"Published" must be TRUE or FALSE`)
-		}
-	}
-	n1 := r.get(rec, cOpt1Name)
-	if strings.EqualFold(n1, "Title") && strings.EqualFold(r.get(rec, cOpt1Val), "Default Title") &&
-		r.get(rec, cOpt2Name) == "" && r.get(rec, cOpt3Name) == "" {
-		b.defaultTitle = true
-		return
-	}
-	names := [3]string{n1, r.get(rec, cOpt2Name), r.get(rec, cOpt3Name)}
-	b.setOptionNames(line, names[:])
-}
-
 var optValCols = [3]int{cOpt1Val, cOpt2Val, cOpt3Val}
-
-func shopifyRow(r *csvReader, b *builder, rec []string, line int) {
-	var vals [3]string
-	hasOpt := false
-	for k, c := range optValCols {
-		vals[k] = r.get(rec, c)
-		if b.defaultTitle && k == 0 && strings.EqualFold(vals[k], "Default Title") {
-			vals[k] = ""
-		}
-		hasOpt = hasOpt || vals[k] != ""
-	}
-	sku, price := r.get(rec, cSKU), r.get(rec, cPrice)
-	if hasOpt || sku != "" || price != "" {
-		v := Variant{Line: line, SKU: sku, Currency: r.opts.Currency}
-		var errs []RowError
-		if !utf8.ValidString(sku) {
-			v.SKU = strings.ToValidUTF8(sku, "\uFFFD")
-			errs = append(errs, RowError{Line: line, Field: "sku", Message: "is not valid UTF-8 text"})
-		}
-		errs = readOptions(b, &v, vals, errs, line, "Option%d Name")
-		errs = parsePrices(&v, price, r.get(rec, cCompare), errs, line)
-		if q, msg := parseQty(r.get(rec, cQty)); msg != "" {
-			errs = append(errs, RowError{Line: line, Field: "stock", Message: msg})
-		} else {
-			v.InventoryQty = q
-		}
-		b.addVariant(v, errs)
-	}
-	if src := r.get(rec, cImgSrc); src != "" {
-		pos, err := strconv.Atoi(r.get(rec, cImgPos))
-		if err != nil {
-			pos = 0
-		}
-		b.addImage(src, r.get(rec, cImgAlt), pos)
-	}
-}
 
 // readOptions aligns a row's option values (by CSV slot) with the product's option names.
 func readOptions(b *builder, v *Variant, vals [3]string, errs []RowError, line int, nameCol string) []RowError {
@@ -405,19 +310,8 @@ var ownDialect = &dialect{
 var optNameCols = [3]int{cOpt1Name, cOpt2Name, cOpt3Name}
 
 func ownFirst(r *csvReader, b *builder, rec []string, line int) {
+	r.productFields(b, rec, line, "|")
 	p := b.p
-	if !ValidHandle(p.Handle) {
-		b.productErr(line, "handle", handleError(p.Handle))
-	}
-	p.Title = r.productText(b, rec, line, cTitle, "title")
-	if p.Title == "" {
-		b.productErr(line, "title", "is required")
-	}
-	p.DescriptionHTML = r.productText(b, rec, line, cDesc, "description")
-	p.Brand = r.productText(b, rec, line, cVendor, "brand")
-	p.ProductType = r.productText(b, rec, line, cType, "type")
-	p.Tags = splitList(r.productText(b, rec, line, cTags, "tags"), "|")
-	p.CategoryPath = splitCategory(r.productText(b, rec, line, cCategory, "category"))
 	s, ok := normStatus(r.get(rec, cStatus))
 	if !ok {
 		b.productErr(line, "status", "must be active, draft or archived")

@@ -240,7 +240,7 @@ func (n *ndjsonWriter) Write(p *Product) error {
 		Type: p.ProductType, Status: p.Status, Category: strings.Join(p.CategoryPath, " > "),
 		Tags: p.Tags, Attributes: p.Attributes, Variants: make([]jsonVariantOut, len(p.Variants))}
 	for _, im := range p.Images {
-		out.Images = append(out.Images, ImageJSON{Src: im.Src, Alt: im.Alt, Position: im.Position})
+		out.Images = append(out.Images, ImageJSON(im))
 	}
 	for i, v := range p.Variants {
 		jv := jsonVariantOut{SKU: v.SKU, Currency: v.Currency, Stock: v.InventoryQty}

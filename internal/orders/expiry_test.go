@@ -41,6 +41,7 @@ func reasonOf(o *Order) string {
 // the TTL passes; the order says why it was cancelled, and a late payment is
 // refused naming the order's state.
 func TestUnpaidOrdersExpireAndReturnTheirStock(t *testing.T) {
+	t.Parallel()
 	d, s, clock := expiryEnv(t, "X", 2, 10)
 	ctx := context.Background()
 	hoard := placeOK(t, s, input("hoarder@example.com", line("X-0", 4), line("X-1", 6)))
@@ -103,6 +104,7 @@ func TestUnpaidOrdersExpireAndReturnTheirStock(t *testing.T) {
 // whoever touches it: paying is refused (and the stock comes back), a
 // cancel answers with the expired order.
 func TestPayingAnOrderPastItsTTLBeforeTheSweepIsRefused(t *testing.T) {
+	t.Parallel()
 	d, s, clock := expiryEnv(t, "Y", 1, 10)
 	ctx := context.Background()
 	a := placeOK(t, s, input("a@example.com", line("Y-0", 3)))
@@ -127,6 +129,7 @@ func TestPayingAnOrderPastItsTTLBeforeTheSweepIsRefused(t *testing.T) {
 }
 
 func TestEveryCancelSaysWhy(t *testing.T) {
+	t.Parallel()
 	d := dbtest.New(t)
 	s := NewService(d.Store, Config{PendingOrderTTL: time.Hour})
 	seed(t, d, orderstest.Simple("Z", 1, 500, 10)...)
@@ -154,6 +157,7 @@ func TestEveryCancelSaysWhy(t *testing.T) {
 }
 
 func TestTTLZeroNeverExpires(t *testing.T) {
+	t.Parallel()
 	d := dbtest.New(t)
 	s := NewService(d.Store, Config{})
 	seed(t, d, orderstest.Simple("N", 1, 500, 10)...)
@@ -170,6 +174,7 @@ func TestTTLZeroNeverExpires(t *testing.T) {
 // stock that comes back is exactly what the orders took, and more orders
 // than one batch are all reached.
 func TestConcurrentSweepsExpireEachOrderOnce(t *testing.T) {
+	t.Parallel()
 	d, s, clock := expiryEnv(t, "C", 3, 1000)
 	cfg := Config{PendingOrderTTL: time.Hour, Now: clock.now}
 	const orders = expiryBatch*2 + 7

@@ -23,17 +23,27 @@ import (
 
 // Idempotency keys follow the IETF idempotency-key draft and Stripe:
 //
-//   - A key is claimed with a plain INSERT, before the order's transaction;
-//     the duplicate-key error means "seen". (Looking a key up FOR UPDATE and
-//     then inserting deadlocks.) Each of these statements runs under the
-//     store's retry policy: on Galera an autocommit INSERT can lose a
-//     certification race (1213) like any transaction.
+//   - A request first runs without a claim: its order transaction ends with
+//     a plain INSERT of the key's row, already 'done' with the response, so
+//     a new key costs one statement and no commit of its own. The
+//     duplicate-key error (1062) means "seen": the transaction rolls back
+//     (nothing of it was written) and the request takes the claimed path
+//     below, which replays, refuses or runs it again. A concurrent request
+//     with the same key waits on that INSERT until the first commits or
+//     rolls back, so it never makes a second order.
+//   - On the claimed path a key is claimed with a plain INSERT, before the
+//     order's transaction; the duplicate-key error means "seen". (Looking a
+//     key up FOR UPDATE and then inserting deadlocks.) Each of these
+//     statements runs under the store's retry policy: on Galera an
+//     autocommit INSERT can lose a certification race (1213) like any
+//     transaction.
 //   - The order, and the response that announces it, commit in ONE
-//     transaction, and that transaction only commits while its claim token
-//     is still the key's: a claim older than claimLease may be taken over by
-//     a retry (its request died, e.g. with the database), and the request
-//     it was taken from then cannot commit. So the lease bounds how long a
-//     crash keeps a key busy (a few seconds), not correctness.
+//     transaction, and on the claimed path that transaction only commits
+//     while its claim token is still the key's: a claim older than
+//     claimLease may be taken over by a retry (its request died, e.g. with
+//     the database), and the request it was taken from then cannot commit.
+//     So the lease bounds how long a crash keeps a key busy (a few seconds),
+//     not correctness.
 //   - A request that fails with a client error (409 insufficient stock, 422
 //     unknown SKU) stores that response too, and retries get it again; if
 //     it cannot be stored (the database is failing), the client is told 503
@@ -77,9 +87,13 @@ type claim struct {
 	scope   string
 	keyHash []byte
 	sealKey []byte
-	token   []byte // tells this claim from a later takeover
+	token   []byte // tells this claim from a later takeover; nil: not claimed (yet)
 	reqHash []byte
 }
+
+// errKeySeen is an unclaimed request's news that its key already has a row:
+// what it did was rolled back, and it must take the claimed path.
+var errKeySeen = errors.New("idempotency key already seen")
 
 func (s *Service) newClaim(scope, key string, reqHash []byte) *claim {
 	mac := func(parts ...string) []byte {
@@ -192,11 +206,27 @@ func errInUse(left time.Duration) error {
 }
 
 // complete stores the response under the claim; with tx it is part of the
-// order's transaction. It fails when the claim was taken over meanwhile.
+// order's transaction. It fails when the claim was taken over meanwhile, or,
+// unclaimed, with errKeySeen when the key has a row already.
 func (s *Service) complete(ctx context.Context, q *db.Queries, c *claim, status int, body []byte, orderID uint64) error {
 	sealed, err := seal(c.sealKey, body)
 	if err != nil {
 		return err
+	}
+	if c.token == nil {
+		t := s.now()
+		err := q.InsertIdempotentResponse(ctx, db.InsertIdempotentResponseParams{
+			Scope: c.scope, KeyHash: c.keyHash, RequestHash: c.reqHash, ClaimToken: make([]byte, 16),
+			ResponseStatus: int16(status), ResponseBody: sealed,
+			OrderID:   sql.NullInt64{Int64: int64(orderID), Valid: orderID != 0},
+			ClaimedAt: t, ExpiresAt: t.Add(s.ttl),
+		})
+		if store.IsDuplicate(err) {
+			return errKeySeen
+		} else if err != nil {
+			return fmt.Errorf("store idempotent response: %w", err)
+		}
+		return nil
 	}
 	n, err := q.CompleteIdempotencyKey(ctx, db.CompleteIdempotencyKeyParams{
 		ResponseStatus: int16(status), ResponseBody: sealed,
@@ -216,6 +246,9 @@ func (s *Service) complete(ctx context.Context, q *db.Queries, c *claim, status 
 // release forgets the claim so that a retry runs afresh (after a 5xx). It
 // must run even when the request's context is done.
 func (s *Service) release(ctx context.Context, c *claim) {
+	if c.token == nil {
+		return // nothing was claimed
+	}
 	ctx, cancel := detached(ctx, 500*time.Millisecond)
 	defer cancel()
 	if err := s.st.Retry(ctx, func(ctx context.Context) error {
@@ -277,12 +310,17 @@ func randomBytes(n int) []byte {
 	return b
 }
 
-func seal(key, plain []byte) ([]byte, error) {
+// gcm is AES-GCM under key, which seals stored responses.
+func gcm(key []byte) (cipher.AEAD, error) {
 	block, err := aes.NewCipher(key)
 	if err != nil {
 		return nil, err
 	}
-	aead, err := cipher.NewGCM(block)
+	return cipher.NewGCM(block)
+}
+
+func seal(key, plain []byte) ([]byte, error) {
+	aead, err := gcm(key)
 	if err != nil {
 		return nil, err
 	}
@@ -291,11 +329,7 @@ func seal(key, plain []byte) ([]byte, error) {
 }
 
 func open(key, sealed []byte) ([]byte, error) {
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		return nil, err
-	}
-	aead, err := cipher.NewGCM(block)
+	aead, err := gcm(key)
 	if err != nil {
 		return nil, err
 	}

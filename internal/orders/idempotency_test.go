@@ -3,7 +3,9 @@ package orders
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -100,7 +102,7 @@ func TestAnUnstoredClientErrorIsA503(t *testing.T) {
 	seed(t, d, orderstest.Simple("N", 1, 1000, 1)...)
 	ctx := context.Background()
 	p := PlaceParams{Scope: "t", Key: "k-down", Input: input("a@example.com", line("N-0", 2))}
-	f.Set("SET state = 'done'", 1053, 1) // server shutdown, as the 409 is stored
+	f.Set("INSERT INTO idempotency_keys", 1053, 1) // server shutdown, as the 409 is stored
 	_, err := s.Place(ctx, p)
 	if !store.IsUnavailable(err) || problem.Status(err) != http.StatusServiceUnavailable {
 		t.Fatalf("first: %v (status %d), want a 503", err, problem.Status(err))
@@ -174,5 +176,108 @@ func TestKeysExpire(t *testing.T) {
 	n, err := s.SweepIdempotencyKeys(ctx)
 	if err != nil || n != 1 {
 		t.Fatalf("sweep: %d %v", n, err)
+	}
+}
+
+// Requests racing with one new key make one order, and every one of them
+// answers with it: a request that finds the key taken while its order runs
+// rolls that order back and replays the first.
+func TestConcurrentRequestsWithOneKeyMakeOneOrder(t *testing.T) {
+	t.Parallel()
+	d := dbtest.New(t)
+	s, ctx := NewService(d.Store, Config{}), context.Background()
+	seed(t, d, orderstest.Simple("R", 1, 1000, 100)...)
+	for run := range 5 {
+		p := PlaceParams{Scope: "t", Key: fmt.Sprintf("race-%d", run), Input: input("a@example.com", line("R-0", 1))}
+		const racers = 8
+		results := make([]*Placed, racers)
+		errs := make([]error, racers)
+		var wg sync.WaitGroup
+		for i := range racers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				results[i], errs[i] = s.Place(ctx, p)
+			}()
+		}
+		wg.Wait()
+		var body []byte
+		for i := range racers {
+			if errs[i] != nil {
+				// The only refusal allowed is "still running, retry".
+				if !problem.Is(errs[i], problem.IdempotencyInUse) {
+					t.Fatalf("run %d racer %d: %v", run, i, errs[i])
+				}
+				continue
+			}
+			if results[i].Status != http.StatusCreated {
+				t.Fatalf("run %d racer %d: status %d", run, i, results[i].Status)
+			}
+			if body == nil {
+				body = results[i].Body
+			} else if !bytes.Equal(body, results[i].Body) {
+				t.Fatalf("run %d: two answers for one key", run)
+			}
+		}
+		if countOrders(t, d) != run+1 || onHand(t, d, "R-0") != int64(99-run) || ledgerSum(t, d, "R-0") != int64(-1-run) {
+			t.Fatalf("run %d: %d orders, %d on hand, ledger %d", run, countOrders(t, d), onHand(t, d, "R-0"), ledgerSum(t, d, "R-0"))
+		}
+	}
+}
+
+// An order with a new key is one transaction with one commit and 9
+// statements: the key's answer is written in it, with no claim committed
+// before. The counts are the server's own, on a pool of one connection.
+func TestANewKeyCostsOneCommit(t *testing.T) {
+	t.Parallel()
+	d := dbtest.New(t)
+	seed(t, d, orderstest.Simple("C", 2, 1000, 50)...)
+	ctx := context.Background()
+	st, err := store.Open(ctx, d.DSN, store.PoolConfig{MaxOpen: 1, MaxIdle: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	s := NewService(st, Config{})
+	status := func() map[string]int {
+		rows, err := st.DB.QueryContext(ctx, "SHOW SESSION STATUS WHERE Variable_name IN "+
+			"('Com_commit', 'Com_insert', 'Com_update', 'Com_select', 'Com_insert_select', 'Com_stmt_execute', 'Questions')")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		m := map[string]int{}
+		for rows.Next() {
+			var k string
+			var v int
+			if err := rows.Scan(&k, &v); err != nil {
+				t.Fatal(err)
+			}
+			m[k] = v
+		}
+		return m
+	}
+	place := func() {
+		if _, err := s.Place(ctx, PlaceParams{Scope: "t", Key: newKey(), Input: input("a@example.com", line("C-0", 1))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	place() // prepares the statements on the one connection
+	before := status()
+	place()
+	after := status()
+	delta := map[string]int{}
+	for k, v := range after {
+		delta[k] = v - before[k]
+	}
+	t.Logf("one order, server counters: %v", delta)
+	// An autocommit statement (a claim committed on its own) does not count
+	// in Com_commit, but it does in Questions: 9 statements and the SHOW.
+	if delta["Com_commit"] != 1 || delta["Questions"] > 10 {
+		t.Fatalf("an order committed %d times in %d statements, want once in at most 9", delta["Com_commit"], delta["Questions"]-1)
+	}
+	var keys int
+	if err := st.DB.QueryRowContext(ctx, "SELECT COUNT(*) FROM idempotency_keys WHERE state = 'done' AND order_id IS NOT NULL").Scan(&keys); err != nil || keys != 2 {
+		t.Fatalf("%d answered keys (%v), want 2", keys, err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 )
 
 func TestOrderCapsAreConfigurable(t *testing.T) {
+	t.Parallel()
 	d := dbtest.New(t)
 	s := NewService(d.Store, Config{Limits: Limits{Lines: 2, LineUnits: 5, Units: 8}})
 	seed(t, d, orderstest.Simple("L", 3, 100, 100)...)

@@ -41,6 +41,7 @@ func outbox(t *testing.T, d *dbtest.DB) []recorded {
 // level left, in its own transaction; a refused order records nothing; each
 // state change records its event, and a cancel the stock it returns.
 func TestOrderLifeRecordsEvents(t *testing.T) {
+	t.Parallel()
 	d := dbtest.New(t)
 	s := NewService(d.Store, Config{})
 	seed(t, d,

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"net/mail"
@@ -177,21 +178,34 @@ func (s *Service) placeOnce(ctx context.Context, p PlaceParams) (*Placed, error)
 		return nil, problem.Field(problem.Invalid, "Idempotency-Key", "must be 1 to 255 visible ASCII characters")
 	}
 	c := s.newClaim(p.Scope, p.Key, in.hash())
+	// Most keys are new: run unclaimed, storing the answer as the key's
+	// first row (see idempotency.go). A key seen before takes the claimed path.
+	if placed, err := s.run(ctx, in, c); !errors.Is(err, errKeySeen) {
+		return placed, err
+	}
 	if replay, err := s.acquire(ctx, c); err != nil || replay != nil {
 		return replay, err
 	}
+	return s.run(ctx, in, c)
+}
+
+// run places the order under c (claimed or not) and stores the answer of a
+// request that ran, whether an order or a client error.
+func (s *Service) run(ctx context.Context, in PlaceInput, c *claim) (*Placed, error) {
 	placed, err := s.place(ctx, in, c)
-	if err == nil {
-		return placed, nil
+	if err == nil || errors.Is(err, errKeySeen) {
+		return placed, err
 	}
 	status, body := s.render(ctx, err)
 	if status >= 400 && status < 500 && !problem.Is(err, problem.IdempotencyInUse) {
 		// Like Stripe: the outcome of a request that ran is part of the key.
 		ctx, cancel := detached(ctx, time.Second)
 		defer cancel()
-		if serr := s.complete(ctx, s.st.Q, c, status, body, 0); serr != nil {
-			if problem.Is(serr, problem.IdempotencyInUse) {
-				return nil, serr // a retry took the key over and answers
+		if serr := s.st.Retry(ctx, func(ctx context.Context) error {
+			return s.complete(ctx, s.st.Q, c, status, body, 0)
+		}); serr != nil {
+			if problem.Is(serr, problem.IdempotencyInUse) || errors.Is(serr, errKeySeen) {
+				return nil, serr // another request has the key and answers
 			}
 			// Unstored, the answer would not be the key's: a retry could
 			// get another. Tell the client to retry instead.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/shelfcommerce/shelf/db"
 	"github.com/shelfcommerce/shelf/internal/catalog"
+	"github.com/shelfcommerce/shelf/internal/events"
 	"github.com/shelfcommerce/shelf/internal/money"
 	"github.com/shelfcommerce/shelf/internal/store"
 )
@@ -32,6 +33,8 @@ type Options struct {
 	// benchmark's). Never use it on a database that serves traffic.
 	RebuildIndexes bool
 	Progress       io.Writer // nil: quiet
+
+	tx *store.Tx // Demo's transaction, which also records the ledger and events
 }
 
 // DemoProducts is the size of `shelf seed`'s catalog.
@@ -52,23 +55,57 @@ type Result struct {
 
 // Demo loads the demo catalog unless it is already there (idempotent: its
 // first category's slug is the marker, and the load is one transaction, so
-// the marker exists only when everything does).
+// the marker exists only when everything does). Like an import of new
+// products, it records in that transaction the stock ledger and the change
+// feed's events: product.updated per product, price.changed and
+// stock.changed per variant, so streams, webhooks and other instances'
+// caches hear of the catalog.
 func Demo(ctx context.Context, st *store.Store) (Result, error) {
 	var res Result
 	err := st.InTx(ctx, func(tx *store.Tx) error {
 		var err error
-		res, err = load(ctx, tx, tx.Q, Options{Products: DemoProducts, Seed: DemoSeed, Workers: 1})
+		// One transaction: InTx reruns all of it after a lost race.
+		res, err = load(ctx, tx, tx.Q, Options{Products: DemoProducts, Seed: DemoSeed, Workers: 1, tx: tx}, once)
 		return err
 	})
 	return res, err
 }
 
 // Load writes a generated catalog without a transaction, in chunks, for large
-// catalogs (the benchmark). A load cut short leaves a partial catalog: start
-// again on an empty database.
+// catalogs (the benchmark), and records no events or stock ledger: it is for
+// an empty database no instance serves yet. A load cut short leaves a
+// partial catalog: start again on an empty database.
 func Load(ctx context.Context, st *store.Store, o Options) (Result, error) {
-	return load(ctx, st.DB, st.Q, o)
+	o.tx = nil
+	return load(ctx, st.DB, st.Q, o, st.Retry)
 }
+
+// recordChanges writes the stock ledger and the events of generated
+// products, with the ledger writer and event builders imports use.
+func recordChanges(ctx context.Context, tx *store.Tx, ps []Product, currency string, now time.Time) error {
+	var moves []catalog.StockMove
+	var evs []events.Event
+	for _, p := range ps {
+		evs = append(evs, events.ProductUpdated(now, p.ID, p.Slug))
+		for _, v := range p.Variants {
+			var cmp *money.Money
+			if v.CompareAt > 0 {
+				cmp = &money.Money{Amount: v.CompareAt, Currency: currency}
+			}
+			evs = append(evs, events.PriceChanged(now, p.ID, v.ID, v.SKU, money.Money{Amount: v.Price, Currency: currency}, cmp))
+			moves = append(moves, catalog.StockMove{VariantID: v.ID, ProductID: p.ID, SKU: v.SKU, Delta: v.OnHand, After: v.OnHand})
+		}
+	}
+	return catalog.RecordStock(ctx, tx, catalog.LedgerEntry{Reason: "seed", Actor: "shelf seed", At: now, Extra: evs}, moves)
+}
+
+// retryFunc runs one statement (or idempotent unit, as SyncPages is) again
+// after a lost race: the store's retry policy for a load in autocommit (two
+// loaders inserting next to each other can collide on gap locks), once for
+// a load inside a transaction, which is rerun whole.
+type retryFunc func(ctx context.Context, fn func(ctx context.Context) error) error
+
+func once(ctx context.Context, fn func(ctx context.Context) error) error { return fn(ctx) }
 
 func (o *Options) defaults() {
 	if o.Currency == "" {
@@ -92,7 +129,7 @@ func (o *Options) logf(format string, args ...any) {
 	}
 }
 
-func load(ctx context.Context, ex execQuerier, q *db.Queries, o Options) (Result, error) {
+func load(ctx context.Context, ex execQuerier, q *db.Queries, o Options, retry retryFunc) (Result, error) {
 	o.defaults()
 	start := time.Now()
 	res := Result{}
@@ -164,11 +201,18 @@ func load(ctx context.Context, ex execQuerier, q *db.Queries, o Options) (Result
 	for w := range o.Workers {
 		eg.Go(func() error {
 			for from := range chunks {
-				n, err := writeChunk(ectx, ex, g, from, min(from+o.Chunk, o.Products), imageBase, o.Currency, now)
+				ps, err := writeChunk(ectx, ex, g, from, min(from+o.Chunk, o.Products), imageBase, o.Currency, now)
 				if err != nil {
 					return err
 				}
-				variants[w] += n
+				if o.tx != nil {
+					if err := recordChanges(ectx, o.tx, ps, o.Currency, now); err != nil {
+						return err
+					}
+				}
+				for _, p := range ps {
+					variants[w] += len(p.Variants)
+				}
 				if from/o.Chunk%20 == 0 {
 					o.logf("seed: products %d.. written (%s)", from, time.Since(start).Round(time.Second))
 				}
@@ -207,7 +251,7 @@ func load(ctx context.Context, ex execQuerier, q *db.Queries, o Options) (Result
 		lg.Go(func() error {
 			for from := range ranges {
 				to := min(from+step-1, last)
-				err := retry(lctx, func() error {
+				err := retry(lctx, func(lctx context.Context) error {
 					n, err := q.SeedBuildRootListing(lctx, db.SeedBuildRootListingParams{
 						VariantsFrom: from, VariantsTo: to, StockFrom: from, StockTo: to, FromID: from, ToID: to})
 					listed[w] += n
@@ -216,7 +260,7 @@ func load(ctx context.Context, ex execQuerier, q *db.Queries, o Options) (Result
 				if err != nil {
 					return fmt.Errorf("listing: %w", err)
 				}
-				err = retry(lctx, func() error {
+				err = retry(lctx, func(lctx context.Context) error {
 					m, err := q.SeedBuildCategoryListing(lctx, db.SeedBuildCategoryListingParams{FromID: from, ToID: to})
 					listed[w] += m
 					return err
@@ -228,7 +272,7 @@ func load(ctx context.Context, ex execQuerier, q *db.Queries, o Options) (Result
 				for id := from; id <= to; id++ {
 					ids = append(ids, id)
 				}
-				if err := retry(lctx, func() error { return catalog.SyncPages(lctx, ex, ids) }); err != nil {
+				if err := retry(lctx, func(lctx context.Context) error { return catalog.SyncPages(lctx, ex, ids) }); err != nil {
 					return fmt.Errorf("product pages: %w", err)
 				}
 			}
@@ -278,8 +322,8 @@ var createIndexes = []string{
 }
 
 // writeChunk generates products [from, to) and writes them and everything
-// that hangs off them. It returns the number of variants.
-func writeChunk(ctx context.Context, ex execQuerier, g *Generator, from, to int, imageBase uint64, currency string, now time.Time) (int, error) {
+// that hangs off them. It returns the products.
+func writeChunk(ctx context.Context, ex execQuerier, g *Generator, from, to int, imageBase uint64, currency string, now time.Time) ([]Product, error) {
 	n := to - from
 	prod := make([]any, 0, n*15)
 	vars := make([]any, 0, n*3*13)
@@ -287,9 +331,10 @@ func writeChunk(ctx context.Context, ex execQuerier, g *Generator, from, to int,
 	pcs := make([]any, 0, n*3)
 	imgs := make([]any, 0, n*2*5)
 	attrs := make([]any, 0, n*3*3)
-	nv := 0
+	ps := make([]Product, 0, n)
 	for i := from; i < to; i++ {
 		p := g.Product(i)
+		ps = append(ps, p)
 		skus := make([]string, len(p.Variants))
 		for k, v := range p.Variants {
 			skus[k] = v.SKU
@@ -300,7 +345,6 @@ func writeChunk(ctx context.Context, ex execQuerier, g *Generator, from, to int,
 			vars = append(vars, v.ID, p.ID, v.SKU, k, v.Option1, v.Option2, "", v.Price, cap, currency, true, p.CreatedAt, now)
 			inv = append(inv, v.ID, p.ID, v.OnHand, now)
 		}
-		nv += len(p.Variants)
 		prod = append(prod, p.ID, p.Slug, p.Title, p.Description, p.Brand, p.Type, "", p.Status,
 			p.Option1, p.Option2, "", strings.Join(skus, " "), 1, p.CreatedAt, now)
 		for k, c := range p.Categories {
@@ -331,27 +375,8 @@ func writeChunk(ctx context.Context, ex execQuerier, g *Generator, from, to int,
 			continue
 		}
 		if _, err := store.InsertRows(ctx, ex, s.head, s.width, s.args, ""); err != nil {
-			return 0, fmt.Errorf("%s: %w", strings.Fields(s.head)[2], err)
+			return nil, fmt.Errorf("%s: %w", strings.Fields(s.head)[2], err)
 		}
 	}
-	return nv, nil
-}
-
-// retry runs fn again after a deadlock or lock-wait timeout (two loaders
-// inserting next to each other can collide on gap locks). fn must be
-// one statement (a failed statement left nothing behind: autocommit) or
-// idempotent, as SyncPages is.
-func retry(ctx context.Context, fn func() error) error {
-	var err error
-	for attempt := range 5 {
-		if err = fn(); err == nil || !store.IsRetryable(err) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Duration(attempt+1) * 50 * time.Millisecond):
-		}
-	}
-	return err
+	return ps, nil
 }

@@ -92,12 +92,30 @@ func TestDemoIsIdempotentAndAgreesWithSyncListing(t *testing.T) {
 	if n := count(t, d.DB, "SELECT MAX(depth) FROM categories"); n != 2 {
 		t.Errorf("tree depth %d, want three levels", n+1)
 	}
+	// Like an import of new products, the load wrote its events and its
+	// stock ledger: a stream or webhook hears of every product, price and
+	// stock level, and the stock.changed events say the levels stored.
+	for q, want := range map[string]int64{
+		"SELECT COUNT(*) FROM events WHERE type = 'product.updated'": products,
+		"SELECT COUNT(*) FROM events WHERE type = 'price.changed'":   variants,
+		"SELECT COUNT(*) FROM events WHERE type = 'stock.changed'":   variants,
+		"SELECT COUNT(*) FROM stock_movements WHERE reason = 'seed'": variants,
+		`SELECT COUNT(*) FROM events e JOIN inventory i
+		   ON i.variant_id = JSON_VALUE(e.data, '$.variant_id') AND i.on_hand = JSON_VALUE(e.data, '$.available')
+		 WHERE e.type = 'stock.changed'`: variants,
+	} {
+		if got := count(t, d.DB, q); got != want {
+			t.Errorf("%s: %d, want %d", q, got, want)
+		}
+	}
+	events := count(t, d.DB, "SELECT COUNT(*) FROM events")
 	again, err := seed.Demo(ctx, d.Store)
 	if err != nil || !again.Skipped {
 		t.Fatalf("second load: %+v %v", again, err)
 	}
-	if count(t, d.DB, "SELECT COUNT(*) FROM products") != products || snapshot(t, d.DB) != before {
-		t.Fatal("a second seed changed the catalog")
+	if count(t, d.DB, "SELECT COUNT(*) FROM products") != products || snapshot(t, d.DB) != before ||
+		count(t, d.DB, "SELECT COUNT(*) FROM events") != events {
+		t.Fatal("a second seed changed the catalog or recorded events")
 	}
 
 	var ids []uint64

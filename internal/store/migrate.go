@@ -52,6 +52,19 @@ func LatestVersion(p *goose.Provider) int64 {
 	return v
 }
 
+// LatestMigration is LatestVersion without a Provider, from the embedded
+// files' names alone: for a process that has no connection yet.
+func LatestMigration() int64 {
+	var v int64
+	names, _ := fs.Glob(migrations.FS, "*.sql")
+	for _, n := range names {
+		if x, err := goose.NumericComponent(n); err == nil {
+			v = max(v, x)
+		}
+	}
+	return v
+}
+
 // SchemaVersion reports the database's applied migration version and the
 // binary's latest. Readiness compares the two.
 func SchemaVersion(ctx context.Context, sqlDB *sql.DB) (int64, error) {

@@ -34,6 +34,9 @@ func TestMigrationsGoUpDownAndUpAgain(t *testing.T) {
 		t.Fatal(err)
 	}
 	latest := store.LatestVersion(p)
+	if files := store.LatestMigration(); files != latest || latest == 0 {
+		t.Fatalf("LatestMigration %d, the provider's latest %d", files, latest)
+	}
 	if _, err := p.Up(ctx); err != nil {
 		t.Fatalf("up: %v", err)
 	}

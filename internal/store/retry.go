@@ -39,6 +39,17 @@ type RetryPolicy struct {
 // DefaultRetry is the policy of every Store unless configured otherwise.
 var DefaultRetry = RetryPolicy{Budget: 3 * time.Second, MinAttempts: 5, Base: 4 * time.Millisecond, Cap: 200 * time.Millisecond}
 
+// MigrateRetry is the policy for `shelf migrate up`: an ALTER that gave up
+// behind a long transaction (lock_wait_timeout, 10 s there) changed nothing
+// and is run again, at least four times in all, for about half a minute.
+var MigrateRetry = RetryPolicy{Budget: 30 * time.Second, MinAttempts: 4, Base: time.Second, Cap: 5 * time.Second}
+
+// Run runs fn under the policy p, for work on a bare pool rather than a
+// Store (migrations); see Store.Retry.
+func (p RetryPolicy) Run(ctx context.Context, fn func(ctx context.Context) error) error {
+	return p.run(ctx, &RetryStats{}, fn)
+}
+
 // RetryStats counts what the retry policy did, for the metrics.
 type RetryStats struct {
 	Retries atomic.Int64 // attempts that were run again

@@ -185,7 +185,28 @@ func (s *Store) Ready(ctx context.Context) (int64, error) {
 	}
 	var v sql.NullInt64
 	err = conn.QueryRowContext(ctx, "SELECT MAX(version_id) FROM goose_db_version WHERE is_applied = 1").Scan(&v)
+	var me *mysql.MySQLError
+	if errors.As(err, &me) && me.Number == 1146 { // no such table: never migrated
+		return 0, nil
+	}
 	return v.Int64, err
+}
+
+// Check is Ready for a DSN with no Store open on it: for a process that
+// waits for its database (down, or not yet migrated) before it opens its
+// pools and prepares its queries, which needs the tables.
+func Check(ctx context.Context, dsn string) (int64, error) {
+	norm, err := NormalizeDSN(dsn)
+	if err != nil {
+		return 0, err
+	}
+	sqlDB, err := sql.Open("mysql", norm)
+	if err != nil {
+		return 0, err
+	}
+	defer sqlDB.Close()
+	sqlDB.SetMaxIdleConns(0)
+	return (&Store{DB: sqlDB}).Ready(ctx)
 }
 
 // NodeNotReady is Ready's error for a Galera node that must not serve.

@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"database/sql"
+	"fmt"
+	"sync/atomic"
 
 	"github.com/shelfcommerce/shelf/db"
 	"github.com/shelfcommerce/shelf/internal/problem"
@@ -15,6 +17,7 @@ type Tx struct {
 	Q *db.Queries
 
 	st    *Store
+	ctx   context.Context // the transaction's, which bounds COMMIT and ROLLBACK
 	after []func()
 }
 
@@ -27,17 +30,61 @@ func (tx *Tx) Store() *Store { return tx.st }
 // what changed (caches, the change feed) before the write returns.
 func (tx *Tx) AfterCommit(fn func()) { tx.after = append(tx.after, fn) }
 
-// Commit commits the transaction, then runs what AfterCommit queued.
+// Commit commits the transaction, then runs what AfterCommit queued. It
+// ends with the transaction's context (see ended).
 func (tx *Tx) Commit() error {
-	if err := tx.Tx.Commit(); err != nil {
+	if err := ended(tx.ctx, "commit", tx.Tx.Commit, tx.runAfter); err != nil {
 		return err
 	}
+	tx.runAfter()
+	return nil
+}
+
+func (tx *Tx) runAfter() {
 	after := tx.after
 	tx.after = nil
 	for _, f := range after {
 		f()
 	}
-	return nil
+}
+
+// Rollback rolls the transaction back; it ends with the transaction's
+// context (see ended).
+func (tx *Tx) Rollback() error { return ended(tx.ctx, "rollback", tx.Tx.Rollback, nil) }
+
+// ended runs a COMMIT or ROLLBACK (end) so that the caller's wait ends with
+// ctx. database/sql sends both without a context, and the driver watches
+// one only while a statement runs, so a server that freezes or is cut off
+// between the last statement and the COMMIT would hold the request (and,
+// through it, the client) until the server answers again. Past ctx, end is
+// left to finish in the background, holding its connection until the
+// server answers or the connection breaks, and then runs late if it
+// succeeded; the caller gets an error that means "database unavailable".
+// The transaction is then committed whole or not at all (for a COMMIT,
+// which one is unknown, as with a connection lost during COMMIT).
+func ended(ctx context.Context, what string, end func() error, late func()) error {
+	if ctx == nil || ctx.Done() == nil {
+		return end()
+	}
+	var taken atomic.Bool // by the caller giving up, or by end's result
+	done := make(chan error, 1)
+	go func() {
+		err := end()
+		if taken.CompareAndSwap(false, true) {
+			done <- err
+		} else if err == nil && late != nil {
+			late()
+		}
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		if !taken.CompareAndSwap(false, true) {
+			return <-done // the result came as the deadline passed
+		}
+		return fmt.Errorf("%s: no answer from the database within the deadline: %w", what, context.DeadlineExceeded)
+	}
 }
 
 // Begin starts a transaction that the caller commits or rolls back itself
@@ -48,10 +95,12 @@ func (s *Store) Begin(ctx context.Context, opts *sql.TxOptions) (*Tx, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.wrap(sqlTx), nil
+	return s.wrap(ctx, sqlTx), nil
 }
 
-func (s *Store) wrap(sqlTx *sql.Tx) *Tx { return &Tx{Tx: sqlTx, Q: s.Q.WithTx(sqlTx), st: s} }
+func (s *Store) wrap(ctx context.Context, sqlTx *sql.Tx) *Tx {
+	return &Tx{Tx: sqlTx, Q: s.Q.WithTx(sqlTx), st: s, ctx: ctx}
+}
 
 // ErrBusy is returned when a unit of work kept losing lock races (or
 // cluster certification) for the whole retry budget: a 503 with Retry-After.
@@ -77,16 +126,16 @@ func (s *Store) runTx(ctx context.Context, opts *sql.TxOptions, fn func(tx *Tx) 
 	if err != nil {
 		return err
 	}
+	tx := s.wrap(ctx, sqlTx)
 	defer func() {
 		if p := recover(); p != nil {
-			_ = sqlTx.Rollback()
+			_ = tx.Rollback()
 			panic(p)
 		}
 		if err != nil {
-			_ = sqlTx.Rollback()
+			_ = tx.Rollback()
 		}
 	}()
-	tx := s.wrap(sqlTx)
 	if err = fn(tx); err != nil {
 		return err
 	}

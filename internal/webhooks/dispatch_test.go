@@ -3,15 +3,19 @@ package webhooks
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/shelfcommerce/shelf/internal/dbtest"
+	"github.com/shelfcommerce/shelf/internal/events"
 	"github.com/shelfcommerce/shelf/internal/metrics"
 	"github.com/shelfcommerce/shelf/internal/store"
 )
@@ -57,6 +61,10 @@ func TestRetriesUntilTheReceiverAnswers2xx(t *testing.T) {
 		return testutil.ToFloat64(metrics.WebhookDeliveries.WithLabelValues("delivered")) >= delivered+1 &&
 			testutil.ToFloat64(metrics.WebhookDeliveries.WithLabelValues("failed")) >= failed+2
 	})
+	if dl, fl := testutil.ToFloat64(metrics.WebhookDeliveries.WithLabelValues("delivered"))-delivered,
+		testutil.ToFloat64(metrics.WebhookDeliveries.WithLabelValues("failed"))-failed; dl != 1 || fl != 2 {
+		t.Errorf("counted %v delivered and %v failed attempts, want 1 and 2", dl, fl)
+	}
 
 	hits, _ := rcv.snapshot()
 	if len(hits) != 3 {
@@ -123,17 +131,10 @@ func status(t *testing.T, s *Service, id uint64) string {
 }
 
 func TestAnExhaustedScheduleMarksTheWebhookFailingAndLaterEventsStillGo(t *testing.T) {
+	t.Parallel()
 	d := dbtest.New(t)
-	healthy := make(chan bool, 1)
-	healthy <- false
-	rcv := newReceiver(t, func(string, int) int {
-		ok := <-healthy
-		healthy <- ok
-		if ok {
-			return http.StatusOK
-		}
-		return http.StatusInternalServerError
-	})
+	var healthy atomic.Bool
+	rcv := healthyWhen(t, &healthy)
 	cfg := fast(10 * time.Millisecond)
 	s := NewService(d.Store, cfg)
 	wh := register(t, s, rcv.URL)
@@ -151,14 +152,14 @@ func TestAnExhaustedScheduleMarksTheWebhookFailingAndLaterEventsStillGo(t *testi
 		t.Fatalf("a failing webhook got the later event %d times, want 2", ids[strconv.FormatUint(second, 10)])
 	}
 	// Once it answers again, the mark goes with the next delivery.
-	<-healthy
-	healthy <- true
+	healthy.Store(true)
 	addEvents(t, d, "price.changed", 1)
 	rcv.wait(t, 5)
 	eventually(t, "the webhook active again", func() bool { return status(t, s, wh.ID) == "active" })
 }
 
 func TestEventsGoOnlyToWebhooksSubscribedToThem(t *testing.T) {
+	t.Parallel()
 	d := dbtest.New(t)
 	cfg := fast()
 	s := NewService(d.Store, cfg)
@@ -194,6 +195,7 @@ func TestEventsGoOnlyToWebhooksSubscribedToThem(t *testing.T) {
 // Two dispatchers with their own pools, as two shelf serve processes on one
 // database: every attempt is made by exactly one of them.
 func TestTwoDispatchersNeverMakeTheSameAttempt(t *testing.T) {
+	t.Parallel()
 	d := dbtest.New(t)
 	other, err := store.Open(context.Background(), d.DSN, store.DefaultPool)
 	if err != nil {
@@ -238,6 +240,7 @@ func TestTwoDispatchersNeverMakeTheSameAttempt(t *testing.T) {
 // A dispatcher that dies after claiming an attempt: nothing is lost; once
 // its lease runs out another dispatcher makes the next attempt.
 func TestAClaimLostWithItsDispatcherIsRetriedByAnother(t *testing.T) {
+	t.Parallel()
 	d := dbtest.New(t)
 	rcv := newReceiver(t, func(string, int) int { return 200 })
 	cfg := fast(time.Hour)
@@ -275,6 +278,7 @@ func TestAClaimLostWithItsDispatcherIsRetriedByAnother(t *testing.T) {
 // hands back the ones it had claimed but not started: they keep every
 // attempt of their schedule for the next dispatcher.
 func TestStoppingFinishesTheAttemptInFlightAndHandsBackTheRest(t *testing.T) {
+	t.Parallel()
 	d := dbtest.New(t)
 	entered, release := make(chan struct{}), make(chan struct{})
 	var once sync.Once
@@ -308,5 +312,60 @@ func TestStoppingFinishesTheAttemptInFlightAndHandsBackTheRest(t *testing.T) {
 	}
 	if n := count(t, d, "SELECT COUNT(*) FROM webhook_queue"); n != claimRounds {
 		t.Errorf("%d deliveries queued, want %d", n, claimRounds)
+	}
+}
+
+// Retention deletes no event a webhook still has to deliver: not before the
+// fan-out has queued it, and not while its delivery waits for a retry.
+func TestRetentionKeepsEventsAWebhookStillHasToDeliver(t *testing.T) {
+	d := dbtest.New(t)
+	ctx := context.Background()
+	var healthy atomic.Bool
+	rcv := healthyWhen(t, &healthy)
+	cfg := fast(time.Hour) // a failed attempt is retried only in an hour
+	s := NewService(d.Store, cfg)
+	wh := register(t, s, rcv.URL, "price.changed")
+	addEvents(t, d, "stock.changed", 2)
+	price := addEvents(t, d, "price.changed", 1)[0]
+	addEvents(t, d, "stock.changed", 1)
+	if _, err := d.DB.Exec("UPDATE events SET created_at = ?", time.Now().UTC().Add(-8*24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	prune := func() int64 {
+		t.Helper()
+		n, err := events.Prune(ctx, d.Store, 7*24*time.Hour, 0, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := prune(); n != 0 {
+		t.Fatalf("pruned %d events no webhook fan-out had passed", n)
+	}
+
+	run(t, d.Store, cfg)
+	eventually(t, "the first attempt logged", func() bool { return len(deliveries(t, s, wh.ID)) == 1 })
+	// The two events before the queued one go; it and the one after stay.
+	if n := prune(); n != 2 {
+		t.Fatalf("pruned %d events, want the 2 older than the one still to deliver", n)
+	}
+	if n := count(t, d, fmt.Sprintf("SELECT COUNT(*) FROM events WHERE seq >= %d", price)); n != 2 {
+		t.Fatalf("%d events kept from the undelivered one on, want 2", n)
+	}
+
+	// The retry, brought forward, succeeds with the event's own body.
+	healthy.Store(true)
+	if _, err := d.DB.Exec("UPDATE webhook_queue SET next_at = ?", time.Now().UTC()); err != nil {
+		t.Fatal(err)
+	}
+	rcv.wait(t, 2)
+	eventually(t, "the delivery finished", func() bool { return count(t, d, "SELECT COUNT(*) FROM webhook_queue") == 0 })
+	hits, _ := rcv.snapshot()
+	if last := hits[len(hits)-1]; last.header.Get("webhook-id") != strconv.FormatUint(price, 10) ||
+		!strings.Contains(string(last.body), `"type":"price.changed"`) {
+		t.Fatalf("the retry sent %s %s", last.header.Get("webhook-id"), last.body)
+	}
+	if n := prune(); n != 2 {
+		t.Fatalf("pruned %d events once delivered, want 2", n)
 	}
 }

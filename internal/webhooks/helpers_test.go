@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -92,6 +93,17 @@ func newReceiver(t *testing.T, answer func(id string, n int) int) *receiver {
 	}))
 	t.Cleanup(r.Close)
 	return r
+}
+
+// healthyWhen is a receiver that answers 500 while healthy is false, 200
+// once it is true.
+func healthyWhen(t *testing.T, healthy *atomic.Bool) *receiver {
+	return newReceiver(t, func(string, int) int {
+		if healthy.Load() {
+			return http.StatusOK
+		}
+		return http.StatusInternalServerError
+	})
 }
 
 // wait blocks until the receiver has got n requests in all.

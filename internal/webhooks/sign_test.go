@@ -14,6 +14,7 @@ import (
 // The specification's published example: this secret, id, timestamp and
 // payload sign to this value.
 func TestSignatureMatchesTheSpecificationsExample(t *testing.T) {
+	t.Parallel()
 	got, err := signature("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, []byte(`{"test": 2432232314}`))
 	if err != nil {
 		t.Fatal(err)
@@ -24,6 +25,7 @@ func TestSignatureMatchesTheSpecificationsExample(t *testing.T) {
 }
 
 func TestNewSecretsVerifyWithTheReferenceLibrary(t *testing.T) {
+	t.Parallel()
 	seen := map[string]bool{}
 	for range 20 {
 		secret := newSecret()

@@ -14,6 +14,7 @@ import (
 )
 
 func TestCheckPublic(t *testing.T) {
+	t.Parallel()
 	for addr, public := range map[string]bool{
 		"93.184.216.34": true, "8.8.8.8": true, "2606:4700:4700::1111": true, "1.1.1.1": true,
 		"127.0.0.1": false, "127.8.9.10": false, "::1": false, "0.0.0.0": false, "::": false,
@@ -35,6 +36,7 @@ func TestCheckPublic(t *testing.T) {
 }
 
 func TestRegistrationRefusesNonPublicTargets(t *testing.T) {
+	t.Parallel()
 	d := dbtest.New(t)
 	s := NewService(d.Store, Config{Resolver: fakeDNS{
 		"localhost": "127.0.0.1", "hooks.internal.example": "10.0.0.7", "hooks.example.com": "93.184.216.34",
@@ -74,6 +76,7 @@ func TestRegistrationRefusesNonPublicTargets(t *testing.T) {
 }
 
 func TestRegistrationValidatesEvents(t *testing.T) {
+	t.Parallel()
 	d := dbtest.New(t)
 	s := NewService(d.Store, fast())
 	ctx := context.Background()
@@ -98,6 +101,7 @@ func TestRegistrationValidatesEvents(t *testing.T) {
 // name that answered a public address at registration and a loopback one
 // when dialled (DNS rebinding) is refused, and nothing reaches the target.
 func TestTheDialerRefusesNonPublicAddressesAfterDNS(t *testing.T) {
+	t.Parallel()
 	d := dbtest.New(t)
 	rcv := newReceiver(t, func(string, int) int { return 200 })
 	port := rcv.Listener.Addr().(interface{ String() string }).String()
@@ -132,17 +136,12 @@ func TestTheDialerRefusesNonPublicAddressesAfterDNS(t *testing.T) {
 }
 
 func TestRedirectsAreNotFollowed(t *testing.T) {
+	t.Parallel()
 	d := dbtest.New(t)
 	target := newReceiver(t, func(string, int) int { return 200 })
 	redirector := newReceiver(t, func(string, int) int { return http.StatusTemporaryRedirect })
 	redirector.Config.Handler = http.RedirectHandler(target.URL, http.StatusTemporaryRedirect)
-	cfg := fast()
-	s := NewService(d.Store, cfg)
-	wh := register(t, s, redirector.URL)
-	addEvents(t, d, "stock.changed", 1)
-	run(t, d.Store, cfg)
-	eventually(t, "the attempt logged", func() bool { return len(deliveries(t, s, wh.ID)) == 1 })
-	got := deliveries(t, s, wh.ID)[0]
+	s, wh, got := oneAttempt(t, d, redirector.URL)
 	if got.ResponseStatus == nil || *got.ResponseStatus != 307 || !strings.Contains(*got.Error, "not followed") {
 		t.Errorf("logged %+v, want the 307 as a failed attempt", got)
 	}
@@ -152,4 +151,53 @@ func TestRedirectsAreNotFollowed(t *testing.T) {
 	if status(t, s, wh.ID) != "failing" {
 		t.Errorf("one attempt and no retries left, but the webhook is not failing")
 	}
+}
+
+// A receiver that answers with an endless body does not hold the
+// dispatcher: it reads the first few KB, logs the start of them, and hangs
+// up, so the receiver cannot write the rest.
+func TestOnlyTheStartOfAnAnswerIsRead(t *testing.T) {
+	d := dbtest.New(t)
+	const total = 64 << 20
+	wrote := make(chan int, 1)
+	rcv := newReceiver(t, func(string, int) int { return 0 })
+	rcv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusInternalServerError)
+		chunk := []byte(strings.Repeat("x", 32<<10))
+		n := 0
+		for n < total {
+			m, err := w.Write(chunk)
+			n += m
+			if err != nil {
+				break
+			}
+		}
+		wrote <- n
+	})
+	_, _, got := oneAttempt(t, d, rcv.URL)
+	if got.ResponseStatus == nil || *got.ResponseStatus != 500 || got.Error == nil ||
+		!strings.Contains(*got.Error, "xxxx") || len(*got.Error) > 1024 {
+		t.Errorf("logged %+v, want the 500 and the start of its body", got)
+	}
+	select {
+	case n := <-wrote:
+		if n >= total {
+			t.Errorf("the receiver wrote its whole %d-byte answer: the dispatcher read it all", n)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("the receiver is still writing its answer")
+	}
+}
+
+// oneAttempt registers a webhook at url with no retries, queues one event
+// and returns the logged attempt once it is made.
+func oneAttempt(t *testing.T, d *dbtest.DB, url string) (*Service, *Webhook, *Delivery) {
+	t.Helper()
+	cfg := fast()
+	s := NewService(d.Store, cfg)
+	wh := register(t, s, url)
+	addEvents(t, d, "stock.changed", 1)
+	run(t, d.Store, cfg)
+	eventually(t, "the attempt logged", func() bool { return len(deliveries(t, s, wh.ID)) == 1 })
+	return s, wh, deliveries(t, s, wh.ID)[0]
 }

@@ -23,6 +23,11 @@
 //     next delay. A failing webhook keeps receiving later events; its next
 //     success clears the mark.
 //
+// The queue holds the event's seq, not its body: the feed's retention
+// (events.Prune) keeps every event from the oldest one still queued, or not
+// yet fanned out, onwards, so a delivery that waits days for its retries
+// still finds its event.
+//
 // Unless private targets are allowed, registration takes only https URLs
 // whose host resolves to public addresses, and the dialer checks again the
 // address it actually connects to, after DNS, so a name re-pointed at a

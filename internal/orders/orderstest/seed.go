@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/shelfcommerce/shelf/internal/catalog"
+	"github.com/shelfcommerce/shelf/internal/money"
 	"github.com/shelfcommerce/shelf/internal/store"
 )
 
@@ -21,7 +22,7 @@ type Product struct {
 	Variants []Variant
 }
 
-// Variant is a variant to seed. Currency defaults to USD; Inactive variants
+// Variant is a variant to seed. Currency defaults to money.DefaultCurrency; Inactive variants
 // cannot be sold.
 type Variant struct {
 	SKU      string
@@ -69,7 +70,7 @@ func Seed(ctx context.Context, st *store.Store, products ...Product) (*Seeded, e
 			vid++
 			cur := v.Currency
 			if cur == "" {
-				cur = "USD"
+				cur = money.DefaultCurrency
 			}
 			vArgs = append(vArgs, vid, pid, v.SKU, i, v.Option1, v.Price, cur, !v.Inactive, now, now)
 			iArgs = append(iArgs, vid, pid, v.OnHand, now)

@@ -26,7 +26,8 @@ type CategoryTree struct {
 
 // Categories returns the whole tree, each level in position order.
 func (s *Storefront) Categories(ctx context.Context) (*CategoryTree, error) {
-	cs, err := s.st.Q.ListCategories(ctx) // ordered by depth, parent, position, id
+	// Product counts change with the catalog: read like a listing.
+	cs, err := s.reader(s.recent.listing(s.now())).Q.ListCategories(ctx) // ordered by depth, parent, position, id
 	if err != nil {
 		return nil, fmt.Errorf("list categories: %w", err)
 	}
@@ -72,7 +73,8 @@ func (s *Storefront) Category(ctx context.Context, slug string) (*CategoryView, 
 	if !ValidSlug(slug) {
 		return nil, notFound
 	}
-	c, err := s.st.Q.GetCategoryBySlug(ctx, slug)
+	st := s.reader(s.recent.listing(s.now()))
+	c, err := st.Q.GetCategoryBySlug(ctx, slug)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound
 	} else if err != nil {
@@ -80,14 +82,14 @@ func (s *Storefront) Category(ctx context.Context, slug string) (*CategoryView, 
 	}
 	v := &CategoryView{ID: c.ID, Slug: c.Slug, Name: c.Name, ProductCount: c.ProductCount,
 		Ancestors: []CategoryRef{}, Children: []CategoryRef{}}
-	anc, err := s.st.Q.CategoryAncestors(ctx, c.ID)
+	anc, err := st.Q.CategoryAncestors(ctx, c.ID)
 	if err != nil {
 		return nil, fmt.Errorf("category ancestors: %w", err)
 	}
 	for _, a := range anc {
 		v.Ancestors = append(v.Ancestors, CategoryRef{ID: a.ID, Slug: a.Slug, Name: a.Name, ProductCount: a.ProductCount})
 	}
-	kids, err := s.st.Q.CategoryChildren(ctx, nullID(c.ID))
+	kids, err := st.Q.CategoryChildren(ctx, nullID(c.ID))
 	if err != nil {
 		return nil, fmt.Errorf("category children: %w", err)
 	}
