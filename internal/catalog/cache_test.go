@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"context"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -112,5 +113,27 @@ func TestTTLCacheEvictsOneWhenFull(t *testing.T) {
 		if _, ok := c.get(i, time.Now()); !ok {
 			t.Fatalf("entry %d was dropped: a full cache must drop one entry, not all", i)
 		}
+	}
+}
+
+// BenchmarkDetailCacheMiss is what the page cache adds to a product page
+// that is not in it (every page, when shoppers spread over a large
+// catalog), against the same load with the cache off.
+func BenchmarkDetailCacheMiss(b *testing.B) {
+	load := func(context.Context) (*RenderedProduct, error) {
+		return &RenderedProduct{Body: make([]byte, 3000), Gzip: make([]byte, 1200)}, nil
+	}
+	for _, ttl := range []time.Duration{time.Second, 0} {
+		b.Run("ttl="+ttl.String(), func(b *testing.B) {
+			c := newLoadingCache[uint64, *RenderedProduct]("bench", ttl, 50000)
+			b.SetParallelism(16)
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				r := rand.New(rand.NewPCG(rand.Uint64(), 1))
+				for pb.Next() {
+					_, _ = c.getOrLoad(context.Background(), r.Uint64N(1_000_000), time.Now(), load)
+				}
+			})
+		})
 	}
 }
