@@ -6,11 +6,10 @@
 //
 //   - Reading (the storefront): storefront.go (Storefront, its caches),
 //     recent.go (what just changed is read from the primary, not a lagging
-//     read node),
-//     listing.go (query parsing, filters, sorts, signed keyset cursors),
-//     listing_sql.go (every run-time statement of listings and facets, one
-//     builder), facets.go, detail.go (product pages and their ETags),
-//     category_tree.go (the tree and breadcrumbs), cache.go.
+//     read node), listing.go (query parsing, filters, sorts, signed keyset
+//     cursors), listing_sql.go (every run-time statement of listings and
+//     facets, one builder), facets.go, detail.go (product pages and their
+//     ETags), category_tree.go (the tree and breadcrumbs), cache.go.
 //   - Writing: writer.go (the one product writer: whole products in batches,
 //     used by the admin API and by imports, with a savepoint per product
 //     when a batch fails), product_check.go (column limits and the content
@@ -19,8 +18,10 @@
 //     by SKU, else options, else position, and their stock),
 //     listing_fast_path.go (listing rows of new products without reading
 //     back), import.go (an import file streamed through the writer),
-//     product_admin.go (create, replace, archive), product_patch.go (PATCH
-//     merged in its transaction, and the parse of an API product),
+//     export.go (the whole catalog as an import file, from one snapshot),
+//     scopes.go (stock in a write needs inventory:write), product_admin.go
+//     (create, replace, archive), product_patch.go (PATCH merged in its
+//     transaction, and the parse of an API product),
 //     category.go (a category created, alone or by path, and its slug),
 //     category_edit.go (renamed, deleted, moved with its subtree: the closure
 //     table), stock.go (set and adjust stock), ledger.go (RecordStock, the

@@ -3,7 +3,8 @@
 // bounded memory. It checks only what the file alone can tell (required fields, money syntax,
 // quantities, status, handle syntax) and reports each problem with its line and field, so one
 // bad row never hides the thousands of good ones; database rules (e.g. a SKU owned by another
-// product) belong to the writer.
+// product) belong to the catalog's writer. NewWriter writes the same formats back (exports), so
+// that reading its output gives the Products it was given.
 //
 // # Formats
 //
