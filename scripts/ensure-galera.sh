@@ -114,6 +114,7 @@ write_config() {
   cat >"$d/my.cnf" <<EOF
 [mariadbd]
 datadir=$d/data
+tmpdir=$d/tmp
 socket=$d/mariadbd.sock
 pid-file=$d/mariadbd.pid
 log-error=$d/error.log
@@ -143,9 +144,11 @@ EOF
 
 init_node() {
   local n=$1 d="$dir/node$1"
-  mkdir -p "$d"
+  # Its own tmpdir: a server deletes every #sql* file in its tmpdir when it
+  # starts, so sharing /tmp would delete other servers' temporary tables.
+  mkdir -p "$d/tmp"
   write_config "$n"
-  [ "$user" = "$(id -un)" ] || chown "$user" "$d" "$d/my.cnf"
+  [ "$user" = "$(id -un)" ] || chown "$user" "$d" "$d/tmp" "$d/my.cnf"
   if [ ! -d "$d/data/mysql" ]; then
     log "initialising node $n's data directory"
     rm -rf "$d/data"

@@ -77,7 +77,7 @@ func currentUser() string {
 // start runs mariadbd on the data directory and waits until it answers.
 func (m *mariadb) start() {
 	m.t.Helper()
-	m.cmd = exec.Command(m.bin, "--no-defaults", "--datadir="+filepath.Join(m.dir, "data"),
+	m.cmd = exec.Command(m.bin, "--no-defaults", "--datadir="+filepath.Join(m.dir, "data"), "--tmpdir="+m.dir,
 		"--socket="+filepath.Join(m.dir, "mariadbd.sock"), "--pid-file="+filepath.Join(m.dir, "mariadbd.pid"),
 		"--port="+strconv.Itoa(m.port), "--bind-address=127.0.0.1", "--skip-name-resolve", "--user="+currentUser(),
 		"--log-error="+filepath.Join(m.dir, "error.log"), "--character-set-server=utf8mb4",

@@ -82,7 +82,10 @@ func currentUser() string {
 // Kill) and waits until it accepts connections.
 func (s *Server) Start() {
 	s.t.Helper()
-	s.cmd = exec.Command("mariadbd", "--no-defaults", "--datadir="+filepath.Join(s.dir, "data"),
+	// Its own --tmpdir: a server deletes every #sql* file in its tmpdir
+	// when it starts, which in a shared /tmp would be other servers'
+	// temporary tables in use (the shared test server's among them).
+	s.cmd = exec.Command("mariadbd", "--no-defaults", "--datadir="+filepath.Join(s.dir, "data"), "--tmpdir="+s.dir,
 		"--user="+currentUser(), fmt.Sprintf("--port=%d", s.port), "--bind-address=127.0.0.1",
 		"--socket="+filepath.Join(s.dir, "sock"), "--pid-file="+filepath.Join(s.dir, "pid"),
 		"--skip-name-resolve", "--skip-log-bin", "--innodb-buffer-pool-size=32M",
