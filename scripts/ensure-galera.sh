@@ -144,8 +144,9 @@ EOF
 
 init_node() {
   local n=$1 d="$dir/node$1"
-  # Its own tmpdir: a server deletes every #sql* file in its tmpdir when it
-  # starts, so sharing /tmp would delete other servers' temporary tables.
+  # Its own tmpdir: a server (the bootstrap one of mariadb-install-db too)
+  # deletes every #sql* file in its tmpdir when it starts, so sharing /tmp
+  # would delete other servers' temporary tables.
   mkdir -p "$d/tmp"
   write_config "$n"
   [ "$user" = "$(id -un)" ] || chown "$user" "$d" "$d/tmp" "$d/my.cnf"
@@ -153,7 +154,7 @@ init_node() {
     log "initialising node $n's data directory"
     rm -rf "$d/data"
     [ "$user" = "$(id -un)" ] || chown -R "$user" "$d"
-    "$installdb" --no-defaults --datadir="$d/data" --user="$user" --auth-root-authentication-method=normal \
+    "$installdb" --no-defaults --datadir="$d/data" --tmpdir="$d/tmp" --user="$user" --auth-root-authentication-method=normal \
       --skip-test-db >"$d/install.log" 2>&1 || { cat "$d/install.log" >&2; exit 1; }
   fi
 }

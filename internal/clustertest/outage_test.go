@@ -48,7 +48,7 @@ func startMariaDB(t testing.TB) *mariadb {
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
 	m := &mariadb{t: t, bin: bin, dir: t.TempDir(), port: port, Server: fmt.Sprintf("root@tcp(127.0.0.1:%d)/", port)}
-	out, err := exec.Command(installDB, "--no-defaults", "--datadir="+filepath.Join(m.dir, "data"), "--user="+currentUser(),
+	out, err := exec.Command(installDB, "--no-defaults", "--datadir="+filepath.Join(m.dir, "data"), "--tmpdir="+m.dir, "--user="+currentUser(),
 		"--auth-root-authentication-method=normal", "--skip-test-db").CombinedOutput()
 	if err != nil {
 		t.Fatalf("mariadb-install-db: %v\n%s", err, out)
