@@ -12,6 +12,7 @@ import (
 
 	"github.com/shelfcommerce/shelf/internal/auth"
 	"github.com/shelfcommerce/shelf/internal/catalog"
+	"github.com/shelfcommerce/shelf/internal/importer"
 	"github.com/shelfcommerce/shelf/internal/money"
 	"github.com/shelfcommerce/shelf/internal/problem"
 )
@@ -87,14 +88,16 @@ func (a *API) importProducts(c echo.Context) error {
 	ctx, cancel := context.WithTimeout(req.Context(), timeout)
 	defer cancel()
 
-	rep, err := catalog.Import(ctx, a.cfg.Store, req.Body, catalog.ImportOptions{
-		Format:   format,
-		Currency: a.currency(),
-		Actor:    "api key " + APIKey(req.Context()).Name,
-		DryRun:   dryRun,
-		Atomic:   req.ContentLength < 0,
-		NoStock:  !APIKey(req.Context()).Has(auth.ScopeInventoryWrite),
-		Stop:     a.cfg.Shutdown,
+	rd, err := importer.NewReader(format, req.Body, importer.Options{Currency: a.currency()})
+	if err != nil {
+		return err
+	}
+	rep, err := catalog.Import(ctx, a.cfg.Store, rd, catalog.ImportOptions{
+		Actor:   "api key " + APIKey(req.Context()).Name,
+		DryRun:  dryRun,
+		Atomic:  req.ContentLength < 0,
+		NoStock: !APIKey(req.Context()).Has(auth.ScopeInventoryWrite),
+		Stop:    a.cfg.Shutdown,
 	})
 	switch {
 	case errors.Is(err, catalog.ErrStopped):

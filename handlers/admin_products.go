@@ -112,7 +112,7 @@ func unknownMsg(k string) string {
 // product with the slug for its handle (readProductBody refuses "handle"),
 // and variants as variantRequest.
 type productRequest struct {
-	importer.ProductJSON
+	catalog.ProductJSON
 	Slug     string           `json:"slug"`
 	Variants []variantRequest `json:"variants"`
 }
@@ -121,7 +121,7 @@ type productRequest struct {
 // "19.99", "currency": "USD"} as the API shows it, or a decimal string;
 // stock is "on_hand" (as the product is shown) or "stock" (as in imports).
 type variantRequest struct {
-	importer.VariantJSON
+	catalog.VariantJSON
 	OnHand json.RawMessage `json:"on_hand"`
 }
 
@@ -140,8 +140,8 @@ func decodeProduct(body []byte) (*productRequest, error) {
 }
 
 // variants are the request's variants as the import reads them.
-func (r *productRequest) variants() []importer.VariantJSON {
-	out := make([]importer.VariantJSON, len(r.Variants))
+func (r *productRequest) variants() []catalog.VariantJSON {
+	out := make([]catalog.VariantJSON, len(r.Variants))
 	for i, v := range r.Variants {
 		jv := v.VariantJSON
 		if v.OnHand != nil {
@@ -172,10 +172,16 @@ func amountOf(raw json.RawMessage, cur *string) json.RawMessage {
 
 // product is the request as the product to write under slug, checked with
 // the NDJSON import's rules.
-func (a *API) product(r *productRequest, slug string) (*importer.Product, error) {
+func (a *API) product(r *productRequest, slug string) (*catalog.ProductInput, error) {
 	jp := r.ProductJSON
 	jp.Handle, jp.Variants = slug, r.variants()
-	return catalog.ParseProduct(&jp, a.currency())
+	return a.parse(&jp)
+}
+
+// parse checks a product of the admin API with the NDJSON import's rules
+// and returns it to write, or the 422 that names its fields.
+func (a *API) parse(jp *catalog.ProductJSON) (*catalog.ProductInput, error) {
+	return catalog.ParsedProduct(importer.ParseProductJSON(jp, importer.Options{Currency: a.currency()}))
 }
 
 // patch is the request as a patch: the members that were sent.
@@ -351,7 +357,7 @@ func (a *API) patchProduct(c echo.Context) error {
 			break
 		}
 	}
-	opts := catalog.PatchOptions{Currency: a.currency(), Actor: a.actor(ctx)}
+	opts := catalog.PatchOptions{Parse: a.parse, Actor: a.actor(ctx)}
 	if im := c.Request().Header.Get("If-Match"); im != "" && strings.TrimSpace(im) != "*" {
 		opts.IfMatch = []string{}
 		for t := range strings.SplitSeq(im, ",") {

@@ -8,6 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/shelfcommerce/shelf/internal/catalog"
+	"github.com/shelfcommerce/shelf/internal/importer"
 	"github.com/shelfcommerce/shelf/internal/problem"
 )
 
@@ -58,10 +59,13 @@ func (a *API) exportProducts(c echo.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request().Context(), timeout)
 	defer cancel()
 	c.Response().WriteHeader(http.StatusOK)
-	stats, err := catalog.Export(ctx, a.cfg.Store, c.Response(), catalog.ExportOptions{
-		Format:   format,
-		Progress: func(int, int) { _ = rc.Flush() },
-	})
+	var stats catalog.ExportStats
+	fw, err := importer.NewWriter(format, c.Response())
+	if err == nil {
+		stats, err = catalog.Export(ctx, a.cfg.Store, fw, catalog.ExportOptions{
+			Progress: func(int, int) { _ = rc.Flush() },
+		})
+	}
 	if err != nil {
 		a.log.ErrorContext(ctx, "export failed midway", "format", format, "products", stats.Products, "err", err.Error())
 		panic(http.ErrAbortHandler)

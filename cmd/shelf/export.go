@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/shelfcommerce/shelf/internal/catalog"
+	"github.com/shelfcommerce/shelf/internal/importer"
 	"github.com/shelfcommerce/shelf/internal/store"
 )
 
@@ -77,14 +78,18 @@ func exportCmd(ctx context.Context, e env, args []string) error {
 		defer tmp.Close()
 		out = tmp
 	}
-	opts := catalog.ExportOptions{Format: *format}
+	fw, err := importer.NewWriter(*format, out)
+	if err != nil {
+		return &exitError{code: 3, msg: err.Error()}
+	}
+	var opts catalog.ExportOptions
 	stop := func(bool) {}
 	if tmp != nil {
 		prog := newProgress(e.stderr, "export", "products", 0, nil)
 		opts.Progress = func(done, total int) { prog.rows.Store(int64(done)); prog.total.Store(int64(total)) }
 		stop = prog.start()
 	}
-	_, err = catalog.Export(ctx, st, out, opts)
+	_, err = catalog.Export(ctx, st, fw, opts)
 	stop(err == nil)
 	if err != nil {
 		if errors.Is(err, context.Canceled) {

@@ -22,6 +22,7 @@ import (
 	"github.com/shelfcommerce/shelf/internal/catalog"
 	"github.com/shelfcommerce/shelf/internal/dbtest"
 	"github.com/shelfcommerce/shelf/internal/events"
+	"github.com/shelfcommerce/shelf/internal/importer"
 	"github.com/shelfcommerce/shelf/internal/orders"
 	"github.com/shelfcommerce/shelf/internal/orders/orderstest"
 )
@@ -241,7 +242,11 @@ func (f *feedBench) visible(n int) {
 // the rows/s.
 func (f *feedBench) importRun(tag string, products int) float64 {
 	start := time.Now()
-	rep, err := catalog.Import(f.ctx, f.d.Store, strings.NewReader(feedCSV(tag, products)), catalog.ImportOptions{Format: "csv", Currency: "USD", Actor: "bench"})
+	rd, err := importer.NewReader("csv", strings.NewReader(feedCSV(tag, products)), importer.Options{Currency: "USD"})
+	if err != nil {
+		f.b.Fatal(err)
+	}
+	rep, err := catalog.Import(f.ctx, f.d.Store, rd, catalog.ImportOptions{Actor: "bench"})
 	if err != nil || rep.Created != products {
 		f.b.Fatalf("import %s: %v %+v", tag, err, rep)
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/shelfcommerce/shelf/internal/catalog"
+	"github.com/shelfcommerce/shelf/internal/importer"
 	"github.com/shelfcommerce/shelf/internal/store"
 )
 
@@ -83,10 +84,14 @@ func importCmd(ctx context.Context, e env, args []string) error {
 	defer st.Close()
 
 	cr := &countingReader{r: in}
+	rd, err := importer.NewReader(*format, cr, importer.Options{Currency: cfg.Currency})
+	if err != nil {
+		return &exitError{code: 3, msg: err.Error()}
+	}
 	prog := newProgress(e.stderr, "import", "rows", size, cr)
 	stop := prog.start()
-	rep, err := catalog.Import(ctx, st, cr, catalog.ImportOptions{
-		Format: *format, Currency: cfg.Currency, Actor: "cli " + currentUser(e), DryRun: *dryRun,
+	rep, err := catalog.Import(ctx, st, rd, catalog.ImportOptions{
+		Actor: "cli " + currentUser(e), DryRun: *dryRun,
 		Progress: func(n int) { prog.rows.Store(int64(n)) },
 		Parsed:   prog.parsed,
 	})

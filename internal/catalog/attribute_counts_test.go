@@ -27,13 +27,13 @@ func TestAttributeFacetsStayExactThroughWrites(t *testing.T) {
 	if _, err := seed.Load(ctx, d.Store, seed.Options{Products: 300, Seed: 7, Chunk: 100}); err != nil {
 		t.Fatal(err)
 	}
-	opts := catalog.ImportOptions{Format: "csv", Currency: "USD", Actor: "test"}
-	if _, err := catalog.Import(ctx, d.Store, strings.NewReader(sampleCSV(12)), opts); err != nil {
+	opts := catalog.ImportOptions{Actor: "test"}
+	if _, err := importFile(ctx, d.Store, "csv", strings.NewReader(sampleCSV(12)), opts); err != nil {
 		t.Fatal(err)
 	}
 	// The same handles again, now without sizes M and L, in other aisles.
 	changed := strings.NewReplacer("Aisle 1", "Aisle 4", ",M,", ",XM,").Replace(sampleCSV(12))
-	if _, err := catalog.Import(ctx, d.Store, strings.NewReader(changed), opts); err != nil {
+	if _, err := importFile(ctx, d.Store, "csv", strings.NewReader(changed), opts); err != nil {
 		t.Fatal(err)
 	}
 
@@ -50,7 +50,7 @@ func TestAttributeFacetsStayExactThroughWrites(t *testing.T) {
 		AND (SELECT COUNT(*) FROM variants w WHERE w.product_id = v.product_id) = 1 ORDER BY v.id LIMIT 1`, &sku, patched, archived)
 
 	attrs := map[string]json.RawMessage{"color": json.RawMessage(`["Teal","navy"]`), "fabric": json.RawMessage(`"silk"`)}
-	if _, err := catalog.PatchProduct(ctx, d.Store, patched, catalog.ProductPatch{Attributes: &attrs}, catalog.PatchOptions{Currency: "USD", Actor: "test"}); err != nil {
+	if _, err := catalog.PatchProduct(ctx, d.Store, patched, catalog.ProductPatch{Attributes: &attrs}, catalog.PatchOptions{Parse: parseUSD, Actor: "test"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := catalog.ArchiveProduct(ctx, d.Store, archived); err != nil {

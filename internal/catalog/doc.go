@@ -10,18 +10,24 @@
 //     cursors), listing_sql.go (every run-time statement of listings and
 //     facets, one builder), facets.go, detail.go (product pages and their
 //     ETags), category_tree.go (the tree and breadcrumbs), cache.go.
-//   - Writing: writer.go (the one product writer: whole products in batches,
+//   - Writing: product_input.go (ProductInput, the write input that the
+//     admin API and internal/importer's readers produce, its errors, its
+//     JSON shape, and the ProductReader and ProductWriter interfaces that
+//     Import and Export take, so catalog never imports the importer),
+//     writer.go (the one product writer: whole products in batches,
 //     used by the admin API and by imports, with a savepoint per product
 //     when a batch fails), product_check.go (column limits and the content
 //     hash: unchanged content is not written), product_rows.go (product,
 //     category, attribute and image rows), variant_match.go (variants matched
 //     by SKU, else options, else position, and their stock),
 //     listing_fast_path.go (listing rows of new products without reading
-//     back), import.go (an import file streamed through the writer),
-//     export.go (the whole catalog as an import file, from one snapshot),
+//     back), import.go (a ProductReader's products streamed through the
+//     writer), export.go (the whole catalog to a ProductWriter, from one
+//     snapshot),
 //     scopes.go (stock in a write needs inventory:write), product_admin.go
 //     (create, replace, archive), product_patch.go (PATCH merged in its
-//     transaction, and the parse of an API product),
+//     transaction, and the 422 of an API product the importer's parse
+//     refused),
 //     category.go (a category created, alone or by path, and its slug),
 //     category_edit.go (renamed, deleted, moved with its subtree: the closure
 //     table), stock.go (set and adjust stock), ledger.go (RecordStock, the

@@ -5,18 +5,15 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 
 	"github.com/shelfcommerce/shelf/db"
-	"github.com/shelfcommerce/shelf/internal/importer"
 	"github.com/shelfcommerce/shelf/internal/store"
 )
 
 // ExportOptions configure Export.
 type ExportOptions struct {
-	Format string // shopify | csv | ndjson
 	// PageSize is how many products are read per round of queries (default 500).
 	PageSize int
 	// Progress, if set, is called after each page with the products written
@@ -30,12 +27,13 @@ type ExportStats struct {
 	Total    int // products in the catalog when the export began
 }
 
-// Export writes the whole catalog to w in an import format: every product
-// (drafts and archived included, with their status) in id order, its active
-// variants with their stock, its category path, attributes and images.
-// Reading the output back with the importer gives the products the writer
-// stored, so importing an export into its source reports every product
-// unchanged, and into an empty Shelf gives the same catalog.
+// Export writes the whole catalog to fw (internal/importer's NewWriter gives
+// one for each import format) and flushes it: every product (drafts and
+// archived included, with their status) in id order, its active variants
+// with their stock, its category path, attributes and images. Reading the
+// output back with the importer gives the products the writer stored, so
+// importing an export into its source reports every product unchanged, and
+// into an empty Shelf gives the same catalog.
 //
 // It reads a page of products at a time inside one read-only REPEATABLE READ
 // transaction: memory stays at one page whatever the catalog's size, and the
@@ -46,12 +44,8 @@ type ExportStats struct {
 // The Shopify format has no currency column and no attributes beyond the
 // options: prices are written in each variant's currency, and explicit
 // attributes are left out. "csv" and "ndjson" carry everything.
-func Export(ctx context.Context, st *store.Store, w io.Writer, opts ExportOptions) (ExportStats, error) {
+func Export(ctx context.Context, st *store.Store, fw ProductWriter, opts ExportOptions) (ExportStats, error) {
 	var stats ExportStats
-	fw, err := importer.NewWriter(opts.Format, w)
-	if err != nil {
-		return stats, err
-	}
 	if opts.PageSize <= 0 {
 		opts.PageSize = 500
 	}
@@ -91,17 +85,17 @@ func Export(ctx context.Context, st *store.Store, w io.Writer, opts ExportOption
 
 // exportPage reads the products after id after, at most n, as import
 // products, and the id of the last one.
-func exportPage(ctx context.Context, q *db.Queries, after uint64, n int) ([]*importer.Product, uint64, error) {
+func exportPage(ctx context.Context, q *db.Queries, after uint64, n int) ([]*ProductInput, uint64, error) {
 	rows, err := q.ExportProducts(ctx, db.ExportProductsParams{ID: after, Limit: int32(n)})
 	if err != nil || len(rows) == 0 {
 		return nil, after, err
 	}
 	ids := make([]uint64, len(rows))
 	hashes := make([][]byte, len(rows))
-	byID := make(map[uint64]*importer.Product, len(rows))
-	out := make([]*importer.Product, len(rows))
+	byID := make(map[uint64]*ProductInput, len(rows))
+	out := make([]*ProductInput, len(rows))
 	for i, r := range rows {
-		p := &importer.Product{Handle: r.Slug, Title: r.Title, DescriptionHTML: r.Description,
+		p := &ProductInput{Handle: r.Slug, Title: r.Title, DescriptionHTML: r.Description,
 			Brand: r.Brand, ProductType: r.ProductType, Status: string(r.Status)}
 		for t := range strings.SplitSeq(r.Tags, ",") {
 			if t = strings.TrimSpace(t); t != "" {
@@ -121,7 +115,7 @@ func exportPage(ctx context.Context, q *db.Queries, after uint64, n int) ([]*imp
 	}
 	for _, v := range variants {
 		p := byID[v.ProductID]
-		ev := importer.Variant{SKU: v.Sku.String, Price: v.Price, Currency: v.Currency}
+		ev := VariantInput{SKU: v.Sku.String, Price: v.Price, Currency: v.Currency}
 		ev.Options = []string{v.Option1, v.Option2, v.Option3}[:len(p.OptionNames)]
 		if v.CompareAtPrice.Valid {
 			c := v.CompareAtPrice.Int64
@@ -139,7 +133,7 @@ func exportPage(ctx context.Context, q *db.Queries, after uint64, n int) ([]*imp
 	}
 	for _, im := range images {
 		p := byID[im.ProductID]
-		p.Images = append(p.Images, importer.Image{Src: im.Src, Alt: im.Alt, Position: int(im.Position)})
+		p.Images = append(p.Images, ImageInput{Src: im.Src, Alt: im.Alt, Position: int(im.Position)})
 	}
 	attrs, err := q.ExportAttributes(ctx, ids)
 	if err != nil {
@@ -180,7 +174,7 @@ func exportPage(ctx context.Context, q *db.Queries, after uint64, n int) ([]*imp
 // stock when that is what reproduces the hash, so that importing the export
 // back reports the product unchanged (and never sets a stock the file did
 // not set).
-func importedForm(p *importer.Product, stored []byte) (*importer.Product, bool) {
+func importedForm(p *ProductInput, stored []byte) (*ProductInput, bool) {
 	if len(stored) == 0 {
 		return p, false
 	}
@@ -205,7 +199,7 @@ func importedForm(p *importer.Product, stored []byte) (*importer.Product, bool) 
 // the product writer (archiving), if it was as its last write stored it;
 // nil if it was not (a re-import rewrites it anyway). Store it with
 // storeHash, so that importing the product's export reports it unchanged.
-func hashAfter(ctx context.Context, q *db.Queries, id uint64, change func(*importer.Product)) ([]byte, error) {
+func hashAfter(ctx context.Context, q *db.Queries, id uint64, change func(*ProductInput)) ([]byte, error) {
 	rows, err := q.ExportProducts(ctx, db.ExportProductsParams{ID: id - 1, Limit: 1})
 	if err != nil || len(rows) == 0 || rows[0].ID != id || !rows[0].ContentHash.Valid {
 		return nil, err

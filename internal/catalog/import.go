@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 
-	"github.com/shelfcommerce/shelf/internal/importer"
 	"github.com/shelfcommerce/shelf/internal/metrics"
 	"github.com/shelfcommerce/shelf/internal/problem"
 	"github.com/shelfcommerce/shelf/internal/store"
@@ -40,7 +39,7 @@ type ImportReport struct {
 	ErrorsTruncated bool          `json:"errors_truncated,omitempty"`
 }
 
-func (r *ImportReport) addError(e importer.RowError) {
+func (r *ImportReport) addError(e RowError) {
 	if len(r.Errors) >= MaxReportErrors {
 		r.ErrorsTruncated = true
 		return
@@ -67,9 +66,7 @@ func itoa(n int) string {
 
 // ImportOptions configure Import.
 type ImportOptions struct {
-	Format   string // shopify | csv | ndjson
-	Currency string // for prices that name none
-	Actor    string // who imports, for the stock ledger
+	Actor string // who imports, for the stock ledger
 	// DryRun runs the whole import in one transaction and rolls it back, so
 	// the report is exactly what a real run would say and nothing is written.
 	DryRun bool
@@ -99,7 +96,7 @@ type ImportOptions struct {
 // row is a line (csv, shopify) or a line's variant (ndjson: Variant > 0); a
 // product-wide error (Variant 0) on a line whose variants are counted by
 // index, or on a written variant's line, is not a row of its own.
-func badRows(written []importer.Variant, errs []importer.RowError) int {
+func badRows(written []VariantInput, errs []RowError) int {
 	type row struct{ line, variant int }
 	seen := map[row]bool{}
 	indexed := map[int]bool{} // lines with ndjson variant errors
@@ -129,7 +126,7 @@ var ErrStopped = errors.New("the import was stopped before its end: nothing was 
 
 // ErrFile wraps a problem with the file found before anything was written
 // (not CSV, a required column missing): a 400 naming the line.
-type ErrFile struct{ *importer.FileError }
+type ErrFile struct{ *FileError }
 
 // Problem is the 400 that answers it.
 func (e *ErrFile) Problem() *problem.Error {
@@ -137,17 +134,14 @@ func (e *ErrFile) Problem() *problem.Error {
 		Extra: map[string]any{"line": e.Line}}
 }
 
-// Import reads a file and writes it batch by batch, each batch in its own
+// Import reads a file through rd (internal/importer's NewReader gives one
+// for each format) and writes it batch by batch, each batch in its own
 // transaction (retried whole on a lost lock race), as it is read: memory stays
 // bounded by one batch, and a crash midway leaves whole committed batches
 // that a re-run reports as unchanged. It returns the report; its error is a
 // database failure, a read error of the body (e.g. *http.MaxBytesError), or
 // *ErrFile when the file is unusable before any write.
-func Import(ctx context.Context, st *store.Store, r io.Reader, opts ImportOptions) (*ImportReport, error) {
-	rd, err := importer.NewReader(opts.Format, r, importer.Options{Currency: opts.Currency})
-	if err != nil {
-		return nil, err
-	}
+func Import(ctx context.Context, st *store.Store, rd ProductReader, opts ImportOptions) (*ImportReport, error) {
 	if opts.BatchRows <= 0 {
 		opts.BatchRows = 2000
 	}
@@ -157,8 +151,8 @@ func Import(ctx context.Context, st *store.Store, r io.Reader, opts ImportOption
 	// Parse on one goroutine and write on this one, so reading the file and
 	// waiting for the database overlap.
 	type batch struct {
-		products []*importer.Product
-		rejected []*importer.ProductError
+		products []*ProductInput
+		rejected []*ProductError
 		rows     int
 		err      error // terminal: io.EOF, *FileError or a read error
 	}
@@ -171,7 +165,7 @@ func Import(ctx context.Context, st *store.Store, r io.Reader, opts ImportOption
 		parsed := 0
 		for {
 			p, err := rd.Next()
-			var pe *importer.ProductError
+			var pe *ProductError
 			switch {
 			case err == nil:
 				if opts.NoStock {
@@ -204,11 +198,12 @@ func Import(ctx context.Context, st *store.Store, r io.Reader, opts ImportOption
 		}
 	}()
 
-	write := func(tx *store.Tx, products []*importer.Product) ([]ProductResult, error) {
+	write := func(tx *store.Tx, products []*ProductInput) ([]ProductResult, error) {
 		return w.WriteBatch(ctx, tx, products)
 	}
 	var single *store.Tx
 	var finish func(commit bool) error
+	var err error
 	if opts.DryRun || opts.Atomic {
 		single, err = st.Begin(ctx, nil)
 		if err != nil {
@@ -235,7 +230,7 @@ func Import(ctx context.Context, st *store.Store, r io.Reader, opts ImportOption
 				return nil, ErrStopped // nothing is committed before the end
 			}
 			// The batch in flight is written; the report says where it stopped.
-			rep.addError(importer.RowError{Line: last, Message: "the server stopped after the product on this line; what the report counts was written: run the import again to finish"})
+			rep.addError(RowError{Line: last, Message: "the server stopped after the product on this line; what the report counts was written: run the import again to finish"})
 			return rep, nil
 		}
 		if !ok {
@@ -273,7 +268,7 @@ func Import(ctx context.Context, st *store.Store, r io.Reader, opts ImportOption
 				if single == nil && wrote && ctx.Err() == nil {
 					// Earlier batches are committed: say so, and where it stopped.
 					rep.Rows -= b.rows
-					rep.addError(importer.RowError{Line: b.products[0].Line, Message: "the database failed at the product on this line; what the report counts was written: run the import again to finish"})
+					rep.addError(RowError{Line: b.products[0].Line, Message: "the database failed at the product on this line; what the report counts was written: run the import again to finish"})
 					return rep, err
 				}
 				return nil, err
@@ -304,7 +299,7 @@ func Import(ctx context.Context, st *store.Store, r io.Reader, opts ImportOption
 			opts.Progress(rep.Rows)
 		}
 		if b.err != nil && b.err != io.EOF {
-			var fe *importer.FileError
+			var fe *FileError
 			var pe *csv.ParseError
 			if errors.As(b.err, &fe) && (fe.Err == nil || errors.As(fe.Err, &pe)) {
 				if !wrote && rep.Created+rep.Updated+rep.Unchanged+rep.Failed == 0 {
@@ -312,7 +307,7 @@ func Import(ctx context.Context, st *store.Store, r io.Reader, opts ImportOption
 				}
 				// The file broke midway: what came before it is imported
 				// (whole products only), and the report says where it stopped.
-				rep.addError(importer.RowError{Line: fe.Line, Message: fe.Message})
+				rep.addError(RowError{Line: fe.Line, Message: fe.Message})
 				if single != nil && opts.Atomic && !opts.DryRun {
 					return nil, &ErrFile{fe}
 				}
@@ -339,7 +334,7 @@ type rowTally [Failed + 1]int
 
 // add tallies one written batch of rows variant rows: a product's variants
 // that were written under its outcome, every other row as failed.
-func (t *rowTally) add(products []*importer.Product, results []ProductResult, rows int) {
+func (t *rowTally) add(products []*ProductInput, results []ProductResult, rows int) {
 	for i, r := range results {
 		if r.Outcome == Failed || i >= len(products) {
 			continue

@@ -10,6 +10,7 @@ import (
 
 	"github.com/shelfcommerce/shelf/internal/catalog"
 	"github.com/shelfcommerce/shelf/internal/dbtest"
+	"github.com/shelfcommerce/shelf/internal/importer"
 	"github.com/shelfcommerce/shelf/internal/store"
 )
 
@@ -28,6 +29,22 @@ func sampleCSV(products int) string {
 		}
 	}
 	return b.String()
+}
+
+// importFile imports a file of format whose prices are in USD unless they
+// say otherwise, read by the importer's reader for the format.
+func importFile(ctx context.Context, st *store.Store, format string, r io.Reader, opts catalog.ImportOptions) (*catalog.ImportReport, error) {
+	rd, err := importer.NewReader(format, r, importer.Options{Currency: "USD"})
+	if err != nil {
+		return nil, err
+	}
+	return catalog.Import(ctx, st, rd, opts)
+}
+
+// parseUSD parses an admin API product as the handlers do, in a shop whose
+// currency is USD.
+func parseUSD(jp *catalog.ProductJSON) (*catalog.ProductInput, error) {
+	return catalog.ParsedProduct(importer.ParseProductJSON(jp, importer.Options{Currency: "USD"}))
 }
 
 // cutReader fails after n bytes, the way a request body ends when the
@@ -72,10 +89,10 @@ func TestImportCutMidwayThenRerunEqualsOneCleanImport(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	file := sampleCSV(40)
-	opts := catalog.ImportOptions{Format: "csv", Currency: "USD", Actor: "test", BatchRows: 12}
+	opts := catalog.ImportOptions{Actor: "test", BatchRows: 12}
 
 	clean := dbtest.New(t)
-	rep, err := catalog.Import(ctx, clean.Store, strings.NewReader(file), opts)
+	rep, err := importFile(ctx, clean.Store, "csv", strings.NewReader(file), opts)
 	if err != nil || rep.Created != 40 || len(rep.Errors) != 0 {
 		t.Fatalf("clean import: %v %+v", err, rep)
 	}
@@ -83,7 +100,7 @@ func TestImportCutMidwayThenRerunEqualsOneCleanImport(t *testing.T) {
 
 	for _, cut := range []int{len(file) / 5, len(file) / 2, len(file) - 10} {
 		d := dbtest.New(t)
-		if _, err := catalog.Import(ctx, d.Store, &cutReader{r: strings.NewReader(file), n: cut}, opts); err == nil {
+		if _, err := importFile(ctx, d.Store, "csv", &cutReader{r: strings.NewReader(file), n: cut}, opts); err == nil {
 			t.Fatalf("cut at %d: no error", cut)
 		}
 		var partial int
@@ -93,7 +110,7 @@ func TestImportCutMidwayThenRerunEqualsOneCleanImport(t *testing.T) {
 		if variants != 3*partial {
 			t.Errorf("cut at %d: %d products but %d variants: a product was split", cut, partial, variants)
 		}
-		rep, err := catalog.Import(ctx, d.Store, strings.NewReader(file), opts)
+		rep, err := importFile(ctx, d.Store, "csv", strings.NewReader(file), opts)
 		if err != nil || rep.Created+rep.Unchanged != 40 || rep.Unchanged != partial {
 			t.Fatalf("re-run after cut at %d: %v %+v (had %d)", cut, err, rep, partial)
 		}
@@ -231,15 +248,15 @@ func TestFirstImportListingEqualsSyncListing(t *testing.T) {
 			t.Errorf("%s: the import's read model differs from SyncListing's rebuild:\n%s\nwant\n%s", step, got, rebuilt)
 		}
 	}
-	opts := catalog.ImportOptions{Format: "csv", Currency: "USD", Actor: "test", BatchRows: 25}
-	rep, err := catalog.Import(ctx, d.Store, strings.NewReader(file(60, 1000)), opts)
+	opts := catalog.ImportOptions{Actor: "test", BatchRows: 25}
+	rep, err := importFile(ctx, d.Store, "csv", strings.NewReader(file(60, 1000)), opts)
 	if err != nil || rep.Created == 0 || rep.Failed != 0 || len(rep.Errors) == 0 {
 		t.Fatalf("first import: %v %+v", err, rep)
 	}
 	check("first import")
 	// Every third product changes price and 40 new products come in: batches
 	// that update some products and create others.
-	rep, err = catalog.Import(ctx, d.Store, strings.NewReader(file(100, 3)), opts)
+	rep, err = importFile(ctx, d.Store, "csv", strings.NewReader(file(100, 3)), opts)
 	if err != nil || rep.Created != 40 || rep.Updated == 0 || rep.Failed != 0 {
 		t.Fatalf("second import: %v %+v", err, rep)
 	}
@@ -253,10 +270,10 @@ func TestImportWhereIDsCannotBeDerived(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	file := sampleCSV(30)
-	opts := catalog.ImportOptions{Format: "csv", Currency: "USD", Actor: "test", BatchRows: 20}
+	opts := catalog.ImportOptions{Actor: "test", BatchRows: 20}
 
 	clean := dbtest.New(t)
-	if rep, err := catalog.Import(ctx, clean.Store, strings.NewReader(file), opts); err != nil || rep.Created != 30 || len(rep.Errors) != 0 {
+	if rep, err := importFile(ctx, clean.Store, "csv", strings.NewReader(file), opts); err != nil || rep.Created != 30 || len(rep.Errors) != 0 {
 		t.Fatalf("clean import: %v %+v", err, rep)
 	}
 
@@ -270,7 +287,7 @@ func TestImportWhereIDsCannotBeDerived(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	if rep, err := catalog.Import(ctx, st, strings.NewReader(file), opts); err != nil || rep.Created != 30 || len(rep.Errors) != 0 {
+	if rep, err := importFile(ctx, st, "csv", strings.NewReader(file), opts); err != nil || rep.Created != 30 || len(rep.Errors) != 0 {
 		t.Fatalf("import with step 2: %v %+v", err, rep)
 	}
 	var odd, even int
@@ -294,7 +311,7 @@ func TestImportReportCountsEachRowOnce(t *testing.T) {
 		"bad,Bad,BAD-1,1.005,-1\n" + // a product with no valid row
 		"two,Two,TWO-1,2.00,1\n" +
 		"two,,TWO-2,2.00,1\n"
-	rep, err := catalog.Import(ctx, d.Store, strings.NewReader(csvFile), catalog.ImportOptions{Format: "csv", Currency: "USD", DryRun: true})
+	rep, err := importFile(ctx, d.Store, "csv", strings.NewReader(csvFile), catalog.ImportOptions{DryRun: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -306,7 +323,7 @@ func TestImportReportCountsEachRowOnce(t *testing.T) {
 {"handle":"c","title":"C","variants":[{"sku":"C-1","price":1.5}]}
 not json
 `
-	rep, err = catalog.Import(ctx, d.Store, strings.NewReader(nd), catalog.ImportOptions{Format: "ndjson", Currency: "USD", DryRun: true})
+	rep, err = importFile(ctx, d.Store, "ndjson", strings.NewReader(nd), catalog.ImportOptions{DryRun: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -323,7 +340,7 @@ func TestDryRunDoesNotHoldStockAgainstOrders(t *testing.T) {
 	d := dbtest.New(t)
 	ctx := context.Background()
 	file := sampleCSV(6)
-	if _, err := catalog.Import(ctx, d.Store, strings.NewReader(file), catalog.ImportOptions{Format: "csv", Currency: "USD", Actor: "test"}); err != nil {
+	if _, err := importFile(ctx, d.Store, "csv", strings.NewReader(file), catalog.ImportOptions{Actor: "test"}); err != nil {
 		t.Fatal(err)
 	}
 	var variantID uint64
@@ -339,7 +356,7 @@ func TestDryRunDoesNotHoldStockAgainstOrders(t *testing.T) {
 	// stock), another session takes a unit of SKU-0-S, as an order would.
 	// With a 1 s lock wait, a held row lock makes it fail with 1205.
 	var competing error
-	opts := catalog.ImportOptions{Format: "csv", Currency: "USD", Actor: "test", DryRun: true, BatchRows: 3}
+	opts := catalog.ImportOptions{Actor: "test", DryRun: true, BatchRows: 3}
 	first := true
 	opts.Progress = func(int) {
 		if !first {
@@ -358,7 +375,7 @@ func TestDryRunDoesNotHoldStockAgainstOrders(t *testing.T) {
 		}
 		_, competing = conn.ExecContext(ctx, "UPDATE inventory SET on_hand = on_hand - 1 WHERE variant_id = ?", variantID)
 	}
-	rep, err := catalog.Import(ctx, d.Store, strings.NewReader(changed), opts)
+	rep, err := importFile(ctx, d.Store, "csv", strings.NewReader(changed), opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -54,7 +54,7 @@ func countTypes(evs []recorded) map[string]int {
 
 func importCSV(t *testing.T, d *dbtest.DB, body string) *catalog.ImportReport {
 	t.Helper()
-	rep, err := catalog.Import(context.Background(), d.Store, strings.NewReader(body), catalog.ImportOptions{Format: "csv", Currency: "USD", Actor: "test"})
+	rep, err := importFile(context.Background(), d.Store, "csv", strings.NewReader(body), catalog.ImportOptions{Actor: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,8 +109,8 @@ func TestImportRecordsOneEventPerChange(t *testing.T) {
 func TestDryRunImportRecordsNothing(t *testing.T) {
 	t.Parallel()
 	d := dbtest.New(t)
-	if _, err := catalog.Import(context.Background(), d.Store, strings.NewReader(sampleCSV(2)),
-		catalog.ImportOptions{Format: "csv", Currency: "USD", DryRun: true}); err != nil {
+	if _, err := importFile(context.Background(), d.Store, "csv", strings.NewReader(sampleCSV(2)),
+		catalog.ImportOptions{DryRun: true}); err != nil {
 		t.Fatal(err)
 	}
 	if evs, _ := outbox(t, d, 0); len(evs) != 0 {

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/shelfcommerce/shelf/db"
-	"github.com/shelfcommerce/shelf/internal/importer"
 	"github.com/shelfcommerce/shelf/internal/money"
 	"github.com/shelfcommerce/shelf/internal/problem"
 	"github.com/shelfcommerce/shelf/internal/store"
@@ -184,7 +183,7 @@ const (
 // WriteProduct writes one product from the admin API through the same
 // Writer as imports, so the two cannot disagree. Any row error rejects the
 // whole request (422): an API call is all or nothing.
-func WriteProduct(ctx context.Context, st *store.Store, p *importer.Product, mode WriteMode, ifVersion uint64, actor string) (*AdminProduct, Outcome, error) {
+func WriteProduct(ctx context.Context, st *store.Store, p *ProductInput, mode WriteMode, ifVersion uint64, actor string) (*AdminProduct, Outcome, error) {
 	w := &Writer{Actor: actor, Reason: "admin"}
 	var out *AdminProduct
 	var outcome Outcome
@@ -197,7 +196,7 @@ func WriteProduct(ctx context.Context, st *store.Store, p *importer.Product, mod
 }
 
 // writeOne is WriteProduct inside tx.
-func writeOne(ctx context.Context, tx *store.Tx, w *Writer, p *importer.Product, mode WriteMode, ifVersion uint64) (*AdminProduct, Outcome, error) {
+func writeOne(ctx context.Context, tx *store.Tx, w *Writer, p *ProductInput, mode WriteMode, ifVersion uint64) (*AdminProduct, Outcome, error) {
 	cur, err := tx.Q.WriterProductsBySlug(ctx, []string{p.Handle})
 	if err != nil {
 		return nil, 0, err
@@ -210,7 +209,7 @@ func writeOne(ctx context.Context, tx *store.Tx, w *Writer, p *importer.Product,
 	case mode == Replace && ifVersion != 0 && cur[0].Version != ifVersion:
 		return nil, 0, problem.New(problem.PreconditionFailed, "the product changed since you read it (now version %d): read it again and re-apply your change", cur[0].Version)
 	}
-	res, err := w.WriteBatch(ctx, tx, []*importer.Product{p})
+	res, err := w.WriteBatch(ctx, tx, []*ProductInput{p})
 	if err != nil {
 		return nil, 0, err
 	}
@@ -239,7 +238,7 @@ func ArchiveProduct(ctx context.Context, st *store.Store, id uint64) error {
 	return st.InTx(ctx, func(tx *store.Tx) error {
 		// The content hash follows, so that importing an export of the
 		// archived product reports it unchanged.
-		hash, err := hashAfter(ctx, tx.Q, id, func(p *importer.Product) { p.Status = "archived" })
+		hash, err := hashAfter(ctx, tx.Q, id, func(p *ProductInput) { p.Status = "archived" })
 		if err != nil {
 			return err
 		}

@@ -10,14 +10,13 @@ import (
 	"unicode/utf8"
 
 	"github.com/shelfcommerce/shelf/db"
-	"github.com/shelfcommerce/shelf/internal/importer"
 )
 
 // checkProduct enforces the column limits the readers do not know about.
-func checkProduct(p *importer.Product) []importer.RowError {
-	var errs []importer.RowError
+func checkProduct(p *ProductInput) []RowError {
+	var errs []RowError
 	add := func(field, msg string) {
-		errs = append(errs, importer.RowError{Line: p.Line, Field: field, Message: msg})
+		errs = append(errs, RowError{Line: p.Line, Field: field, Message: msg})
 	}
 	if utf8.RuneCountInString(p.Title) > 255 {
 		add("title", "must be at most 255 characters")
@@ -46,11 +45,11 @@ func checkProduct(p *importer.Product) []importer.RowError {
 	for _, v := range p.Variants {
 		for k, o := range v.Options {
 			if utf8.RuneCountInString(o) > 255 {
-				errs = append(errs, importer.RowError{Line: v.Line, SKU: v.SKU, Field: "option" + strconv.Itoa(k+1) + "_value", Message: "must be at most 255 characters"})
+				errs = append(errs, RowError{Line: v.Line, SKU: v.SKU, Field: "option" + strconv.Itoa(k+1) + "_value", Message: "must be at most 255 characters"})
 			}
 		}
 		if len(v.SKU) > 191 {
-			errs = append(errs, importer.RowError{Line: v.Line, SKU: v.SKU, Field: "sku", Message: "must be at most 191 bytes"})
+			errs = append(errs, RowError{Line: v.Line, SKU: v.SKU, Field: "sku", Message: "must be at most 191 bytes"})
 		}
 	}
 	for _, im := range p.Images {
@@ -77,7 +76,7 @@ func validAttrName(s string) bool {
 // ContentHash is a digest of everything the writer stores for p. Equal hashes
 // mean there is nothing to write. It covers stock as the file states it, so a
 // re-run of the same file does not reset stock that orders have taken since.
-func ContentHash(p *importer.Product) []byte {
+func ContentHash(p *ProductInput) []byte {
 	h := sha256.New()
 	var n [8]byte
 	str := func(s string) {
@@ -145,7 +144,7 @@ func ContentHash(p *importer.Product) []byte {
 
 // storedAsGiven: the variants' currencies read back as written (CHAR drops
 // trailing spaces), and there is at least one variant to take a price from.
-func storedAsGiven(vs []importer.Variant) bool {
+func storedAsGiven(vs []VariantInput) bool {
 	for _, v := range vs {
 		if strings.HasSuffix(v.Currency, " ") {
 			return false

@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/shelfcommerce/shelf/internal/importer"
 	"github.com/shelfcommerce/shelf/internal/money"
 	"github.com/shelfcommerce/shelf/internal/problem"
 	"github.com/shelfcommerce/shelf/internal/store"
@@ -29,17 +28,20 @@ type ProductPatch struct {
 	Category    *string
 	Tags        *[]string
 	Attributes  *map[string]json.RawMessage
-	Images      *[]importer.ImageJSON
-	Variants    *[]importer.VariantJSON
+	Images      *[]ImageJSON
+	Variants    *[]VariantJSON
 }
 
 // PatchOptions says who patches and with what precondition.
 type PatchOptions struct {
 	// IfMatch holds the entity tags of an If-Match header (nil: no
 	// precondition); the product must be at the version one of them names.
-	IfMatch  []string
-	Currency string // of prices that name none
-	Actor    string // who, in the stock ledger
+	IfMatch []string
+	// Parse turns the merged product into the one to write, or the 422 that
+	// refuses it: ParsedProduct of internal/importer's ParseProductJSON, as
+	// for a PUT.
+	Parse func(*ProductJSON) (*ProductInput, error)
+	Actor string // who, in the stock ledger
 }
 
 // PatchProduct applies patch to product id in one transaction: the product
@@ -77,7 +79,7 @@ func PatchProduct(ctx context.Context, st *store.Store, id uint64, patch Product
 			return problem.Field(problem.Unprocessable, "slug", "cannot be changed by PATCH; PUT the product under its new slug")
 		}
 		jp := patch.apply(baseOf(cur))
-		p, err := ParseProduct(&jp, opts.Currency)
+		p, err := opts.Parse(&jp)
 		if err != nil {
 			return err
 		}
@@ -88,12 +90,12 @@ func PatchProduct(ctx context.Context, st *store.Store, id uint64, patch Product
 	return out, err
 }
 
-// ParseProduct checks a product sent to the admin API with the rules of the
-// NDJSON import (one definition of a valid product for both) and returns it
-// to write; any problem is a 422 naming the request's fields.
-func ParseProduct(jp *importer.ProductJSON, currency string) (*importer.Product, error) {
-	p, err := importer.ParseProductJSON(jp, importer.Options{Currency: currency})
-	var pe *importer.ProductError
+// ParsedProduct takes what internal/importer's ParseProductJSON made of a
+// product sent to the admin API (the rules of the NDJSON import: one
+// definition of a valid product for both) and returns it to write; any
+// problem is a 422 naming the request's fields.
+func ParsedProduct(p *ProductInput, err error) (*ProductInput, error) {
+	var pe *ProductError
 	if errors.As(err, &pe) {
 		return nil, rowProblem(pe.Errors, "is not a valid product")
 	} else if err != nil {
@@ -109,7 +111,7 @@ func ParseProduct(jp *importer.ProductJSON, currency string) (*importer.Product,
 // is the slug, a variant's field is variants[i].field, and the one
 // product-level error without a field ("has no valid variant") is the
 // variants'. Without errors it is fallback, for the whole product.
-func rowProblem(errs []importer.RowError, fallback string) error {
+func rowProblem(errs []RowError, fallback string) error {
 	var fe problem.Fields
 	for _, e := range errs {
 		f := e.Field
@@ -131,7 +133,7 @@ func rowProblem(errs []importer.RowError, fallback string) error {
 }
 
 // apply returns base with the patch's members in place of its own.
-func (p ProductPatch) apply(base importer.ProductJSON) importer.ProductJSON {
+func (p ProductPatch) apply(base ProductJSON) ProductJSON {
 	replace(&base.Title, p.Title)
 	replace(&base.Description, p.Description)
 	replace(&base.Brand, p.Brand)
@@ -155,7 +157,7 @@ func replace[T any](dst, v *T) {
 // baseOf is the stored product as a write, for a patch to merge into.
 // Attributes that come from option values are left out: they follow the
 // variants. Stock is left out too, so the writer leaves it alone.
-func baseOf(p *AdminProduct) importer.ProductJSON {
+func baseOf(p *AdminProduct) ProductJSON {
 	enc := func(v any) json.RawMessage { b, _ := json.Marshal(v); return b }
 	optNames := map[string]bool{}
 	for _, v := range p.Variants {
@@ -169,13 +171,13 @@ func baseOf(p *AdminProduct) importer.ProductJSON {
 			attrs[k] = enc(v)
 		}
 	}
-	images := make([]importer.ImageJSON, 0, len(p.Images))
+	images := make([]ImageJSON, 0, len(p.Images))
 	for _, im := range p.Images {
-		images = append(images, importer.ImageJSON(im))
+		images = append(images, ImageJSON(im))
 	}
-	vs := make([]importer.VariantJSON, 0, len(p.Variants))
+	vs := make([]VariantJSON, 0, len(p.Variants))
 	for _, v := range p.Variants {
-		jv := importer.VariantJSON{Price: enc(money.Format(v.Price.Amount, v.Price.Currency)), Currency: v.Price.Currency}
+		jv := VariantJSON{Price: enc(money.Format(v.Price.Amount, v.Price.Currency)), Currency: v.Price.Currency}
 		if v.SKU != nil {
 			jv.SKU = *v.SKU
 		}
@@ -199,7 +201,7 @@ func baseOf(p *AdminProduct) importer.ProductJSON {
 		}
 		vs = append(vs, jv)
 	}
-	return importer.ProductJSON{
+	return ProductJSON{
 		Handle: p.Slug, Title: p.Title, Description: p.Description, Brand: p.Brand, Type: p.Type,
 		Status: p.Status, Category: p.Category, Tags: p.Tags, Attributes: attrs, Images: images, Variants: vs,
 	}

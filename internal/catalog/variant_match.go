@@ -9,7 +9,6 @@ import (
 
 	"github.com/shelfcommerce/shelf/db"
 	"github.com/shelfcommerce/shelf/internal/events"
-	"github.com/shelfcommerce/shelf/internal/importer"
 	"github.com/shelfcommerce/shelf/internal/store"
 )
 
@@ -25,7 +24,7 @@ func optsOf(opts []string) optKey {
 // want is one variant on its way into the database.
 type want struct {
 	pl    *plan
-	v     *importer.Variant
+	v     *VariantInput
 	id    uint64 // existing variant, or 0 until inserted
 	pos   int32
 	stock *int64

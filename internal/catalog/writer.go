@@ -12,7 +12,6 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/shelfcommerce/shelf/db"
-	"github.com/shelfcommerce/shelf/internal/importer"
 	"github.com/shelfcommerce/shelf/internal/store"
 )
 
@@ -38,7 +37,7 @@ type ProductResult struct {
 	Outcome Outcome
 	// Errors are the rows of this product that were not written (the rest
 	// of the product was, unless Outcome is Failed).
-	Errors []importer.RowError
+	Errors []RowError
 }
 
 // Writer upserts whole products: the product row by slug, its variants by
@@ -81,7 +80,7 @@ const MaxAttributeName = 64
 // returns one result per product, in the order given. Errors it returns are
 // the transaction's (a lost lock race, a dead connection): the caller rolls
 // the transaction back and may retry the batch.
-func (w *Writer) WriteBatch(ctx context.Context, tx *store.Tx, products []*importer.Product) ([]ProductResult, error) {
+func (w *Writer) WriteBatch(ctx context.Context, tx *store.Tx, products []*ProductInput) ([]ProductResult, error) {
 	if len(products) == 0 {
 		return nil, nil
 	}
@@ -111,7 +110,7 @@ func (w *Writer) WriteBatch(ctx context.Context, tx *store.Tx, products []*impor
 		if _, err := tx.ExecContext(ctx, "SAVEPOINT shelf_product"); err != nil {
 			return nil, err
 		}
-		one, err := w.write(ctx, tx, []*importer.Product{p})
+		one, err := w.write(ctx, tx, []*ProductInput{p})
 		if err == nil {
 			results[i] = one[0]
 			continue
@@ -124,7 +123,7 @@ func (w *Writer) WriteBatch(ctx context.Context, tx *store.Tx, products []*impor
 			return nil, rerr
 		}
 		results[i] = ProductResult{Handle: p.Handle, Outcome: Failed,
-			Errors: append(slices.Clone(p.Errors), importer.RowError{Line: p.Line, Message: describeWriteError(err)})}
+			Errors: append(slices.Clone(p.Errors), RowError{Line: p.Line, Message: describeWriteError(err)})}
 	}
 	return results, nil
 }
@@ -155,7 +154,7 @@ func firstWord(err error) string {
 
 // plan is one product on its way into the database.
 type plan struct {
-	p       *importer.Product
+	p       *ProductInput
 	res     *ProductResult
 	hash    []byte
 	id      uint64
@@ -165,7 +164,7 @@ type plan struct {
 	catID   uint64
 }
 
-func (w *Writer) write(ctx context.Context, tx *store.Tx, products []*importer.Product) ([]ProductResult, error) {
+func (w *Writer) write(ctx context.Context, tx *store.Tx, products []*ProductInput) ([]ProductResult, error) {
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	results := make([]ProductResult, len(products))
 	plans := make([]*plan, 0, len(products))
@@ -213,12 +212,12 @@ func (w *Writer) write(ctx context.Context, tx *store.Tx, products []*importer.P
 		kept := p.Variants[:0:0]
 		for _, v := range p.Variants {
 			if o, ok := owners[v.SKU]; ok && v.SKU != "" && (!exists || o.ProductID != e.ID) {
-				res.Errors = append(res.Errors, importer.RowError{Line: v.Line, SKU: v.SKU, Field: "sku",
+				res.Errors = append(res.Errors, RowError{Line: v.Line, SKU: v.SKU, Field: "sku",
 					Message: fmt.Sprintf("belongs to product %q (id %d), not to %q; SKUs are never moved between products", o.Slug, o.ProductID, p.Handle)})
 				continue
 			}
 			if first, ok := claimed[v.SKU]; ok && v.SKU != "" {
-				res.Errors = append(res.Errors, importer.RowError{Line: v.Line, SKU: v.SKU, Field: "sku",
+				res.Errors = append(res.Errors, RowError{Line: v.Line, SKU: v.SKU, Field: "sku",
 					Message: fmt.Sprintf("belongs to product %q, imported earlier in this file, not to %q; SKUs are never moved between products", first, p.Handle)})
 				continue
 			}
@@ -232,7 +231,7 @@ func (w *Writer) write(ctx context.Context, tx *store.Tx, products []*importer.P
 		if len(kept) == 0 {
 			res.Outcome = Failed
 			if len(res.Errors) == 0 {
-				res.Errors = append(res.Errors, importer.RowError{Line: p.Line, Message: "has no variant"})
+				res.Errors = append(res.Errors, RowError{Line: p.Line, Message: "has no variant"})
 			}
 			continue
 		}

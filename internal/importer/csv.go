@@ -9,6 +9,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/shelfcommerce/shelf/internal/catalog"
 	"github.com/shelfcommerce/shelf/internal/money"
 )
 
@@ -63,7 +64,7 @@ type csvReader struct {
 	col  [nCols]int // index in the record, -1 if absent
 
 	started  bool
-	err      error // sticky: io.EOF or *FileError
+	err      error // sticky: io.EOF or *catalog.FileError
 	pend     []string
 	pendLine int
 	havePend bool
@@ -99,9 +100,9 @@ func (r *csvReader) read() ([]string, int, error) {
 		}
 		var pe *csv.ParseError
 		if errors.As(err, &pe) {
-			return nil, 0, &FileError{Line: pe.Line, Message: "not valid CSV: " + pe.Err.Error(), Err: err}
+			return nil, 0, &catalog.FileError{Line: pe.Line, Message: "not valid CSV: " + pe.Err.Error(), Err: err}
 		}
-		return nil, 0, &FileError{Message: "reading the file: " + err.Error(), Err: err}
+		return nil, 0, &catalog.FileError{Message: "reading the file: " + err.Error(), Err: err}
 	}
 	line, _ := r.cr.FieldPos(0)
 	return rec, line, nil
@@ -110,7 +111,7 @@ func (r *csvReader) read() ([]string, int, error) {
 func (r *csvReader) readHeader() error {
 	rec, _, err := r.read()
 	if err == io.EOF {
-		return &FileError{Line: 1, Message: "the file is empty: expected a header row"}
+		return &catalog.FileError{Line: 1, Message: "the file is empty: expected a header row"}
 	}
 	if err != nil {
 		return err
@@ -121,7 +122,7 @@ func (r *csvReader) readHeader() error {
 	known := 0
 	for i, name := range rec {
 		if !utf8.ValidString(name) {
-			return &FileError{Line: 1, Message: "the header is not UTF-8 text: save the file as UTF-8"}
+			return &catalog.FileError{Line: 1, Message: "the header is not UTF-8 text: save the file as UTF-8"}
 		}
 		id, ok := r.d.columns[strings.ToLower(strings.TrimSpace(name))]
 		if ok && r.col[id] < 0 { // the first of duplicate columns wins
@@ -140,7 +141,7 @@ func (r *csvReader) readHeader() error {
 		if known == 0 {
 			msg += " (the first row must be the header row)"
 		}
-		return &FileError{Line: 1, Message: msg}
+		return &catalog.FileError{Line: 1, Message: msg}
 	}
 	return nil
 }
@@ -154,7 +155,7 @@ func blank(rec []string) bool {
 	return true
 }
 
-func (r *csvReader) Next() (*Product, error) {
+func (r *csvReader) Next() (*catalog.ProductInput, error) {
 	if r.err != nil {
 		return nil, r.err
 	}
@@ -239,17 +240,17 @@ func (r *csvReader) productFields(b *builder, rec []string, line int, tagSep str
 func optValueField(k int) string { return "option" + strconv.Itoa(k+1) + "_value" }
 
 // parsePrices fills the price fields of v; errors go to errs.
-func parsePrices(v *Variant, price, compare string, errs []RowError, line int) []RowError {
+func parsePrices(v *catalog.VariantInput, price, compare string, errs []catalog.RowError, line int) []catalog.RowError {
 	if price == "" {
-		errs = append(errs, RowError{Line: line, Field: "price", Message: "is required"})
+		errs = append(errs, catalog.RowError{Line: line, Field: "price", Message: "is required"})
 	} else if p, err := money.Parse(price, v.Currency); err != nil {
-		errs = append(errs, RowError{Line: line, Field: "price", Message: err.Error()})
+		errs = append(errs, catalog.RowError{Line: line, Field: "price", Message: err.Error()})
 	} else {
 		v.Price = p
 	}
 	if compare != "" {
 		if c, err := money.Parse(compare, v.Currency); err != nil {
-			errs = append(errs, RowError{Line: line, Field: "compare_at_price", Message: err.Error()})
+			errs = append(errs, catalog.RowError{Line: line, Field: "compare_at_price", Message: err.Error()})
 		} else if c != 0 {
 			v.CompareAtPrice = &c
 		}
@@ -260,7 +261,7 @@ func parsePrices(v *Variant, price, compare string, errs []RowError, line int) [
 var optValCols = [3]int{cOpt1Val, cOpt2Val, cOpt3Val}
 
 // readOptions aligns a row's option values (by CSV slot) with the product's option names.
-func readOptions(b *builder, v *Variant, vals [3]string, errs []RowError, line int, nameCol string) []RowError {
+func readOptions(b *builder, v *catalog.VariantInput, vals [3]string, errs []catalog.RowError, line int, nameCol string) []catalog.RowError {
 	if len(b.optSlots) > 0 {
 		v.Options = make([]string, len(b.optSlots))
 	}
@@ -269,13 +270,13 @@ func readOptions(b *builder, v *Variant, vals [3]string, errs []RowError, line i
 		isNamed := named < len(b.optSlots) && b.optSlots[named] == k
 		switch {
 		case isNamed && val == "":
-			errs = append(errs, RowError{Line: line, Field: optValueField(k), Message: "is required (" + b.p.OptionNames[named] + ")"})
+			errs = append(errs, catalog.RowError{Line: line, Field: optValueField(k), Message: "is required (" + b.p.OptionNames[named] + ")"})
 		case isNamed && !utf8.ValidString(val):
-			errs = append(errs, RowError{Line: line, Field: optValueField(k), Message: "is not valid UTF-8 text"})
+			errs = append(errs, catalog.RowError{Line: line, Field: optValueField(k), Message: "is not valid UTF-8 text"})
 		case isNamed:
 			v.Options[named] = val
 		case val != "":
-			errs = append(errs, RowError{Line: line, Field: optValueField(k),
+			errs = append(errs, catalog.RowError{Line: line, Field: optValueField(k),
 				Message: "has no option name: set " + strings.Replace(nameCol, "%d", strconv.Itoa(k+1), 1) + " on the product's first row"})
 		}
 		if isNamed {
@@ -326,13 +327,13 @@ func ownFirst(r *csvReader, b *builder, rec []string, line int) {
 }
 
 func ownRow(r *csvReader, b *builder, rec []string, line int) {
-	v := Variant{Line: line, SKU: r.get(rec, cSKU), Currency: r.opts.Currency}
-	var errs []RowError
+	v := catalog.VariantInput{Line: line, SKU: r.get(rec, cSKU), Currency: r.opts.Currency}
+	var errs []catalog.RowError
 	// An empty SKU is allowed, as in Shopify files (the variant is matched by
 	// its options on re-import), so that every exported catalog imports back.
 	if !utf8.ValidString(v.SKU) {
 		v.SKU = strings.ToValidUTF8(v.SKU, "\uFFFD")
-		errs = append(errs, RowError{Line: line, Field: "sku", Message: "is not valid UTF-8 text"})
+		errs = append(errs, catalog.RowError{Line: line, Field: "sku", Message: "is not valid UTF-8 text"})
 	}
 	// Later rows may repeat the option names, but not change them.
 	if line != b.p.Line {
@@ -345,7 +346,7 @@ func ownRow(r *csvReader, b *builder, rec []string, line int) {
 				named++
 			}
 			if n != "" && n != want {
-				errs = append(errs, RowError{Line: line, Field: "option" + strconv.Itoa(k+1) + "_name",
+				errs = append(errs, catalog.RowError{Line: line, Field: "option" + strconv.Itoa(k+1) + "_name",
 					Message: "differs from the product's first row (" + strconv.Quote(want) + ")"})
 			}
 		}
@@ -359,18 +360,18 @@ func ownRow(r *csvReader, b *builder, rec []string, line int) {
 		v.Currency = strings.ToUpper(cur)
 	}
 	if _, ok := money.Exponent(v.Currency); !ok {
-		errs = append(errs, RowError{Line: line, Field: "currency", Message: "must be an ISO-4217 code such as USD or EUR"})
+		errs = append(errs, catalog.RowError{Line: line, Field: "currency", Message: "must be an ISO-4217 code such as USD or EUR"})
 	} else {
 		errs = parsePrices(&v, r.get(rec, cPrice), r.get(rec, cCompare), errs, line)
 	}
 	if q, msg := parseQty(r.get(rec, cQty)); msg != "" {
-		errs = append(errs, RowError{Line: line, Field: "stock", Message: msg})
+		errs = append(errs, catalog.RowError{Line: line, Field: "stock", Message: msg})
 	} else {
 		v.InventoryQty = q
 	}
 	attrs, msg := parseAttrList(r.get(rec, cAttributes))
 	if msg != "" {
-		errs = append(errs, RowError{Line: line, Field: "attributes", Message: msg})
+		errs = append(errs, catalog.RowError{Line: line, Field: "attributes", Message: msg})
 	}
 	if b.addVariant(v, errs) {
 		for i := 0; i+1 < len(attrs); i += 2 {

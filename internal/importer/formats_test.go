@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/shelfcommerce/shelf/internal/catalog"
 )
 
 func TestOwnCSVExample(t *testing.T) {
@@ -28,7 +30,7 @@ func TestOwnCSVExample(t *testing.T) {
 		!slices.Equal(tee.OptionNames, []string{"Size", "Colour"}) || tee.Brand != "Acme" || tee.Status != "active" {
 		t.Errorf("tee = %+v", tee)
 	}
-	want := []Variant{
+	want := []catalog.VariantInput{
 		{Line: 2, SKU: "TEE-S-RED", Options: []string{"S", "Red"}, Price: 1999, CompareAtPrice: ptr(2500), Currency: "USD", InventoryQty: ptr(10)},
 		{Line: 4, SKU: "TEE-M-RED", Options: []string{"M", "Red"}, Price: 1999, CompareAtPrice: ptr(2500), Currency: "USD", InventoryQty: ptr(4)},
 		{Line: 5, SKU: "TEE-M-BLUE", Options: []string{"M", "Blue"}, Price: 2150, Currency: "USD"},
@@ -40,7 +42,7 @@ func TestOwnCSVExample(t *testing.T) {
 	if !reflect.DeepEqual(tee.Attributes, wantAttrs) {
 		t.Errorf("tee attributes = %q", tee.Attributes)
 	}
-	if len(tee.Images) != 3 || tee.Images[2] != (Image{Src: "https://cdn.example.com/tee-blue.jpg", Position: 3}) {
+	if len(tee.Images) != 3 || tee.Images[2] != (catalog.ImageInput{Src: "https://cdn.example.com/tee-blue.jpg", Position: 3}) {
 		t.Errorf("tee images = %+v", tee.Images)
 	}
 	if mug.Title != "Ceramic Mug ☕" || mug.Status != "draft" || mug.Variants[0].Currency != "EUR" || mug.Variants[0].Price != 1200 ||
@@ -97,7 +99,7 @@ func TestOwnCSVRows(t *testing.T) {
 	}
 
 	res = readAll(t, "csv", "handle,title,price\na,A,1\n")
-	var fe *FileError
+	var fe *catalog.FileError
 	if len(res.errs) != 1 || !errors.As(res.errs[0], &fe) || !strings.Contains(fe.Message, `"sku"`) {
 		t.Errorf("missing sku column: %v", res.errs)
 	}
@@ -122,7 +124,7 @@ func TestNDJSON(t *testing.T) {
 		t.Fatalf("handles = %q; errs %v", res.handles(), res.errs)
 	}
 	tee := res.products[0]
-	wantVariants := []Variant{
+	wantVariants := []catalog.VariantInput{
 		{Line: 1, SKU: "T-M-R", Options: []string{"M", "Red"}, Price: 1999, CompareAtPrice: ptr(2500), Currency: "USD", InventoryQty: ptr(10)},
 		{Line: 1, SKU: "T-L-R", Options: []string{"L", "Red"}, Price: 2100, Currency: "USD"},
 	}
@@ -194,7 +196,7 @@ func TestNDJSONDuplicateVariants(t *testing.T) {
 	if len(res.products) != 1 {
 		t.Fatalf("errs %v", res.errs)
 	}
-	want := []RowError{
+	want := []catalog.RowError{
 		{Line: 1, SKU: "X", Field: "sku", Message: "is already used by an earlier variant of this product", Variant: 2},
 		{Line: 1, SKU: "Y", Field: "option1_value", Message: `repeats the options "S" of an earlier variant`, Variant: 3},
 	}

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+
+	"github.com/shelfcommerce/shelf/internal/catalog"
 )
 
 func seedShopify(f *testing.F) {
@@ -60,7 +62,7 @@ func FuzzNDJSON(f *testing.F) {
 			for {
 				p, err := rd.Next()
 				if p == nil && err != nil {
-					if _, ok := err.(*ProductError); ok {
+					if _, ok := err.(*catalog.ProductError); ok {
 						continue
 					}
 					break
@@ -140,7 +142,7 @@ func BenchmarkShopifyReader(b *testing.B) {
 		for {
 			p, err := rd.Next()
 			if err != nil {
-				if _, ok := err.(*ProductError); ok {
+				if _, ok := err.(*catalog.ProductError); ok {
 					b.Fatal(err)
 				}
 				break

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/shelfcommerce/shelf/internal/catalog"
 	"github.com/shelfcommerce/shelf/internal/money"
 )
 
@@ -47,8 +48,8 @@ func readShopifyFile(t *testing.T, name string) []byte {
 
 // result is everything a Reader yielded.
 type result struct {
-	products []*Product
-	errs     []error // *ProductError, then possibly one final *FileError
+	products []*catalog.ProductInput
+	errs     []error // *catalog.ProductError, then possibly one final *catalog.FileError
 }
 
 func (r result) handles() []string {
@@ -60,7 +61,7 @@ func (r result) handles() []string {
 }
 
 // readAll drains a reader, checking the Reader contract on the way. It fails the test on
-// anything but *ProductError / *FileError, and on a reader that does not stop.
+// anything but *catalog.ProductError / *catalog.FileError, and on a reader that does not stop.
 func readAll(tb testing.TB, format, input string) result {
 	tb.Helper()
 	rd, err := NewReader(format, strings.NewReader(input), Options{Currency: "USD"})
@@ -91,24 +92,24 @@ func drain(tb testing.TB, rd Reader, inputLen int) result {
 			if p != nil {
 				tb.Fatalf("Next returned both a product and error %v", err)
 			}
-			var fe *FileError
-			var pe *ProductError
+			var fe *catalog.FileError
+			var pe *catalog.ProductError
 			switch {
 			case errors.As(err, &fe):
 				res.errs = append(res.errs, err)
 				if _, again := rd.Next(); again != err {
-					tb.Fatalf("Next after FileError = %v; want the same FileError", again)
+					tb.Fatalf("Next after catalog.FileError = %v; want the same catalog.FileError", again)
 				}
 				return res
 			case errors.As(err, &pe):
 				if len(pe.Errors) == 0 {
-					tb.Fatalf("ProductError without RowErrors: %v", err)
+					tb.Fatalf("catalog.ProductError without RowErrors: %v", err)
 				}
 				_ = pe.Error()
 				res.errs = append(res.errs, err)
 				continue
 			default:
-				tb.Fatalf("Next returned %T %v; want *ProductError or *FileError", err, err)
+				tb.Fatalf("Next returned %T %v; want *catalog.ProductError or *catalog.FileError", err, err)
 			}
 		}
 		checkProduct(tb, p)
@@ -117,7 +118,7 @@ func drain(tb testing.TB, rd Reader, inputLen int) result {
 }
 
 // checkProduct asserts what the DB writer relies on for every product a Reader returns.
-func checkProduct(tb testing.TB, p *Product) {
+func checkProduct(tb testing.TB, p *catalog.ProductInput) {
 	tb.Helper()
 	if p == nil {
 		tb.Fatalf("Next returned nil, nil")
@@ -191,16 +192,16 @@ func checkProduct(tb testing.TB, p *Product) {
 }
 
 // rowErrors returns the RowErrors of the i-th error.
-func rowErrors(tb testing.TB, err error) []RowError {
+func rowErrors(tb testing.TB, err error) []catalog.RowError {
 	tb.Helper()
-	var pe *ProductError
+	var pe *catalog.ProductError
 	if !errors.As(err, &pe) {
-		tb.Fatalf("%T %v is not a *ProductError", err, err)
+		tb.Fatalf("%T %v is not a *catalog.ProductError", err, err)
 	}
 	return pe.Errors
 }
 
-func hasRowError(errs []RowError, field, msgPart string) bool {
+func hasRowError(errs []catalog.RowError, field, msgPart string) bool {
 	for _, e := range errs {
 		if e.Field == field && strings.Contains(e.Message, msgPart) {
 			return true

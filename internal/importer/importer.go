@@ -1,10 +1,14 @@
 // Package importer reads product import files (Shopify CSV exports, Shelf's own CSV format and
-// NDJSON) as a stream of Products, one at a time, so a catalogue of any size is imported in
-// bounded memory. It checks only what the file alone can tell (required fields, money syntax,
-// quantities, status, handle syntax) and reports each problem with its line and field, so one
-// bad row never hides the thousands of good ones; database rules (e.g. a SKU owned by another
-// product) belong to the catalog's writer. NewWriter writes the same formats back (exports), so
-// that reading its output gives the Products it was given.
+// NDJSON) as a stream of catalog.ProductInput, the write input package catalog defines, one
+// product at a time, so a catalogue of any size is imported in bounded memory. It checks only
+// what the file alone can tell (required fields, money syntax, quantities, status, handle
+// syntax) and reports each problem with its line and field, so one bad row never hides the
+// thousands of good ones; database rules (e.g. a SKU owned by another product) belong to the
+// catalog's writer. NewWriter writes the same formats back (exports), so that reading its
+// output gives the products it was given. The dependency goes one way: importer uses catalog's
+// types, and callers hand its readers to catalog.Import (a catalog.ProductReader), its writers
+// to catalog.Export (a catalog.ProductWriter), and what ParseProductJSON gives to
+// catalog.ParsedProduct.
 //
 // # Formats
 //
@@ -23,7 +27,7 @@
 //     CompareAtPrice. A compare-at price at or below the price is passed on as given.
 //   - An empty or absent inventory quantity gives a nil InventoryQty: do not touch stock.
 //     Stock must be a whole number >= 0; Shopify allows oversold (negative) stock, and such
-//     a row is reported in Product.Errors rather than imported.
+//     a row is reported in catalog.ProductInput.Errors rather than imported.
 //   - Option names are read from the first row only and apply to all later rows.
 //   - Unknown columns (metafields, SEO, Google Shopping, "Option1 Linked To", ...) are ignored.
 //   - Image positions that are not positive integers are replaced by the next free position.
@@ -55,17 +59,18 @@
 //
 // Prices are decimal strings (a JSON number is rejected: it may already have been rounded
 // through a float). Handles must already be valid, as in "csv". Variant errors carry the
-// variant's 1-based index in RowError.Variant, since they all share the product's line. Option names come from the first variant's options, in file order; every
-// variant must use the same names. Unknown fields are ignored; blank lines are skipped; a line
+// variant's 1-based index in catalog.RowError.Variant, since they all share the product's
+// line. Option names come from the first variant's options, in file order; every variant must
+// use the same names. Unknown fields are ignored; blank lines are skipped; a line
 // over MaxLineBytes is reported and skipped.
 //
 // # Errors
 //
-// Next returns (nil, *ProductError) for a product that cannot be imported at all (bad handle,
+// Next returns (nil, *catalog.ProductError) for a product that cannot be imported at all (bad handle,
 // no title, no valid variant, handle already used earlier in the file) and carries on with the
 // next product. A product some of whose variant rows are bad comes back with those rows in
-// Product.Errors and without them in Variants. A problem with the file itself (not CSV,
-// missing required column, not UTF-8 header) is a *FileError and ends the stream.
+// catalog.ProductInput.Errors and without them in Variants. A problem with the file itself (not CSV,
+// missing required column, not UTF-8 header) is a *catalog.FileError and ends the stream.
 package importer
 
 import (
@@ -77,14 +82,15 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/shelfcommerce/shelf/internal/catalog"
 	"github.com/shelfcommerce/shelf/internal/money"
 )
 
 // Reader yields products one at a time. Next returns io.EOF at the end. A product whose own
-// fields are invalid comes back as (nil, *ProductError) and reading continues with the next
-// product; a file-level problem comes back as a *FileError and reading stops.
+// fields are invalid comes back as (nil, *catalog.ProductError) and reading continues with the next
+// product; a file-level problem comes back as a *catalog.FileError and reading stops.
 type Reader interface {
-	Next() (*Product, error)
+	Next() (*catalog.ProductInput, error)
 }
 
 // Options configure a Reader.
@@ -242,8 +248,8 @@ func parseQty(s string) (*int64, string) {
 
 // builder accumulates one product; shared by all formats.
 type builder struct {
-	p       *Product
-	fatal   []RowError // errors that reject the whole product
+	p       *catalog.ProductInput
+	fatal   []catalog.RowError // errors that reject the whole product
 	combos  map[string]int
 	skus    map[string]int
 	imgSrcs map[string]bool
@@ -257,11 +263,11 @@ type builder struct {
 }
 
 func newBuilder(line int, handle string) *builder {
-	return &builder{p: &Product{Line: line, Handle: handle, Status: "active"}}
+	return &builder{p: &catalog.ProductInput{Line: line, Handle: handle, Status: "active"}}
 }
 
 func (b *builder) productErr(line int, field, msg string) {
-	b.fatal = append(b.fatal, RowError{Line: line, Field: field, Message: msg})
+	b.fatal = append(b.fatal, catalog.RowError{Line: line, Field: field, Message: msg})
 }
 
 // text checks that a field is valid UTF-8; MySQL would reject or mangle it otherwise.
@@ -307,7 +313,7 @@ func (b *builder) setOptionNames(line int, names []string) {
 
 // addVariant adds v unless errs is non-empty, in which case the row's errors are recorded.
 // It reports whether the variant was kept.
-func (b *builder) addVariant(v Variant, errs []RowError) bool {
+func (b *builder) addVariant(v catalog.VariantInput, errs []catalog.RowError) bool {
 	errs = append(errs, variantRules(v)...)
 	if len(errs) == 0 {
 		if len(b.p.OptionNames) > 0 {
@@ -317,7 +323,7 @@ func (b *builder) addVariant(v Variant, errs []RowError) bool {
 				if prev == v.Line {
 					where = "of an earlier variant"
 				}
-				errs = append(errs, RowError{Line: v.Line, SKU: v.SKU, Field: "option1_value",
+				errs = append(errs, catalog.RowError{Line: v.Line, SKU: v.SKU, Field: "option1_value",
 					Message: "repeats the options " + strconv.Quote(strings.Join(v.Options, " / ")) + " " + where})
 			} else {
 				if b.combos == nil {
@@ -332,7 +338,7 @@ func (b *builder) addVariant(v Variant, errs []RowError) bool {
 				if prev == v.Line {
 					where = "an earlier variant"
 				}
-				errs = append(errs, RowError{Line: v.Line, SKU: v.SKU, Field: "sku",
+				errs = append(errs, catalog.RowError{Line: v.Line, SKU: v.SKU, Field: "sku",
 					Message: "is already used by " + where + " of this product"})
 			} else if len(errs) == 0 {
 				if b.skus == nil {
@@ -395,11 +401,11 @@ func (b *builder) addImage(src, alt string, pos int) {
 		pos = b.nextPos + 1
 	}
 	b.nextPos = max(b.nextPos, pos)
-	b.p.Images = append(b.p.Images, Image{Src: src, Alt: strings.TrimSpace(alt), Position: pos})
+	b.p.Images = append(b.p.Images, catalog.ImageInput{Src: src, Alt: strings.TrimSpace(alt), Position: pos})
 }
 
-// finish returns the product, or a *ProductError if it cannot be imported.
-func (b *builder) finish() (*Product, error) {
+// finish returns the product, or a *catalog.ProductError if it cannot be imported.
+func (b *builder) finish() (*catalog.ProductInput, error) {
 	p := b.p
 	b.productRules()
 	if len(b.fatal) == 0 && len(p.Variants) == 0 {
@@ -410,9 +416,9 @@ func (b *builder) finish() (*Product, error) {
 		}
 	}
 	if len(b.fatal) > 0 {
-		return nil, &ProductError{Line: p.Line, Handle: p.Handle, Errors: append(b.fatal, p.Errors...)}
+		return nil, &catalog.ProductError{Line: p.Line, Handle: p.Handle, Errors: append(b.fatal, p.Errors...)}
 	}
-	slices.SortStableFunc(p.Images, func(a, c Image) int { return a.Position - c.Position })
+	slices.SortStableFunc(p.Images, func(a, c catalog.ImageInput) int { return a.Position - c.Position })
 	for name, vals := range p.Attributes {
 		slices.Sort(vals)
 		p.Attributes[name] = slices.Clip(slices.Compact(vals))

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/shelfcommerce/shelf/internal/catalog"
 	"github.com/shelfcommerce/shelf/internal/money"
 	"github.com/shelfcommerce/shelf/internal/rules"
 )
@@ -25,41 +26,6 @@ type ndjsonReader struct {
 
 func newNDJSONReader(r io.Reader, opts Options) *ndjsonReader {
 	return &ndjsonReader{br: bufio.NewReaderSize(r, 64<<10), opts: opts, seen: make(seenHandles)}
-}
-
-// ImageJSON is one image of a ProductJSON.
-type ImageJSON struct {
-	Src      string `json:"src"`
-	Alt      string `json:"alt"`
-	Position int    `json:"position"`
-}
-
-// VariantJSON is one variant of a ProductJSON. Prices are decimal strings
-// (a JSON number is refused: it may have been rounded); Stock is a JSON
-// number, absent or null to leave stock alone; Options keeps its key order.
-type VariantJSON struct {
-	SKU            string          `json:"sku"`
-	Price          json.RawMessage `json:"price"`
-	CompareAtPrice json.RawMessage `json:"compare_at_price"`
-	Currency       string          `json:"currency"`
-	Stock          json.RawMessage `json:"stock"`
-	Options        json.RawMessage `json:"options"`
-}
-
-// ProductJSON is one product as JSON carries it: a line of an NDJSON import,
-// or the body of an admin API write. ParseProductJSON checks it.
-type ProductJSON struct {
-	Handle      string                     `json:"handle"`
-	Title       string                     `json:"title"`
-	Description string                     `json:"description"`
-	Brand       string                     `json:"brand"`
-	Type        string                     `json:"type"`
-	Status      string                     `json:"status"`
-	Category    string                     `json:"category"`
-	Tags        []string                   `json:"tags"`
-	Attributes  map[string]json.RawMessage `json:"attributes"`
-	Images      []ImageJSON                `json:"images"`
-	Variants    []VariantJSON              `json:"variants"`
 }
 
 // readLine returns the next line without its line end; tooLong reports a line over
@@ -95,7 +61,7 @@ func (r *ndjsonReader) readLine() (line []byte, tooLong bool, err error) {
 	}
 }
 
-func (r *ndjsonReader) Next() (*Product, error) {
+func (r *ndjsonReader) Next() (*catalog.ProductInput, error) {
 	for {
 		if r.err != nil {
 			return nil, r.err
@@ -105,7 +71,7 @@ func (r *ndjsonReader) Next() (*Product, error) {
 			if err == io.EOF {
 				r.err = io.EOF
 			} else {
-				r.err = &FileError{Line: r.line + 1, Message: "reading the file: " + err.Error(), Err: err}
+				r.err = &catalog.FileError{Line: r.line + 1, Message: "reading the file: " + err.Error(), Err: err}
 			}
 			return nil, r.err
 		}
@@ -114,7 +80,7 @@ func (r *ndjsonReader) Next() (*Product, error) {
 			line = bytes.TrimPrefix(line, []byte("\xef\xbb\xbf"))
 		}
 		if tooLong {
-			return nil, &ProductError{Line: r.line, Errors: []RowError{{Line: r.line,
+			return nil, &catalog.ProductError{Line: r.line, Errors: []catalog.RowError{{Line: r.line,
 				Message: "is longer than " + strconv.Itoa(MaxLineBytes>>20) + " MiB; split the product or shorten its description"}}}
 		}
 		if len(bytes.TrimSpace(line)) == 0 {
@@ -124,11 +90,11 @@ func (r *ndjsonReader) Next() (*Product, error) {
 	}
 }
 
-func (r *ndjsonReader) parse(data []byte) (*Product, error) {
+func (r *ndjsonReader) parse(data []byte) (*catalog.ProductInput, error) {
 	line := r.line
-	var jp ProductJSON
+	var jp catalog.ProductJSON
 	if err := json.Unmarshal(data, &jp); err != nil {
-		re := RowError{Line: line, Message: "is not a valid JSON object: " + err.Error()}
+		re := catalog.RowError{Line: line, Message: "is not a valid JSON object: " + err.Error()}
 		var te *json.UnmarshalTypeError
 		var se *json.SyntaxError
 		switch {
@@ -141,7 +107,7 @@ func (r *ndjsonReader) parse(data []byte) (*Product, error) {
 		case errors.As(err, &se):
 			re.Message = "is not valid JSON: " + se.Error()
 		}
-		return nil, &ProductError{Line: line, Handle: jp.Handle, Errors: []RowError{re}}
+		return nil, &catalog.ProductError{Line: line, Handle: jp.Handle, Errors: []catalog.RowError{re}}
 	}
 	return parseJSON(&jp, line, r.opts, r.seen)
 }
@@ -149,14 +115,14 @@ func (r *ndjsonReader) parse(data []byte) (*Product, error) {
 // ParseProductJSON checks one product given as JSON with the rules every
 // import format shares, as if it were line 1 of an NDJSON file, and returns
 // it: the product to write, whose Errors list the variants left out, or a
-// *ProductError when nothing of it can be written.
-func ParseProductJSON(jp *ProductJSON, opts Options) (*Product, error) {
+// *catalog.ProductError when nothing of it can be written.
+func ParseProductJSON(jp *catalog.ProductJSON, opts Options) (*catalog.ProductInput, error) {
 	return parseJSON(jp, 1, opts, nil)
 }
 
 // parseJSON builds the product of jp, found at line; seen, when not nil,
 // catches a handle that appeared before in the same file.
-func parseJSON(jp *ProductJSON, line int, opts Options, seen seenHandles) (*Product, error) {
+func parseJSON(jp *catalog.ProductJSON, line int, opts Options, seen seenHandles) (*catalog.ProductInput, error) {
 	handle := strings.TrimSpace(jp.Handle)
 	b := newBuilder(line, handle)
 	if seen != nil {
@@ -219,12 +185,12 @@ func parseJSON(jp *ProductJSON, line int, opts Options, seen seenHandles) (*Prod
 	return b.finish()
 }
 
-func jsonVariant(b *builder, jv *VariantJSON, idx int, opts Options) {
+func jsonVariant(b *builder, jv *catalog.VariantJSON, idx int, opts Options) {
 	line := b.p.Line
-	v := Variant{Line: line, SKU: strings.TrimSpace(jv.SKU), Currency: opts.Currency}
-	var errs []RowError
+	v := catalog.VariantInput{Line: line, SKU: strings.TrimSpace(jv.SKU), Currency: opts.Currency}
+	var errs []catalog.RowError
 	add := func(field, msg string) {
-		errs = append(errs, RowError{Line: line, Field: field, Message: msg, Variant: idx})
+		errs = append(errs, catalog.RowError{Line: line, Field: field, Message: msg, Variant: idx})
 	}
 	names, vals, msg := orderedOptions(jv.Options)
 	if msg != "" {

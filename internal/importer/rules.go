@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/shelfcommerce/shelf/internal/catalog"
 	"github.com/shelfcommerce/shelf/internal/rules"
 )
 
@@ -15,14 +16,14 @@ import (
 // product.
 
 // variantRules are the rule violations of one variant's text.
-func variantRules(v Variant) []RowError {
-	var errs []RowError
+func variantRules(v catalog.VariantInput) []catalog.RowError {
+	var errs []catalog.RowError
 	if msg := rules.Text(v.SKU); msg != "" {
-		errs = append(errs, RowError{Line: v.Line, Field: "sku", Message: msg})
+		errs = append(errs, catalog.RowError{Line: v.Line, Field: "sku", Message: msg})
 	}
 	for k, o := range v.Options {
 		if msg := rules.Text(o); msg != "" {
-			errs = append(errs, RowError{Line: v.Line, Field: "option" + strconv.Itoa(k+1) + "_value", Message: msg})
+			errs = append(errs, catalog.RowError{Line: v.Line, Field: "option" + strconv.Itoa(k+1) + "_value", Message: msg})
 		}
 	}
 	return errs

@@ -3,6 +3,8 @@ package importer
 import (
 	"strings"
 	"testing"
+
+	"github.com/shelfcommerce/shelf/internal/catalog"
 )
 
 // The text and image rules apply to every format: a Shopify export with a
@@ -19,7 +21,7 @@ func TestShopifyRowsThatCouldHurtAReaderAreErrors(t *testing.T) {
 	if got := strings.Join(r.handles(), ","); got != "good,esc" {
 		t.Fatalf("imported %s, want good and esc (without its bad variant)", got)
 	}
-	var errs []RowError
+	var errs []catalog.RowError
 	for _, err := range r.errs {
 		errs = append(errs, rowErrors(t, err)...)
 	}

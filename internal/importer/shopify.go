@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/shelfcommerce/shelf/internal/catalog"
 )
 
 // shopifyDialect is the "shopify" format: Shopify's product CSV, classic and
@@ -85,16 +87,16 @@ func shopifyRow(r *csvReader, b *builder, rec []string, line int) {
 	}
 	sku, price := r.get(rec, cSKU), r.get(rec, cPrice)
 	if hasOpt || sku != "" || price != "" {
-		v := Variant{Line: line, SKU: sku, Currency: r.opts.Currency}
-		var errs []RowError
+		v := catalog.VariantInput{Line: line, SKU: sku, Currency: r.opts.Currency}
+		var errs []catalog.RowError
 		if !utf8.ValidString(sku) {
 			v.SKU = strings.ToValidUTF8(sku, "\uFFFD")
-			errs = append(errs, RowError{Line: line, Field: "sku", Message: "is not valid UTF-8 text"})
+			errs = append(errs, catalog.RowError{Line: line, Field: "sku", Message: "is not valid UTF-8 text"})
 		}
 		errs = readOptions(b, &v, vals, errs, line, "Option%d Name")
 		errs = parsePrices(&v, price, r.get(rec, cCompare), errs, line)
 		if q, msg := parseQty(r.get(rec, cQty)); msg != "" {
-			errs = append(errs, RowError{Line: line, Field: "stock", Message: msg})
+			errs = append(errs, catalog.RowError{Line: line, Field: "stock", Message: msg})
 		} else {
 			v.InventoryQty = q
 		}

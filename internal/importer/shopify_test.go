@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/shelfcommerce/shelf/internal/catalog"
 )
 
 func TestShopifyTemplate(t *testing.T) {
@@ -99,7 +101,7 @@ func TestShopifyPetStore(t *testing.T) {
 	}
 	bird, bottle, bed := res.products[0], res.products[1], res.products[2]
 	for _, c := range []struct {
-		p        *Product
+		p        *catalog.ProductInput
 		variants int
 		options  []string
 	}{{bird, 1, []string{"Color"}}, {bottle, 6, []string{"Color", "Size"}}, {bed, 9, []string{"Color", "Size"}}} {
@@ -179,7 +181,7 @@ func TestShopifyRows(t *testing.T) {
 				if !reflect.DeepEqual(p.Attributes, map[string][]string{"color": {"Blue", "Red"}}) || !slices.Equal(p.OptionNames, []string{"Colour"}) {
 					t.Errorf("attributes = %v, options %q", p.Attributes, p.OptionNames)
 				}
-				if len(p.Images) != 2 || p.Images[1] != (Image{"https://x/2.jpg", "back", 2}) {
+				if len(p.Images) != 2 || p.Images[1] != (catalog.ImageInput{Src: "https://x/2.jpg", Alt: "back", Position: 2}) {
 					t.Errorf("images = %+v", p.Images)
 				}
 			},
@@ -188,7 +190,7 @@ func TestShopifyRows(t *testing.T) {
 			name:  "missing required columns name both dialects",
 			input: "Name,Vendor,Variant SKU\nx,y,z\n",
 			check: func(t *testing.T, res result) {
-				var fe *FileError
+				var fe *catalog.FileError
 				if len(res.errs) != 1 || !errors.As(res.errs[0], &fe) {
 					t.Fatalf("errs = %v", res.errs)
 				}
@@ -203,7 +205,7 @@ func TestShopifyRows(t *testing.T) {
 			name:  "empty file",
 			input: "",
 			check: func(t *testing.T, res result) {
-				var fe *FileError
+				var fe *catalog.FileError
 				if len(res.errs) != 1 || !errors.As(res.errs[0], &fe) {
 					t.Fatalf("errs = %v", res.errs)
 				}
@@ -290,7 +292,7 @@ func TestShopifyRows(t *testing.T) {
 				if len(p.Variants) != 2 || p.Variants[1].SKU != "" || p.Variants[1].Options[0] != "XXL" {
 					t.Errorf("variants = %+v", p.Variants)
 				}
-				want := []RowError{
+				want := []catalog.RowError{
 					{Line: 3, SKU: "T-M", Field: "price", Message: "must be a decimal number with at most 2 decimal places"},
 					{Line: 4, SKU: "T-L", Field: "stock", Message: "must not be negative"},
 					{Line: 5, SKU: "T-XL", Field: "compare_at_price", Message: "must be a decimal number with at most 2 decimal places"},
@@ -353,7 +355,7 @@ func TestShopifyRows(t *testing.T) {
 				if len(res.products) != 1 {
 					t.Fatalf("got %v", res.errs)
 				}
-				want := []Image{{"https://x/1.jpg", "one", 1}, {"https://x/3.jpg", "three", 3}, {"https://x/n.jpg", "next", 4}}
+				want := []catalog.ImageInput{{Src: "https://x/1.jpg", Alt: "one", Position: 1}, {Src: "https://x/3.jpg", Alt: "three", Position: 3}, {Src: "https://x/n.jpg", Alt: "next", Position: 4}}
 				if p := res.products[0]; !reflect.DeepEqual(p.Images, want) || len(p.Variants) != 1 || len(p.Errors) != 0 {
 					t.Errorf("product = %+v", p)
 				}
@@ -383,7 +385,7 @@ func TestShopifyRows(t *testing.T) {
 				"b,B \"quoted\",,,,,,,,,,B1,,1,,,,,\n" +
 				"c,C,,,,,,,,,,C1,,1,,,,,\n",
 			check: func(t *testing.T, res result) {
-				var fe *FileError
+				var fe *catalog.FileError
 				if len(res.products) != 0 || len(res.errs) != 1 || !errors.As(res.errs[0], &fe) || fe.Line != 3 {
 					t.Fatalf("got %q, errs %v", res.handles(), res.errs)
 				}

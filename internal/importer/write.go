@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/shelfcommerce/shelf/internal/catalog"
 	"github.com/shelfcommerce/shelf/internal/money"
 )
 
@@ -18,7 +19,7 @@ import (
 // takes. The Shopify format has no currency and no attributes of its own
 // beyond the options, so a lossless copy is "csv" or "ndjson".
 type Writer interface {
-	Write(p *Product) error
+	Write(p *catalog.ProductInput) error
 	// Flush writes out what is buffered; call it after the last product.
 	Flush() error
 }
@@ -39,15 +40,15 @@ func NewWriter(format string, w io.Writer) (Writer, error) {
 type csvWriter struct {
 	w      *csv.Writer
 	header []string
-	rows   func(p *Product) [][]string
+	rows   func(p *catalog.ProductInput) [][]string
 	wrote  bool
 }
 
-func newCSVWriter(w io.Writer, header []string, rows func(*Product) [][]string) *csvWriter {
+func newCSVWriter(w io.Writer, header []string, rows func(*catalog.ProductInput) [][]string) *csvWriter {
 	return &csvWriter{w: csv.NewWriter(w), header: header, rows: rows}
 }
 
-func (c *csvWriter) Write(p *Product) error {
+func (c *csvWriter) Write(p *catalog.ProductInput) error {
 	if !c.wrote {
 		c.wrote = true
 		if err := c.w.Write(c.header); err != nil {
@@ -68,7 +69,7 @@ func (c *csvWriter) Flush() error {
 	return c.w.Error()
 }
 
-func price(v Variant) (string, string) {
+func price(v catalog.VariantInput) (string, string) {
 	cmp := ""
 	if v.CompareAtPrice != nil {
 		cmp = money.Format(*v.CompareAtPrice, v.Currency)
@@ -76,14 +77,14 @@ func price(v Variant) (string, string) {
 	return money.Format(v.Price, v.Currency), cmp
 }
 
-func qty(v Variant) string {
+func qty(v catalog.VariantInput) string {
 	if v.InventoryQty == nil {
 		return "" // unknown: a re-import leaves the stock alone
 	}
 	return strconv.FormatInt(*v.InventoryQty, 10)
 }
 
-func option(p *Product, v Variant, k int) (string, string) {
+func option(p *catalog.ProductInput, v catalog.VariantInput, k int) (string, string) {
 	if k < len(p.OptionNames) && k < len(v.Options) {
 		return p.OptionNames[k], v.Options[k]
 	}
@@ -100,7 +101,7 @@ var shopifyColumns = []string{"Handle", "Title", "Body (HTML)", "Vendor", "Produ
 // shopifyRows is one row per variant, then one per image left over, as
 // Shopify exports them; the first row carries the product's fields. A
 // product without options has Shopify's "Title: Default Title" option.
-func shopifyRows(p *Product) [][]string {
+func shopifyRows(p *catalog.ProductInput) [][]string {
 	n := max(len(p.Variants), len(p.Images))
 	rows := make([][]string, n)
 	for i := range rows {
@@ -148,7 +149,7 @@ var ownColumns = []string{"handle", "title", "description", "brand", "status", "
 
 // ownRows is one row per variant; the product's fields, attributes and
 // images are on its first row.
-func ownRows(p *Product) [][]string {
+func ownRows(p *catalog.ProductInput) [][]string {
 	rows := make([][]string, len(p.Variants))
 	for i, v := range p.Variants {
 		row := make([]string, len(ownColumns))
@@ -206,7 +207,7 @@ type jsonOut struct {
 	Category    string              `json:"category,omitempty"`
 	Tags        []string            `json:"tags,omitempty"`
 	Attributes  map[string][]string `json:"attributes,omitempty"`
-	Images      []ImageJSON         `json:"images,omitempty"`
+	Images      []catalog.ImageJSON `json:"images,omitempty"`
 	Variants    []jsonVariantOut    `json:"variants"`
 }
 
@@ -235,12 +236,12 @@ func (o orderedJSON) MarshalJSON() ([]byte, error) {
 	return append(b, '}'), nil
 }
 
-func (n *ndjsonWriter) Write(p *Product) error {
+func (n *ndjsonWriter) Write(p *catalog.ProductInput) error {
 	out := jsonOut{Handle: p.Handle, Title: p.Title, Description: p.DescriptionHTML, Brand: p.Brand,
 		Type: p.ProductType, Status: p.Status, Category: strings.Join(p.CategoryPath, " > "),
 		Tags: p.Tags, Attributes: p.Attributes, Variants: make([]jsonVariantOut, len(p.Variants))}
 	for _, im := range p.Images {
-		out.Images = append(out.Images, ImageJSON(im))
+		out.Images = append(out.Images, catalog.ImageJSON(im))
 	}
 	for i, v := range p.Variants {
 		jv := jsonVariantOut{SKU: v.SKU, Currency: v.Currency, Stock: v.InventoryQty}

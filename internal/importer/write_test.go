@@ -6,16 +6,18 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+
+	"github.com/shelfcommerce/shelf/internal/catalog"
 )
 
 // normalized drops what a file does not carry through a round trip: line
 // numbers, and the rows left out with errors.
-func normalized(ps []*Product) []*Product {
-	out := make([]*Product, len(ps))
+func normalized(ps []*catalog.ProductInput) []*catalog.ProductInput {
+	out := make([]*catalog.ProductInput, len(ps))
 	for i, p := range ps {
 		c := *p
 		c.Line, c.Errors = 0, nil
-		c.Variants = append([]Variant(nil), p.Variants...)
+		c.Variants = append([]catalog.VariantInput(nil), p.Variants...)
 		for j := range c.Variants {
 			c.Variants[j].Line = 0
 		}
@@ -24,7 +26,7 @@ func normalized(ps []*Product) []*Product {
 	return out
 }
 
-func writeAll(t *testing.T, format string, ps []*Product) []byte {
+func writeAll(t *testing.T, format string, ps []*catalog.ProductInput) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	w, err := NewWriter(format, &buf)
@@ -48,7 +50,7 @@ func writeAll(t *testing.T, format string, ps []*Product) []byte {
 // products read from real Shopify exports; the others on those and on
 // Shelf's example file (attributes, currencies, alt texts).
 func TestWritersRoundTrip(t *testing.T) {
-	sources := map[string][]*Product{}
+	sources := map[string][]*catalog.ProductInput{}
 	for _, b := range shopifyExports(t) {
 		sources["shopify"] = append(sources["shopify"], readAll(t, "shopify", string(b)).products...)
 	}
