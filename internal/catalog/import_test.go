@@ -211,17 +211,7 @@ func TestFirstImportListingEqualsSyncListing(t *testing.T) {
 		if !strings.Contains(got, "|EUR|1|") || !strings.Contains(got, "|USD|0|") {
 			t.Fatalf("%s: no listing rows: the test checks nothing\n%s", step, got)
 		}
-		var ids []uint64
-		rows, err := d.DB.Query("SELECT id FROM products")
-		if err != nil {
-			t.Fatal(err)
-		}
-		for rows.Next() {
-			var id uint64
-			_ = rows.Scan(&id)
-			ids = append(ids, id)
-		}
-		rows.Close()
+		ids := productIDs(t, d.DB)
 		tx, err := d.Store.Begin(ctx, nil)
 		if err != nil {
 			t.Fatal(err)

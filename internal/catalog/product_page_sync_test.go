@@ -61,17 +61,7 @@ func TestProductPagesStayInStepWithWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tx.Rollback()
-	var ids []uint64
-	rows, err := tx.QueryContext(ctx, "SELECT id FROM products")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var id uint64
-		_ = rows.Scan(&id)
-		ids = append(ids, id)
-	}
-	rows.Close()
+	ids := productIDs(t, tx)
 	if _, err := tx.ExecContext(ctx, "DELETE FROM product_pages"); err != nil {
 		t.Fatal(err)
 	}
@@ -86,6 +76,28 @@ func TestProductPagesStayInStepWithWrites(t *testing.T) {
 // querier is a pool or a transaction.
 type querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// productIDs is the id of every product.
+func productIDs(t *testing.T, q querier) []uint64 {
+	t.Helper()
+	rows, err := q.QueryContext(context.Background(), "SELECT id FROM products")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var ids []uint64
+	for rows.Next() {
+		var id uint64
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return ids
 }
 
 // pagesOf is every stored page with the product's status and version.
