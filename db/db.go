@@ -108,14 +108,8 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.childCategoryByNameStmt, err = db.PrepareContext(ctx, childCategoryByName); err != nil {
 		return nil, fmt.Errorf("error preparing query ChildCategoryByName: %w", err)
 	}
-	if q.claimIdempotencyKeyStmt, err = db.PrepareContext(ctx, claimIdempotencyKey); err != nil {
-		return nil, fmt.Errorf("error preparing query ClaimIdempotencyKey: %w", err)
-	}
 	if q.clearWebhookFailingStmt, err = db.PrepareContext(ctx, clearWebhookFailing); err != nil {
 		return nil, fmt.Errorf("error preparing query ClearWebhookFailing: %w", err)
-	}
-	if q.completeIdempotencyKeyStmt, err = db.PrepareContext(ctx, completeIdempotencyKey); err != nil {
-		return nil, fmt.Errorf("error preparing query CompleteIdempotencyKey: %w", err)
 	}
 	if q.countProductsStmt, err = db.PrepareContext(ctx, countProducts); err != nil {
 		return nil, fmt.Errorf("error preparing query CountProducts: %w", err)
@@ -140,6 +134,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.deliveryEventsStmt, err = db.PrepareContext(ctx, deliveryEvents); err != nil {
 		return nil, fmt.Errorf("error preparing query DeliveryEvents: %w", err)
+	}
+	if q.dropAbandonedIdempotencyKeyStmt, err = db.PrepareContext(ctx, dropAbandonedIdempotencyKey); err != nil {
+		return nil, fmt.Errorf("error preparing query DropAbandonedIdempotencyKey: %w", err)
 	}
 	if q.dueDeliveriesStmt, err = db.PrepareContext(ctx, dueDeliveries); err != nil {
 		return nil, fmt.Errorf("error preparing query DueDeliveries: %w", err)
@@ -209,9 +206,6 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.getCategoryBySlugForUpdateStmt, err = db.PrepareContext(ctx, getCategoryBySlugForUpdate); err != nil {
 		return nil, fmt.Errorf("error preparing query GetCategoryBySlugForUpdate: %w", err)
-	}
-	if q.getIdempotencyKeyStmt, err = db.PrepareContext(ctx, getIdempotencyKey); err != nil {
-		return nil, fmt.Errorf("error preparing query GetIdempotencyKey: %w", err)
 	}
 	if q.getOrderByPublicIDStmt, err = db.PrepareContext(ctx, getOrderByPublicID); err != nil {
 		return nil, fmt.Errorf("error preparing query GetOrderByPublicID: %w", err)
@@ -300,6 +294,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.pendingOrdersCreatedBeforeStmt, err = db.PrepareContext(ctx, pendingOrdersCreatedBefore); err != nil {
 		return nil, fmt.Errorf("error preparing query PendingOrdersCreatedBefore: %w", err)
 	}
+	if q.probeIdempotencyKeyStmt, err = db.PrepareContext(ctx, probeIdempotencyKey); err != nil {
+		return nil, fmt.Errorf("error preparing query ProbeIdempotencyKey: %w", err)
+	}
 	if q.productIDBySlugStmt, err = db.PrepareContext(ctx, productIDBySlug); err != nil {
 		return nil, fmt.Errorf("error preparing query ProductIDBySlug: %w", err)
 	}
@@ -317,9 +314,6 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.releaseDeliveryStmt, err = db.PrepareContext(ctx, releaseDelivery); err != nil {
 		return nil, fmt.Errorf("error preparing query ReleaseDelivery: %w", err)
-	}
-	if q.releaseIdempotencyKeyStmt, err = db.PrepareContext(ctx, releaseIdempotencyKey); err != nil {
-		return nil, fmt.Errorf("error preparing query ReleaseIdempotencyKey: %w", err)
 	}
 	if q.retryDeliveriesStmt, err = db.PrepareContext(ctx, retryDeliveries); err != nil {
 		return nil, fmt.Errorf("error preparing query RetryDeliveries: %w", err)
@@ -357,14 +351,14 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.stockOfStmt, err = db.PrepareContext(ctx, stockOf); err != nil {
 		return nil, fmt.Errorf("error preparing query StockOf: %w", err)
 	}
+	if q.storeIdempotentResponseStmt, err = db.PrepareContext(ctx, storeIdempotentResponse); err != nil {
+		return nil, fmt.Errorf("error preparing query StoreIdempotentResponse: %w", err)
+	}
 	if q.sweepIdempotencyKeysStmt, err = db.PrepareContext(ctx, sweepIdempotencyKeys); err != nil {
 		return nil, fmt.Errorf("error preparing query SweepIdempotencyKeys: %w", err)
 	}
 	if q.takeLastStockStmt, err = db.PrepareContext(ctx, takeLastStock); err != nil {
 		return nil, fmt.Errorf("error preparing query TakeLastStock: %w", err)
-	}
-	if q.takeOverIdempotencyKeyStmt, err = db.PrepareContext(ctx, takeOverIdempotencyKey); err != nil {
-		return nil, fmt.Errorf("error preparing query TakeOverIdempotencyKey: %w", err)
 	}
 	if q.takeStockStmt, err = db.PrepareContext(ctx, takeStock); err != nil {
 		return nil, fmt.Errorf("error preparing query TakeStock: %w", err)
@@ -553,19 +547,9 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing childCategoryByNameStmt: %w", cerr)
 		}
 	}
-	if q.claimIdempotencyKeyStmt != nil {
-		if cerr := q.claimIdempotencyKeyStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing claimIdempotencyKeyStmt: %w", cerr)
-		}
-	}
 	if q.clearWebhookFailingStmt != nil {
 		if cerr := q.clearWebhookFailingStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing clearWebhookFailingStmt: %w", cerr)
-		}
-	}
-	if q.completeIdempotencyKeyStmt != nil {
-		if cerr := q.completeIdempotencyKeyStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing completeIdempotencyKeyStmt: %w", cerr)
 		}
 	}
 	if q.countProductsStmt != nil {
@@ -606,6 +590,11 @@ func (q *Queries) Close() error {
 	if q.deliveryEventsStmt != nil {
 		if cerr := q.deliveryEventsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing deliveryEventsStmt: %w", cerr)
+		}
+	}
+	if q.dropAbandonedIdempotencyKeyStmt != nil {
+		if cerr := q.dropAbandonedIdempotencyKeyStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing dropAbandonedIdempotencyKeyStmt: %w", cerr)
 		}
 	}
 	if q.dueDeliveriesStmt != nil {
@@ -721,11 +710,6 @@ func (q *Queries) Close() error {
 	if q.getCategoryBySlugForUpdateStmt != nil {
 		if cerr := q.getCategoryBySlugForUpdateStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing getCategoryBySlugForUpdateStmt: %w", cerr)
-		}
-	}
-	if q.getIdempotencyKeyStmt != nil {
-		if cerr := q.getIdempotencyKeyStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing getIdempotencyKeyStmt: %w", cerr)
 		}
 	}
 	if q.getOrderByPublicIDStmt != nil {
@@ -873,6 +857,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing pendingOrdersCreatedBeforeStmt: %w", cerr)
 		}
 	}
+	if q.probeIdempotencyKeyStmt != nil {
+		if cerr := q.probeIdempotencyKeyStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing probeIdempotencyKeyStmt: %w", cerr)
+		}
+	}
 	if q.productIDBySlugStmt != nil {
 		if cerr := q.productIDBySlugStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing productIDBySlugStmt: %w", cerr)
@@ -901,11 +890,6 @@ func (q *Queries) Close() error {
 	if q.releaseDeliveryStmt != nil {
 		if cerr := q.releaseDeliveryStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing releaseDeliveryStmt: %w", cerr)
-		}
-	}
-	if q.releaseIdempotencyKeyStmt != nil {
-		if cerr := q.releaseIdempotencyKeyStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing releaseIdempotencyKeyStmt: %w", cerr)
 		}
 	}
 	if q.retryDeliveriesStmt != nil {
@@ -968,6 +952,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing stockOfStmt: %w", cerr)
 		}
 	}
+	if q.storeIdempotentResponseStmt != nil {
+		if cerr := q.storeIdempotentResponseStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing storeIdempotentResponseStmt: %w", cerr)
+		}
+	}
 	if q.sweepIdempotencyKeysStmt != nil {
 		if cerr := q.sweepIdempotencyKeysStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing sweepIdempotencyKeysStmt: %w", cerr)
@@ -976,11 +965,6 @@ func (q *Queries) Close() error {
 	if q.takeLastStockStmt != nil {
 		if cerr := q.takeLastStockStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing takeLastStockStmt: %w", cerr)
-		}
-	}
-	if q.takeOverIdempotencyKeyStmt != nil {
-		if cerr := q.takeOverIdempotencyKeyStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing takeOverIdempotencyKeyStmt: %w", cerr)
 		}
 	}
 	if q.takeStockStmt != nil {
@@ -1120,9 +1104,7 @@ type Queries struct {
 	categoryAncestorsStmt                 *sql.Stmt
 	categoryChildrenStmt                  *sql.Stmt
 	childCategoryByNameStmt               *sql.Stmt
-	claimIdempotencyKeyStmt               *sql.Stmt
 	clearWebhookFailingStmt               *sql.Stmt
-	completeIdempotencyKeyStmt            *sql.Stmt
 	countProductsStmt                     *sql.Stmt
 	deleteExpiredIdempotencyKeyStmt       *sql.Stmt
 	deleteListingRowStmt                  *sql.Stmt
@@ -1131,6 +1113,7 @@ type Queries struct {
 	deleteWebhookLogStmt                  *sql.Stmt
 	deleteWebhookQueueStmt                *sql.Stmt
 	deliveryEventsStmt                    *sql.Stmt
+	dropAbandonedIdempotencyKeyStmt       *sql.Stmt
 	dueDeliveriesStmt                     *sql.Stmt
 	eventClaimPruneStmt                   *sql.Stmt
 	eventHeadStmt                         *sql.Stmt
@@ -1154,7 +1137,6 @@ type Queries struct {
 	getCategoryStmt                       *sql.Stmt
 	getCategoryBySlugStmt                 *sql.Stmt
 	getCategoryBySlugForUpdateStmt        *sql.Stmt
-	getIdempotencyKeyStmt                 *sql.Stmt
 	getOrderByPublicIDStmt                *sql.Stmt
 	getOrderByPublicIDForUpdateStmt       *sql.Stmt
 	getSecretStmt                         *sql.Stmt
@@ -1184,13 +1166,13 @@ type Queries struct {
 	orderLinesStmt                        *sql.Stmt
 	orderLinesOfStmt                      *sql.Stmt
 	pendingOrdersCreatedBeforeStmt        *sql.Stmt
+	probeIdempotencyKeyStmt               *sql.Stmt
 	productIDBySlugStmt                   *sql.Stmt
 	productPageStmt                       *sql.Stmt
 	productPageSourcesStmt                *sql.Stmt
 	productSlugsOfStmt                    *sql.Stmt
 	pruneDeliveryLogStmt                  *sql.Stmt
 	releaseDeliveryStmt                   *sql.Stmt
-	releaseIdempotencyKeyStmt             *sql.Stmt
 	retryDeliveriesStmt                   *sql.Stmt
 	returnStockStmt                       *sql.Stmt
 	revokeAPIKeyStmt                      *sql.Stmt
@@ -1203,9 +1185,9 @@ type Queries struct {
 	setOrderStatusStmt                    *sql.Stmt
 	setProductContentHashStmt             *sql.Stmt
 	stockOfStmt                           *sql.Stmt
+	storeIdempotentResponseStmt           *sql.Stmt
 	sweepIdempotencyKeysStmt              *sql.Stmt
 	takeLastStockStmt                     *sql.Stmt
-	takeOverIdempotencyKeyStmt            *sql.Stmt
 	takeStockStmt                         *sql.Stmt
 	topCategoriesStmt                     *sql.Stmt
 	touchAPIKeyStmt                       *sql.Stmt
@@ -1254,9 +1236,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		categoryAncestorsStmt:                 q.categoryAncestorsStmt,
 		categoryChildrenStmt:                  q.categoryChildrenStmt,
 		childCategoryByNameStmt:               q.childCategoryByNameStmt,
-		claimIdempotencyKeyStmt:               q.claimIdempotencyKeyStmt,
 		clearWebhookFailingStmt:               q.clearWebhookFailingStmt,
-		completeIdempotencyKeyStmt:            q.completeIdempotencyKeyStmt,
 		countProductsStmt:                     q.countProductsStmt,
 		deleteExpiredIdempotencyKeyStmt:       q.deleteExpiredIdempotencyKeyStmt,
 		deleteListingRowStmt:                  q.deleteListingRowStmt,
@@ -1265,6 +1245,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		deleteWebhookLogStmt:                  q.deleteWebhookLogStmt,
 		deleteWebhookQueueStmt:                q.deleteWebhookQueueStmt,
 		deliveryEventsStmt:                    q.deliveryEventsStmt,
+		dropAbandonedIdempotencyKeyStmt:       q.dropAbandonedIdempotencyKeyStmt,
 		dueDeliveriesStmt:                     q.dueDeliveriesStmt,
 		eventClaimPruneStmt:                   q.eventClaimPruneStmt,
 		eventHeadStmt:                         q.eventHeadStmt,
@@ -1288,7 +1269,6 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		getCategoryStmt:                       q.getCategoryStmt,
 		getCategoryBySlugStmt:                 q.getCategoryBySlugStmt,
 		getCategoryBySlugForUpdateStmt:        q.getCategoryBySlugForUpdateStmt,
-		getIdempotencyKeyStmt:                 q.getIdempotencyKeyStmt,
 		getOrderByPublicIDStmt:                q.getOrderByPublicIDStmt,
 		getOrderByPublicIDForUpdateStmt:       q.getOrderByPublicIDForUpdateStmt,
 		getSecretStmt:                         q.getSecretStmt,
@@ -1318,13 +1298,13 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		orderLinesStmt:                        q.orderLinesStmt,
 		orderLinesOfStmt:                      q.orderLinesOfStmt,
 		pendingOrdersCreatedBeforeStmt:        q.pendingOrdersCreatedBeforeStmt,
+		probeIdempotencyKeyStmt:               q.probeIdempotencyKeyStmt,
 		productIDBySlugStmt:                   q.productIDBySlugStmt,
 		productPageStmt:                       q.productPageStmt,
 		productPageSourcesStmt:                q.productPageSourcesStmt,
 		productSlugsOfStmt:                    q.productSlugsOfStmt,
 		pruneDeliveryLogStmt:                  q.pruneDeliveryLogStmt,
 		releaseDeliveryStmt:                   q.releaseDeliveryStmt,
-		releaseIdempotencyKeyStmt:             q.releaseIdempotencyKeyStmt,
 		retryDeliveriesStmt:                   q.retryDeliveriesStmt,
 		returnStockStmt:                       q.returnStockStmt,
 		revokeAPIKeyStmt:                      q.revokeAPIKeyStmt,
@@ -1337,9 +1317,9 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		setOrderStatusStmt:                    q.setOrderStatusStmt,
 		setProductContentHashStmt:             q.setProductContentHashStmt,
 		stockOfStmt:                           q.stockOfStmt,
+		storeIdempotentResponseStmt:           q.storeIdempotentResponseStmt,
 		sweepIdempotencyKeysStmt:              q.sweepIdempotencyKeysStmt,
 		takeLastStockStmt:                     q.takeLastStockStmt,
-		takeOverIdempotencyKeyStmt:            q.takeOverIdempotencyKeyStmt,
 		takeStockStmt:                         q.takeStockStmt,
 		topCategoriesStmt:                     q.topCategoriesStmt,
 		touchAPIKeyStmt:                       q.touchAPIKeyStmt,

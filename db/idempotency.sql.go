@@ -11,65 +11,6 @@ import (
 	"time"
 )
 
-const claimIdempotencyKey = `-- name: ClaimIdempotencyKey :exec
-INSERT INTO idempotency_keys (scope, key_hash, request_hash, state, claim_token, response_status,
-                              response_body, claimed_at, expires_at)
-VALUES (?, ?, ?, 'running', ?, 0, '', ?, ?)
-`
-
-type ClaimIdempotencyKeyParams struct {
-	Scope       string
-	KeyHash     []byte
-	RequestHash []byte
-	ClaimToken  []byte
-	ClaimedAt   time.Time
-	ExpiresAt   time.Time
-}
-
-// A plain INSERT: the duplicate-key error (1062) is how a second request
-// learns the key was seen. Never SELECT ... FOR UPDATE first: that deadlocks.
-func (q *Queries) ClaimIdempotencyKey(ctx context.Context, arg ClaimIdempotencyKeyParams) error {
-	_, err := q.exec(ctx, q.claimIdempotencyKeyStmt, claimIdempotencyKey,
-		arg.Scope,
-		arg.KeyHash,
-		arg.RequestHash,
-		arg.ClaimToken,
-		arg.ClaimedAt,
-		arg.ExpiresAt,
-	)
-	return err
-}
-
-const completeIdempotencyKey = `-- name: CompleteIdempotencyKey :execrows
-UPDATE idempotency_keys
-SET state = 'done', response_status = ?, response_body = ?, order_id = ?
-WHERE scope = ? AND key_hash = ? AND claim_token = ? AND state = 'running'
-`
-
-type CompleteIdempotencyKeyParams struct {
-	ResponseStatus int16
-	ResponseBody   []byte
-	OrderID        sql.NullInt64
-	Scope          string
-	KeyHash        []byte
-	ClaimToken     []byte
-}
-
-func (q *Queries) CompleteIdempotencyKey(ctx context.Context, arg CompleteIdempotencyKeyParams) (int64, error) {
-	result, err := q.exec(ctx, q.completeIdempotencyKeyStmt, completeIdempotencyKey,
-		arg.ResponseStatus,
-		arg.ResponseBody,
-		arg.OrderID,
-		arg.Scope,
-		arg.KeyHash,
-		arg.ClaimToken,
-	)
-	if err != nil {
-		return 0, err
-	}
-	return result.RowsAffected()
-}
-
 const deleteExpiredIdempotencyKey = `-- name: DeleteExpiredIdempotencyKey :execrows
 DELETE FROM idempotency_keys WHERE scope = ? AND key_hash = ? AND expires_at < ?
 `
@@ -88,23 +29,59 @@ func (q *Queries) DeleteExpiredIdempotencyKey(ctx context.Context, arg DeleteExp
 	return result.RowsAffected()
 }
 
-const getIdempotencyKey = `-- name: GetIdempotencyKey :one
-SELECT scope, key_hash, request_hash, state, claim_token, response_status, response_body,
-       order_id, claimed_at, expires_at
-FROM idempotency_keys WHERE scope = ? AND key_hash = ?
+const dropAbandonedIdempotencyKey = `-- name: DropAbandonedIdempotencyKey :execrows
+DELETE FROM idempotency_keys WHERE scope = ? AND key_hash = ? AND claim_token = ? AND state = 'running'
 `
 
-type GetIdempotencyKeyParams struct {
+type DropAbandonedIdempotencyKeyParams struct {
+	Scope      string
+	KeyHash    []byte
+	ClaimToken []byte
+}
+
+// A "running" claim committed on its own is what an earlier version of the
+// service wrote before the order; past its lease, its request is dead or
+// can no longer complete it (its UPDATE matches the claim token).
+func (q *Queries) DropAbandonedIdempotencyKey(ctx context.Context, arg DropAbandonedIdempotencyKeyParams) (int64, error) {
+	result, err := q.exec(ctx, q.dropAbandonedIdempotencyKeyStmt, dropAbandonedIdempotencyKey, arg.Scope, arg.KeyHash, arg.ClaimToken)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
+const probeIdempotencyKey = `-- name: ProbeIdempotencyKey :one
+SELECT request_hash, state, claim_token, response_status, response_body,
+       order_id, claimed_at, expires_at
+FROM idempotency_keys WHERE scope = ? AND key_hash = ?
+FOR UPDATE NOWAIT
+`
+
+type ProbeIdempotencyKeyParams struct {
 	Scope   string
 	KeyHash []byte
 }
 
-func (q *Queries) GetIdempotencyKey(ctx context.Context, arg GetIdempotencyKeyParams) (IdempotencyKey, error) {
-	row := q.queryRow(ctx, q.getIdempotencyKeyStmt, getIdempotencyKey, arg.Scope, arg.KeyHash)
-	var i IdempotencyKey
+type ProbeIdempotencyKeyRow struct {
+	RequestHash    []byte
+	State          IdempotencyKeysState
+	ClaimToken     []byte
+	ResponseStatus int16
+	ResponseBody   []byte
+	OrderID        sql.NullInt64
+	ClaimedAt      time.Time
+	ExpiresAt      time.Time
+}
+
+// Reads a key's record without ever waiting. Outside any transaction, a
+// locking read of a row that a running order has inserted but not yet
+// committed fails at once (NOWAIT: 1205 on MariaDB, 3572 on MySQL): that is
+// "a request with this key is running", a 409. No row: the key is new, and
+// the order's own transaction inserts it (StoreIdempotentResponse).
+func (q *Queries) ProbeIdempotencyKey(ctx context.Context, arg ProbeIdempotencyKeyParams) (ProbeIdempotencyKeyRow, error) {
+	row := q.queryRow(ctx, q.probeIdempotencyKeyStmt, probeIdempotencyKey, arg.Scope, arg.KeyHash)
+	var i ProbeIdempotencyKeyRow
 	err := row.Scan(
-		&i.Scope,
-		&i.KeyHash,
 		&i.RequestHash,
 		&i.State,
 		&i.ClaimToken,
@@ -117,18 +94,39 @@ func (q *Queries) GetIdempotencyKey(ctx context.Context, arg GetIdempotencyKeyPa
 	return i, err
 }
 
-const releaseIdempotencyKey = `-- name: ReleaseIdempotencyKey :exec
-DELETE FROM idempotency_keys WHERE scope = ? AND key_hash = ? AND claim_token = ? AND state = 'running'
+const storeIdempotentResponse = `-- name: StoreIdempotentResponse :exec
+INSERT INTO idempotency_keys (scope, key_hash, request_hash, state, claim_token, response_status,
+                              response_body, order_id, claimed_at, expires_at)
+VALUES (?, ?, ?, 'done', ?, ?, ?, ?, ?, ?)
 `
 
-type ReleaseIdempotencyKeyParams struct {
-	Scope      string
-	KeyHash    []byte
-	ClaimToken []byte
+type StoreIdempotentResponseParams struct {
+	Scope          string
+	KeyHash        []byte
+	RequestHash    []byte
+	ClaimToken     []byte
+	ResponseStatus int16
+	ResponseBody   []byte
+	OrderID        sql.NullInt64
+	ClaimedAt      time.Time
+	ExpiresAt      time.Time
 }
 
-func (q *Queries) ReleaseIdempotencyKey(ctx context.Context, arg ReleaseIdempotencyKeyParams) error {
-	_, err := q.exec(ctx, q.releaseIdempotencyKeyStmt, releaseIdempotencyKey, arg.Scope, arg.KeyHash, arg.ClaimToken)
+// A plain INSERT of the key with its answer: the last statement of a placed
+// order's transaction, or on its own for a refused order. A duplicate-key
+// error (1062) means another request with the key answered first.
+func (q *Queries) StoreIdempotentResponse(ctx context.Context, arg StoreIdempotentResponseParams) error {
+	_, err := q.exec(ctx, q.storeIdempotentResponseStmt, storeIdempotentResponse,
+		arg.Scope,
+		arg.KeyHash,
+		arg.RequestHash,
+		arg.ClaimToken,
+		arg.ResponseStatus,
+		arg.ResponseBody,
+		arg.OrderID,
+		arg.ClaimedAt,
+		arg.ExpiresAt,
+	)
 	return err
 }
 
@@ -138,42 +136,6 @@ DELETE FROM idempotency_keys WHERE expires_at < ? ORDER BY expires_at LIMIT 1000
 
 func (q *Queries) SweepIdempotencyKeys(ctx context.Context, expiresAt time.Time) (int64, error) {
 	result, err := q.exec(ctx, q.sweepIdempotencyKeysStmt, sweepIdempotencyKeys, expiresAt)
-	if err != nil {
-		return 0, err
-	}
-	return result.RowsAffected()
-}
-
-const takeOverIdempotencyKey = `-- name: TakeOverIdempotencyKey :execrows
-UPDATE idempotency_keys
-SET claim_token = ?, request_hash = ?,
-    claimed_at = ?, expires_at = ?
-WHERE scope = ? AND key_hash = ?
-  AND claim_token = ? AND state = 'running'
-`
-
-type TakeOverIdempotencyKeyParams struct {
-	ClaimToken          []byte
-	RequestHash         []byte
-	ClaimedAt           time.Time
-	ExpiresAt           time.Time
-	Scope               string
-	KeyHash             []byte
-	AbandonedClaimToken []byte
-}
-
-// Takes over a claim whose request died without releasing it (its order was
-// never committed: the response is stored in the order's own transaction).
-func (q *Queries) TakeOverIdempotencyKey(ctx context.Context, arg TakeOverIdempotencyKeyParams) (int64, error) {
-	result, err := q.exec(ctx, q.takeOverIdempotencyKeyStmt, takeOverIdempotencyKey,
-		arg.ClaimToken,
-		arg.RequestHash,
-		arg.ClaimedAt,
-		arg.ExpiresAt,
-		arg.Scope,
-		arg.KeyHash,
-		arg.AbandonedClaimToken,
-	)
 	if err != nil {
 		return 0, err
 	}

@@ -1,30 +1,26 @@
--- name: ClaimIdempotencyKey :exec
--- A plain INSERT: the duplicate-key error (1062) is how a second request
--- learns the key was seen. Never SELECT ... FOR UPDATE first: that deadlocks.
-INSERT INTO idempotency_keys (scope, key_hash, request_hash, state, claim_token, response_status,
-                              response_body, claimed_at, expires_at)
-VALUES (?, ?, ?, 'running', ?, 0, '', ?, ?);
-
--- name: GetIdempotencyKey :one
-SELECT scope, key_hash, request_hash, state, claim_token, response_status, response_body,
+-- name: ProbeIdempotencyKey :one
+-- Reads a key's record without ever waiting. Outside any transaction, a
+-- locking read of a row that a running order has inserted but not yet
+-- committed fails at once (NOWAIT: 1205 on MariaDB, 3572 on MySQL): that is
+-- "a request with this key is running", a 409. No row: the key is new, and
+-- the order's own transaction inserts it (StoreIdempotentResponse).
+SELECT request_hash, state, claim_token, response_status, response_body,
        order_id, claimed_at, expires_at
-FROM idempotency_keys WHERE scope = ? AND key_hash = ?;
+FROM idempotency_keys WHERE scope = ? AND key_hash = ?
+FOR UPDATE NOWAIT;
 
--- name: CompleteIdempotencyKey :execrows
-UPDATE idempotency_keys
-SET state = 'done', response_status = ?, response_body = ?, order_id = ?
-WHERE scope = ? AND key_hash = ? AND claim_token = ? AND state = 'running';
+-- name: StoreIdempotentResponse :exec
+-- A plain INSERT of the key with its answer: the last statement of a placed
+-- order's transaction, or on its own for a refused order. A duplicate-key
+-- error (1062) means another request with the key answered first.
+INSERT INTO idempotency_keys (scope, key_hash, request_hash, state, claim_token, response_status,
+                              response_body, order_id, claimed_at, expires_at)
+VALUES (?, ?, ?, 'done', ?, ?, ?, ?, ?, ?);
 
--- name: TakeOverIdempotencyKey :execrows
--- Takes over a claim whose request died without releasing it (its order was
--- never committed: the response is stored in the order's own transaction).
-UPDATE idempotency_keys
-SET claim_token = sqlc.arg(claim_token), request_hash = sqlc.arg(request_hash),
-    claimed_at = sqlc.arg(claimed_at), expires_at = sqlc.arg(expires_at)
-WHERE scope = sqlc.arg(scope) AND key_hash = sqlc.arg(key_hash)
-  AND claim_token = sqlc.arg(abandoned_claim_token) AND state = 'running';
-
--- name: ReleaseIdempotencyKey :exec
+-- name: DropAbandonedIdempotencyKey :execrows
+-- A "running" claim committed on its own is what an earlier version of the
+-- service wrote before the order; past its lease, its request is dead or
+-- can no longer complete it (its UPDATE matches the claim token).
 DELETE FROM idempotency_keys WHERE scope = ? AND key_hash = ? AND claim_token = ? AND state = 'running';
 
 -- name: DeleteExpiredIdempotencyKey :execrows

@@ -23,22 +23,35 @@ import (
 
 // Idempotency keys follow the IETF idempotency-key draft and Stripe:
 //
-//   - A key is claimed with a plain INSERT, before the order's transaction;
-//     the duplicate-key error means "seen". (Looking a key up FOR UPDATE and
-//     then inserting deadlocks.) Each of these statements runs under the
-//     store's retry policy: on Galera an autocommit INSERT can lose a
-//     certification race (1213) like any transaction.
-//   - The order, and the response that announces it, commit in ONE
-//     transaction, and that transaction only commits while its claim token
-//     is still the key's: a claim older than claimLease may be taken over by
-//     a retry (its request died, e.g. with the database), and the request
-//     it was taken from then cannot commit. So the lease bounds how long a
-//     crash keeps a key busy (a few seconds), not correctness.
+//   - A key's record is written once, with its answer: for a placed order
+//     as the last INSERT of the order's own transaction, so an order and
+//     the response that announces it commit together, in one commit.
+//   - Before that transaction, the key is probed with a locking read that
+//     never waits (SELECT ... FOR UPDATE NOWAIT, autocommit). A record that
+//     a running order has inserted but not committed is locked, so the
+//     probe fails at once: a retry sent while the first request runs gets
+//     the 409 idempotency-key-in-use, and never waits for it to finish. A
+//     committed record answers (a replay, or 422 for another body); none
+//     means the key is new.
+//   - Two requests with one key that both find none (sent within the same
+//     moment) run side by side; the second one's INSERT of the key meets
+//     the first one's and fails (1062) once the first has committed, and
+//     its transaction, order and all, rolls back: it answers the 409 too.
 //   - A request that fails with a client error (409 insufficient stock, 422
-//     unknown SKU) stores that response too, and retries get it again; if
-//     it cannot be stored (the database is failing), the client is told 503
-//     instead, so every definitive answer a client saw is the stored one.
-//     A 5xx releases the key: the retry runs afresh.
+//     unknown SKU) stores that response too (an INSERT of its own, after its
+//     transaction rolled back), and retries get it again; if it cannot be
+//     stored (the database is failing), the client is told 503 instead, so
+//     every definitive answer a client saw is the stored one. A 5xx stores
+//     nothing: the retry runs afresh. A request that dies (with its process
+//     or its connection) leaves nothing behind either: its transaction
+//     rolls back when the database drops the connection.
+//   - A "running" record committed on its own is a claim an earlier version
+//     of the service made before its order: it answers 409 for claimLease
+//     and is then dropped as abandoned (its request, if still alive, can no
+//     longer complete it and rolls back).
+//   - Each of these statements runs under the store's retry policy: on
+//     Galera an autocommit INSERT can lose a certification race (1213) like
+//     any transaction.
 //   - Keys are scoped, so that one client can never read another's stored
 //     response: the admin key's id when an admin key placed the order,
 //     otherwise the buyer's e-mail address (see ScopeFor*).
@@ -72,12 +85,12 @@ func ValidKey(k string) bool {
 	return true
 }
 
-// claim is a request's ownership of an idempotency record.
+// claim is a request's use of an Idempotency-Key: what its record is
+// looked up by, and sealed and stored under.
 type claim struct {
 	scope   string
 	keyHash []byte
 	sealKey []byte
-	token   []byte // tells this claim from a later takeover
 	reqHash []byte
 }
 
@@ -107,27 +120,26 @@ type Placed struct {
 	Replayed bool
 }
 
-// acquire claims the key, or returns the stored response of an earlier
-// request with it, or the reason it cannot be used now.
+// acquire looks the key up without waiting (see the top of this file): it
+// returns the stored response of an earlier request with the key, or the
+// reason the key cannot be used now, or neither when the key is new.
 func (s *Service) acquire(ctx context.Context, c *claim) (*Placed, error) {
 	for range 4 {
 		t := s.now()
-		c.token = randomBytes(16)
-		err := s.st.Retry(ctx, func(ctx context.Context) error {
-			return s.st.Q.ClaimIdempotencyKey(ctx, db.ClaimIdempotencyKeyParams{
-				Scope: c.scope, KeyHash: c.keyHash, RequestHash: c.reqHash, ClaimToken: c.token,
-				ClaimedAt: t, ExpiresAt: t.Add(s.ttl),
-			})
+		var row db.ProbeIdempotencyKeyRow
+		err := s.st.Retry(ctx, func(ctx context.Context) (err error) {
+			row, err = s.st.Q.ProbeIdempotencyKey(ctx, db.ProbeIdempotencyKeyParams{Scope: c.scope, KeyHash: c.keyHash})
+			if store.IsLockedNow(err) {
+				// Its request is running (or another is reading it this
+				// instant): not a race to retry.
+				return errInUse(time.Second)
+			}
+			return err
 		})
-		if err == nil {
-			return nil, nil
-		}
-		if !store.IsDuplicate(err) {
-			return nil, fmt.Errorf("claim idempotency key: %w", err)
-		}
-		row, err := s.st.Q.GetIdempotencyKey(ctx, db.GetIdempotencyKeyParams{Scope: c.scope, KeyHash: c.keyHash})
 		if errors.Is(err, sql.ErrNoRows) {
-			continue // released or swept since our INSERT: claim again
+			return nil, nil
+		} else if problem.Is(err, problem.IdempotencyInUse) {
+			return nil, err
 		} else if err != nil {
 			return nil, fmt.Errorf("read idempotency key: %w", err)
 		}
@@ -158,76 +170,57 @@ func (s *Service) acquire(ctx context.Context, c *claim) (*Placed, error) {
 			}
 			return p, nil
 		}
-		// held is negative when the claim was made after t was read (a
-		// concurrent request): the lease then has all of itself left.
+		// An earlier version's claim. held is negative when it was made
+		// after t was read: the lease then has all of itself left.
 		if held := max(t.Sub(row.ClaimedAt), 0); held <= claimLease {
 			return nil, errInUse(claimLease - held)
 		}
-		// Its request died, or will not be able to commit once we hold the
-		// claim (see above).
-		var n int64
-		err = s.st.Retry(ctx, func(ctx context.Context) (err error) {
-			n, err = s.st.Q.TakeOverIdempotencyKey(ctx, db.TakeOverIdempotencyKeyParams{
-				ClaimToken: c.token, RequestHash: c.reqHash, ClaimedAt: t, ExpiresAt: t.Add(s.ttl),
-				Scope: c.scope, KeyHash: c.keyHash, AbandonedClaimToken: row.ClaimToken,
+		if err := s.st.Retry(ctx, func(ctx context.Context) error {
+			_, err := s.st.Q.DropAbandonedIdempotencyKey(ctx, db.DropAbandonedIdempotencyKeyParams{
+				Scope: c.scope, KeyHash: c.keyHash, ClaimToken: row.ClaimToken,
 			})
 			return err
-		})
-		if err != nil {
-			return nil, fmt.Errorf("take over idempotency key: %w", err)
-		}
-		if n == 1 {
-			return nil, nil
+		}); err != nil {
+			return nil, fmt.Errorf("drop abandoned idempotency key: %w", err)
 		}
 	}
 	return nil, errInUse(time.Second)
 }
 
 // errInUse is the 409 for a key whose first request is still running; its
-// Retry-After is when that request's claim lapses at the latest.
+// Retry-After is when that request will have answered (or its claim lapsed).
 func errInUse(left time.Duration) error {
 	return &problem.Error{Kind: problem.IdempotencyInUse, Title: "Idempotency-Key in use",
 		Detail:     "a request with this Idempotency-Key is still being processed; retry after it finishes",
 		RetryAfter: max(left, time.Second)}
 }
 
-// complete stores the response under the claim; with tx it is part of the
-// order's transaction. It fails when the claim was taken over meanwhile.
-func (s *Service) complete(ctx context.Context, q *db.Queries, c *claim, status int, body []byte, orderID uint64) error {
+// store writes the key's record with its answer; with a transaction's
+// queries it is part of that transaction. It fails with the in-use 409
+// when another request with the key has stored its answer first.
+func (s *Service) store(ctx context.Context, q *db.Queries, c *claim, status int, body []byte, orderID uint64) error {
 	sealed, err := seal(c.sealKey, body)
 	if err != nil {
 		return err
 	}
-	n, err := q.CompleteIdempotencyKey(ctx, db.CompleteIdempotencyKeyParams{
+	t := s.now()
+	err = q.StoreIdempotentResponse(ctx, db.StoreIdempotentResponseParams{
+		Scope: c.scope, KeyHash: c.keyHash, RequestHash: c.reqHash, ClaimToken: noClaimToken,
 		ResponseStatus: int16(status), ResponseBody: sealed,
-		OrderID: sql.NullInt64{Int64: int64(orderID), Valid: orderID != 0},
-		Scope:   c.scope, KeyHash: c.keyHash, ClaimToken: c.token,
+		OrderID:   sql.NullInt64{Int64: int64(orderID), Valid: orderID != 0},
+		ClaimedAt: t, ExpiresAt: t.Add(s.ttl),
 	})
-	if err != nil {
+	if store.IsDuplicate(err) {
+		return errInUse(time.Second)
+	} else if err != nil {
 		return fmt.Errorf("store idempotent response: %w", err)
-	}
-	if n != 1 {
-		// Taken over by a retry while this request ran: it answers.
-		return errInUse(claimLease)
 	}
 	return nil
 }
 
-// release forgets the claim so that a retry runs afresh (after a 5xx). It
-// must run even when the request's context is done.
-func (s *Service) release(ctx context.Context, c *claim) {
-	ctx, cancel := detached(ctx, 500*time.Millisecond)
-	defer cancel()
-	if err := s.st.Retry(ctx, func(ctx context.Context) error {
-		return s.st.Q.ReleaseIdempotencyKey(ctx, db.ReleaseIdempotencyKeyParams{
-			Scope: c.scope, KeyHash: c.keyHash, ClaimToken: c.token,
-		})
-	}); err != nil {
-		// The claim stays "running" until claimLease passes; then a retry
-		// takes it over.
-		slog.WarnContext(ctx, "release idempotency key", "err", err)
-	}
-}
+// noClaimToken fills claim_token in a record written with its answer: only
+// an earlier version's "running" claims use it.
+var noClaimToken = make([]byte, 16)
 
 // SweepIdempotencyKeys deletes expired keys in batches; it returns how many.
 func (s *Service) SweepIdempotencyKeys(ctx context.Context) (int64, error) {

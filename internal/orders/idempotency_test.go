@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shelfcommerce/shelf/db"
 	"github.com/shelfcommerce/shelf/internal/dbtest"
 	"github.com/shelfcommerce/shelf/internal/orders/orderstest"
 	"github.com/shelfcommerce/shelf/internal/problem"
@@ -100,7 +99,7 @@ func TestAnUnstoredClientErrorIsA503(t *testing.T) {
 	seed(t, d, orderstest.Simple("N", 1, 1000, 1)...)
 	ctx := context.Background()
 	p := PlaceParams{Scope: "t", Key: "k-down", Input: input("a@example.com", line("N-0", 2))}
-	f.Set("SET state = 'done'", 1053, 1) // server shutdown, as the 409 is stored
+	f.Set("INSERT INTO idempotency_keys", 1053, 1) // server shutdown, as the 409 is stored
 	_, err := s.Place(ctx, p)
 	if !store.IsUnavailable(err) || problem.Status(err) != http.StatusServiceUnavailable {
 		t.Fatalf("first: %v (status %d), want a 503", err, problem.Status(err))
@@ -117,10 +116,87 @@ func TestAnUnstoredClientErrorIsA503(t *testing.T) {
 	}
 }
 
-// A claim left "running" by a request that died (the database went away
-// mid-order) holds its key only for a few seconds: the in-use 409 says when
-// to retry, and a retry after the lease takes the key over and answers.
-func TestKeyInUseAndAbandonedClaims(t *testing.T) {
+// A retry sent while its first request runs gets the in-use 409 at once,
+// without waiting for that request: the running order's uncommitted record
+// of its key is all the probe meets. Once the first has rolled back, the key
+// is free.
+func TestKeyInUseWhileItsOrderRuns(t *testing.T) {
+	t.Parallel()
+	d := dbtest.New(t)
+	s := NewService(d.Store, Config{})
+	seed(t, d, orderstest.Simple("R", 1, 1000, 5)...)
+	ctx := context.Background()
+	in := input("a@example.com", line("R-0", 1))
+	p := PlaceParams{Scope: "t", Key: "running", Input: in}
+
+	// The first request, inside its transaction, has written its key as a
+	// placed order does last.
+	tx, err := d.Store.Begin(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if err := s.store(ctx, tx.Q, s.newClaim(p.Scope, p.Key, in.hash()), http.StatusCreated, []byte(`{}`), 0); err != nil {
+		t.Fatal(err)
+	}
+	// Far below the server's lock wait (innodb_lock_wait_timeout, 50 s by
+	// default): a retry that waited for the first request would miss it.
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	_, err = s.Place(rctx, p)
+	if pe, ok := problem.As(err); !ok || pe.Kind != problem.IdempotencyInUse || pe.RetryAfter <= 0 || pe.RetryAfter > claimLease {
+		t.Fatalf("retry while the first runs: %v, want idempotency-key-in-use with a Retry-After", err)
+	}
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.Place(ctx, p)
+	if err != nil || res.Status != http.StatusCreated || res.Replayed || onHand(t, d, "R-0") != 4 {
+		t.Fatalf("after the first rolled back: %+v %v", res, err)
+	}
+}
+
+// Two requests with one key that both found it new: the one whose INSERT of
+// the key meets the other's committed record answers 409, and its order,
+// stock and all, is rolled back.
+func TestTheSecondOfTwoRacingRequestsRollsBack(t *testing.T) {
+	t.Parallel()
+	d := dbtest.New(t)
+	s := NewService(d.Store, Config{})
+	seed(t, d, orderstest.Simple("T", 1, 1000, 5)...)
+	ctx := context.Background()
+	in, _ := input("a@example.com", line("T-0", 1)).Normalize(Limits{})
+	c := s.newClaim("t", "raced", in.hash())
+
+	tx, err := d.Store.Begin(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.store(ctx, tx.Q, c, http.StatusCreated, []byte(`{}`), 0); err != nil {
+		t.Fatal(err)
+	}
+	committed := make(chan error, 1)
+	go func() {
+		time.Sleep(100 * time.Millisecond) // the second is waiting on the key, or not yet there: the same outcome
+		committed <- tx.Commit()
+	}()
+	_, err = s.place(ctx, in, c)
+	if err := <-committed; err != nil {
+		t.Fatal(err)
+	}
+	if !problem.Is(err, problem.IdempotencyInUse) {
+		t.Fatalf("second of two: %v, want idempotency-key-in-use", err)
+	}
+	if countOrders(t, d) != 0 || onHand(t, d, "T-0") != 5 || ledgerSum(t, d, "T-0") != 0 {
+		t.Fatal("the second request's order was not rolled back")
+	}
+}
+
+// A "running" claim committed on its own (how an earlier version of the
+// service claimed a key before its order) holds the key only for its lease:
+// the in-use 409 says when to retry, and a retry after the lease drops it
+// and places the order.
+func TestEarlierVersionsClaims(t *testing.T) {
 	t.Parallel()
 	d := dbtest.New(t)
 	s := NewService(d.Store, Config{})
@@ -129,14 +205,12 @@ func TestKeyInUseAndAbandonedClaims(t *testing.T) {
 	in := input("a@example.com", line("U-0", 1))
 	claimRow := func(key string, at time.Time) {
 		c := s.newClaim("t", key, in.hash())
-		if err := d.Q.ClaimIdempotencyKey(ctx, db.ClaimIdempotencyKeyParams{
-			Scope: c.scope, KeyHash: c.keyHash, RequestHash: c.reqHash, ClaimToken: randomBytes(16),
-			ClaimedAt: at, ExpiresAt: at.Add(time.Hour),
-		}); err != nil {
+		if _, err := d.DB.ExecContext(ctx, `INSERT INTO idempotency_keys (scope, key_hash, request_hash, state,
+			claim_token, response_status, response_body, claimed_at, expires_at) VALUES (?, ?, ?, 'running', ?, 0, '', ?, ?)`,
+			c.scope, c.keyHash, c.reqHash, randomBytes(16), at, at.Add(time.Hour)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	// A request with this key is running: 409.
 	claimRow("busy", clock())
 	_, err := s.Place(ctx, PlaceParams{Scope: "t", Key: "busy", Input: in})
 	if pe, ok := problem.As(err); !ok || pe.Kind != problem.IdempotencyInUse || pe.RetryAfter <= 0 || pe.RetryAfter > claimLease {
@@ -145,11 +219,14 @@ func TestKeyInUseAndAbandonedClaims(t *testing.T) {
 	if claimLease > 15*time.Second {
 		t.Fatalf("a crashed request holds its key for %v", claimLease)
 	}
-	// Its request died long ago without committing: the retry takes over.
 	claimRow("dead", clock().Add(-claimLease-time.Second))
 	res, err := s.Place(ctx, PlaceParams{Scope: "t", Key: "dead", Input: in})
 	if err != nil || res.Status != http.StatusCreated {
 		t.Fatalf("abandoned key: %+v %v", res, err)
+	}
+	again, err := s.Place(ctx, PlaceParams{Scope: "t", Key: "dead", Input: in})
+	if err != nil || !again.Replayed || !bytes.Equal(again.Body, res.Body) {
+		t.Fatalf("replay after the takeover: %+v %v", again, err)
 	}
 }
 

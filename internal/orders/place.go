@@ -189,18 +189,17 @@ func (s *Service) placeOnce(ctx context.Context, p PlaceParams) (*Placed, error)
 		// Like Stripe: the outcome of a request that ran is part of the key.
 		ctx, cancel := detached(ctx, time.Second)
 		defer cancel()
-		if serr := s.complete(ctx, s.st.Q, c, status, body, 0); serr != nil {
+		if serr := s.st.Retry(ctx, func(ctx context.Context) error {
+			return s.store(ctx, s.st.Q, c, status, body, 0)
+		}); serr != nil {
 			if problem.Is(serr, problem.IdempotencyInUse) {
-				return nil, serr // a retry took the key over and answers
+				return nil, serr // another request with the key answered first
 			}
 			// Unstored, the answer would not be the key's: a retry could
 			// get another. Tell the client to retry instead.
-			s.release(ctx, c)
 			return nil, fmt.Errorf("%w: store the answer %d: %w", store.ErrUnavailable, status, serr)
 		}
-		return nil, err
 	}
-	s.release(ctx, c)
 	return nil, err
 }
 
@@ -210,7 +209,8 @@ const statusCreated = 201
 
 // place runs the order's one transaction: read every variant, take the stock
 // of every line under its guard in variant id order, write the order, its
-// lines, its ledger rows and its stored response, and commit them together.
+// lines, its ledger rows and its events, and last its Idempotency-Key with
+// the response, and commit them together.
 func (s *Service) place(ctx context.Context, in PlaceInput, c *claim) (*Placed, error) {
 	skus := make([]sql.NullString, len(in.Lines))
 	for i, l := range in.Lines {
@@ -330,7 +330,7 @@ func (s *Service) place(ctx context.Context, in PlaceInput, c *claim) (*Placed, 
 		if err != nil {
 			return err
 		}
-		if err := s.complete(ctx, tx.Q, c, statusCreated, body, orderID); err != nil {
+		if err := s.store(ctx, tx.Q, c, statusCreated, body, orderID); err != nil {
 			return err
 		}
 		placed = &Placed{Status: statusCreated, Body: body, OrderID: publicID}

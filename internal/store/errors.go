@@ -35,6 +35,7 @@ func Unavailable(err error) error {
 const (
 	errDupEntry        = 1062
 	errLockWaitTimeout = 1205
+	errLockNowait      = 3572 // MySQL: a NOWAIT read met a lock
 	errDeadlock        = 1213
 	errCheckMariaDB    = 4025
 	errCheckMySQL      = 3819
@@ -63,6 +64,15 @@ func mysqlNumber(err error) uint16 {
 
 // IsDuplicate reports a unique-key violation (1062).
 func IsDuplicate(err error) bool { return mysqlNumber(err) == errDupEntry }
+
+// IsLockedNow reports that a locking read with NOWAIT met a row another
+// transaction holds: MySQL answers 3572, MariaDB a lock-wait timeout (1205)
+// at once. Only meaningful for a NOWAIT statement, which never waits, so
+// check it before IsRetryable (which takes 1205 for a lost race).
+func IsLockedNow(err error) bool {
+	n := mysqlNumber(err)
+	return n == errLockNowait || n == errLockWaitTimeout
+}
 
 // IsRetryable reports an error after which the unit of work (a whole
 // transaction, or one autocommit statement) was not applied and may simply
