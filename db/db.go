@@ -294,9 +294,6 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.pendingOrdersCreatedBeforeStmt, err = db.PrepareContext(ctx, pendingOrdersCreatedBefore); err != nil {
 		return nil, fmt.Errorf("error preparing query PendingOrdersCreatedBefore: %w", err)
 	}
-	if q.probeIdempotencyKeyStmt, err = db.PrepareContext(ctx, probeIdempotencyKey); err != nil {
-		return nil, fmt.Errorf("error preparing query ProbeIdempotencyKey: %w", err)
-	}
 	if q.productIDBySlugStmt, err = db.PrepareContext(ctx, productIDBySlug); err != nil {
 		return nil, fmt.Errorf("error preparing query ProductIDBySlug: %w", err)
 	}
@@ -368,9 +365,6 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.touchAPIKeyStmt, err = db.PrepareContext(ctx, touchAPIKey); err != nil {
 		return nil, fmt.Errorf("error preparing query TouchAPIKey: %w", err)
-	}
-	if q.variantsForOrderStmt, err = db.PrepareContext(ctx, variantsForOrder); err != nil {
-		return nil, fmt.Errorf("error preparing query VariantsForOrder: %w", err)
 	}
 	if q.webhookFeedHeadStmt, err = db.PrepareContext(ctx, webhookFeedHead); err != nil {
 		return nil, fmt.Errorf("error preparing query WebhookFeedHead: %w", err)
@@ -857,11 +851,6 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing pendingOrdersCreatedBeforeStmt: %w", cerr)
 		}
 	}
-	if q.probeIdempotencyKeyStmt != nil {
-		if cerr := q.probeIdempotencyKeyStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing probeIdempotencyKeyStmt: %w", cerr)
-		}
-	}
 	if q.productIDBySlugStmt != nil {
 		if cerr := q.productIDBySlugStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing productIDBySlugStmt: %w", cerr)
@@ -980,11 +969,6 @@ func (q *Queries) Close() error {
 	if q.touchAPIKeyStmt != nil {
 		if cerr := q.touchAPIKeyStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing touchAPIKeyStmt: %w", cerr)
-		}
-	}
-	if q.variantsForOrderStmt != nil {
-		if cerr := q.variantsForOrderStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing variantsForOrderStmt: %w", cerr)
 		}
 	}
 	if q.webhookFeedHeadStmt != nil {
@@ -1166,7 +1150,6 @@ type Queries struct {
 	orderLinesStmt                        *sql.Stmt
 	orderLinesOfStmt                      *sql.Stmt
 	pendingOrdersCreatedBeforeStmt        *sql.Stmt
-	probeIdempotencyKeyStmt               *sql.Stmt
 	productIDBySlugStmt                   *sql.Stmt
 	productPageStmt                       *sql.Stmt
 	productPageSourcesStmt                *sql.Stmt
@@ -1191,7 +1174,6 @@ type Queries struct {
 	takeStockStmt                         *sql.Stmt
 	topCategoriesStmt                     *sql.Stmt
 	touchAPIKeyStmt                       *sql.Stmt
-	variantsForOrderStmt                  *sql.Stmt
 	webhookFeedHeadStmt                   *sql.Stmt
 	webhooksByIDStmt                      *sql.Stmt
 	writerDeactivateVariantsStmt          *sql.Stmt
@@ -1298,7 +1280,6 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		orderLinesStmt:                        q.orderLinesStmt,
 		orderLinesOfStmt:                      q.orderLinesOfStmt,
 		pendingOrdersCreatedBeforeStmt:        q.pendingOrdersCreatedBeforeStmt,
-		probeIdempotencyKeyStmt:               q.probeIdempotencyKeyStmt,
 		productIDBySlugStmt:                   q.productIDBySlugStmt,
 		productPageStmt:                       q.productPageStmt,
 		productPageSourcesStmt:                q.productPageSourcesStmt,
@@ -1323,7 +1304,6 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		takeStockStmt:                         q.takeStockStmt,
 		topCategoriesStmt:                     q.topCategoriesStmt,
 		touchAPIKeyStmt:                       q.touchAPIKeyStmt,
-		variantsForOrderStmt:                  q.variantsForOrderStmt,
 		webhookFeedHeadStmt:                   q.webhookFeedHeadStmt,
 		webhooksByIDStmt:                      q.webhooksByIDStmt,
 		writerDeactivateVariantsStmt:          q.writerDeactivateVariantsStmt,

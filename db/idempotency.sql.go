@@ -50,50 +50,6 @@ func (q *Queries) DropAbandonedIdempotencyKey(ctx context.Context, arg DropAband
 	return result.RowsAffected()
 }
 
-const probeIdempotencyKey = `-- name: ProbeIdempotencyKey :one
-SELECT request_hash, state, claim_token, response_status, response_body,
-       order_id, claimed_at, expires_at
-FROM idempotency_keys WHERE scope = ? AND key_hash = ?
-FOR UPDATE NOWAIT
-`
-
-type ProbeIdempotencyKeyParams struct {
-	Scope   string
-	KeyHash []byte
-}
-
-type ProbeIdempotencyKeyRow struct {
-	RequestHash    []byte
-	State          IdempotencyKeysState
-	ClaimToken     []byte
-	ResponseStatus int16
-	ResponseBody   []byte
-	OrderID        sql.NullInt64
-	ClaimedAt      time.Time
-	ExpiresAt      time.Time
-}
-
-// Reads a key's record without ever waiting. Outside any transaction, a
-// locking read of a row that a running order has inserted but not yet
-// committed fails at once (NOWAIT: 1205 on MariaDB, 3572 on MySQL): that is
-// "a request with this key is running", a 409. No row: the key is new, and
-// the order's own transaction inserts it (StoreIdempotentResponse).
-func (q *Queries) ProbeIdempotencyKey(ctx context.Context, arg ProbeIdempotencyKeyParams) (ProbeIdempotencyKeyRow, error) {
-	row := q.queryRow(ctx, q.probeIdempotencyKeyStmt, probeIdempotencyKey, arg.Scope, arg.KeyHash)
-	var i ProbeIdempotencyKeyRow
-	err := row.Scan(
-		&i.RequestHash,
-		&i.State,
-		&i.ClaimToken,
-		&i.ResponseStatus,
-		&i.ResponseBody,
-		&i.OrderID,
-		&i.ClaimedAt,
-		&i.ExpiresAt,
-	)
-	return i, err
-}
-
 const storeIdempotentResponse = `-- name: StoreIdempotentResponse :exec
 INSERT INTO idempotency_keys (scope, key_hash, request_hash, state, claim_token, response_status,
                               response_body, order_id, claimed_at, expires_at)

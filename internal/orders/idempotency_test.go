@@ -167,7 +167,12 @@ func TestTheSecondOfTwoRacingRequestsRollsBack(t *testing.T) {
 	ctx := context.Background()
 	in, _ := input("a@example.com", line("T-0", 1)).Normalize(Limits{})
 	c := s.newClaim("t", "raced", in.hash())
-
+	// Both find the key new...
+	replay, variants, err := s.acquire(ctx, c, []string{"T-0"})
+	if err != nil || replay != nil || len(variants) != 1 {
+		t.Fatalf("acquire: %+v %v %v", replay, variants, err)
+	}
+	// ...and the first writes it, as a placed order does last.
 	tx, err := d.Store.Begin(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -180,7 +185,7 @@ func TestTheSecondOfTwoRacingRequestsRollsBack(t *testing.T) {
 		time.Sleep(100 * time.Millisecond) // the second is waiting on the key, or not yet there: the same outcome
 		committed <- tx.Commit()
 	}()
-	_, err = s.place(ctx, in, c)
+	_, err = s.place(ctx, in, c, variants)
 	if err := <-committed; err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -177,10 +176,15 @@ func (s *Service) placeOnce(ctx context.Context, p PlaceParams) (*Placed, error)
 		return nil, problem.Field(problem.Invalid, "Idempotency-Key", "must be 1 to 255 visible ASCII characters")
 	}
 	c := s.newClaim(p.Scope, p.Key, in.hash())
-	if replay, err := s.acquire(ctx, c); err != nil || replay != nil {
+	skus := make([]string, len(in.Lines))
+	for i, l := range in.Lines {
+		skus[i] = l.SKU
+	}
+	replay, variants, err := s.acquire(ctx, c, skus)
+	if err != nil || replay != nil {
 		return replay, err
 	}
-	placed, err := s.place(ctx, in, c)
+	placed, err := s.place(ctx, in, c, variants)
 	if err == nil {
 		return placed, nil
 	}
@@ -207,31 +211,23 @@ func (s *Service) placeOnce(ctx context.Context, p PlaceParams) (*Placed, error)
 // which its Idempotency-Key replays as it was first sent.
 const statusCreated = 201
 
-// place runs the order's one transaction: read every variant, take the stock
-// of every line under its guard in variant id order, write the order, its
-// lines, its ledger rows and its events, and last its Idempotency-Key with
-// the response, and commit them together.
-func (s *Service) place(ctx context.Context, in PlaceInput, c *claim) (*Placed, error) {
-	skus := make([]sql.NullString, len(in.Lines))
-	for i, l := range in.Lines {
-		skus[i] = sql.NullString{String: l.SKU, Valid: true}
+// place runs the order's one transaction over the variants acquire read:
+// take the stock of every line under its guard in variant id order, write
+// the order, its lines, its ledger rows and its events, and last its
+// Idempotency-Key with the response, and commit them together.
+func (s *Service) place(ctx context.Context, in PlaceInput, c *claim, variants []variantRow) (*Placed, error) {
+	bySKU := make(map[string]*variantRow, len(variants))
+	for i := range variants {
+		bySKU[variants[i].SKU] = &variants[i]
+	}
+	lines, currency, err := priceLines(in.Lines, bySKU)
+	if err != nil {
+		return nil, err
 	}
 	address, _ := json.Marshal(in.ShippingAddress)
 	var placed *Placed
-	err := s.st.InTx(ctx, func(tx *store.Tx) error {
+	err = s.st.InTx(ctx, func(tx *store.Tx) error {
 		t := s.now()
-		rows, err := tx.Q.VariantsForOrder(ctx, skus)
-		if err != nil {
-			return fmt.Errorf("read variants: %w", err)
-		}
-		bySKU := make(map[string]*db.VariantsForOrderRow, len(rows))
-		for i := range rows {
-			bySKU[rows[i].Sku.String] = &rows[i]
-		}
-		lines, currency, err := priceLines(in.Lines, bySKU)
-		if err != nil {
-			return err
-		}
 
 		// Take stock in one global order (variant id), so that two
 		// multi-line orders never wait for each other in a cycle.
@@ -343,14 +339,14 @@ func (s *Service) place(ctx context.Context, in PlaceInput, c *claim) (*Placed, 
 type pricedLine struct {
 	sku          string
 	quantity     int
-	variant      *db.VariantsForOrderRow
+	variant      *variantRow
 	variantTitle string
 	total        int64
 }
 
 // priceLines matches lines to variants, refuses what cannot be sold (422
 // naming each bad line) and prices each line from the catalog.
-func priceLines(in []LineInput, bySKU map[string]*db.VariantsForOrderRow) ([]*pricedLine, string, error) {
+func priceLines(in []LineInput, bySKU map[string]*variantRow) ([]*pricedLine, string, error) {
 	var fe problem.Fields
 	lines := make([]*pricedLine, 0, len(in))
 	currency := ""
