@@ -128,7 +128,7 @@ func (s *Service) acquire(ctx context.Context, c *claim, skus []string) (*Placed
 	for range 4 {
 		t := s.now()
 		var (
-			row      *keyRecord
+			row      *db.IdempotencyKey
 			variants []variantRow
 		)
 		err := s.st.Retry(ctx, func(ctx context.Context) (err error) {
@@ -164,7 +164,7 @@ func (s *Service) acquire(ctx context.Context, c *claim, skus []string) (*Placed
 			return nil, nil, problem.Field(problem.Unprocessable, "Idempotency-Key",
 				"was already used with a different request body; use a new key for a new order")
 		}
-		if row.State == string(db.IdempotencyKeysStateDone) {
+		if row.State == db.IdempotencyKeysStateDone {
 			body, err := open(c.sealKey, row.ResponseBody)
 			if err != nil {
 				return nil, nil, fmt.Errorf("open stored response: %w", err)
@@ -204,18 +204,6 @@ type variantRow struct {
 	ProductStatus                    db.ProductsStatus
 }
 
-// keyRecord is a key's stored record, as lookup reads it.
-type keyRecord struct {
-	RequestHash    []byte
-	State          string
-	ClaimToken     []byte
-	ResponseStatus int16
-	ResponseBody   []byte
-	OrderID        sql.NullInt64
-	ClaimedAt      time.Time
-	ExpiresAt      time.Time
-}
-
 // lookupSQL is lookup's statement without the SKUs' placeholders: a UNION
 // ALL of the key's record, read with a lock and NOWAIT (autocommit, so the
 // lock ends with the statement; in MySQL and MariaDB a locking clause binds
@@ -238,7 +226,7 @@ UNION ALL
 // skus. It is a round trip fewer for every order than a probe of the key
 // followed by a read of the variants inside the order's transaction; the
 // read is the same (a consistent read either way, no fresher inside).
-func (s *Service) lookup(ctx context.Context, c *claim, skus []string) (*keyRecord, []variantRow, error) {
+func (s *Service) lookup(ctx context.Context, c *claim, skus []string) (*db.IdempotencyKey, []variantRow, error) {
 	q := make([]byte, 0, len(lookupSQL)+3*len(skus)+2)
 	q = append(q, lookupSQL...)
 	args := make([]any, 0, 2+len(skus))
@@ -257,13 +245,13 @@ func (s *Service) lookup(ctx context.Context, c *claim, skus []string) (*keyReco
 	}
 	defer rows.Close()
 	var (
-		rec      *keyRecord
+		rec      *db.IdempotencyKey
 		variants = make([]variantRow, 0, len(skus))
 	)
 	for rows.Next() {
 		var (
 			part                             int
-			k                                keyRecord
+			k                                db.IdempotencyKey
 			state                            sql.NullString
 			status                           sql.NullInt16
 			claimedAt, expiresAt             sql.NullTime
@@ -279,7 +267,8 @@ func (s *Service) lookup(ctx context.Context, c *claim, skus []string) (*keyReco
 			return nil, nil, err
 		}
 		if part == 1 {
-			k.State, k.ResponseStatus, k.ClaimedAt, k.ExpiresAt = state.String, status.Int16, claimedAt.Time, expiresAt.Time
+			k.State, k.ResponseStatus = db.IdempotencyKeysState(state.String), status.Int16
+			k.ClaimedAt, k.ExpiresAt = claimedAt.Time, expiresAt.Time
 			rec = &k
 			continue
 		}

@@ -116,6 +116,22 @@ func TestAnUnstoredClientErrorIsA503(t *testing.T) {
 	}
 }
 
+// firstWritesKey is a first request with c's key, running: inside its open
+// transaction it has written the key as a placed order does last. The test
+// ends it; the cleanup rolls back what it left open.
+func firstWritesKey(t *testing.T, d *dbtest.DB, s *Service, c *claim) *store.Tx {
+	t.Helper()
+	tx, err := d.Store.Begin(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tx.Rollback() })
+	if err := s.store(context.Background(), tx.Q, c, http.StatusCreated, []byte(`{}`), 0); err != nil {
+		t.Fatal(err)
+	}
+	return tx
+}
+
 // A retry sent while its first request runs gets the in-use 409 at once,
 // without waiting for that request: the running order's uncommitted record
 // of its key is all the probe meets. Once the first has rolled back, the key
@@ -129,21 +145,12 @@ func TestKeyInUseWhileItsOrderRuns(t *testing.T) {
 	in := input("a@example.com", line("R-0", 1))
 	p := PlaceParams{Scope: "t", Key: "running", Input: in}
 
-	// The first request, inside its transaction, has written its key as a
-	// placed order does last.
-	tx, err := d.Store.Begin(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback()
-	if err := s.store(ctx, tx.Q, s.newClaim(p.Scope, p.Key, in.hash()), http.StatusCreated, []byte(`{}`), 0); err != nil {
-		t.Fatal(err)
-	}
+	tx := firstWritesKey(t, d, s, s.newClaim(p.Scope, p.Key, in.hash()))
 	// Far below the server's lock wait (innodb_lock_wait_timeout, 50 s by
 	// default): a retry that waited for the first request would miss it.
 	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	_, err = s.Place(rctx, p)
+	_, err := s.Place(rctx, p)
 	if pe, ok := problem.As(err); !ok || pe.Kind != problem.IdempotencyInUse || pe.RetryAfter <= 0 || pe.RetryAfter > claimLease {
 		t.Fatalf("retry while the first runs: %v, want idempotency-key-in-use with a Retry-After", err)
 	}
@@ -172,14 +179,8 @@ func TestTheSecondOfTwoRacingRequestsRollsBack(t *testing.T) {
 	if err != nil || replay != nil || len(variants) != 1 {
 		t.Fatalf("acquire: %+v %v %v", replay, variants, err)
 	}
-	// ...and the first writes it, as a placed order does last.
-	tx, err := d.Store.Begin(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.store(ctx, tx.Q, c, http.StatusCreated, []byte(`{}`), 0); err != nil {
-		t.Fatal(err)
-	}
+	// ...and the first writes it.
+	tx := firstWritesKey(t, d, s, c)
 	committed := make(chan error, 1)
 	go func() {
 		time.Sleep(100 * time.Millisecond) // the second is waiting on the key, or not yet there: the same outcome
