@@ -129,6 +129,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.deleteProductPagesStmt, err = db.PrepareContext(ctx, deleteProductPages); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteProductPages: %w", err)
 	}
+	if q.deleteSearchWordsStmt, err = db.PrepareContext(ctx, deleteSearchWords); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteSearchWords: %w", err)
+	}
 	if q.deleteWebhookStmt, err = db.PrepareContext(ctx, deleteWebhook); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteWebhook: %w", err)
 	}
@@ -329,6 +332,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.revokeAPIKeyStmt, err = db.PrepareContext(ctx, revokeAPIKey); err != nil {
 		return nil, fmt.Errorf("error preparing query RevokeAPIKey: %w", err)
+	}
+	if q.searchWordsOfStmt, err = db.PrepareContext(ctx, searchWordsOf); err != nil {
+		return nil, fmt.Errorf("error preparing query SearchWordsOf: %w", err)
 	}
 	if q.seedBuildCategoryListingStmt, err = db.PrepareContext(ctx, seedBuildCategoryListing); err != nil {
 		return nil, fmt.Errorf("error preparing query SeedBuildCategoryListing: %w", err)
@@ -586,6 +592,11 @@ func (q *Queries) Close() error {
 	if q.deleteProductPagesStmt != nil {
 		if cerr := q.deleteProductPagesStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing deleteProductPagesStmt: %w", cerr)
+		}
+	}
+	if q.deleteSearchWordsStmt != nil {
+		if cerr := q.deleteSearchWordsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteSearchWordsStmt: %w", cerr)
 		}
 	}
 	if q.deleteWebhookStmt != nil {
@@ -923,6 +934,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing revokeAPIKeyStmt: %w", cerr)
 		}
 	}
+	if q.searchWordsOfStmt != nil {
+		if cerr := q.searchWordsOfStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing searchWordsOfStmt: %w", cerr)
+		}
+	}
 	if q.seedBuildCategoryListingStmt != nil {
 		if cerr := q.seedBuildCategoryListingStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing seedBuildCategoryListingStmt: %w", cerr)
@@ -1127,6 +1143,7 @@ type Queries struct {
 	deleteExpiredIdempotencyKeyStmt       *sql.Stmt
 	deleteListingRowStmt                  *sql.Stmt
 	deleteProductPagesStmt                *sql.Stmt
+	deleteSearchWordsStmt                 *sql.Stmt
 	deleteWebhookStmt                     *sql.Stmt
 	deleteWebhookLogStmt                  *sql.Stmt
 	deleteWebhookQueueStmt                *sql.Stmt
@@ -1194,6 +1211,7 @@ type Queries struct {
 	retryDeliveriesStmt                   *sql.Stmt
 	returnStockStmt                       *sql.Stmt
 	revokeAPIKeyStmt                      *sql.Stmt
+	searchWordsOfStmt                     *sql.Stmt
 	seedBuildCategoryListingStmt          *sql.Stmt
 	seedBuildRootListingStmt              *sql.Stmt
 	seedMaxIDsStmt                        *sql.Stmt
@@ -1261,6 +1279,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		deleteExpiredIdempotencyKeyStmt:       q.deleteExpiredIdempotencyKeyStmt,
 		deleteListingRowStmt:                  q.deleteListingRowStmt,
 		deleteProductPagesStmt:                q.deleteProductPagesStmt,
+		deleteSearchWordsStmt:                 q.deleteSearchWordsStmt,
 		deleteWebhookStmt:                     q.deleteWebhookStmt,
 		deleteWebhookLogStmt:                  q.deleteWebhookLogStmt,
 		deleteWebhookQueueStmt:                q.deleteWebhookQueueStmt,
@@ -1328,6 +1347,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		retryDeliveriesStmt:                   q.retryDeliveriesStmt,
 		returnStockStmt:                       q.returnStockStmt,
 		revokeAPIKeyStmt:                      q.revokeAPIKeyStmt,
+		searchWordsOfStmt:                     q.searchWordsOfStmt,
 		seedBuildCategoryListingStmt:          q.seedBuildCategoryListingStmt,
 		seedBuildRootListingStmt:              q.seedBuildRootListingStmt,
 		seedMaxIDsStmt:                        q.seedMaxIDsStmt,
