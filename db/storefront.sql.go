@@ -245,7 +245,7 @@ func (q *Queries) ProductPage(ctx context.Context, arg ProductPageParams) ([]Pro
 const productPageSources = `-- name: ProductPageSources :many
 SELECT CAST('p' AS CHAR(1)) AS kind, p.id AS pid, p.id, CAST(0 AS SIGNED) AS position,
        p.slug AS s1, p.title AS s2, p.brand AS s3, p.product_type AS s4,
-       p.option1_name AS s5, p.option2_name AS s6, p.option3_name AS s7, p.description AS s8, p.skus AS s9,
+       p.option1_name AS s5, p.option2_name AS s6, p.option3_name AS s7, p.description AS s8,
        CAST(p.version AS SIGNED) AS n1,
        CAST(TIMESTAMPDIFF(MICROSECOND, '1970-01-01', p.created_at) AS SIGNED) AS n2,
        CAST(TIMESTAMPDIFF(MICROSECOND, '1970-01-01', p.updated_at) AS SIGNED) AS n3,
@@ -253,18 +253,18 @@ SELECT CAST('p' AS CHAR(1)) AS kind, p.id AS pid, p.id, CAST(0 AS SIGNED) AS pos
 FROM products p
 WHERE p.id IN (/*SLICE:products*/?) AND p.status = 'active'
 UNION ALL
-SELECT 'v', v.product_id, v.id, v.position, COALESCE(v.sku, ''), v.option1, v.option2, v.option3, v.currency, '', '', '', '',
+SELECT 'v', v.product_id, v.id, v.position, COALESCE(v.sku, ''), v.option1, v.option2, v.option3, v.currency, '', '', '',
        v.price, COALESCE(v.compare_at_price, -1), 0, v.sku IS NULL
 FROM variants v
 WHERE v.product_id IN (/*SLICE:variants_of*/?) AND v.active
 UNION ALL
-SELECT 'i', im.product_id, im.id, im.position, im.src, im.alt, '', '', '', '', '', '', '', 0, 0, 0, 0
+SELECT 'i', im.product_id, im.id, im.position, im.src, im.alt, '', '', '', '', '', '', 0, 0, 0, 0
 FROM product_images im WHERE im.product_id IN (/*SLICE:images_of*/?)
 UNION ALL
-SELECT 'a', a.product_id, 0, 0, a.name, a.value, '', '', '', '', '', '', '', 0, 0, 0, 0
+SELECT 'a', a.product_id, 0, 0, a.name, a.value, '', '', '', '', '', '', 0, 0, 0, 0
 FROM product_attributes a WHERE a.product_id IN (/*SLICE:attributes_of*/?)
 UNION ALL
-SELECT 'c', pc.product_id, c.id, pc.position, c.slug, c.name, '', '', '', '', '', '', '', 0, 0, 0, 0
+SELECT 'c', pc.product_id, c.id, pc.position, c.slug, c.name, '', '', '', '', '', '', 0, 0, 0, 0
 FROM product_categories pc JOIN categories c ON c.id = pc.category_id
 WHERE pc.product_id IN (/*SLICE:categories_of*/?)
 `
@@ -290,7 +290,6 @@ type ProductPageSourcesRow struct {
 	S6       string
 	S7       string
 	S8       string
-	S9       string
 	N1       int64
 	N2       int64
 	N3       int64
@@ -300,8 +299,7 @@ type ProductPageSourcesRow struct {
 // What the documents of product_pages are rendered from, for a set of
 // products, in one column layout: kind 'p' (the product, only when active),
 // 'v' (active variants), 'i' (images), 'a' (attributes), 'c' (categories);
-// pid is the product. Times travel as UTC microseconds. s9 is the product's
-// SKUs, which search_words indexes with the page.
+// pid is the product. Times travel as UTC microseconds.
 func (q *Queries) ProductPageSources(ctx context.Context, arg ProductPageSourcesParams) ([]ProductPageSourcesRow, error) {
 	query := productPageSources
 	var queryParams []interface{}
@@ -366,7 +364,6 @@ func (q *Queries) ProductPageSources(ctx context.Context, arg ProductPageSources
 			&i.S6,
 			&i.S7,
 			&i.S8,
-			&i.S9,
 			&i.N1,
 			&i.N2,
 			&i.N3,

@@ -58,14 +58,14 @@ func syncPages(ctx context.Context, q *db.Queries, ex store.Execer, ids []uint64
 	}
 	var gone []uint64
 	args := make([]any, 0, len(ids)*4)
-	docs := make([]searchDoc, 0, len(ids))
+	pages := make([]*Product, 0, len(ids))
 	for _, id := range ids {
 		p, ok := pageOf(byProduct[id])
 		if !ok {
 			gone = append(gone, id)
 			continue
 		}
-		docs = append(docs, searchDoc{id: id, title: p.Title, brand: p.Brand, skus: skusOf(byProduct[id]), description: p.Description})
+		pages = append(pages, &p)
 		body, err := json.Marshal(p)
 		if err != nil {
 			return err
@@ -90,17 +90,7 @@ func syncPages(ctx context.Context, q *db.Queries, ex store.Execer, ids []uint64
 			return fmt.Errorf("write product pages: %w", err)
 		}
 	}
-	return syncSearchWords(ctx, q, ex, ids, docs)
-}
-
-// skusOf is the product's SKUs from its page sources.
-func skusOf(rows []db.ProductPageSourcesRow) string {
-	for _, r := range rows {
-		if asString(r.Kind) == "p" {
-			return r.S9
-		}
-	}
-	return ""
+	return syncSearchWords(ctx, q, ex, ids, pages)
 }
 
 // pageOf builds a product's page from its source rows, with no stock; ok is

@@ -12,8 +12,9 @@ import (
 	"github.com/shelfcommerce/shelf/internal/store"
 )
 
-// The search index, search_words: one row per active product and word it
-// contains, with the word's score in that product. What a word is, and how
+// The search index, search_words: one row per active product and word its
+// page shows (title, brand, its active variants' SKUs, description), with
+// the word's score in that product, written with the page. What a word is, and how
 // it scores, is the one rule both sides use: ProductWords on the write path
 // and SearchTerms on the query.
 //
@@ -121,18 +122,25 @@ func ProductWords(title, brand, skus, description string) map[string]int {
 	return scores
 }
 
-// searchDoc is what a product's words are made of.
-type searchDoc struct {
-	id                              uint64
-	title, brand, skus, description string
+// pageWords is ProductWords of what a product page shows: its title, brand,
+// the SKUs of its (active) variants and its description.
+func pageWords(p *Product) map[string]int {
+	var skus strings.Builder
+	for _, v := range p.Variants {
+		if v.SKU != nil {
+			skus.WriteString(*v.SKU)
+			skus.WriteByte(' ')
+		}
+	}
+	return ProductWords(p.Title, p.Brand, skus.String(), p.Description)
 }
 
-// syncSearchWords makes search_words agree with docs for the products ids
-// (sorted, distinct): an id without a doc (not active) has no words. A
-// product whose stored words are already right is not written; one that
+// syncSearchWords makes search_words agree with pages for the products ids
+// (sorted, distinct; pages holds the active ones, the others have no words).
+// A product whose stored words are already right is not written; one that
 // has none is only inserted (nothing to delete, so no lock on its empty
 // range), the others are deleted and written again.
-func syncSearchWords(ctx context.Context, q *db.Queries, ex store.Execer, ids []uint64, docs []searchDoc) error {
+func syncSearchWords(ctx context.Context, q *db.Queries, ex store.Execer, ids []uint64, pages []*Product) error {
 	stored, err := q.SearchWordsOf(ctx, ids)
 	if err != nil {
 		return fmt.Errorf("read search words: %w", err)
@@ -146,9 +154,9 @@ func syncSearchWords(ctx context.Context, q *db.Queries, ex store.Execer, ids []
 		}
 		m[string(r.Word)] = int(r.Score)
 	}
-	want := make(map[uint64]map[string]int, len(docs))
-	for _, d := range docs {
-		want[d.id] = ProductWords(d.title, d.brand, d.skus, d.description)
+	want := make(map[uint64]map[string]int, len(pages))
+	for _, p := range pages {
+		want[p.ID] = pageWords(p)
 	}
 	var stale []uint64
 	var args []any
