@@ -306,6 +306,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.productIDBySlugStmt, err = db.PrepareContext(ctx, productIDBySlug); err != nil {
 		return nil, fmt.Errorf("error preparing query ProductIDBySlug: %w", err)
 	}
+	if q.productIDsAfterStmt, err = db.PrepareContext(ctx, productIDsAfter); err != nil {
+		return nil, fmt.Errorf("error preparing query ProductIDsAfter: %w", err)
+	}
 	if q.productPageStmt, err = db.PrepareContext(ctx, productPage); err != nil {
 		return nil, fmt.Errorf("error preparing query ProductPage: %w", err)
 	}
@@ -889,6 +892,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing productIDBySlugStmt: %w", cerr)
 		}
 	}
+	if q.productIDsAfterStmt != nil {
+		if cerr := q.productIDsAfterStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing productIDsAfterStmt: %w", cerr)
+		}
+	}
 	if q.productPageStmt != nil {
 		if cerr := q.productPageStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing productPageStmt: %w", cerr)
@@ -1202,6 +1210,7 @@ type Queries struct {
 	orderLinesOfStmt                      *sql.Stmt
 	pendingOrdersCreatedBeforeStmt        *sql.Stmt
 	productIDBySlugStmt                   *sql.Stmt
+	productIDsAfterStmt                   *sql.Stmt
 	productPageStmt                       *sql.Stmt
 	productPageSourcesStmt                *sql.Stmt
 	productSlugsOfStmt                    *sql.Stmt
@@ -1338,6 +1347,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		orderLinesOfStmt:                      q.orderLinesOfStmt,
 		pendingOrdersCreatedBeforeStmt:        q.pendingOrdersCreatedBeforeStmt,
 		productIDBySlugStmt:                   q.productIDBySlugStmt,
+		productIDsAfterStmt:                   q.productIDsAfterStmt,
 		productPageStmt:                       q.productPageStmt,
 		productPageSourcesStmt:                q.productPageSourcesStmt,
 		productSlugsOfStmt:                    q.productSlugsOfStmt,

@@ -29,6 +29,39 @@ func (q *Queries) DeleteSearchWords(ctx context.Context, productIds []uint64) er
 	return err
 }
 
+const productIDsAfter = `-- name: ProductIDsAfter :many
+SELECT id FROM products WHERE id > ? ORDER BY id LIMIT ?
+`
+
+type ProductIDsAfterParams struct {
+	ID    uint64
+	Limit int32
+}
+
+// A range of product ids in id order, for a pass over the whole catalog.
+func (q *Queries) ProductIDsAfter(ctx context.Context, arg ProductIDsAfterParams) ([]uint64, error) {
+	rows, err := q.query(ctx, q.productIDsAfterStmt, productIDsAfter, arg.ID, arg.Limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []uint64
+	for rows.Next() {
+		var id uint64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const searchWordsOf = `-- name: SearchWordsOf :many
 
 SELECT product_id, word, score FROM search_words

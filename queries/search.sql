@@ -9,3 +9,7 @@ ORDER BY product_id, word;
 
 -- name: DeleteSearchWords :exec
 DELETE FROM search_words WHERE product_id IN (sqlc.slice('product_ids'));
+
+-- name: ProductIDsAfter :many
+-- A range of product ids in id order, for a pass over the whole catalog.
+SELECT id FROM products WHERE id > ? ORDER BY id LIMIT ?;

@@ -344,3 +344,53 @@ func TestSearchFollowsWrites(t *testing.T) {
 		t.Fatalf("an archived product keeps %d search words (%v)", left, err)
 	}
 }
+
+// TestReindexFillsAnEmptySearchIndex: a catalog whose search_words is empty
+// (one migrated past 00140) finds nothing until Reindex, and then exactly
+// what the write path had stored.
+func TestReindexFillsAnEmptySearchIndex(t *testing.T) {
+	t.Parallel()
+	d := dbtest.New(t)
+	ctx := context.Background()
+	if _, err := seed.Load(ctx, d.Store, seed.Options{Products: 300, Seed: 4, Chunk: 100}); err != nil {
+		t.Fatal(err)
+	}
+	words := func() string {
+		rows, err := d.DB.Query("SELECT product_id, word, score FROM search_words ORDER BY product_id, word")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var b strings.Builder
+		for rows.Next() {
+			var id, score uint64
+			var w string
+			if err := rows.Scan(&id, &w, &score); err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintf(&b, "%d %s %d\n", id, w, score)
+		}
+		return b.String()
+	}
+	stored := words()
+	if stored == "" {
+		t.Fatal("the loader stored no search words")
+	}
+	if _, err := d.DB.Exec("DELETE FROM search_words"); err != nil {
+		t.Fatal(err)
+	}
+	sf := catalog.NewStorefront(d.Store, catalog.StorefrontConfig{Currency: "USD"})
+	if got := listAll(t, sf, "q=linen"); len(got) != 0 {
+		t.Fatalf("q=linen with no search words found %d products", len(got))
+	}
+	n, err := catalog.Reindex(ctx, d.Store)
+	if err != nil || n != 300 {
+		t.Fatalf("Reindex = %d, %v; want 300 products", n, err)
+	}
+	if again := words(); again != stored {
+		t.Fatalf("search words after Reindex differ from the loader's:\n%.1000s\nwant\n%.1000s", again, stored)
+	}
+	if got := listAll(t, sf, "q=linen"); len(got) == 0 {
+		t.Fatal("q=linen after Reindex finds nothing")
+	}
+}

@@ -201,3 +201,31 @@ func equalScores(a, b map[string]int) bool {
 	}
 	return true
 }
+
+// reindexBatch is how many products Reindex renders per transaction.
+const reindexBatch = 2000
+
+// Reindex renders every product's page and search words again from the
+// normalised tables, reindexBatch products a transaction, and returns how
+// many products it went through: for a catalog written before search_words
+// existed (an upgrade past migration 00140 leaves it empty), or to repair
+// the read models. Each batch is what a write of those products would
+// leave, so it is safe to run while the service serves.
+func Reindex(ctx context.Context, st *store.Store) (int, error) {
+	var after uint64
+	n := 0
+	for {
+		ids, err := st.Q.ProductIDsAfter(ctx, db.ProductIDsAfterParams{ID: after, Limit: reindexBatch})
+		if err != nil {
+			return n, fmt.Errorf("reindex: %w", err)
+		}
+		if len(ids) == 0 {
+			return n, nil
+		}
+		if err := st.InTx(ctx, func(tx *store.Tx) error { return SyncPages(ctx, tx, ids) }); err != nil {
+			return n, fmt.Errorf("reindex: %w", err)
+		}
+		n += len(ids)
+		after = ids[len(ids)-1]
+	}
+}
