@@ -123,6 +123,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.deleteProductPagesStmt, err = db.PrepareContext(ctx, deleteProductPages); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteProductPages: %w", err)
 	}
+	if q.deleteSearchWordsStmt, err = db.PrepareContext(ctx, deleteSearchWords); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteSearchWords: %w", err)
+	}
 	if q.deleteWebhookStmt, err = db.PrepareContext(ctx, deleteWebhook); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteWebhook: %w", err)
 	}
@@ -297,6 +300,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.productIDBySlugStmt, err = db.PrepareContext(ctx, productIDBySlug); err != nil {
 		return nil, fmt.Errorf("error preparing query ProductIDBySlug: %w", err)
 	}
+	if q.productIDsAfterStmt, err = db.PrepareContext(ctx, productIDsAfter); err != nil {
+		return nil, fmt.Errorf("error preparing query ProductIDsAfter: %w", err)
+	}
 	if q.productPageStmt, err = db.PrepareContext(ctx, productPage); err != nil {
 		return nil, fmt.Errorf("error preparing query ProductPage: %w", err)
 	}
@@ -320,6 +326,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.revokeAPIKeyStmt, err = db.PrepareContext(ctx, revokeAPIKey); err != nil {
 		return nil, fmt.Errorf("error preparing query RevokeAPIKey: %w", err)
+	}
+	if q.searchWordsOfStmt, err = db.PrepareContext(ctx, searchWordsOf); err != nil {
+		return nil, fmt.Errorf("error preparing query SearchWordsOf: %w", err)
 	}
 	if q.seedBuildCategoryListingStmt, err = db.PrepareContext(ctx, seedBuildCategoryListing); err != nil {
 		return nil, fmt.Errorf("error preparing query SeedBuildCategoryListing: %w", err)
@@ -564,6 +573,11 @@ func (q *Queries) Close() error {
 	if q.deleteProductPagesStmt != nil {
 		if cerr := q.deleteProductPagesStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing deleteProductPagesStmt: %w", cerr)
+		}
+	}
+	if q.deleteSearchWordsStmt != nil {
+		if cerr := q.deleteSearchWordsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteSearchWordsStmt: %w", cerr)
 		}
 	}
 	if q.deleteWebhookStmt != nil {
@@ -856,6 +870,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing productIDBySlugStmt: %w", cerr)
 		}
 	}
+	if q.productIDsAfterStmt != nil {
+		if cerr := q.productIDsAfterStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing productIDsAfterStmt: %w", cerr)
+		}
+	}
 	if q.productPageStmt != nil {
 		if cerr := q.productPageStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing productPageStmt: %w", cerr)
@@ -894,6 +913,11 @@ func (q *Queries) Close() error {
 	if q.revokeAPIKeyStmt != nil {
 		if cerr := q.revokeAPIKeyStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing revokeAPIKeyStmt: %w", cerr)
+		}
+	}
+	if q.searchWordsOfStmt != nil {
+		if cerr := q.searchWordsOfStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing searchWordsOfStmt: %w", cerr)
 		}
 	}
 	if q.seedBuildCategoryListingStmt != nil {
@@ -1093,6 +1117,7 @@ type Queries struct {
 	deleteExpiredIdempotencyKeyStmt       *sql.Stmt
 	deleteListingRowStmt                  *sql.Stmt
 	deleteProductPagesStmt                *sql.Stmt
+	deleteSearchWordsStmt                 *sql.Stmt
 	deleteWebhookStmt                     *sql.Stmt
 	deleteWebhookLogStmt                  *sql.Stmt
 	deleteWebhookQueueStmt                *sql.Stmt
@@ -1151,6 +1176,7 @@ type Queries struct {
 	orderLinesOfStmt                      *sql.Stmt
 	pendingOrdersCreatedBeforeStmt        *sql.Stmt
 	productIDBySlugStmt                   *sql.Stmt
+	productIDsAfterStmt                   *sql.Stmt
 	productPageStmt                       *sql.Stmt
 	productPageSourcesStmt                *sql.Stmt
 	productSlugsOfStmt                    *sql.Stmt
@@ -1159,6 +1185,7 @@ type Queries struct {
 	retryDeliveriesStmt                   *sql.Stmt
 	returnStockStmt                       *sql.Stmt
 	revokeAPIKeyStmt                      *sql.Stmt
+	searchWordsOfStmt                     *sql.Stmt
 	seedBuildCategoryListingStmt          *sql.Stmt
 	seedBuildRootListingStmt              *sql.Stmt
 	seedMaxIDsStmt                        *sql.Stmt
@@ -1223,6 +1250,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		deleteExpiredIdempotencyKeyStmt:       q.deleteExpiredIdempotencyKeyStmt,
 		deleteListingRowStmt:                  q.deleteListingRowStmt,
 		deleteProductPagesStmt:                q.deleteProductPagesStmt,
+		deleteSearchWordsStmt:                 q.deleteSearchWordsStmt,
 		deleteWebhookStmt:                     q.deleteWebhookStmt,
 		deleteWebhookLogStmt:                  q.deleteWebhookLogStmt,
 		deleteWebhookQueueStmt:                q.deleteWebhookQueueStmt,
@@ -1281,6 +1309,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		orderLinesOfStmt:                      q.orderLinesOfStmt,
 		pendingOrdersCreatedBeforeStmt:        q.pendingOrdersCreatedBeforeStmt,
 		productIDBySlugStmt:                   q.productIDBySlugStmt,
+		productIDsAfterStmt:                   q.productIDsAfterStmt,
 		productPageStmt:                       q.productPageStmt,
 		productPageSourcesStmt:                q.productPageSourcesStmt,
 		productSlugsOfStmt:                    q.productSlugsOfStmt,
@@ -1289,6 +1318,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		retryDeliveriesStmt:                   q.retryDeliveriesStmt,
 		returnStockStmt:                       q.returnStockStmt,
 		revokeAPIKeyStmt:                      q.revokeAPIKeyStmt,
+		searchWordsOfStmt:                     q.searchWordsOfStmt,
 		seedBuildCategoryListingStmt:          q.seedBuildCategoryListingStmt,
 		seedBuildRootListingStmt:              q.seedBuildRootListingStmt,
 		seedMaxIDsStmt:                        q.seedMaxIDsStmt,

@@ -347,6 +347,12 @@ type ProductPage struct {
 	Body       []byte
 }
 
+type SearchWord struct {
+	ProductID uint64
+	Word      []byte
+	Score     uint16
+}
+
 type ServiceSecret struct {
 	Name      string
 	Secret    []byte

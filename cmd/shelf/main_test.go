@@ -175,7 +175,7 @@ func TestEveryCommandExitsThreeWhenTheDatabaseIsDown(t *testing.T) {
 	t.Parallel()
 	down := envOf(map[string]string{"SHELF_MYSQL_DSN": "root@tcp(127.0.0.1:1)/nowhere?timeout=1s"})
 	for _, args := range [][]string{
-		{"migrate", "status"}, {"migrate", "up"}, {"seed"}, {"apikey", "list"}, {"export", "--format", "csv"},
+		{"migrate", "status"}, {"migrate", "up"}, {"seed"}, {"apikey", "list"}, {"export", "--format", "csv"}, {"reindex"},
 	} {
 		err := run(context.Background(), args, down, nil, io.Discard, io.Discard)
 		if exitCode(err) != exitUnavailable {

@@ -7,8 +7,9 @@
 //   - Reading (the storefront): storefront.go (Storefront, its caches),
 //     recent.go (what just changed is read from the primary, not a lagging
 //     read node), listing.go (query parsing, filters, sorts, signed keyset
-//     cursors), listing_sql.go (every run-time statement of listings and
-//     facets, one builder), facets.go, detail.go (product pages and their
+//     cursors), listing_sql.go (every run-time statement of listings,
+//     searches and facets, one builder), search_words.go (what a word is,
+//     how it scores, and search_words kept in step), facets.go, detail.go (product pages and their
 //     ETags), category_tree.go (the tree and breadcrumbs), cache.go.
 //   - Writing: product_input.go (ProductInput, the write input that the
 //     admin API and internal/importer's readers produce, its errors, its
@@ -39,8 +40,10 @@
 //     (category 0 is the whole catalog) carrying every sort key,
 //     categories.product_count the counts, listing_attribute_counts the
 //     listed products per category and attribute value (the attribute facets
-//     of an unfiltered listing), and product_pages each active product's
-//     rendered page (its stock is spliced in when read); SyncListing brings
-//     all four in step for a set of products inside the writing transaction,
-//     so the storefront never disagrees with a product page.
+//     of an unfiltered listing), product_pages each active product's
+//     rendered page (its stock is spliced in when read), and search_words
+//     each active product's words with their scores (written with its page);
+//     SyncListing brings all five in step for a set of products inside the
+//     writing transaction, so the storefront never disagrees with a product
+//     page.
 package catalog

@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/shelfcommerce/shelf/internal/cursor"
@@ -59,7 +58,7 @@ type ListQuery struct {
 	HasMin   bool
 	HasMax   bool
 	Q        string   // as given
-	Terms    []string // the words of Q that full-text search can use
+	Terms    []string // the words of Q that search uses (SearchTerms)
 	Brands   []string
 	InStock  bool
 	Attrs    []AttrFilter // sorted by name
@@ -68,6 +67,8 @@ type ListQuery struct {
 	Cursor   string
 	Limit    int
 	Currency string
+
+	order []string // Terms with the fewest matches first, once measured (searchOrder)
 }
 
 var singleParams = map[string]bool{
@@ -227,16 +228,6 @@ func ParseListQuery(raw, currency string) (ListQuery, error) {
 	return q, fe.Err()
 }
 
-// ftStopwords are InnoDB's default full-text stopwords of 3 or more letters
-// (INFORMATION_SCHEMA.INNODB_FT_DEFAULT_STOPWORD). The index never holds
-// them, so a required "+the" matches no row at all: "the sofa" would find
-// nothing although "sofa" finds sofas.
-var ftStopwords = map[string]bool{
-	"about": true, "are": true, "com": true, "for": true, "from": true, "how": true,
-	"that": true, "the": true, "this": true, "was": true, "what": true, "when": true,
-	"where": true, "who": true, "will": true, "with": true, "und": true, "www": true,
-}
-
 // appendFilterValues appends the values of filter k to dst, up to the first
 // that is empty, longer than 191 bytes or not UTF-8, which is reported.
 func appendFilterValues(fe *problem.Fields, k string, dst, vs []string) []string {
@@ -248,31 +239,6 @@ func appendFilterValues(fe *problem.Fields, k string, dst, vs []string) []string
 		dst = append(dst, v)
 	}
 	return dst
-}
-
-// SearchTerms splits q into the words InnoDB's full-text index holds: runs of
-// letters and digits of at least 3 characters (innodb_ft_min_token_size),
-// lower-cased, not stopwords, at most 8 of them. Everything else (boolean-mode
-// operators included) is a separator, so no input can change the query's
-// syntax.
-func SearchTerms(q string) []string {
-	var out []string
-	for _, w := range strings.FieldsFunc(q, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
-		if utf8.RuneCountInString(w) < 3 {
-			continue
-		}
-		w = strings.ToLower(w)
-		if len(w) > 84 || ftStopwords[w] {
-			continue
-		}
-		if !slices.Contains(out, w) {
-			out = append(out, w)
-		}
-		if len(out) == 8 {
-			break
-		}
-	}
-	return out
 }
 
 // fingerprint identifies the filters and order a cursor belongs to (not the

@@ -60,9 +60,17 @@ func FuzzParseListQuery(f *testing.F) {
 		if _, err := decodeCursor(key, &q, c, now.Add(CursorTTL+time.Minute)); err == nil {
 			t.Fatal("stale cursor accepted")
 		}
-		query, args := listSQL(&q, 7, &sk, q.Limit+1, 100)
-		if n := strings.Count(query, "?"); n != len(args) {
-			t.Fatalf("%d placeholders, %d args: %s", n, len(args), query)
+		for _, walk := range []bool{true, false} {
+			query, args := listSQL(&q, 7, &sk, q.Limit+1, 100, walk)
+			if n := strings.Count(query, "?"); n != len(args) {
+				t.Fatalf("%d placeholders, %d args: %s", n, len(args), query)
+			}
+		}
+		if len(q.Terms) > 0 {
+			cq, cargs := searchCountsSQL(q.Terms, 100)
+			if n := strings.Count(cq, "?"); n != len(cargs) {
+				t.Fatalf("counts: %d placeholders, %d args: %s", n, len(cargs), cq)
+			}
 		}
 		for _, fc := range q.Facets {
 			fq, fargs := facetSQL(&q, 7, fc, []uint64{1, 2}, 100)

@@ -81,23 +81,36 @@ var sortColumns = map[Sort]sortSpec{
 	SortRelevance: {"m.rel", true, ""},
 }
 
-// ftColumns is the column list of the products_search FULLTEXT index.
-const ftColumns = "p.title, p.brand, p.skus, p.description"
+// Searches read search_words (see search_words.go) in one of two shapes.
+//
+// A page of one word by relevance walks search_words_rank backwards from
+// the word's best product (or the cursor), joins each product's listing row
+// by primary key and stops after limit rows that pass the filters: the
+// cost is the rows walked, not the word's matches (searchWalk). The walk
+// does not know how far down the word's ranking it went, so the caller
+// checks that its last row is among the word's maxMatches best
+// (searchRankSQL), and runs the other shape when it is not.
+//
+// Every other search (several words, another sort, facets) starts from the
+// maxMatches best products of its first term, which the storefront puts
+// first because it is in the fewest products (searchOrder), and joins each
+// further term by primary key: every term must occur, and relevance is the
+// sum of the terms' scores.
 
-// booleanQuery makes the boolean-mode expression: every term required.
-func booleanQuery(terms []string) string {
-	var b strings.Builder
-	for i, t := range terms {
-		if i > 0 {
-			b.WriteByte(' ')
-		}
-		b.WriteByte('+')
-		b.WriteString(t)
+// searchWalk reports whether q's page is a walk of one word's ranking.
+func searchWalk(q *ListQuery) bool { return len(q.Terms) == 1 && q.Sort == SortRelevance }
+
+// searchOrder is q's terms in the order the SQL takes them: the fewest
+// matches first, once the storefront has measured them.
+func (q *ListQuery) searchOrder() []string {
+	if len(q.order) == len(q.Terms) {
+		return q.order
 	}
-	return b.String()
+	return q.Terms
 }
 
-// listingFrom is the FROM of every listing and facet query for q.
+// listingFrom is the FROM of every listing and facet query for q other than
+// a walk (see above).
 //
 // index, when set, is forced for product_listing: a page then walks the
 // sort's index from the seek point and stops after limit matches, whatever
@@ -107,9 +120,10 @@ func booleanQuery(terms []string) string {
 // choice: a filter that matches almost nothing in a big category walks much
 // of that category's range (bounded by the category, never the table).
 //
-// With search terms, the listing rows are joined to the matching products,
-// at most maxMatches of them, each with an integer relevance (so that a
-// cursor can hold it exactly).
+// With search terms, the listing rows are joined to the matching products
+// among the first term's maxMatches best, each with its relevance, by
+// primary key (category, product): left to itself, the optimizer may
+// build a filter of the category's every row first.
 func listingFrom(b *selectQuery, q *ListQuery, maxMatches int, index string) {
 	if len(q.Terms) == 0 {
 		if index != "" {
@@ -119,14 +133,45 @@ func listingFrom(b *selectQuery, q *ListQuery, maxMatches int, index string) {
 		}
 		return
 	}
-	bq := booleanQuery(q.Terms)
-	// The relevance is capped before it is scaled: right after a product is
-	// rewritten, InnoDB's full-text statistics can give a match an enormous
-	// score, and scaling that past the DOUBLE range is an error, not a
-	// large number.
-	b.From("(SELECT p.id, CAST(LEAST(MATCH("+ftColumns+") AGAINST (? IN BOOLEAN MODE), 1000000) * 1000000 AS SIGNED) AS rel"+
-		" FROM products p WHERE MATCH("+ftColumns+") AGAINST (? IN BOOLEAN MODE) AND p.status = 'active'"+
-		" LIMIT "+strconv.Itoa(maxMatches)+") m JOIN product_listing pl ON pl.product_id = m.id", bq, bq)
+	terms := q.searchOrder()
+	rel := "w0.score"
+	var joins strings.Builder
+	args := []any{terms[0]}
+	for i, t := range terms[1:] {
+		w := "w" + strconv.Itoa(i+1)
+		rel += " + " + w + ".score"
+		joins.WriteString(" JOIN search_words " + w + " ON " + w + ".product_id = w0.product_id AND " + w + ".word = ?")
+		args = append(args, t)
+	}
+	b.From("(SELECT w0.product_id AS id, CAST("+rel+" AS SIGNED) AS rel FROM"+
+		" (SELECT product_id, score FROM search_words FORCE INDEX (search_words_rank) WHERE word = ?"+
+		" ORDER BY score DESC, product_id DESC LIMIT "+strconv.Itoa(maxMatches)+") w0"+joins.String()+
+		") m JOIN product_listing pl FORCE INDEX (PRIMARY) ON pl.product_id = m.id", args...)
+}
+
+// searchRankSQL counts, up to maxMatches+1, the products that rank at or
+// above (score, id) for word: more than maxMatches means a walk went past
+// the products a search considers.
+func searchRankSQL(word string, score int64, id uint64, maxMatches int) (string, []any) {
+	return "SELECT COUNT(*) FROM (SELECT 1 FROM search_words FORCE INDEX (search_words_rank) WHERE word = ?" +
+			" AND (score > ? OR (score = ? AND product_id >= ?)) LIMIT " + strconv.Itoa(maxMatches+1) + ") r",
+		[]any{word, score, score, id}
+}
+
+// searchCountsSQL counts, up to maxMatches+1 each, the products of each of
+// terms, in their order.
+func searchCountsSQL(terms []string, maxMatches int) (string, []any) {
+	var b strings.Builder
+	args := make([]any, 0, len(terms))
+	for i, t := range terms {
+		if i > 0 {
+			b.WriteString(" UNION ALL ")
+		}
+		b.WriteString("SELECT " + strconv.Itoa(i) + ", COUNT(*) FROM (SELECT 1 FROM search_words FORCE INDEX (search_words_rank)" +
+			" WHERE word = ? LIMIT " + strconv.Itoa(maxMatches+1) + ") c" + strconv.Itoa(i))
+		args = append(args, t)
+	}
+	return b.String(), args
 }
 
 // whereFilters adds q's filters other than the category.
@@ -171,16 +216,27 @@ func anys[T any](vs []T) []any {
 }
 
 // listSQL is the page query: filters, then the seek after the previous page,
-// then the order and limit.
-func listSQL(q *ListQuery, catID uint64, after *seek, limit, maxMatches int) (string, []any) {
+// then the order and limit. walk picks the walk for a one-word relevance
+// page (see searchWalk); the other shape serves it too.
+func listSQL(q *ListQuery, catID uint64, after *seek, limit, maxMatches int, walk bool) (string, []any) {
 	spec := sortColumns[q.Sort]
-	rel := "0"
-	if len(q.Terms) > 0 {
-		rel = "m.rel"
-	}
+	rel, id := "0", "pl.product_id"
 	b := &selectQuery{}
+	switch {
+	case walk && searchWalk(q):
+		// The walk: search_words_rank from the top (or the seek), each row's
+		// listing row by primary key, in that order (see listingFrom).
+		rel, id = "w.score", "w.product_id"
+		spec = sortSpec{col: "w.score", desc: true}
+		b.From("search_words w FORCE INDEX (search_words_rank) STRAIGHT_JOIN product_listing pl FORCE INDEX (PRIMARY) ON pl.product_id = w.product_id")
+		b.Where("w.word = ?", q.Terms[0])
+	case len(q.Terms) > 0:
+		rel = "m.rel"
+		listingFrom(b, q, maxMatches, "")
+	default:
+		listingFrom(b, q, maxMatches, spec.index)
+	}
 	b.Select("pl.product_id, pl.slug, pl.title, pl.brand, pl.price_min, pl.currency, pl.in_stock, pl.created_at, " + rel)
-	listingFrom(b, q, maxMatches, spec.index)
 	b.Where("pl.category_id = ?", catID)
 	whereFilters(b, q)
 	cmp, dir := ">", "ASC"
@@ -195,9 +251,9 @@ func listSQL(q *ListQuery, catID uint64, after *seek, limit, maxMatches int) (st
 		case SortNewest:
 			key = time.UnixMicro(after.num).UTC()
 		}
-		b.Where("("+spec.col+" "+cmp+" ? OR ("+spec.col+" = ? AND pl.product_id "+cmp+" ?))", key, key, after.id)
+		b.Where("("+spec.col+" "+cmp+" ? OR ("+spec.col+" = ? AND "+id+" "+cmp+" ?))", key, key, after.id)
 	}
-	b.Tail("ORDER BY " + spec.col + " " + dir + ", pl.product_id " + dir)
+	b.Tail("ORDER BY " + spec.col + " " + dir + ", " + id + " " + dir)
 	b.Tail("LIMIT " + strconv.Itoa(limit))
 	return b.SQL()
 }
@@ -251,13 +307,14 @@ func facetSQL(q *ListQuery, catID uint64, facet string, children []uint64, maxMa
 }
 
 // ListSQL exposes the page query for tests and benchmarks (EXPLAIN, the raw
-// SQL baseline), with the default search cap. after may be nil.
+// SQL baseline), with the default search cap, in the shape List tries
+// first (a one-word relevance page walks).
 func ListSQL(q ListQuery, catID uint64, afterKey int64, afterTitle string, afterID uint64, limit int) (string, []any) {
 	var after *seek
 	if afterID != 0 {
 		after = &seek{num: afterKey, str: afterTitle, id: afterID}
 	}
-	return listSQL(&q, catID, after, limit, DefaultSearchMaxMatches)
+	return listSQL(&q, catID, after, limit, DefaultSearchMaxMatches, true)
 }
 
 // FacetSQL exposes the facet queries of q for EXPLAIN tests.

@@ -27,9 +27,9 @@ import (
 // pagesPerStatement bounds the products whose sources one read fetches.
 const pagesPerStatement = 500
 
-// SyncPages makes product_pages agree with the normalised tables for the
-// given products: active products get their document (re)written, the
-// others lose theirs. SyncListing calls it for every product it syncs; the
+// SyncPages makes product_pages and search_words agree with the normalised
+// tables for the given products: active products get their document
+// (re)written and their words indexed, the others lose both. SyncListing calls it for every product it syncs; the
 // bulk loader calls it for the products it wrote.
 func SyncPages(ctx context.Context, tx db.DBTX, productIDs []uint64) error {
 	ids := slices.Clone(productIDs)
@@ -58,12 +58,14 @@ func syncPages(ctx context.Context, q *db.Queries, ex store.Execer, ids []uint64
 	}
 	var gone []uint64
 	args := make([]any, 0, len(ids)*4)
+	pages := make([]*Product, 0, len(ids))
 	for _, id := range ids {
 		p, ok := pageOf(byProduct[id])
 		if !ok {
 			gone = append(gone, id)
 			continue
 		}
+		pages = append(pages, &p)
 		body, err := json.Marshal(p)
 		if err != nil {
 			return err
@@ -88,7 +90,7 @@ func syncPages(ctx context.Context, q *db.Queries, ex store.Execer, ids []uint64
 			return fmt.Errorf("write product pages: %w", err)
 		}
 	}
-	return nil
+	return syncSearchWords(ctx, q, ex, ids, pages)
 }
 
 // pageOf builds a product's page from its source rows, with no stock; ok is

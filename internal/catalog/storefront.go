@@ -1,10 +1,12 @@
 package catalog
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -32,9 +34,10 @@ type StorefrontConfig struct {
 	// FacetTTL is the longest facet counts and full-text pages of one query
 	// are reused; Forget drops them whenever a listing can have changed.
 	FacetTTL time.Duration
-	// SearchMaxMatches caps how many full-text matches one q considers, so a
-	// broad word (in a fifth of the catalog) costs a bounded amount of work,
-	// in pages and facets alike. 0 means DefaultSearchMaxMatches.
+	// SearchMaxMatches caps how many products one q considers: the
+	// highest-scoring of its rarest word (see listing_sql.go), so a broad
+	// word (in a fifth of the catalog) costs a bounded amount of work, in
+	// pages and facets alike. 0 means DefaultSearchMaxMatches.
 	SearchMaxMatches int
 	// Primary is the store writes commit on, when the storefront's own
 	// store is a read node that may lag behind it (SHELF_MYSQL_READ_DSN);
@@ -173,10 +176,32 @@ func (s *Storefront) list(ctx context.Context, q ListQuery, after *seek, now tim
 	if err != nil {
 		return nil, err
 	}
-	query, args := listSQL(&q, catID, after, q.Limit+1, s.cfg.SearchMaxMatches)
-	page, err := s.readPage(ctx, st, &q, query, args, now)
+	if len(q.Terms) > 1 {
+		if q.order, err = s.searchOrder(ctx, st, q.Terms); err != nil {
+			return nil, err
+		}
+	}
+	walk := searchWalk(&q)
+	query, args := listSQL(&q, catID, after, q.Limit+1, s.cfg.SearchMaxMatches, walk)
+	page, deepest, err := s.readPage(ctx, st, &q, query, args, now)
 	if err != nil {
 		return nil, err
+	}
+	if walk && deepest.id != 0 {
+		// The walk went past the word's SearchMaxMatches best products
+		// (filters that let few through): the page is what the bounded
+		// shape finds among them.
+		var n int
+		rq, rargs := searchRankSQL(q.Terms[0], deepest.num, deepest.id, s.cfg.SearchMaxMatches)
+		if err := st.DB.QueryRowContext(ctx, rq, rargs...).Scan(&n); err != nil {
+			return nil, fmt.Errorf("search rank: %w", err)
+		}
+		if n > s.cfg.SearchMaxMatches {
+			query, args = listSQL(&q, catID, after, q.Limit+1, s.cfg.SearchMaxMatches, false)
+			if page, _, err = s.readPage(ctx, st, &q, query, args, now); err != nil {
+				return nil, err
+			}
+		}
 	}
 	// The page's rows are closed (its connection is back in the pool)
 	// before the facets take one: holding one while waiting for another
@@ -192,22 +217,24 @@ func (s *Storefront) list(ctx context.Context, q ListQuery, after *seek, now tim
 }
 
 // readPage reads the limit+1 rows of a page query (the extra row only says
-// there is a next page) and closes them.
-func (s *Storefront) readPage(ctx context.Context, st *store.Store, q *ListQuery, query string, args []any, now time.Time) (*ListPage, error) {
+// there is a next page) and closes them. deepest is the relevance and id of
+// the last row read, the extra one included (zero for no rows).
+func (s *Storefront) readPage(ctx context.Context, st *store.Store, q *ListQuery, query string, args []any, now time.Time) (page *ListPage, deepest seek, err error) {
 	rows, err := st.DB.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("list products: %w", err)
+		return nil, deepest, fmt.Errorf("list products: %w", err)
 	}
 	defer rows.Close()
-	page := &ListPage{Items: make([]ListItem, 0, q.Limit)}
+	page = &ListPage{Items: make([]ListItem, 0, q.Limit)}
 	var last seek
 	more := false
 	for rows.Next() {
 		var it ListItem
 		var rel int64
 		if err := rows.Scan(&it.ID, &it.Slug, &it.Title, &it.Brand, &it.Price.Amount, &it.Price.Currency, &it.InStock, &it.CreatedAt, &rel); err != nil {
-			return nil, fmt.Errorf("scan listing: %w", err)
+			return nil, deepest, fmt.Errorf("scan listing: %w", err)
 		}
+		deepest = seek{num: rel, id: it.ID}
 		if len(page.Items) == q.Limit {
 			more = true
 			continue
@@ -216,13 +243,52 @@ func (s *Storefront) readPage(ctx context.Context, st *store.Store, q *ListQuery
 		last = seekOf(q.Sort, &it, rel)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list products: %w", err)
+		return nil, deepest, fmt.Errorf("list products: %w", err)
 	}
 	if more {
 		c := encodeCursor(s.key, q, last, now)
 		page.NextCursor = &c
 	}
-	return page, nil
+	return page, deepest, nil
+}
+
+// searchOrder is terms with the one in the fewest products first (ties,
+// and words in more than SearchMaxMatches products, by the word's bytes),
+// so that a search starts from its rarest word: the order listingFrom
+// takes them in.
+func (s *Storefront) searchOrder(ctx context.Context, st *store.Store, terms []string) ([]string, error) {
+	query, args := searchCountsSQL(terms, s.cfg.SearchMaxMatches)
+	rows, err := st.DB.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("search word counts: %w", err)
+	}
+	defer rows.Close()
+	counts := make([]int, len(terms))
+	for rows.Next() {
+		var i, n int
+		if err := rows.Scan(&i, &n); err != nil {
+			return nil, fmt.Errorf("search word counts: %w", err)
+		}
+		counts[i] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("search word counts: %w", err)
+	}
+	idx := make([]int, len(terms))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortFunc(idx, func(a, b int) int {
+		if c := cmp.Compare(counts[a], counts[b]); c != 0 {
+			return c
+		}
+		return strings.Compare(terms[a], terms[b])
+	})
+	out := make([]string, len(terms))
+	for i, k := range idx {
+		out[i] = terms[k]
+	}
+	return out, nil
 }
 
 func seekOf(s Sort, it *ListItem, rel int64) seek {

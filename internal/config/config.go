@@ -49,7 +49,7 @@ var Vars = []Var{
 	{"SHELF_CURSOR_SECRET", "(a key kept in the database)", "key that signs listing and order cursors; unset, every instance on the database shares one it creates there on first start"},
 	{"SHELF_DETAIL_CACHE_TTL", "5m", "how long a rendered product page may be served from memory; a safety net only: writes clear the pages they change (this instance before answering, others from the change feed within a second); 0 disables"},
 	{"SHELF_FACET_CACHE_TTL", "2m", "how long facet counts and full-text pages of one query may be reused; a safety net only, cleared by the change feed like product pages; 0 disables"},
-	{"SHELF_SEARCH_MAX_MATCHES", "10000", "most full-text matches one q= considers (bounds broad searches)"},
+	{"SHELF_SEARCH_MAX_MATCHES", "10000", "most products one q= considers: the highest-scoring of its rarest word (bounds broad searches)"},
 	{"SHELF_CURRENCY", money.DefaultCurrency, "the catalog's currency (ISO 4217), used by imports that carry none and by price filters"},
 	{"SHELF_IDEMPOTENCY_TTL", "24h", "how long order Idempotency-Keys are remembered"},
 	{"SHELF_EVENT_RETENTION", "168h", "how long change-feed events are kept; a client resuming from an older id gets an event: reset"},

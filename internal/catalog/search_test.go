@@ -1,0 +1,396 @@
+package catalog_test
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/shelfcommerce/shelf/internal/catalog"
+	"github.com/shelfcommerce/shelf/internal/dbtest"
+	"github.com/shelfcommerce/shelf/internal/seed"
+	"github.com/shelfcommerce/shelf/internal/store"
+)
+
+// searchProduct is what the brute-force ranking knows of a product.
+type searchProduct struct {
+	id       uint64
+	active   bool
+	words    map[string]int // ProductWords of its title, brand, SKUs, description
+	listed   map[uint64]bool
+	price    int64
+	brand    string
+	inStock  bool
+	category uint64 // a category it is listed under (0: none but the root)
+}
+
+// loadSearchProducts reads every product as the brute force needs it.
+func loadSearchProducts(t *testing.T, st *store.Store) map[uint64]*searchProduct {
+	t.Helper()
+	ps := map[uint64]*searchProduct{}
+	rows, err := st.DB.Query("SELECT id, status, title, brand, skus, description FROM products")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var p searchProduct
+		var status, title, brand, skus, desc string
+		if err := rows.Scan(&p.id, &status, &title, &brand, &skus, &desc); err != nil {
+			t.Fatal(err)
+		}
+		p.active = status == "active"
+		p.words = catalog.ProductWords(title, brand, skus, desc)
+		p.listed = map[uint64]bool{}
+		ps[p.id] = &p
+	}
+	rows.Close()
+	rows, err = st.DB.Query("SELECT category_id, product_id, price_min, brand, in_stock FROM product_listing")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var cat, id uint64
+		var price int64
+		var brand string
+		var in bool
+		if err := rows.Scan(&cat, &id, &price, &brand, &in); err != nil {
+			t.Fatal(err)
+		}
+		p := ps[id]
+		p.listed[cat] = true
+		p.price, p.brand, p.inStock = price, brand, in
+		if cat != 0 {
+			p.category = cat
+		}
+	}
+	rows.Close()
+	return ps
+}
+
+// bruteSearch is the documented ranking, evaluated over every product: the
+// considered products are the maxMatches best (score, then id, descending)
+// of the term in the fewest active products (ties by the word's bytes; a
+// count is capped at maxMatches+1), those that contain every term and pass
+// the filters; by relevance (the sum of scores) they come in relevance,
+// then id, descending order; by price in price, then id, ascending.
+func bruteSearch(ps map[uint64]*searchProduct, q catalog.ListQuery, catID uint64, maxMatches int) []uint64 {
+	terms := slices.Clone(q.Terms)
+	count := func(w string) int {
+		n := 0
+		for _, p := range ps {
+			if p.active && p.words[w] > 0 {
+				n++
+			}
+		}
+		return min(n, maxMatches+1)
+	}
+	slices.SortFunc(terms, func(a, b string) int {
+		if c := cmp.Compare(count(a), count(b)); c != 0 {
+			return c
+		}
+		return strings.Compare(a, b)
+	})
+	var postings []*searchProduct
+	for _, p := range ps {
+		if p.active && p.words[terms[0]] > 0 {
+			postings = append(postings, p)
+		}
+	}
+	slices.SortFunc(postings, func(a, b *searchProduct) int {
+		if c := cmp.Compare(b.words[terms[0]], a.words[terms[0]]); c != 0 {
+			return c
+		}
+		return cmp.Compare(b.id, a.id)
+	})
+	postings = postings[:min(len(postings), maxMatches)]
+	type hit struct {
+		p   *searchProduct
+		rel int
+	}
+	var hits []hit
+	for _, p := range postings {
+		rel := 0
+		for _, w := range terms {
+			if p.words[w] == 0 {
+				rel = -1
+				break
+			}
+			rel += p.words[w]
+		}
+		if rel < 0 || !p.listed[catID] || (q.HasMin && p.price < q.MinPrice) || (q.HasMax && p.price > q.MaxPrice) ||
+			(len(q.Brands) > 0 && !slices.Contains(q.Brands, p.brand)) || (q.InStock && !p.inStock) {
+			continue
+		}
+		hits = append(hits, hit{p, rel})
+	}
+	slices.SortFunc(hits, func(a, b hit) int {
+		if q.Sort == catalog.SortPrice {
+			if c := cmp.Compare(a.p.price, b.p.price); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.p.id, b.p.id)
+		}
+		if c := cmp.Compare(b.rel, a.rel); c != 0 {
+			return c
+		}
+		return cmp.Compare(b.p.id, a.p.id)
+	})
+	out := make([]uint64, len(hits))
+	for i, h := range hits {
+		out[i] = h.p.id
+	}
+	return out
+}
+
+// listAll follows a listing's cursors to its end and returns every id.
+func listAll(t *testing.T, sf *catalog.Storefront, raw string) []uint64 {
+	t.Helper()
+	var ids []uint64
+	cursor := ""
+	for range 1000 {
+		q, err := catalog.ParseListQuery(raw+cursor, "USD")
+		if err != nil {
+			t.Fatalf("%s: %v", raw, err)
+		}
+		page, err := sf.List(context.Background(), q)
+		if err != nil {
+			t.Fatalf("%s: %v", raw, err)
+		}
+		for _, it := range page.Items {
+			ids = append(ids, it.ID)
+		}
+		if page.NextCursor == nil {
+			return ids
+		}
+		cursor = "&cursor=" + url.QueryEscape(*page.NextCursor)
+	}
+	t.Fatalf("%s: more than 1000 pages", raw)
+	return nil
+}
+
+// searchCatalog is a seeded catalog plus products written to test the
+// words: repeats, HTML, case, non-ASCII letters, a word only in a SKU.
+func searchCatalog(t *testing.T) *dbtest.DB {
+	t.Helper()
+	d := dbtest.New(t)
+	ctx := context.Background()
+	if _, err := seed.Load(ctx, d.Store, seed.Options{Products: 1500, Seed: 21, Chunk: 500}); err != nil {
+		t.Fatal(err)
+	}
+	qty := int64(3)
+	for i, p := range []struct{ title, brand, desc, sku string }{
+		{"Linen Linen Linen Tablecloth", "Weaver", "Pure linen.", "TC-1"},
+		{"Plain Tablecloth", "Weaver", "<p class=\"linen\">Not <strong>linen</strong> at all: LINEN, linen.</p>", "TC-2"},
+		{"Café Crème Mug", "Ståhl", "Stoneware for café au lait.", "MUG-42"},
+		{"Mystery Box", "Acme", "Nothing to see.", "QX-ZEBRA99"},
+		{"Linen Shirt", "Linen Co", "A shirt of linen, for the summer.", "LS-1"},
+	} {
+		in := &catalog.ProductInput{
+			Handle: fmt.Sprintf("search-test-%d", i), Title: p.title, Brand: p.brand, DescriptionHTML: p.desc,
+			Status: "active", Variants: []catalog.VariantInput{{SKU: p.sku, Price: int64(1000 + 700*i), Currency: "USD", InventoryQty: &qty}},
+		}
+		if _, _, err := catalog.WriteProduct(ctx, d.Store, in, catalog.CreateOnly, 0, "test"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return d
+}
+
+// TestSearchIsTheDocumentedRanking: every search, walked page by page to
+// its end, returns exactly the products the documented ranking gives, in
+// its order: one word and several, common and rare words, with and without
+// filters that let few products through, sorted by relevance and by price,
+// with a cap smaller than a common word's matches and with the default.
+func TestSearchIsTheDocumentedRanking(t *testing.T) {
+	t.Parallel()
+	d := searchCatalog(t)
+	ps := loadSearchProducts(t, d.Store)
+	var catID uint64
+	var catSlug string
+	if err := d.DB.QueryRow("SELECT id, slug FROM categories WHERE depth = 1 ORDER BY id LIMIT 1").Scan(&catID, &catSlug); err != nil {
+		t.Fatal(err)
+	}
+	queries := []string{
+		"q=linen", "q=LINEN", "q=the+linen", "q=durable", "q=linen+shirt", "q=shirt+linen", "q=northwind+linen+classic",
+		"q=café", "q=CAFÉ+crème", "q=zebra99", "q=strong", "q=tablecloth", "q=durable+comfortable+lightweight",
+		"q=zzqqxx", "q=linen+zzqqxx", "q=" + url.QueryEscape("linen' OR '1'='1"), "q=" + url.QueryEscape(`"linen" +wool -oak*`),
+		"q=linen&brand=Acme", "q=durable&in_stock=true&brand=Quill", "q=linen&category=" + catSlug,
+		"q=linen&sort=price", "q=durable+linen&sort=price&min_price=100",
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 6 {
+		queries = append(queries, fmt.Sprintf("q=linen&min_price=%d", 5+r.IntN(900)),
+			fmt.Sprintf("q=durable&min_price=%d&max_price=%d", 5+r.IntN(500), 600+r.IntN(400)))
+	}
+	for _, maxMatches := range []int{40, catalog.DefaultSearchMaxMatches} {
+		sf := catalog.NewStorefront(d.Store, catalog.StorefrontConfig{Currency: "USD", SearchMaxMatches: maxMatches})
+		for _, raw := range queries {
+			raw += "&limit=7"
+			q, err := catalog.ParseListQuery(raw, "USD")
+			if err != nil {
+				t.Fatalf("%s: %v", raw, err)
+			}
+			cat := uint64(catalog.RootCategory)
+			if q.Category != "" {
+				cat = catID
+			}
+			want := bruteSearch(ps, q, cat, maxMatches)
+			got := listAll(t, sf, raw)
+			if !slices.Equal(got, want) {
+				t.Errorf("cap %d, %s: got %d products %v,\nwant %d %v", maxMatches, raw, len(got), got, len(want), want)
+			}
+		}
+	}
+	// The checks above must have compared something: common words match
+	// more products than the small cap, and the custom products rank.
+	linen := bruteSearch(ps, catalog.ListQuery{Terms: []string{"linen"}, Sort: catalog.SortRelevance}, 0, catalog.DefaultSearchMaxMatches)
+	if len(linen) <= 40 {
+		t.Fatalf("linen matches %d products: the cap of 40 is not exercised", len(linen))
+	}
+}
+
+// TestSearchFacetsCountTheConsideredMatches: a search's brand facet counts
+// the same products its pages list.
+func TestSearchFacetsCountTheConsideredMatches(t *testing.T) {
+	t.Parallel()
+	d := searchCatalog(t)
+	ps := loadSearchProducts(t, d.Store)
+	sf := catalog.NewStorefront(d.Store, catalog.StorefrontConfig{Currency: "USD", SearchMaxMatches: 40})
+	for _, raw := range []string{"q=linen", "q=durable+linen&min_price=50", "q=linen&sort=price"} {
+		q, err := catalog.ParseListQuery(raw+"&facets=brand&limit=1", "USD")
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, err := sf.List(context.Background(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]int64{}
+		for _, id := range bruteSearch(ps, q, 0, 40) {
+			want[ps[id].brand]++
+		}
+		got := map[string]int64{}
+		for _, v := range page.Facets["brand"].([]catalog.ValueCount) {
+			got[v.Value] = v.Count
+		}
+		if !maps.Equal(got, want) {
+			t.Errorf("%s: brand facet %v, want %v", raw, got, want)
+		}
+	}
+}
+
+// TestSearchFollowsWrites: a product is found by its words as soon as the
+// write that gives them returns, and no longer by the words it lost, nor
+// at all once archived; the stored words are what ProductWords gives.
+func TestSearchFollowsWrites(t *testing.T) {
+	t.Parallel()
+	d := dbtest.New(t)
+	ctx := context.Background()
+	sf := catalog.NewStorefront(d.Store, catalog.StorefrontConfig{Currency: "USD"})
+	find := func(raw string) []uint64 { return listAll(t, sf, raw) }
+	qty := int64(1)
+	in := &catalog.ProductInput{Handle: "lamp", Title: "Zanzibar Lamp", Brand: "Lumen", DescriptionHTML: "A lamp.",
+		Status: "active", Variants: []catalog.VariantInput{{SKU: "LAMP-7781", Price: 1999, Currency: "USD", InventoryQty: &qty}}}
+	p, _, err := catalog.WriteProduct(ctx, d.Store, in, catalog.CreateOnly, 0, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := find("q=zanzibar"); !slices.Equal(got, []uint64{p.ID}) {
+		t.Fatalf("q=zanzibar after create = %v, want [%d]", got, p.ID)
+	}
+	if got := find("q=7781+lumen"); !slices.Equal(got, []uint64{p.ID}) {
+		t.Fatalf("q=7781 lumen (SKU and brand) = %v, want [%d]", got, p.ID)
+	}
+	in.Title = "Quokka Lamp"
+	if _, _, err := catalog.WriteProduct(ctx, d.Store, in, catalog.Upsert, 0, "test"); err != nil {
+		t.Fatal(err)
+	}
+	if got := find("q=zanzibar"); len(got) != 0 {
+		t.Fatalf("q=zanzibar after the title changed = %v, want nothing", got)
+	}
+	if got := find("q=quokka+lamp"); !slices.Equal(got, []uint64{p.ID}) {
+		t.Fatalf("q=quokka lamp after the title changed = %v, want [%d]", got, p.ID)
+	}
+	stored := map[string]int{}
+	rows, err := d.DB.Query("SELECT word, score FROM search_words WHERE product_id = ?", p.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var w string
+		var s int
+		if err := rows.Scan(&w, &s); err != nil {
+			t.Fatal(err)
+		}
+		stored[w] = s
+	}
+	rows.Close()
+	if want := catalog.ProductWords("Quokka Lamp", "Lumen", "LAMP-7781", "A lamp."); !maps.Equal(stored, want) {
+		t.Fatalf("stored words %v, want %v", stored, want)
+	}
+	if err := catalog.ArchiveProduct(ctx, d.Store, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := find("q=quokka"); len(got) != 0 {
+		t.Fatalf("q=quokka after archiving = %v, want nothing", got)
+	}
+	var left int
+	if err := d.DB.QueryRow("SELECT COUNT(*) FROM search_words WHERE product_id = ?", p.ID).Scan(&left); err != nil || left != 0 {
+		t.Fatalf("an archived product keeps %d search words (%v)", left, err)
+	}
+}
+
+// TestReindexFillsAnEmptySearchIndex: a catalog whose search_words is empty
+// (one migrated past 00140) finds nothing until Reindex, and then exactly
+// what the write path had stored.
+func TestReindexFillsAnEmptySearchIndex(t *testing.T) {
+	t.Parallel()
+	d := dbtest.New(t)
+	ctx := context.Background()
+	if _, err := seed.Load(ctx, d.Store, seed.Options{Products: 300, Seed: 4, Chunk: 100}); err != nil {
+		t.Fatal(err)
+	}
+	words := func() string {
+		rows, err := d.DB.Query("SELECT product_id, word, score FROM search_words ORDER BY product_id, word")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var b strings.Builder
+		for rows.Next() {
+			var id, score uint64
+			var w string
+			if err := rows.Scan(&id, &w, &score); err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintf(&b, "%d %s %d\n", id, w, score)
+		}
+		return b.String()
+	}
+	stored := words()
+	if stored == "" {
+		t.Fatal("the loader stored no search words")
+	}
+	if _, err := d.DB.Exec("DELETE FROM search_words"); err != nil {
+		t.Fatal(err)
+	}
+	sf := catalog.NewStorefront(d.Store, catalog.StorefrontConfig{Currency: "USD"})
+	if got := listAll(t, sf, "q=linen"); len(got) != 0 {
+		t.Fatalf("q=linen with no search words found %d products", len(got))
+	}
+	n, err := catalog.Reindex(ctx, d.Store)
+	if err != nil || n != 300 {
+		t.Fatalf("Reindex = %d, %v; want 300 products", n, err)
+	}
+	if again := words(); again != stored {
+		t.Fatalf("search words after Reindex differ from the loader's:\n%.1000s\nwant\n%.1000s", again, stored)
+	}
+	if got := listAll(t, sf, "q=linen"); len(got) == 0 {
+		t.Fatal("q=linen after Reindex finds nothing")
+	}
+}
