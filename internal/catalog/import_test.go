@@ -127,6 +127,8 @@ func listingState(t *testing.T, d querier) string {
 	return dump(t, d,
 		"SELECT category_id, product_id, slug, title, brand, price_min, currency, in_stock, created_at FROM product_listing ORDER BY category_id, product_id",
 		"SELECT id, slug, product_count FROM categories ORDER BY id",
+		"SELECT category_id, name, value, products FROM listing_attribute_counts WHERE products <> 0 ORDER BY category_id, name, value",
+		"SELECT product_id, version, variant_ids, body FROM product_pages ORDER BY product_id",
 	)
 }
 
@@ -172,16 +174,20 @@ func dump(t *testing.T, d querier, queries ...string) string {
 // same products: running it afterwards changes nothing, and rebuilding the
 // read model from scratch with it gives the same rows and counts. The file
 // mixes what the listing depends on: statuses, currencies, stock none, zero
-// and positive, categories at several depths and none, a SKU taken earlier
-// in the file (that variant is left out), and a re-import that updates some
-// products while creating others in the same batch.
+// and positive, categories at several depths and none, images in and out of
+// position order, attributes that the database folds together or not, a SKU
+// taken earlier in the file (that variant is left out), and a re-import that
+// updates some products while creating others in the same batch. The product
+// pages and attribute counts are held to the same standard.
 func TestFirstImportListingEqualsSyncListing(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	d := dbtest.New(t)
 	file := func(products int, bump int) string {
 		var b strings.Builder
-		b.WriteString("handle,title,brand,status,sku,price,currency,stock,option1_name,option1_value,category\n")
+		b.WriteString("handle,title,brand,status,sku,price,currency,stock,option1_name,option1_value,category,attributes,image_urls,compare_at_price\n")
+		attrs := []string{"", "color=Red|color=red|material=cotton", "color=Rosé|color=rose", "fit=slim |fit=slim", "material=wool|color=Blue"}
+		images := []string{"", "https://img/a.jpg", "https://img/b.jpg|https://img/c.jpg"}
 		statuses := []string{"active", "active", "draft", "archived", ""}
 		cats := []string{"", "Toys", "Toys > Cars", "Toys > Cars > Red", "Home > Kitchen", "Toys > Dolls"}
 		for p := range products {
@@ -196,11 +202,15 @@ func TestFirstImportListingEqualsSyncListing(t *testing.T) {
 				if p%bump == 0 {
 					price += 7
 				}
-				title, brand, status, optName, cat := "", "", "", "", ""
+				title, brand, status, optName, cat, attr, img, cmp := "", "", "", "", "", "", "", ""
 				if v == 0 {
 					title, brand, status, optName, cat = fmt.Sprintf("Product %d", p), fmt.Sprintf("Brand %d", p%5), statuses[p%5], "Size", cats[p%6]
+					attr, img = attrs[(p/5)%5], images[p%3]
 				}
-				fmt.Fprintf(&b, "p-%d,%s,%s,%s,%s,%d.%02d,%s,%s,%s,v%d,%s\n", p, title, brand, status, sku, price/100, price%100, cur, stock, optName, v, cat)
+				if (p+v)%3 == 1 {
+					cmp = "20.00"
+				}
+				fmt.Fprintf(&b, "p-%d,%s,%s,%s,%s,%d.%02d,%s,%s,%s,v%d,%s,%s,%s,%s\n", p, title, brand, status, sku, price/100, price%100, cur, stock, optName, v, cat, attr, img, cmp)
 			}
 		}
 		return b.String()
@@ -208,7 +218,8 @@ func TestFirstImportListingEqualsSyncListing(t *testing.T) {
 	check := func(step string) {
 		t.Helper()
 		got := listingState(t, d.DB)
-		if !strings.Contains(got, "|EUR|1|") || !strings.Contains(got, "|USD|0|") {
+		if !strings.Contains(got, "|EUR|1|") || !strings.Contains(got, "|USD|0|") || !strings.Contains(got, `"src":"https://img/c.jpg"`) ||
+			!strings.Contains(got, "|color|Rosé|") || !strings.Contains(got, `"compare_at_price":{`) {
 			t.Fatalf("%s: no listing rows: the test checks nothing\n%s", step, got)
 		}
 		ids := productIDs(t, d.DB)
@@ -228,8 +239,10 @@ func TestFirstImportListingEqualsSyncListing(t *testing.T) {
 		if _, err := tx.ExecContext(ctx, "DELETE FROM product_listing"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := tx.ExecContext(ctx, "UPDATE categories SET product_count = 0"); err != nil {
-			t.Fatal(err)
+		for _, q := range []string{"UPDATE categories SET product_count = 0", "DELETE FROM listing_attribute_counts", "DELETE FROM product_pages"} {
+			if _, err := tx.ExecContext(ctx, q); err != nil {
+				t.Fatal(err)
+			}
 		}
 		if err := catalog.SyncListing(ctx, tx, ids); err != nil {
 			t.Fatal(err)
