@@ -103,7 +103,7 @@ func freshPage(pl *plan, cat *CategoryShort) Product {
 	p := Product{ID: pl.id, Slug: in.Handle, Title: in.Title, Brand: in.Brand, ProductType: in.ProductType,
 		Description: in.DescriptionHTML, Version: pl.version, CreatedAt: pl.created, UpdatedAt: pl.created,
 		OptionNames: []string{}, Variants: make([]Variant, 0, len(in.Variants)), Images: []Image{},
-		Attributes: slices.Clone(pl.attrs), Categories: []CategoryShort{}}
+		Attributes: append([]Attribute{}, pl.attrs...), Categories: []CategoryShort{}}
 	var names [3]string
 	copy(names[:], in.OptionNames)
 	for _, n := range names {
