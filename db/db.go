@@ -270,6 +270,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.listingCategoriesStmt, err = db.PrepareContext(ctx, listingCategories); err != nil {
 		return nil, fmt.Errorf("error preparing query ListingCategories: %w", err)
 	}
+	if q.listingCategoryNamesStmt, err = db.PrepareContext(ctx, listingCategoryNames); err != nil {
+		return nil, fmt.Errorf("error preparing query ListingCategoryNames: %w", err)
+	}
 	if q.listingPageAttributesStmt, err = db.PrepareContext(ctx, listingPageAttributes); err != nil {
 		return nil, fmt.Errorf("error preparing query ListingPageAttributes: %w", err)
 	}
@@ -820,6 +823,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing listingCategoriesStmt: %w", cerr)
 		}
 	}
+	if q.listingCategoryNamesStmt != nil {
+		if cerr := q.listingCategoryNamesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listingCategoryNamesStmt: %w", cerr)
+		}
+	}
 	if q.listingPageAttributesStmt != nil {
 		if cerr := q.listingPageAttributesStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listingPageAttributesStmt: %w", cerr)
@@ -1166,6 +1174,7 @@ type Queries struct {
 	listingAncestorsOfStmt                *sql.Stmt
 	listingAttributesStmt                 *sql.Stmt
 	listingCategoriesStmt                 *sql.Stmt
+	listingCategoryNamesStmt              *sql.Stmt
 	listingPageAttributesStmt             *sql.Stmt
 	listingRowsStmt                       *sql.Stmt
 	listingSourcesStmt                    *sql.Stmt
@@ -1299,6 +1308,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		listingAncestorsOfStmt:                q.listingAncestorsOfStmt,
 		listingAttributesStmt:                 q.listingAttributesStmt,
 		listingCategoriesStmt:                 q.listingCategoriesStmt,
+		listingCategoryNamesStmt:              q.listingCategoryNamesStmt,
 		listingPageAttributesStmt:             q.listingPageAttributesStmt,
 		listingRowsStmt:                       q.listingRowsStmt,
 		listingSourcesStmt:                    q.listingSourcesStmt,

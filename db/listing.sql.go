@@ -157,6 +157,51 @@ func (q *Queries) ListingCategories(ctx context.Context, productIds []uint64) ([
 	return items, nil
 }
 
+const listingCategoryNames = `-- name: ListingCategoryNames :many
+SELECT id, slug, name FROM categories WHERE id IN (/*SLICE:category_ids*/?)
+`
+
+type ListingCategoryNamesRow struct {
+	ID   uint64
+	Slug string
+	Name string
+}
+
+// The slug and name of categories, for the pages of products the writer
+// has just created in them.
+func (q *Queries) ListingCategoryNames(ctx context.Context, categoryIds []uint64) ([]ListingCategoryNamesRow, error) {
+	query := listingCategoryNames
+	var queryParams []interface{}
+	if len(categoryIds) > 0 {
+		for _, v := range categoryIds {
+			queryParams = append(queryParams, v)
+		}
+		query = strings.Replace(query, "/*SLICE:category_ids*/?", strings.Repeat(",?", len(categoryIds))[1:], 1)
+	} else {
+		query = strings.Replace(query, "/*SLICE:category_ids*/?", "NULL", 1)
+	}
+	rows, err := q.query(ctx, nil, query, queryParams...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ListingCategoryNamesRow
+	for rows.Next() {
+		var i ListingCategoryNamesRow
+		if err := rows.Scan(&i.ID, &i.Slug, &i.Name); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const listingPageAttributes = `-- name: ListingPageAttributes :many
 SELECT product_id, body FROM product_pages
 WHERE product_id IN (/*SLICE:product_ids*/?)

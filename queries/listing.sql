@@ -55,3 +55,8 @@ WHERE product_id IN (sqlc.slice('product_ids'));
 -- name: ListingAttributes :many
 SELECT product_id, name, value FROM product_attributes
 WHERE product_id IN (sqlc.slice('product_ids'));
+
+-- name: ListingCategoryNames :many
+-- The slug and name of categories, for the pages of products the writer
+-- has just created in them.
+SELECT id, slug, name FROM categories WHERE id IN (sqlc.slice('category_ids'));

@@ -26,13 +26,16 @@ type attrCountKey struct {
 }
 
 // listedIn is, per product, the categories it is listed under (RootCategory
-// included), before and after a sync.
+// included), before and after a sync, and the attributes of the products
+// whose attributes the caller knows (ones it has just written), which are
+// then not read.
 type listedIn struct {
 	before, after map[uint64][]uint64
+	attrs         map[uint64][]Attribute
 }
 
 func newListedIn() *listedIn {
-	return &listedIn{before: map[uint64][]uint64{}, after: map[uint64][]uint64{}}
+	return &listedIn{before: map[uint64][]uint64{}, after: map[uint64][]uint64{}, attrs: map[uint64][]Attribute{}}
 }
 
 // syncAttributeCounts applies to listing_attribute_counts the difference the
@@ -64,7 +67,20 @@ func syncAttributeCounts(ctx context.Context, tx *store.Tx, l *listedIn) error {
 	if err != nil {
 		return err
 	}
-	err = inChunks(mapKeys(l.after), func(ids []uint64) error {
+	var unknown []uint64
+	for _, id := range mapKeys(l.after) {
+		attrs, known := l.attrs[id]
+		if !known {
+			unknown = append(unknown, id)
+			continue
+		}
+		for _, a := range attrs {
+			for _, c := range l.after[id] {
+				delta[attrCountKey{c, a.Name, a.Value}]++
+			}
+		}
+	}
+	err = inChunks(unknown, func(ids []uint64) error {
 		attrs, err := tx.Q.ListingAttributes(ctx, ids)
 		if err != nil {
 			return fmt.Errorf("read attributes: %w", err)

@@ -21,9 +21,10 @@
 //     hash: unchanged content is not written), product_rows.go (product,
 //     category, attribute and image rows), variant_match.go (variants matched
 //     by SKU, else options, else position, and their stock),
-//     listing_fast_path.go (listing rows of new products without reading
-//     back), import.go (a ProductReader's products streamed through the
-//     writer), export.go (the whole catalog to a ProductWriter, from one
+//     listing_fast_path.go (listing rows, pages and attribute counts of new
+//     products without reading back), import.go (a ProductReader's products
+//     streamed through the writer), parallel.go (two of an import's batches
+//     written at once, decided as if one after the other), export.go (the whole catalog to a ProductWriter, from one
 //     snapshot),
 //     scopes.go (stock in a write needs inventory:write), product_admin.go
 //     (create, replace, archive), product_patch.go (PATCH merged in its

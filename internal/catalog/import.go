@@ -87,8 +87,22 @@ type ImportOptions struct {
 	// written (or found unchanged) so far.
 	Progress func(rows int)
 	// Parsed, if set, is called as each batch leaves the parser with the rows
-	// parsed so far; the parser runs up to two batches ahead of the writes.
+	// parsed so far; the parser runs up to two batches ahead of the batches
+	// being written.
 	Parsed func(rows int)
+	// Writers is how many batches are written at once, each in its own
+	// transaction on its own connection (default 2; always 1 with DryRun or
+	// Atomic). See parallelWrites for what keeps the outcome that of writing
+	// them one after the other.
+	Writers int
+}
+
+// batch is a run of the file's products as the parser hands them on.
+type batch struct {
+	products []*ProductInput
+	rejected []*ProductError
+	rows     int
+	err      error // terminal: io.EOF, *FileError or a read error
 }
 
 // badRows counts the variant rows that errs are about and that are not among
@@ -146,16 +160,9 @@ func Import(ctx context.Context, st *store.Store, rd ProductReader, opts ImportO
 		opts.BatchRows = 2000
 	}
 	rep := &ImportReport{DryRun: opts.DryRun, Errors: []ImportError{}}
-	w := &Writer{Actor: opts.Actor, Reason: "import", DryRun: opts.DryRun}
 
 	// Parse on one goroutine and write on this one, so reading the file and
 	// waiting for the database overlap.
-	type batch struct {
-		products []*ProductInput
-		rejected []*ProductError
-		rows     int
-		err      error // terminal: io.EOF, *FileError or a read error
-	}
 	ch := make(chan batch, 2)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -198,9 +205,6 @@ func Import(ctx context.Context, st *store.Store, rd ProductReader, opts ImportO
 		}
 	}()
 
-	write := func(tx *store.Tx, products []*ProductInput) ([]ProductResult, error) {
-		return w.WriteBatch(ctx, tx, products)
-	}
 	var single *store.Tx
 	var finish func(commit bool) error
 	var err error
@@ -217,25 +221,28 @@ func Import(ctx context.Context, st *store.Store, rd ProductReader, opts ImportO
 		}
 		defer func() { _ = finish(false) }()
 	}
+	writers := opts.Writers
+	if writers <= 0 {
+		writers = 2
+	}
+	if single != nil {
+		writers = 1 // one transaction: one connection
+	}
+	pw := newParallelWrites(ctx, st, writers, func() *Writer {
+		return &Writer{Actor: opts.Actor, Reason: "import", DryRun: opts.DryRun}
+	})
+	defer pw.close()
+	if single != nil {
+		pw.single = single
+	}
+
 	wrote := false
 	var rows rowTally
 	last := 0 // line of the last product written
-	for {
-		var b batch
-		ok := true
-		select {
-		case b, ok = <-ch:
-		case <-opts.Stop:
-			if single != nil {
-				return nil, ErrStopped // nothing is committed before the end
-			}
-			// The batch in flight is written; the report says where it stopped.
-			rep.addError(RowError{Line: last, Message: "the server stopped after the product on this line; what the report counts was written: run the import again to finish"})
-			return rep, nil
-		}
-		if !ok {
-			break
-		}
+	// take adds one written batch (in file order) to the report. It returns
+	// done with the import's result when the import ends with this batch.
+	take := func(w *written) (done bool, r *ImportReport, err error) {
+		b := w.b
 		if len(b.products) == 0 {
 			rows[Failed] += b.rows
 		}
@@ -247,50 +254,28 @@ func Import(ctx context.Context, st *store.Store, rd ProductReader, opts ImportO
 		}
 		rep.Rows += b.rows
 		if len(b.products) > 0 {
-			var results []ProductResult
-			if single != nil {
-				results, err = write(single, b.products)
-			} else {
-				attempt := 0
-				err = st.InTx(ctx, func(tx *store.Tx) error {
-					if attempt++; attempt > 1 {
-						w.Forget() // the last attempt's categories were rolled back
+			if w.err != nil {
+				// Batches written alongside this one may have committed.
+				var later []*written
+				for _, l := range pw.drain() {
+					if l.err == nil {
+						later = append(later, l)
 					}
-					var err error
-					results, err = write(tx, b.products)
-					return err
-				})
-				if err != nil {
-					w.Forget()
 				}
-			}
-			if err != nil {
-				if single == nil && wrote && ctx.Err() == nil {
-					// Earlier batches are committed: say so, and where it stopped.
+				if single == nil && (wrote || len(later) > 0) && ctx.Err() == nil {
+					// Earlier batches are committed: say so, and where it
+					// stopped; the later ones that committed count too.
 					rep.Rows -= b.rows
+					for _, l := range later {
+						countBatch(rep, &rows, l, &last)
+					}
 					rep.addError(RowError{Line: b.products[0].Line, Message: "the database failed at the product on this line; what the report counts was written: run the import again to finish"})
-					return rep, err
+					return true, rep, w.err
 				}
-				return nil, err
+				return true, nil, w.err
 			}
 			wrote = true
-			last = b.products[len(b.products)-1].Line
-			rows.add(b.products, results, b.rows)
-			for _, r := range results {
-				switch r.Outcome {
-				case Created:
-					rep.Created++
-				case Updated:
-					rep.Updated++
-				case Unchanged:
-					rep.Unchanged++
-				case Failed:
-					rep.Failed++
-				}
-				for _, e := range r.Errors {
-					rep.addError(e)
-				}
-			}
+			countResults(rep, &rows, w, &last)
 		}
 		if single == nil {
 			rows.count() // this batch is committed
@@ -303,17 +288,50 @@ func Import(ctx context.Context, st *store.Store, rd ProductReader, opts ImportO
 			var pe *csv.ParseError
 			if errors.As(b.err, &fe) && (fe.Err == nil || errors.As(fe.Err, &pe)) {
 				if !wrote && rep.Created+rep.Updated+rep.Unchanged+rep.Failed == 0 {
-					return nil, &ErrFile{fe}
+					return true, nil, &ErrFile{fe}
 				}
 				// The file broke midway: what came before it is imported
 				// (whole products only), and the report says where it stopped.
 				rep.addError(RowError{Line: fe.Line, Message: fe.Message})
 				if single != nil && opts.Atomic && !opts.DryRun {
-					return nil, &ErrFile{fe}
+					return true, nil, &ErrFile{fe}
 				}
-				return rep, nil
+				return true, rep, nil
 			}
-			return nil, b.err // the body could not be read (too large, client gone)
+			return true, nil, b.err // the body could not be read (too large, client gone)
+		}
+		return false, nil, nil
+	}
+	for {
+		var b batch
+		ok := true
+		select {
+		case b, ok = <-ch:
+		case <-opts.Stop:
+			if single != nil {
+				return nil, ErrStopped // nothing is committed before the end
+			}
+			// The batches in flight are written; the report says where it stopped.
+			for _, w := range pw.drain() {
+				if done, r, err := take(w); done {
+					return r, err
+				}
+			}
+			rep.addError(RowError{Line: last, Message: "the server stopped after the product on this line; what the report counts was written: run the import again to finish"})
+			return rep, nil
+		}
+		if !ok {
+			break
+		}
+		for _, w := range pw.add(b) {
+			if done, r, err := take(w); done {
+				return r, err
+			}
+		}
+	}
+	for _, w := range pw.drain() {
+		if done, r, err := take(w); done {
+			return r, err
 		}
 	}
 	rep.Complete = true
@@ -326,6 +344,44 @@ func Import(ctx context.Context, st *store.Store, rd ProductReader, opts ImportO
 		rows.count()
 	}
 	return rep, nil
+}
+
+// countResults adds a committed batch's product outcomes to the report and
+// the row tally, and moves last to its last product's line.
+func countResults(rep *ImportReport, rows *rowTally, w *written, last *int) {
+	*last = w.b.products[len(w.b.products)-1].Line
+	rows.add(w.b.products, w.results, w.b.rows)
+	for _, r := range w.results {
+		switch r.Outcome {
+		case Created:
+			rep.Created++
+		case Updated:
+			rep.Updated++
+		case Unchanged:
+			rep.Unchanged++
+		case Failed:
+			rep.Failed++
+		}
+		for _, e := range r.Errors {
+			rep.addError(e)
+		}
+	}
+}
+
+// countBatch is countResults for a whole committed batch written after the
+// one that failed: its rejected products and rows count too.
+func countBatch(rep *ImportReport, rows *rowTally, w *written, last *int) {
+	for _, pe := range w.b.rejected {
+		rep.Failed++
+		for _, e := range pe.Errors {
+			rep.addError(e)
+		}
+	}
+	rep.Rows += w.b.rows
+	if len(w.b.products) > 0 {
+		countResults(rep, rows, w, last)
+	}
+	rows.count()
 }
 
 // rowTally counts an import's variant rows by the outcome of their product

@@ -2,9 +2,11 @@ package catalog_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -127,6 +129,8 @@ func listingState(t *testing.T, d querier) string {
 	return dump(t, d,
 		"SELECT category_id, product_id, slug, title, brand, price_min, currency, in_stock, created_at FROM product_listing ORDER BY category_id, product_id",
 		"SELECT id, slug, product_count FROM categories ORDER BY id",
+		"SELECT category_id, name, value, products FROM listing_attribute_counts WHERE products <> 0 ORDER BY category_id, name, value",
+		"SELECT product_id, version, variant_ids, body FROM product_pages ORDER BY product_id",
 	)
 }
 
@@ -172,16 +176,20 @@ func dump(t *testing.T, d querier, queries ...string) string {
 // same products: running it afterwards changes nothing, and rebuilding the
 // read model from scratch with it gives the same rows and counts. The file
 // mixes what the listing depends on: statuses, currencies, stock none, zero
-// and positive, categories at several depths and none, a SKU taken earlier
-// in the file (that variant is left out), and a re-import that updates some
-// products while creating others in the same batch.
+// and positive, categories at several depths and none, images in and out of
+// position order, attributes that the database folds together or not, a SKU
+// taken earlier in the file (that variant is left out), and a re-import that
+// updates some products while creating others in the same batch. The product
+// pages and attribute counts are held to the same standard.
 func TestFirstImportListingEqualsSyncListing(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	d := dbtest.New(t)
 	file := func(products int, bump int) string {
 		var b strings.Builder
-		b.WriteString("handle,title,brand,status,sku,price,currency,stock,option1_name,option1_value,category\n")
+		b.WriteString("handle,title,brand,status,sku,price,currency,stock,option1_name,option1_value,category,attributes,image_urls,compare_at_price\n")
+		attrs := []string{"", "color=Red|color=red|material=cotton", "color=Rosé|color=rose", "fit=slim |fit=slim", "material=wool|color=Blue"}
+		images := []string{"", "https://img/a.jpg", "https://img/b.jpg|https://img/c.jpg"}
 		statuses := []string{"active", "active", "draft", "archived", ""}
 		cats := []string{"", "Toys", "Toys > Cars", "Toys > Cars > Red", "Home > Kitchen", "Toys > Dolls"}
 		for p := range products {
@@ -196,11 +204,15 @@ func TestFirstImportListingEqualsSyncListing(t *testing.T) {
 				if p%bump == 0 {
 					price += 7
 				}
-				title, brand, status, optName, cat := "", "", "", "", ""
+				title, brand, status, optName, cat, attr, img, cmp := "", "", "", "", "", "", "", ""
 				if v == 0 {
 					title, brand, status, optName, cat = fmt.Sprintf("Product %d", p), fmt.Sprintf("Brand %d", p%5), statuses[p%5], "Size", cats[p%6]
+					attr, img = attrs[(p/5)%5], images[p%3]
 				}
-				fmt.Fprintf(&b, "p-%d,%s,%s,%s,%s,%d.%02d,%s,%s,%s,v%d,%s\n", p, title, brand, status, sku, price/100, price%100, cur, stock, optName, v, cat)
+				if (p+v)%3 == 1 {
+					cmp = "20.00"
+				}
+				fmt.Fprintf(&b, "p-%d,%s,%s,%s,%s,%d.%02d,%s,%s,%s,v%d,%s,%s,%s,%s\n", p, title, brand, status, sku, price/100, price%100, cur, stock, optName, v, cat, attr, img, cmp)
 			}
 		}
 		return b.String()
@@ -208,7 +220,8 @@ func TestFirstImportListingEqualsSyncListing(t *testing.T) {
 	check := func(step string) {
 		t.Helper()
 		got := listingState(t, d.DB)
-		if !strings.Contains(got, "|EUR|1|") || !strings.Contains(got, "|USD|0|") {
+		if !strings.Contains(got, "|EUR|1|") || !strings.Contains(got, "|USD|0|") || !strings.Contains(got, `"src":"https://img/c.jpg"`) ||
+			!strings.Contains(got, "|color|Rosé|") || !strings.Contains(got, `"compare_at_price":{`) {
 			t.Fatalf("%s: no listing rows: the test checks nothing\n%s", step, got)
 		}
 		ids := productIDs(t, d.DB)
@@ -228,8 +241,10 @@ func TestFirstImportListingEqualsSyncListing(t *testing.T) {
 		if _, err := tx.ExecContext(ctx, "DELETE FROM product_listing"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := tx.ExecContext(ctx, "UPDATE categories SET product_count = 0"); err != nil {
-			t.Fatal(err)
+		for _, q := range []string{"UPDATE categories SET product_count = 0", "DELETE FROM listing_attribute_counts", "DELETE FROM product_pages"} {
+			if _, err := tx.ExecContext(ctx, q); err != nil {
+				t.Fatal(err)
+			}
 		}
 		if err := catalog.SyncListing(ctx, tx, ids); err != nil {
 			t.Fatal(err)
@@ -378,5 +393,69 @@ func TestDryRunDoesNotHoldStockAgainstOrders(t *testing.T) {
 	var onHand int64
 	if err := d.DB.QueryRow("SELECT on_hand FROM inventory WHERE variant_id = ?", variantID).Scan(&onHand); err != nil || onHand != 4 {
 		t.Errorf("on hand %d (%v), want 4: the competing change kept, nothing of the dry run written", onHand, err)
+	}
+}
+
+// TestParallelWritersDecideLikeOne: with two batches in flight the import
+// ends exactly as with one writer: the same report (ids aside, which depend
+// on which batch inserts first) and the same data. The file has SKUs that an
+// earlier product of the file (in the same, the previous or an older batch)
+// owns, categories that first appear midway, and a second run that updates
+// some products and creates others.
+func TestParallelWritersDecideLikeOne(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	file := func(products, bump int) string {
+		var b strings.Builder
+		b.WriteString("handle,title,sku,price,stock,option1_name,option1_value,category\n")
+		for p := range products {
+			for v := range 2 {
+				sku := fmt.Sprintf("S-%d-%d", p, v)
+				switch {
+				case p%7 == 3 && v == 1:
+					sku = fmt.Sprintf("S-%d-0", p-4) // the previous batch's
+				case p%11 == 6 && v == 1:
+					sku = fmt.Sprintf("S-%d-0", p-1) // this batch's, or the previous one's
+				case p%9 == 8 && v == 0:
+					sku = fmt.Sprintf("S-%d-1", p-8) // an older batch's
+				}
+				price := 100 + (p*31+v*7)%500
+				if p%bump == 0 {
+					price += 3
+				}
+				title, opt, cat := "", "", ""
+				if v == 0 {
+					title, opt, cat = fmt.Sprintf("Product %d", p), "Size", fmt.Sprintf("Dept %d > Aisle %d", p/30, p%3)
+				}
+				fmt.Fprintf(&b, "p-%d,%s,%s,%d.%02d,%d,%s,v%d,%s\n", p, title, sku, price/100, price%100, p%4, opt, v, cat)
+			}
+		}
+		return b.String()
+	}
+	ids := regexp.MustCompile(`id \d+`)
+	run := func(writers int) (reports []string, data string) {
+		d := dbtest.New(t)
+		for _, f := range []string{file(60, 1000), file(80, 4)} {
+			rep, err := importFile(ctx, d.Store, "csv", strings.NewReader(f), catalog.ImportOptions{Actor: "test", BatchRows: 8, Writers: writers})
+			if err != nil || !rep.Complete {
+				t.Fatalf("%d writers: %v %+v", writers, err, rep)
+			}
+			js, _ := json.Marshal(rep)
+			reports = append(reports, ids.ReplaceAllString(string(js), "id N"))
+		}
+		return reports, snapshot(t, d)
+	}
+	oneReports, oneData := run(1)
+	if !strings.Contains(oneReports[0], "imported earlier in this file") {
+		t.Fatalf("no SKU of an earlier product refused: the test checks nothing\n%s", oneReports[0])
+	}
+	twoReports, twoData := run(2)
+	for i := range oneReports {
+		if twoReports[i] != oneReports[i] {
+			t.Errorf("import %d: two writers reported\n%s\none writer\n%s", i+1, twoReports[i], oneReports[i])
+		}
+	}
+	if twoData != oneData {
+		t.Errorf("two writers stored\n%s\none writer\n%s", twoData, oneData)
 	}
 }

@@ -57,15 +57,41 @@ func syncPages(ctx context.Context, q *db.Queries, ex store.Execer, ids []uint64
 		byProduct[r.Pid] = append(byProduct[r.Pid], r)
 	}
 	var gone []uint64
-	args := make([]any, 0, len(ids)*4)
-	pages := make([]*Product, 0, len(ids))
+	pages := make([]Product, 0, len(ids))
 	for _, id := range ids {
 		p, ok := pageOf(byProduct[id])
 		if !ok {
 			gone = append(gone, id)
 			continue
 		}
-		pages = append(pages, &p)
+		pages = append(pages, p)
+	}
+	if len(gone) > 0 {
+		if err := q.DeleteProductPages(ctx, gone); err != nil {
+			return fmt.Errorf("delete product pages: %w", err)
+		}
+	}
+	return writePages(ctx, q, ex, ids, pages)
+}
+
+// writePages upserts the documents of pages (built by pageOf, or by the
+// writer for products it has just created: see freshPage) and brings the
+// search words of ids (the pages' products and those that lost their page)
+// in step with them.
+func writePages(ctx context.Context, q *db.Queries, ex store.Execer, ids []uint64, pages []Product) error {
+	ptrs := make([]*Product, len(pages))
+	for i := range pages {
+		ptrs[i] = &pages[i]
+	}
+	if len(pages) == 0 {
+		if len(ids) == 0 {
+			return nil
+		}
+		return syncSearchWords(ctx, q, ex, ids, ptrs)
+	}
+	args := make([]any, 0, len(pages)*4)
+	for i := range pages {
+		p := &pages[i]
 		body, err := json.Marshal(p)
 		if err != nil {
 			return err
@@ -77,20 +103,13 @@ func syncPages(ctx context.Context, q *db.Queries, ex store.Execer, ids []uint64
 			}
 			vids = strconv.AppendUint(vids, v.ID, 10)
 		}
-		args = append(args, id, p.Version, string(vids), body)
+		args = append(args, p.ID, p.Version, string(vids), body)
 	}
-	if len(gone) > 0 {
-		if err := q.DeleteProductPages(ctx, gone); err != nil {
-			return fmt.Errorf("delete product pages: %w", err)
-		}
+	if _, err := store.InsertRows(ctx, ex, "INSERT INTO product_pages (product_id, version, variant_ids, body)", 4, args,
+		"ON DUPLICATE KEY UPDATE version = VALUES(version), variant_ids = VALUES(variant_ids), body = VALUES(body)"); err != nil {
+		return fmt.Errorf("write product pages: %w", err)
 	}
-	if len(args) > 0 {
-		if _, err := store.InsertRows(ctx, ex, "INSERT INTO product_pages (product_id, version, variant_ids, body)", 4, args,
-			"ON DUPLICATE KEY UPDATE version = VALUES(version), variant_ids = VALUES(variant_ids), body = VALUES(body)"); err != nil {
-			return fmt.Errorf("write product pages: %w", err)
-		}
-	}
-	return syncSearchWords(ctx, q, ex, ids, pages)
+	return syncSearchWords(ctx, q, ex, ids, ptrs)
 }
 
 // pageOf builds a product's page from its source rows, with no stock; ok is

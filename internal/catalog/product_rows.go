@@ -184,6 +184,7 @@ func (w *Writer) writeProducts(ctx context.Context, tx *store.Tx, plans []*plan,
 				}
 				seen[fold] = true
 				attrArgs = append(attrArgs, id, name, v)
+				pl.attrs = append(pl.attrs, Attribute{Name: name, Value: v})
 			}
 		}
 		for _, im := range pl.p.Images {

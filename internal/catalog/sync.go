@@ -42,16 +42,18 @@ type listingKey struct{ category, product uint64 }
 // order, and adjusts category counts in id order so that concurrent writers
 // cannot deadlock on them.
 func SyncListing(ctx context.Context, tx *store.Tx, productIDs []uint64) error {
-	return syncListing(ctx, tx, productIDs, nil)
+	return syncListing(ctx, tx, productIDs, nil, nil)
 }
 
-// syncListing is SyncListing for productIDs, plus the listing rows of
-// products created in this transaction (fresh), which the caller built from
-// what it wrote: such a product has no listing rows yet, so its rows are only
-// inserted and counted, without reading anything. Both go into the same
-// sorted write and the same count update, so the lock order stays one.
-func syncListing(ctx context.Context, tx *store.Tx, productIDs []uint64, fresh []listingRow) error {
-	if len(productIDs) == 0 && len(fresh) == 0 {
+// syncListing is SyncListing for productIDs, plus the listing rows and
+// pages of products created in this transaction (fresh, pages), which the
+// caller built from what it wrote: such a product has no listing rows, page
+// or counted attributes yet, so its rows and page are only inserted and
+// counted, without reading anything. Its listing rows go into the same
+// sorted write and the same count updates as the others', so the lock order
+// stays one.
+func syncListing(ctx context.Context, tx *store.Tx, productIDs []uint64, fresh []listingRow, pages []Product) error {
+	if len(productIDs) == 0 && len(fresh) == 0 && len(pages) == 0 {
 		return nil
 	}
 	ids := slices.Clone(productIDs)
@@ -74,7 +76,9 @@ func syncListing(ctx context.Context, tx *store.Tx, productIDs []uint64, fresh [
 		}
 		want[k] = r
 		listed.after[r.ProductID] = append(listed.after[r.ProductID], r.CategoryID)
-		ids = append(ids, r.ProductID)
+	}
+	for i := range pages {
+		listed.attrs[pages[i].ID] = pages[i].Attributes
 	}
 	if err := writeListing(ctx, tx, want, have, delta); err != nil {
 		return err
@@ -82,7 +86,14 @@ func syncListing(ctx context.Context, tx *store.Tx, productIDs []uint64, fresh [
 	if err := syncAttributeCounts(ctx, tx, listed); err != nil {
 		return err
 	}
-	return SyncPages(ctx, tx, ids)
+	if err := SyncPages(ctx, tx, ids); err != nil {
+		return err
+	}
+	newIDs := make([]uint64, len(pages))
+	for i := range pages {
+		newIDs[i] = pages[i].ID
+	}
+	return writePages(ctx, db.New(tx), tx, newIDs, pages)
 }
 
 // readListing reads the stored listing rows and their sources for ids, deletes

@@ -166,6 +166,12 @@ func (w *Writer) writeVariants(ctx context.Context, tx *store.Tx, byID map[uint6
 		}
 	}
 
+	for _, wv := range ins {
+		if !wv.pl.exists {
+			wv.pl.vids = append(wv.pl.vids, wv.id)
+		}
+	}
+
 	priceEvents := priceChanges(upd, ins, oldByID, now)
 
 	// Stock: set where the file says, with a ledger row per change; a new

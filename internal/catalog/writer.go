@@ -162,6 +162,11 @@ type plan struct {
 	version uint64
 	created time.Time
 	catID   uint64
+	// vids are the ids of a new product's variants, in the order of
+	// p.Variants, and attrs its facet attributes as stored (both set as
+	// they are written, for the read model of a new product).
+	vids  []uint64
+	attrs []Attribute
 }
 
 func (w *Writer) write(ctx context.Context, tx *store.Tx, products []*ProductInput) ([]ProductResult, error) {
