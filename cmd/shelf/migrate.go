@@ -60,12 +60,18 @@ func migrate(ctx context.Context, e env, args []string) error {
 		// changed nothing: the retry policy runs up again before failing
 		// the job.
 		try := 0
+		addedSearchWords := false
 		err := store.MigrateRetry.Run(ctx, func(ctx context.Context) error {
 			if try++; try > 1 {
 				fmt.Fprintf(e.stderr, "shelf: migration waited too long for a table lock, retrying (attempt %d)\n", try)
 			}
 			res, err := p.Up(ctx)
 			printResults(e, res)
+			for _, r := range res {
+				if r != nil && r.Error == nil && r.Source != nil && r.Source.Version == searchWordsMigration {
+					addedSearchWords = true
+				}
+			}
 			return err
 		})
 		if err != nil {
@@ -73,6 +79,12 @@ func migrate(ctx context.Context, e env, args []string) error {
 		}
 		cur, _ := p.GetDBVersion(ctx)
 		fmt.Fprintf(e.stdout, "shelf: schema at version %d\n", cur)
+		if addedSearchWords {
+			// The job that created search_words fills it (a SQL migration
+			// cannot split text into words), so an upgraded catalog is
+			// searchable when migrate up returns.
+			return reindexAfterUpgrade(ctx, e)
+		}
 	case "down":
 		r, err := p.Down(ctx)
 		if r != nil {
@@ -106,6 +118,10 @@ func migrate(ctx context.Context, e env, args []string) error {
 	}
 	return nil
 }
+
+// searchWordsMigration creates search_words, which only Go can fill: the
+// migrate up that applies it runs reindex once.
+const searchWordsMigration = 140
 
 func migrationStatus(ctx context.Context, e env, p *goose.Provider) error {
 	st, err := p.Status(ctx)
