@@ -48,6 +48,10 @@ type Hub struct {
 	origin uint64
 	ready  bool          // last is known
 	wake   chan struct{} // closed when events arrive, then replaced
+	// waiting: the live subscriptions that have taken everything, in the
+	// order they began to wait (see relayLocked).
+	waiting  []waiter
+	waitHead int
 	// The last hole passed: no events exist in (holeFrom, holeTo].
 	holeFrom, holeTo uint64
 
@@ -59,6 +63,19 @@ type Hub struct {
 
 // holeWait is how long the tail waits at a hole in seq before passing it.
 const holeWait = 2 * time.Second
+
+// relays is how many waiting subscriptions a publish wakes at once; each
+// woken one wakes the next waiter before it writes its events.
+const relays = 4
+
+// waiter is a subscription waiting for events after upTo (the hub's last
+// when it began to wait); it is stale once gen is no longer the
+// subscription's.
+type waiter struct {
+	s    *Subscription
+	upTo uint64
+	gen  uint64
+}
 
 // NewHub returns the hub of st; Run starts it.
 func NewHub(st *store.Store, cfg HubConfig) *Hub {
@@ -230,7 +247,67 @@ func (h *Hub) publish(evs []Event) {
 	h.last = evs[len(evs)-1].Seq
 	close(h.wake)
 	h.wake = make(chan struct{})
+	h.relayLocked(relays)
 	h.mu.Unlock()
+}
+
+// relayLocked wakes up to n of the waiting subscriptions that have events
+// to take, oldest waiter first. A publish wakes a few, and each woken one
+// wakes the next before writing (Next), so a burst reaches 2,000 streams
+// through a few goroutines at a time in the order they last waited, rather
+// than making every stream runnable at once: that would put the hub's own
+// database round trips (and every other request) behind the whole burst,
+// and let streams served early in one burst be served again before the rest.
+func (h *Hub) relayLocked(n int) {
+	for n > 0 && h.waitHead < len(h.waiting) {
+		w := h.waiting[h.waitHead]
+		if w.s.gen == w.gen && w.s.queued {
+			if w.upTo >= h.last {
+				break // this one, and every later waiter, has everything
+			}
+			w.s.queued = false
+			w.s.turn <- struct{}{} // cap 1, and empty while queued
+			n--
+		}
+		h.waiting[h.waitHead] = waiter{}
+		h.waitHead++
+	}
+	if h.waitHead == len(h.waiting) {
+		h.waiting, h.waitHead = h.waiting[:0], 0
+	} else if h.waitHead > 1024 && h.waitHead > len(h.waiting)/2 {
+		h.waiting = h.waiting[:copy(h.waiting, h.waiting[h.waitHead:])]
+		h.waitHead = 0
+	}
+}
+
+// await queues s to be woken in turn when events after its position
+// arrive; false means some already have (take them instead).
+func (h *Hub) await(s *Subscription) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if s.last < h.last && !(s.last >= h.holeFrom && h.holeTo >= h.last) {
+		return false
+	}
+	s.gen++
+	s.queued = true
+	h.waiting = append(h.waiting, waiter{s: s, upTo: h.last, gen: s.gen})
+	return true
+}
+
+// leave takes s out of the queue when it stops waiting without its turn;
+// a turn given to it meanwhile goes to the next waiter.
+func (h *Hub) leave(s *Subscription) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if s.queued {
+		s.queued = false // its entry is now stale
+		return
+	}
+	select {
+	case <-s.turn:
+		h.relayLocked(1)
+	default:
+	}
 }
 
 // ErrTooSlow: the subscriber fell further behind than the hub keeps.
@@ -278,10 +355,17 @@ func (h *Hub) sinceLocked(dst []Event, after uint64, limit int) (evs []Event, wa
 
 // Subscription is one reader's position in the feed.
 type Subscription struct {
-	h    *Hub
-	last uint64
-	live bool    // has reached the hub once: from then on it must keep up
-	buf  []Event // what Next returned last, reused
+	h     *Hub
+	last  uint64
+	live  bool    // has reached the hub once: from then on it must keep up
+	buf   []Event // what Next returned last, reused
+	timer *time.Timer
+
+	// Guarded by h.mu: waiting in h.waiting (under entry gen), and the
+	// channel its turn comes on.
+	queued bool
+	gen    uint64
+	turn   chan struct{}
 }
 
 // Subscribe opens a subscription after seq (the last event the client has).
@@ -296,7 +380,7 @@ func (h *Hub) Subscribe(ctx context.Context, after uint64, fromHead bool) (*Subs
 			return nil, err
 		}
 	}
-	s := &Subscription{h: h, last: last}
+	s := &Subscription{h: h, last: last, turn: make(chan struct{}, 1)}
 	if fromHead {
 		return s, nil
 	}
@@ -318,8 +402,8 @@ func (s *Subscription) Position() uint64 { return s.last }
 // to take when a burst larger than the ring went past is not slow: it
 // catches up from the table.
 func (s *Subscription) Next(ctx context.Context, limit int, wait time.Duration) ([]Event, error) {
-	var timer *time.Timer
-	idle := false // this call has waited with nothing left to take
+	armed := false // s.timer runs for this call
+	idle := false  // this call has waited with nothing left to take
 	for {
 		if cap(s.buf) > 4*limit {
 			s.buf = nil // a burst's buffer is not kept
@@ -357,17 +441,30 @@ func (s *Subscription) Next(ctx context.Context, limit int, wait time.Duration) 
 			s.last = evs[len(evs)-1].Seq
 			return evs, nil
 		}
-		if timer == nil {
-			timer = time.NewTimer(wait)
-			defer timer.Stop()
+		if !s.h.await(s) {
+			continue // events arrived since the look above
+		}
+		if !armed {
+			// One timer per subscription, moved on by each call.
+			if s.timer == nil {
+				s.timer = time.NewTimer(wait)
+			} else {
+				s.timer.Reset(wait)
+			}
+			armed = true
 		}
 		idle = true
 		select {
 		case <-ctx.Done():
+			s.h.leave(s)
 			return nil, ctx.Err()
-		case <-timer.C:
+		case <-s.timer.C:
+			s.h.leave(s)
 			return nil, nil
-		case <-wake:
+		case <-s.turn:
+			s.h.mu.Lock()
+			s.h.relayLocked(1) // the next waiter's turn, before this one writes
+			s.h.mu.Unlock()
 		}
 	}
 }
