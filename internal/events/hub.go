@@ -266,7 +266,10 @@ func (h *Hub) relayLocked(n int) {
 				break // this one, and every later waiter, has everything
 			}
 			w.s.queued = false
-			w.s.turn <- struct{}{} // cap 1, and empty while queued
+			select {
+			case w.s.turn <- struct{}{}: // cap 1, and empty while queued
+			default:
+			}
 			n--
 		}
 		h.waiting[h.waitHead] = waiter{}
