@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/shelfcommerce/shelf/internal/metrics"
@@ -48,12 +49,16 @@ type Hub struct {
 	origin uint64
 	ready  bool          // last is known
 	wake   chan struct{} // closed when events arrive, then replaced
-	// waiting: the live subscriptions that have taken everything, in the
-	// order they began to wait (see relayLocked).
-	waiting  []waiter
-	waitHead int
 	// The last hole passed: no events exist in (holeFrom, holeTo].
 	holeFrom, holeTo uint64
+
+	// The streams waiting for events, in the order they began to wait (see
+	// relayLocked), under their own lock: taking a turn and queueing again
+	// are the hot path of every stream, and must not contend with the ring.
+	waitMu    sync.Mutex
+	waiting   []waiter
+	waitHead  int
+	published atomic.Uint64 // last, once the ring holds it
 
 	followMu sync.RWMutex
 	follow   []func([]Event)
@@ -66,7 +71,7 @@ const holeWait = 2 * time.Second
 
 // relays is how many waiting subscriptions a publish wakes at once; each
 // woken one wakes the next waiter before it writes its events.
-const relays = 4
+const relays = 8
 
 // waiter is a subscription waiting for events after upTo (the hub's last
 // when it began to wait); it is stale once gen is no longer the
@@ -163,6 +168,7 @@ func (h *Hub) start0(ctx context.Context) error {
 	}
 	h.mu.Lock()
 	h.last, h.origin, h.ready = head, head, true
+	h.published.Store(head)
 	h.mu.Unlock()
 	return nil
 }
@@ -245,13 +251,16 @@ func (h *Hub) publish(evs []Event) {
 		h.ring[i] = e
 	}
 	h.last = evs[len(evs)-1].Seq
+	h.published.Store(h.last)
 	close(h.wake)
 	h.wake = make(chan struct{})
-	h.relayLocked(relays)
 	h.mu.Unlock()
+	h.waitMu.Lock()
+	h.relayLocked(relays)
+	h.waitMu.Unlock()
 }
 
-// relayLocked wakes up to n of the waiting subscriptions that have events
+// relayLocked (under waitMu) wakes up to n of the waiting subscriptions that have events
 // to take, oldest waiter first. A publish wakes a few, and each woken one
 // wakes the next before writing (Next), so a burst reaches 2,000 streams
 // through a few goroutines at a time in the order they last waited, rather
@@ -259,10 +268,11 @@ func (h *Hub) publish(evs []Event) {
 // database round trips (and every other request) behind the whole burst,
 // and let streams served early in one burst be served again before the rest.
 func (h *Hub) relayLocked(n int) {
+	last := h.published.Load()
 	for n > 0 && h.waitHead < len(h.waiting) {
 		w := h.waiting[h.waitHead]
 		if w.s.gen == w.gen && w.s.queued {
-			if w.upTo >= h.last {
+			if w.upTo >= last {
 				break // this one, and every later waiter, has everything
 			}
 			w.s.queued = false
@@ -283,25 +293,26 @@ func (h *Hub) relayLocked(n int) {
 	}
 }
 
-// await queues s to be woken in turn when events after its position
-// arrive; false means some already have (take them instead).
-func (h *Hub) await(s *Subscription) bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if s.last < h.last && !(s.last >= h.holeFrom && h.holeTo >= h.last) {
+// await queues s, which has taken everything up to the hub's last upTo
+// (as since saw it), to be woken in turn when later events arrive; false
+// means some already have (take them instead).
+func (h *Hub) await(s *Subscription, upTo uint64) bool {
+	h.waitMu.Lock()
+	defer h.waitMu.Unlock()
+	if h.published.Load() > upTo {
 		return false
 	}
 	s.gen++
 	s.queued = true
-	h.waiting = append(h.waiting, waiter{s: s, upTo: h.last, gen: s.gen})
+	h.waiting = append(h.waiting, waiter{s: s, upTo: upTo, gen: s.gen})
 	return true
 }
 
 // leave takes s out of the queue when it stops waiting without its turn;
 // a turn given to it meanwhile goes to the next waiter.
 func (h *Hub) leave(s *Subscription) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
+	h.waitMu.Lock()
+	defer h.waitMu.Unlock()
 	if s.queued {
 		s.queued = false // its entry is now stale
 		return
@@ -324,14 +335,15 @@ func (h *Hub) Last() (uint64, bool) {
 }
 
 // since appends to dst up to max events after seq from the ring, and
-// returns a channel closed when newer ones arrive. covered is false when the
+// returns a channel closed when newer ones arrive and the last seq the hub
+// holds (what a reader that took them has everything up to). covered is false when the
 // ring no longer holds the event right after seq: overtaken says whether it
 // once did (the reader is too slow) or never did (read the table).
-func (h *Hub) since(dst []Event, after uint64, limit int) (evs []Event, wake <-chan struct{}, covered, overtaken bool) {
+func (h *Hub) since(dst []Event, after uint64, limit int) (evs []Event, wake <-chan struct{}, last uint64, covered, overtaken bool) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	evs, wake, covered = h.sinceLocked(dst, after, limit)
-	return evs, wake, covered, !covered && after >= h.origin
+	return evs, wake, h.last, covered, !covered && after >= h.origin
 }
 
 func (h *Hub) sinceLocked(dst []Event, after uint64, limit int) (evs []Event, wake <-chan struct{}, covered bool) {
@@ -364,8 +376,8 @@ type Subscription struct {
 	buf   []Event // what Next returned last, reused
 	timer *time.Timer
 
-	// Guarded by h.mu: waiting in h.waiting (under entry gen), and the
-	// channel its turn comes on.
+	// Guarded by h.waitMu: waiting in h.waiting (under entry gen), and
+	// the channel its turn comes on.
 	queued bool
 	gen    uint64
 	turn   chan struct{}
@@ -411,7 +423,7 @@ func (s *Subscription) Next(ctx context.Context, limit int, wait time.Duration) 
 		if cap(s.buf) > 4*limit {
 			s.buf = nil // a burst's buffer is not kept
 		}
-		evs, wake, covered, overtaken := s.h.since(s.buf[:0], s.last, limit)
+		evs, wake, upTo, covered, overtaken := s.h.since(s.buf[:0], s.last, limit)
 		s.buf = evs
 		if !covered {
 			if s.live && overtaken && !idle {
@@ -444,7 +456,7 @@ func (s *Subscription) Next(ctx context.Context, limit int, wait time.Duration) 
 			s.last = evs[len(evs)-1].Seq
 			return evs, nil
 		}
-		if !s.h.await(s) {
+		if !s.h.await(s, upTo) {
 			continue // events arrived since the look above
 		}
 		if !armed {
@@ -465,9 +477,9 @@ func (s *Subscription) Next(ctx context.Context, limit int, wait time.Duration) 
 			s.h.leave(s)
 			return nil, nil
 		case <-s.turn:
-			s.h.mu.Lock()
+			s.h.waitMu.Lock()
 			s.h.relayLocked(1) // the next waiter's turn, before this one writes
-			s.h.mu.Unlock()
+			s.h.waitMu.Unlock()
 		}
 	}
 }

@@ -17,7 +17,7 @@ func TestATurnNotTakenGoesToTheNextWaiter(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !h.await(s) {
+		if !h.await(s, 0) {
 			t.Fatal("a subscription with nothing to take was not queued")
 		}
 		subs = append(subs, s)
@@ -44,7 +44,7 @@ func TestATurnNotTakenGoesToTheNextWaiter(t *testing.T) {
 	if hasTurn(relays + 1) {
 		t.Fatal("one turn not taken woke two waiters")
 	}
-	if h.await(subs[0]) {
+	if h.await(subs[0], 0) {
 		t.Fatal("the stream that left was queued again with an event to take")
 	}
 }
