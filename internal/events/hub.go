@@ -6,7 +6,6 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/shelfcommerce/shelf/internal/metrics"
@@ -52,14 +51,6 @@ type Hub struct {
 	// The last hole passed: no events exist in (holeFrom, holeTo].
 	holeFrom, holeTo uint64
 
-	// The streams waiting for events, in the order they began to wait (see
-	// relayLocked), under their own lock: taking a turn and queueing again
-	// are the hot path of every stream, and must not contend with the ring.
-	waitMu    sync.Mutex
-	waiting   []waiter
-	waitHead  int
-	published atomic.Uint64 // last, once the ring holds it
-
 	followMu sync.RWMutex
 	follow   []func([]Event)
 
@@ -68,19 +59,6 @@ type Hub struct {
 
 // holeWait is how long the tail waits at a hole in seq before passing it.
 const holeWait = 2 * time.Second
-
-// relays is how many waiting subscriptions a publish wakes at once; each
-// woken one wakes the next waiter before it writes its events.
-const relays = 8
-
-// waiter is a subscription waiting for events after upTo (the hub's last
-// when it began to wait); it is stale once gen is no longer the
-// subscription's.
-type waiter struct {
-	s    *Subscription
-	upTo uint64
-	gen  uint64
-}
 
 // NewHub returns the hub of st; Run starts it.
 func NewHub(st *store.Store, cfg HubConfig) *Hub {
@@ -168,7 +146,6 @@ func (h *Hub) start0(ctx context.Context) error {
 	}
 	h.mu.Lock()
 	h.last, h.origin, h.ready = head, head, true
-	h.published.Store(head)
 	h.mu.Unlock()
 	return nil
 }
@@ -251,77 +228,9 @@ func (h *Hub) publish(evs []Event) {
 		h.ring[i] = e
 	}
 	h.last = evs[len(evs)-1].Seq
-	h.published.Store(h.last)
 	close(h.wake)
 	h.wake = make(chan struct{})
 	h.mu.Unlock()
-	h.waitMu.Lock()
-	h.relayLocked(relays)
-	h.waitMu.Unlock()
-}
-
-// relayLocked (under waitMu) wakes up to n of the waiting subscriptions that have events
-// to take, oldest waiter first. A publish wakes a few, and each woken one
-// wakes the next before writing (Next), so a burst reaches 2,000 streams
-// through a few goroutines at a time in the order they last waited, rather
-// than making every stream runnable at once: that would put the hub's own
-// database round trips (and every other request) behind the whole burst,
-// and let streams served early in one burst be served again before the rest.
-func (h *Hub) relayLocked(n int) {
-	last := h.published.Load()
-	for n > 0 && h.waitHead < len(h.waiting) {
-		w := h.waiting[h.waitHead]
-		if w.s.gen == w.gen && w.s.queued {
-			if w.upTo >= last {
-				break // this one, and every later waiter, has everything
-			}
-			w.s.queued = false
-			select {
-			case w.s.turn <- struct{}{}: // cap 1, and empty while queued
-			default:
-			}
-			n--
-		}
-		h.waiting[h.waitHead] = waiter{}
-		h.waitHead++
-	}
-	if h.waitHead == len(h.waiting) {
-		h.waiting, h.waitHead = h.waiting[:0], 0
-	} else if h.waitHead > 1024 && h.waitHead > len(h.waiting)/2 {
-		h.waiting = h.waiting[:copy(h.waiting, h.waiting[h.waitHead:])]
-		h.waitHead = 0
-	}
-}
-
-// await queues s, which has taken everything up to the hub's last upTo
-// (as since saw it), to be woken in turn when later events arrive; false
-// means some already have (take them instead).
-func (h *Hub) await(s *Subscription, upTo uint64) bool {
-	h.waitMu.Lock()
-	defer h.waitMu.Unlock()
-	if h.published.Load() > upTo {
-		return false
-	}
-	s.gen++
-	s.queued = true
-	h.waiting = append(h.waiting, waiter{s: s, upTo: upTo, gen: s.gen})
-	return true
-}
-
-// leave takes s out of the queue when it stops waiting without its turn;
-// a turn given to it meanwhile goes to the next waiter.
-func (h *Hub) leave(s *Subscription) {
-	h.waitMu.Lock()
-	defer h.waitMu.Unlock()
-	if s.queued {
-		s.queued = false // its entry is now stale
-		return
-	}
-	select {
-	case <-s.turn:
-		h.relayLocked(1)
-	default:
-	}
 }
 
 // ErrTooSlow: the subscriber fell further behind than the hub keeps.
@@ -335,15 +244,14 @@ func (h *Hub) Last() (uint64, bool) {
 }
 
 // since appends to dst up to max events after seq from the ring, and
-// returns a channel closed when newer ones arrive and the last seq the hub
-// holds (what a reader that took them has everything up to). covered is false when the
+// returns a channel closed when newer ones arrive. covered is false when the
 // ring no longer holds the event right after seq: overtaken says whether it
 // once did (the reader is too slow) or never did (read the table).
-func (h *Hub) since(dst []Event, after uint64, limit int) (evs []Event, wake <-chan struct{}, last uint64, covered, overtaken bool) {
+func (h *Hub) since(dst []Event, after uint64, limit int) (evs []Event, wake <-chan struct{}, covered, overtaken bool) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	evs, wake, covered = h.sinceLocked(dst, after, limit)
-	return evs, wake, h.last, covered, !covered && after >= h.origin
+	return evs, wake, covered, !covered && after >= h.origin
 }
 
 func (h *Hub) sinceLocked(dst []Event, after uint64, limit int) (evs []Event, wake <-chan struct{}, covered bool) {
@@ -370,17 +278,10 @@ func (h *Hub) sinceLocked(dst []Event, after uint64, limit int) (evs []Event, wa
 
 // Subscription is one reader's position in the feed.
 type Subscription struct {
-	h     *Hub
-	last  uint64
-	live  bool    // has reached the hub once: from then on it must keep up
-	buf   []Event // what Next returned last, reused
-	timer *time.Timer
-
-	// Guarded by h.waitMu: waiting in h.waiting (under entry gen), and
-	// the channel its turn comes on.
-	queued bool
-	gen    uint64
-	turn   chan struct{}
+	h    *Hub
+	last uint64
+	live bool    // has reached the hub once: from then on it must keep up
+	buf  []Event // what Next returned last, reused
 }
 
 // Subscribe opens a subscription after seq (the last event the client has).
@@ -395,7 +296,7 @@ func (h *Hub) Subscribe(ctx context.Context, after uint64, fromHead bool) (*Subs
 			return nil, err
 		}
 	}
-	s := &Subscription{h: h, last: last, turn: make(chan struct{}, 1)}
+	s := &Subscription{h: h, last: last}
 	if fromHead {
 		return s, nil
 	}
@@ -417,13 +318,13 @@ func (s *Subscription) Position() uint64 { return s.last }
 // to take when a burst larger than the ring went past is not slow: it
 // catches up from the table.
 func (s *Subscription) Next(ctx context.Context, limit int, wait time.Duration) ([]Event, error) {
-	armed := false // s.timer runs for this call
-	idle := false  // this call has waited with nothing left to take
+	var timer *time.Timer
+	idle := false // this call has waited with nothing left to take
 	for {
 		if cap(s.buf) > 4*limit {
 			s.buf = nil // a burst's buffer is not kept
 		}
-		evs, wake, upTo, covered, overtaken := s.h.since(s.buf[:0], s.last, limit)
+		evs, wake, covered, overtaken := s.h.since(s.buf[:0], s.last, limit)
 		s.buf = evs
 		if !covered {
 			if s.live && overtaken && !idle {
@@ -456,30 +357,17 @@ func (s *Subscription) Next(ctx context.Context, limit int, wait time.Duration) 
 			s.last = evs[len(evs)-1].Seq
 			return evs, nil
 		}
-		if !s.h.await(s, upTo) {
-			continue // events arrived since the look above
-		}
-		if !armed {
-			// One timer per subscription, moved on by each call.
-			if s.timer == nil {
-				s.timer = time.NewTimer(wait)
-			} else {
-				s.timer.Reset(wait)
-			}
-			armed = true
+		if timer == nil {
+			timer = time.NewTimer(wait)
+			defer timer.Stop()
 		}
 		idle = true
 		select {
 		case <-ctx.Done():
-			s.h.leave(s)
 			return nil, ctx.Err()
-		case <-s.timer.C:
-			s.h.leave(s)
+		case <-timer.C:
 			return nil, nil
-		case <-s.turn:
-			s.h.waitMu.Lock()
-			s.h.relayLocked(1) // the next waiter's turn, before this one writes
-			s.h.waitMu.Unlock()
+		case <-wake:
 		}
 	}
 }
