@@ -282,3 +282,82 @@ func TestASubscriberThatFallsBehindIsCutOffAndResumes(t *testing.T) {
 		}
 	}
 }
+
+// Waiting streams are woken in turn, each passing the turn on: one that
+// stops waiting (its client gone, or its wait over) must not leave the
+// others asleep. 40 streams wait with a long wait; 10 more give up every
+// millisecond, and 5 leave for good halfway; every event still reaches
+// every remaining stream at once, once, in order.
+func TestEveryWaitingStreamIsWokenWhenOthersStopWaiting(t *testing.T) {
+	d := dbtest.New(t)
+	h := runHub(t, d.Store)
+	head, _ := h.Last()
+	type stream struct {
+		mu  sync.Mutex
+		got []uint64
+	}
+	var streams []*stream
+	var wg sync.WaitGroup
+	ctx, stop := context.WithCancel(context.Background())
+	defer func() { stop(); wg.Wait() }()
+	leaveCtx, leave := context.WithCancel(ctx)
+	defer leave()
+	open := func(ctx context.Context, wait time.Duration) *stream {
+		s := &stream{}
+		sub := subscribe(t, h, head)
+		wg.Go(func() {
+			for {
+				evs, err := sub.Next(ctx, 1000, wait)
+				if err != nil {
+					return
+				}
+				s.mu.Lock()
+				for _, e := range evs {
+					s.got = append(s.got, e.Seq)
+				}
+				s.mu.Unlock()
+			}
+		})
+		return s
+	}
+	for i := range 55 {
+		switch {
+		case i < 40:
+			streams = append(streams, open(ctx, 30*time.Second))
+		case i < 50:
+			streams = append(streams, open(ctx, time.Millisecond))
+		default:
+			open(leaveCtx, 30*time.Second)
+		}
+	}
+	for n := 1; n <= 30; n++ {
+		if n == 15 {
+			leave()
+		}
+		emit(t, d.Store, fmt.Sprintf("p%d", n))
+		deadline := time.Now().Add(5 * time.Second)
+		for i, s := range streams {
+			for {
+				s.mu.Lock()
+				have := len(s.got)
+				s.mu.Unlock()
+				if have >= n {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("event %d: stream %d has %d events after 5 s", n, i, have)
+				}
+				time.Sleep(time.Millisecond)
+			}
+		}
+	}
+	for i, s := range streams {
+		s.mu.Lock()
+		for k, seq := range s.got {
+			if seq != head+uint64(k)+1 {
+				t.Fatalf("stream %d: event %d has seq %d, want %d (got %v)", i, k, seq, head+uint64(k)+1, s.got)
+			}
+		}
+		s.mu.Unlock()
+	}
+}
