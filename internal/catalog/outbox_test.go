@@ -9,6 +9,7 @@ import (
 
 	"github.com/shelfcommerce/shelf/internal/catalog"
 	"github.com/shelfcommerce/shelf/internal/dbtest"
+	"github.com/shelfcommerce/shelf/internal/events"
 )
 
 // recorded is one row of the outbox, decoded.
@@ -20,7 +21,7 @@ type recorded struct {
 // outbox returns the events recorded after id, in id order, and the last id.
 func outbox(t *testing.T, d *dbtest.DB, after uint64) ([]recorded, uint64) {
 	t.Helper()
-	rows, err := d.DB.Query("SELECT id, type, data FROM events WHERE id > ? ORDER BY id", after)
+	rows, err := d.DB.Query("SELECT id, n, type, data FROM events WHERE id > ? ORDER BY id", after)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,18 +29,22 @@ func outbox(t *testing.T, d *dbtest.DB, after uint64) ([]recorded, uint64) {
 	var out []recorded
 	last := after
 	for rows.Next() {
-		var r recorded
-		var data string
-		if err := rows.Scan(&last, &r.Type, &data); err != nil {
+		var n int
+		var typ string
+		var data []byte
+		if err := rows.Scan(&last, &n, &typ, &data); err != nil {
 			t.Fatal(err)
 		}
-		if err := json.Unmarshal([]byte(data), &r.Data); err != nil {
-			t.Fatalf("event %d: data is not JSON: %v: %s", last, err, data)
+		for _, e := range events.Unpack(nil, 0, n, typ, data) {
+			r := recorded{Type: e.Type}
+			if err := json.Unmarshal(e.Data, &r.Data); err != nil {
+				t.Fatalf("row %d: an event is not JSON: %v: %s", last, err, e.Data)
+			}
+			if r.Data["type"] != r.Type || r.Data["occurred_at"] == nil {
+				t.Fatalf("row %d: an event lacks its type or occurred_at: %s", last, e.Data)
+			}
+			out = append(out, r)
 		}
-		if r.Data["type"] != r.Type || r.Data["occurred_at"] == nil {
-			t.Fatalf("event %d: data lacks its type or occurred_at: %s", last, data)
-		}
-		out = append(out, r)
 	}
 	return out, last
 }

@@ -38,6 +38,7 @@
 package events
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -246,28 +247,28 @@ func Parse(seq uint64, typ string, data []byte) Event {
 	return e
 }
 
-// Emit writes evs inside tx, in order, with one INSERT, and once tx has
-// committed hands them to the process's Followers of tx's store (caches
+// PackMax is the most events one row of the table holds: a write of more
+// (an import batch) fills several rows, so that no reader ever has to take
+// a huge row to get a few of its events.
+const PackMax = 256
+
+// rowsPerInsert bounds one INSERT of Emit's rows (PackMax events each) far
+// below max_allowed_packet.
+const rowsPerInsert = 32
+
+// Emit records evs inside tx, in order: one row per PackMax events, holding
+// them packed (see Unpack), all written with one INSERT; once tx has
+// committed it hands them to the process's Followers of tx's store (caches
 // clear what changed before the write returns; the sequencer is woken).
 func Emit(ctx context.Context, tx *store.Tx, at time.Time, evs ...Event) error {
 	if len(evs) == 0 || off.Load() {
 		return nil
 	}
 	at = at.UTC()
-	read := false
-	for i := range evs {
-		read = read || evs[i].stockOf != 0
-	}
-	if !read {
-		args := make([]any, 0, 3*len(evs))
-		for i := range evs {
-			args = append(args, evs[i].Type, evs[i].Data, at)
+	for start := 0; start < len(evs); start += PackMax * rowsPerInsert {
+		if err := insertRows(ctx, tx, at, evs[start:min(start+PackMax*rowsPerInsert, len(evs))]); err != nil {
+			return err
 		}
-		if _, err := store.InsertRows(ctx, tx, "INSERT INTO events (type, data, created_at)", 3, args, ""); err != nil {
-			return fmt.Errorf("record events: %w", err)
-		}
-	} else if err := emitRead(ctx, tx, at, evs); err != nil {
-		return err
 	}
 	if st := tx.Store(); st != nil {
 		if f := followersOf(st); f != nil {
@@ -277,33 +278,108 @@ func Emit(ctx context.Context, tx *store.Tx, at time.Time, evs ...Event) error {
 	return nil
 }
 
-// emitRead is Emit for events some of which read a stock level: one INSERT
-// ... SELECT of UNION ALL branches, a literal row per event or the row built
-// from the inventory of its variant.
-func emitRead(ctx context.Context, tx *store.Tx, at time.Time, evs []Event) error {
+// insertRows writes evs as rows of up to PackMax events with one INSERT. A
+// stock event whose level is read (StockChangedRead) has it spliced in by
+// the statement, from the variant's inventory row: CONCAT of the literal
+// parts and a subquery per level. A missing inventory row makes data NULL,
+// which the NOT NULL column (strict mode) refuses.
+func insertRows(ctx context.Context, tx *store.Tx, at time.Time, evs []Event) error {
 	var q strings.Builder
-	q.WriteString("INSERT INTO events (type, data, created_at) ")
-	args := make([]any, 0, 4*len(evs))
-	for i := range evs {
-		if i > 0 {
-			q.WriteString(" UNION ALL ")
+	q.WriteString("INSERT INTO events (type, n, data, created_at) VALUES ")
+	args := make([]any, 0, 4*(len(evs)/PackMax+1))
+	var lit []byte
+	rows := 0
+	for start := 0; start < len(evs); start += PackMax {
+		chunk := evs[start:min(start+PackMax, len(evs))]
+		if rows > 0 {
+			q.WriteString(", ")
 		}
-		if evs[i].stockOf == 0 {
-			q.WriteString("SELECT ?, ?, ?")
-			args = append(args, evs[i].Type, evs[i].Data, at)
-			continue
+		rows++
+		typ := "" // a row of several events: each document names its type
+		if len(chunk) == 1 {
+			typ = chunk[0].Type
 		}
-		q.WriteString("SELECT ?, CONCAT(?, i.on_hand, '}'), ? FROM inventory i WHERE i.variant_id = ?")
-		args = append(args, evs[i].Type, evs[i].Data, at, evs[i].stockOf)
+		q.WriteString("(?, ?, ")
+		args = append(args, typ, len(chunk))
+		lit = lit[:0]
+		reads := 0
+		for i := range chunk {
+			if i > 0 {
+				lit = append(lit, '\n')
+			}
+			lit = append(lit, chunk[i].Data...)
+			if chunk[i].stockOf == 0 {
+				continue
+			}
+			if reads == 0 {
+				q.WriteString("CONCAT(")
+			}
+			reads++
+			q.WriteString("?, (SELECT on_hand FROM inventory WHERE variant_id = ?), ")
+			args = append(args, string(lit), chunk[i].stockOf)
+			lit = append(lit[:0], '}')
+		}
+		args = append(args, string(lit))
+		if reads > 0 {
+			q.WriteString("?), ?)")
+		} else {
+			q.WriteString("?, ?)")
+		}
+		args = append(args, at)
 	}
 	res, err := tx.ExecContext(ctx, q.String(), args...)
 	if err != nil {
 		return fmt.Errorf("record events: %w", err)
 	}
-	if n, err := res.RowsAffected(); err != nil || n != int64(len(evs)) {
-		return fmt.Errorf("record events: wrote %d of %d rows (%v)", n, len(evs), err)
+	if n, err := res.RowsAffected(); err != nil || n != int64(rows) {
+		return fmt.Errorf("record events: wrote %d of %d rows (%v)", n, rows, err)
 	}
 	return nil
+}
+
+// Unpack returns the events of one row of the table: n events, the last of
+// them with seq last (0 for a row not numbered yet: then every Seq is 0).
+// A row of one event (every row written before rows were packed, too)
+// holds its document as data and its type as typ. A row of several holds
+// their documents joined by newlines, which no document contains (JSON
+// from encoding/json escapes them), and each document's first member is
+// its "type".
+func Unpack(dst []Event, last uint64, n int, typ string, data []byte) []Event {
+	if n <= 1 {
+		return append(dst, Parse(last, typ, data))
+	}
+	first := uint64(0)
+	if last != 0 {
+		first = last + 1 - uint64(n)
+	}
+	for i := 0; len(data) > 0 && i < n; i++ {
+		doc := data
+		if j := bytes.IndexByte(data, '\n'); j >= 0 {
+			doc, data = data[:j:j], data[j+1:]
+		} else {
+			data = nil
+		}
+		seq := uint64(0)
+		if last != 0 {
+			seq = first + uint64(i)
+		}
+		dst = append(dst, Parse(seq, docType(doc), doc))
+	}
+	return dst
+}
+
+// docType is the "type" of an event document: its first member, as the
+// builders write it; any other document is decoded to find it.
+func docType(doc []byte) string {
+	const prefix = `{"type":"`
+	if bytes.HasPrefix(doc, []byte(prefix)) {
+		if j := bytes.IndexByte(doc[len(prefix):], '"'); j >= 0 {
+			return string(doc[len(prefix) : len(prefix)+j])
+		}
+	}
+	var h header
+	_ = json.Unmarshal(doc, &h)
+	return h.Type
 }
 
 var off atomic.Bool
