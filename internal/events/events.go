@@ -1,7 +1,17 @@
 // Package events is Shelf's change feed: every change a storefront or an
-// integration can see is recorded as an event row in the transaction of the
+// integration can see is recorded as an event in the transaction of the
 // change (the transactional outbox, table events), so a rolled-back change
 // leaves no event and a committed one always has its events.
+//
+// # Rows: one per write
+//
+// A write's events go into one row (one per PackMax events, for a write of
+// more, all with one INSERT): their documents in order, joined by newlines,
+// and their count n. So the outbox costs a write about one row, whatever
+// the number of its events (an imported product has seven, an order one
+// plus one per line). Unpack splits a row back into its events; a row of
+// one event, like every row written before rows were packed, holds just
+// that event's document (and its type in the type column).
 //
 // # Order: ids in commit order, without gaps
 //
@@ -11,30 +21,34 @@
 // not the id but seq, assigned after commit by the Sequencer: one sequencer
 // at a time (whichever process holds the row lock of the one-row table
 // event_sequence; on Galera the write-set conflict on that row does the same,
-// and the loser retries) takes the committed rows that have no seq yet, in
-// id order, and numbers them last+1, last+2, ... in one short transaction
+// and the loser retries) takes the committed rows that have no seq yet
+// (seq 0), in id order, and gives a row of n events the next n seqs,
+// last+1 .. last+n, storing the row's last one, in one short transaction
 // (deadlocks and lock-wait timeouts, and Galera's certification failures,
-// retry it whole).
+// retry it whole). The events of a row have the seqs seq-n+1 .. seq, in the
+// order the write emitted them.
 //
 // The guarantee readers get: seq values are consecutive, and a row becomes
 // visible with its seq only after every row with a smaller seq is visible
 // (sequencer transactions are serial, each starting after the previous
 // committed). So a reader that tails "seq > last" in seq order never passes
 // an event: a transaction that commits late simply gets a later seq. The
-// stream's id (SSE id:, the webhook-id) is the seq as a decimal string. The
-// only gaps are deliberate: Prune deletes events older than the retention
-// window, and a reader resuming from before it is told so (ErrReset).
-// Prune never deletes an event a webhook still has to deliver, nor any
-// later one: it stops below the webhooks' fan-out cursor and the oldest
-// delivery still queued, so the retained feed stays one run of seq.
+// stream's id (SSE id:, the webhook-id) is the event's seq as a decimal
+// string, and a reader resumes after any event, also one in the middle of a
+// row. The only gaps are deliberate: Prune deletes rows whose events are
+// all older than the retention window, and a reader resuming from before
+// them is told so (ErrReset). Prune never deletes an event a webhook still
+// has to deliver, nor any later one: it stops below the webhooks' fan-out
+// cursor (while a webhook exists) and the oldest delivery still queued, so
+// the retained feed stays one run of seq.
 //
 // # What an event holds
 //
 // data is exactly the JSON document that is delivered (the SSE data: line,
-// the webhook body): "type", "occurred_at" and the fields of its type, as the
-// API contract lists them. One function per kind of change builds it
-// (ProductUpdated, PriceChanged, StockChanged, ...), and Emit writes a
-// change's events with one multi-row INSERT.
+// the webhook body): "type" first, "occurred_at" and the fields of its type,
+// as the API contract lists them. One function per kind of change builds it
+// (ProductUpdated, PriceChanged, StockChanged, ...), and Emit records a
+// change's events.
 package events
 
 import (
