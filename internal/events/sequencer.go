@@ -24,18 +24,23 @@ const SequenceBatch = 2000
 // n events takes the next n seqs and keeps the last. A transaction that has
 // not committed is not seen, and gets later seqs once it has.
 func Sequence(ctx context.Context, st *store.Store) (int, error) {
-	_, evs, err := sequence(ctx, st)
+	_, evs, err := sequence(ctx, st, true)
 	return evs, err
 }
 
-// sequence is Sequence, also returning how many rows it numbered.
-func sequence(ctx context.Context, st *store.Store) (rows, evs int, err error) {
-	// The idle case costs one index lookup and no lock.
-	_, err = st.Q.EventUnsequencedProbe(ctx)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, 0, nil
-	} else if err != nil {
-		return 0, 0, fmt.Errorf("events: look for new events: %w", err)
+// sequence is Sequence, also returning how many rows it numbered. probe
+// looks for rows to number first, outside any transaction: the idle case
+// then costs one index lookup and no lock. Without it (more rows are
+// likely: the last run numbered some) the numbering transaction starts at
+// once.
+func sequence(ctx context.Context, st *store.Store, probe bool) (rows, evs int, err error) {
+	if probe {
+		_, err = st.Q.EventUnsequencedProbe(ctx)
+		if errors.Is(err, sql.ErrNoRows) {
+			return 0, 0, nil
+		} else if err != nil {
+			return 0, 0, fmt.Errorf("events: look for new events: %w", err)
+		}
 	}
 	// The lock is taken by the transaction's first statement, a locking
 	// read, which takes no snapshot; InnoDB takes the snapshot at the first

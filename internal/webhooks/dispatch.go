@@ -90,7 +90,7 @@ func (d *Dispatcher) Run(ctx context.Context) {
 
 func (d *Dispatcher) fanOutLoop(ctx context.Context) {
 	for {
-		n, err := d.FanOut(ctx)
+		n, none, err := d.fanOut(ctx)
 		if err != nil && ctx.Err() == nil {
 			d.log.Warn("webhooks: fan-out failed", "err", err)
 		}
@@ -100,10 +100,17 @@ func (d *Dispatcher) fanOutLoop(ctx context.Context) {
 		if n == fanOutBatch {
 			continue
 		}
+		// With no webhook registered, new events need not wake the
+		// fan-out: the poll finds the first webhook, which wants only
+		// events after its registration anyway.
+		news := d.events
+		if none {
+			news = nil
+		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-d.events:
+		case <-news:
 		case <-time.After(d.cfg.Poll):
 		}
 	}
@@ -140,13 +147,18 @@ func sleep(ctx context.Context, dur time.Duration) bool {
 // registered at, so the fan-out moves the cursor up to the oldest webhook's
 // start before it reads.
 func (d *Dispatcher) FanOut(ctx context.Context) (int, error) {
+	n, _, err := d.fanOut(ctx)
+	return n, err
+}
+
+// fanOut is FanOut, also saying whether no webhook is registered.
+func (d *Dispatcher) fanOut(ctx context.Context) (passed int, none bool, err error) {
 	if some, err := d.st.Q.AnyWebhook(ctx); err != nil || !some {
-		return 0, err
+		return 0, err == nil, err
 	}
-	var passed int
 	// READ COMMITTED: the fan-out reads events without gap locks, which
 	// would hold up the sequencer numbering the next ones.
-	err := d.st.InTxOpts(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, func(tx *store.Tx) error {
+	err = d.st.InTxOpts(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, func(tx *store.Tx) error {
 		passed = 0
 		cur, err := tx.Q.LockWebhookCursor(ctx)
 		if err != nil {
@@ -190,7 +202,7 @@ func (d *Dispatcher) FanOut(ctx context.Context) (int, error) {
 		passed = len(evs)
 		return tx.Q.AdvanceWebhookCursor(ctx, evs[len(evs)-1].Seq)
 	})
-	return passed, err
+	return passed, false, err
 }
 
 // job is one claimed attempt, with what it sends.
