@@ -21,30 +21,20 @@ type recorded struct {
 // outbox returns the events recorded after id, in id order, and the last id.
 func outbox(t *testing.T, d *dbtest.DB, after uint64) ([]recorded, uint64) {
 	t.Helper()
-	rows, err := d.DB.Query("SELECT id, n, type, data FROM events WHERE id > ? ORDER BY id", after)
+	evs, last, err := events.Recorded(context.Background(), d.DB, after)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rows.Close()
 	var out []recorded
-	last := after
-	for rows.Next() {
-		var n int
-		var typ string
-		var data []byte
-		if err := rows.Scan(&last, &n, &typ, &data); err != nil {
-			t.Fatal(err)
+	for _, e := range evs {
+		r := recorded{Type: e.Type}
+		if err := json.Unmarshal(e.Data, &r.Data); err != nil {
+			t.Fatalf("an event is not JSON: %v: %s", err, e.Data)
 		}
-		for _, e := range events.Unpack(nil, 0, n, typ, data) {
-			r := recorded{Type: e.Type}
-			if err := json.Unmarshal(e.Data, &r.Data); err != nil {
-				t.Fatalf("row %d: an event is not JSON: %v: %s", last, err, e.Data)
-			}
-			if r.Data["type"] != r.Type || r.Data["occurred_at"] == nil {
-				t.Fatalf("row %d: an event lacks its type or occurred_at: %s", last, e.Data)
-			}
-			out = append(out, r)
+		if r.Data["type"] != r.Type || r.Data["occurred_at"] == nil {
+			t.Fatalf("an event lacks its type or occurred_at: %s", e.Data)
 		}
+		out = append(out, r)
 	}
 	return out, last
 }

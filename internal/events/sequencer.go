@@ -252,6 +252,30 @@ func ReadWith(ctx context.Context, q Querier, after uint64, limit int) ([]Event,
 	return out, nil
 }
 
+// Recorded returns the events of the rows after row id afterID, in id
+// (write) order, numbered or not, and the last row id: what the writes
+// recorded, for tests and tools that look at the outbox itself.
+func Recorded(ctx context.Context, q Querier, afterID uint64) ([]Event, uint64, error) {
+	rows, err := q.QueryContext(ctx, "SELECT id, seq, n, type, data FROM events WHERE id > ? ORDER BY id", afterID)
+	if err != nil {
+		return nil, afterID, fmt.Errorf("events: read rows: %w", err)
+	}
+	defer rows.Close()
+	var out []Event
+	last := afterID
+	for rows.Next() {
+		var seq uint64
+		var n int
+		var typ string
+		var data []byte
+		if err := rows.Scan(&last, &seq, &n, &typ, &data); err != nil {
+			return nil, last, fmt.Errorf("events: read rows: %w", err)
+		}
+		out = Unpack(out, seq, n, typ, data)
+	}
+	return out, last, rows.Err()
+}
+
 // ReadSeqs returns the events of the given seqs that are still kept, by
 // seq: one query per row that holds some of them.
 func ReadSeqs(ctx context.Context, st *store.Store, seqs []uint64) (map[uint64]Event, error) {

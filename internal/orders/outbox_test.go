@@ -18,26 +18,17 @@ type recorded struct {
 
 func outbox(t *testing.T, d *dbtest.DB) []recorded {
 	t.Helper()
-	rows, err := d.DB.Query("SELECT n, type, data FROM events ORDER BY id")
+	evs, _, err := events.Recorded(context.Background(), d.DB, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rows.Close()
 	var out []recorded
-	for rows.Next() {
-		var n int
-		var typ string
-		var data []byte
-		if err := rows.Scan(&n, &typ, &data); err != nil {
-			t.Fatal(err)
+	for _, e := range evs {
+		r := recorded{Type: e.Type}
+		if err := json.Unmarshal(e.Data, &r.Data); err != nil {
+			t.Fatalf("data is not JSON: %v: %s", err, e.Data)
 		}
-		for _, e := range events.Unpack(nil, 0, n, typ, data) {
-			r := recorded{Type: e.Type}
-			if err := json.Unmarshal(e.Data, &r.Data); err != nil {
-				t.Fatalf("data is not JSON: %v: %s", err, e.Data)
-			}
-			out = append(out, r)
-		}
+		out = append(out, r)
 	}
 	return out
 }

@@ -20,22 +20,11 @@ func TestMain(m *testing.M) { dbtest.Main(m) }
 // outbox is every event recorded, in order.
 func outbox(t *testing.T, db *sql.DB) []events.Event {
 	t.Helper()
-	rows, err := db.Query("SELECT n, type, data FROM events ORDER BY id")
+	evs, _, err := events.Recorded(context.Background(), db, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rows.Close()
-	var out []events.Event
-	for rows.Next() {
-		var n int
-		var typ string
-		var data []byte
-		if err := rows.Scan(&n, &typ, &data); err != nil {
-			t.Fatal(err)
-		}
-		out = events.Unpack(out, 0, n, typ, data)
-	}
-	return out
+	return evs
 }
 
 func count(t *testing.T, db *sql.DB, query string) int64 {
