@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -353,6 +354,27 @@ func TestPackedStockLevelIsRead(t *testing.T) {
 	}
 	if got[0].Type != events.TypeOrderCreated || got[2].Type != events.TypeProductUpdated {
 		t.Fatalf("types %s, %s", got[0].Type, got[2].Type)
+	}
+	// A write reading many levels (an order of 70 lines) still records
+	// each one.
+	many := make([]events.Event, 70)
+	for i := range many {
+		many[i] = events.StockChangedRead(at, product, variant, "", -1, false)
+	}
+	if err := d.Store.InTx(ctx, func(tx *store.Tx) error { return events.Emit(ctx, tx, at, many...) }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := events.Sequence(ctx, d.Store); err != nil {
+		t.Fatal(err)
+	}
+	got, err = events.Read(ctx, d.Store, 4, 100)
+	if err != nil || len(got) != 70 {
+		t.Fatalf("%d events (%v), want 70", len(got), err)
+	}
+	for i, e := range got {
+		if !strings.HasSuffix(string(e.Data), `"available":41}`) {
+			t.Fatalf("event %d of 70: %s", i, e.Data)
+		}
 	}
 }
 
