@@ -96,6 +96,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.advanceWebhookCursorStmt, err = db.PrepareContext(ctx, advanceWebhookCursor); err != nil {
 		return nil, fmt.Errorf("error preparing query AdvanceWebhookCursor: %w", err)
 	}
+	if q.anyWebhookStmt, err = db.PrepareContext(ctx, anyWebhook); err != nil {
+		return nil, fmt.Errorf("error preparing query AnyWebhook: %w", err)
+	}
 	if q.attributeFacetStmt, err = db.PrepareContext(ctx, attributeFacet); err != nil {
 		return nil, fmt.Errorf("error preparing query AttributeFacet: %w", err)
 	}
@@ -135,9 +138,6 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.deleteWebhookQueueStmt, err = db.PrepareContext(ctx, deleteWebhookQueue); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteWebhookQueue: %w", err)
 	}
-	if q.deliveryEventsStmt, err = db.PrepareContext(ctx, deliveryEvents); err != nil {
-		return nil, fmt.Errorf("error preparing query DeliveryEvents: %w", err)
-	}
 	if q.dropAbandonedIdempotencyKeyStmt, err = db.PrepareContext(ctx, dropAbandonedIdempotencyKey); err != nil {
 		return nil, fmt.Errorf("error preparing query DropAbandonedIdempotencyKey: %w", err)
 	}
@@ -159,6 +159,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.eventPruneFloorStmt, err = db.PrepareContext(ctx, eventPruneFloor); err != nil {
 		return nil, fmt.Errorf("error preparing query EventPruneFloor: %w", err)
 	}
+	if q.eventRowFromStmt, err = db.PrepareContext(ctx, eventRowFrom); err != nil {
+		return nil, fmt.Errorf("error preparing query EventRowFrom: %w", err)
+	}
 	if q.eventSaveSequenceStmt, err = db.PrepareContext(ctx, eventSaveSequence); err != nil {
 		return nil, fmt.Errorf("error preparing query EventSaveSequence: %w", err)
 	}
@@ -173,9 +176,6 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.eventUnsequencedProbeStmt, err = db.PrepareContext(ctx, eventUnsequencedProbe); err != nil {
 		return nil, fmt.Errorf("error preparing query EventUnsequencedProbe: %w", err)
-	}
-	if q.eventsAfterStmt, err = db.PrepareContext(ctx, eventsAfter); err != nil {
-		return nil, fmt.Errorf("error preparing query EventsAfter: %w", err)
 	}
 	if q.exportAttributesStmt, err = db.PrepareContext(ctx, exportAttributes); err != nil {
 		return nil, fmt.Errorf("error preparing query ExportAttributes: %w", err)
@@ -192,8 +192,8 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.exportVariantsStmt, err = db.PrepareContext(ctx, exportVariants); err != nil {
 		return nil, fmt.Errorf("error preparing query ExportVariants: %w", err)
 	}
-	if q.fanOutEventsStmt, err = db.PrepareContext(ctx, fanOutEvents); err != nil {
-		return nil, fmt.Errorf("error preparing query FanOutEvents: %w", err)
+	if q.fanOutTargetsStmt, err = db.PrepareContext(ctx, fanOutTargets); err != nil {
+		return nil, fmt.Errorf("error preparing query FanOutTargets: %w", err)
 	}
 	if q.finishDeliveriesStmt, err = db.PrepareContext(ctx, finishDeliveries); err != nil {
 		return nil, fmt.Errorf("error preparing query FinishDeliveries: %w", err)
@@ -533,6 +533,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing advanceWebhookCursorStmt: %w", cerr)
 		}
 	}
+	if q.anyWebhookStmt != nil {
+		if cerr := q.anyWebhookStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing anyWebhookStmt: %w", cerr)
+		}
+	}
 	if q.attributeFacetStmt != nil {
 		if cerr := q.attributeFacetStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing attributeFacetStmt: %w", cerr)
@@ -598,11 +603,6 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing deleteWebhookQueueStmt: %w", cerr)
 		}
 	}
-	if q.deliveryEventsStmt != nil {
-		if cerr := q.deliveryEventsStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing deliveryEventsStmt: %w", cerr)
-		}
-	}
 	if q.dropAbandonedIdempotencyKeyStmt != nil {
 		if cerr := q.dropAbandonedIdempotencyKeyStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing dropAbandonedIdempotencyKeyStmt: %w", cerr)
@@ -638,6 +638,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing eventPruneFloorStmt: %w", cerr)
 		}
 	}
+	if q.eventRowFromStmt != nil {
+		if cerr := q.eventRowFromStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing eventRowFromStmt: %w", cerr)
+		}
+	}
 	if q.eventSaveSequenceStmt != nil {
 		if cerr := q.eventSaveSequenceStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing eventSaveSequenceStmt: %w", cerr)
@@ -661,11 +666,6 @@ func (q *Queries) Close() error {
 	if q.eventUnsequencedProbeStmt != nil {
 		if cerr := q.eventUnsequencedProbeStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing eventUnsequencedProbeStmt: %w", cerr)
-		}
-	}
-	if q.eventsAfterStmt != nil {
-		if cerr := q.eventsAfterStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing eventsAfterStmt: %w", cerr)
 		}
 	}
 	if q.exportAttributesStmt != nil {
@@ -693,9 +693,9 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing exportVariantsStmt: %w", cerr)
 		}
 	}
-	if q.fanOutEventsStmt != nil {
-		if cerr := q.fanOutEventsStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing fanOutEventsStmt: %w", cerr)
+	if q.fanOutTargetsStmt != nil {
+		if cerr := q.fanOutTargetsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing fanOutTargetsStmt: %w", cerr)
 		}
 	}
 	if q.finishDeliveriesStmt != nil {
@@ -1116,6 +1116,7 @@ type Queries struct {
 	adminVariantBySKUForUpdateStmt        *sql.Stmt
 	adminVariantsOfProductStmt            *sql.Stmt
 	advanceWebhookCursorStmt              *sql.Stmt
+	anyWebhookStmt                        *sql.Stmt
 	attributeFacetStmt                    *sql.Stmt
 	categoryAncestorsStmt                 *sql.Stmt
 	categoryChildrenStmt                  *sql.Stmt
@@ -1129,7 +1130,6 @@ type Queries struct {
 	deleteWebhookStmt                     *sql.Stmt
 	deleteWebhookLogStmt                  *sql.Stmt
 	deleteWebhookQueueStmt                *sql.Stmt
-	deliveryEventsStmt                    *sql.Stmt
 	dropAbandonedIdempotencyKeyStmt       *sql.Stmt
 	dueDeliveriesStmt                     *sql.Stmt
 	eventClaimPruneStmt                   *sql.Stmt
@@ -1137,18 +1137,18 @@ type Queries struct {
 	eventOldestSeqStmt                    *sql.Stmt
 	eventPruneStmt                        *sql.Stmt
 	eventPruneFloorStmt                   *sql.Stmt
+	eventRowFromStmt                      *sql.Stmt
 	eventSaveSequenceStmt                 *sql.Stmt
 	eventSequenceCreateStmt               *sql.Stmt
 	eventSequenceForUpdateStmt            *sql.Stmt
 	eventUnsequencedStmt                  *sql.Stmt
 	eventUnsequencedProbeStmt             *sql.Stmt
-	eventsAfterStmt                       *sql.Stmt
 	exportAttributesStmt                  *sql.Stmt
 	exportCategoryPathsStmt               *sql.Stmt
 	exportImagesStmt                      *sql.Stmt
 	exportProductsStmt                    *sql.Stmt
 	exportVariantsStmt                    *sql.Stmt
-	fanOutEventsStmt                      *sql.Stmt
+	fanOutTargetsStmt                     *sql.Stmt
 	finishDeliveriesStmt                  *sql.Stmt
 	getActiveAPIKeyByHashStmt             *sql.Stmt
 	getCategoryStmt                       *sql.Stmt
@@ -1250,6 +1250,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		adminVariantBySKUForUpdateStmt:        q.adminVariantBySKUForUpdateStmt,
 		adminVariantsOfProductStmt:            q.adminVariantsOfProductStmt,
 		advanceWebhookCursorStmt:              q.advanceWebhookCursorStmt,
+		anyWebhookStmt:                        q.anyWebhookStmt,
 		attributeFacetStmt:                    q.attributeFacetStmt,
 		categoryAncestorsStmt:                 q.categoryAncestorsStmt,
 		categoryChildrenStmt:                  q.categoryChildrenStmt,
@@ -1263,7 +1264,6 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		deleteWebhookStmt:                     q.deleteWebhookStmt,
 		deleteWebhookLogStmt:                  q.deleteWebhookLogStmt,
 		deleteWebhookQueueStmt:                q.deleteWebhookQueueStmt,
-		deliveryEventsStmt:                    q.deliveryEventsStmt,
 		dropAbandonedIdempotencyKeyStmt:       q.dropAbandonedIdempotencyKeyStmt,
 		dueDeliveriesStmt:                     q.dueDeliveriesStmt,
 		eventClaimPruneStmt:                   q.eventClaimPruneStmt,
@@ -1271,18 +1271,18 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		eventOldestSeqStmt:                    q.eventOldestSeqStmt,
 		eventPruneStmt:                        q.eventPruneStmt,
 		eventPruneFloorStmt:                   q.eventPruneFloorStmt,
+		eventRowFromStmt:                      q.eventRowFromStmt,
 		eventSaveSequenceStmt:                 q.eventSaveSequenceStmt,
 		eventSequenceCreateStmt:               q.eventSequenceCreateStmt,
 		eventSequenceForUpdateStmt:            q.eventSequenceForUpdateStmt,
 		eventUnsequencedStmt:                  q.eventUnsequencedStmt,
 		eventUnsequencedProbeStmt:             q.eventUnsequencedProbeStmt,
-		eventsAfterStmt:                       q.eventsAfterStmt,
 		exportAttributesStmt:                  q.exportAttributesStmt,
 		exportCategoryPathsStmt:               q.exportCategoryPathsStmt,
 		exportImagesStmt:                      q.exportImagesStmt,
 		exportProductsStmt:                    q.exportProductsStmt,
 		exportVariantsStmt:                    q.exportVariantsStmt,
-		fanOutEventsStmt:                      q.fanOutEventsStmt,
+		fanOutTargetsStmt:                     q.fanOutTargetsStmt,
 		finishDeliveriesStmt:                  q.finishDeliveriesStmt,
 		getActiveAPIKeyByHashStmt:             q.getActiveAPIKeyByHashStmt,
 		getCategoryStmt:                       q.getCategoryStmt,

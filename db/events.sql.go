@@ -45,10 +45,10 @@ func (q *Queries) EventHead(ctx context.Context) (int64, error) {
 }
 
 const eventOldestSeq = `-- name: EventOldestSeq :one
-SELECT CAST(COALESCE(MIN(seq), 0) AS UNSIGNED) AS oldest FROM events
+SELECT CAST(seq + 1 - n AS UNSIGNED) AS oldest FROM events WHERE seq > 0 ORDER BY seq LIMIT 1
 `
 
-// The oldest seq still kept; 0 when none (seq starts at 1).
+// The oldest seq still kept: the first event of the oldest numbered row.
 func (q *Queries) EventOldestSeq(ctx context.Context) (int64, error) {
 	row := q.queryRow(ctx, q.eventOldestSeqStmt, eventOldestSeq)
 	var oldest int64
@@ -57,16 +57,17 @@ func (q *Queries) EventOldestSeq(ctx context.Context) (int64, error) {
 }
 
 const eventPrune = `-- name: EventPrune :execrows
-DELETE FROM events WHERE seq IS NOT NULL AND seq <= ? AND created_at < ?
+DELETE FROM events WHERE seq > 0 AND seq <= ? AND created_at < ?
 ORDER BY seq LIMIT ?
 `
 
 type EventPruneParams struct {
-	Floor     sql.NullInt64
+	Floor     uint64
 	CreatedAt time.Time
 	Limit     int32
 }
 
+// A row goes whole: its last event, seq, is at or below the floor.
 func (q *Queries) EventPrune(ctx context.Context, arg EventPruneParams) (int64, error) {
 	result, err := q.exec(ctx, q.eventPruneStmt, eventPrune, arg.Floor, arg.CreatedAt, arg.Limit)
 	if err != nil {
@@ -76,19 +77,47 @@ func (q *Queries) EventPrune(ctx context.Context, arg EventPruneParams) (int64, 
 }
 
 const eventPruneFloor = `-- name: EventPruneFloor :one
-SELECT CAST(LEAST(COALESCE((SELECT seq FROM webhook_cursor WHERE id = 1), 0),
-                  COALESCE((SELECT MIN(event_seq) FROM webhook_queue), 18446744073709551615) - 1) AS UNSIGNED) AS floor
+SELECT CAST(LEAST(CASE WHEN EXISTS (SELECT 1 FROM webhooks) THEN COALESCE((SELECT seq FROM webhook_cursor WHERE id = 1), 0)
+                       ELSE 9223372036854775807 END,
+                  COALESCE((SELECT MIN(event_seq) FROM webhook_queue), 9223372036854775807) - 1) AS SIGNED) AS floor
 `
 
 // The newest seq no webhook still needs: events after the fan-out's cursor
-// are not queued yet, and a queued one is not delivered yet. One statement
-// reads both in one snapshot, and the fan-out moves the cursor and queues in
-// one transaction, so no event can slip between the two.
+// are not queued yet (unless no webhook exists: the fan-out then leaves the
+// cursor where it is, and a webhook registered later wants only events after
+// the head), and a queued one is not delivered yet. One statement reads all
+// in one snapshot, and the fan-out moves the cursor and queues in one
+// transaction, so no event can slip between them.
 func (q *Queries) EventPruneFloor(ctx context.Context) (int64, error) {
 	row := q.queryRow(ctx, q.eventPruneFloorStmt, eventPruneFloor)
 	var floor int64
 	err := row.Scan(&floor)
 	return floor, err
+}
+
+const eventRowFrom = `-- name: EventRowFrom :one
+SELECT seq, n, type, data FROM events WHERE seq >= ? ORDER BY seq LIMIT 1
+`
+
+type EventRowFromRow struct {
+	Seq  uint64
+	N    uint32
+	Type string
+	Data string
+}
+
+// The row holding the event seq, if it is kept: the first row ending at or
+// after it (the caller checks that it starts at or before it).
+func (q *Queries) EventRowFrom(ctx context.Context, seq uint64) (EventRowFromRow, error) {
+	row := q.queryRow(ctx, q.eventRowFromStmt, eventRowFrom, seq)
+	var i EventRowFromRow
+	err := row.Scan(
+		&i.Seq,
+		&i.N,
+		&i.Type,
+		&i.Data,
+	)
+	return i, err
 }
 
 const eventSaveSequence = `-- name: EventSaveSequence :exec
@@ -121,22 +150,27 @@ func (q *Queries) EventSequenceForUpdate(ctx context.Context) (uint64, error) {
 }
 
 const eventUnsequenced = `-- name: EventUnsequenced :many
-SELECT id FROM events WHERE seq IS NULL ORDER BY id LIMIT ?
+SELECT id, n FROM events WHERE seq = 0 ORDER BY id LIMIT ?
 `
 
-func (q *Queries) EventUnsequenced(ctx context.Context, limit int32) ([]uint64, error) {
+type EventUnsequencedRow struct {
+	ID uint64
+	N  uint32
+}
+
+func (q *Queries) EventUnsequenced(ctx context.Context, limit int32) ([]EventUnsequencedRow, error) {
 	rows, err := q.query(ctx, q.eventUnsequencedStmt, eventUnsequenced, limit)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []uint64
+	var items []EventUnsequencedRow
 	for rows.Next() {
-		var id uint64
-		if err := rows.Scan(&id); err != nil {
+		var i EventUnsequencedRow
+		if err := rows.Scan(&i.ID, &i.N); err != nil {
 			return nil, err
 		}
-		items = append(items, id)
+		items = append(items, i)
 	}
 	if err := rows.Close(); err != nil {
 		return nil, err
@@ -149,53 +183,18 @@ func (q *Queries) EventUnsequenced(ctx context.Context, limit int32) ([]uint64, 
 
 const eventUnsequencedProbe = `-- name: EventUnsequencedProbe :one
 
-SELECT id FROM events WHERE seq IS NULL LIMIT 1
+SELECT id FROM events WHERE seq = 0 LIMIT 1
 `
 
-// The change feed (internal/events). The sequencer's numbering UPDATE and
-// the events' INSERTs are built at run time (their row count varies).
+// The change feed (internal/events). A row holds the n events of one write;
+// seq is the seq of its last event, 0 until the sequencer numbers it. The
+// sequencer's numbering UPDATE and the events' INSERTs are built at run time
+// (their row count varies); so is the feed's read (events.rowsAfter), a
+// UNION sqlc cannot parse.
 // Is anything waiting for a seq? One index lookup, no lock.
 func (q *Queries) EventUnsequencedProbe(ctx context.Context) (uint64, error) {
 	row := q.queryRow(ctx, q.eventUnsequencedProbeStmt, eventUnsequencedProbe)
 	var id uint64
 	err := row.Scan(&id)
 	return id, err
-}
-
-const eventsAfter = `-- name: EventsAfter :many
-SELECT seq, type, data FROM events WHERE seq > ? ORDER BY seq LIMIT ?
-`
-
-type EventsAfterParams struct {
-	Seq   sql.NullInt64
-	Limit int32
-}
-
-type EventsAfterRow struct {
-	Seq  sql.NullInt64
-	Type string
-	Data string
-}
-
-func (q *Queries) EventsAfter(ctx context.Context, arg EventsAfterParams) ([]EventsAfterRow, error) {
-	rows, err := q.query(ctx, q.eventsAfterStmt, eventsAfter, arg.Seq, arg.Limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []EventsAfterRow
-	for rows.Next() {
-		var i EventsAfterRow
-		if err := rows.Scan(&i.Seq, &i.Type, &i.Data); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Close(); err != nil {
-		return nil, err
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
 }

@@ -216,10 +216,11 @@ type CategoryAncestor struct {
 
 type Event struct {
 	ID        uint64
-	Seq       sql.NullInt64
 	Type      string
 	Data      string
 	CreatedAt time.Time
+	N         uint32
+	Seq       uint64
 }
 
 type EventSequence struct {

@@ -21,6 +21,19 @@ func (q *Queries) AdvanceWebhookCursor(ctx context.Context, seq uint64) error {
 	return err
 }
 
+const anyWebhook = `-- name: AnyWebhook :one
+SELECT EXISTS (SELECT 1 FROM webhooks) AS any_webhook
+`
+
+// Is any webhook registered? The fan-out does nothing (not even a
+// transaction) while none is.
+func (q *Queries) AnyWebhook(ctx context.Context) (bool, error) {
+	row := q.queryRow(ctx, q.anyWebhookStmt, anyWebhook)
+	var any_webhook bool
+	err := row.Scan(&any_webhook)
+	return any_webhook, err
+}
+
 const clearWebhookFailing = `-- name: ClearWebhookFailing :exec
 UPDATE webhooks SET failing_since = NULL WHERE id = ? AND failing_since IS NOT NULL
 `
@@ -58,48 +71,6 @@ DELETE FROM webhook_queue WHERE webhook_id = ?
 func (q *Queries) DeleteWebhookQueue(ctx context.Context, webhookID uint64) error {
 	_, err := q.exec(ctx, q.deleteWebhookQueueStmt, deleteWebhookQueue, webhookID)
 	return err
-}
-
-const deliveryEvents = `-- name: DeliveryEvents :many
-SELECT seq, data FROM events WHERE seq IN (/*SLICE:seqs*/?)
-`
-
-type DeliveryEventsRow struct {
-	Seq  sql.NullInt64
-	Data string
-}
-
-func (q *Queries) DeliveryEvents(ctx context.Context, seqs []sql.NullInt64) ([]DeliveryEventsRow, error) {
-	query := deliveryEvents
-	var queryParams []interface{}
-	if len(seqs) > 0 {
-		for _, v := range seqs {
-			queryParams = append(queryParams, v)
-		}
-		query = strings.Replace(query, "/*SLICE:seqs*/?", strings.Repeat(",?", len(seqs))[1:], 1)
-	} else {
-		query = strings.Replace(query, "/*SLICE:seqs*/?", "NULL", 1)
-	}
-	rows, err := q.query(ctx, nil, query, queryParams...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []DeliveryEventsRow
-	for rows.Next() {
-		var i DeliveryEventsRow
-		if err := rows.Scan(&i.Seq, &i.Data); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Close(); err != nil {
-		return nil, err
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
 }
 
 const dueDeliveries = `-- name: DueDeliveries :many
@@ -153,34 +124,38 @@ func (q *Queries) DueDeliveries(ctx context.Context, arg DueDeliveriesParams) ([
 	return items, nil
 }
 
-const fanOutEvents = `-- name: FanOutEvents :execrows
-INSERT INTO webhook_queue (webhook_id, event_seq, event_type, attempts, next_at, created_at)
-SELECT w.id, e.seq, e.type, 0, ?, ?
-FROM events e
-JOIN webhooks w ON e.seq > w.from_seq AND (w.events = '*' OR FIND_IN_SET(e.type, w.events) > 0)
-WHERE e.seq > ? AND e.seq <= ?
+const fanOutTargets = `-- name: FanOutTargets :many
+SELECT id, events, from_seq FROM webhooks ORDER BY id
 `
 
-type FanOutEventsParams struct {
-	NextAt    time.Time
-	CreatedAt time.Time
-	After     sql.NullInt64
-	Upto      sql.NullInt64
+type FanOutTargetsRow struct {
+	ID      uint64
+	Events  string
+	FromSeq uint64
 }
 
-// FanOutEvents queues every event in (after, upto] for every webhook that
-// was registered before it and subscribes to its type.
-func (q *Queries) FanOutEvents(ctx context.Context, arg FanOutEventsParams) (int64, error) {
-	result, err := q.exec(ctx, q.fanOutEventsStmt, fanOutEvents,
-		arg.NextAt,
-		arg.CreatedAt,
-		arg.After,
-		arg.Upto,
-	)
+// Every webhook, with what the fan-out needs to queue its deliveries.
+func (q *Queries) FanOutTargets(ctx context.Context) ([]FanOutTargetsRow, error) {
+	rows, err := q.query(ctx, q.fanOutTargetsStmt, fanOutTargets)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	return result.RowsAffected()
+	defer rows.Close()
+	var items []FanOutTargetsRow
+	for rows.Next() {
+		var i FanOutTargetsRow
+		if err := rows.Scan(&i.ID, &i.Events, &i.FromSeq); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const finishDeliveries = `-- name: FinishDeliveries :execrows

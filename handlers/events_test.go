@@ -196,8 +196,9 @@ func TestEventStream(t *testing.T) {
 		t.Fatalf("last_event_id=%s resumed at %s", got[0].id, ev.id)
 	}
 
-	// An id from before the retention window: reset first.
-	if _, err := d.DB.Exec("DELETE FROM events WHERE seq <= ?", got[1].id); err != nil {
+	// An id from before the retention window: reset first. (Retention
+	// deletes whole rows, each the events of one write: here the creation's.)
+	if _, err := d.DB.Exec("DELETE FROM events WHERE seq > 0 ORDER BY seq LIMIT 1"); err != nil {
 		t.Fatal(err)
 	}
 	if ev := openStream(t, srv, "?last_event_id=1", "").next(t, 1)[0]; ev.event != "reset" {
@@ -315,7 +316,7 @@ func TestEventStreamHeartbeatMovesTheIDOnPastFilteredEvents(t *testing.T) {
 	// The creation's events are all written once it answers; numbered from
 	// 1 on this fresh database, the last one's id is their count.
 	var last string
-	if err := d.DB.QueryRow("SELECT COUNT(*) FROM events").Scan(&last); err != nil || last == "0" {
+	if err := d.DB.QueryRow("SELECT COALESCE(SUM(n), 0) FROM events").Scan(&last); err != nil || last == "0" {
 		t.Fatalf("%s events (%v)", last, err)
 	}
 	until("id moved on to "+last, func(l string) bool { return l == "id: "+last })

@@ -1,12 +1,15 @@
--- The change feed (internal/events). The sequencer's numbering UPDATE and
--- the events' INSERTs are built at run time (their row count varies).
+-- The change feed (internal/events). A row holds the n events of one write;
+-- seq is the seq of its last event, 0 until the sequencer numbers it. The
+-- sequencer's numbering UPDATE and the events' INSERTs are built at run time
+-- (their row count varies); so is the feed's read (events.rowsAfter), a
+-- UNION sqlc cannot parse.
 
 -- name: EventUnsequencedProbe :one
 -- Is anything waiting for a seq? One index lookup, no lock.
-SELECT id FROM events WHERE seq IS NULL LIMIT 1;
+SELECT id FROM events WHERE seq = 0 LIMIT 1;
 
 -- name: EventUnsequenced :many
-SELECT id FROM events WHERE seq IS NULL ORDER BY id LIMIT ?;
+SELECT id, n FROM events WHERE seq = 0 ORDER BY id LIMIT ?;
 
 -- name: EventSequenceForUpdate :one
 SELECT last_seq FROM event_sequence WHERE id = 1 FOR UPDATE;
@@ -24,8 +27,8 @@ SELECT CAST(GREATEST(COALESCE((SELECT last_seq FROM event_sequence WHERE id = 1)
                      COALESCE((SELECT MAX(seq) FROM events), 0)) AS UNSIGNED) AS head;
 
 -- name: EventOldestSeq :one
--- The oldest seq still kept; 0 when none (seq starts at 1).
-SELECT CAST(COALESCE(MIN(seq), 0) AS UNSIGNED) AS oldest FROM events;
+-- The oldest seq still kept: the first event of the oldest numbered row.
+SELECT CAST(seq + 1 - n AS UNSIGNED) AS oldest FROM events WHERE seq > 0 ORDER BY seq LIMIT 1;
 
 -- name: EventClaimPrune :execrows
 -- Whoever moves pruned_at prunes; the others wait for the next interval.
@@ -34,15 +37,21 @@ WHERE id = 1 AND (pruned_at IS NULL OR pruned_at <= sqlc.arg(before));
 
 -- name: EventPruneFloor :one
 -- The newest seq no webhook still needs: events after the fan-out's cursor
--- are not queued yet, and a queued one is not delivered yet. One statement
--- reads both in one snapshot, and the fan-out moves the cursor and queues in
--- one transaction, so no event can slip between the two.
-SELECT CAST(LEAST(COALESCE((SELECT seq FROM webhook_cursor WHERE id = 1), 0),
-                  COALESCE((SELECT MIN(event_seq) FROM webhook_queue), 18446744073709551615) - 1) AS UNSIGNED) AS floor;
+-- are not queued yet (unless no webhook exists: the fan-out then leaves the
+-- cursor where it is, and a webhook registered later wants only events after
+-- the head), and a queued one is not delivered yet. One statement reads all
+-- in one snapshot, and the fan-out moves the cursor and queues in one
+-- transaction, so no event can slip between them.
+SELECT CAST(LEAST(CASE WHEN EXISTS (SELECT 1 FROM webhooks) THEN COALESCE((SELECT seq FROM webhook_cursor WHERE id = 1), 0)
+                       ELSE 9223372036854775807 END,
+                  COALESCE((SELECT MIN(event_seq) FROM webhook_queue), 9223372036854775807) - 1) AS SIGNED) AS floor;
 
 -- name: EventPrune :execrows
-DELETE FROM events WHERE seq IS NOT NULL AND seq <= sqlc.arg(floor) AND created_at < sqlc.arg(created_at)
+-- A row goes whole: its last event, seq, is at or below the floor.
+DELETE FROM events WHERE seq > 0 AND seq <= sqlc.arg(floor) AND created_at < sqlc.arg(created_at)
 ORDER BY seq LIMIT ?;
 
--- name: EventsAfter :many
-SELECT seq, type, data FROM events WHERE seq > ? ORDER BY seq LIMIT ?;
+-- name: EventRowFrom :one
+-- The row holding the event seq, if it is kept: the first row ending at or
+-- after it (the caller checks that it starts at or before it).
+SELECT seq, n, type, data FROM events WHERE seq >= ? ORDER BY seq LIMIT 1;

@@ -36,14 +36,14 @@ UPDATE webhooks SET failing_since = ? WHERE id = ? AND failing_since IS NULL;
 -- name: ClearWebhookFailing :exec
 UPDATE webhooks SET failing_since = NULL WHERE id = ? AND failing_since IS NOT NULL;
 
--- FanOutEvents queues every event in (after, upto] for every webhook that
--- was registered before it and subscribes to its type.
--- name: FanOutEvents :execrows
-INSERT INTO webhook_queue (webhook_id, event_seq, event_type, attempts, next_at, created_at)
-SELECT w.id, e.seq, e.type, 0, sqlc.arg(next_at), sqlc.arg(created_at)
-FROM events e
-JOIN webhooks w ON e.seq > w.from_seq AND (w.events = '*' OR FIND_IN_SET(e.type, w.events) > 0)
-WHERE e.seq > sqlc.arg(after) AND e.seq <= sqlc.arg(upto);
+-- name: AnyWebhook :one
+-- Is any webhook registered? The fan-out does nothing (not even a
+-- transaction) while none is.
+SELECT EXISTS (SELECT 1 FROM webhooks) AS any_webhook;
+
+-- name: FanOutTargets :many
+-- Every webhook, with what the fan-out needs to queue its deliveries.
+SELECT id, events, from_seq FROM webhooks ORDER BY id;
 
 -- name: DueDeliveries :many
 SELECT id, webhook_id, event_seq, event_type, attempts
@@ -83,6 +83,3 @@ UPDATE webhook_queue SET attempts = attempts - 1, next_at = ? WHERE id = ? AND a
 -- name: WebhooksByID :many
 SELECT id, url, description, events, secret, from_seq, failing_since, created_at
 FROM webhooks WHERE id IN (sqlc.slice(ids));
-
--- name: DeliveryEvents :many
-SELECT seq, data FROM events WHERE seq IN (sqlc.slice(seqs));

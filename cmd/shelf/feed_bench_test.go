@@ -306,7 +306,7 @@ func (f *feedBench) bigImport(rows int) {
 	b, ctx, d := f.b, f.ctx, f.d
 	// Start after every earlier event has been numbered.
 	for pending := 1; pending > 0; time.Sleep(50 * time.Millisecond) {
-		if err := d.DB.QueryRow("SELECT COUNT(*) FROM events WHERE seq IS NULL").Scan(&pending); err != nil {
+		if err := d.DB.QueryRow("SELECT COUNT(*) FROM events WHERE seq = 0").Scan(&pending); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -367,26 +367,20 @@ func loadAverage() float64 {
 // transaction's clock, taken before its last statements and its commit)
 // and "sku/available", by seq-head-1.
 func occurredAt(b *testing.B, d *dbtest.DB, head uint64, n int) ([]int64, []string) {
-	rows, err := d.DB.Query("SELECT seq, data FROM events WHERE seq > ? ORDER BY seq LIMIT ?", head, n)
+	evs, err := events.Read(context.Background(), d.Store, head, n)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer rows.Close()
 	out, level := make([]int64, n), make([]string, n)
-	for rows.Next() {
-		var seq uint64
-		var data []byte
-		if err := rows.Scan(&seq, &data); err != nil {
-			b.Fatal(err)
-		}
+	for _, ev := range evs {
 		var e struct {
 			OccurredAt time.Time `json:"occurred_at"`
 			SKU        string    `json:"sku"`
 			Available  int64     `json:"available"`
 		}
-		_ = json.Unmarshal(data, &e)
-		out[seq-head-1] = e.OccurredAt.UnixNano()
-		level[seq-head-1] = e.SKU + "/" + strconv.FormatInt(e.Available, 10)
+		_ = json.Unmarshal(ev.Data, &e)
+		out[ev.Seq-head-1] = e.OccurredAt.UnixNano()
+		level[ev.Seq-head-1] = e.SKU + "/" + strconv.FormatInt(e.Available, 10)
 	}
 	return out, level
 }

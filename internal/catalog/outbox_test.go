@@ -9,6 +9,7 @@ import (
 
 	"github.com/shelfcommerce/shelf/internal/catalog"
 	"github.com/shelfcommerce/shelf/internal/dbtest"
+	"github.com/shelfcommerce/shelf/internal/events"
 )
 
 // recorded is one row of the outbox, decoded.
@@ -20,24 +21,18 @@ type recorded struct {
 // outbox returns the events recorded after id, in id order, and the last id.
 func outbox(t *testing.T, d *dbtest.DB, after uint64) ([]recorded, uint64) {
 	t.Helper()
-	rows, err := d.DB.Query("SELECT id, type, data FROM events WHERE id > ? ORDER BY id", after)
+	evs, last, err := events.Recorded(context.Background(), d.DB, after)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rows.Close()
 	var out []recorded
-	last := after
-	for rows.Next() {
-		var r recorded
-		var data string
-		if err := rows.Scan(&last, &r.Type, &data); err != nil {
-			t.Fatal(err)
-		}
-		if err := json.Unmarshal([]byte(data), &r.Data); err != nil {
-			t.Fatalf("event %d: data is not JSON: %v: %s", last, err, data)
+	for _, e := range evs {
+		r := recorded{Type: e.Type}
+		if err := json.Unmarshal(e.Data, &r.Data); err != nil {
+			t.Fatalf("an event is not JSON: %v: %s", err, e.Data)
 		}
 		if r.Data["type"] != r.Type || r.Data["occurred_at"] == nil {
-			t.Fatalf("event %d: data lacks its type or occurred_at: %s", last, data)
+			t.Fatalf("an event lacks its type or occurred_at: %s", e.Data)
 		}
 		out = append(out, r)
 	}

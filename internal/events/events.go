@@ -1,7 +1,17 @@
 // Package events is Shelf's change feed: every change a storefront or an
-// integration can see is recorded as an event row in the transaction of the
+// integration can see is recorded as an event in the transaction of the
 // change (the transactional outbox, table events), so a rolled-back change
 // leaves no event and a committed one always has its events.
+//
+// # Rows: one per write
+//
+// A write's events go into one row (one per PackMax events, for a write of
+// more, all with one INSERT): their documents in order, joined by newlines,
+// and their count n. So the outbox costs a write about one row, whatever
+// the number of its events (an imported product has seven, an order one
+// plus one per line). Unpack splits a row back into its events; a row of
+// one event, like every row written before rows were packed, holds just
+// that event's document (and its type in the type column).
 //
 // # Order: ids in commit order, without gaps
 //
@@ -11,33 +21,38 @@
 // not the id but seq, assigned after commit by the Sequencer: one sequencer
 // at a time (whichever process holds the row lock of the one-row table
 // event_sequence; on Galera the write-set conflict on that row does the same,
-// and the loser retries) takes the committed rows that have no seq yet, in
-// id order, and numbers them last+1, last+2, ... in one short transaction
+// and the loser retries) takes the committed rows that have no seq yet
+// (seq 0), in id order, and gives a row of n events the next n seqs,
+// last+1 .. last+n, storing the row's last one, in one short transaction
 // (deadlocks and lock-wait timeouts, and Galera's certification failures,
-// retry it whole).
+// retry it whole). The events of a row have the seqs seq-n+1 .. seq, in the
+// order the write emitted them.
 //
 // The guarantee readers get: seq values are consecutive, and a row becomes
 // visible with its seq only after every row with a smaller seq is visible
 // (sequencer transactions are serial, each starting after the previous
 // committed). So a reader that tails "seq > last" in seq order never passes
 // an event: a transaction that commits late simply gets a later seq. The
-// stream's id (SSE id:, the webhook-id) is the seq as a decimal string. The
-// only gaps are deliberate: Prune deletes events older than the retention
-// window, and a reader resuming from before it is told so (ErrReset).
-// Prune never deletes an event a webhook still has to deliver, nor any
-// later one: it stops below the webhooks' fan-out cursor and the oldest
-// delivery still queued, so the retained feed stays one run of seq.
+// stream's id (SSE id:, the webhook-id) is the event's seq as a decimal
+// string, and a reader resumes after any event, also one in the middle of a
+// row. The only gaps are deliberate: Prune deletes rows whose events are
+// all older than the retention window, and a reader resuming from before
+// them is told so (ErrReset). Prune never deletes an event a webhook still
+// has to deliver, nor any later one: it stops below the webhooks' fan-out
+// cursor (while a webhook exists) and the oldest delivery still queued, so
+// the retained feed stays one run of seq.
 //
 // # What an event holds
 //
 // data is exactly the JSON document that is delivered (the SSE data: line,
-// the webhook body): "type", "occurred_at" and the fields of its type, as the
-// API contract lists them. One function per kind of change builds it
-// (ProductUpdated, PriceChanged, StockChanged, ...), and Emit writes a
-// change's events with one multi-row INSERT.
+// the webhook body): "type" first, "occurred_at" and the fields of its type,
+// as the API contract lists them. One function per kind of change builds it
+// (ProductUpdated, PriceChanged, StockChanged, ...), and Emit records a
+// change's events.
 package events
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -246,28 +261,28 @@ func Parse(seq uint64, typ string, data []byte) Event {
 	return e
 }
 
-// Emit writes evs inside tx, in order, with one INSERT, and once tx has
-// committed hands them to the process's Followers of tx's store (caches
+// PackMax is the most events one row of the table holds: a write of more
+// (an import batch) fills several rows, so that no reader ever has to take
+// a huge row to get a few of its events.
+const PackMax = 256
+
+// rowsPerInsert bounds one INSERT of Emit's rows (PackMax events each) far
+// below max_allowed_packet.
+const rowsPerInsert = 32
+
+// Emit records evs inside tx, in order: one row per PackMax events, holding
+// them packed (see Unpack), all written with one INSERT; once tx has
+// committed it hands them to the process's Followers of tx's store (caches
 // clear what changed before the write returns; the sequencer is woken).
 func Emit(ctx context.Context, tx *store.Tx, at time.Time, evs ...Event) error {
 	if len(evs) == 0 || off.Load() {
 		return nil
 	}
 	at = at.UTC()
-	read := false
-	for i := range evs {
-		read = read || evs[i].stockOf != 0
-	}
-	if !read {
-		args := make([]any, 0, 3*len(evs))
-		for i := range evs {
-			args = append(args, evs[i].Type, evs[i].Data, at)
+	for start := 0; start < len(evs); start += PackMax * rowsPerInsert {
+		if err := insertRows(ctx, tx, at, evs[start:min(start+PackMax*rowsPerInsert, len(evs))]); err != nil {
+			return err
 		}
-		if _, err := store.InsertRows(ctx, tx, "INSERT INTO events (type, data, created_at)", 3, args, ""); err != nil {
-			return fmt.Errorf("record events: %w", err)
-		}
-	} else if err := emitRead(ctx, tx, at, evs); err != nil {
-		return err
 	}
 	if st := tx.Store(); st != nil {
 		if f := followersOf(st); f != nil {
@@ -277,33 +292,163 @@ func Emit(ctx context.Context, tx *store.Tx, at time.Time, evs ...Event) error {
 	return nil
 }
 
-// emitRead is Emit for events some of which read a stock level: one INSERT
-// ... SELECT of UNION ALL branches, a literal row per event or the row built
-// from the inventory of its variant.
-func emitRead(ctx context.Context, tx *store.Tx, at time.Time, evs []Event) error {
+// maxReads bounds the stock levels one row reads (each joins inventory
+// once; MySQL joins at most 61 tables).
+const maxReads = 32
+
+// insertRows writes evs as rows of up to PackMax events with one INSERT.
+// Without stock levels to read it is a plain multi-row INSERT. A stock event
+// whose level is read (StockChangedRead) has it spliced in by the statement,
+// from the variant's inventory row, which the transaction has just changed
+// and holds: INSERT ... SELECT, a row of literal parts and inventory values
+// per row (an inventory alias per level, so a row ends early at maxReads
+// levels), the rows joined by UNION ALL. A missing inventory row yields no
+// row, which the row count catches. (A subquery per level in VALUES reads
+// the same but measured slower on MariaDB.)
+func insertRows(ctx context.Context, tx *store.Tx, at time.Time, evs []Event) error {
 	var q strings.Builder
-	q.WriteString("INSERT INTO events (type, data, created_at) ")
-	args := make([]any, 0, 4*len(evs))
+	args := make([]any, 0, 4*(len(evs)/PackMax+1))
+	var lit []byte
+	rows, anyReads := 0, false
 	for i := range evs {
-		if i > 0 {
-			q.WriteString(" UNION ALL ")
+		anyReads = anyReads || evs[i].stockOf != 0
+	}
+	if anyReads {
+		q.WriteString("INSERT INTO events (type, n, data, created_at) ")
+	} else {
+		q.WriteString("INSERT INTO events (type, n, data, created_at) VALUES ")
+	}
+	for start := 0; start < len(evs); {
+		end, reads := start, 0
+		for end < len(evs) && end-start < PackMax && (evs[end].stockOf == 0 || reads < maxReads) {
+			if evs[end].stockOf != 0 {
+				reads++
+			}
+			end++
 		}
-		if evs[i].stockOf == 0 {
-			q.WriteString("SELECT ?, ?, ?")
-			args = append(args, evs[i].Type, evs[i].Data, at)
+		chunk := evs[start:end]
+		start = end
+		if rows > 0 {
+			if anyReads {
+				q.WriteString(" UNION ALL ")
+			} else {
+				q.WriteString(", ")
+			}
+		}
+		rows++
+		typ := "" // a row of several events: each document names its type
+		if len(chunk) == 1 {
+			typ = chunk[0].Type
+		}
+		if !anyReads {
+			lit = lit[:0]
+			for i := range chunk {
+				if i > 0 {
+					lit = append(lit, '\n')
+				}
+				lit = append(lit, chunk[i].Data...)
+			}
+			q.WriteString("(?, ?, ?, ?)")
+			args = append(args, typ, len(chunk), string(lit), at)
 			continue
 		}
-		q.WriteString("SELECT ?, CONCAT(?, i.on_hand, '}'), ? FROM inventory i WHERE i.variant_id = ?")
-		args = append(args, evs[i].Type, evs[i].Data, at, evs[i].stockOf)
+		q.WriteString("SELECT ?, ?, ")
+		args = append(args, typ, len(chunk))
+		if reads > 0 {
+			q.WriteString("CONCAT(")
+		}
+		lit = lit[:0]
+		var ids []any
+		for i := range chunk {
+			if i > 0 {
+				lit = append(lit, '\n')
+			}
+			lit = append(lit, chunk[i].Data...)
+			if chunk[i].stockOf == 0 {
+				continue
+			}
+			ids = append(ids, chunk[i].stockOf)
+			fmt.Fprintf(&q, "?, i%d.on_hand, ", len(ids))
+			args = append(args, string(lit))
+			lit = append(lit[:0], '}')
+		}
+		args = append(args, string(lit), at)
+		if reads > 0 {
+			q.WriteString("?), ?")
+		} else {
+			q.WriteString("?, ?")
+		}
+		for j := range ids {
+			if j == 0 {
+				q.WriteString(" FROM ")
+			} else {
+				q.WriteString(", ")
+			}
+			fmt.Fprintf(&q, "inventory i%d", j+1)
+		}
+		for j := range ids {
+			if j == 0 {
+				q.WriteString(" WHERE ")
+			} else {
+				q.WriteString(" AND ")
+			}
+			fmt.Fprintf(&q, "i%d.variant_id = ?", j+1)
+		}
+		args = append(args, ids...)
 	}
 	res, err := tx.ExecContext(ctx, q.String(), args...)
 	if err != nil {
 		return fmt.Errorf("record events: %w", err)
 	}
-	if n, err := res.RowsAffected(); err != nil || n != int64(len(evs)) {
-		return fmt.Errorf("record events: wrote %d of %d rows (%v)", n, len(evs), err)
+	if n, err := res.RowsAffected(); err != nil || n != int64(rows) {
+		return fmt.Errorf("record events: wrote %d of %d rows (%v)", n, rows, err)
 	}
 	return nil
+}
+
+// Unpack returns the events of one row of the table: n events, the last of
+// them with seq last (0 for a row not numbered yet: then every Seq is 0).
+// A row of one event (every row written before rows were packed, too)
+// holds its document as data and its type as typ. A row of several holds
+// their documents joined by newlines, which no document contains (JSON
+// from encoding/json escapes them), and each document's first member is
+// its "type".
+func Unpack(dst []Event, last uint64, n int, typ string, data []byte) []Event {
+	if n <= 1 {
+		return append(dst, Parse(last, typ, data))
+	}
+	first := uint64(0)
+	if last != 0 {
+		first = last + 1 - uint64(n)
+	}
+	for i := 0; len(data) > 0 && i < n; i++ {
+		doc := data
+		if j := bytes.IndexByte(data, '\n'); j >= 0 {
+			doc, data = data[:j:j], data[j+1:]
+		} else {
+			data = nil
+		}
+		seq := uint64(0)
+		if last != 0 {
+			seq = first + uint64(i)
+		}
+		dst = append(dst, Parse(seq, docType(doc), doc))
+	}
+	return dst
+}
+
+// docType is the "type" of an event document: its first member, as the
+// builders write it; any other document is decoded to find it.
+func docType(doc []byte) string {
+	const prefix = `{"type":"`
+	if bytes.HasPrefix(doc, []byte(prefix)) {
+		if j := bytes.IndexByte(doc[len(prefix):], '"'); j >= 0 {
+			return string(doc[len(prefix) : len(prefix)+j])
+		}
+	}
+	var h header
+	_ = json.Unmarshal(doc, &h)
+	return h.Type
 }
 
 var off atomic.Bool

@@ -2,13 +2,16 @@ package events_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/shelfcommerce/shelf/internal/dbtest"
 	"github.com/shelfcommerce/shelf/internal/events"
+	"github.com/shelfcommerce/shelf/internal/orders/orderstest"
 	"github.com/shelfcommerce/shelf/internal/store"
 )
 
@@ -186,7 +189,11 @@ func TestRetentionResets(t *testing.T) {
 	if _, err := d.DB.Exec("UPDATE events SET created_at = ? WHERE seq <= 3", time.Now().Add(-8*24*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	// Nothing is deleted that the webhooks' fan-out has not passed.
+	// Nothing is deleted that the webhooks' fan-out has not passed, once a
+	// webhook exists.
+	if _, err := d.DB.Exec("INSERT INTO webhooks (url, events, secret, from_seq, created_at) VALUES ('https://example.com/h', '*', 's', 0, ?)", time.Now()); err != nil {
+		t.Fatal(err)
+	}
 	if n, err := events.Prune(ctx, d.Store, 7*24*time.Hour, 0, 2); err != nil || n != 0 {
 		t.Fatalf("pruned %d (%v) before the webhooks' fan-out passed the events", n, err)
 	}
@@ -217,6 +224,166 @@ func TestRetentionResets(t *testing.T) {
 	if err := d.DB.QueryRow("SELECT seq FROM events").Scan(&seq); err != nil || seq != 6 {
 		t.Fatalf("seq after pruning everything: %d (%v), want 6", seq, err)
 	}
+}
+
+// With no webhook registered the fan-out does not run (and its cursor stays
+// put), so retention does not wait for it.
+func TestRetentionWithoutWebhooksPrunes(t *testing.T) {
+	d := dbtest.New(t)
+	ctx := context.Background()
+	for i := range 4 {
+		emit(t, d.Store, fmt.Sprint(i))
+	}
+	if _, err := events.Sequence(ctx, d.Store); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.DB.Exec("UPDATE events SET created_at = ? WHERE seq <= 3", time.Now().Add(-8*24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := events.Prune(ctx, d.Store, 7*24*time.Hour, 0, 2); err != nil || n != 3 {
+		t.Fatalf("pruned %d (%v), want the 3 old events", n, err)
+	}
+	if err := events.Check(ctx, d.Store, 3); err != nil {
+		t.Fatalf("resume after the pruned events: %v", err)
+	}
+}
+
+// One write's events share a row of the table, yet each is its own event
+// in the feed: consecutive seqs in the write's order, and a reader can
+// resume from any of them, also in the middle of the row.
+func TestOneWritesEventsShareARow(t *testing.T) {
+	d := dbtest.New(t)
+	ctx := context.Background()
+	emit(t, d.Store, "before")
+	evs := make([]events.Event, 0, events.PackMax+3)
+	for i := range events.PackMax + 3 {
+		evs = append(evs, events.ProductUpdated(time.Now(), uint64(i+1), fmt.Sprintf("w%d", i)))
+	}
+	if err := d.Store.InTx(ctx, func(tx *store.Tx) error { return events.Emit(ctx, tx, time.Now(), evs...) }); err != nil {
+		t.Fatal(err)
+	}
+	emit(t, d.Store, "after")
+	var rows int
+	if err := d.DB.QueryRow("SELECT COUNT(*) FROM events").Scan(&rows); err != nil || rows != 4 {
+		t.Fatalf("%d rows (%v), want 4: one per one-event write, two for the write of PackMax+3", rows, err)
+	}
+	if n, err := events.Sequence(ctx, d.Store); err != nil || n != events.PackMax+5 {
+		t.Fatalf("sequenced %d (%v), want %d events", n, err, events.PackMax+5)
+	}
+	all, err := events.Read(ctx, d.Store, 0, 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != events.PackMax+5 {
+		t.Fatalf("read %d events, want %d", len(all), events.PackMax+5)
+	}
+	for i, e := range all {
+		want := fmt.Sprintf("w%d", i-1)
+		switch i {
+		case 0:
+			want = "before"
+		case len(all) - 1:
+			want = "after"
+		}
+		if e.Seq != uint64(i+1) || e.Slug != want || e.Type != events.TypeProductUpdated || e.ID() != fmt.Sprint(i+1) {
+			t.Fatalf("event %d: seq %d, %s %q, want seq %d %q", i, e.Seq, e.Type, e.Slug, i+1, want)
+		}
+	}
+	// Every position resumes exactly after itself, with any page size.
+	for _, after := range []uint64{0, 1, 2, 100, events.PackMax, events.PackMax + 1, events.PackMax + 2, events.PackMax + 4} {
+		for _, limit := range []int{1, 3, 1000} {
+			got, err := events.Read(ctx, d.Store, after, limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := min(limit, events.PackMax+5-int(after))
+			if len(got) != want || (want > 0 && got[0].Seq != after+1) || (want > 0 && got[len(got)-1].Seq != after+uint64(want)) {
+				t.Fatalf("read after %d, %d: %d events from %v, want %d from %d", after, limit, len(got), seqs(got), want, after+1)
+			}
+		}
+	}
+	byseq, err := events.ReadSeqs(ctx, d.Store, []uint64{3, 2, 260, 3, 9999})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(byseq) != 3 || byseq[2].Slug != "w0" || byseq[3].Slug != "w1" || byseq[260].Slug != "w258" {
+		t.Fatalf("read by seq: %v", byseq)
+	}
+}
+
+// An event whose stock level the writing statement reads from inventory
+// carries the level the transaction left, also packed among other events.
+func TestPackedStockLevelIsRead(t *testing.T) {
+	d := dbtest.New(t)
+	ctx := context.Background()
+	seeded, err := orderstest.Seed(ctx, d.Store, orderstest.Simple("s", 1, 100, 50)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var variant, product uint64
+	for sku, id := range seeded.VariantID {
+		variant, product = id, seeded.ProductID[sku]
+	}
+	at := time.Now()
+	err = d.Store.InTx(ctx, func(tx *store.Tx) error {
+		if _, err := tx.ExecContext(ctx, "UPDATE inventory SET on_hand = 41 WHERE variant_id = ?", variant); err != nil {
+			return err
+		}
+		return events.Emit(ctx, tx, at, events.Order(events.TypeOrderCreated, at, "o1", "1001", "pending"),
+			events.StockChangedRead(at, product, variant, "", -1, false),
+			events.ProductUpdated(at, product, "p"),
+			events.StockChangedRead(at, product, variant, "", -2, false))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := events.Sequence(ctx, d.Store); err != nil {
+		t.Fatal(err)
+	}
+	got, err := events.Read(ctx, d.Store, 0, 10)
+	if err != nil || len(got) != 4 {
+		t.Fatalf("%d events (%v)", len(got), err)
+	}
+	for _, i := range []int{1, 3} {
+		var f struct {
+			Available int64 `json:"available"`
+		}
+		if err := json.Unmarshal(got[i].Data, &f); err != nil || f.Available != 41 || got[i].Type != events.TypeStockChanged {
+			t.Fatalf("event %d: %s (%v), want stock.changed with available 41", i, got[i].Data, err)
+		}
+	}
+	if got[0].Type != events.TypeOrderCreated || got[2].Type != events.TypeProductUpdated {
+		t.Fatalf("types %s, %s", got[0].Type, got[2].Type)
+	}
+	// A write reading many levels (an order of 70 lines) still records
+	// each one.
+	many := make([]events.Event, 70)
+	for i := range many {
+		many[i] = events.StockChangedRead(at, product, variant, "", -1, false)
+	}
+	if err := d.Store.InTx(ctx, func(tx *store.Tx) error { return events.Emit(ctx, tx, at, many...) }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := events.Sequence(ctx, d.Store); err != nil {
+		t.Fatal(err)
+	}
+	got, err = events.Read(ctx, d.Store, 4, 100)
+	if err != nil || len(got) != 70 {
+		t.Fatalf("%d events (%v), want 70", len(got), err)
+	}
+	for i, e := range got {
+		if !strings.HasSuffix(string(e.Data), `"available":41}`) {
+			t.Fatalf("event %d of 70: %s", i, e.Data)
+		}
+	}
+}
+
+func seqs(evs []events.Event) []uint64 {
+	out := make([]uint64, len(evs))
+	for i, e := range evs {
+		out[i] = e.Seq
+	}
+	return out
 }
 
 func slugs(evs []events.Event) []string {

@@ -55,6 +55,7 @@ type Hub struct {
 	follow   []func([]Event)
 
 	holeSince time.Time // when the tail first met a hole in seq (the Run goroutine's)
+	sequenced int       // rows the last sequencer run numbered (the Run goroutine's)
 }
 
 // holeWait is how long the tail waits at a hole in seq before passing it.
@@ -152,7 +153,8 @@ func (h *Hub) start0(ctx context.Context) error {
 
 // step runs the sequencer once and tails once; busy means a batch was full.
 func (h *Hub) step(ctx context.Context) (busy bool, err error) {
-	n, serr := Sequence(ctx, h.st)
+	rows, _, serr := sequence(ctx, h.st, h.sequenced == 0)
+	h.sequenced = rows
 	h.mu.RLock()
 	last := h.last
 	h.mu.RUnlock()
@@ -195,7 +197,7 @@ func (h *Hub) step(ctx context.Context) (busy bool, err error) {
 	} else if err == nil {
 		metrics.EventFeedLag.Set(0) // caught up
 	}
-	return n == SequenceBatch || len(evs) == 1000, serr
+	return rows == SequenceBatch || len(evs) == 1000, serr
 }
 
 // lagOf is how long ago e occurred, in seconds: how far behind its change

@@ -1,10 +1,12 @@
 package events
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -12,65 +14,78 @@ import (
 	"github.com/shelfcommerce/shelf/internal/store"
 )
 
-// SequenceBatch is the most events one sequencer transaction numbers.
+// SequenceBatch is the most rows one sequencer transaction numbers.
 const SequenceBatch = 2000
 
-// Sequence numbers the committed events that have no seq yet, oldest id
+// Sequence numbers the committed rows that have no seq yet, oldest id
 // first, up to SequenceBatch of them, in one short transaction that holds
 // the event_sequence row's lock (so one sequencer at a time, whatever the
-// number of instances), and returns how many it numbered. A transaction
-// that has not committed is not seen, and gets a later seq once it has.
+// number of instances), and returns how many events it numbered: a row of
+// n events takes the next n seqs and keeps the last. A transaction that has
+// not committed is not seen, and gets later seqs once it has.
 func Sequence(ctx context.Context, st *store.Store) (int, error) {
-	// The idle case costs one index lookup and no lock.
-	_, err := st.Q.EventUnsequencedProbe(ctx)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, nil
-	} else if err != nil {
-		return 0, fmt.Errorf("events: look for new events: %w", err)
+	_, evs, err := sequence(ctx, st, true)
+	return evs, err
+}
+
+// sequence is Sequence, also returning how many rows it numbered. probe
+// looks for rows to number first, outside any transaction: the idle case
+// then costs one index lookup and no lock. Without it (more rows are
+// likely: the last run numbered some) the numbering transaction starts at
+// once.
+func sequence(ctx context.Context, st *store.Store, probe bool) (rows, evs int, err error) {
+	if probe {
+		_, err = st.Q.EventUnsequencedProbe(ctx)
+		if errors.Is(err, sql.ErrNoRows) {
+			return 0, 0, nil
+		} else if err != nil {
+			return 0, 0, fmt.Errorf("events: look for new events: %w", err)
+		}
 	}
-	n := 0
 	// The lock is taken by the transaction's first statement, a locking
 	// read, which takes no snapshot; InnoDB takes the snapshot at the first
 	// plain read after it, so the rows found are those committed once the
 	// lock is held (the previous sequencer's included). The default
 	// isolation keeps statement-based binary logs working.
 	err = st.InTx(ctx, func(tx *store.Tx) error {
-		n = 0
+		rows, evs = 0, 0
 		last, err := lockSequence(ctx, tx)
 		if err != nil {
 			return err
 		}
-		ids, err := tx.Q.EventUnsequenced(ctx, SequenceBatch)
+		pending, err := tx.Q.EventUnsequenced(ctx, SequenceBatch)
 		if err != nil {
 			return fmt.Errorf("events: read new events: %w", err)
 		}
-		for start := 0; start < len(ids); start += 500 {
-			chunk := ids[start:min(start+500, len(ids))]
+		next := last
+		for start := 0; start < len(pending); start += 500 {
+			chunk := pending[start:min(start+500, len(pending))]
 			var q strings.Builder
 			args := make([]any, 0, 3*len(chunk))
 			q.WriteString("UPDATE events SET seq = CASE id")
-			for i, id := range chunk {
+			for _, r := range chunk {
+				next += uint64(max(r.N, 1))
 				q.WriteString(" WHEN ? THEN ?")
-				args = append(args, id, last+uint64(start+i)+1)
+				args = append(args, r.ID, next)
 			}
 			q.WriteString(" END WHERE id IN (" + strings.TrimSuffix(strings.Repeat("?,", len(chunk)), ",") + ")")
-			for _, id := range chunk {
-				args = append(args, id)
+			for _, r := range chunk {
+				args = append(args, r.ID)
 			}
 			if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
 				return fmt.Errorf("events: number events: %w", err)
 			}
 		}
-		if len(ids) == 0 {
+		if len(pending) == 0 {
 			return nil
 		}
-		if err := tx.Q.EventSaveSequence(ctx, last+uint64(len(ids))); err != nil {
+		if err := tx.Q.EventSaveSequence(ctx, next); err != nil {
 			return fmt.Errorf("events: save sequence: %w", err)
 		}
-		n = len(ids)
+		rows, evs = len(pending), int(next-last)
 		return nil
 	})
-	return n, err
+	return rows, evs, err
 }
 
 // lockSequence locks the sequencer row (creating it if it is missing) and
@@ -125,7 +140,7 @@ func Prune(ctx context.Context, st *store.Store, retention, every time.Duration,
 	cutoff := now.Add(-retention)
 	var total int64
 	for {
-		n, err := st.Q.EventPrune(ctx, db.EventPruneParams{Floor: sql.NullInt64{Int64: floor, Valid: true}, CreatedAt: cutoff, Limit: int32(batch)})
+		n, err := st.Q.EventPrune(ctx, db.EventPruneParams{Floor: uint64(floor), CreatedAt: cutoff, Limit: int32(batch)})
 		if err != nil {
 			return total, fmt.Errorf("events: prune: %w", err)
 		}
@@ -157,6 +172,9 @@ func Check(ctx context.Context, st *store.Store, after uint64) error {
 		return ErrReset
 	}
 	oldest, err := st.Q.EventOldestSeq(ctx)
+	if errors.Is(err, sql.ErrNoRows) {
+		oldest, err = 0, nil
+	}
 	if err != nil {
 		return fmt.Errorf("events: read oldest: %w", err)
 	}
@@ -169,15 +187,117 @@ func Check(ctx context.Context, st *store.Store, after uint64) error {
 	return nil
 }
 
+// Querier is what *sql.DB and a transaction offer to read with.
+type Querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
 // Read returns up to limit events with seq > after, in seq order.
 func Read(ctx context.Context, st *store.Store, after uint64, limit int) ([]Event, error) {
-	rows, err := st.Q.EventsAfter(ctx, db.EventsAfterParams{Seq: sql.NullInt64{Int64: int64(after), Valid: true}, Limit: int32(limit)})
+	return ReadWith(ctx, st.DB, after, limit)
+}
+
+// rowsAfter reads the rows holding the events after a seq up to upto
+// (exclusive) and the first row from upto on, which holds the event upto
+// itself: seq is consecutive, so each of the others ends before upto, and
+// at most one row more than the events asked for need is read. (A UNION
+// sqlc cannot parse, so it is written here; it has no order of its own.)
+const rowsAfter = "(SELECT seq, n, type, data FROM events WHERE seq > ? AND seq < ? ORDER BY seq)" +
+	" UNION ALL (SELECT seq, n, type, data FROM events WHERE seq >= ? ORDER BY seq LIMIT 1)"
+
+// ReadWith is Read on q (a transaction's connection, say).
+func ReadWith(ctx context.Context, q Querier, after uint64, limit int) ([]Event, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	upto := after + uint64(limit)
+	rows, err := q.QueryContext(ctx, rowsAfter, after, upto, upto)
 	if err != nil {
 		return nil, fmt.Errorf("events: read: %w", err)
 	}
-	out := make([]Event, 0, len(rows))
-	for _, r := range rows {
-		out = append(out, Parse(uint64(r.Seq.Int64), r.Type, []byte(r.Data)))
+	defer rows.Close()
+	type row struct {
+		seq  uint64
+		n    int
+		typ  string
+		data []byte
+	}
+	var rs []row
+	for rows.Next() {
+		var r row
+		if err := rows.Scan(&r.seq, &r.n, &r.typ, &r.data); err != nil {
+			return nil, fmt.Errorf("events: read: %w", err)
+		}
+		rs = append(rs, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("events: read: %w", err)
+	}
+	slices.SortFunc(rs, func(a, b row) int { return cmp.Compare(a.seq, b.seq) })
+	out := make([]Event, 0, min(limit, 64))
+	for _, r := range rs {
+		first := len(out)
+		out = Unpack(out, r.seq, r.n, r.typ, r.data)
+		// The first row may begin at or before after: drop what the
+		// reader has.
+		skip := first
+		for skip < len(out) && out[skip].Seq <= after {
+			skip++
+		}
+		out = append(out[:first], out[skip:]...)
+		if len(out) >= limit {
+			return out[:limit], nil
+		}
+	}
+	return out, nil
+}
+
+// Recorded returns the events of the rows after row id afterID, in id
+// (write) order, numbered or not, and the last row id: what the writes
+// recorded, for tests and tools that look at the outbox itself.
+func Recorded(ctx context.Context, q Querier, afterID uint64) ([]Event, uint64, error) {
+	rows, err := q.QueryContext(ctx, "SELECT id, seq, n, type, data FROM events WHERE id > ? ORDER BY id", afterID)
+	if err != nil {
+		return nil, afterID, fmt.Errorf("events: read rows: %w", err)
+	}
+	defer rows.Close()
+	var out []Event
+	last := afterID
+	for rows.Next() {
+		var seq uint64
+		var n int
+		var typ string
+		var data []byte
+		if err := rows.Scan(&last, &seq, &n, &typ, &data); err != nil {
+			return nil, last, fmt.Errorf("events: read rows: %w", err)
+		}
+		out = Unpack(out, seq, n, typ, data)
+	}
+	return out, last, rows.Err()
+}
+
+// ReadSeqs returns the events of the given seqs that are still kept, by
+// seq: one query per row that holds some of them.
+func ReadSeqs(ctx context.Context, st *store.Store, seqs []uint64) (map[uint64]Event, error) {
+	want := slices.Compact(slices.Sorted(slices.Values(seqs)))
+	out := make(map[uint64]Event, len(want))
+	for i := 0; i < len(want); {
+		r, err := st.Q.EventRowFrom(ctx, want[i])
+		if errors.Is(err, sql.ErrNoRows) {
+			break // none kept from here on
+		} else if err != nil {
+			return nil, fmt.Errorf("events: read: %w", err)
+		}
+		evs := Unpack(nil, r.Seq, int(r.N), r.Type, []byte(r.Data))
+		// The row ends at or after want[i]; the wanted seqs it holds are
+		// taken, those before its first were pruned.
+		for ; i < len(want) && want[i] <= r.Seq; i++ {
+			for _, e := range evs {
+				if e.Seq == want[i] {
+					out[e.Seq] = e
+				}
+			}
+		}
 	}
 	return out, nil
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/shelfcommerce/shelf/internal/dbtest"
+	"github.com/shelfcommerce/shelf/internal/events"
 	"github.com/shelfcommerce/shelf/internal/orders/orderstest"
 )
 
@@ -17,20 +18,15 @@ type recorded struct {
 
 func outbox(t *testing.T, d *dbtest.DB) []recorded {
 	t.Helper()
-	rows, err := d.DB.Query("SELECT type, data FROM events ORDER BY id")
+	evs, _, err := events.Recorded(context.Background(), d.DB, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rows.Close()
 	var out []recorded
-	for rows.Next() {
-		var r recorded
-		var data string
-		if err := rows.Scan(&r.Type, &data); err != nil {
-			t.Fatal(err)
-		}
-		if err := json.Unmarshal([]byte(data), &r.Data); err != nil {
-			t.Fatalf("data is not JSON: %v: %s", err, data)
+	for _, e := range evs {
+		r := recorded{Type: e.Type}
+		if err := json.Unmarshal(e.Data, &r.Data); err != nil {
+			t.Fatalf("data is not JSON: %v: %s", err, e.Data)
 		}
 		out = append(out, r)
 	}

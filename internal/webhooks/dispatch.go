@@ -1,6 +1,7 @@
 package webhooks
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
@@ -8,11 +9,13 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
 
 	"github.com/shelfcommerce/shelf/db"
+	"github.com/shelfcommerce/shelf/internal/events"
 	"github.com/shelfcommerce/shelf/internal/metrics"
 	"github.com/shelfcommerce/shelf/internal/store"
 )
@@ -87,7 +90,7 @@ func (d *Dispatcher) Run(ctx context.Context) {
 
 func (d *Dispatcher) fanOutLoop(ctx context.Context) {
 	for {
-		n, err := d.FanOut(ctx)
+		n, none, err := d.fanOut(ctx)
 		if err != nil && ctx.Err() == nil {
 			d.log.Warn("webhooks: fan-out failed", "err", err)
 		}
@@ -97,10 +100,17 @@ func (d *Dispatcher) fanOutLoop(ctx context.Context) {
 		if n == fanOutBatch {
 			continue
 		}
+		// With no webhook registered, new events need not wake the
+		// fan-out: the poll finds the first webhook, which wants only
+		// events after its registration anyway.
+		news := d.events
+		if none {
+			news = nil
+		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-d.events:
+		case <-news:
 		case <-time.After(d.cfg.Poll):
 		}
 	}
@@ -131,32 +141,68 @@ func sleep(ctx context.Context, dur time.Duration) bool {
 
 // FanOut queues the deliveries of up to fanOutBatch events past the cursor
 // and advances it, in one transaction; it returns how many events it passed.
+// While no webhook is registered it does nothing at all: the cursor stays
+// where it is (retention does not wait for it then, see events.Prune), and
+// a webhook registered later wants only the events after the head it was
+// registered at, so the fan-out moves the cursor up to the oldest webhook's
+// start before it reads.
 func (d *Dispatcher) FanOut(ctx context.Context) (int, error) {
-	var passed int
-	// READ COMMITTED: the INSERT ... SELECT reads events without gap locks,
-	// which would hold up the sequencer numbering the next ones.
-	err := d.st.InTxOpts(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, func(tx *store.Tx) error {
+	n, _, err := d.fanOut(ctx)
+	return n, err
+}
+
+// fanOut is FanOut, also saying whether no webhook is registered.
+func (d *Dispatcher) fanOut(ctx context.Context) (passed int, none bool, err error) {
+	if some, err := d.st.Q.AnyWebhook(ctx); err != nil || !some {
+		return 0, err == nil, err
+	}
+	// READ COMMITTED: the fan-out reads events without gap locks, which
+	// would hold up the sequencer numbering the next ones.
+	err = d.st.InTxOpts(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, func(tx *store.Tx) error {
 		passed = 0
 		cur, err := tx.Q.LockWebhookCursor(ctx)
 		if err != nil {
 			return fmt.Errorf("lock webhook cursor: %w", err)
 		}
-		head, err := tx.Q.WebhookFeedHead(ctx)
-		if err != nil || uint64(head) <= cur {
+		targets, err := tx.Q.FanOutTargets(ctx)
+		if err != nil || len(targets) == 0 {
 			return err
 		}
-		upto := min(uint64(head), cur+fanOutBatch)
+		from := cur
+		if oldest := slices.MinFunc(targets, func(a, b db.FanOutTargetsRow) int { return cmp.Compare(a.FromSeq, b.FromSeq) }).FromSeq; oldest > cur {
+			from = oldest // no webhook wants an event up to here
+		}
+		evs, err := events.ReadWith(ctx, tx, from, fanOutBatch)
+		if err != nil {
+			return fmt.Errorf("read events: %w", err)
+		}
+		if len(evs) == 0 {
+			if from == cur {
+				return nil
+			}
+			return tx.Q.AdvanceWebhookCursor(ctx, from)
+		}
+		subscribed := make([]func(string) bool, len(targets))
+		for i, t := range targets {
+			types := strings.Split(t.Events, ",")
+			subscribed[i] = func(typ string) bool { return t.Events == AllEvents || slices.Contains(types, typ) }
+		}
 		now := time.Now().UTC()
-		if _, err := tx.Q.FanOutEvents(ctx, db.FanOutEventsParams{
-			NextAt: now, CreatedAt: now,
-			After: sql.NullInt64{Int64: int64(cur), Valid: true}, Upto: sql.NullInt64{Int64: int64(upto), Valid: true},
-		}); err != nil {
+		var rows []any
+		for _, e := range evs {
+			for i, t := range targets {
+				if e.Seq > t.FromSeq && subscribed[i](e.Type) {
+					rows = append(rows, t.ID, e.Seq, e.Type, 0, now, now)
+				}
+			}
+		}
+		if _, err := store.InsertRows(ctx, tx, "INSERT INTO webhook_queue (webhook_id, event_seq, event_type, attempts, next_at, created_at)", 6, rows, ""); err != nil {
 			return fmt.Errorf("queue deliveries: %w", err)
 		}
-		passed = int(upto - cur)
-		return tx.Q.AdvanceWebhookCursor(ctx, upto)
+		passed = len(evs)
+		return tx.Q.AdvanceWebhookCursor(ctx, evs[len(evs)-1].Seq)
 	})
-	return passed, err
+	return passed, false, err
 }
 
 // job is one claimed attempt, with what it sends.
@@ -198,16 +244,16 @@ func (d *Dispatcher) claim(ctx context.Context, n int) ([]job, error) {
 // load reads the webhooks and the events of claimed jobs, one query each.
 func (d *Dispatcher) load(ctx context.Context, jobs []job) error {
 	var whIDs []uint64
-	seqs := make([]sql.NullInt64, len(jobs))
+	seqs := make([]uint64, len(jobs))
 	for i, j := range jobs {
 		whIDs = append(whIDs, j.WebhookID)
-		seqs[i] = sql.NullInt64{Int64: int64(j.EventSeq), Valid: true}
+		seqs[i] = j.EventSeq
 	}
 	whs, err := d.st.Q.WebhooksByID(ctx, slices.Compact(slices.Sorted(slices.Values(whIDs))))
 	if err != nil {
 		return fmt.Errorf("read webhooks: %w", err)
 	}
-	evs, err := d.st.Q.DeliveryEvents(ctx, seqs)
+	evs, err := events.ReadSeqs(ctx, d.st, seqs)
 	if err != nil {
 		return fmt.Errorf("read events: %w", err)
 	}
@@ -215,12 +261,12 @@ func (d *Dispatcher) load(ctx context.Context, jobs []job) error {
 	for i := range whs {
 		byID[whs[i].ID] = &whs[i]
 	}
-	bySeq := make(map[uint64]*string, len(evs))
-	for i := range evs {
-		bySeq[uint64(evs[i].Seq.Int64)] = &evs[i].Data
-	}
 	for i := range jobs {
-		jobs[i].webhook, jobs[i].body = byID[jobs[i].WebhookID], bySeq[jobs[i].EventSeq]
+		jobs[i].webhook = byID[jobs[i].WebhookID]
+		if e, ok := evs[jobs[i].EventSeq]; ok {
+			body := string(e.Data)
+			jobs[i].body = &body
+		}
 	}
 	return nil
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/shelfcommerce/shelf/internal/dbtest"
 	"github.com/shelfcommerce/shelf/internal/events"
 	"github.com/shelfcommerce/shelf/internal/metrics"
+	"github.com/shelfcommerce/shelf/internal/money"
 	"github.com/shelfcommerce/shelf/internal/store"
 )
 
@@ -367,5 +368,60 @@ func TestRetentionKeepsEventsAWebhookStillHasToDeliver(t *testing.T) {
 	}
 	if n := prune(); n != 2 {
 		t.Fatalf("pruned %d events once delivered, want 2", n)
+	}
+}
+
+// The events of one write share a row of the feed's table; a webhook still
+// gets each event it subscribes to as its own delivery, with the event's
+// own id and document. Events from while no webhook existed (the fan-out
+// did not run for them) go to nobody.
+func TestEachEventOfAWriteIsItsOwnDelivery(t *testing.T) {
+	t.Parallel()
+	d := dbtest.New(t)
+	ctx := context.Background()
+	cfg := fast()
+	s := NewService(d.Store, cfg)
+	write := func(slug string) {
+		t.Helper()
+		now := time.Now()
+		if err := d.Store.InTx(ctx, func(tx *store.Tx) error {
+			return events.Emit(ctx, tx, now, events.ProductUpdated(now, 7, slug),
+				events.StockChanged(now, 7, 70, "SKU-"+slug, 3, 3),
+				events.PriceChanged(now, 7, 70, "SKU-"+slug, money.Money{Amount: 100, Currency: "USD"}, nil),
+				events.StockChanged(now, 7, 71, "SKU-"+slug+"-2", 4, 4))
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := events.Sequence(ctx, d.Store); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("early")
+	disp := NewDispatcher(d.Store, cfg)
+	if n, err := disp.FanOut(ctx); err != nil || n != 0 {
+		t.Fatalf("fan-out with no webhook passed %d (%v)", n, err)
+	}
+	stock := newReceiver(t, func(string, int) int { return 200 })
+	register(t, s, stock.URL, "stock.changed")
+	write("late") // seqs 5..8: stock.changed at 6 and 8
+	run(t, d.Store, cfg)
+	stock.wait(t, 2)
+	time.Sleep(50 * time.Millisecond) // nothing more arrives
+	hits, ids := stock.snapshot()
+	if len(hits) != 2 || ids["6"] != 1 || ids["8"] != 1 {
+		t.Fatalf("deliveries by webhook-id: %v, want 6 and 8 once each", ids)
+	}
+	for _, h := range hits {
+		var ev struct {
+			Type      string
+			VariantID uint64 `json:"variant_id"`
+			SKU       string
+		}
+		if err := json.Unmarshal(h.body, &ev); err != nil || ev.Type != "stock.changed" || !strings.HasPrefix(ev.SKU, "SKU-late") {
+			t.Fatalf("delivered %s (%v)", h.body, err)
+		}
+		if want := map[string]uint64{"6": 70, "8": 71}[h.header.Get("webhook-id")]; ev.VariantID != want {
+			t.Fatalf("webhook-id %s carried variant %d, want %d", h.header.Get("webhook-id"), ev.VariantID, want)
+		}
 	}
 }

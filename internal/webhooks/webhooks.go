@@ -4,10 +4,12 @@
 // Delivery state lives in the database, so a restart loses nothing and
 // several instances share the work without sending any attempt twice:
 //
-//   - Fan-out: a dispatcher locks the one webhook_cursor row, queues a
-//     webhook_queue row for every (subscribed webhook, event) with seq past
-//     the cursor (seq is the feed's gapless commit order, so nothing committed
-//     later can land behind the cursor), advances the cursor and commits.
+//   - Fan-out: a dispatcher locks the one webhook_cursor row, reads the
+//     events with seq past the cursor (seq is the feed's gapless commit
+//     order, so nothing committed later can land behind the cursor), queues
+//     a webhook_queue row for every (subscribed webhook, event), advances the
+//     cursor and commits. While no webhook is registered it does nothing,
+//     not even a transaction: a webhook registered later starts at the head.
 //   - Claim: a short transaction takes due queue rows with SELECT ... FOR
 //     UPDATE SKIP LOCKED, counts the attempt and moves next_at past the
 //     attempt's lease. Another instance skips those rows, and sees them again

@@ -1,0 +1,75 @@
+package events_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/shelfcommerce/shelf/internal/dbtest"
+	"github.com/shelfcommerce/shelf/internal/events"
+	"github.com/shelfcommerce/shelf/internal/store"
+)
+
+// An upgrade keeps the feed: rows written one event per row before rows were
+// packed (numbered, and one committed but not yet numbered) read as they
+// did, ids and all, and the feed goes on after them without a gap.
+func TestFeedSurvivesTheUpgradeToPackedRows(t *testing.T) {
+	ctx := context.Background()
+	dsn, name, err := dbtest.Create(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dbtest.Drop(context.Background(), name) })
+	sqlDB, err := store.OpenDB(ctx, dsn, store.DefaultPool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sqlDB.Close()
+	p, err := store.NewMigrator(sqlDB, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.UpTo(ctx, 129); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	for i, seq := range []any{1, 2, 3, nil} {
+		if _, err := sqlDB.ExecContext(ctx, "INSERT INTO events (seq, type, data, created_at) VALUES (?, 'product.updated', ?, ?)",
+			seq, fmt.Sprintf(`{"type":"product.updated","occurred_at":"x","product_id":%d,"slug":"old%d"}`, i+1, i), now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := sqlDB.ExecContext(ctx, "UPDATE event_sequence SET last_seq = 3"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(ctx, dsn, store.DefaultPool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := events.Check(ctx, st, 0); err != nil {
+		t.Fatalf("resume from the start after the upgrade: %v", err)
+	}
+	if err := st.InTx(ctx, func(tx *store.Tx) error {
+		return events.Emit(ctx, tx, now, events.ProductUpdated(now, 9, "new0"), events.ProductUpdated(now, 9, "new1"))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := events.Sequence(ctx, st); err != nil || n != 3 {
+		t.Fatalf("sequenced %d (%v), want the old unnumbered event and the 2 new ones", n, err)
+	}
+	got, err := events.Read(ctx, st, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "[old0 old1 old2 old3 new0 new1]"; fmt.Sprint(slugs(got)) != want || fmt.Sprint(seqs(got)) != "[1 2 3 4 5 6]" {
+		t.Fatalf("after the upgrade: %v %v, want %s at 1..6", slugs(got), seqs(got), want)
+	}
+	if got[0].ProductID != 1 || got[0].Type != events.TypeProductUpdated {
+		t.Fatalf("old event: %+v", got[0])
+	}
+}
