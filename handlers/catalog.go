@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 
 	"github.com/labstack/echo/v4"
 
@@ -29,8 +30,20 @@ func (a *API) listProducts(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, page)
+	buf := jsonBuffers.Get().(*[]byte)
+	defer jsonBuffers.Put(buf)
+	b, err := page.AppendJSON((*buf)[:0])
+	if err != nil {
+		return err
+	}
+	*buf = b
+	// The newline c.JSON's encoder writes, so the body is what it was.
+	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, append(b, '\n'))
 }
+
+// jsonBuffers keeps the buffers listing pages are encoded into: the
+// response is written before the handler returns its buffer.
+var jsonBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
 
 // getProduct is GET /v1/products/{id_or_slug}. The body comes rendered (and
 // gzipped once) from the storefront's short-lived cache; this handler only
@@ -49,9 +62,11 @@ func (a *API) getProduct(c echo.Context) error {
 		return c.NoContent(http.StatusNotModified)
 	}
 	body := r.Body
-	if r.Gzip != nil && acceptsGzip(c.Request().Header.Values(echo.HeaderAcceptEncoding)) {
-		h.Set(echo.HeaderContentEncoding, "gzip")
-		body = r.Gzip
+	if acceptsGzip(c.Request().Header.Values(echo.HeaderAcceptEncoding)) {
+		if gz := r.Gzip(); gz != nil {
+			h.Set(echo.HeaderContentEncoding, "gzip")
+			body = gz
+		}
 	}
 	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, body)
 }
