@@ -13,7 +13,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/shelfcommerce/shelf/db"
 	"github.com/shelfcommerce/shelf/internal/money"
 	"github.com/shelfcommerce/shelf/internal/problem"
 	"github.com/shelfcommerce/shelf/internal/store"
@@ -121,19 +120,19 @@ const gzipMin = 1400
 // body hash makes it change exactly when the representation does.
 func (s *Storefront) ProductPage(ctx context.Context, idOrSlug string) (*RenderedProduct, error) {
 	now := s.now()
-	notFound := problem.New(problem.NotFound, "no active product has this id or slug")
+	notFound := func() error { return problem.New(problem.NotFound, "no active product has this id or slug") }
 	id, err := strconv.ParseUint(idOrSlug, 10, 64)
 	isID := err == nil && id > 0
 	if !isID {
 		if !ValidSlug(idOrSlug) {
-			return nil, notFound
+			return nil, notFound()
 		}
 		if cached, ok := s.slugIDs.get(idOrSlug, now); ok {
 			id = cached
 		} else {
 			id, err = s.productIDBySlug(ctx, idOrSlug)
 			if errors.Is(err, sql.ErrNoRows) {
-				return nil, notFound
+				return nil, notFound()
 			} else if err != nil {
 				return nil, fmt.Errorf("product by slug: %w", err)
 			}
@@ -153,7 +152,7 @@ func (s *Storefront) ProductPage(ctx context.Context, idOrSlug string) (*Rendere
 		}
 	}
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, notFound
+		return nil, notFound()
 	} else if err != nil {
 		return nil, err
 	}
@@ -174,28 +173,26 @@ func (s *Storefront) productIDBySlug(ctx context.Context, slug string) (uint64, 
 // renderProduct reads the product's document and its stock (one statement)
 // from st and renders the page.
 func (s *Storefront) renderProduct(ctx context.Context, st *store.Store, id uint64) (*RenderedProduct, error) {
-	rows, err := st.Q.ProductPage(ctx, db.ProductPageParams{ProductID: id, StockOf: id})
+	rows, err := st.Q.ProductPage(ctx, id)
 	if err != nil {
 		return nil, fmt.Errorf("product %d: %w", id, err)
 	}
-	var doc *db.ProductPageRow
+	if len(rows) == 0 {
+		return nil, sql.ErrNoRows // no such active product
+	}
+	doc := &rows[0]
 	var buf [16]stockRow
 	onHand := buf[:0]
-	for i, r := range rows {
-		if asString(r.Kind) == "d" {
-			doc = &rows[i]
-		} else {
-			onHand = append(onHand, stockRow{variant: uint64(r.N2), onHand: r.N1})
+	for _, r := range rows {
+		if r.VariantID != 0 {
+			onHand = append(onHand, stockRow{variant: uint64(r.VariantID), onHand: r.OnHand})
 		}
-	}
-	if doc == nil {
-		return nil, sql.ErrNoRows // no such active product
 	}
 	body, err := spliceStock(nil, doc.Body, doc.VariantIds, onHand)
 	if err != nil {
 		return nil, fmt.Errorf("product %d: %w", id, err)
 	}
-	return &RenderedProduct{ID: id, Body: body, ETag: pageETag(id, uint64(doc.N1), body)}, nil
+	return &RenderedProduct{ID: id, Body: body, ETag: pageETag(id, uint64(doc.Version), body)}, nil
 }
 
 // castagnoli is the CRC-32C table (hardware-computed on amd64 and arm64).
