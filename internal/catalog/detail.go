@@ -1,18 +1,16 @@
 package catalog
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
 	"hash/crc32"
-	"io"
 	"strconv"
 	"sync"
 	"time"
 
+	"github.com/shelfcommerce/shelf/internal/fastgzip"
 	"github.com/shelfcommerce/shelf/internal/money"
 	"github.com/shelfcommerce/shelf/internal/problem"
 	"github.com/shelfcommerce/shelf/internal/store"
@@ -79,8 +77,8 @@ type CategoryShort struct {
 }
 
 // RenderedProduct is a product page ready to send: its JSON and ETag, and
-// the JSON gzipped (level 1) the first time a client that accepts gzip asks
-// for it, when it is larger than a packet.
+// the JSON gzipped (internal/fastgzip) the first time a client that accepts
+// gzip asks for it, when it is larger than a packet.
 type RenderedProduct struct {
 	ID   uint64
 	Body []byte
@@ -95,16 +93,12 @@ type RenderedProduct struct {
 // pays for it once and a client that does not take gzip never does.
 func (r *RenderedProduct) Gzip() []byte {
 	r.gzipOnce.Do(func() {
-		if len(r.Body) >= gzipMin {
-			r.gzip = gzipped(r.Body)
+		if len(r.Body) >= fastgzip.MinSize {
+			r.gzip = fastgzip.Append(make([]byte, 0, len(r.Body)/2+64), r.Body)
 		}
 	})
 	return r.gzip
 }
-
-// gzipMin is the smallest body worth compressing: below one packet, gzip
-// saves no round trip and costs CPU.
-const gzipMin = 1400
 
 // ProductPage returns the rendered page of the active product with this id
 // or slug (an all-digit value is tried as an id first, then as a slug).
@@ -215,24 +209,5 @@ func pageETag(id, version uint64, body []byte) string {
 	t = append(t, '"')
 	return string(t)
 }
-
-// gzipped is body gzipped at level 1.
-func gzipped(body []byte) []byte {
-	var buf bytes.Buffer
-	buf.Grow(len(body)/2 + 64)
-	zw := gzipWriters.Get().(*gzip.Writer)
-	zw.Reset(&buf)
-	_, _ = zw.Write(body)
-	_ = zw.Close()
-	gzipWriters.Put(zw)
-	return buf.Bytes()
-}
-
-// gzipWriters keeps level-1 writers between pages: a new one allocates
-// several hundred KB of compressor state.
-var gzipWriters = sync.Pool{New: func() any {
-	zw, _ := gzip.NewWriterLevel(io.Discard, gzip.BestSpeed)
-	return zw
-}}
 
 func nullID(id uint64) sql.NullInt64 { return sql.NullInt64{Int64: int64(id), Valid: true} }
