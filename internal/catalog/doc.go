@@ -8,7 +8,8 @@
 //     recent.go (what just changed is read from the primary, not a lagging
 //     read node), listing.go (query parsing, filters, sorts, signed keyset
 //     cursors), listing_sql.go (every run-time statement of listings and
-//     facets, one builder), facets.go, detail.go (product pages and their
+//     facets, one builder), listing_json.go (a listing page's JSON, appended
+//     without reflection), facets.go, detail.go (product pages and their
 //     ETags), category_tree.go (the tree and breadcrumbs), cache.go.
 //   - Writing: product_input.go (ProductInput, the write input that the
 //     admin API and internal/importer's readers produce, its errors, its
