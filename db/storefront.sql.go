@@ -189,7 +189,13 @@ SELECT CAST(pp.version AS SIGNED) AS version, pp.variant_ids, pp.body,
 FROM product_pages pp
 LEFT JOIN inventory i ON i.product_id = pp.product_id
 WHERE pp.product_id = ?
+LIMIT ?
 `
+
+type ProductPageParams struct {
+	ProductID uint64
+	Limit     int32
+}
 
 type ProductPageRow struct {
 	Version    int64
@@ -209,9 +215,11 @@ type ProductPageRow struct {
 // range of inventory_product, in one round trip. A join sends the document
 // once per variant, and still costs MariaDB less than a UNION ALL of the
 // document and the stock rows (or a GROUP_CONCAT subquery of the stock):
-// see docs/benchmarks/catalog.md.
-func (q *Queries) ProductPage(ctx context.Context, productID uint64) ([]ProductPageRow, error) {
-	rows, err := q.query(ctx, q.productPageStmt, productPage, productID)
+// see docs/benchmarks/catalog.md. At most max_rows rows, so a product with
+// many variants never sends its document many times: when the limit is
+// reached, the caller reads the stock with ProductStock.
+func (q *Queries) ProductPage(ctx context.Context, arg ProductPageParams) ([]ProductPageRow, error) {
+	rows, err := q.query(ctx, q.productPageStmt, productPage, arg.ProductID, arg.Limit)
 	if err != nil {
 		return nil, err
 	}
@@ -366,6 +374,40 @@ func (q *Queries) ProductPageSources(ctx context.Context, arg ProductPageSources
 			&i.N3,
 			&i.SkuNull,
 		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const productStock = `-- name: ProductStock :many
+SELECT variant_id, on_hand FROM inventory WHERE product_id = ?
+`
+
+type ProductStockRow struct {
+	VariantID uint64
+	OnHand    int64
+}
+
+// Every variant's stock of a product: for pages with more variants than
+// ProductPage returns rows.
+func (q *Queries) ProductStock(ctx context.Context, productID uint64) ([]ProductStockRow, error) {
+	rows, err := q.query(ctx, q.productStockStmt, productStock, productID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ProductStockRow
+	for rows.Next() {
+		var i ProductStockRow
+		if err := rows.Scan(&i.VariantID, &i.OnHand); err != nil {
 			return nil, err
 		}
 		items = append(items, i)

@@ -21,6 +21,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/shelfcommerce/shelf/db"
 	"github.com/shelfcommerce/shelf/handlers"
 	"github.com/shelfcommerce/shelf/internal/benchload"
 	"github.com/shelfcommerce/shelf/internal/catalog"
@@ -283,7 +284,7 @@ func BenchmarkStorefront(b *testing.B) {
 			// uncached page sends: the rest of the gap is HTTP and rendering.
 			benchload.Phase{Name: "  raw SQL: the page's own statement", Fn: func(r *rand.Rand) (int, error) {
 				id := listed[r.IntN(len(listed))]
-				rows, err := st.Q.ProductPage(ctx, id)
+				rows, err := st.Q.ProductPage(ctx, db.ProductPageParams{ProductID: id, Limit: 8})
 				if err == nil && len(rows) == 0 {
 					err = fmt.Errorf("product %d has no page", id)
 				}

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/shelfcommerce/shelf/db"
 	"github.com/shelfcommerce/shelf/internal/fastgzip"
 	"github.com/shelfcommerce/shelf/internal/money"
 	"github.com/shelfcommerce/shelf/internal/problem"
@@ -167,7 +168,7 @@ func (s *Storefront) productIDBySlug(ctx context.Context, slug string) (uint64, 
 // renderProduct reads the product's document and its stock (one statement)
 // from st and renders the page.
 func (s *Storefront) renderProduct(ctx context.Context, st *store.Store, id uint64) (*RenderedProduct, error) {
-	rows, err := st.Q.ProductPage(ctx, id)
+	rows, err := st.Q.ProductPage(ctx, db.ProductPageParams{ProductID: id, Limit: pageJoinRows})
 	if err != nil {
 		return nil, fmt.Errorf("product %d: %w", id, err)
 	}
@@ -175,11 +176,23 @@ func (s *Storefront) renderProduct(ctx context.Context, st *store.Store, id uint
 		return nil, sql.ErrNoRows // no such active product
 	}
 	doc := &rows[0]
-	var buf [16]stockRow
+	var buf [pageJoinRows]stockRow
 	onHand := buf[:0]
-	for _, r := range rows {
-		if r.VariantID != 0 {
-			onHand = append(onHand, stockRow{variant: uint64(r.VariantID), onHand: r.OnHand})
+	if len(rows) < pageJoinRows {
+		for _, r := range rows {
+			if r.VariantID != 0 {
+				onHand = append(onHand, stockRow{variant: uint64(r.VariantID), onHand: r.OnHand})
+			}
+		}
+	} else {
+		// Many variants: their stock alone, rather than the document once more
+		// for each.
+		stock, err := st.Q.ProductStock(ctx, id)
+		if err != nil {
+			return nil, fmt.Errorf("product %d stock: %w", id, err)
+		}
+		for _, r := range stock {
+			onHand = append(onHand, stockRow{variant: r.VariantID, onHand: r.OnHand})
 		}
 	}
 	body, err := spliceStock(nil, doc.Body, doc.VariantIds, onHand)
@@ -188,6 +201,12 @@ func (s *Storefront) renderProduct(ctx context.Context, st *store.Store, id uint
 	}
 	return &RenderedProduct{ID: id, Body: body, ETag: pageETag(id, uint64(doc.Version), body)}, nil
 }
+
+// pageJoinRows bounds the rows of a page's statement: a product with fewer
+// inventory rows (almost all) is one round trip, one with more reads its
+// stock in a second statement, so its document is never sent more than
+// this many times.
+const pageJoinRows = 8
 
 // castagnoli is the CRC-32C table (hardware-computed on amd64 and arm64).
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)

@@ -22,7 +22,8 @@ import (
 // with each variant's "available" at 0 and "in_stock" false, rendered in the
 // writing transaction, and the reader splices the live stock in (see
 // spliceStock): an uncached page is one primary-key read plus the product's
-// inventory rows, in one statement.
+// inventory rows, in one statement (two for a product with many variants;
+// see renderProduct).
 
 // pagesPerStatement bounds the products whose sources one read fetches.
 const pagesPerStatement = 500
