@@ -315,6 +315,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.productSlugsOfStmt, err = db.PrepareContext(ctx, productSlugsOf); err != nil {
 		return nil, fmt.Errorf("error preparing query ProductSlugsOf: %w", err)
 	}
+	if q.productStockStmt, err = db.PrepareContext(ctx, productStock); err != nil {
+		return nil, fmt.Errorf("error preparing query ProductStock: %w", err)
+	}
 	if q.pruneDeliveryLogStmt, err = db.PrepareContext(ctx, pruneDeliveryLog); err != nil {
 		return nil, fmt.Errorf("error preparing query PruneDeliveryLog: %w", err)
 	}
@@ -898,6 +901,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing productSlugsOfStmt: %w", cerr)
 		}
 	}
+	if q.productStockStmt != nil {
+		if cerr := q.productStockStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing productStockStmt: %w", cerr)
+		}
+	}
 	if q.pruneDeliveryLogStmt != nil {
 		if cerr := q.pruneDeliveryLogStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing pruneDeliveryLogStmt: %w", cerr)
@@ -1189,6 +1197,7 @@ type Queries struct {
 	productPageStmt                       *sql.Stmt
 	productPageSourcesStmt                *sql.Stmt
 	productSlugsOfStmt                    *sql.Stmt
+	productStockStmt                      *sql.Stmt
 	pruneDeliveryLogStmt                  *sql.Stmt
 	releaseDeliveryStmt                   *sql.Stmt
 	retryDeliveriesStmt                   *sql.Stmt
@@ -1323,6 +1332,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		productPageStmt:                       q.productPageStmt,
 		productPageSourcesStmt:                q.productPageSourcesStmt,
 		productSlugsOfStmt:                    q.productSlugsOfStmt,
+		productStockStmt:                      q.productStockStmt,
 		pruneDeliveryLogStmt:                  q.pruneDeliveryLogStmt,
 		releaseDeliveryStmt:                   q.releaseDeliveryStmt,
 		retryDeliveriesStmt:                   q.retryDeliveriesStmt,

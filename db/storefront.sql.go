@@ -183,38 +183,43 @@ func (q *Queries) ProductIDBySlug(ctx context.Context, slug string) (uint64, err
 
 const productPage = `-- name: ProductPage :many
 
-SELECT CAST('d' AS CHAR(1)) AS kind, CAST(pp.version AS SIGNED) AS n1, CAST(0 AS SIGNED) AS n2,
-       pp.variant_ids, pp.body
+SELECT CAST(pp.version AS SIGNED) AS version, pp.variant_ids, pp.body,
+       CAST(COALESCE(i.variant_id, 0) AS SIGNED) AS variant_id,
+       CAST(COALESCE(i.on_hand, 0) AS SIGNED) AS on_hand
 FROM product_pages pp
+LEFT JOIN inventory i ON i.product_id = pp.product_id
 WHERE pp.product_id = ?
-UNION ALL
-SELECT 's', i.on_hand, CAST(i.variant_id AS SIGNED), '', ''
-FROM inventory i
-WHERE i.product_id = ?
+LIMIT ?
 `
 
 type ProductPageParams struct {
 	ProductID uint64
-	StockOf   uint64
+	Limit     int32
 }
 
 type ProductPageRow struct {
-	Kind       interface{}
-	N1         int64
-	N2         int64
+	Version    int64
 	VariantIds string
 	Body       []byte
+	VariantID  int64
+	OnHand     int64
 }
 
 // Reads behind the storefront: product detail and the category tree. The
 // listing (filters, sorts, cursors, facets) is built at run time from a fixed
 // whitelist in internal/catalog/listing_sql.go, because its shape depends on
 // which filters are present.
-// A product page: its rendered document (kind 'd', present only for an
-// active product) and the stock of its variants (kind 's'): a primary-key
-// read and one range of inventory_product, in one round trip.
+// A product page: its rendered document (present only for an active
+// product) with the stock of its variants, one row per inventory row (one
+// row with variant_id 0 when it has none): a primary-key read joined to one
+// range of inventory_product, in one round trip. A join sends the document
+// once per variant, and still costs MariaDB less than a UNION ALL of the
+// document and the stock rows (or a GROUP_CONCAT subquery of the stock):
+// see docs/benchmarks/catalog.md. At most max_rows rows, so a product with
+// many variants never sends its document many times: when the limit is
+// reached, the caller reads the stock with ProductStock.
 func (q *Queries) ProductPage(ctx context.Context, arg ProductPageParams) ([]ProductPageRow, error) {
-	rows, err := q.query(ctx, q.productPageStmt, productPage, arg.ProductID, arg.StockOf)
+	rows, err := q.query(ctx, q.productPageStmt, productPage, arg.ProductID, arg.Limit)
 	if err != nil {
 		return nil, err
 	}
@@ -223,11 +228,11 @@ func (q *Queries) ProductPage(ctx context.Context, arg ProductPageParams) ([]Pro
 	for rows.Next() {
 		var i ProductPageRow
 		if err := rows.Scan(
-			&i.Kind,
-			&i.N1,
-			&i.N2,
+			&i.Version,
 			&i.VariantIds,
 			&i.Body,
+			&i.VariantID,
+			&i.OnHand,
 		); err != nil {
 			return nil, err
 		}
@@ -369,6 +374,40 @@ func (q *Queries) ProductPageSources(ctx context.Context, arg ProductPageSources
 			&i.N3,
 			&i.SkuNull,
 		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const productStock = `-- name: ProductStock :many
+SELECT variant_id, on_hand FROM inventory WHERE product_id = ?
+`
+
+type ProductStockRow struct {
+	VariantID uint64
+	OnHand    int64
+}
+
+// Every variant's stock of a product: for pages with more variants than
+// ProductPage returns rows.
+func (q *Queries) ProductStock(ctx context.Context, productID uint64) ([]ProductStockRow, error) {
+	rows, err := q.query(ctx, q.productStockStmt, productStock, productID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ProductStockRow
+	for rows.Next() {
+		var i ProductStockRow
+		if err := rows.Scan(&i.VariantID, &i.OnHand); err != nil {
 			return nil, err
 		}
 		items = append(items, i)

@@ -4,10 +4,12 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/shelfcommerce/shelf/internal/catalog"
+	"github.com/shelfcommerce/shelf/internal/fastgzip"
 	"github.com/shelfcommerce/shelf/internal/problem"
 )
 
@@ -19,7 +21,9 @@ func (a *API) registerCatalog(e *echo.Echo) {
 }
 
 // listProducts is GET /v1/products: the query string is validated whole
-// (unknown parameters are a 400), then one listing page is read.
+// (unknown parameters are a 400), then one listing page is read, encoded
+// and, for a client that takes gzip, gzipped here (internal/fastgzip; the
+// gzip middleware skips this route).
 func (a *API) listProducts(c echo.Context) error {
 	q, err := catalog.ParseListQuery(c.Request().URL.RawQuery, a.storefront.Currency())
 	if err != nil {
@@ -29,8 +33,29 @@ func (a *API) listProducts(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, page)
+	buf := jsonBuffers.Get().(*[]byte)
+	defer jsonBuffers.Put(buf)
+	b, err := page.AppendJSON((*buf)[:0])
+	if err != nil {
+		return err
+	}
+	// The newline c.JSON's encoder writes, so the body is what it was.
+	b = append(b, '\n')
+	*buf = b
+	c.Response().Header().Add(echo.HeaderVary, echo.HeaderAcceptEncoding)
+	if len(b) >= fastgzip.MinSize && acceptsGzip(c.Request().Header.Values(echo.HeaderAcceptEncoding)) {
+		zbuf := jsonBuffers.Get().(*[]byte)
+		defer jsonBuffers.Put(zbuf)
+		*zbuf = fastgzip.Append((*zbuf)[:0], b)
+		c.Response().Header().Set(echo.HeaderContentEncoding, "gzip")
+		b = *zbuf
+	}
+	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, b)
 }
+
+// jsonBuffers keeps the buffers listing pages are encoded and gzipped into:
+// the response is written before the handler returns them.
+var jsonBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
 
 // getProduct is GET /v1/products/{id_or_slug}. The body comes rendered (and
 // gzipped once) from the storefront's short-lived cache; this handler only
@@ -49,9 +74,11 @@ func (a *API) getProduct(c echo.Context) error {
 		return c.NoContent(http.StatusNotModified)
 	}
 	body := r.Body
-	if r.Gzip != nil && acceptsGzip(c.Request().Header.Values(echo.HeaderAcceptEncoding)) {
-		h.Set(echo.HeaderContentEncoding, "gzip")
-		body = r.Gzip
+	if acceptsGzip(c.Request().Header.Values(echo.HeaderAcceptEncoding)) {
+		if gz := r.Gzip(); gz != nil {
+			h.Set(echo.HeaderContentEncoding, "gzip")
+			body = gz
+		}
 	}
 	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, body)
 }

@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/shelfcommerce/shelf/internal/auth"
 )
 
 func TestProductDetailETagAndNotModified(t *testing.T) {
@@ -88,5 +91,47 @@ func TestProductDetailETagAndNotModified(t *testing.T) {
 		} else {
 			decodeProblem(t, rec)
 		}
+	}
+}
+
+// A product with more variants than one page statement returns rows shows
+// every variant's own stock (its page reads the stock in a second
+// statement), and a change to one of them shows on the next read.
+func TestProductPageWithManyVariantsShowsEachStock(t *testing.T) {
+	t.Parallel()
+	e, d, _ := newServer(t)
+	key := adminKey(t, d, "editor", auth.ScopeCatalogWrite, auth.ScopeInventoryWrite)
+	var vs []string
+	for i := range 12 {
+		vs = append(vs, fmt.Sprintf(`{"sku":"WIDE-%d","price":"%d.00","on_hand":%d,"options":{"Size":"S%d"}}`, i, 10+i, i*3, i))
+	}
+	if rec := send(t, e, key, "POST", "/v1/admin/products", `{"slug":"wide","title":"Wide","variants":[`+strings.Join(vs, ",")+`]}`); rec.Code != http.StatusCreated {
+		t.Fatalf("create: %d %s", rec.Code, rec.Body)
+	}
+	type page struct {
+		InStock  bool `json:"in_stock"`
+		Variants []struct {
+			SKU       string `json:"sku"`
+			Available int64  `json:"available"`
+		} `json:"variants"`
+	}
+	var p page
+	if rec := getJSON(t, e, "/v1/products/wide", &p); rec.Code != 200 {
+		t.Fatalf("GET: %d %s", rec.Code, rec.Body)
+	}
+	if len(p.Variants) != 12 || !p.InStock {
+		t.Fatalf("page: %+v", p)
+	}
+	for i, v := range p.Variants {
+		if v.SKU != fmt.Sprintf("WIDE-%d", i) || v.Available != int64(i*3) {
+			t.Errorf("variant %d: %+v, want WIDE-%d with %d available", i, v, i, i*3)
+		}
+	}
+	if _, err := d.DB.Exec("UPDATE inventory i JOIN variants v ON v.id = i.variant_id SET i.on_hand = 99 WHERE v.sku = 'WIDE-11'"); err != nil {
+		t.Fatal(err)
+	}
+	getJSON(t, e, "/v1/products/wide", &p)
+	if got := p.Variants[11].Available; got != 99 {
+		t.Errorf("after the stock change: %d available, want 99", got)
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/shelfcommerce/shelf/internal/catalog"
 	"github.com/shelfcommerce/shelf/internal/config"
 	"github.com/shelfcommerce/shelf/internal/events"
+	"github.com/shelfcommerce/shelf/internal/fastgzip"
 	"github.com/shelfcommerce/shelf/internal/orders"
 	"github.com/shelfcommerce/shelf/internal/store"
 	"github.com/shelfcommerce/shelf/internal/webhooks"
@@ -166,7 +167,7 @@ func New(cfg Config) *echo.Echo {
 		// the CPU for a few percent fewer bytes. Below about one packet,
 		// compressing saves no round trip.
 		Level:     1,
-		MinLength: 1400,
+		MinLength: fastgzip.MinSize,
 		// Only GET responses (listings, product pages, the OpenAPI document)
 		// are large enough to gain from gzip; preparing a compressor for every
 		// small write response costs more CPU than it saves bytes.
@@ -174,8 +175,9 @@ func New(cfg Config) *echo.Echo {
 			req := c.Request()
 			return (req.Method != http.MethodGet && req.Method != http.MethodHead) ||
 				req.URL.Path == "/metrics" || req.URL.Path == "/v1/events" ||
-				// Product pages are cached already gzipped; the handler picks.
-				strings.HasPrefix(req.URL.Path, "/v1/products/") ||
+				// Listings and product pages gzip their own bodies
+				// (internal/fastgzip, product pages once per cached page).
+				req.URL.Path == "/v1/products" || strings.HasPrefix(req.URL.Path, "/v1/products/") ||
 				!acceptsGzip(req.Header.Values(echo.HeaderAcceptEncoding))
 		},
 	}))

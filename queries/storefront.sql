@@ -4,17 +4,27 @@
 -- which filters are present.
 
 -- name: ProductPage :many
--- A product page: its rendered document (kind 'd', present only for an
--- active product) and the stock of its variants (kind 's'): a primary-key
--- read and one range of inventory_product, in one round trip.
-SELECT CAST('d' AS CHAR(1)) AS kind, CAST(pp.version AS SIGNED) AS n1, CAST(0 AS SIGNED) AS n2,
-       pp.variant_ids, pp.body
+-- A product page: its rendered document (present only for an active
+-- product) with the stock of its variants, one row per inventory row (one
+-- row with variant_id 0 when it has none): a primary-key read joined to one
+-- range of inventory_product, in one round trip. A join sends the document
+-- once per variant, and still costs MariaDB less than a UNION ALL of the
+-- document and the stock rows (or a GROUP_CONCAT subquery of the stock):
+-- see docs/benchmarks/catalog.md. At most max_rows rows, so a product with
+-- many variants never sends its document many times: when the limit is
+-- reached, the caller reads the stock with ProductStock.
+SELECT CAST(pp.version AS SIGNED) AS version, pp.variant_ids, pp.body,
+       CAST(COALESCE(i.variant_id, 0) AS SIGNED) AS variant_id,
+       CAST(COALESCE(i.on_hand, 0) AS SIGNED) AS on_hand
 FROM product_pages pp
+LEFT JOIN inventory i ON i.product_id = pp.product_id
 WHERE pp.product_id = sqlc.arg(product_id)
-UNION ALL
-SELECT 's', i.on_hand, CAST(i.variant_id AS SIGNED), '', ''
-FROM inventory i
-WHERE i.product_id = sqlc.arg(stock_of);
+LIMIT ?;
+
+-- name: ProductStock :many
+-- Every variant's stock of a product: for pages with more variants than
+-- ProductPage returns rows.
+SELECT variant_id, on_hand FROM inventory WHERE product_id = ?;
 
 -- name: ProductPageSources :many
 -- What the documents of product_pages are rendered from, for a set of

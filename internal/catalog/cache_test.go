@@ -121,7 +121,7 @@ func TestTTLCacheEvictsOneWhenFull(t *testing.T) {
 // catalog), against the same load with the cache off.
 func BenchmarkDetailCacheMiss(b *testing.B) {
 	load := func(context.Context) (*RenderedProduct, error) {
-		return &RenderedProduct{Body: make([]byte, 3000), Gzip: make([]byte, 1200)}, nil
+		return &RenderedProduct{Body: make([]byte, 3000)}, nil
 	}
 	for _, ttl := range []time.Duration{time.Second, 0} {
 		b.Run("ttl="+ttl.String(), func(b *testing.B) {

@@ -1,19 +1,17 @@
 package catalog
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
-	"hash/fnv"
-	"io"
+	"hash/crc32"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/shelfcommerce/shelf/db"
+	"github.com/shelfcommerce/shelf/internal/fastgzip"
 	"github.com/shelfcommerce/shelf/internal/money"
 	"github.com/shelfcommerce/shelf/internal/problem"
 	"github.com/shelfcommerce/shelf/internal/store"
@@ -79,18 +77,29 @@ type CategoryShort struct {
 	position int64
 }
 
-// RenderedProduct is a product page ready to send: its JSON, the same gzipped
-// (level 1, when larger than a packet) and its ETag.
+// RenderedProduct is a product page ready to send: its JSON and ETag, and
+// the JSON gzipped (internal/fastgzip) the first time a client that accepts
+// gzip asks for it, when it is larger than a packet.
 type RenderedProduct struct {
 	ID   uint64
 	Body []byte
-	Gzip []byte // nil when not worth it
 	ETag string
+
+	gzipOnce sync.Once
+	gzip     []byte
 }
 
-// gzipMin is the smallest body worth compressing: below one packet, gzip
-// saves no round trip and costs CPU.
-const gzipMin = 1400
+// Gzip is the body gzipped, or nil when it is too small to be worth it.
+// It is compressed once, on first use, so a page served from the cache
+// pays for it once and a client that does not take gzip never does.
+func (r *RenderedProduct) Gzip() []byte {
+	r.gzipOnce.Do(func() {
+		if len(r.Body) >= fastgzip.MinSize {
+			r.gzip = fastgzip.Append(make([]byte, 0, len(r.Body)/2+64), r.Body)
+		}
+	})
+	return r.gzip
+}
 
 // ProductPage returns the rendered page of the active product with this id
 // or slug (an all-digit value is tried as an id first, then as a slug).
@@ -106,19 +115,19 @@ const gzipMin = 1400
 // body hash makes it change exactly when the representation does.
 func (s *Storefront) ProductPage(ctx context.Context, idOrSlug string) (*RenderedProduct, error) {
 	now := s.now()
-	notFound := problem.New(problem.NotFound, "no active product has this id or slug")
+	notFound := func() error { return problem.New(problem.NotFound, "no active product has this id or slug") }
 	id, err := strconv.ParseUint(idOrSlug, 10, 64)
 	isID := err == nil && id > 0
 	if !isID {
 		if !ValidSlug(idOrSlug) {
-			return nil, notFound
+			return nil, notFound()
 		}
 		if cached, ok := s.slugIDs.get(idOrSlug, now); ok {
 			id = cached
 		} else {
 			id, err = s.productIDBySlug(ctx, idOrSlug)
 			if errors.Is(err, sql.ErrNoRows) {
-				return nil, notFound
+				return nil, notFound()
 			} else if err != nil {
 				return nil, fmt.Errorf("product by slug: %w", err)
 			}
@@ -138,7 +147,7 @@ func (s *Storefront) ProductPage(ctx context.Context, idOrSlug string) (*Rendere
 		}
 	}
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, notFound
+		return nil, notFound()
 	} else if err != nil {
 		return nil, err
 	}
@@ -159,47 +168,65 @@ func (s *Storefront) productIDBySlug(ctx context.Context, slug string) (uint64, 
 // renderProduct reads the product's document and its stock (one statement)
 // from st and renders the page.
 func (s *Storefront) renderProduct(ctx context.Context, st *store.Store, id uint64) (*RenderedProduct, error) {
-	rows, err := st.Q.ProductPage(ctx, db.ProductPageParams{ProductID: id, StockOf: id})
+	rows, err := st.Q.ProductPage(ctx, db.ProductPageParams{ProductID: id, Limit: pageJoinRows})
 	if err != nil {
 		return nil, fmt.Errorf("product %d: %w", id, err)
 	}
-	var doc *db.ProductPageRow
-	onHand := make(map[uint64]int64, len(rows))
-	for i, r := range rows {
-		if asString(r.Kind) == "d" {
-			doc = &rows[i]
-		} else {
-			onHand[uint64(r.N2)] = r.N1
-		}
-	}
-	if doc == nil {
+	if len(rows) == 0 {
 		return nil, sql.ErrNoRows // no such active product
 	}
-	body, err := spliceStock(doc.Body, doc.VariantIds, onHand)
+	doc := &rows[0]
+	var buf [pageJoinRows]stockRow
+	onHand := buf[:0]
+	if len(rows) < pageJoinRows {
+		for _, r := range rows {
+			if r.VariantID != 0 {
+				onHand = append(onHand, stockRow{variant: uint64(r.VariantID), onHand: r.OnHand})
+			}
+		}
+	} else {
+		// Many variants: their stock alone, rather than the document once more
+		// for each.
+		stock, err := st.Q.ProductStock(ctx, id)
+		if err != nil {
+			return nil, fmt.Errorf("product %d stock: %w", id, err)
+		}
+		for _, r := range stock {
+			onHand = append(onHand, stockRow{variant: r.VariantID, onHand: r.OnHand})
+		}
+	}
+	body, err := spliceStock(nil, doc.Body, doc.VariantIds, onHand)
 	if err != nil {
 		return nil, fmt.Errorf("product %d: %w", id, err)
 	}
-	h := fnv.New64a()
-	h.Write(body)
-	r := &RenderedProduct{ID: id, Body: body,
-		ETag: fmt.Sprintf(`"%d-%d-%016x"`, id, doc.N1, h.Sum64())}
-	if len(body) >= gzipMin {
-		var buf bytes.Buffer
-		zw := gzipWriters.Get().(*gzip.Writer)
-		zw.Reset(&buf)
-		_, _ = zw.Write(body)
-		_ = zw.Close()
-		gzipWriters.Put(zw)
-		r.Gzip = buf.Bytes()
-	}
-	return r, nil
+	return &RenderedProduct{ID: id, Body: body, ETag: pageETag(id, uint64(doc.Version), body)}, nil
 }
 
-// gzipWriters keeps level-1 writers between pages: a new one allocates
-// several hundred KB of compressor state.
-var gzipWriters = sync.Pool{New: func() any {
-	zw, _ := gzip.NewWriterLevel(io.Discard, gzip.BestSpeed)
-	return zw
-}}
+// pageJoinRows bounds the rows of a page's statement: a product with fewer
+// inventory rows (almost all) is one round trip, one with more reads its
+// stock in a second statement, so its document is never sent more than
+// this many times.
+const pageJoinRows = 8
+
+// castagnoli is the CRC-32C table (hardware-computed on amd64 and arm64).
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// pageETag is "<id>-<version>-<hash of the body>"; the hash is the body's
+// CRC-32 (IEEE) and CRC-32C side by side, 64 bits that the CPU computes in
+// a fraction of a microsecond for a page.
+func pageETag(id, version uint64, body []byte) string {
+	h := uint64(crc32.ChecksumIEEE(body))<<32 | uint64(crc32.Checksum(body, castagnoli))
+	var b [64]byte
+	t := append(b[:0], '"')
+	t = strconv.AppendUint(t, id, 10)
+	t = append(t, '-')
+	t = strconv.AppendUint(t, version, 10)
+	t = append(t, '-')
+	for shift := 60; shift >= 0; shift -= 4 {
+		t = append(t, "0123456789abcdef"[h>>shift&0xf])
+	}
+	t = append(t, '"')
+	return string(t)
+}
 
 func nullID(id uint64) sql.NullInt64 { return sql.NullInt64{Int64: int64(id), Valid: true} }

@@ -8,7 +8,8 @@
 //     recent.go (what just changed is read from the primary, not a lagging
 //     read node), listing.go (query parsing, filters, sorts, signed keyset
 //     cursors), listing_sql.go (every run-time statement of listings,
-//     searches and facets, one builder), search_words.go (what a word is,
+//     searches and facets, one builder), listing_json.go (a listing page's
+//     JSON, appended without reflection), search_words.go (what a word is,
 //     how it scores, and search_words kept in step), facets.go, detail.go (product pages and their
 //     ETags), category_tree.go (the tree and breadcrumbs), cache.go.
 //   - Writing: product_input.go (ProductInput, the write input that the

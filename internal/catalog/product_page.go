@@ -22,7 +22,8 @@ import (
 // with each variant's "available" at 0 and "in_stock" false, rendered in the
 // writing transaction, and the reader splices the live stock in (see
 // spliceStock): an uncached page is one primary-key read plus the product's
-// inventory rows, in one statement.
+// inventory rows, in one statement (two for a product with many variants;
+// see renderProduct).
 
 // pagesPerStatement bounds the products whose sources one read fetches.
 const pagesPerStatement = 500
@@ -193,17 +194,37 @@ var (
 	zeroStock    = []byte(`"available":0`)
 )
 
-// spliceStock returns the document with each variant's available units (from
-// onHand by variant id; missing or negative is 0) and in_stock set, exactly
+// stockRow is one inventory row of a page's product: its variant and units
+// on hand.
+type stockRow struct {
+	variant uint64
+	onHand  int64
+}
+
+// stockOf is the units on hand of a variant among rows (a product has a
+// handful of variants, so a scan beats a map); 0 when it has no row.
+func stockOf(rows []stockRow, variant uint64) int64 {
+	for _, r := range rows {
+		if r.variant == variant {
+			return r.onHand
+		}
+	}
+	return 0
+}
+
+// spliceStock appends to out the document with each variant's available
+// units (from onHand; missing or negative is 0) and in_stock set, exactly
 // the bytes json.Marshal would give for the page with that stock.
-func spliceStock(doc []byte, variantIDs string, onHand map[uint64]int64) ([]byte, error) {
-	out := make([]byte, 0, len(doc)+len(onHand)*8)
+func spliceStock(out, doc []byte, variantIDs string, onHand []stockRow) ([]byte, error) {
 	at := bytes.Index(doc, inStockFalse)
 	if at < 0 {
 		return nil, fmt.Errorf("product page document has no in_stock")
 	}
+	// The variants' stock, in document order; pages with more variants than
+	// this spill to the heap.
+	var buf [16]int64
+	stock := buf[:0]
 	inStock := false
-	var stock []int64
 	for rest := variantIDs; rest != ""; {
 		var idText string
 		idText, rest, _ = strings.Cut(rest, ",")
@@ -211,10 +232,11 @@ func spliceStock(doc []byte, variantIDs string, onHand map[uint64]int64) ([]byte
 		if err != nil {
 			return nil, fmt.Errorf("product page variant ids: %w", err)
 		}
-		n := max(onHand[id], 0)
+		n := max(stockOf(onHand, id), 0)
 		inStock = inStock || n > 0
 		stock = append(stock, n)
 	}
+	out = slices.Grow(out, len(doc)+len(stock)*8)
 	out = append(out, doc[:at]...)
 	out = append(out, `"in_stock":`...)
 	out = strconv.AppendBool(out, inStock)

@@ -25,7 +25,8 @@ func FuzzSpliceStock(f *testing.F) {
 			OptionNames: []string{text}, Images: []Image{{Src: text, Alt: option}},
 			Attributes: []Attribute{{Name: text, Value: option}}, Categories: []CategoryShort{{ID: 1, Slug: "c", Name: text}},
 			Version: 3, CreatedAt: time.Unix(1, 0).UTC(), UpdatedAt: time.Unix(2, 0).UTC()}
-		onHand := map[uint64]int64{999: 5} // a variant the page does not show
+		onHand := []stockRow{{999, 5}} // a variant the page does not show
+		units := map[uint64]int64{}    // the same, as the expectation reads it
 		var ids []string
 		for i := range int(variants % 8) {
 			sku := text + option
@@ -35,9 +36,11 @@ func FuzzSpliceStock(f *testing.F) {
 			ids = append(ids, strconv.FormatUint(v.ID, 10))
 			switch {
 			case i == 0:
-				onHand[v.ID] = first
+				onHand = append(onHand, stockRow{v.ID, first})
+				units[v.ID] = first
 			case i%3 != 2: // every third has no stock row
-				onHand[v.ID] = rest
+				onHand = append(onHand, stockRow{v.ID, rest})
+				units[v.ID] = rest
 			}
 		}
 		if p.Variants == nil {
@@ -47,12 +50,12 @@ func FuzzSpliceStock(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := spliceStock(doc, strings.Join(ids, ","), onHand)
+		got, err := spliceStock(nil, doc, strings.Join(ids, ","), onHand)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for i := range p.Variants {
-			p.Variants[i].Available = max(onHand[p.Variants[i].ID], 0)
+			p.Variants[i].Available = max(units[p.Variants[i].ID], 0)
 			p.InStock = p.InStock || p.Variants[i].Available > 0
 		}
 		want, _ := json.Marshal(p)

@@ -210,12 +210,15 @@ type moneyJSON struct {
 
 // MarshalJSON encodes m as {"amount":"199.00","currency":"USD"}: the amount is a string so
 // JavaScript clients never turn it into a float. An unknown currency is an error.
-func (m Money) MarshalJSON() ([]byte, error) {
+func (m Money) MarshalJSON() ([]byte, error) { return m.AppendJSON(make([]byte, 0, 48)) }
+
+// AppendJSON appends what MarshalJSON returns to b, for encoders that write
+// a whole document into one buffer.
+func (m Money) AppendJSON(b []byte) ([]byte, error) {
 	exp, ok := Exponent(m.Currency)
 	if !ok {
 		return nil, &Error{ErrCurrency, "money: unknown currency " + strconv.Quote(m.Currency)}
 	}
-	b := make([]byte, 0, 48)
 	b = append(b, `{"amount":"`...)
 	b = appendAmount(b, m.Amount, exp)
 	b = append(b, `","currency":`...)
