@@ -378,21 +378,13 @@ func insertRows(ctx context.Context, tx *store.Tx, at time.Time, evs []Event) er
 		} else {
 			q.WriteString("?, ?")
 		}
+		var from, where strings.Builder
 		for j := range ids {
-			if j == 0 {
-				q.WriteString(" FROM ")
-			} else {
-				q.WriteString(", ")
-			}
-			fmt.Fprintf(&q, "inventory i%d", j+1)
+			fmt.Fprintf(&from, ", inventory i%d", j+1)
+			fmt.Fprintf(&where, " AND i%d.variant_id = ?", j+1)
 		}
-		for j := range ids {
-			if j == 0 {
-				q.WriteString(" WHERE ")
-			} else {
-				q.WriteString(" AND ")
-			}
-			fmt.Fprintf(&q, "i%d.variant_id = ?", j+1)
+		if len(ids) > 0 {
+			q.WriteString(" FROM " + from.String()[2:] + " WHERE " + where.String()[5:])
 		}
 		args = append(args, ids...)
 	}
