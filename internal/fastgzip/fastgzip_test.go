@@ -89,27 +89,3 @@ func FuzzRoundTrip(f *testing.F) {
 		}
 	})
 }
-
-func BenchmarkListing(b *testing.B) {
-	in := listing(24)
-	var out []byte
-	b.Run("fastgzip", func(b *testing.B) {
-		b.SetBytes(int64(len(in)))
-		for b.Loop() {
-			out = Append(out[:0], in)
-		}
-		b.ReportMetric(float64(len(out)), "out-bytes")
-	})
-	b.Run("compress/gzip level 1", func(b *testing.B) {
-		b.SetBytes(int64(len(in)))
-		zw, _ := gzip.NewWriterLevel(io.Discard, gzip.BestSpeed)
-		var buf bytes.Buffer
-		for b.Loop() {
-			buf.Reset()
-			zw.Reset(&buf)
-			_, _ = zw.Write(in)
-			_ = zw.Close()
-		}
-		b.ReportMetric(float64(buf.Len()), "out-bytes")
-	})
-}
