@@ -22,35 +22,36 @@ func reindexCmd(ctx context.Context, e env, args []string) error {
 		}
 		return nil
 	}
-	st, err := openCommandStore(ctx, e)
+	n, took, err := reindex(ctx, e)
 	if err != nil {
 		return err
+	}
+	fmt.Fprintf(e.stdout, "shelf: reindexed %d products in %s\n", n, took)
+	return nil
+}
+
+// reindex renders every product's page and words again and says how many
+// and how long it took.
+func reindex(ctx context.Context, e env) (int, time.Duration, error) {
+	st, err := openCommandStore(ctx, e)
+	if err != nil {
+		return 0, 0, err
 	}
 	defer st.Close()
 	start := time.Now()
 	n, err := catalog.Reindex(ctx, st)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, "shelf: reindexed %d products in %s\n", n, time.Since(start).Round(time.Millisecond))
-	return nil
+	return n, time.Since(start).Round(time.Millisecond), err
 }
 
 // reindexAfterUpgrade is reindex run by the migrate up that created
 // search_words; it says nothing about a catalog with no products.
 func reindexAfterUpgrade(ctx context.Context, e env) error {
-	st, err := openCommandStore(ctx, e)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	start := time.Now()
-	n, err := catalog.Reindex(ctx, st)
+	n, took, err := reindex(ctx, e)
 	if err != nil {
 		return fmt.Errorf("fill search words: %w (run `shelf reindex`)", err)
 	}
 	if n > 0 {
-		fmt.Fprintf(e.stdout, "shelf: indexed the words of %d products in %s\n", n, time.Since(start).Round(time.Millisecond))
+		fmt.Fprintf(e.stdout, "shelf: indexed the words of %d products in %s\n", n, took)
 	}
 	return nil
 }
