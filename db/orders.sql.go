@@ -496,8 +496,8 @@ func (q *Queries) TakeLastStock(ctx context.Context, arg TakeLastStockParams) (i
 	return result.RowsAffected()
 }
 
-const takeStock = `-- name: TakeStock :execrows
-UPDATE inventory SET on_hand = on_hand - ?, updated_at = ?
+const takeStock = `-- name: TakeStock :execresult
+UPDATE inventory SET on_hand = LAST_INSERT_ID(on_hand - ?), updated_at = ?
 WHERE variant_id = ? AND on_hand > ?
 `
 
@@ -511,15 +511,15 @@ type TakeStockParams struct {
 // UPDATE takes serialises buyers, and a short row matches nothing. It is
 // strict so that a match also says "stock is left afterwards"; when it
 // matches nothing, TakeLastStock tells a sell-out from a shortage.
-func (q *Queries) TakeStock(ctx context.Context, arg TakeStockParams) (int64, error) {
-	result, err := q.exec(ctx, q.takeStockStmt, takeStock,
+// LAST_INSERT_ID(expr) hands the level after the change back in the
+// statement's OK packet (the result's LastInsertId, meaningful only when a
+// row matched), so the ledger and the stock event are written as plain
+// rows without reading the inventory row again.
+func (q *Queries) TakeStock(ctx context.Context, arg TakeStockParams) (sql.Result, error) {
+	return q.exec(ctx, q.takeStockStmt, takeStock,
 		arg.Quantity,
 		arg.UpdatedAt,
 		arg.VariantID,
 		arg.Quantity,
 	)
-	if err != nil {
-		return 0, err
-	}
-	return result.RowsAffected()
 }

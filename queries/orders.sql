@@ -1,9 +1,13 @@
--- name: TakeStock :execrows
+-- name: TakeStock :execresult
 -- The guard on_hand > ? is the whole oversell protection: the row lock the
 -- UPDATE takes serialises buyers, and a short row matches nothing. It is
 -- strict so that a match also says "stock is left afterwards"; when it
 -- matches nothing, TakeLastStock tells a sell-out from a shortage.
-UPDATE inventory SET on_hand = on_hand - sqlc.arg(quantity), updated_at = sqlc.arg(updated_at)
+-- LAST_INSERT_ID(expr) hands the level after the change back in the
+-- statement's OK packet (the result's LastInsertId, meaningful only when a
+-- row matched), so the ledger and the stock event are written as plain
+-- rows without reading the inventory row again.
+UPDATE inventory SET on_hand = LAST_INSERT_ID(on_hand - sqlc.arg(quantity)), updated_at = sqlc.arg(updated_at)
 WHERE variant_id = sqlc.arg(variant_id) AND on_hand > sqlc.arg(quantity);
 
 -- name: TakeLastStock :execrows

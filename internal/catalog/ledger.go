@@ -3,7 +3,6 @@ package catalog
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/shelfcommerce/shelf/internal/events"
@@ -17,12 +16,7 @@ type StockMove struct {
 	ProductID uint64
 	SKU       string // "" for a SKU-less variant
 	Delta     int64
-	// After is the level after the change. With LedgerEntry.ReadAfter it is
-	// not known to the caller and is read from the inventory row instead.
-	After int64
-	// Restock, with ReadAfter only: the caller knows the change may have
-	// moved the variant to or from zero (see events.Event.Restock).
-	Restock bool
+	After     int64 // the level after the change
 }
 
 // LedgerEntry is what the moves of one write have in common.
@@ -32,10 +26,6 @@ type LedgerEntry struct {
 	Actor   string
 	OrderID uint64 // 0: none
 	At      time.Time
-	// ReadAfter: take each move's level after the change from its inventory
-	// row, which the transaction has just updated and still holds locked
-	// (an order saves a SELECT round trip this way).
-	ReadAfter bool
 	// Extra events of the same write, recorded with the stock's (an order's
 	// order.created), so a write records all its events with one INSERT.
 	Extra []events.Event
@@ -55,35 +45,15 @@ func RecordStock(ctx context.Context, tx *store.Tx, e LedgerEntry, moves []Stock
 	}
 	evs := make([]events.Event, 0, len(moves)+len(e.Extra))
 	evs = append(evs, e.Extra...)
-	const cols = "INSERT INTO stock_movements (variant_id, sku, delta, on_hand_after, reason, note, order_id, actor, created_at)"
-	if e.ReadAfter {
-		var q strings.Builder
-		q.WriteString(cols + " ")
-		args := make([]any, 0, len(moves)*8)
-		for i, m := range moves {
-			if i > 0 {
-				q.WriteString(" UNION ALL ")
-			}
-			q.WriteString("SELECT i.variant_id, ?, ?, i.on_hand, ?, ?, ?, ?, ? FROM inventory i WHERE i.variant_id = ?")
-			args = append(args, nullSKU(m.SKU), m.Delta, e.Reason, e.Note, orderID, e.Actor, e.At, m.VariantID)
-			evs = append(evs, events.StockChangedRead(e.At, m.ProductID, m.VariantID, m.SKU, m.Delta, m.Restock))
-		}
-		res, err := tx.ExecContext(ctx, q.String(), args...)
-		if err != nil {
-			return fmt.Errorf("write stock ledger: %w", err)
-		}
-		if n, err := res.RowsAffected(); err != nil || n != int64(len(moves)) {
-			return fmt.Errorf("write stock ledger: wrote %d of %d rows (%v)", n, len(moves), err)
-		}
-	} else {
-		args := make([]any, 0, len(moves)*9)
-		for _, m := range moves {
-			args = append(args, m.VariantID, nullSKU(m.SKU), m.Delta, m.After, e.Reason, e.Note, orderID, e.Actor, e.At)
-			evs = append(evs, events.StockChanged(e.At, m.ProductID, m.VariantID, m.SKU, m.Delta, m.After))
-		}
-		if _, err := store.InsertRows(ctx, tx, cols, 9, args, ""); err != nil {
-			return fmt.Errorf("write stock ledger: %w", err)
-		}
+	args := make([]any, 0, len(moves)*9)
+	for _, m := range moves {
+		args = append(args, m.VariantID, nullSKU(m.SKU), m.Delta, m.After, e.Reason, e.Note, orderID, e.Actor, e.At)
+		evs = append(evs, events.StockChanged(e.At, m.ProductID, m.VariantID, m.SKU, m.Delta, m.After))
+	}
+	if _, err := store.InsertRows(ctx, tx,
+		"INSERT INTO stock_movements (variant_id, sku, delta, on_hand_after, reason, note, order_id, actor, created_at)",
+		9, args, ""); err != nil {
+		return fmt.Errorf("write stock ledger: %w", err)
 	}
 	return events.Emit(ctx, tx, e.At, evs...)
 }

@@ -111,11 +111,6 @@ type Event struct {
 	// (it can change a listing's in_stock and the facet counts).
 	Restock bool
 
-	// stockOf, when set, means Data ends just before the value of
-	// "available", which Emit reads from this variant's inventory row (that
-	// the writing transaction has just changed and holds locked): an order
-	// learns its stock levels without a round trip of its own.
-	stockOf uint64
 	// sse is AppendSSE's message, built once by the Hub for all streams.
 	sse []byte
 }
@@ -195,33 +190,16 @@ func PriceChanged(at time.Time, productID, variantID uint64, sku string, price m
 
 // StockChanged: a variant's stock moved by delta to available units.
 func StockChanged(at time.Time, productID, variantID uint64, sku string, delta, available int64) Event {
-	e := stockPrefix(at, productID, variantID, sku, delta)
-	e.Data = append(strconv.AppendInt(e.Data, available, 10), '}')
-	e.Restock = available == 0 || available == delta
-	return e
-}
-
-// StockChangedRead is StockChanged for a variant whose level the writing
-// transaction has just changed but not read: Emit reads it from the
-// variant's inventory row. restock says whether the change may have moved
-// the variant to or from zero (the writer knows: the last units sold, or
-// units returned to an empty shelf).
-func StockChangedRead(at time.Time, productID, variantID uint64, sku string, delta int64, restock bool) Event {
-	e := stockPrefix(at, productID, variantID, sku, delta)
-	e.stockOf, e.Restock = variantID, restock
-	return e
-}
-
-func stockPrefix(at time.Time, productID, variantID uint64, sku string, delta int64) Event {
 	e := build(TypeStockChanged, struct {
 		header
 		ProductID uint64  `json:"product_id"`
 		VariantID uint64  `json:"variant_id"`
 		SKU       *string `json:"sku"`
 		Delta     int64   `json:"delta"`
-	}{head(TypeStockChanged, at), productID, variantID, optSKU(sku), delta})
-	e.Data = append(e.Data[:len(e.Data)-1], `,"available":`...)
+		Available int64   `json:"available"`
+	}{head(TypeStockChanged, at), productID, variantID, optSKU(sku), delta, available})
 	e.ProductID = productID
+	e.Restock = available == 0 || available == delta
 	return e
 }
 
@@ -292,108 +270,28 @@ func Emit(ctx context.Context, tx *store.Tx, at time.Time, evs ...Event) error {
 	return nil
 }
 
-// maxReads bounds the stock levels one row reads (each joins inventory
-// once; MySQL joins at most 61 tables).
-const maxReads = 32
-
-// insertRows writes evs as rows of up to PackMax events with one INSERT.
-// Without stock levels to read it is a plain multi-row INSERT. A stock event
-// whose level is read (StockChangedRead) has it spliced in by the statement,
-// from the variant's inventory row, which the transaction has just changed
-// and holds: INSERT ... SELECT, a row of literal parts and inventory values
-// per row (an inventory alias per level, so a row ends early at maxReads
-// levels), the rows joined by UNION ALL. A missing inventory row yields no
-// row, which the row count catches. (A subquery per level in VALUES reads
-// the same but measured slower on MariaDB.)
+// insertRows writes evs as rows of up to PackMax events with one
+// multi-row INSERT.
 func insertRows(ctx context.Context, tx *store.Tx, at time.Time, evs []Event) error {
-	var q strings.Builder
 	args := make([]any, 0, 4*(len(evs)/PackMax+1))
 	var lit []byte
-	rows, anyReads := 0, false
-	for i := range evs {
-		anyReads = anyReads || evs[i].stockOf != 0
-	}
-	if anyReads {
-		q.WriteString("INSERT INTO events (type, n, data, created_at) ")
-	} else {
-		q.WriteString("INSERT INTO events (type, n, data, created_at) VALUES ")
-	}
-	for start := 0; start < len(evs); {
-		end, reads := start, 0
-		for end < len(evs) && end-start < PackMax && (evs[end].stockOf == 0 || reads < maxReads) {
-			if evs[end].stockOf != 0 {
-				reads++
-			}
-			end++
-		}
-		chunk := evs[start:end]
-		start = end
-		if rows > 0 {
-			if anyReads {
-				q.WriteString(" UNION ALL ")
-			} else {
-				q.WriteString(", ")
-			}
-		}
-		rows++
+	for start := 0; start < len(evs); start += PackMax {
+		chunk := evs[start:min(start+PackMax, len(evs))]
 		typ := "" // a row of several events: each document names its type
 		if len(chunk) == 1 {
 			typ = chunk[0].Type
 		}
-		if !anyReads {
-			lit = lit[:0]
-			for i := range chunk {
-				if i > 0 {
-					lit = append(lit, '\n')
-				}
-				lit = append(lit, chunk[i].Data...)
-			}
-			q.WriteString("(?, ?, ?, ?)")
-			args = append(args, typ, len(chunk), string(lit), at)
-			continue
-		}
-		q.WriteString("SELECT ?, ?, ")
-		args = append(args, typ, len(chunk))
-		if reads > 0 {
-			q.WriteString("CONCAT(")
-		}
 		lit = lit[:0]
-		var ids []any
 		for i := range chunk {
 			if i > 0 {
 				lit = append(lit, '\n')
 			}
 			lit = append(lit, chunk[i].Data...)
-			if chunk[i].stockOf == 0 {
-				continue
-			}
-			ids = append(ids, chunk[i].stockOf)
-			fmt.Fprintf(&q, "?, i%d.on_hand, ", len(ids))
-			args = append(args, string(lit))
-			lit = append(lit[:0], '}')
 		}
-		args = append(args, string(lit), at)
-		if reads > 0 {
-			q.WriteString("?), ?")
-		} else {
-			q.WriteString("?, ?")
-		}
-		var from, where strings.Builder
-		for j := range ids {
-			fmt.Fprintf(&from, ", inventory i%d", j+1)
-			fmt.Fprintf(&where, " AND i%d.variant_id = ?", j+1)
-		}
-		if len(ids) > 0 {
-			q.WriteString(" FROM " + from.String()[2:] + " WHERE " + where.String()[5:])
-		}
-		args = append(args, ids...)
+		args = append(args, typ, len(chunk), string(lit), at)
 	}
-	res, err := tx.ExecContext(ctx, q.String(), args...)
-	if err != nil {
+	if _, err := store.InsertRows(ctx, tx, "INSERT INTO events (type, n, data, created_at)", 4, args, ""); err != nil {
 		return fmt.Errorf("record events: %w", err)
-	}
-	if n, err := res.RowsAffected(); err != nil || n != int64(rows) {
-		return fmt.Errorf("record events: wrote %d of %d rows (%v)", n, rows, err)
 	}
 	return nil
 }

@@ -2,16 +2,13 @@ package events_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/shelfcommerce/shelf/internal/dbtest"
 	"github.com/shelfcommerce/shelf/internal/events"
-	"github.com/shelfcommerce/shelf/internal/orders/orderstest"
 	"github.com/shelfcommerce/shelf/internal/store"
 )
 
@@ -308,73 +305,6 @@ func TestOneWritesEventsShareARow(t *testing.T) {
 	}
 	if len(byseq) != 3 || byseq[2].Slug != "w0" || byseq[3].Slug != "w1" || byseq[260].Slug != "w258" {
 		t.Fatalf("read by seq: %v", byseq)
-	}
-}
-
-// An event whose stock level the writing statement reads from inventory
-// carries the level the transaction left, also packed among other events.
-func TestPackedStockLevelIsRead(t *testing.T) {
-	d := dbtest.New(t)
-	ctx := context.Background()
-	seeded, err := orderstest.Seed(ctx, d.Store, orderstest.Simple("s", 1, 100, 50)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var variant, product uint64
-	for sku, id := range seeded.VariantID {
-		variant, product = id, seeded.ProductID[sku]
-	}
-	at := time.Now()
-	err = d.Store.InTx(ctx, func(tx *store.Tx) error {
-		if _, err := tx.ExecContext(ctx, "UPDATE inventory SET on_hand = 41 WHERE variant_id = ?", variant); err != nil {
-			return err
-		}
-		return events.Emit(ctx, tx, at, events.Order(events.TypeOrderCreated, at, "o1", "1001", "pending"),
-			events.StockChangedRead(at, product, variant, "", -1, false),
-			events.ProductUpdated(at, product, "p"),
-			events.StockChangedRead(at, product, variant, "", -2, false))
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := events.Sequence(ctx, d.Store); err != nil {
-		t.Fatal(err)
-	}
-	got, err := events.Read(ctx, d.Store, 0, 10)
-	if err != nil || len(got) != 4 {
-		t.Fatalf("%d events (%v)", len(got), err)
-	}
-	for _, i := range []int{1, 3} {
-		var f struct {
-			Available int64 `json:"available"`
-		}
-		if err := json.Unmarshal(got[i].Data, &f); err != nil || f.Available != 41 || got[i].Type != events.TypeStockChanged {
-			t.Fatalf("event %d: %s (%v), want stock.changed with available 41", i, got[i].Data, err)
-		}
-	}
-	if got[0].Type != events.TypeOrderCreated || got[2].Type != events.TypeProductUpdated {
-		t.Fatalf("types %s, %s", got[0].Type, got[2].Type)
-	}
-	// A write reading many levels (an order of 70 lines) still records
-	// each one.
-	many := make([]events.Event, 70)
-	for i := range many {
-		many[i] = events.StockChangedRead(at, product, variant, "", -1, false)
-	}
-	if err := d.Store.InTx(ctx, func(tx *store.Tx) error { return events.Emit(ctx, tx, at, many...) }); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := events.Sequence(ctx, d.Store); err != nil {
-		t.Fatal(err)
-	}
-	got, err = events.Read(ctx, d.Store, 4, 100)
-	if err != nil || len(got) != 70 {
-		t.Fatalf("%d events (%v), want 70", len(got), err)
-	}
-	for i, e := range got {
-		if !strings.HasSuffix(string(e.Data), `"available":41}`) {
-			t.Fatalf("event %d of 70: %s", i, e.Data)
-		}
 	}
 }
 

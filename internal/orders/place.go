@@ -237,26 +237,20 @@ func (s *Service) place(ctx context.Context, in PlaceInput, c *claim, variants [
 		var soldOut []uint64
 		moves := make([]catalog.StockMove, 0, len(byVariant))
 		for _, l := range byVariant {
-			moves = append(moves, catalog.StockMove{VariantID: l.variant.ID, ProductID: l.variant.ProductID, SKU: l.sku, Delta: -int64(l.quantity)})
-			n, err := tx.Q.TakeStock(ctx, db.TakeStockParams{Quantity: int64(l.quantity), UpdatedAt: t, VariantID: l.variant.ID})
+			after, taken, err := takeStock(ctx, tx, l, t)
 			if err != nil {
-				return fmt.Errorf("take stock: %w", err)
+				return err
 			}
-			if n == 1 {
+			if !taken {
+				short = append(short, l)
 				continue
 			}
-			// Not more than asked for: either exactly the last units or too few.
-			n, err = tx.Q.TakeLastStock(ctx, db.TakeLastStockParams{UpdatedAt: t, VariantID: l.variant.ID, Quantity: int64(l.quantity)})
-			if err != nil {
-				return fmt.Errorf("take stock: %w", err)
-			}
-			if n == 0 {
-				short = append(short, l)
-			} else {
+			if after == 0 {
 				// Only a variant that just sold out can change a listing's in_stock.
 				soldOut = append(soldOut, l.variant.ProductID)
-				moves[len(moves)-1].Restock = true
 			}
+			moves = append(moves, catalog.StockMove{VariantID: l.variant.ID, ProductID: l.variant.ProductID, SKU: l.sku,
+				Delta: -int64(l.quantity), After: after})
 		}
 		if len(short) > 0 {
 			ids := make([]uint64, 0, len(short))
@@ -304,11 +298,11 @@ func (s *Service) place(ctx context.Context, in PlaceInput, c *claim, variants [
 			return fmt.Errorf("insert order lines: %w", err)
 		}
 		// The ledger and every event of the order (order.created, one
-		// stock.changed per line) in two statements, each stock level read
-		// from the inventory row just updated.
+		// stock.changed per line) in two statements, each stock level the
+		// one its guarded UPDATE reported.
 		created := events.Order(events.TypeOrderCreated, t, publicID, orderNumber(orderID), string(db.OrdersStatusPending))
 		if err := catalog.RecordStock(ctx, tx, catalog.LedgerEntry{Reason: "order", OrderID: orderID, Actor: "order " + publicID,
-			At: t, ReadAfter: true, Extra: []events.Event{created}}, moves); err != nil {
+			At: t, Extra: []events.Event{created}}, moves); err != nil {
 			return err
 		}
 		if err := catalog.SyncListing(ctx, tx, soldOut); err != nil {
@@ -333,6 +327,31 @@ func (s *Service) place(ctx context.Context, in PlaceInput, c *claim, variants [
 		return nil
 	})
 	return placed, err
+}
+
+// takeStock takes a line's units under the guard and returns the level it
+// left (the guarded UPDATE reports it), or taken false when the stock is
+// short. The units taken are never more than were on hand: either some are
+// left, or exactly the last ones went.
+func takeStock(ctx context.Context, tx *store.Tx, l *pricedLine, t time.Time) (after int64, taken bool, err error) {
+	res, err := tx.Q.TakeStock(ctx, db.TakeStockParams{Quantity: int64(l.quantity), UpdatedAt: t, VariantID: l.variant.ID})
+	if err != nil {
+		return 0, false, fmt.Errorf("take stock: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return 0, false, fmt.Errorf("take stock: %w", err)
+	} else if n == 1 {
+		after, err := res.LastInsertId()
+		if err != nil || after <= 0 {
+			return 0, false, fmt.Errorf("take stock: level after the change %d (%v)", after, err)
+		}
+		return after, true, nil
+	}
+	n, err := tx.Q.TakeLastStock(ctx, db.TakeLastStockParams{UpdatedAt: t, VariantID: l.variant.ID, Quantity: int64(l.quantity)})
+	if err != nil {
+		return 0, false, fmt.Errorf("take stock: %w", err)
+	}
+	return 0, n == 1, nil
 }
 
 // pricedLine is a requested line matched to its variant and priced.
