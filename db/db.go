@@ -162,17 +162,11 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.eventRowFromStmt, err = db.PrepareContext(ctx, eventRowFrom); err != nil {
 		return nil, fmt.Errorf("error preparing query EventRowFrom: %w", err)
 	}
-	if q.eventSaveSequenceStmt, err = db.PrepareContext(ctx, eventSaveSequence); err != nil {
-		return nil, fmt.Errorf("error preparing query EventSaveSequence: %w", err)
-	}
 	if q.eventSequenceCreateStmt, err = db.PrepareContext(ctx, eventSequenceCreate); err != nil {
 		return nil, fmt.Errorf("error preparing query EventSequenceCreate: %w", err)
 	}
 	if q.eventSequenceForUpdateStmt, err = db.PrepareContext(ctx, eventSequenceForUpdate); err != nil {
 		return nil, fmt.Errorf("error preparing query EventSequenceForUpdate: %w", err)
-	}
-	if q.eventUnsequencedStmt, err = db.PrepareContext(ctx, eventUnsequenced); err != nil {
-		return nil, fmt.Errorf("error preparing query EventUnsequenced: %w", err)
 	}
 	if q.eventUnsequencedProbeStmt, err = db.PrepareContext(ctx, eventUnsequencedProbe); err != nil {
 		return nil, fmt.Errorf("error preparing query EventUnsequencedProbe: %w", err)
@@ -646,11 +640,6 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing eventRowFromStmt: %w", cerr)
 		}
 	}
-	if q.eventSaveSequenceStmt != nil {
-		if cerr := q.eventSaveSequenceStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing eventSaveSequenceStmt: %w", cerr)
-		}
-	}
 	if q.eventSequenceCreateStmt != nil {
 		if cerr := q.eventSequenceCreateStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing eventSequenceCreateStmt: %w", cerr)
@@ -659,11 +648,6 @@ func (q *Queries) Close() error {
 	if q.eventSequenceForUpdateStmt != nil {
 		if cerr := q.eventSequenceForUpdateStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing eventSequenceForUpdateStmt: %w", cerr)
-		}
-	}
-	if q.eventUnsequencedStmt != nil {
-		if cerr := q.eventUnsequencedStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing eventUnsequencedStmt: %w", cerr)
 		}
 	}
 	if q.eventUnsequencedProbeStmt != nil {
@@ -1146,10 +1130,8 @@ type Queries struct {
 	eventPruneStmt                        *sql.Stmt
 	eventPruneFloorStmt                   *sql.Stmt
 	eventRowFromStmt                      *sql.Stmt
-	eventSaveSequenceStmt                 *sql.Stmt
 	eventSequenceCreateStmt               *sql.Stmt
 	eventSequenceForUpdateStmt            *sql.Stmt
-	eventUnsequencedStmt                  *sql.Stmt
 	eventUnsequencedProbeStmt             *sql.Stmt
 	exportAttributesStmt                  *sql.Stmt
 	exportCategoryPathsStmt               *sql.Stmt
@@ -1281,10 +1263,8 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		eventPruneStmt:                        q.eventPruneStmt,
 		eventPruneFloorStmt:                   q.eventPruneFloorStmt,
 		eventRowFromStmt:                      q.eventRowFromStmt,
-		eventSaveSequenceStmt:                 q.eventSaveSequenceStmt,
 		eventSequenceCreateStmt:               q.eventSequenceCreateStmt,
 		eventSequenceForUpdateStmt:            q.eventSequenceForUpdateStmt,
-		eventUnsequencedStmt:                  q.eventUnsequencedStmt,
 		eventUnsequencedProbeStmt:             q.eventUnsequencedProbeStmt,
 		exportAttributesStmt:                  q.exportAttributesStmt,
 		exportCategoryPathsStmt:               q.exportCategoryPathsStmt,

@@ -120,15 +120,6 @@ func (q *Queries) EventRowFrom(ctx context.Context, seq uint64) (EventRowFromRow
 	return i, err
 }
 
-const eventSaveSequence = `-- name: EventSaveSequence :exec
-UPDATE event_sequence SET last_seq = ? WHERE id = 1
-`
-
-func (q *Queries) EventSaveSequence(ctx context.Context, lastSeq uint64) error {
-	_, err := q.exec(ctx, q.eventSaveSequenceStmt, eventSaveSequence, lastSeq)
-	return err
-}
-
 const eventSequenceCreate = `-- name: EventSequenceCreate :exec
 INSERT IGNORE INTO event_sequence (id, last_seq) VALUES (1, 0)
 `
@@ -149,38 +140,6 @@ func (q *Queries) EventSequenceForUpdate(ctx context.Context) (uint64, error) {
 	return last_seq, err
 }
 
-const eventUnsequenced = `-- name: EventUnsequenced :many
-SELECT id, n FROM events WHERE seq = 0 ORDER BY id LIMIT ?
-`
-
-type EventUnsequencedRow struct {
-	ID uint64
-	N  uint32
-}
-
-func (q *Queries) EventUnsequenced(ctx context.Context, limit int32) ([]EventUnsequencedRow, error) {
-	rows, err := q.query(ctx, q.eventUnsequencedStmt, eventUnsequenced, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []EventUnsequencedRow
-	for rows.Next() {
-		var i EventUnsequencedRow
-		if err := rows.Scan(&i.ID, &i.N); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Close(); err != nil {
-		return nil, err
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
 const eventUnsequencedProbe = `-- name: EventUnsequencedProbe :one
 
 SELECT id FROM events WHERE seq = 0 LIMIT 1
@@ -189,8 +148,9 @@ SELECT id FROM events WHERE seq = 0 LIMIT 1
 // The change feed (internal/events). A row holds the n events of one write;
 // seq is the seq of its last event, 0 until the sequencer numbers it. The
 // sequencer's numbering UPDATE and the events' INSERTs are built at run time
-// (their row count varies); so is the feed's read (events.rowsAfter), a
-// UNION sqlc cannot parse.
+// (their row count varies); so are the sequencer's read of the rows to number
+// (events.unsequencedRows) and the feed's read (events.rowsAfter), UNIONs
+// sqlc cannot parse.
 // Is anything waiting for a seq? One index lookup, no lock.
 func (q *Queries) EventUnsequencedProbe(ctx context.Context) (uint64, error) {
 	row := q.queryRow(ctx, q.eventUnsequencedProbeStmt, eventUnsequencedProbe)

@@ -1,24 +1,19 @@
 -- The change feed (internal/events). A row holds the n events of one write;
 -- seq is the seq of its last event, 0 until the sequencer numbers it. The
 -- sequencer's numbering UPDATE and the events' INSERTs are built at run time
--- (their row count varies); so is the feed's read (events.rowsAfter), a
--- UNION sqlc cannot parse.
+-- (their row count varies); so are the sequencer's read of the rows to number
+-- (events.unsequencedRows) and the feed's read (events.rowsAfter), UNIONs
+-- sqlc cannot parse.
 
 -- name: EventUnsequencedProbe :one
 -- Is anything waiting for a seq? One index lookup, no lock.
 SELECT id FROM events WHERE seq = 0 LIMIT 1;
-
--- name: EventUnsequenced :many
-SELECT id, n FROM events WHERE seq = 0 ORDER BY id LIMIT ?;
 
 -- name: EventSequenceForUpdate :one
 SELECT last_seq FROM event_sequence WHERE id = 1 FOR UPDATE;
 
 -- name: EventSequenceCreate :exec
 INSERT IGNORE INTO event_sequence (id, last_seq) VALUES (1, 0);
-
--- name: EventSaveSequence :exec
-UPDATE event_sequence SET last_seq = ? WHERE id = 1;
 
 -- name: EventHead :one
 -- The last seq given: the sequence row's, or the table's if rows were

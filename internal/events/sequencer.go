@@ -46,41 +46,54 @@ func sequence(ctx context.Context, st *store.Store, probe bool) (rows, evs int, 
 	// read, which takes no snapshot; InnoDB takes the snapshot at the first
 	// plain read after it, so the rows found are those committed once the
 	// lock is held (the previous sequencer's included). The default
-	// isolation keeps statement-based binary logs working.
+	// isolation keeps statement-based binary logs working. A busy run is
+	// five statements: the lock, the read of what to number (and of the
+	// table's largest seq), the numbering UPDATE that also saves the
+	// sequence, and the transaction's two.
 	err = st.InTx(ctx, func(tx *store.Tx) error {
 		rows, evs = 0, 0
 		last, err := lockSequence(ctx, tx)
 		if err != nil {
 			return err
 		}
-		pending, err := tx.Q.EventUnsequenced(ctx, SequenceBatch)
+		pending, head, err := unsequenced(ctx, tx, SequenceBatch)
 		if err != nil {
 			return fmt.Errorf("events: read new events: %w", err)
-		}
-		next := last
-		for start := 0; start < len(pending); start += 500 {
-			chunk := pending[start:min(start+500, len(pending))]
-			var q strings.Builder
-			args := make([]any, 0, 3*len(chunk))
-			q.WriteString("UPDATE events SET seq = CASE id")
-			for _, r := range chunk {
-				next += uint64(max(r.N, 1))
-				q.WriteString(" WHEN ? THEN ?")
-				args = append(args, r.ID, next)
-			}
-			q.WriteString(" END WHERE id IN (" + strings.TrimSuffix(strings.Repeat("?,", len(chunk)), ",") + ")")
-			for _, r := range chunk {
-				args = append(args, r.ID)
-			}
-			if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
-				return fmt.Errorf("events: number events: %w", err)
-			}
 		}
 		if len(pending) == 0 {
 			return nil
 		}
-		if err := tx.Q.EventSaveSequence(ctx, next); err != nil {
-			return fmt.Errorf("events: save sequence: %w", err)
+		// Rows numbered by other means (tests, repairs) are never numbered again.
+		last = max(last, head)
+		next := last
+		for start := 0; start < len(pending); start += 500 {
+			chunk := pending[start:min(start+500, len(pending))]
+			var q strings.Builder
+			args := make([]any, 0, 3*len(chunk)+1)
+			final := start+500 >= len(pending)
+			if final {
+				// The last chunk saves the sequence too: one statement fewer.
+				q.WriteString("UPDATE events e JOIN event_sequence s ON s.id = 1 SET e.seq = CASE e.id")
+			} else {
+				q.WriteString("UPDATE events e SET e.seq = CASE e.id")
+			}
+			for _, r := range chunk {
+				next += uint64(max(r.n, 1))
+				q.WriteString(" WHEN ? THEN ?")
+				args = append(args, r.id, next)
+			}
+			q.WriteString(" END")
+			if final {
+				q.WriteString(", s.last_seq = ?")
+				args = append(args, next)
+			}
+			q.WriteString(" WHERE e.id IN (" + strings.TrimSuffix(strings.Repeat("?,", len(chunk)), ",") + ")")
+			for _, r := range chunk {
+				args = append(args, r.id)
+			}
+			if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
+				return fmt.Errorf("events: number events: %w", err)
+			}
 		}
 		rows, evs = len(pending), int(next-last)
 		return nil
@@ -89,8 +102,8 @@ func sequence(ctx context.Context, st *store.Store, probe bool) (rows, evs int, 
 }
 
 // lockSequence locks the sequencer row (creating it if it is missing) and
-// returns the last seq given: the larger of the row's and the table's, so
-// rows numbered by hand (tests, repairs) are never numbered again.
+// returns its last seq. The lock is the statement's only read: it takes no
+// snapshot (see sequence).
 func lockSequence(ctx context.Context, tx *store.Tx) (uint64, error) {
 	last, err := tx.Q.EventSequenceForUpdate(ctx)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -102,11 +115,47 @@ func lockSequence(ctx context.Context, tx *store.Tx) (uint64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("events: lock sequence: %w", err)
 	}
-	head, err := tx.Q.EventHead(ctx)
+	return last, nil
+}
+
+// unsequencedRows reads, in one statement, the rows that have no seq yet,
+// oldest id first, up to a limit, and the largest seq in the table, marked
+// by id 0 (ids start at 1). Run after the sequencer's lock, it is the
+// transaction's first plain read, so both come from the snapshot taken
+// then. (A UNION sqlc cannot parse, so it is written here.)
+const unsequencedRows = "(SELECT id, n FROM events WHERE seq = 0 ORDER BY id LIMIT ?)" +
+	" UNION ALL (SELECT 0, COALESCE(MAX(seq), 0) FROM events)"
+
+type pendingRow struct{ id, n uint64 }
+
+// unsequenced runs unsequencedRows: the rows to number, by id, and the
+// table's largest seq.
+func unsequenced(ctx context.Context, tx *store.Tx, limit int) ([]pendingRow, uint64, error) {
+	rs, err := tx.QueryContext(ctx, unsequencedRows, limit)
 	if err != nil {
-		return 0, fmt.Errorf("events: read last seq: %w", err)
+		return nil, 0, err
 	}
-	return max(last, uint64(head)), nil
+	defer rs.Close()
+	var (
+		pending []pendingRow
+		head    uint64
+	)
+	for rs.Next() {
+		var r pendingRow
+		if err := rs.Scan(&r.id, &r.n); err != nil {
+			return nil, 0, err
+		}
+		if r.id == 0 {
+			head = r.n
+			continue
+		}
+		pending = append(pending, r)
+	}
+	if err := rs.Err(); err != nil {
+		return nil, 0, err
+	}
+	slices.SortFunc(pending, func(a, b pendingRow) int { return cmp.Compare(a.id, b.id) })
+	return pending, head, nil
 }
 
 // Head is the last seq given (0 when none).
