@@ -239,7 +239,11 @@ func (s *Service) lookup(ctx context.Context, c *claim, skus []string) (*db.Idem
 		args = append(args, sku)
 	}
 	q = append(q, "))"...)
-	rows, err := s.st.DB.QueryContext(ctx, string(q), args...)
+	query := s.st.DB.QueryContext
+	if len(skus) <= store.FewRows {
+		query = s.st.QueryPrepared
+	}
+	rows, err := query(ctx, string(q), args...)
 	if err != nil {
 		return nil, nil, err
 	}

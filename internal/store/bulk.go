@@ -56,7 +56,13 @@ func insertChunks(ctx context.Context, ex Execer, head string, width int, args [
 			b.WriteByte(' ')
 			b.WriteString(tail)
 		}
-		res, err := ex.ExecContext(ctx, b.String(), args[start:end]...)
+		var res sql.Result
+		var err error
+		if tx, ok := ex.(*Tx); ok && n <= FewRows {
+			res, err = tx.ExecPrepared(ctx, b.String(), args[start:end]...)
+		} else {
+			res, err = ex.ExecContext(ctx, b.String(), args[start:end]...)
+		}
 		if err != nil {
 			return err
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/shelfcommerce/shelf/internal/dbtest"
 	"github.com/shelfcommerce/shelf/internal/store"
@@ -66,5 +67,55 @@ func TestAutoIDsConsecutiveSeesTheIncrement(t *testing.T) {
 	}
 	if ok, err := store.AutoIDsConsecutive(ctx, conn); err != nil || ok {
 		t.Errorf("increment 2: consecutive=%v err=%v", ok, err)
+	}
+}
+
+// TestFewRowsRunPreparedWithAFullPool: the small INSERTs InsertRows keeps
+// prepared give the same rows as plain ones, and preparing them never waits
+// for a second connection, so transactions that hold every connection of
+// the pool still finish.
+func TestFewRowsRunPreparedWithAFullPool(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	d := dbtest.New(t)
+	if _, err := d.DB.ExecContext(ctx, "CREATE TABLE bulk_few (id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY, name VARCHAR(20) NOT NULL UNIQUE) ENGINE=InnoDB"); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(ctx, d.DSN, store.PoolConfig{MaxOpen: 2, MaxIdle: 2, MaxLifetime: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	const writers, rounds = 2, 20
+	errs := make(chan error, writers)
+	for w := range writers {
+		go func() {
+			for r := range rounds {
+				err := st.InTx(ctx, func(tx *store.Tx) error {
+					n, err := store.InsertRows(ctx, tx, "INSERT INTO bulk_few (name)", 1,
+						[]any{fmt.Sprintf("w%d-%d-a", w, r), fmt.Sprintf("w%d-%d-b", w, r)}, "")
+					if err == nil && n != 2 {
+						err = fmt.Errorf("%d rows inserted, want 2", n)
+					}
+					return err
+				})
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range writers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	var n int
+	if err := d.DB.QueryRowContext(ctx, "SELECT COUNT(*) FROM bulk_few").Scan(&n); err != nil || n != writers*rounds*2 {
+		t.Fatalf("%d rows (%v), want %d", n, err, writers*rounds*2)
 	}
 }

@@ -45,6 +45,7 @@ type Store struct {
 	// none idle), so that a server that refuses new connections (1040 Too
 	// many connections, a restart) is seen at once, not hidden by the pool.
 	probe *sql.DB
+	prep  prepared
 }
 
 // NormalizeDSN rewrites a go-sql-driver DSN into the form Shelf needs whatever
@@ -134,7 +135,7 @@ func OpenDB(ctx context.Context, dsn string, pc PoolConfig) (*sql.DB, error) {
 
 // Close closes the prepared statements and the pool.
 func (s *Store) Close() error {
-	err := errors.Join(s.Q.Close(), s.DB.Close())
+	err := errors.Join(s.closePrepared(), s.Q.Close(), s.DB.Close())
 	if s.probe != nil {
 		err = errors.Join(err, s.probe.Close())
 	}
