@@ -199,16 +199,23 @@ func Record(rows ...SummaryRow) error {
 		return err
 	}
 	now := time.Now().UTC().Format("2006-01-02 15:04 MST")
-	// The machine's load says how much else ran beside the benchmark.
-	load := "?"
-	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
-		load = strings.Fields(string(b))[0]
-	}
+	load := LoadAverage()
 	for _, r := range rows {
 		fmt.Fprintf(f, "%s\t%.0f\t%s\t%.0f\t%s\t%.2f\t%.2f\t%s\t%d\t%d\t%s\t%s\n", r.Path, r.Rate, r.Bound, r.BoundRate, r.Unit,
 			Ms(r.P50), Ms(r.P99), r.Dataset, r.Pool, r.BufPool, now, load)
 	}
 	return f.Close()
+}
+
+// LoadAverage is the machine's one-minute load average ("?" where
+// /proc/loadavg is not): it says how much else ran beside a benchmark.
+func LoadAverage() string {
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		if f := strings.Fields(string(b)); len(f) > 0 {
+			return f[0]
+		}
+	}
+	return "?"
 }
 
 // BufferPool is the server's innodb_buffer_pool_size (0 when unreadable).
