@@ -54,6 +54,14 @@ func TestHotSKUNeverOversells(t *testing.T) {
 			t.Fatalf("run %d: %d orders, %d refused, %d left, ledger %d; want 10, 190, 0, -10",
 				run, won, short, onHand(t, d, sku), ledgerSum(t, d, sku))
 		}
+		// Each winner's ledger row has the level its own UPDATE left: the
+		// ten rows hold 9 down to 0, once each, in the order they were written.
+		var levels string
+		if err := d.DB.QueryRow(`SELECT GROUP_CONCAT(m.on_hand_after ORDER BY m.id SEPARATOR ',')
+			FROM stock_movements m JOIN variants v ON v.id = m.variant_id
+			WHERE v.sku = ? AND m.reason = 'order'`, sku).Scan(&levels); err != nil || levels != "9,8,7,6,5,4,3,2,1,0" {
+			t.Fatalf("run %d: ledger levels %q (%v), want 9 down to 0", run, levels, err)
+		}
 	}
 }
 
