@@ -52,7 +52,9 @@ type Store struct {
 // the user passed: times parsed as UTC time.Time, utf8mb4, strict SQL mode
 // (a bad value is an error, never a silent truncation), one statement per
 // query, and parameters interpolated client-side for the queries that are
-// built at run time (sqlc's queries stay server-side prepared statements).
+// built at run time (sqlc's queries stay server-side prepared statements,
+// and so do the small statements built at run time that ExecPrepared and
+// QueryPrepared run).
 func NormalizeDSN(dsn string) (string, error) {
 	cfg, err := mysql.ParseDSN(dsn)
 	if err != nil {
