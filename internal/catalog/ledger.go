@@ -55,10 +55,9 @@ func RecordStock(ctx context.Context, tx *store.Tx, e LedgerEntry, moves []Stock
 	}
 	evs := make([]events.Event, 0, len(moves)+len(e.Extra))
 	evs = append(evs, e.Extra...)
-	const cols = "INSERT INTO stock_movements (variant_id, sku, delta, on_hand_after, reason, note, order_id, actor, created_at)"
 	if e.ReadAfter {
 		var q strings.Builder
-		q.WriteString(cols + " ")
+		q.WriteString(stockMovementsTable.InsertHead() + " ")
 		args := make([]any, 0, len(moves)*8)
 		for i, m := range moves {
 			if i > 0 {
@@ -81,7 +80,7 @@ func RecordStock(ctx context.Context, tx *store.Tx, e LedgerEntry, moves []Stock
 			args = append(args, m.VariantID, nullSKU(m.SKU), m.Delta, m.After, e.Reason, e.Note, orderID, e.Actor, e.At)
 			evs = append(evs, events.StockChanged(e.At, m.ProductID, m.VariantID, m.SKU, m.Delta, m.After))
 		}
-		if _, err := store.InsertRows(ctx, tx, cols, 9, args, ""); err != nil {
+		if err := stockMovementsTable.Insert(ctx, tx, args); err != nil {
 			return fmt.Errorf("write stock ledger: %w", err)
 		}
 	}

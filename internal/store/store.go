@@ -40,7 +40,10 @@ type Store struct {
 	// Policy is how InTx and Retry rerun work that lost a race; zero
 	// means DefaultRetry.
 	Policy RetryPolicy
-	stats  RetryStats
+	// Bulk chooses how Table.Insert and InsertIDs send their rows; zero
+	// means BulkAuto. Tests set the others to run one transport only.
+	Bulk  BulkTransport
+	stats RetryStats
 	// probe dials a new connection for every readiness check (it keeps
 	// none idle), so that a server that refuses new connections (1040 Too
 	// many connections, a restart) is seen at once, not hidden by the pool.
