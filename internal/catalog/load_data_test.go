@@ -84,6 +84,35 @@ func servedPages(t *testing.T, st *store.Store, products int) string {
 	return b.String()
 }
 
+var eventVarying = regexp.MustCompile(`"(\w*id|at|\w+_at)":(\d+|"[^"]*")`)
+
+// eventDocs is every recorded event's document, ids and times left out, sorted.
+func eventDocs(t *testing.T, d *dbtest.DB) string {
+	t.Helper()
+	rows, err := d.DB.Query("SELECT type, n, data FROM events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var docs []string
+	for rows.Next() {
+		var typ, data string
+		var n int
+		if err := rows.Scan(&typ, &n, &data); err != nil {
+			t.Fatal(err)
+		}
+		parts := strings.Split(data, "\n")
+		if len(parts) != n {
+			t.Errorf("an events row of %d events holds %d documents", n, len(parts))
+		}
+		for _, p := range parts {
+			docs = append(docs, typ+" "+eventVarying.ReplaceAllString(p, `"$1":N`))
+		}
+	}
+	slices.Sort(docs)
+	return strings.Join(docs, "\n")
+}
+
 // TestLoadDataImportStoresTextAsGiven: a first import sent with LOAD DATA
 // LOCAL INFILE stores what the same import sent with INSERTs stores: every
 // text column with its tabs, newlines, backslashes, \N, NULL and non-ASCII
@@ -95,7 +124,7 @@ func TestLoadDataImportStoresTextAsGiven(t *testing.T) {
 	ctx := context.Background()
 	const products = 40
 	file := awkwardFile(products)
-	type result struct{ export, pages, data, search string }
+	type result struct{ export, pages, data, search, events string }
 	run := func(bulk store.BulkTransport) result {
 		d := dbtest.New(t)
 		d.Store.Bulk = bulk
@@ -125,6 +154,7 @@ func TestLoadDataImportStoresTextAsGiven(t *testing.T) {
 			"SELECT l.category_id = 0, l.slug, l.title, l.brand FROM product_listing l ORDER BY 1, 2, 3",
 			"SELECT m.sku IS NULL, m.sku, m.on_hand_after, m.order_id IS NULL FROM stock_movements m ORDER BY 2, 1, 3",
 			"SELECT name, value, products FROM listing_attribute_counts WHERE category_id = 0 ORDER BY 1, 2")
+		r.events = eventDocs(t, d)
 		// Rows that tie on their ORDER BY (NULL SKUs) come in id order,
 		// which depends on which batch was inserted first.
 		lines := strings.Split(r.data, "\n")
@@ -160,9 +190,12 @@ func TestLoadDataImportStoresTextAsGiven(t *testing.T) {
 	if !strings.Contains(load.search, "Title naïve café") || !strings.Contains(load.search, `back\\slash`) {
 		t.Errorf("searches found nothing: the test checks nothing\n%s", load.search)
 	}
+	if !strings.Contains(load.events, `"sku":"AW-1-back\\slash"`) || !strings.Contains(load.events, "price.changed") {
+		t.Errorf("no stock or price events recorded: the test checks nothing\n%.2000s", load.events)
+	}
 	for _, c := range []struct{ what, load, insert string }{
 		{"export", load.export, insert.export}, {"product pages", load.pages, insert.pages},
-		{"tables", load.data, insert.data}, {"searches", load.search, insert.search},
+		{"tables", load.data, insert.data}, {"searches", load.search, insert.search}, {"events", load.events, insert.events},
 	} {
 		if c.load != c.insert {
 			t.Errorf("%s after LOAD DATA:\n%s\nafter INSERTs:\n%s", c.what, c.load, c.insert)

@@ -292,12 +292,16 @@ func Emit(ctx context.Context, tx *store.Tx, at time.Time, evs ...Event) error {
 	return nil
 }
 
+// eventsTable is the events rows Emit writes (the sequencer numbers them later).
+var eventsTable = store.NewTable("events", []string{"type", "n", "data", "created_at"})
+
 // maxReads bounds the stock levels one row reads (each joins inventory
 // once; MySQL joins at most 61 tables).
 const maxReads = 32
 
 // insertRows writes evs as rows of up to PackMax events with one INSERT.
-// Without stock levels to read it is a plain multi-row INSERT. A stock event
+// Without stock levels to read they are plain new rows (eventsTable.Insert:
+// LOAD DATA for many, an INSERT for a few). A stock event
 // whose level is read (StockChangedRead) has it spliced in by the statement,
 // from the variant's inventory row, which the transaction has just changed
 // and holds: INSERT ... SELECT, a row of literal parts and inventory values
@@ -313,11 +317,7 @@ func insertRows(ctx context.Context, tx *store.Tx, at time.Time, evs []Event) er
 	for i := range evs {
 		anyReads = anyReads || evs[i].stockOf != 0
 	}
-	if anyReads {
-		q.WriteString("INSERT INTO events (type, n, data, created_at) ")
-	} else {
-		q.WriteString("INSERT INTO events (type, n, data, created_at) VALUES ")
-	}
+	q.WriteString(eventsTable.InsertHead() + " ")
 	for start := 0; start < len(evs); {
 		end, reads := start, 0
 		for end < len(evs) && end-start < PackMax && (evs[end].stockOf == 0 || reads < maxReads) {
@@ -328,12 +328,8 @@ func insertRows(ctx context.Context, tx *store.Tx, at time.Time, evs []Event) er
 		}
 		chunk := evs[start:end]
 		start = end
-		if rows > 0 {
-			if anyReads {
-				q.WriteString(" UNION ALL ")
-			} else {
-				q.WriteString(", ")
-			}
+		if rows > 0 && anyReads {
+			q.WriteString(" UNION ALL ")
 		}
 		rows++
 		typ := "" // a row of several events: each document names its type
@@ -348,7 +344,6 @@ func insertRows(ctx context.Context, tx *store.Tx, at time.Time, evs []Event) er
 				}
 				lit = append(lit, chunk[i].Data...)
 			}
-			q.WriteString("(?, ?, ?, ?)")
 			args = append(args, typ, len(chunk), string(lit), at)
 			continue
 		}
@@ -387,6 +382,12 @@ func insertRows(ctx context.Context, tx *store.Tx, at time.Time, evs []Event) er
 			q.WriteString(" FROM " + from.String()[2:] + " WHERE " + where.String()[5:])
 		}
 		args = append(args, ids...)
+	}
+	if !anyReads {
+		if err := eventsTable.Insert(ctx, tx, args); err != nil {
+			return fmt.Errorf("record events: %w", err)
+		}
+		return nil
 	}
 	res, err := tx.ExecContext(ctx, q.String(), args...)
 	if err != nil {
