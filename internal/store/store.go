@@ -5,7 +5,9 @@
 // certification failure, because after either the server has undone only
 // part of the work. errors.go says which errors are such races and which mean
 // the database is unavailable (a 503); secrets.go keeps the keys every
-// instance on one database shares.
+// instance on one database shares; bulk.go and load.go write many rows at
+// once (multi-row INSERTs, and LOAD DATA LOCAL INFILE from memory for new
+// rows where the server takes it).
 package store
 
 import (
