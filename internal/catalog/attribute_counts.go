@@ -38,11 +38,12 @@ func newListedIn() *listedIn {
 	return &listedIn{before: map[uint64][]uint64{}, after: map[uint64][]uint64{}, attrs: map[uint64][]Attribute{}}
 }
 
-// syncAttributeCounts applies to listing_attribute_counts the difference the
-// sync makes: -1 for every (category, attribute) a product was counted under,
-// +1 for every one it is counted under now. It must run before SyncPages
-// rewrites the pages it reads the old attributes from.
-func syncAttributeCounts(ctx context.Context, tx *store.Tx, l *listedIn) error {
+// attributeCountChanges is the difference the sync makes to
+// listing_attribute_counts: -1 for every (category, attribute) a product was
+// counted under, +1 for every one it is counted under now. It must run
+// before SyncPages rewrites the pages it reads the old attributes from;
+// writeAttributeCounts applies it.
+func attributeCountChanges(ctx context.Context, tx *store.Tx, l *listedIn) (map[attrCountKey]int64, error) {
 	delta := map[attrCountKey]int64{}
 	err := inChunks(mapKeys(l.before), func(ids []uint64) error {
 		pages, err := tx.Q.ListingPageAttributes(ctx, ids)
@@ -65,7 +66,7 @@ func syncAttributeCounts(ctx context.Context, tx *store.Tx, l *listedIn) error {
 		return nil
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var unknown []uint64
 	for _, id := range mapKeys(l.after) {
@@ -93,8 +94,13 @@ func syncAttributeCounts(ctx context.Context, tx *store.Tx, l *listedIn) error {
 		return nil
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
+	return delta, nil
+}
+
+// writeAttributeCounts adds delta to listing_attribute_counts.
+func writeAttributeCounts(ctx context.Context, tx *store.Tx, delta map[attrCountKey]int64) error {
 	keys := make([]attrCountKey, 0, len(delta))
 	for k, d := range delta {
 		if d != 0 {

@@ -19,8 +19,11 @@
 //     writer.go (the one product writer: whole products in batches,
 //     used by the admin API and by imports, with a savepoint per product
 //     when a batch fails), product_check.go (column limits and the content
-//     hash: unchanged content is not written), product_rows.go (product,
-//     category, attribute and image rows), variant_match.go (variants matched
+//     hash: unchanged content is not written), tables.go (the column list
+//     of every table the writer fills in bulk: new products' rows are sent
+//     with LOAD DATA LOCAL INFILE where the server takes it, see
+//     store.Table), product_rows.go (product, category, attribute and
+//     image rows), variant_match.go (variants matched
 //     by SKU, else options, else position, and their stock),
 //     listing_fast_path.go (listing rows, pages and attribute counts of new
 //     products without reading back), import.go (a ProductReader's products

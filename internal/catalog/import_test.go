@@ -183,8 +183,23 @@ func dump(t *testing.T, d querier, queries ...string) string {
 // pages and attribute counts are held to the same standard.
 func TestFirstImportListingEqualsSyncListing(t *testing.T) {
 	t.Parallel()
+	for _, bulk := range []store.BulkTransport{store.BulkLoad, store.BulkInsert} {
+		t.Run(bulkName(bulk), func(t *testing.T) {
+			t.Parallel()
+			firstImportListingEqualsSyncListing(t, bulk)
+		})
+	}
+}
+
+// bulkName names a transport for a subtest.
+func bulkName(b store.BulkTransport) string {
+	return map[store.BulkTransport]string{store.BulkLoad: "load-data", store.BulkInsert: "insert", store.BulkAuto: "auto"}[b]
+}
+
+func firstImportListingEqualsSyncListing(t *testing.T, bulk store.BulkTransport) {
 	ctx := context.Background()
 	d := dbtest.New(t)
+	d.Store.Bulk = bulk
 	file := func(products int, bump int) string {
 		var b strings.Builder
 		b.WriteString("handle,title,brand,status,sku,price,currency,stock,option1_name,option1_value,category,attributes,image_urls,compare_at_price\n")
@@ -433,8 +448,9 @@ func TestParallelWritersDecideLikeOne(t *testing.T) {
 		return b.String()
 	}
 	ids := regexp.MustCompile(`id \d+`)
-	run := func(writers int) (reports []string, data string) {
+	run := func(writers int, bulk store.BulkTransport) (reports []string, data string) {
 		d := dbtest.New(t)
+		d.Store.Bulk = bulk
 		for _, f := range []string{file(60, 1000), file(80, 4)} {
 			rep, err := importFile(ctx, d.Store, "csv", strings.NewReader(f), catalog.ImportOptions{Actor: "test", BatchRows: 8, Writers: writers})
 			if err != nil || !rep.Complete {
@@ -445,17 +461,20 @@ func TestParallelWritersDecideLikeOne(t *testing.T) {
 		}
 		return reports, snapshot(t, d)
 	}
-	oneReports, oneData := run(1)
+	oneReports, oneData := run(1, store.BulkInsert)
 	if !strings.Contains(oneReports[0], "imported earlier in this file") {
 		t.Fatalf("no SKU of an earlier product refused: the test checks nothing\n%s", oneReports[0])
 	}
-	twoReports, twoData := run(2)
-	for i := range oneReports {
-		if twoReports[i] != oneReports[i] {
-			t.Errorf("import %d: two writers reported\n%s\none writer\n%s", i+1, twoReports[i], oneReports[i])
+	// Two writers with either transport decide as one writer does.
+	for _, bulk := range []store.BulkTransport{store.BulkInsert, store.BulkLoad} {
+		twoReports, twoData := run(2, bulk)
+		for i := range oneReports {
+			if twoReports[i] != oneReports[i] {
+				t.Errorf("import %d: two writers (%s) reported\n%s\none writer\n%s", i+1, bulkName(bulk), twoReports[i], oneReports[i])
+			}
 		}
-	}
-	if twoData != oneData {
-		t.Errorf("two writers stored\n%s\none writer\n%s", twoData, oneData)
+		if twoData != oneData {
+			t.Errorf("two writers (%s) stored\n%s\none writer\n%s", bulkName(bulk), twoData, oneData)
+		}
 	}
 }

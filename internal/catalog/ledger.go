@@ -50,9 +50,7 @@ func RecordStock(ctx context.Context, tx *store.Tx, e LedgerEntry, moves []Stock
 		args = append(args, m.VariantID, nullSKU(m.SKU), m.Delta, m.After, e.Reason, e.Note, orderID, e.Actor, e.At)
 		evs = append(evs, events.StockChanged(e.At, m.ProductID, m.VariantID, m.SKU, m.Delta, m.After))
 	}
-	if _, err := store.InsertRows(ctx, tx,
-		"INSERT INTO stock_movements (variant_id, sku, delta, on_hand_after, reason, note, order_id, actor, created_at)",
-		9, args, ""); err != nil {
+	if err := stockMovementsTable.Insert(ctx, tx, args); err != nil {
 		return fmt.Errorf("write stock ledger: %w", err)
 	}
 	return events.Emit(ctx, tx, e.At, evs...)

@@ -75,10 +75,9 @@ func syncPages(ctx context.Context, q *db.Queries, ex store.Execer, ids []uint64
 	return writePages(ctx, q, ex, ids, pages)
 }
 
-// writePages upserts the documents of pages (built by pageOf, or by the
-// writer for products it has just created: see freshPage) and brings the
-// search words of ids (the pages' products and those that lost their page)
-// in step with them.
+// writePages upserts the documents of pages (built by pageOf) and brings
+// the search words of ids (the pages' products and those that lost their
+// page) in step with them.
 func writePages(ctx context.Context, q *db.Queries, ex store.Execer, ids []uint64, pages []Product) error {
 	ptrs := make([]*Product, len(pages))
 	for i := range pages {
@@ -90,12 +89,47 @@ func writePages(ctx context.Context, q *db.Queries, ex store.Execer, ids []uint6
 		}
 		return syncSearchWords(ctx, q, ex, ids, ptrs)
 	}
+	args, err := pageRows(pages)
+	if err != nil {
+		return err
+	}
+	if _, err := productPagesTable.Upsert(ctx, ex, args,
+		"ON DUPLICATE KEY UPDATE version = VALUES(version), variant_ids = VALUES(variant_ids), body = VALUES(body)"); err != nil {
+		return fmt.Errorf("write product pages: %w", err)
+	}
+	return syncSearchWords(ctx, q, ex, ids, ptrs)
+}
+
+// writeNewPages is writePages for products this transaction created (their
+// pages built by freshPage): they have no page and no search words yet, and
+// nobody else can have written any, so both are only inserted, with nothing
+// read first.
+func writeNewPages(ctx context.Context, tx *store.Tx, ids []uint64, pages []Product) error {
+	args, err := pageRows(pages)
+	if err != nil {
+		return err
+	}
+	if err := productPagesTable.Insert(ctx, tx, args); err != nil {
+		return fmt.Errorf("write product pages: %w", err)
+	}
+	var words []any
+	for i := range pages {
+		words = appendWordRows(words, pages[i].ID, pageWords(&pages[i]))
+	}
+	if err := searchWordsTable.Insert(ctx, tx, words); err != nil {
+		return fmt.Errorf("write search words: %w", err)
+	}
+	return nil
+}
+
+// pageRows is the product_pages rows of pages.
+func pageRows(pages []Product) ([]any, error) {
 	args := make([]any, 0, len(pages)*4)
 	for i := range pages {
 		p := &pages[i]
 		body, err := json.Marshal(p)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		vids := make([]byte, 0, len(p.Variants)*8)
 		for i, v := range p.Variants {
@@ -106,11 +140,7 @@ func writePages(ctx context.Context, q *db.Queries, ex store.Execer, ids []uint6
 		}
 		args = append(args, p.ID, p.Version, string(vids), body)
 	}
-	if _, err := store.InsertRows(ctx, ex, "INSERT INTO product_pages (product_id, version, variant_ids, body)", 4, args,
-		"ON DUPLICATE KEY UPDATE version = VALUES(version), variant_ids = VALUES(variant_ids), body = VALUES(body)"); err != nil {
-		return fmt.Errorf("write product pages: %w", err)
-	}
-	return syncSearchWords(ctx, q, ex, ids, ptrs)
+	return args, nil
 }
 
 // pageOf builds a product's page from its source rows, with no stock; ok is

@@ -78,10 +78,9 @@ func (w *Writer) writeProducts(ctx context.Context, tx *store.Tx, plans []*plan,
 			newPlans = append(newPlans, pl)
 		}
 	}
-	const productCols = "INSERT INTO products (slug, title, description, brand, product_type, tags, status, option1_name, option2_name, option3_name, skus, content_hash, version, created_at, updated_at)"
 	if len(newPlans) > 0 {
 		if consecutive {
-			newIDs, err := store.InsertRowsIDs(ctx, tx, productCols, 15, newArgs)
+			newIDs, err := productsTable.InsertIDs(ctx, tx, newArgs)
 			if err != nil {
 				return fmt.Errorf("insert products: %w", err)
 			}
@@ -89,7 +88,7 @@ func (w *Writer) writeProducts(ctx context.Context, tx *store.Tx, plans []*plan,
 				pl.id, pl.version = newIDs[i], 1
 			}
 		} else {
-			if _, err := store.InsertRows(ctx, tx, productCols, 15, newArgs, ""); err != nil {
+			if err := productsTable.Insert(ctx, tx, newArgs); err != nil {
 				return fmt.Errorf("insert products: %w", err)
 			}
 			newSlugs := make([]string, 0, len(newPlans))
@@ -110,7 +109,7 @@ func (w *Writer) writeProducts(ctx context.Context, tx *store.Tx, plans []*plan,
 		}
 	}
 	if len(oldArgs) > 0 {
-		if _, err := store.InsertRows(ctx, tx, productCols, 15, oldArgs,
+		if _, err := productsTable.Upsert(ctx, tx, oldArgs,
 			"ON DUPLICATE KEY UPDATE title = VALUES(title), description = VALUES(description), brand = VALUES(brand), "+
 				"product_type = VALUES(product_type), tags = VALUES(tags), status = VALUES(status), option1_name = VALUES(option1_name), "+
 				"option2_name = VALUES(option2_name), option3_name = VALUES(option3_name), skus = VALUES(skus), "+
@@ -160,7 +159,11 @@ func (w *Writer) writeProducts(ctx context.Context, tx *store.Tx, plans []*plan,
 			return fmt.Errorf("clear images: %w", err)
 		}
 	}
-	var catArgs, attrArgs, imgArgs []any
+	// A new product's attributes are only inserted when the collation
+	// compares them as the dedup above does (attrsAsGiven); otherwise, and
+	// for products that existed, a value the collation folds into one kept
+	// earlier is skipped by the upsert.
+	var catArgs, attrArgs, attrUpserts, imgArgs []any
 	for _, id := range ids {
 		pl := byID[id]
 		if pl.catID != 0 {
@@ -172,6 +175,8 @@ func (w *Writer) writeProducts(ctx context.Context, tx *store.Tx, plans []*plan,
 		}
 		slices.Sort(names)
 		seen := map[[2]string]bool{}
+		start := len(pl.attrs)
+		var args []any
 		for _, k := range names {
 			// Names are stored lower-case (the storefront's attr.NAME is
 			// case-insensitive); the value column compares case- and
@@ -183,29 +188,32 @@ func (w *Writer) writeProducts(ctx context.Context, tx *store.Tx, plans []*plan,
 					continue
 				}
 				seen[fold] = true
-				attrArgs = append(attrArgs, id, name, v)
+				args = append(args, id, name, v)
 				pl.attrs = append(pl.attrs, Attribute{Name: name, Value: v})
 			}
+		}
+		if !pl.exists && attrsAsGiven(pl.attrs[start:]) {
+			attrArgs = append(attrArgs, args...)
+		} else {
+			attrUpserts = append(attrUpserts, args...)
 		}
 		for _, im := range pl.p.Images {
 			imgArgs = append(imgArgs, id, im.Position, im.Src, im.Alt)
 		}
 	}
-	if len(catArgs) > 0 {
-		if _, err := store.InsertRows(ctx, tx, "INSERT INTO product_categories (product_id, category_id, position)", 3, catArgs, ""); err != nil {
-			return fmt.Errorf("write categories: %w", err)
-		}
+	if err := productCategoriesTable.Insert(ctx, tx, catArgs); err != nil {
+		return fmt.Errorf("write categories: %w", err)
 	}
-	if len(attrArgs) > 0 {
-		if _, err := store.InsertRows(ctx, tx, "INSERT INTO product_attributes (product_id, name, value)", 3, attrArgs,
-			"ON DUPLICATE KEY UPDATE value = value"); err != nil {
+	if err := productAttributesTable.Insert(ctx, tx, attrArgs); err != nil {
+		return fmt.Errorf("write attributes: %w", err)
+	}
+	if len(attrUpserts) > 0 {
+		if _, err := productAttributesTable.Upsert(ctx, tx, attrUpserts, "ON DUPLICATE KEY UPDATE value = value"); err != nil {
 			return fmt.Errorf("write attributes: %w", err)
 		}
 	}
-	if len(imgArgs) > 0 {
-		if _, err := store.InsertRows(ctx, tx, "INSERT INTO product_images (product_id, position, src, alt)", 4, imgArgs, ""); err != nil {
-			return fmt.Errorf("write images: %w", err)
-		}
+	if err := productImagesTable.Insert(ctx, tx, imgArgs); err != nil {
+		return fmt.Errorf("write images: %w", err)
 	}
 	if err := RecordStock(ctx, tx, LedgerEntry{Reason: w.reason(), Actor: w.Actor, At: now,
 		Extra: append(productEvents(byID, ids, now), evs...)}, moves); err != nil {

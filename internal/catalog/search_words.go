@@ -168,14 +168,7 @@ func syncSearchWords(ctx context.Context, q *db.Queries, ex store.Execer, ids []
 		if len(h) > 0 {
 			stale = append(stale, id)
 		}
-		words := make([]string, 0, len(w))
-		for word := range w {
-			words = append(words, word)
-		}
-		slices.Sort(words)
-		for _, word := range words {
-			args = append(args, id, word, w[word])
-		}
+		args = appendWordRows(args, id, w)
 	}
 	if len(stale) > 0 {
 		if err := q.DeleteSearchWords(ctx, stale); err != nil {
@@ -185,12 +178,25 @@ func syncSearchWords(ctx context.Context, q *db.Queries, ex store.Execer, ids []
 	if len(args) > 0 {
 		// The update only matters if a concurrent writer inserted the same
 		// product's words since this transaction's snapshot.
-		if _, err := store.InsertRows(ctx, ex, "INSERT INTO search_words (product_id, word, score)", 3, args,
-			"ON DUPLICATE KEY UPDATE score = VALUES(score)"); err != nil {
+		if _, err := searchWordsTable.Upsert(ctx, ex, args, "ON DUPLICATE KEY UPDATE score = VALUES(score)"); err != nil {
 			return fmt.Errorf("write search words: %w", err)
 		}
 	}
 	return nil
+}
+
+// appendWordRows appends the search_words rows of product id's words, in
+// word order.
+func appendWordRows(args []any, id uint64, w map[string]int) []any {
+	words := make([]string, 0, len(w))
+	for word := range w {
+		words = append(words, word)
+	}
+	slices.Sort(words)
+	for _, word := range words {
+		args = append(args, id, word, w[word])
+	}
+	return args
 }
 
 func equalScores(a, b map[string]int) bool {

@@ -27,6 +27,9 @@ type listingRow struct {
 	Currency   string
 	InStock    bool
 	CreatedAt  time.Time
+	// fresh: a row of a product this transaction created, which nobody
+	// else can have written, so it is only inserted.
+	fresh bool
 }
 
 type listingKey struct{ category, product uint64 }
@@ -74,6 +77,7 @@ func syncListing(ctx context.Context, tx *store.Tx, productIDs []uint64, fresh [
 		if _, dup := want[k]; dup || have[k] {
 			return fmt.Errorf("listing row (%d, %d) of a new product is also an existing one's", r.CategoryID, r.ProductID)
 		}
+		r.fresh = true
 		want[k] = r
 		listed.after[r.ProductID] = append(listed.after[r.ProductID], r.CategoryID)
 	}
@@ -83,7 +87,12 @@ func syncListing(ctx context.Context, tx *store.Tx, productIDs []uint64, fresh [
 	if err := writeListing(ctx, tx, want, have, delta); err != nil {
 		return err
 	}
-	if err := syncAttributeCounts(ctx, tx, listed); err != nil {
+	// The attribute counts' change is read before SyncPages rewrites the
+	// pages it reads the old attributes from; the counts, rows that every
+	// writer of a category shares, are written last, so that they are held
+	// locked only from there to the commit.
+	attrDelta, err := attributeCountChanges(ctx, tx, listed)
+	if err != nil {
 		return err
 	}
 	if err := SyncPages(ctx, tx, ids); err != nil {
@@ -93,7 +102,13 @@ func syncListing(ctx context.Context, tx *store.Tx, productIDs []uint64, fresh [
 	for i := range pages {
 		newIDs[i] = pages[i].ID
 	}
-	return writePages(ctx, db.New(tx), tx, newIDs, pages)
+	if err := writeNewPages(ctx, tx, newIDs, pages); err != nil {
+		return err
+	}
+	if err := writeCategoryCounts(ctx, tx, delta); err != nil {
+		return err
+	}
+	return writeAttributeCounts(ctx, tx, attrDelta)
 }
 
 // readListing reads the stored listing rows and their sources for ids, deletes
@@ -154,8 +169,9 @@ func readListing(ctx context.Context, tx *store.Tx, ids []uint64, want map[listi
 	return nil
 }
 
-// writeListing upserts want in (category, product) order and adjusts the
-// category counts for the rows that are new (not in have) and delta.
+// writeListing writes want in (category, product) order (the rows of new
+// products inserted, the others upserted) and adds to delta the rows that
+// are new (not in have), for writeCategoryCounts.
 func writeListing(ctx context.Context, tx *store.Tx, want map[listingKey]listingRow, have map[listingKey]bool, delta map[uint64]int64) error {
 	keys := make([]listingKey, 0, len(want))
 	for k := range want {
@@ -170,22 +186,31 @@ func writeListing(ctx context.Context, tx *store.Tx, want map[listingKey]listing
 		}
 		return cmp.Compare(a.product, b.product)
 	})
-	if len(keys) > 0 {
-		args := make([]any, 0, len(keys)*9)
-		for _, k := range keys {
-			r := want[k]
-			args = append(args, r.CategoryID, r.ProductID, r.Slug, r.Title, r.Brand, r.PriceMin, r.Currency, r.InStock, r.CreatedAt)
+	var fresh, upserts []any
+	for _, k := range keys {
+		r := want[k]
+		row := []any{r.CategoryID, r.ProductID, r.Slug, r.Title, r.Brand, r.PriceMin, r.Currency, r.InStock, r.CreatedAt}
+		if r.fresh {
+			fresh = append(fresh, row...)
+		} else {
+			upserts = append(upserts, row...)
 		}
-		_, err := store.InsertRows(ctx, tx,
-			"INSERT INTO product_listing (category_id, product_id, slug, title, brand, price_min, currency, in_stock, created_at)",
-			9, args,
+	}
+	if err := productListingTable.Insert(ctx, tx, fresh); err != nil {
+		return fmt.Errorf("write listing rows: %w", err)
+	}
+	if len(upserts) > 0 {
+		if _, err := productListingTable.Upsert(ctx, tx, upserts,
 			"ON DUPLICATE KEY UPDATE slug = VALUES(slug), title = VALUES(title), brand = VALUES(brand), "+
-				"price_min = VALUES(price_min), currency = VALUES(currency), in_stock = VALUES(in_stock), created_at = VALUES(created_at)")
-		if err != nil {
+				"price_min = VALUES(price_min), currency = VALUES(currency), in_stock = VALUES(in_stock), created_at = VALUES(created_at)"); err != nil {
 			return fmt.Errorf("write listing rows: %w", err)
 		}
 	}
+	return nil
+}
 
+// writeCategoryCounts adds delta to the categories' product_count.
+func writeCategoryCounts(ctx context.Context, tx *store.Tx, delta map[uint64]int64) error {
 	catIDs := make([]uint64, 0, len(delta))
 	for c, d := range delta {
 		if c != RootCategory && d != 0 {

@@ -130,7 +130,6 @@ func (w *Writer) writeVariants(ctx context.Context, tx *store.Tx, byID map[uint6
 		}
 		return append(args, id, wv.pl.id, sku, wv.pos, o[0], o[1], o[2], wv.v.Price, cmp, wv.v.Currency, true, now, now)
 	}
-	const cols = "INSERT INTO variants (id, product_id, sku, position, option1, option2, option3, price, compare_at_price, currency, active, created_at, updated_at)"
 	if len(upd) > 0 {
 		slices.SortFunc(upd, func(a, b want) int { return cmp.Compare(a.id, b.id) })
 		args := make([]any, 0, len(upd)*13)
@@ -139,7 +138,7 @@ func (w *Writer) writeVariants(ctx context.Context, tx *store.Tx, byID map[uint6
 		}
 		// Keyed by id: every row exists, so each one is an update. A SKU that
 		// collides with another variant fails with 1062 rather than moving.
-		if _, err := store.InsertRows(ctx, tx, cols, 13, args,
+		if _, err := variantsTable.Upsert(ctx, tx, args,
 			"ON DUPLICATE KEY UPDATE sku = VALUES(sku), position = VALUES(position), option1 = VALUES(option1), "+
 				"option2 = VALUES(option2), option3 = VALUES(option3), price = VALUES(price), compare_at_price = VALUES(compare_at_price), "+
 				"currency = VALUES(currency), active = VALUES(active), updated_at = VALUES(updated_at)"); err != nil {
@@ -154,14 +153,14 @@ func (w *Writer) writeVariants(ctx context.Context, tx *store.Tx, byID map[uint6
 		// A plain INSERT: a SKU some other product took meanwhile is an error
 		// (1062), never an update of that product's variant.
 		if consecutive {
-			newIDs, err := store.InsertRowsIDs(ctx, tx, cols, 13, args)
+			newIDs, err := variantsTable.InsertIDs(ctx, tx, args)
 			if err != nil {
 				return nil, nil, fmt.Errorf("insert variants: %w", err)
 			}
 			for i := range ins {
 				ins[i].id = newIDs[i]
 			}
-		} else if err := insertVariantsReadIDs(ctx, tx, ins, cols, args); err != nil {
+		} else if err := insertVariantsReadIDs(ctx, tx, ins, args); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -196,25 +195,39 @@ func (w *Writer) writeVariants(ctx context.Context, tx *store.Tx, byID map[uint6
 			onHand[s.VariantID] = s.OnHand
 		}
 	}
+	// A variant inserted above has no stock row yet: its row is only
+	// inserted; the others' are upserted.
+	inserted := make(map[uint64]bool, len(ins))
+	for _, wv := range ins {
+		inserted[wv.id] = true
+	}
 	slices.SortFunc(all, func(a, b want) int { return cmp.Compare(a.id, b.id) })
-	var invArgs []any
+	var invArgs, invUpserts []any
 	var moves []StockMove
 	for _, wv := range all {
 		cur, has := onHand[wv.id]
+		var qty int64
 		switch {
 		case wv.stock == nil && has:
 			continue
 		case wv.stock == nil:
-			invArgs = append(invArgs, wv.id, wv.pl.id, 0, now)
 		case has && cur == *wv.stock:
 			continue
 		default:
-			invArgs = append(invArgs, wv.id, wv.pl.id, *wv.stock, now)
-			moves = append(moves, StockMove{VariantID: wv.id, ProductID: wv.pl.id, SKU: wv.v.SKU, Delta: *wv.stock - cur, After: *wv.stock})
+			qty = *wv.stock
+			moves = append(moves, StockMove{VariantID: wv.id, ProductID: wv.pl.id, SKU: wv.v.SKU, Delta: qty - cur, After: qty})
+		}
+		if inserted[wv.id] {
+			invArgs = append(invArgs, wv.id, wv.pl.id, qty, now)
+		} else {
+			invUpserts = append(invUpserts, wv.id, wv.pl.id, qty, now)
 		}
 	}
-	if len(invArgs) > 0 {
-		if _, err := store.InsertRows(ctx, tx, "INSERT INTO inventory (variant_id, product_id, on_hand, updated_at)", 4, invArgs,
+	if err := inventoryTable.Insert(ctx, tx, invArgs); err != nil {
+		return nil, nil, fmt.Errorf("write stock: %w", err)
+	}
+	if len(invUpserts) > 0 {
+		if _, err := inventoryTable.Upsert(ctx, tx, invUpserts,
 			"ON DUPLICATE KEY UPDATE on_hand = VALUES(on_hand), updated_at = VALUES(updated_at)"); err != nil {
 			return nil, nil, fmt.Errorf("write stock: %w", err)
 		}
@@ -232,8 +245,8 @@ func (w *Writer) reason() string {
 // insertVariantsReadIDs inserts new variants and reads their ids back, for
 // servers where ids cannot be derived from the INSERT (see
 // store.AutoIDsConsecutive).
-func insertVariantsReadIDs(ctx context.Context, tx *store.Tx, ins []want, cols string, args []any) error {
-	if _, err := store.InsertRows(ctx, tx, cols, 13, args, ""); err != nil {
+func insertVariantsReadIDs(ctx context.Context, tx *store.Tx, ins []want, args []any) error {
+	if err := variantsTable.Insert(ctx, tx, args); err != nil {
 		return fmt.Errorf("insert variants: %w", err)
 	}
 	var withNew []uint64

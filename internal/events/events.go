@@ -270,8 +270,11 @@ func Emit(ctx context.Context, tx *store.Tx, at time.Time, evs ...Event) error {
 	return nil
 }
 
-// insertRows writes evs as rows of up to PackMax events with one
-// multi-row INSERT.
+// eventsTable is the events rows Emit writes (the sequencer numbers them later).
+var eventsTable = store.NewTable("events", []string{"type", "n", "data", "created_at"})
+
+// insertRows writes evs as rows of up to PackMax events, plain new rows
+// (eventsTable.Insert: LOAD DATA for many, an INSERT for a few).
 func insertRows(ctx context.Context, tx *store.Tx, at time.Time, evs []Event) error {
 	args := make([]any, 0, 4*(len(evs)/PackMax+1))
 	var lit []byte
@@ -290,7 +293,7 @@ func insertRows(ctx context.Context, tx *store.Tx, at time.Time, evs []Event) er
 		}
 		args = append(args, typ, len(chunk), string(lit), at)
 	}
-	if _, err := store.InsertRows(ctx, tx, "INSERT INTO events (type, n, data, created_at)", 4, args, ""); err != nil {
+	if err := eventsTable.Insert(ctx, tx, args); err != nil {
 		return fmt.Errorf("record events: %w", err)
 	}
 	return nil

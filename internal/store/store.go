@@ -5,7 +5,9 @@
 // certification failure, because after either the server has undone only
 // part of the work. errors.go says which errors are such races and which mean
 // the database is unavailable (a 503); secrets.go keeps the keys every
-// instance on one database shares.
+// instance on one database shares; bulk.go and load.go write many rows at
+// once (multi-row INSERTs, and LOAD DATA LOCAL INFILE from memory for new
+// rows where the server takes it).
 package store
 
 import (
@@ -40,7 +42,10 @@ type Store struct {
 	// Policy is how InTx and Retry rerun work that lost a race; zero
 	// means DefaultRetry.
 	Policy RetryPolicy
-	stats  RetryStats
+	// Bulk chooses how Table.Insert and InsertIDs send their rows; zero
+	// means BulkAuto. Tests set the others to run one transport only.
+	Bulk  BulkTransport
+	stats RetryStats
 	// probe dials a new connection for every readiness check (it keeps
 	// none idle), so that a server that refuses new connections (1040 Too
 	// many connections, a restart) is seen at once, not hidden by the pool.
