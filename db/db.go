@@ -102,6 +102,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.attributeFacetStmt, err = db.PrepareContext(ctx, attributeFacet); err != nil {
 		return nil, fmt.Errorf("error preparing query AttributeFacet: %w", err)
 	}
+	if q.brandFacetStmt, err = db.PrepareContext(ctx, brandFacet); err != nil {
+		return nil, fmt.Errorf("error preparing query BrandFacet: %w", err)
+	}
 	if q.categoryAncestorsStmt, err = db.PrepareContext(ctx, categoryAncestors); err != nil {
 		return nil, fmt.Errorf("error preparing query CategoryAncestors: %w", err)
 	}
@@ -270,6 +273,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.listingPageAttributesStmt, err = db.PrepareContext(ctx, listingPageAttributes); err != nil {
 		return nil, fmt.Errorf("error preparing query ListingPageAttributes: %w", err)
 	}
+	if q.listingPriceRangeStmt, err = db.PrepareContext(ctx, listingPriceRange); err != nil {
+		return nil, fmt.Errorf("error preparing query ListingPriceRange: %w", err)
+	}
 	if q.listingRowsStmt, err = db.PrepareContext(ctx, listingRows); err != nil {
 		return nil, fmt.Errorf("error preparing query ListingRows: %w", err)
 	}
@@ -293,6 +299,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.pendingOrdersCreatedBeforeStmt, err = db.PrepareContext(ctx, pendingOrdersCreatedBefore); err != nil {
 		return nil, fmt.Errorf("error preparing query PendingOrdersCreatedBefore: %w", err)
+	}
+	if q.priceBandCountsStmt, err = db.PrepareContext(ctx, priceBandCounts); err != nil {
+		return nil, fmt.Errorf("error preparing query PriceBandCounts: %w", err)
 	}
 	if q.productIDBySlugStmt, err = db.PrepareContext(ctx, productIDBySlug); err != nil {
 		return nil, fmt.Errorf("error preparing query ProductIDBySlug: %w", err)
@@ -538,6 +547,11 @@ func (q *Queries) Close() error {
 	if q.attributeFacetStmt != nil {
 		if cerr := q.attributeFacetStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing attributeFacetStmt: %w", cerr)
+		}
+	}
+	if q.brandFacetStmt != nil {
+		if cerr := q.brandFacetStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing brandFacetStmt: %w", cerr)
 		}
 	}
 	if q.categoryAncestorsStmt != nil {
@@ -820,6 +834,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing listingPageAttributesStmt: %w", cerr)
 		}
 	}
+	if q.listingPriceRangeStmt != nil {
+		if cerr := q.listingPriceRangeStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listingPriceRangeStmt: %w", cerr)
+		}
+	}
 	if q.listingRowsStmt != nil {
 		if cerr := q.listingRowsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing listingRowsStmt: %w", cerr)
@@ -858,6 +877,11 @@ func (q *Queries) Close() error {
 	if q.pendingOrdersCreatedBeforeStmt != nil {
 		if cerr := q.pendingOrdersCreatedBeforeStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing pendingOrdersCreatedBeforeStmt: %w", cerr)
+		}
+	}
+	if q.priceBandCountsStmt != nil {
+		if cerr := q.priceBandCountsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing priceBandCountsStmt: %w", cerr)
 		}
 	}
 	if q.productIDBySlugStmt != nil {
@@ -1110,6 +1134,7 @@ type Queries struct {
 	advanceWebhookCursorStmt              *sql.Stmt
 	anyWebhookStmt                        *sql.Stmt
 	attributeFacetStmt                    *sql.Stmt
+	brandFacetStmt                        *sql.Stmt
 	categoryAncestorsStmt                 *sql.Stmt
 	categoryChildrenStmt                  *sql.Stmt
 	childCategoryByNameStmt               *sql.Stmt
@@ -1166,6 +1191,7 @@ type Queries struct {
 	listingCategoriesStmt                 *sql.Stmt
 	listingCategoryNamesStmt              *sql.Stmt
 	listingPageAttributesStmt             *sql.Stmt
+	listingPriceRangeStmt                 *sql.Stmt
 	listingRowsStmt                       *sql.Stmt
 	listingSourcesStmt                    *sql.Stmt
 	lockPendingOrderCreatedBeforeStmt     *sql.Stmt
@@ -1174,6 +1200,7 @@ type Queries struct {
 	orderLinesStmt                        *sql.Stmt
 	orderLinesOfStmt                      *sql.Stmt
 	pendingOrdersCreatedBeforeStmt        *sql.Stmt
+	priceBandCountsStmt                   *sql.Stmt
 	productIDBySlugStmt                   *sql.Stmt
 	productIDsAfterStmt                   *sql.Stmt
 	productPageStmt                       *sql.Stmt
@@ -1243,6 +1270,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		advanceWebhookCursorStmt:              q.advanceWebhookCursorStmt,
 		anyWebhookStmt:                        q.anyWebhookStmt,
 		attributeFacetStmt:                    q.attributeFacetStmt,
+		brandFacetStmt:                        q.brandFacetStmt,
 		categoryAncestorsStmt:                 q.categoryAncestorsStmt,
 		categoryChildrenStmt:                  q.categoryChildrenStmt,
 		childCategoryByNameStmt:               q.childCategoryByNameStmt,
@@ -1299,6 +1327,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		listingCategoriesStmt:                 q.listingCategoriesStmt,
 		listingCategoryNamesStmt:              q.listingCategoryNamesStmt,
 		listingPageAttributesStmt:             q.listingPageAttributesStmt,
+		listingPriceRangeStmt:                 q.listingPriceRangeStmt,
 		listingRowsStmt:                       q.listingRowsStmt,
 		listingSourcesStmt:                    q.listingSourcesStmt,
 		lockPendingOrderCreatedBeforeStmt:     q.lockPendingOrderCreatedBeforeStmt,
@@ -1307,6 +1336,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		orderLinesStmt:                        q.orderLinesStmt,
 		orderLinesOfStmt:                      q.orderLinesOfStmt,
 		pendingOrdersCreatedBeforeStmt:        q.pendingOrdersCreatedBeforeStmt,
+		priceBandCountsStmt:                   q.priceBandCountsStmt,
 		productIDBySlugStmt:                   q.productIDBySlugStmt,
 		productIDsAfterStmt:                   q.productIDsAfterStmt,
 		productPageStmt:                       q.productPageStmt,

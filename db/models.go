@@ -256,6 +256,13 @@ type ListingAttributeCount struct {
 	Products   int64
 }
 
+type ListingFacetCount struct {
+	CategoryID uint64
+	Facet      string
+	Value      string
+	Products   int64
+}
+
 type Order struct {
 	ID              uint64
 	PublicID        string

@@ -53,6 +53,44 @@ func (q *Queries) AttributeFacet(ctx context.Context, arg AttributeFacetParams) 
 	return items, nil
 }
 
+const brandFacet = `-- name: BrandFacet :many
+SELECT value, products FROM listing_facet_counts
+WHERE category_id = ? AND facet = 'brand' AND products > 0
+ORDER BY products DESC, value
+LIMIT 50
+`
+
+type BrandFacetRow struct {
+	Value    string
+	Products int64
+}
+
+// The brand facet of a category's whole listing (no other filter), from
+// listing_facet_counts: the largest brands first, as the counting query of
+// listing_sql.go orders them.
+func (q *Queries) BrandFacet(ctx context.Context, categoryID uint64) ([]BrandFacetRow, error) {
+	rows, err := q.query(ctx, q.brandFacetStmt, brandFacet, categoryID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []BrandFacetRow
+	for rows.Next() {
+		var i BrandFacetRow
+		if err := rows.Scan(&i.Value, &i.Products); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const categoryAncestors = `-- name: CategoryAncestors :many
 SELECT c.id, c.parent_id, c.slug, c.name, c.position, c.depth, c.product_count
 FROM category_ancestors ca
@@ -168,6 +206,61 @@ func (q *Queries) DeleteProductPages(ctx context.Context, productIds []uint64) e
 	}
 	_, err := q.exec(ctx, nil, query, queryParams...)
 	return err
+}
+
+const listingPriceRange = `-- name: ListingPriceRange :one
+SELECT CAST(COALESCE(MIN(price_min), -1) AS SIGNED) AS lowest, CAST(COALESCE(MAX(price_min), -1) AS SIGNED) AS highest
+FROM product_listing
+WHERE category_id = ?
+`
+
+type ListingPriceRangeRow struct {
+	Lowest  int64
+	Highest int64
+}
+
+// The lowest and highest lowest price of a category's listing (-1 for an
+// empty one): two ends of product_listing_price.
+func (q *Queries) ListingPriceRange(ctx context.Context, categoryID uint64) (ListingPriceRangeRow, error) {
+	row := q.queryRow(ctx, q.listingPriceRangeStmt, listingPriceRange, categoryID)
+	var i ListingPriceRangeRow
+	err := row.Scan(&i.Lowest, &i.Highest)
+	return i, err
+}
+
+const priceBandCounts = `-- name: PriceBandCounts :many
+SELECT value, products FROM listing_facet_counts
+WHERE category_id = ? AND facet = 'price' AND products > 0
+`
+
+type PriceBandCountsRow struct {
+	Value    string
+	Products int64
+}
+
+// The price bands of a category's whole listing (no other filter), from
+// listing_facet_counts: value is a band's floor in minor units.
+func (q *Queries) PriceBandCounts(ctx context.Context, categoryID uint64) ([]PriceBandCountsRow, error) {
+	rows, err := q.query(ctx, q.priceBandCountsStmt, priceBandCounts, categoryID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []PriceBandCountsRow
+	for rows.Next() {
+		var i PriceBandCountsRow
+		if err := rows.Scan(&i.Value, &i.Products); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const productIDBySlug = `-- name: ProductIDBySlug :one

@@ -89,3 +89,25 @@ SELECT value, products FROM listing_attribute_counts
 WHERE category_id = ? AND name = ? AND products > 0
 ORDER BY products DESC, value
 LIMIT 50;
+
+-- name: BrandFacet :many
+-- The brand facet of a category's whole listing (no other filter), from
+-- listing_facet_counts: the largest brands first, as the counting query of
+-- listing_sql.go orders them.
+SELECT value, products FROM listing_facet_counts
+WHERE category_id = ? AND facet = 'brand' AND products > 0
+ORDER BY products DESC, value
+LIMIT 50;
+
+-- name: PriceBandCounts :many
+-- The price bands of a category's whole listing (no other filter), from
+-- listing_facet_counts: value is a band's floor in minor units.
+SELECT value, products FROM listing_facet_counts
+WHERE category_id = ? AND facet = 'price' AND products > 0;
+
+-- name: ListingPriceRange :one
+-- The lowest and highest lowest price of a category's listing (-1 for an
+-- empty one): two ends of product_listing_price.
+SELECT CAST(COALESCE(MIN(price_min), -1) AS SIGNED) AS lowest, CAST(COALESCE(MAX(price_min), -1) AS SIGNED) AS highest
+FROM product_listing
+WHERE category_id = ?;

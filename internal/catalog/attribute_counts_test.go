@@ -13,15 +13,15 @@ import (
 	"github.com/shelfcommerce/shelf/internal/seed"
 )
 
-// TestAttributeFacetsStayExactThroughWrites: after writes of every kind that
-// changes which products a category lists or what attributes they carry (a
-// bulk load, imports of new and then changed products, an attribute patch,
-// an archive, a category moved and one deleted, stock going to zero), the
-// attribute facets of unfiltered listings, served from
-// listing_attribute_counts, are exactly what counting the listing rows
-// joined to the attributes gives, in the whole catalog and in every
-// category.
-func TestAttributeFacetsStayExactThroughWrites(t *testing.T) {
+// TestUnfilteredFacetsStayExactThroughWrites: after writes of every kind that
+// changes which products a category lists, their prices, brands or the
+// attributes they carry (a bulk load, imports of new and then changed
+// products, an attribute patch, an archive, a category moved and one
+// deleted, stock going to zero), the attribute, brand and price facets of
+// unfiltered listings, served from listing_attribute_counts and
+// listing_facet_counts, are exactly what counting the listing rows gives, in
+// the whole catalog and in every category.
+func TestUnfilteredFacetsStayExactThroughWrites(t *testing.T) {
 	d := dbtest.New(t)
 	ctx := context.Background()
 	if _, err := seed.Load(ctx, d.Store, seed.Options{Products: 300, Seed: 7, Chunk: 100}); err != nil {
@@ -31,8 +31,9 @@ func TestAttributeFacetsStayExactThroughWrites(t *testing.T) {
 	if _, err := importFile(ctx, d.Store, "csv", strings.NewReader(sampleCSV(12)), opts); err != nil {
 		t.Fatal(err)
 	}
-	// The same handles again, now without sizes M and L, in other aisles.
-	changed := strings.NewReplacer("Aisle 1", "Aisle 4", ",M,", ",XM,").Replace(sampleCSV(12))
+	// The same handles again, now without sizes M and L, in other aisles,
+	// some cheaper and some dearer (other price bands), some of another brand.
+	changed := strings.NewReplacer("Aisle 1", "Aisle 4", ",M,", ",XM,", ",10.99,", ",0.49,", ",11.99,", ",2600.00,").Replace(sampleCSV(12))
 	if _, err := importFile(ctx, d.Store, "csv", strings.NewReader(changed), opts); err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +96,7 @@ func TestAttributeFacetsStayExactThroughWrites(t *testing.T) {
 	if !slices.Contains(names, "fabric") || !slices.Contains(names, "size") || len(cats) < 10 {
 		t.Fatalf("the writes did not make the catalog this test needs: names %v, %d categories", names, len(cats))
 	}
-	facets := make([]string, 0, len(names))
+	facets := []string{"brand", "price"}
 	for _, n := range names {
 		facets = append(facets, "attr."+n)
 	}
@@ -128,6 +129,36 @@ func TestAttributeFacetsStayExactThroughWrites(t *testing.T) {
 			if got.String() != want.String() {
 				t.Errorf("category %d (%q), attr.%s:\nfacet    %s\ncounting %s", c.id, c.slug, n, got.String(), want.String())
 			}
+		}
+		var want, got strings.Builder
+		rows, err := d.DB.Query(`SELECT brand, COUNT(*) AS n FROM product_listing WHERE category_id = ?
+			GROUP BY brand ORDER BY n DESC, brand LIMIT 50`, c.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var v string
+			var k int64
+			_ = rows.Scan(&v, &k)
+			fmt.Fprintf(&want, "%s=%d ", strings.ToLower(v), k)
+		}
+		rows.Close()
+		for _, vc := range page.Facets["brand"].([]catalog.ValueCount) {
+			fmt.Fprintf(&got, "%s=%d ", strings.ToLower(vc.Value), vc.Count)
+		}
+		if got.String() != want.String() {
+			t.Errorf("category %d (%q), brand:\nfacet    %s\ncounting %s", c.id, c.slug, got.String(), want.String())
+		}
+		// The price facet as the counting query of a filtered listing makes
+		// it (a price floor of 0 filters nothing but takes that path).
+		all, err := sf.List(ctx, catalog.ListQuery{Category: c.slug, Facets: []string{"price"}, Sort: catalog.SortNewest, Limit: 1, Currency: "USD", HasMin: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		gotPrice, _ := json.Marshal(page.Facets["price"])
+		wantPrice, _ := json.Marshal(all.Facets["price"])
+		if string(gotPrice) != string(wantPrice) {
+			t.Errorf("category %d (%q), price:\nfacet    %s\ncounting %s", c.id, c.slug, gotPrice, wantPrice)
 		}
 	}
 }

@@ -40,15 +40,17 @@
 //     one writer of the stock ledger, for admins, imports and orders alike,
 //     recording a stock.changed event with every row), writer_events.go
 //     (the events of product writes; see internal/events).
-//   - The read models: sync.go, attribute_counts.go and product_page.go.
-//     product_listing holds one row per listed product and category
-//     (category 0 is the whole catalog) carrying every sort key,
+//   - The read models: sync.go, attribute_counts.go, facet_counts.go and
+//     product_page.go. product_listing holds one row per listed product and
+//     category (category 0 is the whole catalog) carrying every sort key,
 //     categories.product_count the counts, listing_attribute_counts the
-//     listed products per category and attribute value (the attribute facets
-//     of an unfiltered listing), product_pages each active product's
+//     listed products per category and attribute value and
+//     listing_facet_counts per category and brand or price band (the
+//     attribute, brand and price facets of an unfiltered listing read a few
+//     rows, not the category's listing), product_pages each active product's
 //     rendered page (its stock is spliced in when read), and search_words
 //     each active product's words with their scores (written with its page);
-//     SyncListing brings all five in step for a set of products inside the
+//     SyncListing brings all six in step for a set of products inside the
 //     writing transaction, so the storefront never disagrees with a product
 //     page.
 package catalog

@@ -3,6 +3,7 @@ package catalog
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"golang.org/x/sync/errgroup"
@@ -88,6 +89,10 @@ func (s *Storefront) computeFacets(ctx context.Context, st *store.Store, q *List
 			switch {
 			case strings.HasPrefix(f, "attr.") && !q.filtered():
 				results[i], err = attributeCounts(gctx, st, catID, f[len("attr."):])
+			case f == "brand" && !q.filtered():
+				results[i], err = brandCounts(gctx, st, catID)
+			case f == "price" && !q.filtered():
+				results[i], err = priceBandFacet(gctx, st, q, catID)
 			case f == "brand" || strings.HasPrefix(f, "attr."):
 				query, args := facetSQL(q, catID, f, nil, s.cfg.SearchMaxMatches)
 				results[i], err = valueCounts(gctx, st, query, args)
@@ -142,6 +147,49 @@ func attributeCounts(ctx context.Context, st *store.Store, catID uint64, name st
 	return out, nil
 }
 
+// brandCounts is the brand facet of a whole category (no filter), from
+// listing_facet_counts.
+func brandCounts(ctx context.Context, st *store.Store, catID uint64) ([]ValueCount, error) {
+	rows, err := st.Q.BrandFacet(ctx, catID)
+	if err != nil {
+		return nil, fmt.Errorf("brand facet: %w", err)
+	}
+	out := make([]ValueCount, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, ValueCount{Value: r.Value, Count: r.Products})
+	}
+	return out, nil
+}
+
+// priceBandFacet is the price facet of a whole category (no filter): its
+// two ends from product_listing_price, each bucket the sum of the counted
+// price bands inside it (every bucket edge is a band floor).
+func priceBandFacet(ctx context.Context, st *store.Store, q *ListQuery, catID uint64) (*PriceFacet, error) {
+	ends, err := st.Q.ListingPriceRange(ctx, catID)
+	if err != nil {
+		return nil, fmt.Errorf("price facet: %w", err)
+	}
+	bands, err := st.Q.PriceBandCounts(ctx, catID)
+	if err != nil {
+		return nil, fmt.Errorf("price facet: %w", err)
+	}
+	unit := pow10(currencyExponent(q.Currency))
+	vals := make([]int64, 2+len(priceEdges))
+	vals[0], vals[1] = ends.Lowest, ends.Highest
+	for _, b := range bands {
+		floor, err := strconv.ParseInt(b.Value, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("price facet: band %q: %w", b.Value, err)
+		}
+		i := len(priceEdges) - 1
+		for i > 0 && floor < priceEdges[i]*unit {
+			i--
+		}
+		vals[2+i] += b.Products
+	}
+	return pricesOf(q, vals), nil
+}
+
 func priceFacet(ctx context.Context, st *store.Store, q *ListQuery, query string, args []any) (*PriceFacet, error) {
 	vals := make([]int64, 2+len(priceEdges))
 	ptrs := make([]any, len(vals))
@@ -151,7 +199,20 @@ func priceFacet(ctx context.Context, st *store.Store, q *ListQuery, query string
 	if err := st.DB.QueryRowContext(ctx, query, args...).Scan(ptrs...); err != nil {
 		return nil, fmt.Errorf("price facet: %w", err)
 	}
-	exp, _ := money.Exponent(q.Currency)
+	return pricesOf(q, vals), nil
+}
+
+// currencyExponent is the exponent the price facet's buckets are scaled by:
+// the storefront currency's.
+func currencyExponent(currency string) int {
+	exp, _ := money.Exponent(currency)
+	return exp
+}
+
+// pricesOf shapes the price facet from the lowest and highest lowest price
+// (-1 for none) and the count of each bucket of priceEdges, in that order.
+func pricesOf(q *ListQuery, vals []int64) *PriceFacet {
+	exp := currencyExponent(q.Currency)
 	unit := pow10(exp)
 	pf := &PriceFacet{Buckets: []PriceBucket{}}
 	if vals[0] >= 0 {
@@ -165,7 +226,7 @@ func priceFacet(ctx context.Context, st *store.Store, q *ListQuery, query string
 		}
 		pf.Buckets = append(pf.Buckets, b)
 	}
-	return pf, nil
+	return pf
 }
 
 func (s *Storefront) categoryFacet(ctx context.Context, st *store.Store, q *ListQuery, catID uint64) ([]CategoryCount, error) {

@@ -130,6 +130,7 @@ func listingState(t *testing.T, d querier) string {
 		"SELECT category_id, product_id, slug, title, brand, price_min, currency, in_stock, created_at FROM product_listing ORDER BY category_id, product_id",
 		"SELECT id, slug, product_count FROM categories ORDER BY id",
 		"SELECT category_id, name, value, products FROM listing_attribute_counts WHERE products <> 0 ORDER BY category_id, name, value",
+		"SELECT category_id, facet, value, products FROM listing_facet_counts WHERE products <> 0 ORDER BY category_id, facet, value",
 		"SELECT product_id, version, variant_ids, body FROM product_pages ORDER BY product_id",
 	)
 }
@@ -256,7 +257,7 @@ func firstImportListingEqualsSyncListing(t *testing.T, bulk store.BulkTransport)
 		if _, err := tx.ExecContext(ctx, "DELETE FROM product_listing"); err != nil {
 			t.Fatal(err)
 		}
-		for _, q := range []string{"UPDATE categories SET product_count = 0", "DELETE FROM listing_attribute_counts", "DELETE FROM product_pages"} {
+		for _, q := range []string{"UPDATE categories SET product_count = 0", "DELETE FROM listing_attribute_counts", "DELETE FROM listing_facet_counts", "DELETE FROM product_pages"} {
 			if _, err := tx.ExecContext(ctx, q); err != nil {
 				t.Fatal(err)
 			}

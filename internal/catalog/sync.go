@@ -67,8 +67,9 @@ func syncListing(ctx context.Context, tx *store.Tx, productIDs []uint64, fresh [
 	delta := map[uint64]int64{}
 	have := map[listingKey]bool{}
 	listed := newListedIn()
+	facets := facetDelta{}
 	if len(ids) > 0 {
-		if err := readListing(ctx, tx, ids, want, have, delta, listed); err != nil {
+		if err := readListing(ctx, tx, ids, want, have, delta, listed, facets); err != nil {
 			return err
 		}
 	}
@@ -84,7 +85,7 @@ func syncListing(ctx context.Context, tx *store.Tx, productIDs []uint64, fresh [
 	for i := range pages {
 		listed.attrs[pages[i].ID] = pages[i].Attributes
 	}
-	if err := writeListing(ctx, tx, want, have, delta); err != nil {
+	if err := writeListing(ctx, tx, want, have, delta, facets); err != nil {
 		return err
 	}
 	// The attribute counts' change is read before SyncPages rewrites the
@@ -108,13 +109,17 @@ func syncListing(ctx context.Context, tx *store.Tx, productIDs []uint64, fresh [
 	if err := writeCategoryCounts(ctx, tx, delta); err != nil {
 		return err
 	}
+	if err := facets.write(ctx, tx); err != nil {
+		return err
+	}
 	return writeAttributeCounts(ctx, tx, attrDelta)
 }
 
 // readListing reads the stored listing rows and their sources for ids, deletes
-// the rows that should no longer exist, and leaves in want the rows to write
-// and in listed the categories each product was and is listed under.
-func readListing(ctx context.Context, tx *store.Tx, ids []uint64, want map[listingKey]listingRow, have map[listingKey]bool, delta map[uint64]int64, listed *listedIn) error {
+// the rows that should no longer exist, and leaves in want the rows to write,
+// in listed the categories each product was and is listed under, and in
+// facets the uncounting of every stored row it deletes or will replace.
+func readListing(ctx context.Context, tx *store.Tx, ids []uint64, want map[listingKey]listingRow, have map[listingKey]bool, delta map[uint64]int64, listed *listedIn, facets facetDelta) error {
 	existing, err := tx.Q.ListingRows(ctx, ids)
 	if err != nil {
 		return fmt.Errorf("read listing rows: %w", err)
@@ -159,26 +164,31 @@ func readListing(ctx context.Context, tx *store.Tx, ids []uint64, want map[listi
 				return fmt.Errorf("delete listing row: %w", err)
 			}
 			delta[e.CategoryID]--
+			facets.count(listingRow{CategoryID: e.CategoryID, Brand: e.Brand, PriceMin: e.PriceMin}, -1)
 			continue
 		}
 		if w.Slug == e.Slug && w.Title == e.Title && w.Brand == e.Brand && w.PriceMin == e.PriceMin &&
 			w.Currency == e.Currency && w.InStock == e.InStock && w.CreatedAt.Equal(e.CreatedAt) {
 			delete(want, k) // unchanged: nothing to write
+			continue
 		}
+		facets.count(listingRow{CategoryID: e.CategoryID, Brand: e.Brand, PriceMin: e.PriceMin}, -1)
 	}
 	return nil
 }
 
 // writeListing writes want in (category, product) order (the rows of new
-// products inserted, the others upserted) and adds to delta the rows that
-// are new (not in have), for writeCategoryCounts.
-func writeListing(ctx context.Context, tx *store.Tx, want map[listingKey]listingRow, have map[listingKey]bool, delta map[uint64]int64) error {
+// products inserted, the others upserted), adds to delta the rows that are
+// new (not in have), for writeCategoryCounts, and to facets the rows it
+// writes, for facetDelta.write.
+func writeListing(ctx context.Context, tx *store.Tx, want map[listingKey]listingRow, have map[listingKey]bool, delta map[uint64]int64, facets facetDelta) error {
 	keys := make([]listingKey, 0, len(want))
-	for k := range want {
+	for k, r := range want {
 		keys = append(keys, k)
 		if !have[k] {
 			delta[k.category]++
 		}
+		facets.count(r, +1)
 	}
 	slices.SortFunc(keys, func(a, b listingKey) int {
 		if a.category != b.category {

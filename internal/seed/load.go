@@ -304,6 +304,9 @@ func load(ctx context.Context, ex execQuerier, q *db.Queries, o Options, retry r
 	if err := q.SeedRecountAttributes(ctx); err != nil {
 		return res, fmt.Errorf("attribute counts: %w", err)
 	}
+	if err := catalog.RecountFacets(ctx, ex); err != nil {
+		return res, err
+	}
 	res.Took = time.Since(start)
 	o.logf("seed: done in %s", res.Took.Round(time.Second))
 	return res, nil
@@ -320,7 +323,11 @@ func syncPages(ctx context.Context, ex execQuerier, ids []uint64) error {
 	if !ok {
 		return catalog.SyncPages(ctx, ex, ids)
 	}
-	tx, err := pool.BeginTx(ctx, nil)
+	// READ COMMITTED: two loaders write pages and words of neighbouring id
+	// ranges, and under REPEATABLE READ the gap locks of one's upserts block
+	// (or deadlock with) the other's inserts next to them; a transaction of
+	// 2,000 products' pages is too long to lose and retry.
+	tx, err := pool.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
 	if err != nil {
 		return err
 	}

@@ -78,6 +78,17 @@ func snapshot(t *testing.T, db *sql.DB) string {
 		_ = arow.Scan(&id, &name, &value, &n)
 		fmt.Fprintln(&b, "attr", id, name, value, n)
 	}
+	frow, err := db.Query("SELECT category_id, facet, value, products FROM listing_facet_counts WHERE products <> 0 ORDER BY category_id, facet, value")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer frow.Close()
+	for frow.Next() {
+		var id, n int64
+		var facet, value string
+		_ = frow.Scan(&id, &facet, &value, &n)
+		fmt.Fprintln(&b, "facet", id, facet, value, n)
+	}
 	return b.String()
 }
 
