@@ -19,8 +19,10 @@ import (
 // (product_pages, rewritten after this), and the categories it is listed
 // under now with the attributes it has now.
 
-// attrCountKey is one row of listing_attribute_counts.
-type attrCountKey struct {
+// countKey is one row of listing_attribute_counts (name: the attribute's)
+// or of listing_facet_counts (name: the facet's): a category, a name and a
+// value, whose count of listed products writeCounts adjusts.
+type countKey struct {
 	category    uint64
 	name, value string
 }
@@ -42,9 +44,9 @@ func newListedIn() *listedIn {
 // listing_attribute_counts: -1 for every (category, attribute) a product was
 // counted under, +1 for every one it is counted under now. It must run
 // before SyncPages rewrites the pages it reads the old attributes from;
-// writeAttributeCounts applies it.
-func attributeCountChanges(ctx context.Context, tx *store.Tx, l *listedIn) (map[attrCountKey]int64, error) {
-	delta := map[attrCountKey]int64{}
+// writeCounts applies it.
+func attributeCountChanges(ctx context.Context, tx *store.Tx, l *listedIn) (map[countKey]int64, error) {
+	delta := map[countKey]int64{}
 	err := inChunks(mapKeys(l.before), func(ids []uint64) error {
 		pages, err := tx.Q.ListingPageAttributes(ctx, ids)
 		if err != nil {
@@ -59,7 +61,7 @@ func attributeCountChanges(ctx context.Context, tx *store.Tx, l *listedIn) (map[
 			}
 			for _, c := range l.before[p.ProductID] {
 				for _, a := range shown.Attributes {
-					delta[attrCountKey{c, a.Name, a.Value}]--
+					delta[countKey{c, a.Name, a.Value}]--
 				}
 			}
 		}
@@ -77,7 +79,7 @@ func attributeCountChanges(ctx context.Context, tx *store.Tx, l *listedIn) (map[
 		}
 		for _, a := range attrs {
 			for _, c := range l.after[id] {
-				delta[attrCountKey{c, a.Name, a.Value}]++
+				delta[countKey{c, a.Name, a.Value}]++
 			}
 		}
 	}
@@ -88,7 +90,7 @@ func attributeCountChanges(ctx context.Context, tx *store.Tx, l *listedIn) (map[
 		}
 		for _, a := range attrs {
 			for _, c := range l.after[a.ProductID] {
-				delta[attrCountKey{c, a.Name, a.Value}]++
+				delta[countKey{c, a.Name, a.Value}]++
 			}
 		}
 		return nil
@@ -99,9 +101,12 @@ func attributeCountChanges(ctx context.Context, tx *store.Tx, l *listedIn) (map[
 	return delta, nil
 }
 
-// writeAttributeCounts adds delta to listing_attribute_counts.
-func writeAttributeCounts(ctx context.Context, tx *store.Tx, delta map[attrCountKey]int64) error {
-	keys := make([]attrCountKey, 0, len(delta))
+// writeCounts adds delta to the counts of table (listing_attribute_counts,
+// whose name column is "name", or listing_facet_counts, "facet"), in key
+// order, as every writer of the counts does, so that two syncs lock shared
+// rows in one order.
+func writeCounts(ctx context.Context, tx *store.Tx, table, nameCol string, delta map[countKey]int64) error {
+	keys := make([]countKey, 0, len(delta))
 	for k, d := range delta {
 		if d != 0 {
 			keys = append(keys, k)
@@ -110,18 +115,16 @@ func writeAttributeCounts(ctx context.Context, tx *store.Tx, delta map[attrCount
 	if len(keys) == 0 {
 		return nil
 	}
-	// Key order, like every writer of the counts, so that two syncs lock
-	// shared rows in the same order.
-	slices.SortFunc(keys, func(a, b attrCountKey) int {
+	slices.SortFunc(keys, func(a, b countKey) int {
 		return cmp.Or(cmp.Compare(a.category, b.category), cmp.Compare(a.name, b.name), cmp.Compare(a.value, b.value))
 	})
 	args := make([]any, 0, len(keys)*4)
 	for _, k := range keys {
 		args = append(args, k.category, k.name, k.value, delta[k])
 	}
-	if _, err := store.InsertRows(ctx, tx, "INSERT INTO listing_attribute_counts (category_id, name, value, products)", 4, args,
+	if _, err := store.InsertRows(ctx, tx, "INSERT INTO "+table+" (category_id, "+nameCol+", value, products)", 4, args,
 		"ON DUPLICATE KEY UPDATE products = products + VALUES(products)"); err != nil {
-		return fmt.Errorf("adjust attribute counts: %w", err)
+		return fmt.Errorf("adjust %s: %w", table, err)
 	}
 	return nil
 }

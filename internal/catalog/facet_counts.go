@@ -1,7 +1,6 @@
 package catalog
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -49,45 +48,19 @@ func priceBand(amount int64) int64 {
 	return priceBands[max(i-1, 0)]
 }
 
-// facetCountKey is one row of listing_facet_counts.
-type facetCountKey struct {
-	category     uint64
-	facet, value string
-}
-
-// facetDelta is what a sync changes in listing_facet_counts.
-type facetDelta map[facetCountKey]int64
+// facetDelta is what a sync changes in listing_facet_counts (name: the
+// facet).
+type facetDelta map[countKey]int64
 
 // count adds n for the brand and the price band of listing row r.
 func (d facetDelta) count(r listingRow, n int64) {
-	d[facetCountKey{r.CategoryID, facetBrand, r.Brand}] += n
-	d[facetCountKey{r.CategoryID, facetPrice, strconv.FormatInt(priceBand(r.PriceMin), 10)}] += n
+	d[countKey{r.CategoryID, facetBrand, r.Brand}] += n
+	d[countKey{r.CategoryID, facetPrice, strconv.FormatInt(priceBand(r.PriceMin), 10)}] += n
 }
 
-// write applies the non-zero changes in key order, as every writer of the
-// counts does, so that two syncs lock shared rows in one order.
+// write applies d.
 func (d facetDelta) write(ctx context.Context, tx *store.Tx) error {
-	keys := make([]facetCountKey, 0, len(d))
-	for k, n := range d {
-		if n != 0 {
-			keys = append(keys, k)
-		}
-	}
-	if len(keys) == 0 {
-		return nil
-	}
-	slices.SortFunc(keys, func(a, b facetCountKey) int {
-		return cmp.Or(cmp.Compare(a.category, b.category), cmp.Compare(a.facet, b.facet), cmp.Compare(a.value, b.value))
-	})
-	args := make([]any, 0, len(keys)*4)
-	for _, k := range keys {
-		args = append(args, k.category, k.facet, k.value, d[k])
-	}
-	if _, err := store.InsertRows(ctx, tx, "INSERT INTO listing_facet_counts (category_id, facet, value, products)", 4, args,
-		"ON DUPLICATE KEY UPDATE products = products + VALUES(products)"); err != nil {
-		return fmt.Errorf("adjust facet counts: %w", err)
-	}
-	return nil
+	return writeCounts(ctx, tx, "listing_facet_counts", "facet", d)
 }
 
 // RecountFacets fills listing_facet_counts from the listing as it stands, for

@@ -112,7 +112,7 @@ func syncListing(ctx context.Context, tx *store.Tx, productIDs []uint64, fresh [
 	if err := facets.write(ctx, tx); err != nil {
 		return err
 	}
-	return writeAttributeCounts(ctx, tx, attrDelta)
+	return writeCounts(ctx, tx, "listing_attribute_counts", "name", attrDelta)
 }
 
 // readListing reads the stored listing rows and their sources for ids, deletes
@@ -159,20 +159,19 @@ func readListing(ctx context.Context, tx *store.Tx, ids []uint64, want map[listi
 		have[k] = true
 		listed.before[e.ProductID] = append(listed.before[e.ProductID], e.CategoryID)
 		w, ok := want[k]
+		if ok && w.Slug == e.Slug && w.Title == e.Title && w.Brand == e.Brand && w.PriceMin == e.PriceMin &&
+			w.Currency == e.Currency && w.InStock == e.InStock && w.CreatedAt.Equal(e.CreatedAt) {
+			delete(want, k) // unchanged: nothing to write
+			continue
+		}
+		// Deleted or replaced: no longer counted as it was.
+		facets.count(listingRow{CategoryID: e.CategoryID, Brand: e.Brand, PriceMin: e.PriceMin}, -1)
 		if !ok {
 			if err := tx.Q.DeleteListingRow(ctx, db.DeleteListingRowParams{CategoryID: e.CategoryID, ProductID: e.ProductID}); err != nil {
 				return fmt.Errorf("delete listing row: %w", err)
 			}
 			delta[e.CategoryID]--
-			facets.count(listingRow{CategoryID: e.CategoryID, Brand: e.Brand, PriceMin: e.PriceMin}, -1)
-			continue
 		}
-		if w.Slug == e.Slug && w.Title == e.Title && w.Brand == e.Brand && w.PriceMin == e.PriceMin &&
-			w.Currency == e.Currency && w.InStock == e.InStock && w.CreatedAt.Equal(e.CreatedAt) {
-			delete(want, k) // unchanged: nothing to write
-			continue
-		}
-		facets.count(listingRow{CategoryID: e.CategoryID, Brand: e.Brand, PriceMin: e.PriceMin}, -1)
 	}
 	return nil
 }

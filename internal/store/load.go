@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -61,14 +62,7 @@ func NewTable(name string, cols []string, binary ...string) *Table {
 	return t
 }
 
-func (t *Table) isBinary(col string) bool {
-	for _, b := range t.Binary {
-		if b == col {
-			return true
-		}
-	}
-	return false
-}
+func (t *Table) isBinary(col string) bool { return slices.Contains(t.Binary, col) }
 
 // Insert writes new rows (args holds the values row after row): every row
 // must be inserted, so a duplicate or a value the server would adjust is an
