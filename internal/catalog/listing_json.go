@@ -3,6 +3,8 @@ package catalog
 import (
 	"encoding/json"
 	"strconv"
+
+	"github.com/shelfcommerce/shelf/internal/jsonw"
 )
 
 // AppendJSON appends the page as encoding/json encodes it (the same bytes,
@@ -31,7 +33,7 @@ func (p *ListPage) AppendJSON(b []byte) ([]byte, error) {
 	if p.NextCursor == nil {
 		b = append(b, "null"...)
 	} else {
-		b = appendJSONString(b, *p.NextCursor)
+		b = jsonw.AppendString(b, *p.NextCursor)
 	}
 	if len(p.Facets) > 0 {
 		f, err := json.Marshal(p.Facets)
@@ -48,11 +50,11 @@ func (it *ListItem) appendJSON(b []byte) ([]byte, error) {
 	b = append(b, `{"id":`...)
 	b = strconv.AppendUint(b, it.ID, 10)
 	b = append(b, `,"slug":`...)
-	b = appendJSONString(b, it.Slug)
+	b = jsonw.AppendString(b, it.Slug)
 	b = append(b, `,"title":`...)
-	b = appendJSONString(b, it.Title)
+	b = jsonw.AppendString(b, it.Title)
 	b = append(b, `,"brand":`...)
-	b = appendJSONString(b, it.Brand)
+	b = jsonw.AppendString(b, it.Brand)
 	b = append(b, `,"price":`...)
 	b, err := it.Price.AppendJSON(b)
 	if err != nil {
@@ -65,19 +67,4 @@ func (it *ListItem) appendJSON(b []byte) ([]byte, error) {
 		return nil, err
 	}
 	return append(b, `"}`...), nil
-}
-
-// appendJSONString appends s as a JSON string. Printable ASCII other than
-// the characters json.Marshal escapes is copied as it is; any other string
-// goes through json.Marshal, so that the bytes are always its bytes.
-func appendJSONString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			q, _ := json.Marshal(s) // a string always encodes
-			return append(b, q...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
 }
