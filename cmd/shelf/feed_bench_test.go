@@ -51,6 +51,7 @@ func BenchmarkFeed(b *testing.B) {
 		b.Fatal(err)
 	}
 	f := &feedBench{b: b, ctx: ctx, d: d, subscribers: benchload.EnvInt("SHELF_BENCH_SUBSCRIBERS", 2000)}
+	f.variantID = seeded.VariantID
 	for s := range seeded.VariantID {
 		f.skus = append(f.skus, s)
 	}
@@ -92,6 +93,7 @@ type feedBench struct {
 	d           *dbtest.DB
 	a           *instance
 	skus        []string
+	variantID   map[string]uint64
 	subscribers int
 	report      strings.Builder
 }
@@ -297,9 +299,42 @@ func (f *feedBench) outboxCost(phase time.Duration) {
 			return place(r)
 		}
 	}
+	// The raw SQL of the same choice: the bare stock loop (the guarded
+	// UPDATE and a ledger INSERT, committed) with and without one more
+	// INSERT of an events row like an order's (order.created and one
+	// stock.changed), which the instance's sequencer then numbers as it
+	// numbers Shelf's. It is the floor of what an outbox row costs a write.
+	var rawN atomic.Int64
+	rawLoop := func(withEvent bool) func(*rand.Rand) (int, error) {
+		return func(*rand.Rand) (int, error) {
+			n := rawN.Add(1)
+			sku := f.skus[int(n)%len(f.skus)]
+			vid, now := f.variantID[sku], time.Now().UTC()
+			tx, err := f.d.DB.BeginTx(ctx, nil)
+			if err != nil {
+				return 0, err
+			}
+			_, err = tx.ExecContext(ctx, "UPDATE inventory SET on_hand = on_hand - 1 WHERE variant_id = ? AND on_hand >= 1", vid)
+			if err == nil {
+				_, err = tx.ExecContext(ctx, "INSERT INTO stock_movements (variant_id, sku, delta, on_hand_after, reason, created_at) VALUES (?, ?, -1, 0, 'bench', ?)",
+					vid, sku, now)
+			}
+			if err == nil && withEvent {
+				doc := string(events.Order(events.TypeOrderCreated, now, "ord_bench"+strconv.FormatInt(n, 10), strconv.FormatInt(n, 10), "pending").Data) +
+					"\n" + string(events.StockChanged(now, 1, vid, sku, -1, 999).Data)
+				_, err = tx.ExecContext(ctx, "INSERT INTO events (type, n, data, created_at) VALUES ('', 2, ?, ?)", doc, now)
+			}
+			if err != nil {
+				_ = tx.Rollback()
+				return 0, err
+			}
+			return 201, tx.Commit()
+		}
+	}
 	res := benchload.Interleave(8, 8, phase, 1,
-		benchload.Phase{Name: "orders off", Fn: withEvents(false)}, benchload.Phase{Name: "orders on", Fn: withEvents(true)})
-	ordersOff, ordersOn := res[0].Rate(), res[1].Rate()
+		benchload.Phase{Name: "orders off", Fn: withEvents(false)}, benchload.Phase{Name: "orders on", Fn: withEvents(true)},
+		benchload.Phase{Name: "raw off", Fn: rawLoop(false)}, benchload.Phase{Name: "raw on", Fn: rawLoop(true)})
+	ordersOff, ordersOn, rawOff, rawOn := res[0].Rate(), res[1].Rate(), res[2].Rate(), res[3].Rate()
 	var importOff, importOn float64
 	for i, on := range []bool{false, true, true, false} {
 		events.SwitchOffForBenchmark(!on)
@@ -312,8 +347,10 @@ func (f *feedBench) outboxCost(phase time.Duration) {
 	}
 	events.SwitchOffForBenchmark(false)
 	fmt.Fprintf(w, "| orders/s (one line, in process) | %.0f | %.0f | %.0f%% |\n", ordersOff, ordersOn, 100*ordersOn/ordersOff)
+	fmt.Fprintf(w, "| raw SQL: UPDATE + ledger INSERT, without and with an events INSERT | %.0f | %.0f | %.0f%% |\n", rawOff, rawOn, 100*rawOn/rawOff)
 	fmt.Fprintf(w, "| import rows/s (new products, 3 variants each) | %.0f | %.0f | %.0f%% |\n\n", importOff, importOn, 100*importOn/importOff)
 	b.ReportMetric(100*ordersOn/ordersOff, "orders-%")
+	b.ReportMetric(100*rawOn/rawOff, "raw-%")
 	b.ReportMetric(100*importOn/importOff, "import-%")
 }
 
