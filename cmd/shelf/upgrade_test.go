@@ -33,6 +33,7 @@ func TestMigrateUpFillsSearchWordsOfAnUpgradedCatalog(t *testing.T) {
 	for _, q := range []string{
 		"DROP TABLE search_words",
 		"DROP TABLE listing_facet_counts",
+		"CREATE INDEX events_created ON events (created_at)",
 		"CREATE FULLTEXT INDEX products_search ON products (title, brand, skus, description)",
 		"DELETE FROM goose_db_version WHERE version_id >= 140",
 	} {
