@@ -15,14 +15,13 @@ import (
 // HubConfig tunes a Hub.
 type HubConfig struct {
 	// Poll is how often the hub looks for events of other instances
-	// (default 25ms); events of this process's own writes wake it at once.
+	// (default 25ms); this process's own writes wake it sooner (see Gap).
 	Poll time.Duration
 	// Gap is the shortest time between two sequencer runs (default 10ms,
 	// never more than Poll). A write wakes the hub at once only when the
 	// last run is at least Gap old; under a stream of writes each run then
 	// numbers every row committed in the meantime in one transaction
-	// instead of one transaction (and one log flush) per write, which is
-	// most of what the outbox would cost the writers.
+	// instead of one sequencer transaction (and one log flush) per write.
 	Gap time.Duration
 	// Ring is how many recent events are kept in memory for subscribers
 	// (default 16384). A subscriber further behind than this is cut off.
@@ -87,7 +86,7 @@ func NewHub(st *store.Store, cfg HubConfig) *Hub {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	h := &Hub{st: st, cfg: cfg, nudge: make(chan struct{}, 1), ring: make([]Event, cfg.Ring), wake: make(chan struct{})}
-	// This process's writes wake the sequencer at once.
+	// This process's writes wake the sequencer (after Gap, see Run).
 	FollowersOf(st).Add(func([]Event) {
 		select {
 		case h.nudge <- struct{}{}:
