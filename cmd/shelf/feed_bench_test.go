@@ -493,7 +493,7 @@ func writeFeedReport(b *testing.B, table string, subscribers int, load [2]float6
 	doc.WriteString("Instance A is a real `shelf serve` process (the test binary re-executed) with its default\n")
 	doc.WriteString("settings (25 ms poll) and a one-hour page cache; the benchmark process writes to the same database\n")
 	doc.WriteString("as a second instance would, so every figure includes crossing instances through the database (a\n")
-	doc.WriteString("write made on A itself wakes A's hub at once). Commit time is the event's `occurred_at`, taken in\n")
+	doc.WriteString("write made on A itself wakes A's hub within 10 ms). Commit time is the event's `occurred_at`, taken in\n")
 	doc.WriteString("the writing transaction before its last statements and its commit, so latencies are overestimates;\n")
 	doc.WriteString("(a) also gives them from the writing call's return, which comes after the commit (an underestimate). The\n")
 	doc.WriteString(strconv.Itoa(subscribers) + " stream clients run in the benchmark process, on the same 2 cores as A and MariaDB.\n\n")
