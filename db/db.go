@@ -150,6 +150,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.eventClaimPruneStmt, err = db.PrepareContext(ctx, eventClaimPrune); err != nil {
 		return nil, fmt.Errorf("error preparing query EventClaimPrune: %w", err)
 	}
+	if q.eventFirstYoungStmt, err = db.PrepareContext(ctx, eventFirstYoung); err != nil {
+		return nil, fmt.Errorf("error preparing query EventFirstYoung: %w", err)
+	}
 	if q.eventHeadStmt, err = db.PrepareContext(ctx, eventHead); err != nil {
 		return nil, fmt.Errorf("error preparing query EventHead: %w", err)
 	}
@@ -158,6 +161,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.eventPruneStmt, err = db.PrepareContext(ctx, eventPrune); err != nil {
 		return nil, fmt.Errorf("error preparing query EventPrune: %w", err)
+	}
+	if q.eventPruneBoundStmt, err = db.PrepareContext(ctx, eventPruneBound); err != nil {
+		return nil, fmt.Errorf("error preparing query EventPruneBound: %w", err)
 	}
 	if q.eventPruneFloorStmt, err = db.PrepareContext(ctx, eventPruneFloor); err != nil {
 		return nil, fmt.Errorf("error preparing query EventPruneFloor: %w", err)
@@ -629,6 +635,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing eventClaimPruneStmt: %w", cerr)
 		}
 	}
+	if q.eventFirstYoungStmt != nil {
+		if cerr := q.eventFirstYoungStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing eventFirstYoungStmt: %w", cerr)
+		}
+	}
 	if q.eventHeadStmt != nil {
 		if cerr := q.eventHeadStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing eventHeadStmt: %w", cerr)
@@ -642,6 +653,11 @@ func (q *Queries) Close() error {
 	if q.eventPruneStmt != nil {
 		if cerr := q.eventPruneStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing eventPruneStmt: %w", cerr)
+		}
+	}
+	if q.eventPruneBoundStmt != nil {
+		if cerr := q.eventPruneBoundStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing eventPruneBoundStmt: %w", cerr)
 		}
 	}
 	if q.eventPruneFloorStmt != nil {
@@ -1150,9 +1166,11 @@ type Queries struct {
 	dropAbandonedIdempotencyKeyStmt       *sql.Stmt
 	dueDeliveriesStmt                     *sql.Stmt
 	eventClaimPruneStmt                   *sql.Stmt
+	eventFirstYoungStmt                   *sql.Stmt
 	eventHeadStmt                         *sql.Stmt
 	eventOldestSeqStmt                    *sql.Stmt
 	eventPruneStmt                        *sql.Stmt
+	eventPruneBoundStmt                   *sql.Stmt
 	eventPruneFloorStmt                   *sql.Stmt
 	eventRowFromStmt                      *sql.Stmt
 	eventSequenceCreateStmt               *sql.Stmt
@@ -1286,9 +1304,11 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		dropAbandonedIdempotencyKeyStmt:       q.dropAbandonedIdempotencyKeyStmt,
 		dueDeliveriesStmt:                     q.dueDeliveriesStmt,
 		eventClaimPruneStmt:                   q.eventClaimPruneStmt,
+		eventFirstYoungStmt:                   q.eventFirstYoungStmt,
 		eventHeadStmt:                         q.eventHeadStmt,
 		eventOldestSeqStmt:                    q.eventOldestSeqStmt,
 		eventPruneStmt:                        q.eventPruneStmt,
+		eventPruneBoundStmt:                   q.eventPruneBoundStmt,
 		eventPruneFloorStmt:                   q.eventPruneFloorStmt,
 		eventRowFromStmt:                      q.eventRowFromStmt,
 		eventSequenceCreateStmt:               q.eventSequenceCreateStmt,

@@ -30,6 +30,25 @@ func (q *Queries) EventClaimPrune(ctx context.Context, arg EventClaimPruneParams
 	return result.RowsAffected()
 }
 
+const eventFirstYoung = `-- name: EventFirstYoung :one
+SELECT seq FROM events WHERE seq > 0 AND seq <= ? AND created_at >= ?
+ORDER BY seq LIMIT 1
+`
+
+type EventFirstYoungParams struct {
+	Upto   uint64
+	Cutoff time.Time
+}
+
+// The oldest row of a pruning window that is too young to go: the batch
+// stops below it, so pruning only ever removes the feed's oldest rows.
+func (q *Queries) EventFirstYoung(ctx context.Context, arg EventFirstYoungParams) (uint64, error) {
+	row := q.queryRow(ctx, q.eventFirstYoungStmt, eventFirstYoung, arg.Upto, arg.Cutoff)
+	var seq uint64
+	err := row.Scan(&seq)
+	return seq, err
+}
+
 const eventHead = `-- name: EventHead :one
 SELECT CAST(GREATEST(COALESCE((SELECT last_seq FROM event_sequence WHERE id = 1), 0),
                      COALESCE((SELECT MAX(seq) FROM events), 0)) AS UNSIGNED) AS head
@@ -74,6 +93,20 @@ func (q *Queries) EventPrune(ctx context.Context, arg EventPruneParams) (int64, 
 		return 0, err
 	}
 	return result.RowsAffected()
+}
+
+const eventPruneBound = `-- name: EventPruneBound :one
+SELECT seq FROM events WHERE seq > 0 ORDER BY seq LIMIT 1 OFFSET ?
+`
+
+// The seq of the numbered row OFFSET rows after the oldest: one batch of the
+// pruner looks no further, so that a batch reads at most that many rows
+// even when none is old enough (events have no index on created_at).
+func (q *Queries) EventPruneBound(ctx context.Context, offset int32) (uint64, error) {
+	row := q.queryRow(ctx, q.eventPruneBoundStmt, eventPruneBound, offset)
+	var seq uint64
+	err := row.Scan(&seq)
+	return seq, err
 }
 
 const eventPruneFloor = `-- name: EventPruneFloor :one

@@ -41,6 +41,18 @@ SELECT CAST(LEAST(CASE WHEN EXISTS (SELECT 1 FROM webhooks) THEN COALESCE((SELEC
                        ELSE 9223372036854775807 END,
                   COALESCE((SELECT MIN(event_seq) FROM webhook_queue), 9223372036854775807) - 1) AS SIGNED) AS floor;
 
+-- name: EventPruneBound :one
+-- The seq of the numbered row OFFSET rows after the oldest: one batch of the
+-- pruner looks no further, so that a batch reads at most that many rows
+-- even when none is old enough (events have no index on created_at).
+SELECT seq FROM events WHERE seq > 0 ORDER BY seq LIMIT 1 OFFSET ?;
+
+-- name: EventFirstYoung :one
+-- The oldest row of a pruning window that is too young to go: the batch
+-- stops below it, so pruning only ever removes the feed's oldest rows.
+SELECT seq FROM events WHERE seq > 0 AND seq <= sqlc.arg(upto) AND created_at >= sqlc.arg(cutoff)
+ORDER BY seq LIMIT 1;
+
 -- name: EventPrune :execrows
 -- A row goes whole: its last event, seq, is at or below the floor.
 DELETE FROM events WHERE seq > 0 AND seq <= sqlc.arg(floor) AND created_at < sqlc.arg(created_at)

@@ -245,6 +245,50 @@ func TestRetentionWithoutWebhooksPrunes(t *testing.T) {
 	}
 }
 
+// A write that took long to commit has an older created_at than events
+// numbered before it. Pruning removes only the oldest run of old events, so
+// such a row waits behind the younger one instead of leaving a hole.
+func TestRetentionNeverLeavesAHole(t *testing.T) {
+	d := dbtest.New(t)
+	ctx := context.Background()
+	for i := range 6 {
+		emit(t, d.Store, fmt.Sprint(i))
+	}
+	if _, err := events.Sequence(ctx, d.Store); err != nil {
+		t.Fatal(err)
+	}
+	// seq 1, 2, 4 and 5 are past retention; 3 and 6 are not.
+	if _, err := d.DB.Exec("UPDATE events SET created_at = ? WHERE seq IN (1, 2, 4, 5)", time.Now().Add(-8*24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	for _, batch := range []int{1, 2, 1000} {
+		n, err := events.Prune(ctx, d.Store, 7*24*time.Hour, 0, batch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if batch == 1 && n != 2 {
+			t.Fatalf("pruned %d, want the 2 oldest", n)
+		}
+		if batch > 1 && n != 0 {
+			t.Fatalf("batch %d pruned %d more, past the young seq 3", batch, n)
+		}
+	}
+	var kept []uint64
+	rows, err := d.DB.Query("SELECT seq FROM events ORDER BY seq")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var s uint64
+		_ = rows.Scan(&s)
+		kept = append(kept, s)
+	}
+	if fmt.Sprint(kept) != "[3 4 5 6]" {
+		t.Fatalf("kept %v, want [3 4 5 6]", kept)
+	}
+}
+
 // One write's events share a row of the table, yet each is its own event
 // in the feed: consecutive seqs in the write's order, and a reader can
 // resume from any of them, also in the middle of the row.

@@ -189,7 +189,24 @@ func Prune(ctx context.Context, st *store.Store, retention, every time.Duration,
 	cutoff := now.Add(-retention)
 	var total int64
 	for {
-		n, err := st.Q.EventPrune(ctx, db.EventPruneParams{Floor: uint64(floor), CreatedAt: cutoff, Limit: int32(batch)})
+		// Each batch looks at the oldest batch rows only (events have no
+		// index on age) and deletes the run of them, from the oldest, that
+		// is old enough: seq follows age but for the time a write takes to
+		// commit, and a row older than a kept one is kept too, so the feed
+		// loses only its oldest events, never a hole in the middle.
+		upto := uint64(floor)
+		if b, err := st.Q.EventPruneBound(ctx, int32(batch-1)); err == nil {
+			upto = min(upto, b)
+		} else if !errors.Is(err, sql.ErrNoRows) {
+			return total, fmt.Errorf("events: prune: %w", err)
+		}
+		young, err := st.Q.EventFirstYoung(ctx, db.EventFirstYoungParams{Upto: upto, Cutoff: cutoff})
+		if err == nil {
+			upto = young - 1
+		} else if !errors.Is(err, sql.ErrNoRows) {
+			return total, fmt.Errorf("events: prune: %w", err)
+		}
+		n, err := st.Q.EventPrune(ctx, db.EventPruneParams{Floor: upto, CreatedAt: cutoff, Limit: int32(batch)})
 		if err != nil {
 			return total, fmt.Errorf("events: prune: %w", err)
 		}
