@@ -83,7 +83,7 @@ test-cluster: ## the cluster tier: shelf serve processes on a private Galera clu
 bench: ## the benchmarks on realistic data (minutes; prints tables, writes docs/benchmarks/README.md)
 	@dsn=$$(scripts/ensure-mysql.sh) && export SHELF_TEST_MYSQL_DSN="$${SHELF_TEST_MYSQL_DSN:-$$dsn}" && \
 	mkdir -p bin && export SHELF_BENCH_SUMMARY=$(CURDIR)/bin/bench-summary.tsv && rm -f $$SHELF_BENCH_SUMMARY && \
-	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./... && \
+	$(GO) test -p 1 -run '^$$' -bench . -benchtime 1x -timeout 90m ./... && \
 	$(GO) run ./internal/benchload/summarize $$SHELF_BENCH_SUMMARY > docs/benchmarks/README.md && \
 	echo "summary: docs/benchmarks/README.md"
 
