@@ -5,8 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -18,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shelfcommerce/shelf/handlers"
 	"github.com/shelfcommerce/shelf/internal/benchload"
 	"github.com/shelfcommerce/shelf/internal/catalog"
 	"github.com/shelfcommerce/shelf/internal/dbtest"
@@ -335,6 +339,37 @@ func (f *feedBench) outboxCost(phase time.Duration) {
 		benchload.Phase{Name: "orders off", Fn: withEvents(false)}, benchload.Phase{Name: "orders on", Fn: withEvents(true)},
 		benchload.Phase{Name: "raw off", Fn: rawLoop(false)}, benchload.Phase{Name: "raw on", Fn: rawLoop(true)})
 	ordersOff, ordersOn, rawOff, rawOn := res[0].Rate(), res[1].Rate(), res[2].Rate(), res[3].Rate()
+	// As a storefront places them: POST /v1/orders through the real
+	// router (in this process, so the switch reaches it), 32 buyers.
+	srv := httptest.NewServer(handlers.New(handlers.Config{Store: f.d.Store, Logger: slog.New(slog.DiscardHandler)}))
+	defer srv.Close()
+	client := &http.Client{Transport: &http.Transport{MaxIdleConns: 64, MaxIdleConnsPerHost: 64}}
+	viaHTTP := func(on bool) func(*rand.Rand) (int, error) {
+		return func(*rand.Rand) (int, error) {
+			events.SwitchOffForBenchmark(!on)
+			n := keyN.Add(1)
+			body := fmt.Sprintf(`{"email":"b@example.com","lines":[{"sku":%q,"quantity":1}],`+
+				`"shipping_address":{"name":"B","line1":"1 St","city":"X","country":"US"}}`, f.skus[int(n)%len(f.skus)])
+			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+"/v1/orders", strings.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Idempotency-Key", "h"+strconv.FormatInt(n, 10))
+			res, err := client.Do(req)
+			if err != nil {
+				return 0, err
+			}
+			_, _ = io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			return res.StatusCode, nil
+		}
+	}
+	hres := benchload.Interleave(32, 8, phase, 1,
+		benchload.Phase{Name: "http off", Fn: viaHTTP(false)}, benchload.Phase{Name: "http on", Fn: viaHTTP(true)})
+	for _, r := range hres {
+		if bad := r.StatusesExcept(201); bad != "none" || r.Errors > 0 {
+			b.Fatalf("%s: statuses other than 201: %s, %d errors", r.Name, bad, r.Errors)
+		}
+	}
+	httpOff, httpOn := hres[0].Rate(), hres[1].Rate()
 	var importOff, importOn float64
 	for i, on := range []bool{false, true, true, false} {
 		events.SwitchOffForBenchmark(!on)
@@ -346,11 +381,13 @@ func (f *feedBench) outboxCost(phase time.Duration) {
 		}
 	}
 	events.SwitchOffForBenchmark(false)
-	fmt.Fprintf(w, "| orders/s (one line, in process) | %.0f | %.0f | %.0f%% |\n", ordersOff, ordersOn, 100*ordersOn/ordersOff)
+	fmt.Fprintf(w, "| orders/s (one line, in process, 8 buyers) | %.0f | %.0f | %.0f%% |\n", ordersOff, ordersOn, 100*ordersOn/ordersOff)
+	fmt.Fprintf(w, "| orders/s (one line, POST /v1/orders, 32 buyers) | %.0f | %.0f | %.0f%% |\n", httpOff, httpOn, 100*httpOn/httpOff)
 	fmt.Fprintf(w, "| raw SQL: UPDATE + ledger INSERT, without and with an events INSERT | %.0f | %.0f | %.0f%% |\n", rawOff, rawOn, 100*rawOn/rawOff)
 	fmt.Fprintf(w, "| import rows/s (new products, 3 variants each) | %.0f | %.0f | %.0f%% |\n\n", importOff, importOn, 100*importOn/importOff)
 	b.ReportMetric(100*ordersOn/ordersOff, "orders-%")
 	b.ReportMetric(100*rawOn/rawOff, "raw-%")
+	b.ReportMetric(100*httpOn/httpOff, "http-orders-%")
 	b.ReportMetric(100*importOn/importOff, "import-%")
 }
 
