@@ -31,6 +31,7 @@ func TestConcurrentMigrateUpOnTwoNodesAppliesEachMigrationOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { dbtest.DropOn(context.Background(), galera[0], name) })
+		caughtUp(t, withDB(galera[1], name)) // node 2 has the new database too
 		var wg sync.WaitGroup
 		errs := make([]error, 2)
 		for i := range 2 {

@@ -136,13 +136,15 @@ func clusterDB(t *testing.T) []string {
 
 // caughtUp waits until the node at dsn has applied everything the cluster
 // committed so far (a causal read, wsrep_sync_wait=1): a node may apply the
-// migrations' DDL a moment after node 1 returned.
+// migrations' DDL, or the CREATE DATABASE itself, a moment after node 1
+// returned. It connects without the database, which may not be there yet.
 func caughtUp(t testing.TB, dsn string) {
 	t.Helper()
 	cfg, err := mysql.ParseDSN(dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg.DBName = ""
 	cfg.Params = map[string]string{"wsrep_sync_wait": "1"}
 	node, err := sql.Open("mysql", cfg.FormatDSN())
 	if err != nil {
@@ -150,7 +152,7 @@ func caughtUp(t testing.TB, dsn string) {
 	}
 	defer node.Close()
 	var n int
-	if err := node.QueryRow("SELECT COUNT(*) FROM goose_db_version").Scan(&n); err != nil {
+	if err := node.QueryRow("SELECT COUNT(*) FROM information_schema.schemata").Scan(&n); err != nil {
 		t.Fatalf("causal read on %s: %v", cfg.Addr, err)
 	}
 }
