@@ -187,6 +187,7 @@ func Prune(ctx context.Context, st *store.Store, retention, every time.Duration,
 		return 0, fmt.Errorf("events: read what webhooks still need: %w", err)
 	}
 	cutoff := now.Add(-retention)
+	batch = max(batch, 1)
 	var total int64
 	for {
 		// Each batch looks at the oldest batch rows only (events have no
