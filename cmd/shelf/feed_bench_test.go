@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
@@ -348,18 +347,7 @@ func (f *feedBench) outboxCost(phase time.Duration) {
 		return func(*rand.Rand) (int, error) {
 			events.SwitchOffForBenchmark(!on)
 			n := keyN.Add(1)
-			body := fmt.Sprintf(`{"email":"b@example.com","lines":[{"sku":%q,"quantity":1}],`+
-				`"shipping_address":{"name":"B","line1":"1 St","city":"X","country":"US"}}`, f.skus[int(n)%len(f.skus)])
-			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+"/v1/orders", strings.NewReader(body))
-			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set("Idempotency-Key", "h"+strconv.FormatInt(n, 10))
-			res, err := client.Do(req)
-			if err != nil {
-				return 0, err
-			}
-			_, _ = io.Copy(io.Discard, res.Body)
-			res.Body.Close()
-			return res.StatusCode, nil
+			return orderstest.PostOrder(ctx, client, srv.URL, "h"+strconv.FormatInt(n, 10), "b@example.com", f.skus[int(n)%len(f.skus)])
 		}
 	}
 	hres := benchload.Interleave(32, 8, phase, 1,

@@ -142,7 +142,7 @@ type header struct {
 
 // The builders below write each document by hand, byte for byte what
 // encoding/json writes for the contract's fields in this order
-// (TestBuildersWriteWhatEncodingJSONWrites): an import emits seven events
+// (FuzzBuildersWriteWhatEncodingJSONWrites): an import emits seven events
 // per product, and encoding them through reflection cost the importing
 // process a third of its CPU.
 
@@ -247,16 +247,15 @@ func Parse(seq uint64, typ string, data []byte) Event {
 	if IsOrder(typ) {
 		return e
 	}
-	if f, ok := scanFields(data); ok {
-		e.ProductID, e.Slug = f.ProductID, f.Slug
-		e.Restock = typ == TypeStockChanged && (f.Available == 0 || f.Available == f.Delta)
-		return e
+	f, ok := scanFields(data)
+	if !ok {
+		f = fields{}
+		if json.Unmarshal(data, &f) != nil {
+			return e
+		}
 	}
-	var f fields
-	if json.Unmarshal(data, &f) == nil {
-		e.ProductID, e.Slug = f.ProductID, f.Slug
-		e.Restock = typ == TypeStockChanged && (f.Available == 0 || f.Available == f.Delta)
-	}
+	e.ProductID, e.Slug = f.ProductID, f.Slug
+	e.Restock = typ == TypeStockChanged && (f.Available == 0 || f.Available == f.Delta)
 	return e
 }
 
@@ -275,30 +274,36 @@ type fields struct {
 // cannot read) reports false, and Parse decodes the document instead.
 func scanFields(data []byte) (fields, bool) {
 	var f fields
-	num := func(name string) (int64, bool) {
-		i := bytes.Index(data, []byte(`"`+name+`":`))
+	// number is the digits (and sign) after a member's name, or absent.
+	number := func(name string) (digits string, present bool) {
+		key := `"` + name + `":`
+		i := bytes.Index(data, []byte(key))
 		if i < 0 {
-			return 0, true // absent: zero, as decoding leaves it
+			return "", false
 		}
-		rest := data[i+len(name)+3:]
+		rest := data[i+len(key):]
 		j := 0
 		for j < len(rest) && (rest[j] == '-' || rest[j] >= '0' && rest[j] <= '9') {
 			j++
 		}
-		v, err := strconv.ParseInt(string(rest[:j]), 10, 64)
-		return v, err == nil
+		return string(rest[:j]), true
 	}
-	if i := bytes.Index(data, []byte(`"product_id":`)); i >= 0 {
-		rest := data[i+len(`"product_id":`):]
-		j := 0
-		for j < len(rest) && rest[j] >= '0' && rest[j] <= '9' {
-			j++
-		}
-		v, err := strconv.ParseUint(string(rest[:j]), 10, 64)
-		if err != nil {
+	var err error
+	if d, ok := number("product_id"); ok {
+		if f.ProductID, err = strconv.ParseUint(d, 10, 64); err != nil {
 			return f, false
 		}
-		f.ProductID = v
+	}
+	// An absent delta or available stays zero, as decoding leaves it.
+	for _, m := range []struct {
+		name string
+		v    *int64
+	}{{"delta", &f.Delta}, {"available", &f.Available}} {
+		if d, ok := number(m.name); ok {
+			if *m.v, err = strconv.ParseInt(d, 10, 64); err != nil {
+				return f, false
+			}
+		}
 	}
 	if i := bytes.Index(data, []byte(`"slug":"`)); i >= 0 {
 		rest := data[i+len(`"slug":"`):]
@@ -310,10 +315,7 @@ func scanFields(data []byte) (fields, bool) {
 	} else if bytes.Contains(data, []byte(`"slug":`)) {
 		return f, false
 	}
-	var ok1, ok2 bool
-	f.Delta, ok1 = num("delta")
-	f.Available, ok2 = num("available")
-	return f, ok1 && ok2
+	return f, true
 }
 
 // PackMax is the most events one row of the table holds: a write of more

@@ -71,18 +71,8 @@ func BenchmarkOrders(b *testing.B) {
 	httpOrder := func(pick func(r *rand.Rand) string) func(r *rand.Rand) (int, error) {
 		return func(r *rand.Rand) (int, error) {
 			n := seq.Add(1)
-			body := fmt.Sprintf(`{"email":"buyer%d@example.com","lines":[{"sku":%q,"quantity":1}],`+
-				`"shipping_address":{"name":"B","line1":"1 Main St","city":"X","country":"US"}}`, n%1000, pick(r))
-			req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v1/orders", strings.NewReader(body))
-			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set("Idempotency-Key", "bench-"+strconv.FormatInt(n, 10))
-			res, err := client.Do(req)
-			if err != nil {
-				return 0, err
-			}
-			_, _ = io.Copy(io.Discard, res.Body)
-			res.Body.Close()
-			return res.StatusCode, nil
+			return orderstest.PostOrder(ctx, client, srv.URL, "bench-"+strconv.FormatInt(n, 10),
+				fmt.Sprintf("buyer%d@example.com", n%1000), pick(r))
 		}
 	}
 	raw, err := sql.Open("mysql", mustNormalize(d.DSN))
