@@ -129,14 +129,15 @@ func (q *Queries) EventPruneFloor(ctx context.Context) (int64, error) {
 }
 
 const eventRowFrom = `-- name: EventRowFrom :one
-SELECT seq, n, type, data FROM events WHERE seq >= ? ORDER BY seq LIMIT 1
+SELECT seq, n, type, data, data_z FROM events WHERE seq >= ? ORDER BY seq LIMIT 1
 `
 
 type EventRowFromRow struct {
-	Seq  uint64
-	N    uint32
-	Type string
-	Data string
+	Seq   uint64
+	N     uint32
+	Type  string
+	Data  string
+	DataZ sql.NullString
 }
 
 // The row holding the event seq, if it is kept: the first row ending at or
@@ -149,6 +150,7 @@ func (q *Queries) EventRowFrom(ctx context.Context, seq uint64) (EventRowFromRow
 		&i.N,
 		&i.Type,
 		&i.Data,
+		&i.DataZ,
 	)
 	return i, err
 }

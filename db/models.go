@@ -221,6 +221,7 @@ type Event struct {
 	CreatedAt time.Time
 	N         uint32
 	Seq       uint64
+	DataZ     sql.NullString
 }
 
 type EventSequence struct {

@@ -61,4 +61,4 @@ ORDER BY seq LIMIT ?;
 -- name: EventRowFrom :one
 -- The row holding the event seq, if it is kept: the first row ending at or
 -- after it (the caller checks that it starts at or before it).
-SELECT seq, n, type, data FROM events WHERE seq >= ? ORDER BY seq LIMIT 1;
+SELECT seq, n, type, data, data_z FROM events WHERE seq >= ? ORDER BY seq LIMIT 1;

@@ -13,6 +13,7 @@ import (
 
 	"github.com/shelfcommerce/shelf/internal/catalog"
 	"github.com/shelfcommerce/shelf/internal/dbtest"
+	"github.com/shelfcommerce/shelf/internal/events"
 	"github.com/shelfcommerce/shelf/internal/importer"
 	"github.com/shelfcommerce/shelf/internal/store"
 )
@@ -89,19 +90,24 @@ var eventVarying = regexp.MustCompile(`"(\w*id|at|\w+_at)":(\d+|"[^"]*")`)
 // eventDocs is every recorded event's document, ids and times left out, sorted.
 func eventDocs(t *testing.T, d *dbtest.DB) string {
 	t.Helper()
-	rows, err := d.DB.Query("SELECT type, n, data FROM events")
+	rows, err := d.DB.Query("SELECT type, n, data, data_z FROM events")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rows.Close()
 	var docs []string
 	for rows.Next() {
-		var typ, data string
+		var typ string
+		var data, z []byte
 		var n int
-		if err := rows.Scan(&typ, &n, &data); err != nil {
+		if err := rows.Scan(&typ, &n, &data, &z); err != nil {
 			t.Fatal(err)
 		}
-		parts := strings.Split(data, "\n")
+		text, err := events.RowText(data, z)
+		if err != nil {
+			t.Fatal(err)
+		}
+		parts := strings.Split(string(text), "\n")
 		if len(parts) != n {
 			t.Errorf("an events row of %d events holds %d documents", n, len(parts))
 		}

@@ -3,6 +3,7 @@ package events_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -307,6 +308,21 @@ func TestOneWritesEventsShareARow(t *testing.T) {
 	var rows int
 	if err := d.DB.QueryRow("SELECT COUNT(*) FROM events").Scan(&rows); err != nil || rows != 4 {
 		t.Fatalf("%d rows (%v), want 4: one per one-event write, two for the write of PackMax+3", rows, err)
+	}
+	// The row of PackMax events is stored compressed, in the form SQL's
+	// UNCOMPRESS reads; the rows of a few keep their text.
+	var compressed, plain int
+	var sqlText string
+	if err := d.DB.QueryRow(`SELECT SUM(data_z IS NOT NULL AND data = ''), SUM(data_z IS NULL AND data <> ''),
+		COALESCE(MAX(CONVERT(UNCOMPRESS(data_z) USING utf8mb4)), '') FROM events`).Scan(&compressed, &plain, &sqlText); err != nil {
+		t.Fatal(err)
+	}
+	var wantText []string
+	for _, e := range evs[:events.PackMax] {
+		wantText = append(wantText, string(e.Data))
+	}
+	if compressed != 1 || plain != 3 || sqlText != strings.Join(wantText, "\n") {
+		t.Fatalf("%d rows compressed, %d plain, want 1 and 3; UNCOMPRESS gives %.200q...", compressed, plain, sqlText)
 	}
 	if n, err := events.Sequence(ctx, d.Store); err != nil || n != events.PackMax+5 {
 		t.Fatalf("sequenced %d (%v), want %d events", n, err, events.PackMax+5)

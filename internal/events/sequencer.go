@@ -269,8 +269,8 @@ func Read(ctx context.Context, st *store.Store, after uint64, limit int) ([]Even
 // itself: seq is consecutive, so each of the others ends before upto, and
 // at most one row more than the events asked for need is read. (A UNION
 // sqlc cannot parse, so it is written here; it has no order of its own.)
-const rowsAfter = "(SELECT seq, n, type, data FROM events WHERE seq > ? AND seq < ? ORDER BY seq)" +
-	" UNION ALL (SELECT seq, n, type, data FROM events WHERE seq >= ? ORDER BY seq LIMIT 1)"
+const rowsAfter = "(SELECT seq, n, type, data, data_z FROM events WHERE seq > ? AND seq < ? ORDER BY seq)" +
+	" UNION ALL (SELECT seq, n, type, data, data_z FROM events WHERE seq >= ? ORDER BY seq LIMIT 1)"
 
 // ReadWith is Read on q (a transaction's connection, say).
 func ReadWith(ctx context.Context, q Querier, after uint64, limit int) ([]Event, error) {
@@ -292,8 +292,12 @@ func ReadWith(ctx context.Context, q Querier, after uint64, limit int) ([]Event,
 	var rs []row
 	for rows.Next() {
 		var r row
-		if err := rows.Scan(&r.seq, &r.n, &r.typ, &r.data); err != nil {
+		var z []byte
+		if err := rows.Scan(&r.seq, &r.n, &r.typ, &r.data, &z); err != nil {
 			return nil, fmt.Errorf("events: read: %w", err)
+		}
+		if r.data, err = RowText(r.data, z); err != nil {
+			return nil, err
 		}
 		rs = append(rs, r)
 	}
@@ -323,7 +327,7 @@ func ReadWith(ctx context.Context, q Querier, after uint64, limit int) ([]Event,
 // (write) order, numbered or not, and the last row id: what the writes
 // recorded, for tests and tools that look at the outbox itself.
 func Recorded(ctx context.Context, q Querier, afterID uint64) ([]Event, uint64, error) {
-	rows, err := q.QueryContext(ctx, "SELECT id, seq, n, type, data FROM events WHERE id > ? ORDER BY id", afterID)
+	rows, err := q.QueryContext(ctx, "SELECT id, seq, n, type, data, data_z FROM events WHERE id > ? ORDER BY id", afterID)
 	if err != nil {
 		return nil, afterID, fmt.Errorf("events: read rows: %w", err)
 	}
@@ -334,9 +338,12 @@ func Recorded(ctx context.Context, q Querier, afterID uint64) ([]Event, uint64, 
 		var seq uint64
 		var n int
 		var typ string
-		var data []byte
-		if err := rows.Scan(&last, &seq, &n, &typ, &data); err != nil {
+		var data, z []byte
+		if err := rows.Scan(&last, &seq, &n, &typ, &data, &z); err != nil {
 			return nil, last, fmt.Errorf("events: read rows: %w", err)
+		}
+		if data, err = RowText(data, z); err != nil {
+			return nil, last, err
 		}
 		out = Unpack(out, seq, n, typ, data)
 	}
@@ -355,7 +362,15 @@ func ReadSeqs(ctx context.Context, st *store.Store, seqs []uint64) (map[uint64]E
 		} else if err != nil {
 			return nil, fmt.Errorf("events: read: %w", err)
 		}
-		evs := Unpack(nil, r.Seq, int(r.N), r.Type, []byte(r.Data))
+		var z []byte
+		if r.DataZ.Valid {
+			z = []byte(r.DataZ.String)
+		}
+		text, err := RowText([]byte(r.Data), z)
+		if err != nil {
+			return nil, err
+		}
+		evs := Unpack(nil, r.Seq, int(r.N), r.Type, text)
 		// The row ends at or after want[i]; the wanted seqs it holds are
 		// taken, those before its first were pruned.
 		for ; i < len(want) && want[i] <= r.Seq; i++ {

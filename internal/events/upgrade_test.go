@@ -2,9 +2,13 @@ package events_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/pressly/goose/v3"
 
 	"github.com/shelfcommerce/shelf/internal/dbtest"
 	"github.com/shelfcommerce/shelf/internal/events"
@@ -16,23 +20,7 @@ import (
 // did, ids and all, and the feed goes on after them without a gap.
 func TestFeedSurvivesTheUpgradeToPackedRows(t *testing.T) {
 	ctx := context.Background()
-	dsn, name, err := dbtest.Create(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { dbtest.Drop(context.Background(), name) })
-	sqlDB, err := store.OpenDB(ctx, dsn, store.DefaultPool)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sqlDB.Close()
-	p, err := store.NewMigrator(sqlDB, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.UpTo(ctx, 129); err != nil {
-		t.Fatal(err)
-	}
+	dsn, sqlDB, p := migratedTo(t, 129)
 	now := time.Now().UTC()
 	for i, seq := range []any{1, 2, 3, nil} {
 		if _, err := sqlDB.ExecContext(ctx, "INSERT INTO events (seq, type, data, created_at) VALUES (?, 'product.updated', ?, ?)",
@@ -72,4 +60,68 @@ func TestFeedSurvivesTheUpgradeToPackedRows(t *testing.T) {
 	if got[0].ProductID != 1 || got[0].Type != events.TypeProductUpdated {
 		t.Fatalf("old event: %+v", got[0])
 	}
+}
+
+// Rolling back past compressed rows (00190) keeps their events: the Down
+// migration writes each row's text back to data, where the code before it
+// reads it.
+func TestRollingBackKeepsCompressedRows(t *testing.T) {
+	ctx := context.Background()
+	dsn, _, p := migratedTo(t, 0)
+	st, err := store.Open(ctx, dsn, store.DefaultPool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	now := time.Now().UTC()
+	evs := make([]events.Event, events.PackMax)
+	var want []string
+	for i := range evs {
+		evs[i] = events.ProductUpdated(now, uint64(i+1), fmt.Sprintf("r%d", i))
+		want = append(want, string(evs[i].Data))
+	}
+	if err := st.InTx(ctx, func(tx *store.Tx) error { return events.Emit(ctx, tx, now, evs...) }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.DownTo(ctx, 180); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	var data string
+	if err := st.DB.QueryRowContext(ctx, "SELECT n, data FROM events").Scan(&n, &data); err != nil {
+		t.Fatal(err)
+	}
+	if n != events.PackMax || data != strings.Join(want, "\n") {
+		t.Fatalf("after rolling back: n %d, data %.200q..., want the row's %d documents", n, data, events.PackMax)
+	}
+}
+
+// migratedTo is a new database migrated up to version (0: all the way),
+// its connection and its migrator, all closed or dropped when t ends.
+func migratedTo(t *testing.T, version int64) (string, *sql.DB, *goose.Provider) {
+	t.Helper()
+	ctx := context.Background()
+	dsn, name, err := dbtest.Create(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dbtest.Drop(context.Background(), name) })
+	sqlDB, err := store.OpenDB(ctx, dsn, store.DefaultPool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sqlDB.Close() })
+	p, err := store.NewMigrator(sqlDB, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if version == 0 {
+		_, err = p.Up(ctx)
+	} else {
+		_, err = p.UpTo(ctx, version)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dsn, sqlDB, p
 }

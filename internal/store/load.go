@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -209,10 +210,11 @@ func refusesLocal(err error) bool {
 func (t *Table) loadData(ctx context.Context, q Querier, args []any, ids bool) ([]uint64, error) {
 	width := len(t.Cols)
 	rows := len(args) / width
-	var buf bytes.Buffer
-	buf.Grow(rows * width * 12)
+	buf := fileBufs.Get().(*bytes.Buffer)
+	defer putFileBuf(buf)
+	buf.Grow(fileSize(args))
 	for i, v := range args {
-		if err := t.appendField(&buf, t.Cols[i%width], v); err != nil {
+		if err := t.appendField(buf, t.Cols[i%width], v); err != nil {
 			return nil, err
 		}
 		if i%width == width-1 {
@@ -262,6 +264,43 @@ func (t *Table) loadData(ctx context.Context, q Querier, args []any, ids bool) (
 	return out, nil
 }
 
+// fileBufs holds the buffers loadData builds its files in: an import
+// builds one per table and batch, and growing a fresh one each time (its
+// copies, and the zeroing of each larger array) cost as much as the
+// escaping itself.
+var fileBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledFile is the largest buffer kept for reuse; a rare larger file's
+// goes to the collector.
+const maxPooledFile = 8 << 20
+
+func putFileBuf(b *bytes.Buffer) {
+	if b.Cap() > maxPooledFile {
+		return
+	}
+	b.Reset()
+	fileBufs.Put(b)
+}
+
+// fileSize is about the bytes args take in the file: their text, a little
+// for escapes, a separator each; a binary column's hex is twice its bytes,
+// which the margin leaves to one growth at most.
+func fileSize(args []any) int {
+	n := 0
+	for _, v := range args {
+		switch x := v.(type) {
+		case string:
+			n += len(x) + len(x)/32
+		case []byte:
+			n += 2 * len(x)
+		default:
+			n += 24
+		}
+		n++
+	}
+	return n
+}
+
 // appendField writes one value as a field of the file: \N for NULL, text
 // with the backslash escapes LOAD DATA reads (\\, \t, \n, \r, \0, \Z), and
 // the columns of Binary as hex.
@@ -272,7 +311,7 @@ func (t *Table) appendField(buf *bytes.Buffer, col string, v any) error {
 		buf.WriteString(`\N`)
 	case string:
 		if t.isBinary(col) {
-			buf.WriteString(hex.EncodeToString([]byte(x)))
+			buf.Write(hex.AppendEncode(buf.AvailableBuffer(), []byte(x)))
 		} else {
 			escapeField(buf, x)
 		}
@@ -280,7 +319,7 @@ func (t *Table) appendField(buf *bytes.Buffer, col string, v any) error {
 		if x == nil {
 			buf.WriteString(`\N`)
 		} else if t.isBinary(col) {
-			buf.WriteString(hex.EncodeToString(x))
+			buf.Write(hex.AppendEncode(buf.AvailableBuffer(), x))
 		} else {
 			escapeField(buf, string(x))
 		}
@@ -311,21 +350,8 @@ func (t *Table) appendField(buf *bytes.Buffer, col string, v any) error {
 func escapeField(buf *bytes.Buffer, s string) {
 	start := 0
 	for i := 0; i < len(s); i++ {
-		var esc byte
-		switch s[i] {
-		case '\\':
-			esc = '\\'
-		case '\t':
-			esc = 't'
-		case '\n':
-			esc = 'n'
-		case '\r':
-			esc = 'r'
-		case 0:
-			esc = '0'
-		case 0x1a:
-			esc = 'Z'
-		default:
+		esc := fileEscapes[s[i]]
+		if esc == 0 {
 			continue
 		}
 		buf.WriteString(s[start:i])
@@ -335,3 +361,7 @@ func escapeField(buf *bytes.Buffer, s string) {
 	}
 	buf.WriteString(s[start:])
 }
+
+// fileEscapes is, for each byte, the letter of its backslash escape in the
+// file (0: the byte goes as it is).
+var fileEscapes = [256]byte{'\\': '\\', '\t': 't', '\n': 'n', '\r': 'r', 0: '0', 0x1a: 'Z'}
