@@ -34,6 +34,8 @@ func TestMigrateUpFillsSearchWordsOfAnUpgradedCatalog(t *testing.T) {
 		"DROP TABLE search_words",
 		"DROP TABLE listing_facet_counts",
 		"CREATE INDEX events_created ON events (created_at)",
+		"UPDATE events SET data = CONVERT(UNCOMPRESS(data_z) USING utf8mb4), data_z = NULL WHERE data_z IS NOT NULL",
+		"ALTER TABLE events DROP COLUMN data_z",
 		"CREATE FULLTEXT INDEX products_search ON products (title, brand, skus, description)",
 		"DELETE FROM goose_db_version WHERE version_id >= 140",
 	} {
