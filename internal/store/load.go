@@ -213,8 +213,9 @@ func (t *Table) loadData(ctx context.Context, q Querier, args []any, ids bool) (
 	buf := fileBufs.Get().(*bytes.Buffer)
 	defer putFileBuf(buf)
 	buf.Grow(fileSize(args))
+	var times lastTime
 	for i, v := range args {
-		if err := t.appendField(buf, t.Cols[i%width], v); err != nil {
+		if err := t.appendField(buf, &times, t.Cols[i%width], v); err != nil {
 			return nil, err
 		}
 		if i%width == width-1 {
@@ -301,10 +302,25 @@ func fileSize(args []any) int {
 	return n
 }
 
+// lastTime is the last time a file's fields wrote and its text: the rows
+// of one write mostly share one (the write's now), and formatting it again
+// for every row cost the importing process 4% of its CPU.
+type lastTime struct {
+	t    time.Time
+	text []byte
+}
+
+func (l *lastTime) format(t time.Time) []byte {
+	if l.text == nil || !t.Equal(l.t) {
+		l.t, l.text = t, t.UTC().AppendFormat(l.text[:0], "2006-01-02 15:04:05.999999")
+	}
+	return l.text
+}
+
 // appendField writes one value as a field of the file: \N for NULL, text
 // with the backslash escapes LOAD DATA reads (\\, \t, \n, \r, \0, \Z), and
 // the columns of Binary as hex.
-func (t *Table) appendField(buf *bytes.Buffer, col string, v any) error {
+func (t *Table) appendField(buf *bytes.Buffer, times *lastTime, col string, v any) error {
 	var b [64]byte
 	switch x := v.(type) {
 	case nil:
@@ -340,7 +356,7 @@ func (t *Table) appendField(buf *bytes.Buffer, col string, v any) error {
 	case uint32:
 		buf.Write(strconv.AppendUint(b[:0], uint64(x), 10))
 	case time.Time:
-		buf.Write(x.UTC().AppendFormat(b[:0], "2006-01-02 15:04:05.999999"))
+		buf.Write(times.format(x))
 	default:
 		return fmt.Errorf("store: %s.%s: no file form for a %T", t.Name, col, v)
 	}

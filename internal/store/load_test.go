@@ -97,8 +97,10 @@ func TestTableInsertStoresEveryValueAsGiven(t *testing.T) {
 				note, wantNote = nil, sql.NullString{}
 			}
 			hash := []byte{0, '\t', '\\', byte(0xff - i)}
-			args = append(args, nil, fmt.Sprintf("%02d %s", i, s), note, hash, []byte(s), int64(i), i%2 == 0, at)
-			want = append(want, bulkRow{name: fmt.Sprintf("%02d %s", i, s), note: wantNote, hash: hash, body: []byte(s), qty: int64(i), flag: i%2 == 0, at: at})
+			// Runs of rows share a time, as a write's rows share its now.
+			rowAt := at.Add(time.Duration(i/3) * time.Second)
+			args = append(args, nil, fmt.Sprintf("%02d %s", i, s), note, hash, []byte(s), int64(i), i%2 == 0, rowAt)
+			want = append(want, bulkRow{name: fmt.Sprintf("%02d %s", i, s), note: wantNote, hash: hash, body: []byte(s), qty: int64(i), flag: i%2 == 0, at: rowAt})
 		}
 		if _, err := d.DB.ExecContext(ctx, "INSERT INTO bulk_load (id, name, body, qty, flag, at) VALUES (41, 'gap', '', 0, 0, NOW())"); err != nil {
 			t.Fatal(err)
