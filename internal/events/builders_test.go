@@ -2,8 +2,10 @@ package events
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -110,6 +112,36 @@ func TestParseReadsBackWhatTheBuildersSet(t *testing.T) {
 				t.Fatalf("Parse(%s) = %d %q %v, built with %d %q %v", e.Data, got.ProductID, got.Slug, got.Restock,
 					e.ProductID, e.Slug, e.Restock)
 			}
+		}
+	}
+}
+
+// A compressed row reads back as the text written, and one that is cut
+// short or claims another length is refused, never read as other events.
+func TestRowTextReadsBackCompressedRowsAndRefusesBrokenOnes(t *testing.T) {
+	var text strings.Builder
+	for i := range PackMax {
+		if i > 0 {
+			text.WriteByte('\n')
+		}
+		text.Write(ProductUpdated(time.Unix(int64(i), 0), uint64(i+1), fmt.Sprintf("p%d", i)).Data)
+	}
+	z := compress(text.String())
+	if len(z) >= text.Len()/4 {
+		t.Errorf("compressed %d bytes to %d", text.Len(), len(z))
+	}
+	got, err := RowText([]byte{}, z)
+	if err != nil || string(got) != text.String() {
+		t.Fatalf("read back %d bytes (%v), want the %d written", len(got), err, text.Len())
+	}
+	if got, err := RowText([]byte("plain"), nil); err != nil || string(got) != "plain" {
+		t.Fatalf("a plain row reads %q (%v)", got, err)
+	}
+	longer := append([]byte{}, z...)
+	longer[0]++ // claims one byte more than it holds
+	for name, bad := range map[string][]byte{"cut short": z[:len(z)/2], "no stream": z[:4], "too short": z[:3], "wrong length": longer} {
+		if _, err := RowText(nil, bad); err == nil {
+			t.Errorf("%s: read without an error", name)
 		}
 	}
 }
