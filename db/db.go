@@ -150,6 +150,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.eventClaimPruneStmt, err = db.PrepareContext(ctx, eventClaimPrune); err != nil {
 		return nil, fmt.Errorf("error preparing query EventClaimPrune: %w", err)
 	}
+	if q.eventCompressedRowsAllowedStmt, err = db.PrepareContext(ctx, eventCompressedRowsAllowed); err != nil {
+		return nil, fmt.Errorf("error preparing query EventCompressedRowsAllowed: %w", err)
+	}
 	if q.eventFirstYoungStmt, err = db.PrepareContext(ctx, eventFirstYoung); err != nil {
 		return nil, fmt.Errorf("error preparing query EventFirstYoung: %w", err)
 	}
@@ -633,6 +636,11 @@ func (q *Queries) Close() error {
 	if q.eventClaimPruneStmt != nil {
 		if cerr := q.eventClaimPruneStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing eventClaimPruneStmt: %w", cerr)
+		}
+	}
+	if q.eventCompressedRowsAllowedStmt != nil {
+		if cerr := q.eventCompressedRowsAllowedStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing eventCompressedRowsAllowedStmt: %w", cerr)
 		}
 	}
 	if q.eventFirstYoungStmt != nil {
@@ -1166,6 +1174,7 @@ type Queries struct {
 	dropAbandonedIdempotencyKeyStmt       *sql.Stmt
 	dueDeliveriesStmt                     *sql.Stmt
 	eventClaimPruneStmt                   *sql.Stmt
+	eventCompressedRowsAllowedStmt        *sql.Stmt
 	eventFirstYoungStmt                   *sql.Stmt
 	eventHeadStmt                         *sql.Stmt
 	eventOldestSeqStmt                    *sql.Stmt
@@ -1304,6 +1313,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		dropAbandonedIdempotencyKeyStmt:       q.dropAbandonedIdempotencyKeyStmt,
 		dueDeliveriesStmt:                     q.dueDeliveriesStmt,
 		eventClaimPruneStmt:                   q.eventClaimPruneStmt,
+		eventCompressedRowsAllowedStmt:        q.eventCompressedRowsAllowedStmt,
 		eventFirstYoungStmt:                   q.eventFirstYoungStmt,
 		eventHeadStmt:                         q.eventHeadStmt,
 		eventOldestSeqStmt:                    q.eventOldestSeqStmt,

@@ -30,6 +30,19 @@ func (q *Queries) EventClaimPrune(ctx context.Context, arg EventClaimPruneParams
 	return result.RowsAffected()
 }
 
+const eventCompressedRowsAllowed = `-- name: EventCompressedRowsAllowed :one
+SELECT CAST(compress_rows_from <= UTC_TIMESTAMP() AS SIGNED) AS allowed FROM event_sequence WHERE id = 1
+`
+
+// Whether writers may store long rows compressed yet (see migration 00191),
+// by the database's clock.
+func (q *Queries) EventCompressedRowsAllowed(ctx context.Context) (int64, error) {
+	row := q.queryRow(ctx, q.eventCompressedRowsAllowedStmt, eventCompressedRowsAllowed)
+	var allowed int64
+	err := row.Scan(&allowed)
+	return allowed, err
+}
+
 const eventFirstYoung = `-- name: EventFirstYoung :one
 SELECT seq FROM events WHERE seq > 0 AND seq <= ? AND created_at >= ?
 ORDER BY seq LIMIT 1

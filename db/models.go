@@ -225,9 +225,10 @@ type Event struct {
 }
 
 type EventSequence struct {
-	ID       uint8
-	LastSeq  uint64
-	PrunedAt sql.NullTime
+	ID               uint8
+	LastSeq          uint64
+	PrunedAt         sql.NullTime
+	CompressRowsFrom time.Time
 }
 
 type IdempotencyKey struct {

@@ -62,3 +62,8 @@ ORDER BY seq LIMIT ?;
 -- The row holding the event seq, if it is kept: the first row ending at or
 -- after it (the caller checks that it starts at or before it).
 SELECT seq, n, type, data, data_z FROM events WHERE seq >= ? ORDER BY seq LIMIT 1;
+
+-- name: EventCompressedRowsAllowed :one
+-- Whether writers may store long rows compressed yet (see migration 00191),
+-- by the database's clock.
+SELECT CAST(compress_rows_from <= UTC_TIMESTAMP() AS SIGNED) AS allowed FROM event_sequence WHERE id = 1;

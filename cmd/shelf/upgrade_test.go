@@ -36,6 +36,7 @@ func TestMigrateUpFillsSearchWordsOfAnUpgradedCatalog(t *testing.T) {
 		"CREATE INDEX events_created ON events (created_at)",
 		"UPDATE events SET data = CONVERT(UNCOMPRESS(data_z) USING utf8mb4), data_z = NULL WHERE data_z IS NOT NULL",
 		"ALTER TABLE events DROP COLUMN data_z",
+		"ALTER TABLE event_sequence DROP COLUMN compress_rows_from",
 		"CREATE FULLTEXT INDEX products_search ON products (title, brand, skus, description)",
 		"DELETE FROM goose_db_version WHERE version_id >= 140",
 	} {

@@ -13,7 +13,10 @@
 // one event, like every row written before rows were packed, holds just
 // that event's document (and its type in the type column). A row whose
 // text is long (an import batch's) is stored compressed, in data_z, in the
-// form of SQL's COMPRESS(); RowText reads either kind.
+// form of SQL's COMPRESS(); RowText reads either kind. A database that was
+// in use before this release gets compressed rows only an hour after its
+// upgrade (migration 00191), so that no older instance, which would read
+// such a row as empty, is still tailing the table.
 //
 // # Order: ids in commit order, without gaps
 //
@@ -385,7 +388,7 @@ func insertRows(ctx context.Context, tx *store.Tx, at time.Time, evs []Event) er
 			}
 			lit.Write(chunk[i].Data)
 		}
-		if lit.Len() >= compressMin {
+		if lit.Len() >= compressMin && compressing(ctx, tx) {
 			args = append(args, typ, len(chunk), "", compress(lit.String()), at)
 		} else {
 			args = append(args, typ, len(chunk), lit.String(), []byte(nil), at)
@@ -395,6 +398,50 @@ func insertRows(ctx context.Context, tx *store.Tx, at time.Time, evs []Event) er
 		return fmt.Errorf("record events: %w", err)
 	}
 	return nil
+}
+
+// compressGate is one store's answer to "may long rows be stored
+// compressed yet?" (event_sequence.compress_rows_from, see migration
+// 00191): once yes, for good; while no, asked again after a minute.
+type compressGate struct {
+	yes    atomic.Bool
+	mu     sync.Mutex
+	asked  time.Time
+	answer bool
+}
+
+var compressGates sync.Map // *store.Store -> *compressGate
+
+// compressing reports whether a long row written in tx may be stored
+// compressed: every instance that could read it then understands
+// compressed rows. A failed look-up writes the row as text.
+func compressing(ctx context.Context, tx *store.Tx) bool {
+	st := tx.Store()
+	if st == nil {
+		return compressFromPassed(ctx, tx)
+	}
+	g, _ := compressGates.LoadOrStore(st, &compressGate{})
+	gate := g.(*compressGate)
+	if gate.yes.Load() {
+		return true
+	}
+	gate.mu.Lock()
+	defer gate.mu.Unlock()
+	if !gate.asked.IsZero() && time.Since(gate.asked) < time.Minute {
+		return gate.answer
+	}
+	gate.asked, gate.answer = time.Now(), compressFromPassed(ctx, tx)
+	if gate.answer {
+		gate.yes.Store(true)
+	}
+	return gate.answer
+}
+
+// compressFromPassed reads whether compress_rows_from has passed, by the
+// database's clock (the one that set it).
+func compressFromPassed(ctx context.Context, tx *store.Tx) bool {
+	allowed, err := tx.Q.EventCompressedRowsAllowed(ctx)
+	return err == nil && allowed == 1
 }
 
 // zlibWriters are reused: a writer's state is some hundreds of KB.
@@ -538,6 +585,7 @@ func Forget(st *store.Store) {
 	followersMu.Lock()
 	delete(followers, st)
 	followersMu.Unlock()
+	compressGates.Delete(st)
 }
 
 // Add registers fn to hear of this process's committed events.

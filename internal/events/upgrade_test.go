@@ -125,3 +125,48 @@ func migratedTo(t *testing.T, version int64) (string, *sql.DB, *goose.Provider) 
 	}
 	return dsn, sqlDB, p
 }
+
+// On a database that was in use before compressed rows (00190), writers
+// keep writing long rows as text until compress_rows_from (00191, an hour
+// after the upgrade), which an older instance still tailing the table could
+// not read; then they compress them. A new database compresses at once
+// (TestOneWritesEventsShareARow).
+func TestCompressedRowsWaitForTheUpgradeToSettle(t *testing.T) {
+	ctx := context.Background()
+	dsn, sqlDB, p := migratedTo(t, 190)
+	if _, err := sqlDB.ExecContext(ctx, "INSERT INTO events (seq, type, data, created_at) VALUES (0, 'product.updated', '{}', NOW())"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	evs := make([]events.Event, events.PackMax)
+	for i := range evs {
+		evs[i] = events.ProductUpdated(now, uint64(i+1), fmt.Sprintf("u%d", i))
+	}
+	write := func() (compressed bool) {
+		t.Helper()
+		st, err := store.Open(ctx, dsn, store.DefaultPool) // a new process, as far as the store knows
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		if err := st.InTx(ctx, func(tx *store.Tx) error { return events.Emit(ctx, tx, now, evs...) }); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.DB.QueryRowContext(ctx, "SELECT data_z IS NOT NULL FROM events ORDER BY id DESC LIMIT 1").Scan(&compressed); err != nil {
+			t.Fatal(err)
+		}
+		return compressed
+	}
+	if write() {
+		t.Fatal("a long row was compressed right after the upgrade, while older instances may still read the table")
+	}
+	if _, err := sqlDB.ExecContext(ctx, "UPDATE event_sequence SET compress_rows_from = UTC_TIMESTAMP(6) - INTERVAL 1 SECOND"); err != nil {
+		t.Fatal(err)
+	}
+	if !write() {
+		t.Fatal("a long row was not compressed once compress_rows_from had passed")
+	}
+}
