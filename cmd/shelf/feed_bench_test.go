@@ -527,12 +527,7 @@ func writeFeedReport(b *testing.B, table string, subscribers int, load [2]float6
 		runtime.GOMAXPROCS(0), time.Now().UTC().Format("2006-01-02 15:04 MST"), load[0], load[1]))
 	// The hand-written reading of the figures, at the end, is kept.
 	path := filepath.Join("..", "..", "docs", "benchmarks", "feed.md")
-	if old, err := os.ReadFile(path); err == nil {
-		if i := strings.Index(string(old), "\n## "); i >= 0 {
-			doc.WriteString(string(old[i:]))
-		}
-	}
-	if err := os.WriteFile(path, []byte(doc.String()), 0o644); err != nil {
+	if err := benchload.WriteDoc(path, []byte(doc.String()), "## Reading these figures"); err != nil {
 		b.Logf("write feed.md: %v", err)
 	}
 }

@@ -5,6 +5,7 @@
 package benchload
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
@@ -232,4 +233,17 @@ func Count(n int) string {
 		s = s[:i] + "," + s[i:]
 	}
 	return s
+}
+
+// WriteDoc writes a benchmark's page (docs/benchmarks/NAME.md): the text the
+// run generated, then what the page held from its heading keep on (the
+// hand-written readings and the earlier runs, which a new run must not lose).
+func WriteDoc(path string, generated []byte, keep string) error {
+	doc := append([]byte{}, generated...)
+	if old, err := os.ReadFile(path); err == nil {
+		if i := bytes.Index(old, []byte("\n"+keep)); i >= 0 {
+			doc = append(doc, old[i:]...)
+		}
+	}
+	return os.WriteFile(path, doc, 0o644)
 }

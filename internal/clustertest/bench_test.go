@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"os"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -244,12 +243,7 @@ func writeTable(b *testing.B, table string) {
 	path := filepath.Join(repoRoot, "docs", "benchmarks", "cluster.md")
 	// A hand-written "## Notes" section (the conditions of the recorded run)
 	// survives a re-run.
-	if old, err := os.ReadFile(path); err == nil {
-		if i := strings.Index(string(old), "\n## Notes"); i >= 0 {
-			doc.WriteString(string(old[i:]))
-		}
-	}
-	if err := os.WriteFile(path, []byte(doc.String()), 0o644); err != nil {
+	if err := benchload.WriteDoc(path, []byte(doc.String()), "## Notes"); err != nil {
 		b.Logf("write %s: %v", path, err)
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -217,14 +216,7 @@ func writeReport(b *testing.B, table string) {
 	doc.WriteString("entries, the bare loop 1 table and 3), and the absolute figures track whatever else the machine is\n")
 	doc.WriteString("running.\n")
 	// The hand-written sections after the generated ones are kept.
-	if old, err := os.ReadFile(path); err == nil {
-		if i := strings.Index(string(old), "\n## Where the time goes"); i >= 0 {
-			if j := strings.Index(string(old[i+1:]), "\n## "); j >= 0 {
-				doc.Write(old[i+1+j:])
-			}
-		}
-	}
-	if err := os.WriteFile(path, doc.Bytes(), 0o644); err != nil {
+	if err := benchload.WriteDoc(path, doc.Bytes(), "## Earlier runs"); err != nil {
 		b.Logf("write %s: %v", path, err)
 	}
 }

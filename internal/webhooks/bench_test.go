@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -256,7 +255,7 @@ func writeDoc(b *testing.B, table string) {
 	doc.WriteString("HTTP and no signing, at the same concurrency: the database's share of the cost. Everything shares\n")
 	doc.WriteString("the machine's 2 cores with MariaDB, so read every figure as noisy.\n\n")
 	doc.WriteString(table)
-	if err := os.WriteFile(path, doc.Bytes(), 0o644); err != nil {
+	if err := benchload.WriteDoc(path, doc.Bytes(), "## Reading"); err != nil {
 		b.Logf("write %s: %v", path, err)
 	}
 }
