@@ -215,6 +215,12 @@ func (f *feedBench) fanOut(seconds int) {
 		return benchload.Ms(lat[min(len(lat)-1, len(lat)*q/100)])
 	}
 	pct := func(q int) float64 { return pctOf(lat, q) }
+	if len(lat) > 0 {
+		f.record(benchload.SummaryRow{Path: "change feed: stock changes to SSE streams, commit to delivery",
+			Rate: float64(len(lat)) / took.Seconds(), Unit: "deliveries/s",
+			P50: lat[len(lat)/2], P99: lat[min(len(lat)-1, len(lat)*99/100)],
+			Dataset: fmt.Sprintf("%s streams, 100 changes/s", benchload.Count(subscribers))})
+	}
 	perStream := float64(rssOpen-rssBefore) / float64(subscribers) // KiB
 	w := &f.report
 	fmt.Fprintf(w, "### (a) %d streams, one stock change every 10 ms for %d s\n\n", subscribers, seconds)
@@ -373,6 +379,11 @@ func (f *feedBench) outboxCost(phase time.Duration) {
 	fmt.Fprintf(w, "| orders/s (one line, POST /v1/orders, 32 buyers) | %.0f | %.0f | %.0f%% |\n", httpOff, httpOn, 100*httpOn/httpOff)
 	fmt.Fprintf(w, "| raw SQL: UPDATE + ledger INSERT, without and with an events INSERT | %.0f | %.0f | %.0f%% |\n", rawOff, rawOn, 100*rawOn/rawOff)
 	fmt.Fprintf(w, "| import rows/s (new products, 3 variants each) | %.0f | %.0f | %.0f%% |\n\n", importOff, importOn, 100*importOn/importOff)
+	const offBound = "the same with the outbox off"
+	f.record(
+		benchload.SummaryRow{Path: "orders with the outbox, in process (8 buyers)", Rate: ordersOn, Bound: offBound, BoundRate: ordersOff, Unit: "orders/s", Dataset: "1,000 SKUs"},
+		benchload.SummaryRow{Path: "POST /v1/orders with the outbox (32 buyers)", Rate: httpOn, Bound: offBound, BoundRate: httpOff, Unit: "orders/s", Dataset: "1,000 SKUs"},
+		benchload.SummaryRow{Path: "import with the outbox (new products)", Rate: importOn, Bound: offBound, BoundRate: importOff, Unit: "rows/s", Dataset: "imports of 30,000 rows"})
 	b.ReportMetric(100*ordersOn/ordersOff, "orders-%")
 	b.ReportMetric(100*rawOn/rawOff, "raw-%")
 	b.ReportMetric(100*httpOn/httpOff, "http-orders-%")
@@ -429,6 +440,19 @@ func (f *feedBench) bigImport(rows int) {
 	fmt.Fprintf(&f.report, "Import: %.0f rows/s. Stream: %d of %d events delivered, the last %.1f s after the import began: %.0f events/s; the stream was cut off %d times for falling behind and resumed by id.\n",
 		rate, got.Load(), want, spread.Seconds(), float64(got.Load())/spread.Seconds(), max(cuts.Load()-1, 0))
 	b.ReportMetric(float64(got.Load())/spread.Seconds(), "events/s(c)")
+	f.record(benchload.SummaryRow{Path: "change feed: events to one stream during an import", Rate: float64(got.Load()) / spread.Seconds(),
+		Unit: "events/s", Dataset: fmt.Sprintf("import of %s rows at %.0f rows/s", benchload.Count(products*3), rate)})
+}
+
+// record adds rows to make bench's summary, with the buffer pool.
+func (f *feedBench) record(rows ...benchload.SummaryRow) {
+	buf := benchload.BufferPool(f.ctx, f.d.DB)
+	for i := range rows {
+		rows[i].BufPool = buf
+	}
+	if err := benchload.Record(rows...); err != nil {
+		f.b.Fatal(err)
+	}
 }
 
 // loadAverage is the machine's one-minute load average (Linux).

@@ -27,8 +27,10 @@ func main() {
 	fmt.Fprint(out, `# Benchmarks: summary
 
 Written by `+"`make bench`"+` from the run it made; each path is measured next to the raw SQL
-that bounds it, in the same run, at the same concurrency (32 clients). The details, the
-analysis and earlier runs are in catalog.md, orders.md and import.md. The load generator, the
+that bounds it, in the same run, at the same concurrency (32 clients unless the path says
+otherwise); the change feed's rows set the outbox against the same work with it switched off,
+and its delivery rows have no bound, only their latencies. The details, the analysis and earlier
+runs are in catalog.md, orders.md, import.md, feed.md and webhooks.md. The load generator, the
 server and MariaDB share the machine's cores, so read every figure as noisy (±30%); "load" is
 the machine's 1-minute load average when the row was recorded: above the number of cores, other
 work shared the machine and the absolute figures (more than the ratios) suffer.
