@@ -69,7 +69,7 @@ work shared the machine and the absolute figures (more than the ratios) suffer.
 		}
 		buf, _ := strconv.ParseInt(c[9], 10, 64)
 		fmt.Fprintf(out, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %d MiB | %s | %s |\n",
-			c[0], rateText, dash(c[2]), dash(c[3]), ratio, ms(c[5]), ms(c[6]), c[7], c[8], buf>>20, c[10], c[11])
+			c[0], rateText, dash(c[2]), dash(c[3]), ratio, ms(c[5]), ms(c[6]), c[7], dash(c[8]), buf>>20, c[10], c[11])
 	}
 	if err := sc.Err(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
