@@ -317,7 +317,13 @@ func BenchmarkStorefront(b *testing.B) {
 	fmt.Fprintf(&sb, "%ds phases, server pool %d, GOMAXPROCS %d, catalog %s, %s\n", int(phase.Seconds()), pool, runtime.GOMAXPROCS(0), built, time.Now().UTC().Format("2006-01-02 15:04 MST"))
 	fmt.Println(sb.String())
 
+	// The catalog's size beside the buffer pool says whether the figures
+	// came from memory or partly from disk.
 	ds := benchload.Count(size) + " products"
+	var bytes int64
+	if err := st.DB.QueryRowContext(ctx, "SELECT COALESCE(SUM(data_length + index_length), 0) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()").Scan(&bytes); err == nil && bytes > 0 {
+		ds += fmt.Sprintf(" (%.1f GB of tables)", float64(bytes)/1e9)
+	}
 	buf := benchload.BufferPool(ctx, st.DB)
 	row := func(path string, r benchload.Result, bound string, br benchload.Result) benchload.SummaryRow {
 		return benchload.SummaryRow{Path: path, Rate: r.Rate(), Bound: bound, BoundRate: br.Rate(), Unit: "req/s",
