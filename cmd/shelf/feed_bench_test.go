@@ -208,17 +208,17 @@ func (f *feedBench) fanOut(seconds int) {
 	}
 	slices.Sort(lat)
 	slices.Sort(fromReturn)
-	pctOf := func(lat []time.Duration, q int) float64 {
+	at := func(lat []time.Duration, q int) time.Duration {
 		if len(lat) == 0 {
 			return 0
 		}
-		return benchload.Ms(lat[min(len(lat)-1, len(lat)*q/100)])
+		return lat[min(len(lat)-1, len(lat)*q/100)]
 	}
+	pctOf := func(lat []time.Duration, q int) float64 { return benchload.Ms(at(lat, q)) }
 	pct := func(q int) float64 { return pctOf(lat, q) }
 	if len(lat) > 0 {
 		f.record(benchload.SummaryRow{Path: "change feed: stock changes to SSE streams, commit to delivery",
-			Rate: float64(len(lat)) / took.Seconds(), Unit: "deliveries/s",
-			P50: lat[len(lat)/2], P99: lat[min(len(lat)-1, len(lat)*99/100)],
+			Rate: float64(len(lat)) / took.Seconds(), Unit: "deliveries/s", P50: at(lat, 50), P99: at(lat, 99),
 			Dataset: fmt.Sprintf("%s streams, 100 changes/s", benchload.Count(subscribers))})
 	}
 	perStream := float64(rssOpen-rssBefore) / float64(subscribers) // KiB

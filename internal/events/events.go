@@ -404,10 +404,9 @@ func insertRows(ctx context.Context, tx *store.Tx, at time.Time, evs []Event) er
 // compressed yet?" (event_sequence.compress_rows_from, see migration
 // 00191): once yes, for good; while no, asked again after a minute.
 type compressGate struct {
-	yes    atomic.Bool
-	mu     sync.Mutex
-	asked  time.Time
-	answer bool
+	yes   atomic.Bool
+	mu    sync.Mutex
+	asked time.Time
 }
 
 var compressGates sync.Map // *store.Store -> *compressGate
@@ -416,25 +415,20 @@ var compressGates sync.Map // *store.Store -> *compressGate
 // compressed: every instance that could read it then understands
 // compressed rows. A failed look-up writes the row as text.
 func compressing(ctx context.Context, tx *store.Tx) bool {
-	st := tx.Store()
-	if st == nil {
-		return compressFromPassed(ctx, tx)
-	}
-	g, _ := compressGates.LoadOrStore(st, &compressGate{})
+	g, _ := compressGates.LoadOrStore(tx.Store(), &compressGate{})
 	gate := g.(*compressGate)
 	if gate.yes.Load() {
 		return true
 	}
 	gate.mu.Lock()
 	defer gate.mu.Unlock()
-	if !gate.asked.IsZero() && time.Since(gate.asked) < time.Minute {
-		return gate.answer
+	if gate.asked.IsZero() || time.Since(gate.asked) >= time.Minute {
+		gate.asked = time.Now()
+		if compressFromPassed(ctx, tx) {
+			gate.yes.Store(true)
+		}
 	}
-	gate.asked, gate.answer = time.Now(), compressFromPassed(ctx, tx)
-	if gate.answer {
-		gate.yes.Store(true)
-	}
-	return gate.answer
+	return gate.yes.Load()
 }
 
 // compressFromPassed reads whether compress_rows_from has passed, by the
@@ -487,7 +481,7 @@ func RowText(data, z []byte) ([]byte, error) {
 		return nil, fmt.Errorf("events: a compressed row: %w", err)
 	}
 	out := bytes.NewBuffer(make([]byte, 0, size))
-	if _, err := io.Copy(out, io.LimitReader(r, maxRowText+1)); err != nil {
+	if _, err := io.Copy(out, io.LimitReader(r, int64(size)+1)); err != nil {
 		return nil, fmt.Errorf("events: a compressed row: %w", err)
 	}
 	if out.Len() != int(size) {
