@@ -3,6 +3,7 @@ package events_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -516,5 +517,36 @@ func TestEveryWaitingStreamIsWokenWhenOthersStopWaiting(t *testing.T) {
 			}
 		}
 		s.mu.Unlock()
+	}
+}
+
+// TestSequencerCreatesAMissingSequenceRow: the sequencer's one-round-trip
+// lock and read finds no sequence row (a table emptied by hand) and takes
+// the long way: it creates the row and numbers on from the table's seqs.
+func TestSequencerCreatesAMissingSequenceRow(t *testing.T) {
+	d := dbtest.New(t)
+	ctx := context.Background()
+	emit(t, d.Store, "a")
+	if n, err := events.Sequence(ctx, d.Store); err != nil || n != 1 {
+		t.Fatalf("numbered %d (%v), want 1", n, err)
+	}
+	if _, err := d.DB.Exec("DELETE FROM event_sequence"); err != nil {
+		t.Fatal(err)
+	}
+	emit(t, d.Store, "b")
+	emit(t, d.Store, "c")
+	if n, err := events.Sequence(ctx, d.Store); err != nil || n != 2 {
+		t.Fatalf("numbered %d (%v), want 2", n, err)
+	}
+	evs, err := events.Read(ctx, d.Store, 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := seqs(evs); !slices.Equal(got, []uint64{1, 2, 3}) || !slices.Equal(slugs(evs), []string{"a", "b", "c"}) {
+		t.Fatalf("feed %v %v, want seqs 1 2 3 for a b c", got, slugs(evs))
+	}
+	var last uint64
+	if err := d.DB.QueryRow("SELECT last_seq FROM event_sequence WHERE id = 1").Scan(&last); err != nil || last != 3 {
+		t.Fatalf("sequence row last_seq %d (%v), want 3", last, err)
 	}
 }

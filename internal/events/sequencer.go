@@ -47,18 +47,15 @@ func sequence(ctx context.Context, st *store.Store, probe bool) (rows, evs int, 
 	// plain read after it, so the rows found are those committed once the
 	// lock is held (the previous sequencer's included). The default
 	// isolation keeps statement-based binary logs working. A busy run is
-	// five statements: the lock, the read of what to number (and of the
-	// table's largest seq), the numbering UPDATE that also saves the
-	// sequence, and the transaction's two.
+	// three round trips: the lock with the read of what to number (and of
+	// the table's largest seq) as one query of two statements, the
+	// numbering UPDATE that also saves the sequence, and COMMIT (and
+	// START TRANSACTION before them).
 	err = st.InTx(ctx, func(tx *store.Tx) error {
 		rows, evs = 0, 0
-		last, err := lockSequence(ctx, tx)
+		last, pending, head, err := lockAndRead(ctx, tx, SequenceBatch)
 		if err != nil {
 			return err
-		}
-		pending, head, err := unsequenced(ctx, tx, SequenceBatch)
-		if err != nil {
-			return fmt.Errorf("events: read new events: %w", err)
 		}
 		if len(pending) == 0 {
 			return nil
@@ -101,6 +98,47 @@ func sequence(ctx context.Context, st *store.Store, probe bool) (rows, evs int, 
 	return rows, evs, err
 }
 
+// lockAndRead locks the sequencer row and reads what to number (see
+// unsequenced) in one round trip: the locking read, then the plain read
+// whose snapshot is taken after it, as two statements of one query. Only a
+// database whose sequencer row is missing takes the long way.
+func lockAndRead(ctx context.Context, tx *store.Tx, limit int) (last uint64, pending []pendingRow, head uint64, err error) {
+	rs, err := tx.QueryContext(ctx, lockSequenceRow+";\n"+unsequencedRows, limit)
+	if err != nil {
+		return 0, nil, 0, fmt.Errorf("events: lock sequence: %w", err)
+	}
+	defer rs.Close()
+	locked := rs.Next()
+	if locked {
+		err = rs.Scan(&last)
+	}
+	if err == nil && !locked {
+		err = rs.Err()
+	}
+	if err != nil {
+		return 0, nil, 0, fmt.Errorf("events: lock sequence: %w", err)
+	}
+	if !locked {
+		rs.Close()
+		if last, err = lockSequence(ctx, tx); err != nil {
+			return 0, nil, 0, err
+		}
+		pending, head, err = unsequenced(ctx, tx, limit)
+	} else if !rs.NextResultSet() {
+		err = errors.Join(errors.New("events: the read of new events returned nothing"), rs.Err())
+	} else {
+		pending, head, err = scanUnsequenced(rs)
+	}
+	if err != nil {
+		return 0, nil, 0, fmt.Errorf("events: read new events: %w", err)
+	}
+	return last, pending, head, nil
+}
+
+// lockSequenceRow is the sequencer's lock: EventSequenceForUpdate's text,
+// for the query that also reads (lockAndRead).
+const lockSequenceRow = "SELECT last_seq FROM event_sequence WHERE id = 1 FOR UPDATE"
+
 // lockSequence locks the sequencer row (creating it if it is missing) and
 // returns its last seq. The lock is the statement's only read: it takes no
 // snapshot (see sequence).
@@ -136,6 +174,11 @@ func unsequenced(ctx context.Context, tx *store.Tx, limit int) ([]pendingRow, ui
 		return nil, 0, err
 	}
 	defer rs.Close()
+	return scanUnsequenced(rs)
+}
+
+// scanUnsequenced reads the rows of unsequencedRows.
+func scanUnsequenced(rs *sql.Rows) ([]pendingRow, uint64, error) {
 	var (
 		pending []pendingRow
 		head    uint64

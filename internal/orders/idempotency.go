@@ -311,6 +311,12 @@ func (s *Service) store(ctx context.Context, q *db.Queries, c *claim, status int
 		OrderID:   sql.NullInt64{Int64: int64(orderID), Valid: orderID != 0},
 		ClaimedAt: t, ExpiresAt: t.Add(s.ttl),
 	})
+	return keyStoreErr(err)
+}
+
+// keyStoreErr is what an error of the key's INSERT means: another request
+// with the key answered first (a 409), or the database failed.
+func keyStoreErr(err error) error {
 	if store.IsDuplicate(err) {
 		return errInUse(time.Second)
 	} else if err != nil {

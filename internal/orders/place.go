@@ -280,6 +280,10 @@ func (s *Service) place(ctx context.Context, in PlaceInput, c *claim, variants [
 			return fmt.Errorf("insert order: %w", err)
 		}
 		orderID := uint64(id)
+		// The order's other rows are its transaction's last writes, none
+		// read back: they go to the server together, in one round trip
+		// (store.Tx.Defer).
+		tx.Defer()
 		lineRows := make([]db.OrderLine, len(lines))
 		lineArgs := make([]any, 0, len(lines)*10)
 		for i, l := range lines {
@@ -305,9 +309,6 @@ func (s *Service) place(ctx context.Context, in PlaceInput, c *claim, variants [
 			At: t, Extra: []events.Event{created}}, moves); err != nil {
 			return err
 		}
-		if err := catalog.SyncListing(ctx, tx, soldOut); err != nil {
-			return fmt.Errorf("sync listing: %w", err)
-		}
 
 		o := db.Order{
 			ID: orderID, PublicID: publicID, Email: in.Email, Status: db.OrdersStatusPending, Currency: currency,
@@ -320,8 +321,14 @@ func (s *Service) place(ctx context.Context, in PlaceInput, c *claim, variants [
 		if err != nil {
 			return err
 		}
-		if err := s.store(ctx, tx.Q, c, statusCreated, body, orderID); err != nil {
+		if err := s.store(ctx, tx.Later(), c, statusCreated, body, orderID); err != nil {
 			return err
+		}
+		if err := tx.Flush(ctx); err != nil {
+			return keyStoreErr(err)
+		}
+		if err := catalog.SyncListing(ctx, tx, soldOut); err != nil {
+			return fmt.Errorf("sync listing: %w", err)
 		}
 		placed = &Placed{Status: statusCreated, Body: body, OrderID: publicID}
 		return nil

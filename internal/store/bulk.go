@@ -23,7 +23,7 @@ const rowsPerStatement = 500
 // affected.
 func InsertRows(ctx context.Context, ex Execer, head string, width int, args []any, tail string) (int64, error) {
 	var total int64
-	err := insertChunks(ctx, ex, head, width, args, tail, func(_ int, res sql.Result) error {
+	err := insertChunks(ctx, ex, head, width, args, tail, tail == "", func(_ int, res sql.Result) error {
 		if ra, err := res.RowsAffected(); err == nil {
 			total += ra
 		}
@@ -34,7 +34,7 @@ func InsertRows(ctx context.Context, ex Execer, head string, width int, args []a
 
 // insertChunks runs the statements of InsertRows, handing each one's result
 // and row count to done.
-func insertChunks(ctx context.Context, ex Execer, head string, width int, args []any, tail string, done func(rows int, res sql.Result) error) error {
+func insertChunks(ctx context.Context, ex Execer, head string, width int, args []any, tail string, queueable bool, done func(rows int, res sql.Result) error) error {
 	if width <= 0 || len(args)%width != 0 {
 		return fmt.Errorf("store.InsertRows: %d args do not fill rows of %d", len(args), width)
 	}
@@ -58,7 +58,10 @@ func insertChunks(ctx context.Context, ex Execer, head string, width int, args [
 		}
 		var res sql.Result
 		var err error
-		if tx, ok := ex.(*Tx); ok && n <= FewRows {
+		if tx, ok := ex.(*Tx); ok && n <= FewRows && tx.deferring && queueable {
+			tx.queue(b.String(), args[start:end])
+			res = queuedResult(n)
+		} else if ok && n <= FewRows {
 			res, err = tx.ExecPrepared(ctx, b.String(), args[start:end]...)
 		} else {
 			res, err = ex.ExecContext(ctx, b.String(), args[start:end]...)
@@ -96,7 +99,7 @@ func AutoIDsConsecutive(ctx context.Context, q interface {
 // reading anything back.
 func InsertRowsIDs(ctx context.Context, ex Execer, head string, width int, args []any) ([]uint64, error) {
 	ids := make([]uint64, 0, len(args)/max(width, 1))
-	err := insertChunks(ctx, ex, head, width, args, "", func(n int, res sql.Result) error {
+	err := insertChunks(ctx, ex, head, width, args, "", false, func(n int, res sql.Result) error {
 		ra, err := res.RowsAffected()
 		if err != nil {
 			return err

@@ -55,11 +55,15 @@ type Store struct {
 
 // NormalizeDSN rewrites a go-sql-driver DSN into the form Shelf needs whatever
 // the user passed: times parsed as UTC time.Time, utf8mb4, strict SQL mode
-// (a bad value is an error, never a silent truncation), one statement per
-// query, and parameters interpolated client-side for the queries that are
-// built at run time (sqlc's queries stay server-side prepared statements,
-// and so do the small statements built at run time that ExecPrepared and
-// QueryPrepared run).
+// (a bad value is an error, never a silent truncation), and parameters
+// interpolated client-side for the queries that are built at run time
+// (sqlc's queries stay server-side prepared statements, and so do the small
+// statements built at run time that ExecPrepared and QueryPrepared run).
+// multiStatements is on so that one query may carry several statements:
+// the writes a transaction queues (Tx.Defer, later.go) and the
+// sequencer's lock with its read travel in one round trip. Every value
+// still travels as a parameter, escaped by the driver; no SQL text is ever
+// built from input, so the list cannot be extended by a value.
 func NormalizeDSN(dsn string) (string, error) {
 	cfg, err := mysql.ParseDSN(dsn)
 	if err != nil {
@@ -67,7 +71,7 @@ func NormalizeDSN(dsn string) (string, error) {
 	}
 	cfg.ParseTime = true
 	cfg.Loc = time.UTC
-	cfg.MultiStatements = false
+	cfg.MultiStatements = true
 	cfg.InterpolateParams = true
 	cfg.Collation = "utf8mb4_unicode_520_ci"
 	cfg.AllowNativePasswords = true

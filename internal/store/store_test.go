@@ -18,7 +18,7 @@ func TestMain(m *testing.M) { dbtest.Main(m) }
 
 func TestNormalizeDSNForcesWhatTheServiceNeeds(t *testing.T) {
 	t.Parallel()
-	got, err := store.NormalizeDSN("u:p@tcp(db:3306)/shop?multiStatements=true&parseTime=false&loc=Local&charset=latin1")
+	got, err := store.NormalizeDSN("u:p@tcp(db:3306)/shop?multiStatements=false&interpolateParams=false&parseTime=false&loc=Local&charset=latin1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,8 +26,9 @@ func TestNormalizeDSNForcesWhatTheServiceNeeds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !cfg.ParseTime || cfg.Loc.String() != "UTC" || cfg.MultiStatements {
-		t.Errorf("parseTime=%v loc=%v multiStatements=%v, want true UTC false", cfg.ParseTime, cfg.Loc, cfg.MultiStatements)
+	if !cfg.ParseTime || cfg.Loc.String() != "UTC" || !cfg.MultiStatements || !cfg.InterpolateParams {
+		t.Errorf("parseTime=%v loc=%v multiStatements=%v interpolateParams=%v, want true UTC true true",
+			cfg.ParseTime, cfg.Loc, cfg.MultiStatements, cfg.InterpolateParams)
 	}
 	if !strings.HasPrefix(cfg.Collation, "utf8mb4") {
 		t.Errorf("collation %q is not utf8mb4", cfg.Collation)

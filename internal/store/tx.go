@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"sync/atomic"
 
 	"github.com/shelfcommerce/shelf/db"
@@ -19,6 +20,11 @@ type Tx struct {
 	st    *Store
 	ctx   context.Context // the transaction's, which bounds COMMIT and ROLLBACK
 	after []func()
+
+	// Writes queued until Flush (later.go).
+	deferring  bool
+	queued     strings.Builder
+	queuedArgs []any
 }
 
 // Store is the store the transaction runs on.
@@ -33,6 +39,9 @@ func (tx *Tx) AfterCommit(fn func()) { tx.after = append(tx.after, fn) }
 // Commit commits the transaction, then runs what AfterCommit queued. It
 // ends with the transaction's context (see ended).
 func (tx *Tx) Commit() error {
+	if err := tx.Flush(tx.ctx); err != nil {
+		return err
+	}
 	if err := ended(tx.ctx, "commit", tx.Tx.Commit, tx.runAfter); err != nil {
 		return err
 	}
