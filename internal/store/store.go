@@ -7,7 +7,8 @@
 // the database is unavailable (a 503); secrets.go keeps the keys every
 // instance on one database shares; bulk.go and load.go write many rows at
 // once (multi-row INSERTs, and LOAD DATA LOCAL INFILE from memory for new
-// rows where the server takes it).
+// rows where the server takes it); later.go lets a transaction queue its
+// last small INSERTs and send them in one round trip (Tx.Defer).
 package store
 
 import (
