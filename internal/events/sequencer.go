@@ -108,26 +108,24 @@ func lockAndRead(ctx context.Context, tx *store.Tx, limit int) (last uint64, pen
 		return 0, nil, 0, fmt.Errorf("events: lock sequence: %w", err)
 	}
 	defer rs.Close()
-	locked := rs.Next()
-	if locked {
-		err = rs.Scan(&last)
-	}
-	if err == nil && !locked {
-		err = rs.Err()
-	}
-	if err != nil {
-		return 0, nil, 0, fmt.Errorf("events: lock sequence: %w", err)
-	}
-	if !locked {
+	switch {
+	case rs.Next():
+		if err := rs.Scan(&last); err != nil {
+			return 0, nil, 0, fmt.Errorf("events: lock sequence: %w", err)
+		}
+		if !rs.NextResultSet() {
+			err = errors.Join(errors.New("the read returned nothing"), rs.Err())
+		} else {
+			pending, head, err = scanUnsequenced(rs)
+		}
+	case rs.Err() != nil:
+		return 0, nil, 0, fmt.Errorf("events: lock sequence: %w", rs.Err())
+	default: // no sequence row: create it, then lock and read apart
 		rs.Close()
 		if last, err = lockSequence(ctx, tx); err != nil {
 			return 0, nil, 0, err
 		}
 		pending, head, err = unsequenced(ctx, tx, limit)
-	} else if !rs.NextResultSet() {
-		err = errors.Join(errors.New("events: the read of new events returned nothing"), rs.Err())
-	} else {
-		pending, head, err = scanUnsequenced(rs)
 	}
 	if err != nil {
 		return 0, nil, 0, fmt.Errorf("events: read new events: %w", err)

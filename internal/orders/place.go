@@ -324,8 +324,11 @@ func (s *Service) place(ctx context.Context, in PlaceInput, c *claim, variants [
 		if err := s.store(ctx, tx.Later(), c, statusCreated, body, orderID); err != nil {
 			return err
 		}
-		if err := tx.Flush(ctx); err != nil {
+		// Of the queued rows only the key's can be a duplicate.
+		if err := tx.Flush(ctx); store.IsDuplicate(err) {
 			return keyStoreErr(err)
+		} else if err != nil {
+			return fmt.Errorf("write the order's rows: %w", err)
 		}
 		if err := catalog.SyncListing(ctx, tx, soldOut); err != nil {
 			return fmt.Errorf("sync listing: %w", err)

@@ -58,11 +58,13 @@ func insertChunks(ctx context.Context, ex Execer, head string, width int, args [
 		}
 		var res sql.Result
 		var err error
-		if tx, ok := ex.(*Tx); ok && n <= FewRows && tx.deferring && queueable {
-			tx.queue(b.String(), args[start:end])
-			res = queuedResult(n)
-		} else if ok && n <= FewRows {
-			res, err = tx.ExecPrepared(ctx, b.String(), args[start:end]...)
+		if tx, ok := ex.(*Tx); ok && n <= FewRows {
+			if tx.deferring && queueable {
+				tx.queue(b.String(), args[start:end])
+				res = queuedResult(n)
+			} else {
+				res, err = tx.ExecPrepared(ctx, b.String(), args[start:end]...)
+			}
 		} else {
 			res, err = ex.ExecContext(ctx, b.String(), args[start:end]...)
 		}

@@ -38,7 +38,7 @@ import (
 func (tx *Tx) Defer() { tx.deferring = true }
 
 // Later returns sqlc queries whose :exec statements are queued until Flush
-// (they report no rows and no id: use them only for plain INSERTs).
+// (each reports one row and no id: use them only for plain INSERTs).
 func (tx *Tx) Later() *db.Queries { return db.New(laterExec{tx}) }
 
 // Flush sends the queued statements in one round trip and stops queueing.

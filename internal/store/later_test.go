@@ -31,16 +31,21 @@ func laterTable(t *testing.T) *dbtest.DB {
 	return d
 }
 
-func laterRows(t *testing.T, q interface {
+type rowQuerier interface {
 	QueryRowContext(context.Context, string, ...any) *sql.Row
-}) int {
+}
+
+// countRows counts table's rows as q sees them.
+func countRows(t *testing.T, q rowQuerier, table string) int {
 	t.Helper()
 	var n int
-	if err := q.QueryRowContext(context.Background(), "SELECT COUNT(*) FROM later_t").Scan(&n); err != nil {
+	if err := q.QueryRowContext(context.Background(), "SELECT COUNT(*) FROM "+table).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n
 }
+
+func laterRows(t *testing.T, q rowQuerier) int { return countRows(t, q, "later_t") }
 
 // TestDeferredInsertsArriveTogetherAtFlush: queued INSERTs are not run until
 // Flush, then all are, with every value stored as given.
@@ -139,15 +144,7 @@ func TestLaterQueuesSqlcStatements(t *testing.T) {
 	if _, err := d.DB.Exec("DELETE FROM event_sequence"); err != nil {
 		t.Fatal(err)
 	}
-	sequenceRows := func(q interface {
-		QueryRowContext(context.Context, string, ...any) *sql.Row
-	}) int {
-		var n int
-		if err := q.QueryRowContext(ctx, "SELECT COUNT(*) FROM event_sequence").Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
+	sequenceRows := func(q rowQuerier) int { return countRows(t, q, "event_sequence") }
 	if err := d.InTx(ctx, func(tx *store.Tx) error {
 		tx.Defer()
 		if err := tx.Later().EventSequenceCreate(ctx); err != nil {
