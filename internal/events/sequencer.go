@@ -100,9 +100,14 @@ func sequence(ctx context.Context, st *store.Store, probe bool) (rows, evs int, 
 
 // lockAndRead locks the sequencer row and reads what to number (see
 // unsequenced) in one round trip: the locking read, then the plain read
-// whose snapshot is taken after it, as two statements of one query. Only a
-// database whose sequencer row is missing takes the long way.
+// whose snapshot is taken after it, as two statements of one query. A
+// database whose sequencer row is missing, and a Galera node (where a
+// transaction must not send a statement list: store.Store.Batching), take
+// the long way.
 func lockAndRead(ctx context.Context, tx *store.Tx, limit int) (last uint64, pending []pendingRow, head uint64, err error) {
+	if !tx.Store().Batching() {
+		return lockThenRead(ctx, tx, limit)
+	}
 	rs, err := tx.QueryContext(ctx, lockSequenceRow+";\n"+unsequencedRows, limit)
 	if err != nil {
 		return 0, nil, 0, fmt.Errorf("events: lock sequence: %w", err)
@@ -122,12 +127,21 @@ func lockAndRead(ctx context.Context, tx *store.Tx, limit int) (last uint64, pen
 		return 0, nil, 0, fmt.Errorf("events: lock sequence: %w", rs.Err())
 	default: // no sequence row: create it, then lock and read apart
 		rs.Close()
-		if last, err = lockSequence(ctx, tx); err != nil {
-			return 0, nil, 0, err
-		}
-		pending, head, err = unsequenced(ctx, tx, limit)
+		return lockThenRead(ctx, tx, limit)
 	}
 	if err != nil {
+		return 0, nil, 0, fmt.Errorf("events: read new events: %w", err)
+	}
+	return last, pending, head, nil
+}
+
+// lockThenRead is lockAndRead in two round trips, creating the sequencer
+// row if it is missing.
+func lockThenRead(ctx context.Context, tx *store.Tx, limit int) (last uint64, pending []pendingRow, head uint64, err error) {
+	if last, err = lockSequence(ctx, tx); err != nil {
+		return 0, nil, 0, err
+	}
+	if pending, head, err = unsequenced(ctx, tx, limit); err != nil {
 		return 0, nil, 0, fmt.Errorf("events: read new events: %w", err)
 	}
 	return last, pending, head, nil

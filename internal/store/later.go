@@ -34,12 +34,25 @@ import (
 // without IGNORE writes every row it names or fails, so a queued one
 // reports its rows as affected.
 
-// Defer makes the transaction queue its small INSERTs until Flush.
-func (tx *Tx) Defer() { tx.deferring = true }
+//
+// On a Galera node (Store.Batching false) nothing is queued: Defer does
+// nothing, Later's statements run at once and Flush has nothing to send,
+// because a transaction aborted there while a statement list runs has the
+// list's remaining statements commit outside it.
+
+// Defer makes the transaction queue its small INSERTs until Flush, where
+// the store allows it.
+func (tx *Tx) Defer() { tx.deferring = tx.st.Batching() }
 
 // Later returns sqlc queries whose :exec statements are queued until Flush
-// (each reports one row and no id: use them only for plain INSERTs).
-func (tx *Tx) Later() *db.Queries { return db.New(laterExec{tx}) }
+// (each reports one row and no id: use them only for plain INSERTs), or,
+// when the transaction does not queue, its own queries.
+func (tx *Tx) Later() *db.Queries {
+	if !tx.deferring {
+		return tx.Q
+	}
+	return db.New(laterExec{tx})
+}
 
 // Flush sends the queued statements in one round trip and stops queueing.
 func (tx *Tx) Flush(ctx context.Context) error {
