@@ -58,7 +58,9 @@ func (a *API) exportProducts(c echo.Context) error {
 	_ = rc.SetWriteDeadline(time.Now().Add(timeout))
 	ctx, cancel := context.WithTimeout(c.Request().Context(), timeout)
 	defer cancel()
-	c.Response().WriteHeader(http.StatusOK)
+	// The 200 goes out with the first bytes of the file, once the export's
+	// snapshot is open and read from: a database that is not there before
+	// then is an ordinary 503 with Retry-After, not a cut download.
 	var stats catalog.ExportStats
 	fw, err := importer.NewWriter(format, c.Response())
 	if err == nil {
@@ -66,9 +68,16 @@ func (a *API) exportProducts(c echo.Context) error {
 			Progress: func(int, int) { _ = rc.Flush() },
 		})
 	}
-	if err != nil {
+	switch {
+	case err != nil && !c.Response().Committed:
+		h.Del("Content-Disposition")
+		h.Del(echo.HeaderContentType)
+		return err
+	case err != nil:
 		a.log.ErrorContext(ctx, "export failed midway", "format", format, "products", stats.Products, "err", err.Error())
 		panic(http.ErrAbortHandler)
+	case !c.Response().Committed: // an empty catalog
+		c.Response().WriteHeader(http.StatusOK)
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package handlers_test
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"database/sql/driver"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/shelfcommerce/shelf/handlers"
+	"github.com/shelfcommerce/shelf/internal/auth"
 	"github.com/shelfcommerce/shelf/internal/dbtest"
 	"github.com/shelfcommerce/shelf/internal/orders/orderstest"
 	"github.com/shelfcommerce/shelf/internal/store"
@@ -301,4 +303,54 @@ func tooManyConnections(t *testing.T, e *outageEnv, priv *dbtest.Server) {
 		c.Close()
 	}
 	e.waitFor("/readyz", 200, 10*time.Second)
+}
+
+// Imports and exports run past SHELF_DB_TIMEOUT by design, and still
+// answer a database that fails before their first byte with a 503 problem
+// and Retry-After: an export that cannot open its snapshot, and a
+// one-transaction (chunked) import that loses a lock race, which nothing
+// runs again, and writes nothing.
+func TestImportsAndExportsOutliveTheRequestDeadlineAndFailAs503(t *testing.T) {
+	t.Parallel()
+	d, f := dbtest.NewFaulty(t)
+	key := adminKey(t, d, "sync", auth.ScopeCatalogRead, auth.ScopeImportsWrite, auth.ScopeInventoryWrite)
+	e := handlers.New(handlers.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Store: d.Store,
+		DBTimeout: time.Nanosecond})
+	file := shopifyFile(t, "candles_products_export.csv")
+	r := runImport(t, e, key, "format=shopify", file)
+	if r.Created == 0 || !r.Complete {
+		t.Fatalf("import under a 1 ns request deadline: %+v", r)
+	}
+	if rec := do(e, httptest.NewRequest("GET", "/v1/products?limit=3", nil)); rec.Code != 503 {
+		t.Fatalf("a storefront read under a 1 ns deadline answered %d: the deadline is not in force", rec.Code)
+	}
+	rec := send(t, e, key, "GET", "/v1/admin/exports?format=ndjson", "")
+	if lines := strings.Count(rec.Body.String(), "\n"); rec.Code != 200 || lines != r.Created {
+		t.Fatalf("export under a 1 ns request deadline: %d, %d products of %d: %.300s", rec.Code, lines, r.Created, rec.Body)
+	}
+
+	f.Set("SELECT COUNT(*) FROM products", 1040, -1)
+	rec = send(t, e, key, "GET", "/v1/admin/exports?format=shopify", "")
+	if rec.Code != 503 || rec.Header().Get("Retry-After") == "" || rec.Header().Get("Content-Disposition") != "" ||
+		rec.Header().Get("Content-Type") != "application/problem+json" {
+		t.Errorf("export on a refusing database: %d, Retry-After %q, Content-Disposition %q, Content-Type %q: %.300s",
+			rec.Code, rec.Header().Get("Retry-After"), rec.Header().Get("Content-Disposition"), rec.Header().Get("Content-Type"), rec.Body)
+	}
+
+	f.Set("", 0, 0)
+	before := count(t, d, "SELECT COUNT(*) FROM products")
+	f.Set("INTO products", 1213, -1)
+	req := httptest.NewRequest(http.MethodPost, "/v1/admin/imports?format=shopify", bytes.NewReader(shopifyFile(t, "pet-store_products_export.csv")))
+	req.ContentLength = -1 // chunked: the whole import is one transaction
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "text/csv")
+	rec = do(e, req)
+	if rec.Code != 503 || rec.Header().Get("Retry-After") == "" || f.Hits() == 0 {
+		t.Errorf("one-transaction import that lost a race: %d (Retry-After %q, %d faults): %.300s",
+			rec.Code, rec.Header().Get("Retry-After"), f.Hits(), rec.Body)
+	}
+	f.Set("", 0, 0)
+	if after := count(t, d, "SELECT COUNT(*) FROM products"); after != before {
+		t.Errorf("the failed import left %d products, %d before", after, before)
+	}
 }

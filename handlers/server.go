@@ -249,12 +249,14 @@ func (a *API) bodyLimit(next echo.HandlerFunc) echo.HandlerFunc {
 // dbDeadline gives every request a deadline for its database work
 // (SHELF_DB_TIMEOUT), so that a frozen server or a partition cannot hold a
 // request, or its connection, past it: the driver then gives up and the
-// error handler answers 503 with Retry-After. Imports run long by design
-// and have their own timeout; the event stream never ends.
+// error handler answers 503 with Retry-After. Imports and exports run long
+// by design and have their own timeout (SHELF_IMPORT_TIMEOUT); the event
+// stream never ends.
 func (a *API) dbDeadline(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
-		if a.cfg.DBTimeout <= 0 || strings.HasPrefix(req.URL.Path, "/v1/admin/imports") || req.URL.Path == "/v1/events" {
+		if a.cfg.DBTimeout <= 0 || strings.HasPrefix(req.URL.Path, "/v1/admin/imports") ||
+			strings.HasPrefix(req.URL.Path, "/v1/admin/exports") || req.URL.Path == "/v1/events" {
 			return next(c)
 		}
 		ctx, cancel := context.WithTimeout(req.Context(), a.cfg.DBTimeout)

@@ -43,7 +43,7 @@ var Vars = []Var{
 	{"SHELF_SHUTDOWN_TIMEOUT", "20s", "how long SIGTERM waits for in-flight requests"},
 	{"SHELF_BODY_LIMIT", strconv.Itoa(DefaultBodyLimit), "max request body in bytes, except imports"},
 	{"SHELF_IMPORT_BODY_LIMIT", strconv.Itoa(DefaultImportBodyLimit), "max import body in bytes (413 above it)"},
-	{"SHELF_IMPORT_TIMEOUT", "1h", "how long one import request may take"},
+	{"SHELF_IMPORT_TIMEOUT", "1h", "how long one import or export request may take"},
 	{"SHELF_CORS_ORIGINS", "", "comma-separated storefront origins allowed by CORS (empty: no CORS)"},
 	{"SHELF_TRUSTED_PROXIES", "", "comma-separated CIDRs whose X-Forwarded-For is trusted (empty: none)"},
 	{"SHELF_CURSOR_SECRET", "(a key kept in the database)", "key that signs listing and order cursors; unset, every instance on the database shares one it creates there on first start"},

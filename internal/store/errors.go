@@ -23,12 +23,21 @@ var ErrUnavailable = &problem.Error{Kind: problem.Unavailable,
 	Detail: "the database is not answering; retry shortly", RetryAfter: 2 * time.Second}
 
 // Unavailable wraps err in ErrUnavailable when IsUnavailable(err) and it is
-// not already a client-facing problem; otherwise it returns err.
+// not already a client-facing problem, and a lost race that nothing ran
+// again (IsRetryable: the work of one long transaction, such as a whole
+// import, which is not rerun) in ErrBusy; otherwise it returns err. Both
+// are 503s with Retry-After.
 func Unavailable(err error) error {
-	if _, ok := problem.As(err); ok || !IsUnavailable(err) {
+	if _, ok := problem.As(err); ok {
 		return err
 	}
-	return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	if IsUnavailable(err) {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	if IsRetryable(err) {
+		return fmt.Errorf("%w: %w", ErrBusy, err)
+	}
+	return err
 }
 
 // MySQL and MariaDB server error numbers Shelf reacts to.

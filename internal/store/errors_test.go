@@ -47,6 +47,14 @@ func TestIsUnavailableTellsOutagesFromOtherErrors(t *testing.T) {
 			t.Errorf("%v: not a 503", err)
 		}
 	}
+	// A lost race that was not run again (one long transaction) is a 503
+	// too: the work was undone, and sending it again may succeed.
+	for _, n := range []uint16{1213, 1205} {
+		err := fmt.Errorf("write batch: %w", &mysql.MySQLError{Number: n, Message: "lost a race"})
+		if u := store.Unavailable(err); problem.Status(u) != 503 || !errors.Is(u, store.ErrBusy) {
+			t.Errorf("%d: answers %d (%v), want ErrBusy's 503", n, problem.Status(u), u)
+		}
+	}
 	for _, err := range []error{
 		sql.ErrNoRows, io.ErrUnexpectedEOF, io.EOF,
 		&mysql.MySQLError{Number: 1062, Message: "Duplicate entry"},
