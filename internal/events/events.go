@@ -15,7 +15,7 @@
 // text is long (an import batch's) is stored compressed, in data_z, in the
 // form of SQL's COMPRESS(); RowText reads either kind. A database that was
 // in use before this release gets compressed rows only an hour after its
-// upgrade (migration 00191), so that no older instance, which would read
+// upgrade (migrations 00191 and 00192), so that no older instance, which would read
 // such a row as empty, is still tailing the table.
 //
 // # Order: ids in commit order, without gaps
@@ -401,8 +401,8 @@ func insertRows(ctx context.Context, tx *store.Tx, at time.Time, evs []Event) er
 }
 
 // compressGate is one store's answer to "may long rows be stored
-// compressed yet?" (event_sequence.compress_rows_from, see migration
-// 00191): once yes, for good; while no, asked again after a minute.
+// compressed yet?" (event_sequence.compress_rows_from, see migrations
+// 00191 and 00192): once yes, for good; while no, asked again after a minute.
 type compressGate struct {
 	yes   atomic.Bool
 	mu    sync.Mutex

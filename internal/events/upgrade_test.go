@@ -127,7 +127,7 @@ func migratedTo(t *testing.T, version int64) (string, *sql.DB, *goose.Provider) 
 }
 
 // On a database that was in use before compressed rows (00190), writers
-// keep writing long rows as text until compress_rows_from (00191, an hour
+// keep writing long rows as text until compress_rows_from (00191-00192, an hour
 // after the upgrade), which an older instance still tailing the table could
 // not read; then they compress them. A new database compresses at once
 // (TestOneWritesEventsShareARow).
