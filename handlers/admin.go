@@ -14,7 +14,9 @@ import (
 	"github.com/shelfcommerce/shelf/internal/catalog"
 	"github.com/shelfcommerce/shelf/internal/importer"
 	"github.com/shelfcommerce/shelf/internal/money"
+	"github.com/shelfcommerce/shelf/internal/orders"
 	"github.com/shelfcommerce/shelf/internal/problem"
+	"github.com/shelfcommerce/shelf/internal/store"
 )
 
 func (a *API) registerAdmin(e *echo.Echo) {
@@ -166,13 +168,33 @@ func (a *API) adjustStock(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	res, err := catalog.SetStock(ctx, a.cfg.Store, catalog.StockChange{
-		SKU: c.Param("sku"), Delta: *req.Delta, Reason: req.Reason, Actor: "api key " + APIKey(ctx).Name,
-	})
+	ch := catalog.StockChange{SKU: c.Param("sku"), Delta: *req.Delta, Reason: req.Reason, Actor: "api key " + APIKey(ctx).Name}
+	key := c.Request().Header.Get("Idempotency-Key")
+	if key == "" {
+		res, err := catalog.SetStock(ctx, a.cfg.Store, ch)
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, res)
+	}
+	// A delta applied twice is stock that is not there: with a key, a
+	// retry after a lost answer gets the first answer instead.
+	request, _ := json.Marshal([]any{"inventory.adjust", ch.SKU, ch.Delta, ch.Reason})
+	answer, err := a.orders.Keyed(ctx, orders.ScopeForAPIKey(APIKey(ctx).ID), key, request,
+		func(ctx context.Context, save orders.SaveAnswer) (int, []byte, error) {
+			var body []byte
+			ch.Last = func(ctx context.Context, tx *store.Tx, level catalog.StockLevel) error {
+				body, _ = json.Marshal(level)
+				body = append(body, '\n') // as c.JSON sends it without a key
+				return save(ctx, tx, http.StatusOK, body)
+			}
+			_, err := catalog.SetStock(ctx, a.cfg.Store, ch)
+			return http.StatusOK, body, err
+		})
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, res)
+	return replayable(c, answer)
 }
 
 // categoryRequest is the body of POST and PATCH /v1/admin/categories. The

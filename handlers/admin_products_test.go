@@ -348,3 +348,85 @@ func TestCreateWithoutTitleNamesTheTitle(t *testing.T) {
 		}
 	}
 }
+
+// An adjustment sent with an Idempotency-Key is applied once however often
+// it is retried: a retry, also one sent while the first runs, gets the
+// first answer (Idempotent-Replayed) or the in-use 409, never a second
+// delta; a refusal is the key's answer too; the same key with another
+// adjustment is a 422; without a key, each request adjusts.
+func TestAdjustWithAnIdempotencyKeyAppliesOnce(t *testing.T) {
+	t.Parallel()
+	e, d, _ := newServer(t)
+	key := adminKey(t, d, "erp", auth.ScopeCatalogWrite, auth.ScopeInventoryWrite)
+	if rec := send(t, e, key, "PUT", "/v1/admin/products/keyed", `{"title":"Keyed","variants":[{"sku":"KEY-1","price":"1.00","on_hand":100}]}`); rec.Code != http.StatusCreated {
+		t.Fatalf("create: %d %s", rec.Code, rec.Body)
+	}
+	onHand := func() int {
+		return count(t, d, "SELECT on_hand FROM inventory i JOIN variants v ON v.id = i.variant_id WHERE v.sku = 'KEY-1'")
+	}
+	adjust := func(idem, body string) *httptest.ResponseRecorder {
+		return send(t, e, key, "POST", "/v1/admin/inventory/KEY-1/adjust", body, "Idempotency-Key", idem)
+	}
+
+	const retries = 12
+	var wg sync.WaitGroup
+	recs := make([]*httptest.ResponseRecorder, retries)
+	for i := range recs {
+		wg.Go(func() { recs[i] = adjust("sync-1", `{"delta":-3,"reason":"sold"}`) })
+	}
+	wg.Wait()
+	var first string
+	for _, rec := range recs {
+		switch rec.Code {
+		case http.StatusOK:
+			if first == "" {
+				first = rec.Body.String()
+			} else if rec.Body.String() != first {
+				t.Errorf("answers differ: %s and %s", first, rec.Body)
+			}
+		case http.StatusConflict:
+			if !strings.Contains(rec.Body.String(), "idempotency-key-in-use") || rec.Header().Get("Retry-After") == "" {
+				t.Errorf("409 that is not the key in use: %s", rec.Body)
+			}
+		default:
+			t.Errorf("retry answered %d %s", rec.Code, rec.Body)
+		}
+	}
+	if got := onHand(); got != 97 {
+		t.Fatalf("on hand %d after %d sends of one -3 adjustment from 100, want 97", got, retries)
+	}
+	rec := adjust("sync-1", `{"delta":-3,"reason":"sold"}`)
+	if rec.Code != http.StatusOK || rec.Header().Get("Idempotent-Replayed") != "true" || rec.Body.String() != first {
+		t.Errorf("retry after the first answered: %d replayed=%q %s, want the first answer %s",
+			rec.Code, rec.Header().Get("Idempotent-Replayed"), rec.Body, first)
+	}
+	if !strings.Contains(first, `"on_hand":97`) || !strings.Contains(first, `"delta":-3`) {
+		t.Errorf("first answer %s", first)
+	}
+	if rec := adjust("sync-1", `{"delta":-4,"reason":"sold"}`); rec.Code != http.StatusUnprocessableEntity || !strings.Contains(rec.Body.String(), "Idempotency-Key") {
+		t.Errorf("the key with another delta: %d %s, want a 422 naming Idempotency-Key", rec.Code, rec.Body)
+	}
+
+	// A refusal is stored: after stock arrives, the retry still gets it.
+	refused := adjust("sync-2", `{"delta":-500,"reason":"sold"}`)
+	if refused.Code != http.StatusUnprocessableEntity {
+		t.Fatalf("adjust past the stock: %d %s", refused.Code, refused.Body)
+	}
+	if rec := send(t, e, key, "PUT", "/v1/admin/inventory/KEY-1", `{"on_hand":1000}`); rec.Code != http.StatusOK {
+		t.Fatalf("set: %d %s", rec.Code, rec.Body)
+	}
+	if rec := adjust("sync-2", `{"delta":-500,"reason":"sold"}`); rec.Code != http.StatusUnprocessableEntity || rec.Header().Get("Idempotent-Replayed") != "true" {
+		t.Errorf("retry of a refused adjustment: %d replayed=%q %s", rec.Code, rec.Header().Get("Idempotent-Replayed"), rec.Body)
+	}
+	for range 2 {
+		if rec := send(t, e, key, "POST", "/v1/admin/inventory/KEY-1/adjust", `{"delta":-1,"reason":"sold"}`); rec.Code != http.StatusOK {
+			t.Fatalf("adjust without a key: %d %s", rec.Code, rec.Body)
+		}
+	}
+	if got := onHand(); got != 998 {
+		t.Errorf("on hand %d, want 998: 1000 less two unkeyed adjustments of 1", got)
+	}
+	if rec := adjust(strings.Repeat("k", 256), `{"delta":1,"reason":"found"}`); rec.Code != http.StatusBadRequest {
+		t.Errorf("a 256-character key: %d %s", rec.Code, rec.Body)
+	}
+}

@@ -77,6 +77,12 @@ func (a *API) placeOrder(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	return replayable(c, placed)
+}
+
+// replayable sends the answer of a request with an Idempotency-Key, first
+// sent or replayed, as it was stored.
+func replayable(c echo.Context, placed *orders.Placed) error {
 	h := c.Response().Header()
 	if placed.Replayed {
 		h.Set("Idempotent-Replayed", "true")

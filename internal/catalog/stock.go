@@ -22,6 +22,10 @@ type StockChange struct {
 	Reason string // the ledger's reason: "set", "damaged", "recount", ...
 	Note   string
 	Actor  string
+	// Last, when set, runs last in the change's transaction with the level
+	// it leaves (even when that is no change): an Idempotency-Key's answer
+	// commits with the change it announces.
+	Last func(ctx context.Context, tx *store.Tx, level StockLevel) error
 }
 
 // StockLevel is a SKU's stock after a change.
@@ -76,7 +80,7 @@ func SetStock(ctx context.Context, st *store.Store, ch StockChange) (StockLevel,
 		}
 		out = StockLevel{SKU: ch.SKU, OnHand: next, Delta: next - cur}
 		if next == cur && v.OnHand >= 0 {
-			return nil
+			return ch.last(ctx, tx, out)
 		}
 		now := time.Now().UTC()
 		if err := tx.Q.AdminUpsertInventory(ctx, db.AdminUpsertInventoryParams{VariantID: v.ID, ProductID: v.ProductID, OnHand: next, UpdatedAt: now}); err != nil {
@@ -89,7 +93,17 @@ func SetStock(ctx context.Context, st *store.Store, ch StockChange) (StockLevel,
 		if err := tx.Q.AdminBumpProductVersion(ctx, db.AdminBumpProductVersionParams{UpdatedAt: now, ID: v.ProductID}); err != nil {
 			return err
 		}
-		return SyncListing(ctx, tx, []uint64{v.ProductID})
+		if err := SyncListing(ctx, tx, []uint64{v.ProductID}); err != nil {
+			return err
+		}
+		return ch.last(ctx, tx, out)
 	})
 	return out, err
+}
+
+func (ch StockChange) last(ctx context.Context, tx *store.Tx, level StockLevel) error {
+	if ch.Last == nil {
+		return nil
+	}
+	return ch.Last(ctx, tx, level)
 }

@@ -162,7 +162,7 @@ func (s *Service) acquire(ctx context.Context, c *claim, skus []string) (*Placed
 		}
 		if !bytes.Equal(row.RequestHash, c.reqHash) {
 			return nil, nil, problem.Field(problem.Unprocessable, "Idempotency-Key",
-				"was already used with a different request body; use a new key for a new order")
+				"was already used with a different request; use a new key for a new request")
 		}
 		if row.State == db.IdempotencyKeysStateDone {
 			body, err := open(c.sealKey, row.ResponseBody)
@@ -210,35 +210,43 @@ type variantRow struct {
 // to its parenthesised query block only), and of the variants, a plain read
 // that takes no lock and waits for none. The part column tells the rows
 // apart; the NULLs pad each branch to the other's columns.
-const lookupSQL = `(SELECT 1 AS part, k.request_hash, k.state, k.claim_token, k.response_status, k.response_body,
-        k.order_id, k.claimed_at, k.expires_at, NULL AS id, NULL AS product_id, NULL AS sku, NULL AS price,
-        NULL AS currency, NULL AS active, NULL AS option1, NULL AS option2, NULL AS option3, NULL AS title,
-        NULL AS product_status
- FROM idempotency_keys k WHERE k.scope = ? AND k.key_hash = ?
- FOR UPDATE NOWAIT)
+const lookupSQL = keySQL + `
 UNION ALL
 (SELECT 2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, v.id, v.product_id, v.sku, v.price,
         v.currency, v.active, v.option1, v.option2, v.option3, p.title, p.status
  FROM variants v JOIN products p ON p.id = v.product_id
  WHERE v.sku IN (`
 
+// keySQL is lookupSQL's first branch, and the whole lookup of a keyed
+// request that names no SKUs (Keyed).
+const keySQL = `(SELECT 1 AS part, k.request_hash, k.state, k.claim_token, k.response_status, k.response_body,
+        k.order_id, k.claimed_at, k.expires_at, NULL AS id, NULL AS product_id, NULL AS sku, NULL AS price,
+        NULL AS currency, NULL AS active, NULL AS option1, NULL AS option2, NULL AS option3, NULL AS title,
+        NULL AS product_status
+ FROM idempotency_keys k WHERE k.scope = ? AND k.key_hash = ?
+ FOR UPDATE NOWAIT)`
+
 // lookup runs lookupSQL: the key's record (nil: none) and the variants of
-// skus. It is a round trip fewer for every order than a probe of the key
+// skus (keySQL alone when there are none). It is a round trip fewer for every order than a probe of the key
 // followed by a read of the variants inside the order's transaction; the
 // read is the same (a consistent read either way, no fresher inside).
 func (s *Service) lookup(ctx context.Context, c *claim, skus []string) (*db.IdempotencyKey, []variantRow, error) {
 	q := make([]byte, 0, len(lookupSQL)+3*len(skus)+2)
-	q = append(q, lookupSQL...)
 	args := make([]any, 0, 2+len(skus))
 	args = append(args, c.scope, c.keyHash)
-	for i, sku := range skus {
-		if i > 0 {
-			q = append(q, ", "...)
+	if len(skus) == 0 {
+		q = append(q, keySQL...)
+	} else {
+		q = append(q, lookupSQL...)
+		for i, sku := range skus {
+			if i > 0 {
+				q = append(q, ", "...)
+			}
+			q = append(q, '?')
+			args = append(args, sku)
 		}
-		q = append(q, '?')
-		args = append(args, sku)
+		q = append(q, "))"...)
 	}
-	q = append(q, "))"...)
 	query := s.st.DB.QueryContext
 	if len(skus) <= store.FewRows {
 		query = s.st.QueryPrepared

@@ -188,23 +188,30 @@ func (s *Service) placeOnce(ctx context.Context, p PlaceParams) (*Placed, error)
 	if err == nil {
 		return placed, nil
 	}
+	return nil, s.storeRefusal(ctx, c, err)
+}
+
+// storeRefusal stores the client error err of a keyed request that ran
+// (like Stripe: the outcome of a request that ran is part of the key), so
+// that a retry gets it again, and returns the error to answer with.
+func (s *Service) storeRefusal(ctx context.Context, c *claim, err error) error {
 	status, body := s.render(ctx, err)
-	if status >= 400 && status < 500 && !problem.Is(err, problem.IdempotencyInUse) {
-		// Like Stripe: the outcome of a request that ran is part of the key.
-		ctx, cancel := detached(ctx, time.Second)
-		defer cancel()
-		if serr := s.st.Retry(ctx, func(ctx context.Context) error {
-			return s.store(ctx, s.st.Q, c, status, body, 0)
-		}); serr != nil {
-			if problem.Is(serr, problem.IdempotencyInUse) {
-				return nil, serr // another request with the key answered first
-			}
-			// Unstored, the answer would not be the key's: a retry could
-			// get another. Tell the client to retry instead.
-			return nil, fmt.Errorf("%w: store the answer %d: %w", store.ErrUnavailable, status, serr)
-		}
+	if status < 400 || status >= 500 || problem.Is(err, problem.IdempotencyInUse) {
+		return err
 	}
-	return nil, err
+	ctx, cancel := detached(ctx, time.Second)
+	defer cancel()
+	if serr := s.st.Retry(ctx, func(ctx context.Context) error {
+		return s.store(ctx, s.st.Q, c, status, body, 0)
+	}); serr != nil {
+		if problem.Is(serr, problem.IdempotencyInUse) {
+			return serr // another request with the key answered first
+		}
+		// Unstored, the answer would not be the key's: a retry could get
+		// another. Tell the client to retry instead.
+		return fmt.Errorf("%w: store the answer %d: %w", store.ErrUnavailable, status, serr)
+	}
+	return err
 }
 
 // statusCreated is the HTTP status stored with a placed order's response,
