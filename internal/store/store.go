@@ -75,6 +75,17 @@ type Store struct {
 // deadlock or lock-wait timeout there is that error.
 func (s *Store) Batching() bool { return !s.serial.Load() }
 
+// WaitTimeout is the session wait_timeout NormalizeDSN sets unless the DSN
+// sets one: how long the server keeps a connection that says nothing. A
+// connection that goes silent inside a transaction (its instance frozen or
+// cut off by the network, not killed: a killed one's socket closes) holds
+// its row locks, a hot SKU's or the event sequencer's, until the server
+// drops it; by default that is 8 hours, or TCP keepalive's 2. No Shelf
+// connection is silent for long: a request's statements come within
+// SHELF_DB_TIMEOUT, an import or export reads or writes its client between
+// batches, and the pool closes idle connections first (ConnMaxIdleTime).
+const WaitTimeout = 5 * time.Minute
+
 // NormalizeDSN rewrites a go-sql-driver DSN into the form Shelf needs whatever
 // the user passed: times parsed as UTC time.Time, utf8mb4, strict SQL mode
 // (a bad value is an error, never a silent truncation), and parameters
@@ -105,6 +116,9 @@ func NormalizeDSN(dsn string) (string, error) {
 		cfg.Params = map[string]string{}
 	}
 	delete(cfg.Params, "charset")
+	if _, ok := cfg.Params["wait_timeout"]; !ok {
+		cfg.Params["wait_timeout"] = fmt.Sprint(int(WaitTimeout / time.Second))
+	}
 	cfg.Params["sql_mode"] = "'STRICT_TRANS_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'"
 	cfg.Params["time_zone"] = "'+00:00'"
 	return cfg.FormatDSN(), nil
@@ -178,6 +192,7 @@ func OpenDB(ctx context.Context, dsn string, pc PoolConfig) (*sql.DB, error) {
 	sqlDB.SetMaxOpenConns(pc.MaxOpen)
 	sqlDB.SetMaxIdleConns(pc.MaxIdle)
 	sqlDB.SetConnMaxLifetime(pc.MaxLifetime)
+	sqlDB.SetConnMaxIdleTime(time.Minute) // well inside WaitTimeout
 	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := sqlDB.PingContext(pingCtx); err != nil {

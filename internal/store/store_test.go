@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/go-sql-driver/mysql"
 
@@ -41,6 +42,68 @@ func TestNormalizeDSNForcesWhatTheServiceNeeds(t *testing.T) {
 	}
 	if cfg.User != "u" || cfg.Passwd != "p" || cfg.Addr != "db:3306" || cfg.DBName != "shop" {
 		t.Errorf("lost the user's connection settings: %+v", cfg)
+	}
+	if cfg.Params["wait_timeout"] != "300" {
+		t.Errorf("wait_timeout %q, want 300 (store.WaitTimeout)", cfg.Params["wait_timeout"])
+	}
+	own, err := store.NormalizeDSN("u:p@tcp(db:3306)/shop?wait_timeout=30")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg, _ := mysql.ParseDSN(own); cfg.Params["wait_timeout"] != "30" {
+		t.Errorf("the DSN's own wait_timeout became %q", cfg.Params["wait_timeout"])
+	}
+}
+
+// A transaction whose client goes silent (a frozen or cut-off instance)
+// gives its row locks back once the server drops the connection after
+// wait_timeout, instead of holding a hot row for hours: here a DSN's own
+// 2 s; by default store.WaitTimeout.
+func TestASilentTransactionLetsGoOfItsLocks(t *testing.T) {
+	t.Parallel()
+	d := dbtest.New(t)
+	ctx := context.Background()
+	if _, err := d.DB.ExecContext(ctx, "CREATE TABLE hot (id INT PRIMARY KEY, n INT NOT NULL)"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.DB.ExecContext(ctx, "INSERT INTO hot VALUES (1, 0)"); err != nil {
+		t.Fatal(err)
+	}
+	var on int
+	if err := d.DB.QueryRowContext(ctx, "SELECT @@session.wait_timeout").Scan(&on); err != nil || on != int(store.WaitTimeout/time.Second) {
+		t.Errorf("a store's sessions have wait_timeout %d (%v), want %v", on, err, store.WaitTimeout)
+	}
+	cfg, err := mysql.ParseDSN(d.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Params == nil {
+		cfg.Params = map[string]string{}
+	}
+	cfg.Params["wait_timeout"] = "2"
+	silent, err := store.OpenDB(ctx, cfg.FormatDSN(), store.PoolConfig{MaxOpen: 1, MaxIdle: 1, MaxLifetime: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	tx, err := silent.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, "UPDATE hot SET n = n + 1 WHERE id = 1"); err != nil {
+		t.Fatal(err)
+	}
+	// The holder now says nothing. Another writer waits for the row; it
+	// would give up after 20 s, long past the holder's wait_timeout.
+	start := time.Now()
+	if _, err := d.DB.ExecContext(ctx, "SET SESSION innodb_lock_wait_timeout = 20; UPDATE hot SET n = n + 10 WHERE id = 1"); err != nil {
+		t.Fatalf("the waiting writer, after %v: %v", time.Since(start).Round(time.Millisecond), err)
+	}
+	t.Logf("the row was free after %v", time.Since(start).Round(time.Millisecond))
+	var n int
+	if err := d.DB.QueryRowContext(ctx, "SELECT n FROM hot WHERE id = 1").Scan(&n); err != nil || n != 10 {
+		t.Errorf("n = %d (%v), want 10: the silent transaction's write rolled back", n, err)
 	}
 }
 
