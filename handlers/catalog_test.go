@@ -9,10 +9,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/shelfcommerce/shelf/handlers"
+	"github.com/shelfcommerce/shelf/internal/auth"
 	"github.com/shelfcommerce/shelf/internal/catalog"
 	"github.com/shelfcommerce/shelf/internal/dbtest"
 	"github.com/shelfcommerce/shelf/internal/seed"
@@ -186,6 +188,41 @@ func TestListProductsPagesWholeCatalogWithoutDraftsOrRepeats(t *testing.T) {
 	getJSON(t, e, "/v1/products", &def)
 	if len(def.Items) != catalog.DefaultLimit {
 		t.Errorf("default page has %d items, want %d", len(def.Items), catalog.DefaultLimit)
+	}
+}
+
+// A page that ends on the longest title a product may have (255
+// characters of four-byte UTF-8) still hands out a cursor the listing
+// takes back.
+func TestTitleSortedPagingOverTheLongestTitles(t *testing.T) {
+	t.Parallel()
+	e, d, _ := newServer(t, func(c *handlers.Config) { c.BodyLimit = 1 << 20 })
+	key := adminKey(t, d, "editor", auth.ScopeCatalogWrite, auth.ScopeInventoryWrite)
+	const n = 3
+	for i := range n {
+		title := strings.Repeat("\U0001F600", 254) + string(rune('a'+i))
+		body := fmt.Sprintf(`{"title":%q,"variants":[{"sku":"LONG-%d","price":"1.00","on_hand":1}]}`, title, i)
+		if rec := send(t, e, key, "PUT", fmt.Sprintf("/v1/admin/products/long-%d", i), body); rec.Code != http.StatusCreated {
+			t.Fatalf("create: %d %s", rec.Code, rec.Body)
+		}
+	}
+	path := "/v1/products?limit=1&sort=title"
+	var got []string
+	for len(got) <= n {
+		var p listPage
+		if rec := getJSON(t, e, path, &p); rec.Code != 200 {
+			t.Fatalf("GET %.120s... = %d: %s", path, rec.Code, rec.Body)
+		}
+		for _, it := range p.Items {
+			got = append(got, it.Slug)
+		}
+		if p.NextCursor == nil {
+			break
+		}
+		path = "/v1/products?limit=1&sort=title&cursor=" + url.QueryEscape(*p.NextCursor)
+	}
+	if want := []string{"long-0", "long-1", "long-2"}; !slices.Equal(got, want) {
+		t.Errorf("paged %v, want %v", got, want)
 	}
 }
 

@@ -38,6 +38,10 @@ const (
 	maxAttrs     = 10
 	maxFacets    = 10
 	maxQLen      = 200
+	// maxCursor bounds a cursor's text: the largest a listing makes ends on
+	// a 255-character title of four-byte UTF-8 (1,020 bytes, about 1,400
+	// once sealed and encoded).
+	maxCursor = 2048
 	// CursorTTL is how long a cursor is honoured: an older one is "stale"
 	// (400), so a client that kept a page open for a day starts again.
 	CursorTTL = 24 * time.Hour
@@ -188,7 +192,7 @@ func ParseListQuery(raw, currency string) (ListQuery, error) {
 				fe.Add(k, "at most 10 facets")
 			}
 		case k == "cursor":
-			if v == "" || len(v) > 1024 {
+			if v == "" || len(v) > maxCursor {
 				fe.Add(k, "is not a cursor from this listing; start again without it")
 			}
 			q.Cursor = v
