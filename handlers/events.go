@@ -97,7 +97,19 @@ func (q *streamQuery) wants(e *events.Event) bool {
 // resumable by id, until the client leaves, falls too far behind, or the
 // server shuts down.
 func (a *API) streamEvents(c echo.Context) error {
+	// The stream has no deadline (dbDeadline leaves it out), but opening
+	// it does: the API key, and the head and the resume id's place in the
+	// feed, are read under SHELF_DB_TIMEOUT, so a database that does not
+	// answer is a 503 like anywhere else, not a stream that never starts.
+	req := c.Request()
+	setup, cancelSetup := context.WithCancel(req.Context())
+	if a.cfg.DBTimeout > 0 {
+		setup, cancelSetup = context.WithTimeout(req.Context(), a.cfg.DBTimeout)
+	}
+	defer cancelSetup()
+	c.SetRequest(req.WithContext(setup))
 	q, err := a.parseStream(c)
+	c.SetRequest(req)
 	if err != nil {
 		return err
 	}
@@ -105,7 +117,7 @@ func (a *API) streamEvents(c echo.Context) error {
 	if hub == nil {
 		return problem.New(problem.Unavailable, "the change feed is not running on this instance")
 	}
-	ctx, cancel := context.WithCancel(c.Request().Context())
+	ctx, cancel := context.WithCancel(req.Context())
 	defer cancel()
 	if a.cfg.Shutdown != nil {
 		go func() {
@@ -116,7 +128,7 @@ func (a *API) streamEvents(c echo.Context) error {
 			}
 		}()
 	}
-	sub, err := hub.Subscribe(ctx, q.after, q.fromHead)
+	sub, err := hub.Subscribe(setup, q.after, q.fromHead)
 	reset := errors.Is(err, events.ErrReset)
 	if err != nil && !reset {
 		return err
@@ -169,7 +181,9 @@ func (a *API) streamEvents(c echo.Context) error {
 	sent := sub.Position() // the last id the client has been told
 	wrote := time.Now()
 	for {
-		evs, err := sub.Next(ctx, 256, heartbeat)
+		// The wait is what is left of the heartbeat interval: events this
+		// stream filters out must not put the heartbeat off.
+		evs, err := sub.Next(ctx, 256, max(heartbeat-time.Since(wrote), time.Millisecond))
 		if err != nil {
 			// Gone, too slow (it resumes by id) or shutting down: the
 			// stream just ends; the client reconnects.

@@ -4,10 +4,13 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -348,5 +351,116 @@ func TestEventStreamRefusesBadRequests(t *testing.T) {
 		if tc.field != "" && !strings.Contains(rec.Body.String(), `"`+tc.field+`"`) {
 			t.Errorf("%s: problem does not name %s: %s", tc.query, tc.field, rec.Body)
 		}
+	}
+}
+
+// Opening a stream reads the database (the API key, where the resume id
+// lies in the feed) under SHELF_DB_TIMEOUT: past it the answer is a 503
+// with Retry-After, not a request that waits as long as the database
+// does. The stream itself has no deadline. (Here the deadline is 1 ns, so
+// every read that opening needs fails at once.)
+func TestOpeningAStreamHasTheDatabaseDeadline(t *testing.T) {
+	t.Parallel()
+	srv, d, _ := feedServer(t, func(c *handlers.Config) { c.DBTimeout = time.Nanosecond })
+	key := adminKey(t, d, "ops", auth.ScopeCatalogRead)
+	for _, tc := range []struct{ name, key, id string }{
+		{"resume by id", "", "1"},
+		{"an API key", key, ""},
+	} {
+		req, _ := http.NewRequest("GET", srv.URL+"/v1/events", nil)
+		if tc.key != "" {
+			req.Header.Set("Authorization", "Bearer "+tc.key)
+		}
+		if tc.id != "" {
+			req.Header.Set("Last-Event-ID", tc.id)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		resp, err := http.DefaultClient.Do(req.WithContext(ctx))
+		if err != nil {
+			cancel()
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		resp.Body.Close()
+		cancel()
+		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+			t.Errorf("%s under a 1 ns database deadline: %d (Retry-After %q), want 503", tc.name, resp.StatusCode, resp.Header.Get("Retry-After"))
+		}
+	}
+	// An anonymous stream from the head reads nothing to open once the
+	// instance's tailer has read the head, and runs.
+	for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
+		resp, err := http.Get(srv.URL + "/v1/events")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			break
+		}
+		if time.Since(start) > 10*time.Second {
+			t.Fatalf("anonymous stream: %d", resp.StatusCode)
+		}
+	}
+}
+
+// Events a stream filters out do not put its heartbeat off: with such an
+// event every 0.9 intervals, heartbeats still come one interval apart (they
+// came 1.8 apart when each filtered event started the wait again). The
+// median of three gaps is checked, so one stall of a busy machine does
+// not count.
+func TestFilteredEventsDoNotDelayTheHeartbeat(t *testing.T) {
+	t.Parallel()
+	const beat = time.Second
+	srv, d, _ := feedServer(t, func(c *handlers.Config) { c.Heartbeat = beat })
+	admin := adminKey(t, d, "ops", auth.ScopeCatalogWrite, auth.ScopeInventoryWrite)
+	if c := call(t, srv, admin, "POST", "/v1/admin/products", teeJSON); c != 201 {
+		t.Fatalf("create: %d", c)
+	}
+	req, _ := http.NewRequest("GET", srv.URL+"/v1/events?types=product.deleted", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	beats := make(chan time.Time, 100)
+	go func() {
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			if sc.Text() == ": heartbeat" {
+				beats <- time.Now()
+			}
+		}
+		close(beats)
+	}()
+	prev, ok := <-beats
+	if !ok {
+		t.Fatal("the stream ended")
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(beat * 9 / 10):
+			}
+			call(t, srv, admin, "PUT", "/v1/admin/inventory/TEE-M", fmt.Sprintf(`{"on_hand":%d}`, i))
+		}
+	})
+	var gaps []time.Duration
+	for range 3 {
+		b, ok := <-beats
+		if !ok {
+			t.Fatal("the stream ended")
+		}
+		gaps = append(gaps, b.Sub(prev))
+		prev = b
+	}
+	close(stop)
+	wg.Wait()
+	slices.Sort(gaps)
+	if gaps[1] > beat*14/10 {
+		t.Errorf("heartbeats %v apart (median %v), interval %v: filtered events put them off", gaps, gaps[1], beat)
 	}
 }

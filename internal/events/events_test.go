@@ -550,3 +550,44 @@ func TestSequencerCreatesAMissingSequenceRow(t *testing.T) {
 		t.Fatalf("sequence row last_seq %d (%v), want 3", last, err)
 	}
 }
+
+// A subscription catching up from the table while retention deletes the
+// rows just ahead of it gets ErrReset, as a client resuming from its id
+// would, and never a silent jump over the deleted events.
+func TestACatchingUpSubscriptionPrunedPastIsReset(t *testing.T) {
+	d := dbtest.New(t)
+	ctx := context.Background()
+	for i := range 200 {
+		emit(t, d.Store, fmt.Sprint(i))
+	}
+	if _, err := events.Sequence(ctx, d.Store); err != nil {
+		t.Fatal(err)
+	}
+	h := runHub(t, d.Store) // a ring of 64: the first events are only in the table
+	for start := time.Now(); ; time.Sleep(5 * time.Millisecond) {
+		if _, ready := h.Last(); ready {
+			break
+		}
+		if time.Since(start) > 10*time.Second {
+			t.Fatal("the hub never read the head")
+		}
+	}
+	sub := subscribe(t, h, 0)
+	evs, err := sub.Next(ctx, 10, time.Second)
+	if err != nil || len(evs) != 10 || evs[9].Seq != 10 {
+		t.Fatalf("first read: %d events (%v)", len(evs), err)
+	}
+	if _, err := d.DB.Exec("UPDATE events SET created_at = ? WHERE seq <= 50", time.Now().Add(-8*24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := events.Prune(ctx, d.Store, 7*24*time.Hour, 0, 100); err != nil || n != 50 {
+		t.Fatalf("pruned %d (%v), want 50", n, err)
+	}
+	if evs, err := sub.Next(ctx, 10, time.Second); err != events.ErrReset {
+		first := uint64(0)
+		if len(evs) > 0 {
+			first = evs[0].Seq
+		}
+		t.Fatalf("after events 11-50 were pruned: %d events from seq %d (%v), want ErrReset", len(evs), first, err)
+	}
+}

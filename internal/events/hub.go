@@ -328,6 +328,29 @@ func (h *Hub) Subscribe(ctx context.Context, after uint64, fromHead bool) (*Subs
 	return s, nil
 }
 
+// catchUpTimeout bounds one read of the table by a subscription behind the
+// ring: a database that does not answer ends the stream (the client
+// resumes by id) instead of holding it silent, heartbeats and all.
+const catchUpTimeout = 10 * time.Second
+
+// catchUp reads the events after the subscription's position from the
+// table. Events that are no longer there (retention pruned them while the
+// subscription was on its way) are ErrReset, as for a client resuming from
+// that id, never a silent jump; a hole the retained feed holds (rows
+// deleted by hand) is passed, as the hub's tail passes it.
+func (s *Subscription) catchUp(ctx context.Context, limit int) ([]Event, error) {
+	ctx, cancel := context.WithTimeout(ctx, catchUpTimeout)
+	defer cancel()
+	evs, err := Read(ctx, s.h.st, s.last, limit)
+	if err != nil || len(evs) == 0 || evs[0].Seq == s.last+1 {
+		return evs, err
+	}
+	if err := Check(ctx, s.h.st, s.last); err != nil {
+		return nil, err
+	}
+	return evs, nil
+}
+
 // Position is the seq of the last event the subscription has delivered.
 func (s *Subscription) Position() uint64 { return s.last }
 
@@ -351,7 +374,7 @@ func (s *Subscription) Next(ctx context.Context, limit int, wait time.Duration) 
 			if s.live && overtaken && !idle {
 				return nil, ErrTooSlow
 			}
-			evs, err := Read(ctx, s.h.st, s.last, limit)
+			evs, err := s.catchUp(ctx, limit)
 			if err != nil {
 				return nil, err
 			}
