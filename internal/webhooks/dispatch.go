@@ -31,6 +31,9 @@ const (
 	// claimRounds is how many rounds of attempts (Workers each) one claim
 	// takes: more makes fewer claim commits, and a longer lease.
 	claimRounds = 4
+	// recordTimeout bounds the recording of a batch of attempts: a
+	// database that does not answer must not hold the workers for good.
+	recordTimeout = 30 * time.Second
 	// logRetention is how long the delivery log is kept.
 	logRetention = 30 * 24 * time.Hour
 )
@@ -208,7 +211,11 @@ func (d *Dispatcher) fanOut(ctx context.Context) (passed int, none bool, err err
 // job is one claimed attempt, with what it sends.
 type job struct {
 	db.DueDeliveriesRow
-	attempt uint32      // the attempt this claim makes (1 is the first)
+	attempt uint32 // the attempt this claim makes (1 is the first)
+	// startBy is the last moment the attempt may start and still end, and
+	// be recorded, inside its lease; past it another dispatcher may have
+	// claimed the delivery again, so the attempt is not made here.
+	startBy time.Time
 	webhook *db.Webhook // nil: removed since the event was queued
 	body    *string     // nil: the event is past the feed's retention
 }
@@ -225,9 +232,10 @@ func (d *Dispatcher) claim(ctx context.Context, n int) ([]job, error) {
 			return err
 		}
 		ids := make([]uint64, len(rows))
+		startBy := now.Add(d.lease - d.cfg.Timeout - leaseMargin)
 		for i, r := range rows {
 			ids[i] = r.ID
-			jobs = append(jobs, job{DueDeliveriesRow: r, attempt: r.Attempts + 1})
+			jobs = append(jobs, job{DueDeliveriesRow: r, attempt: r.Attempts + 1, startBy: startBy})
 		}
 		return tx.Q.LeaseDeliveries(ctx, db.LeaseDeliveriesParams{NextAt: now.Add(d.lease), Ids: ids})
 	})
@@ -313,6 +321,14 @@ func (d *Dispatcher) sendLoop(ctx context.Context) {
 		}
 		j := ready[0]
 		ready = ready[1:]
+		if time.Now().After(j.startBy) {
+			// The claim is too old (the recorder, and so the workers, were
+			// held up by the database): its leases are left to run out,
+			// and whoever claims the deliveries then makes the attempts.
+			<-slots
+			ready = nil
+			continue
+		}
 		inflight.Go(func() {
 			defer func() { <-slots }()
 			// An attempt under way is finished and recorded even when
@@ -350,7 +366,10 @@ func (d *Dispatcher) recordLoop(in <-chan attempt) {
 				break more
 			}
 		}
-		if err := d.record(context.Background(), batch); err != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), recordTimeout)
+		err := d.record(ctx, batch)
+		cancel()
+		if err != nil {
 			// Unrecorded, the attempts' leases run out and they are made again.
 			d.log.Warn("webhooks: record deliveries", "attempts", len(batch), "err", err)
 			continue
