@@ -21,6 +21,14 @@ func checkProduct(p *ProductInput) []RowError {
 	if utf8.RuneCountInString(p.Title) > 255 {
 		add("title", "must be at most 255 characters")
 	}
+	for _, tag := range p.Tags {
+		// Tags are kept, and exported, as one list: comma-separated, as
+		// Shopify's, and |-separated in Shelf's CSV. A tag holding either
+		// would come back as two.
+		if strings.ContainsAny(tag, ",|") {
+			add("tags", fmt.Sprintf("tag %q must not contain a comma or a |", tag))
+		}
+	}
 	if utf8.RuneCountInString(p.Brand) > 191 {
 		add("brand", "must be at most 191 characters")
 	}
