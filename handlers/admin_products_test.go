@@ -12,6 +12,7 @@ import (
 
 	"github.com/shelfcommerce/shelf/handlers"
 	"github.com/shelfcommerce/shelf/internal/auth"
+	"github.com/shelfcommerce/shelf/internal/catalog"
 )
 
 func send(t *testing.T, e http.Handler, key, method, path, body string, hdr ...string) *httptest.ResponseRecorder {
@@ -457,5 +458,43 @@ func TestTagsHoldingASeparatorAreRefused(t *testing.T) {
 	}
 	if got := count(t, d, "SELECT COUNT(*) FROM products"); got != 1 {
 		t.Errorf("%d products stored, want only the one with plain tags", got)
+	}
+}
+
+// Categories an import names get a free slug whatever their names: two
+// top-level names without a Latin letter (both slugify to "category"), and
+// a top-level "Shirts" next to "Men > Shirts", are all created, each
+// product in its own; a path deeper than catalog.MaxCategoryDepth is
+// refused, naming category.
+func TestImportedCategoriesAlwaysGetASlug(t *testing.T) {
+	t.Parallel()
+	e, d, _ := newServer(t, func(c *handlers.Config) { c.BodyLimit = 1 << 20 })
+	key := adminKey(t, d, "sync", auth.ScopeCatalogWrite, auth.ScopeImportsWrite, auth.ScopeInventoryWrite)
+	paths := []string{"Обувь", "Одежда", "Men > Shirts", "Shirts", "Одежда > Обувь"}
+	var file strings.Builder
+	for i, p := range paths {
+		fmt.Fprintf(&file, `{"handle":"p%d","title":"P%d","category":%q,"variants":[{"sku":"CAT-%d","price":"1.00"}]}`+"\n", i, i, p, i)
+	}
+	deep := strings.TrimSuffix(strings.Repeat("Level > ", catalog.MaxCategoryDepth+1), " > ")
+	fmt.Fprintf(&file, `{"handle":"deep","title":"Deep","category":%q,"variants":[{"sku":"CAT-DEEP","price":"1.00"}]}`+"\n", deep)
+	r := runImport(t, e, key, "format=ndjson", []byte(file.String()))
+	if r.Created != len(paths) || r.Failed != 1 || len(r.Errors) != 1 || r.Errors[0].Field != "category" {
+		t.Fatalf("import: %+v, want %d created and the deep one failed naming category", r, len(paths))
+	}
+	for i, p := range paths {
+		var got adminProduct
+		rec := send(t, e, key, "GET", fmt.Sprintf("/v1/admin/products/p%d", i), "")
+		if rec.Code != http.StatusOK {
+			t.Fatalf("p%d: %d %s", i, rec.Code, rec.Body)
+		}
+		if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+			t.Fatal(err)
+		}
+		if got.Category != p {
+			t.Errorf("p%d is in %q, want %q", i, got.Category, p)
+		}
+	}
+	if n := count(t, d, "SELECT COUNT(DISTINCT slug) FROM categories"); n != 6 {
+		t.Errorf("%d distinct category slugs, want 6 (Обувь, Одежда, Men, Men > Shirts, Shirts, Одежда > Обувь)", n)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -16,6 +17,11 @@ import (
 	"github.com/shelfcommerce/shelf/internal/rules"
 	"github.com/shelfcommerce/shelf/internal/store"
 )
+
+// MaxCategoryDepth is how many levels categories nest: a path of more is
+// refused (an import row, an admin write, a move), so that no request can
+// grow the closure table (a row per category and ancestor) without bound.
+const MaxCategoryDepth = 10
 
 // CategoryInput is a new category.
 type CategoryInput struct {
@@ -55,6 +61,9 @@ func CreateCategory(ctx context.Context, tx *store.Tx, in CategoryInput) (db.Cat
 		depth = p.Depth + 1
 		parent = sql.NullInt64{Int64: int64(p.ID), Valid: true}
 	}
+	if depth >= MaxCategoryDepth {
+		return db.Category{}, problem.Field(problem.Unprocessable, "parent_id", fmt.Sprintf("categories nest at most %d levels", MaxCategoryDepth))
+	}
 	now := time.Now().UTC()
 	id, err := tx.Q.InsertCategory(ctx, db.InsertCategoryParams{
 		ParentID: parent, Slug: in.Slug, Name: in.Name, Position: in.Position, Depth: depth,
@@ -81,7 +90,9 @@ func CreateCategory(ctx context.Context, tx *store.Tx, in CategoryInput) (db.Cat
 // {"Apparel & Accessories", "Clothing", "Shirts"} (as imports name them) and
 // returns the id of the last. Levels are matched by name under their parent;
 // a new level's slug is its name's, prefixed by its parent's slug when the
-// plain one is taken.
+// plain one is taken, and numbered (-2, -3...) when that is taken too (a
+// top-level "Shirts" next to "Men > Shirts", or names without a Latin
+// letter, which all slugify to "category").
 func EnsureCategoryPath(ctx context.Context, tx *store.Tx, names []string) (uint64, error) {
 	var parentID uint64
 	parentSlug := ""
@@ -96,9 +107,9 @@ func EnsureCategoryPath(ctx context.Context, tx *store.Tx, names []string) (uint
 		switch {
 		case err == nil:
 		case errors.Is(err, sql.ErrNoRows):
-			slug := Slugify(name)
-			if _, err := tx.Q.GetCategoryBySlug(ctx, slug); err == nil && parentSlug != "" {
-				slug = truncateSlug(parentSlug + "-" + slug)
+			slug, err := freeSlug(ctx, tx, Slugify(name), parentSlug)
+			if err != nil {
+				return 0, err
 			}
 			c, err = CreateCategory(ctx, tx, CategoryInput{ParentID: parentID, Slug: slug, Name: name})
 			if err != nil {
@@ -110,6 +121,28 @@ func EnsureCategoryPath(ctx context.Context, tx *store.Tx, names []string) (uint
 		parentID, parentSlug = c.ID, c.Slug
 	}
 	return parentID, nil
+}
+
+// freeSlug is the first slug no category has of base, parentSlug-base,
+// and then the first of those numbered from 2.
+func freeSlug(ctx context.Context, tx *store.Tx, base, parentSlug string) (string, error) {
+	candidates := []string{base}
+	if parentSlug != "" {
+		candidates = append(candidates, truncateSlug(parentSlug+"-"+base))
+	}
+	stem := candidates[len(candidates)-1]
+	for n := 2; ; n++ {
+		for _, slug := range candidates {
+			_, err := tx.Q.GetCategoryBySlug(ctx, slug)
+			if errors.Is(err, sql.ErrNoRows) {
+				return slug, nil
+			} else if err != nil {
+				return "", err
+			}
+		}
+		suffix := "-" + strconv.Itoa(n)
+		candidates = []string{truncateSlug(stem[:len(stem)-max(0, len(stem)+len(suffix)-191)]) + suffix}
+	}
 }
 
 // ValidSlug reports whether s is a slug: lower-case ASCII letters and digits

@@ -106,6 +106,13 @@ func UpdateCategory(ctx context.Context, st *store.Store, id uint64, p CategoryP
 				newDepth = np.Depth + 1
 				parent = sql.NullInt64{Int64: int64(p.ParentID), Valid: true}
 			}
+			below := int32(0) // how deep the subtree goes under the category
+			for _, s := range subtree {
+				below = max(below, s.Depth)
+			}
+			if newDepth+below >= MaxCategoryDepth {
+				fe.Add("parent_id", fmt.Sprintf("categories nest at most %d levels", MaxCategoryDepth))
+			}
 			depth = newDepth
 		}
 		if err := fe.Err(); err != nil {

@@ -21,6 +21,9 @@ func checkProduct(p *ProductInput) []RowError {
 	if utf8.RuneCountInString(p.Title) > 255 {
 		add("title", "must be at most 255 characters")
 	}
+	if len(p.CategoryPath) > MaxCategoryDepth {
+		add("category", fmt.Sprintf("has %d levels; categories nest at most %d", len(p.CategoryPath), MaxCategoryDepth))
+	}
 	for _, tag := range p.Tags {
 		// Tags are kept, and exported, as one list: comma-separated, as
 		// Shopify's, and |-separated in Shelf's CSV. A tag holding either
