@@ -425,3 +425,38 @@ func TestImportMatchesSKULessVariantsByOptions(t *testing.T) {
 		t.Errorf("CAP-M on hand %d", got)
 	}
 }
+
+// A re-import whose row for a stored variant is refused leaves that
+// variant as it was (a row is written whole or not at all), and still
+// writes the product's good rows.
+func TestARefusedRowKeepsItsStoredVariant(t *testing.T) {
+	t.Parallel()
+	e, d, _ := newServer(t, func(c *handlers.Config) { c.BodyLimit = 1 << 20 })
+	key := adminKey(t, d, "sync", auth.ScopeCatalogWrite, auth.ScopeImportsWrite, auth.ScopeInventoryWrite)
+	file := func(priceM string) []byte {
+		return []byte(`{"handle":"tee","title":"Tee","variants":[` +
+			`{"sku":"RT-S","price":"10.00","options":{"Size":"S"},"on_hand":5},` +
+			`{"sku":"RT-M","price":` + priceM + `,"options":{"Size":"M"},"on_hand":7}]}` + "\n")
+	}
+	if r := runImport(t, e, key, "format=ndjson", file(`"10.00"`)); r.Created != 1 {
+		t.Fatalf("first import: %+v", r)
+	}
+	r := runImport(t, e, key, "format=ndjson", []byte(strings.Replace(string(file(`"1,50"`)), `"price":"10.00"`, `"price":"12.00"`, 1)))
+	if len(r.Errors) != 1 || r.Errors[0].SKU != "RT-M" || r.Errors[0].Field != "price" {
+		t.Fatalf("re-import with a bad price for RT-M: %+v, want one error naming RT-M's price", r)
+	}
+	var p adminProduct
+	rec := send(t, e, key, "GET", "/v1/admin/products/tee", "")
+	if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil || rec.Code != 200 {
+		t.Fatalf("GET: %d %s", rec.Code, rec.Body)
+	}
+	prices := map[string]string{}
+	for _, v := range p.Variants {
+		if v.SKU != nil { // the admin view lists the active variants
+			prices[*v.SKU] = v.Price.Amount
+		}
+	}
+	if prices["RT-S"] != "12.00" || prices["RT-M"] != "10.00" {
+		t.Errorf("active variants and prices %v, want RT-S at 12.00 (its good row written) and RT-M kept at 10.00", prices)
+	}
+}

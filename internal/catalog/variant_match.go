@@ -97,8 +97,12 @@ func (w *Writer) writeVariants(ctx context.Context, tx *store.Tx, byID map[uint6
 				}
 			}
 		}
+		// A stored variant the file no longer names is removed (hidden),
+		// unless the product came with refused rows: one of those may be
+		// that variant's, and a row that is not written must not take the
+		// stored one with it. It goes once the file is right.
 		for j, o := range olds {
-			if !used[j] && o.Active {
+			if !used[j] && o.Active && len(pl.p.Errors) == 0 {
 				deactivate = append(deactivate, o.ID)
 			}
 		}
