@@ -498,3 +498,26 @@ func TestImportedCategoriesAlwaysGetASlug(t *testing.T) {
 		t.Errorf("%d distinct category slugs, want 6 (Обувь, Одежда, Men, Men > Shirts, Shirts, Одежда > Обувь)", n)
 	}
 }
+
+// A product has one currency: its listing row holds one price, the lowest,
+// which filters and facets compare. Variants in two currencies are
+// refused, naming currency, through the admin API and imports.
+func TestAProductHasOneCurrency(t *testing.T) {
+	t.Parallel()
+	e, d, _ := newServer(t, func(c *handlers.Config) { c.BodyLimit = 1 << 20 })
+	key := adminKey(t, d, "editor", auth.ScopeCatalogWrite, auth.ScopeImportsWrite, auth.ScopeInventoryWrite)
+	variants := `[{"sku":"CUR-1","price":{"amount":"1000","currency":"JPY"}},{"sku":"CUR-2","price":{"amount":"5.00","currency":"USD"}}]`
+	rec := send(t, e, key, "PUT", "/v1/admin/products/mixed", `{"title":"Mixed","variants":`+variants+`}`)
+	if rec.Code != http.StatusUnprocessableEntity || !strings.Contains(rec.Body.String(), "currency") {
+		t.Errorf("PUT with JPY and USD variants: %d %s, want a 422 naming currency", rec.Code, rec.Body)
+	}
+	nd := `[{"sku":"CUR-3","price":"1000","currency":"JPY"},{"sku":"CUR-4","price":"5.00","currency":"USD"}]`
+	r := runImport(t, e, key, "format=ndjson", []byte(`{"handle":"mixed-nd","title":"Mixed","variants":`+nd+"}\n"))
+	if r.Created != 0 || r.Failed != 1 || len(r.Errors) == 0 || r.Errors[0].Field != "currency" {
+		t.Errorf("NDJSON import with JPY and USD variants: %+v, want the product failed naming currency", r)
+	}
+	one := `[{"sku":"CUR-1","price":{"amount":"1000","currency":"JPY"}},{"sku":"CUR-2","price":{"amount":"1500","currency":"JPY"}}]`
+	if rec := send(t, e, key, "PUT", "/v1/admin/products/yen", `{"title":"Yen","variants":`+one+`}`); rec.Code != http.StatusCreated {
+		t.Errorf("PUT with JPY variants only: %d %s", rec.Code, rec.Body)
+	}
+}

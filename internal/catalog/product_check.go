@@ -54,6 +54,12 @@ func checkProduct(p *ProductInput) []RowError {
 		}
 	}
 	for _, v := range p.Variants {
+		// One currency per product: its listing row, price filters and
+		// facets hold one price, the lowest, in one currency.
+		if v.Currency != p.Variants[0].Currency {
+			errs = append(errs, RowError{Line: v.Line, SKU: v.SKU, Field: "currency",
+				Message: fmt.Sprintf("is %s, but the product's first variant is in %s: a product has one currency", v.Currency, p.Variants[0].Currency)})
+		}
 		for k, o := range v.Options {
 			if utf8.RuneCountInString(o) > 255 {
 				errs = append(errs, RowError{Line: v.Line, SKU: v.SKU, Field: "option" + strconv.Itoa(k+1) + "_value", Message: "must be at most 255 characters"})
