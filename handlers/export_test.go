@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/shelfcommerce/shelf/handlers"
 	"github.com/shelfcommerce/shelf/internal/auth"
 )
 
@@ -170,4 +171,46 @@ func withoutIdentity(v any) any {
 		return out
 	}
 	return v
+}
+
+// Image positions say an order, which Shelf's CSV carries as the order of
+// its list: positions are stored as 1, 2, 3..., so that an export in any
+// format imports back unchanged. A | in an alt text or attribute value
+// (that CSV's separator) is refused instead of coming back split.
+func TestImagePositionsAndSeparatorsSurviveTheRoundTrip(t *testing.T) {
+	t.Parallel()
+	e, d, _ := newServer(t, func(c *handlers.Config) { c.BodyLimit = 1 << 20 })
+	key := adminKey(t, d, "sync", auth.ScopeCatalogRead, auth.ScopeCatalogWrite, auth.ScopeImportsWrite, auth.ScopeInventoryWrite)
+	line := `{"handle":"lamp","title":"Lamp","images":[{"src":"https://cdn.example.com/b.jpg","alt":"side","position":20},` +
+		`{"src":"https://cdn.example.com/a.jpg","alt":"front","position":10}],"variants":[{"sku":"LAMP-1","price":"9.00"}]}` + "\n"
+	if r := runImport(t, e, key, "format=ndjson", []byte(line)); r.Created != 1 {
+		t.Fatalf("import: %+v", r)
+	}
+	for _, format := range []string{"csv", "shopify", "ndjson"} {
+		file := export(t, e, key, format).Body.Bytes()
+		if r := runImport(t, e, key, "format="+format, file); r.Unchanged != 1 || r.Updated != 0 {
+			t.Errorf("%s export imported back: %+v, want the product unchanged", format, r)
+		}
+	}
+	var p struct {
+		Images []struct {
+			Src, Alt string
+			Position int
+		}
+	}
+	if err := json.Unmarshal(send(t, e, key, "GET", "/v1/admin/products/lamp", "").Body.Bytes(), &p); err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Images) != 2 || p.Images[0].Alt != "front" || p.Images[0].Position != 1 || p.Images[1].Position != 2 {
+		t.Errorf("images %+v, want front at 1 and side at 2", p.Images)
+	}
+	for _, bad := range []string{
+		`{"handle":"bad1","title":"Bad","images":[{"src":"https://cdn.example.com/c.jpg","alt":"a|b"}],"variants":[{"sku":"BAD-1","price":"1.00"}]}`,
+		`{"handle":"bad2","title":"Bad","attributes":{"color":["red|blue"]},"variants":[{"sku":"BAD-2","price":"1.00"}]}`,
+	} {
+		r := runImport(t, e, key, "format=ndjson", []byte(bad+"\n"))
+		if r.Created != 0 || r.Failed != 1 {
+			t.Errorf("%s: %+v, want the product refused", bad, r)
+		}
+	}
 }

@@ -215,7 +215,7 @@ func firstImportListingEqualsSyncListing(t *testing.T, bulk store.BulkTransport)
 					sku = fmt.Sprintf("S-%d-0", p-1) // taken by the previous product
 				}
 				stock := []string{"", "0", "3", "0"}[(p+v)%4]
-				cur := []string{"USD", "EUR", "USD"}[(p+v)%3]
+				cur := []string{"USD", "EUR", "USD"}[p%3] // one currency per product
 				price := 100 + (p*37+v*53)%900
 				if p%bump == 0 {
 					price += 7

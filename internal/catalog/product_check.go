@@ -48,6 +48,9 @@ func checkProduct(p *ProductInput) []RowError {
 			add("attributes", fmt.Sprintf("name %q must be 1 to %d ASCII characters", name, MaxAttributeName))
 		}
 		for _, v := range vals {
+			if strings.Contains(v, "|") {
+				add("attributes", fmt.Sprintf("value %q of %q must not contain a | (Shelf's CSV separates attributes with it)", v, name))
+			}
 			if utf8.RuneCountInString(v) > 191 {
 				add("attributes", fmt.Sprintf("value of %q must be at most 191 characters", name))
 			}
@@ -74,8 +77,33 @@ func checkProduct(p *ProductInput) []RowError {
 			add("images", "an image URL must be at most 2048 bytes and its alt text 512 characters")
 			break
 		}
+		if strings.Contains(im.Src, "|") || strings.Contains(im.Alt, "|") {
+			add("images", "an image URL or alt text must not contain a | (Shelf's CSV separates images with it; write %7C in a URL)")
+			break
+		}
 	}
 	return errs
+}
+
+// numberImages returns p with its images numbered 1, 2, 3... in their
+// order (by position, then as given), which is all a position says: the
+// stored positions are then what every format writes back, and an export
+// imports back unchanged (Shelf's CSV carries the order, not the numbers).
+func numberImages(p *ProductInput) *ProductInput {
+	in := slices.IsSortedFunc(p.Images, func(a, b ImageInput) int { return a.Position - b.Position })
+	for i, im := range p.Images {
+		in = in && im.Position == i+1
+	}
+	if in {
+		return p
+	}
+	cp := *p
+	cp.Images = slices.Clone(p.Images)
+	slices.SortStableFunc(cp.Images, func(a, b ImageInput) int { return a.Position - b.Position })
+	for i := range cp.Images {
+		cp.Images[i].Position = i + 1
+	}
+	return &cp
 }
 
 func validAttrName(s string) bool {

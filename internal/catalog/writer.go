@@ -245,6 +245,7 @@ func (w *Writer) write(ctx context.Context, tx *store.Tx, products []*ProductInp
 			cp.Variants = kept
 			p = &cp
 		}
+		p = numberImages(p)
 		if msgs := checkProduct(p); len(msgs) > 0 {
 			res.Outcome = Failed
 			res.Errors = append(res.Errors, msgs...)
