@@ -40,9 +40,11 @@ func (a *API) parseStream(c echo.Context) (streamQuery, error) {
 	var q streamQuery
 	fe := problem.Fields{Kind: problem.Invalid}
 	vals := c.Request().URL.Query()
-	for k := range vals {
+	for k, vs := range vals {
 		if k != "types" && k != "last_event_id" {
 			fe.Add(k, "is not a parameter of this endpoint (types, last_event_id)")
+		} else if len(vs) > 1 {
+			fe.Add(k, "must be given once (types takes a comma-separated list)")
 		}
 	}
 	key, err := a.optionalAPIKey(c)

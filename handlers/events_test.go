@@ -336,6 +336,8 @@ func TestEventStreamRefusesBadRequests(t *testing.T) {
 		{"?types=stock.changd", "", "types", 400},
 		{"?last_event_id=abc", "", "last_event_id", 400},
 		{"?since=1", "", "since", 400},
+		{"?types=stock.changed&types=price.changed", "", "types", 400},
+		{"?last_event_id=1&last_event_id=2", "", "last_event_id", 400},
 		{"?types=order.created", "", "", 403},
 		{"?types=order.created", reader, "", 403},
 	} {
