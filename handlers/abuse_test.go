@@ -199,4 +199,19 @@ func TestFailedAPIKeysAreLimitedPerAddress(t *testing.T) {
 	if code := get("192.0.2.9:1", good); code != http.StatusOK {
 		t.Fatalf("a real key a minute later: %d, want 200", code)
 	}
+	// The event stream takes only API keys as bearers: its guesses count too.
+	stream := func(key string) int {
+		req := httptest.NewRequest("GET", "/v1/events?types=nope", nil) // answered before it would stream
+		req.RemoteAddr = "192.0.2.11:1"
+		req.Header.Set("Authorization", "Bearer "+key)
+		return do(e, req).Code
+	}
+	for i := range 2 {
+		if code := stream(fmt.Sprintf("shelf_guess%d", i)); code != http.StatusUnauthorized {
+			t.Fatalf("stream guess %d: %d, want 401", i+1, code)
+		}
+	}
+	if code := stream("shelf_guess3"); code != http.StatusTooManyRequests {
+		t.Fatalf("third stream guess in a minute: %d, want 429", code)
+	}
 }

@@ -47,11 +47,20 @@ func (a *API) parseStream(c echo.Context) (streamQuery, error) {
 			fe.Add(k, "must be given once (types takes a comma-separated list)")
 		}
 	}
+	// A bearer here can only be an API key: guesses count against the
+	// address as on the admin API (requireScope).
+	tok, ip := bearer(c.Request()), c.RealIP()
+	if tok != "" {
+		if d := a.authFailures.wait(ip); d > 0 {
+			return q, tooManyRequests(c, d, "failed API-key attempts")
+		}
+	}
 	key, err := a.optionalAPIKey(c)
 	if err != nil {
 		return q, err
 	}
-	if tok := bearer(c.Request()); tok != "" && key == nil {
+	if tok != "" && key == nil {
+		a.authFailures.take(ip)
 		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="shelf", error="invalid_token"`)
 		return q, problem.New(problem.Unauthorized, "the API key is unknown or revoked")
 	}
