@@ -116,11 +116,13 @@ func (a *API) cancelOrder(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	actor := "buyer"
+	// A buyer cancels an unpaid order (cancel_reason "customer"); staff
+	// using this path cancel as on the admin API ("admin").
+	action, actor := orders.CustomerCancel, "buyer"
 	if access.Admin {
-		actor = "api key " + k.Name
+		action, actor = orders.Cancel, "api key "+k.Name
 	}
-	o, err := a.orders.Transition(c.Request().Context(), c.Param("id"), orders.CustomerCancel, access, actor)
+	o, err := a.orders.Transition(c.Request().Context(), c.Param("id"), action, access, actor)
 	if err != nil {
 		return err
 	}

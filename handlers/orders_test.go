@@ -173,8 +173,17 @@ func TestPlaceOrderHTTP(t *testing.T) {
 
 	// The buyer cancels; then staff cannot pay it: 409 naming the state.
 	c := e.do("POST", "/v1/orders/"+id+"/cancel", token, nil, "")
-	if c.status != 200 || c.json(t)["status"] != "cancelled" {
+	if c.status != 200 || c.json(t)["status"] != "cancelled" || c.json(t)["cancel_reason"] != "customer" {
 		t.Fatalf("cancel: %d %s", c.status, c.body)
+	}
+	// Staff cancelling through the same path cancel as staff.
+	other := e.do("POST", "/v1/orders", "", key("order-3"), orderBody("bob@example.com", "H-0", "1"))
+	if other.status != 201 {
+		t.Fatalf("place: %d %s", other.status, other.body)
+	}
+	sc := e.do("POST", "/v1/orders/"+other.json(t)["id"].(string)+"/cancel", e.writer, nil, "")
+	if sc.status != 200 || sc.json(t)["cancel_reason"] != "admin" {
+		t.Fatalf("staff cancel through /v1/orders/{id}/cancel: %d %s, want cancel_reason admin", sc.status, sc.body)
 	}
 	wantProblem(t, e.do("POST", "/v1/orders/"+id+"/cancel", "", nil, ""), 404, "/problems/not-found", "")
 	p := wantProblem(t, e.do("POST", "/v1/admin/orders/"+id+"/pay", e.writer, nil, ""), 409, "/problems/conflict", "")

@@ -16,12 +16,12 @@ func init() {
 	commands["apikey"] = command{"create, list or revoke admin API keys", apikey}
 }
 
-const apikeyUsage = `Usage:
+var apikeyUsage = `Usage:
   shelf apikey create --name NAME --scopes a,b   print a new key (shown once; only its hash is stored)
   shelf apikey list                              list keys (never their secrets)
   shelf apikey revoke ID|NAME                    revoke a key
 
-Scopes: ` + "catalog:write, inventory:write, orders:read, orders:write, imports:write, webhooks:write"
+Scopes: ` + strings.Join(auth.Scopes, ", ")
 
 func apikey(ctx context.Context, e env, args []string) error {
 	if len(args) == 0 || wantsHelp(args) {

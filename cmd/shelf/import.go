@@ -50,9 +50,14 @@ func importCmd(ctx context.Context, e env, args []string) error {
 	if err := fs.Parse(rest); err != nil {
 		return &exitError{code: 2, msg: err.Error() + "\n" + importUsage}
 	}
-	if file == "" && fs.NArg() == 1 {
+	if file == "" && fs.NArg() >= 1 {
+		// Flags may also follow FILE (flag stops at the first argument).
 		file = fs.Arg(0)
-	} else if fs.NArg() > 0 || file == "" {
+		if err := fs.Parse(fs.Args()[1:]); err != nil {
+			return &exitError{code: 2, msg: err.Error() + "\n" + importUsage}
+		}
+	}
+	if fs.NArg() > 0 || file == "" {
 		return &exitError{code: 2, msg: "import needs exactly one FILE\n" + importUsage}
 	}
 	switch *format {

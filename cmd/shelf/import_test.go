@@ -40,6 +40,10 @@ func TestImportCommandPrintsTheReportAndProgressLines(t *testing.T) {
 	if !strings.Contains(progress, "shelf import: ") || !strings.Contains(progress, "rows/s") {
 		t.Errorf("no plain progress line when not on a terminal: %q", progress)
 	}
+	// Flags after FILE and before it are the same command.
+	if rep, _, err := run1("--format", "csv", file, "--dry-run"); exitCode(err) != 1 || rep["dry_run"] != true || rep["created"] != 1.0 {
+		t.Fatalf("dry run, --dry-run after FILE: exit %d, %v", exitCode(err), rep)
+	}
 	var n int
 	_ = d.DB.QueryRow("SELECT COUNT(*) FROM products").Scan(&n)
 	if n != 0 {

@@ -22,7 +22,7 @@ const migrateUsage = `Usage: shelf migrate up|down|status|version|redo
   up       apply every pending migration (safe to run from several jobs at once)
   down     roll back the newest migration
   redo     roll back the newest migration and apply it again
-  status   list migrations; exits 3 while any is pending
+  status   list migrations; exits 4 while any is pending (3: the database is unavailable)
   version  print the database's current version
 
 Uses SHELF_MYSQL_DSN.`

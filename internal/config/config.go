@@ -58,7 +58,7 @@ var Vars = []Var{
 	{"SHELF_WEBHOOK_ALLOW_PRIVATE", "false", "true allows http and loopback/private webhook targets (development only)"},
 	{"SHELF_WEBHOOK_WORKERS", "8", "webhook deliveries one instance sends at once"},
 	{"SHELF_LOG_LEVEL", "info", "debug, info, warn or error"},
-	{"SHELF_PENDING_ORDER_TTL", "1h", "an order still pending (unpaid) this long is cancelled with cancel_reason \"expired\" and its stock returned; 0 never expires orders"},
+	{"SHELF_PENDING_ORDER_TTL", "1h", "an order still pending (unpaid) this long is cancelled with cancel_reason \"expired\" and its stock returned; 0 never expires orders, otherwise at least 1m"},
 	{"SHELF_ORDER_RATE_LIMIT", "30", "anonymous POST /v1/orders per client address per minute (429 above it; requests with an admin API key are not counted); 0 disables"},
 	{"SHELF_AUTH_FAILURE_LIMIT", "10", "failed API-key attempts per client address per minute; above it that address gets 429 for API-key requests until the minute refills; 0 disables"},
 	{"SHELF_ORDER_MAX_LINES", "100", "most lines in one order"},

@@ -220,3 +220,30 @@ func TestConcurrentSweepsExpireEachOrderOnce(t *testing.T) {
 		t.Fatalf("%d return rows in the ledger (%v), want %d (one per line, none twice)", returned, err, 2*orders)
 	}
 }
+
+// An order read past its TTL before the sweep reached it reads expired,
+// with its stock back, as a payment would find it: never "pending" once a
+// payment would be refused.
+func TestAnOrderReadPastItsTTLHasExpired(t *testing.T) {
+	t.Parallel()
+	d, s, clock := expiryEnv(t, "R", 1, 10)
+	ctx := context.Background()
+	o := placeOK(t, s, input("slow@example.com", line("R-0", 4)))
+	clock.advance(61 * time.Minute)
+	got, err := s.Get(ctx, o.ID, Access{Token: o.AccessToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != Cancelled || reasonOf(got) != "expired" {
+		t.Fatalf("read past the TTL: status %s reason %q, want cancelled, expired", got.Status, reasonOf(got))
+	}
+	if n := onHand(t, d, "R-0"); n != 10 {
+		t.Errorf("R-0 on hand %d, want its 10 back", n)
+	}
+	if again, err := s.Get(ctx, o.ID, Access{Admin: true}); err != nil || again.Status != Cancelled {
+		t.Fatalf("read again: %v %v", again, err)
+	}
+	if n, err := s.ExpirePending(ctx, clock.now()); err != nil || n != 0 {
+		t.Errorf("the sweep expired %d (%v) after the read had", n, err)
+	}
+}

@@ -38,11 +38,28 @@ func (s *Service) Get(ctx context.Context, publicID string, a Access) (*Order, e
 	if !a.Admin && !tokenMatches(a.Token, o.AccessTokenHash) {
 		return nil, errNotFound()
 	}
+	if s.pastTTL(o, s.now()) {
+		// Left pending past the TTL and not swept yet: it expires now, so
+		// that it never reads as pending once a payment would be refused.
+		out, err := s.Transition(ctx, publicID, Expire, a, expiryActor)
+		if _, refused := problem.As(err); !refused {
+			return out, err
+		}
+		// The sweep, or a move, got there first: read what it left.
+		if o, err = s.st.Q.GetOrderByPublicID(ctx, publicID); err != nil {
+			return nil, fmt.Errorf("read order: %w", err)
+		}
+	}
 	lines, err := s.st.Q.OrderLines(ctx, o.ID)
 	if err != nil {
 		return nil, fmt.Errorf("read order lines: %w", err)
 	}
 	return newOrder(o, lines), nil
+}
+
+// pastTTL reports whether o is pending and older than the pending-order TTL at t.
+func (s *Service) pastTTL(o db.Order, t time.Time) bool {
+	return Status(o.Status) == Pending && s.pendingTTL > 0 && !o.CreatedAt.After(t.Add(-s.pendingTTL))
 }
 
 // Transition applies action to an order, as the state machine allows, in one
@@ -68,7 +85,7 @@ func (s *Service) Transition(ctx context.Context, publicID string, action Action
 			return errNotFound()
 		}
 		t := s.now()
-		expired = Status(o.Status) == Pending && s.pendingTTL > 0 && !o.CreatedAt.After(t.Add(-s.pendingTTL))
+		expired = s.pastTTL(o, t)
 		act, who := action, actor
 		if expired {
 			act, who = Expire, expiryActor
