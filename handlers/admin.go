@@ -77,6 +77,9 @@ func (a *API) importProducts(c echo.Context) error {
 	if err := fe.Err(); err != nil {
 		return err
 	}
+	if err := a.databaseAnswers(c); err != nil {
+		return err
+	}
 	req := c.Request()
 	timeout := a.cfg.ImportTimeout
 	if timeout <= 0 {

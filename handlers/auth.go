@@ -37,11 +37,25 @@ func (a *API) optionalAPIKey(c echo.Context) (*auth.Key, error) {
 	if tok == "" || a.keys == nil {
 		return nil, nil
 	}
-	k, err := a.keys.Authenticate(c.Request().Context(), tok)
+	k, err := a.authenticate(c, tok)
 	if errors.Is(err, auth.ErrUnknownKey) {
 		return nil, nil
 	}
 	return k, err
+}
+
+// authenticate looks tok up under SHELF_DB_TIMEOUT, also on the routes that
+// dbDeadline leaves without a deadline (imports, exports, the stream): a
+// database that does not answer is a 503 there too, not a request that
+// waits for it.
+func (a *API) authenticate(c echo.Context, tok string) (*auth.Key, error) {
+	ctx := c.Request().Context()
+	if a.cfg.DBTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, a.cfg.DBTimeout)
+		defer cancel()
+	}
+	return a.keys.Authenticate(ctx, tok)
 }
 
 // requireScope admits requests whose bearer is an active API key holding
@@ -62,7 +76,7 @@ func (a *API) requireScope(scope string) echo.MiddlewareFunc {
 			if d := a.authFailures.wait(ip); d > 0 {
 				return tooManyRequests(c, d, "failed API-key attempts")
 			}
-			k, err := a.keys.Authenticate(c.Request().Context(), tok)
+			k, err := a.authenticate(c, tok)
 			if errors.Is(err, auth.ErrUnknownKey) {
 				a.authFailures.take(ip)
 				c.Response().Header().Set("WWW-Authenticate", `Bearer realm="shelf", error="invalid_token"`)
@@ -88,4 +102,17 @@ func (a *API) requireScope(scope string) echo.MiddlewareFunc {
 			return err
 		}
 	}
+}
+
+// databaseAnswers pings the database under SHELF_DB_TIMEOUT: the first
+// step of the requests that then run without it (imports, exports), so
+// that a database that does not answer is a 503 at once rather than a
+// request that waits up to SHELF_IMPORT_TIMEOUT for it.
+func (a *API) databaseAnswers(c echo.Context) error {
+	if a.cfg.DBTimeout <= 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(c.Request().Context(), a.cfg.DBTimeout)
+	defer cancel()
+	return a.cfg.Store.DB.PingContext(ctx)
 }

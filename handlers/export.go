@@ -50,6 +50,11 @@ func (a *API) exportProducts(c echo.Context) error {
 		c.Response().WriteHeader(http.StatusOK)
 		return nil
 	}
+	if err := a.databaseAnswers(c); err != nil {
+		h.Del("Content-Disposition")
+		h.Del(echo.HeaderContentType)
+		return err
+	}
 	timeout := a.cfg.ImportTimeout
 	if timeout <= 0 {
 		timeout = time.Hour
@@ -65,7 +70,13 @@ func (a *API) exportProducts(c echo.Context) error {
 	fw, err := importer.NewWriter(format, c.Response())
 	if err == nil {
 		stats, err = catalog.Export(ctx, a.cfg.Store, fw, catalog.ExportOptions{
-			Progress: func(int, int) { _ = rc.Flush() },
+			// Flushed only once echo has written: a flush before would send
+			// the 200 behind its back (NDJSON buffers its first 64 KiB).
+			Progress: func(int, int) {
+				if c.Response().Committed {
+					_ = rc.Flush()
+				}
+			},
 		})
 	}
 	switch {

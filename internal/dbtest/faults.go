@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/go-sql-driver/mysql"
 
@@ -27,6 +28,48 @@ type Faults struct {
 	code  uint16
 	left  int
 	hits  int
+	// slow: statements whose SQL contains slowMatch wait slowFor first (a
+	// server that takes its time, within the statement's context).
+	slowMatch string
+	slowFor   time.Duration
+}
+
+// Slow makes every statement whose SQL contains match wait d before it is
+// sent (or fail with its context's error if that ends first); d 0 stops it.
+func (f *Faults) Slow(match string, d time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.slowMatch, f.slowFor = match, d
+}
+
+// before is what a statement meets before it is sent: its Slow delay, then
+// its fault.
+func (f *Faults) before(ctx context.Context, sql string) error {
+	if err := f.wait(ctx, sql); err != nil {
+		return err
+	}
+	return f.fire(sql)
+}
+
+// wait is the Slow delay of one statement.
+func (f *Faults) wait(ctx context.Context, sql string) error {
+	f.mu.Lock()
+	d := f.slowFor
+	if d <= 0 || !strings.Contains(sql, f.slowMatch) {
+		d = 0
+	}
+	f.mu.Unlock()
+	if d == 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // Set makes the next n statements whose SQL contains match fail with the
@@ -75,14 +118,14 @@ type faultConn struct {
 }
 
 func (c *faultConn) ExecContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Result, error) {
-	if err := c.f.fire(q); err != nil {
+	if err := c.f.before(ctx, q); err != nil {
 		return nil, err
 	}
 	return c.Conn.(driver.ExecerContext).ExecContext(ctx, q, args)
 }
 
 func (c *faultConn) QueryContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Rows, error) {
-	if err := c.f.fire(q); err != nil {
+	if err := c.f.before(ctx, q); err != nil {
 		return nil, err
 	}
 	return c.Conn.(driver.QueryerContext).QueryContext(ctx, q, args)
@@ -119,14 +162,14 @@ type faultStmt struct {
 }
 
 func (s *faultStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
-	if err := s.f.fire(s.sql); err != nil {
+	if err := s.f.before(ctx, s.sql); err != nil {
 		return nil, err
 	}
 	return s.Stmt.(driver.StmtExecContext).ExecContext(ctx, args)
 }
 
 func (s *faultStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
-	if err := s.f.fire(s.sql); err != nil {
+	if err := s.f.before(ctx, s.sql); err != nil {
 		return nil, err
 	}
 	return s.Stmt.(driver.StmtQueryContext).QueryContext(ctx, args)

@@ -232,7 +232,8 @@ func (d *Dispatcher) claim(ctx context.Context, n int) ([]job, error) {
 			return err
 		}
 		ids := make([]uint64, len(rows))
-		startBy := now.Add(d.lease - d.cfg.Timeout - leaseMargin)
+		// On the monotonic clock (now is UTC, for the database, and has none).
+		startBy := time.Now().Add(d.lease - d.cfg.Timeout - leaseMargin)
 		for i, r := range rows {
 			ids[i] = r.ID
 			jobs = append(jobs, job{DueDeliveriesRow: r, attempt: r.Attempts + 1, startBy: startBy})
