@@ -25,11 +25,10 @@ func checkProduct(p *ProductInput) []RowError {
 		add("category", fmt.Sprintf("has %d levels; categories nest at most %d", len(p.CategoryPath), MaxCategoryDepth))
 	}
 	for _, tag := range p.Tags {
-		// Tags are kept, and exported, as one list: comma-separated, as
-		// Shopify's, and |-separated in Shelf's CSV. A tag holding either
-		// would come back as two.
-		if strings.ContainsAny(tag, ",|") {
-			add("tags", fmt.Sprintf("tag %q must not contain a comma or a |", tag))
+		// Tags are kept, and exported, as one comma-separated list, as
+		// Shopify's: a tag holding a comma would come back as two.
+		if strings.Contains(tag, ",") {
+			add("tags", fmt.Sprintf("tag %q must not contain a comma", tag))
 		}
 	}
 	if utf8.RuneCountInString(p.Brand) > 191 {
@@ -48,9 +47,6 @@ func checkProduct(p *ProductInput) []RowError {
 			add("attributes", fmt.Sprintf("name %q must be 1 to %d ASCII characters", name, MaxAttributeName))
 		}
 		for _, v := range vals {
-			if strings.Contains(v, "|") {
-				add("attributes", fmt.Sprintf("value %q of %q must not contain a | (Shelf's CSV separates attributes with it)", v, name))
-			}
 			if utf8.RuneCountInString(v) > 191 {
 				add("attributes", fmt.Sprintf("value of %q must be at most 191 characters", name))
 			}
@@ -75,10 +71,6 @@ func checkProduct(p *ProductInput) []RowError {
 	for _, im := range p.Images {
 		if len(im.Src) > 2048 || utf8.RuneCountInString(im.Alt) > 512 {
 			add("images", "an image URL must be at most 2048 bytes and its alt text 512 characters")
-			break
-		}
-		if strings.Contains(im.Src, "|") || strings.Contains(im.Alt, "|") {
-			add("images", "an image URL or alt text must not contain a | (Shelf's CSV separates images with it; write %7C in a URL)")
 			break
 		}
 	}

@@ -100,9 +100,11 @@ func (w *Writer) writeVariants(ctx context.Context, tx *store.Tx, byID map[uint6
 		// A stored variant the file no longer names is removed (hidden),
 		// unless the product came with refused rows: one of those may be
 		// that variant's, and a row that is not written must not take the
-		// stored one with it. It goes once the file is right.
+		// stored one with it. It goes once the file is right. (Not one in
+		// another currency than the file's: a product has one currency.)
 		for j, o := range olds {
-			if !used[j] && o.Active && len(pl.p.Errors) == 0 {
+			keep := len(pl.p.Errors) > 0 && o.Currency == pl.p.Variants[0].Currency
+			if !used[j] && o.Active && !keep {
 				deactivate = append(deactivate, o.ID)
 			}
 		}

@@ -246,18 +246,20 @@ func (w *Writer) write(ctx context.Context, tx *store.Tx, products []*ProductInp
 			p = &cp
 		}
 		p = numberImages(p)
-		if msgs := checkProduct(p); len(msgs) > 0 {
-			res.Outcome = Failed
-			res.Errors = append(res.Errors, msgs...)
-			continue
-		}
 		pl := &plan{p: p, res: res, hash: ContentHash(p)}
 		if exists {
 			pl.id, pl.exists, pl.version, pl.created = e.ID, true, e.Version, e.CreatedAt
 			if e.ContentHash.Valid && e.ContentHash.String == string(pl.hash) {
+				// What is stored already: nothing to write, and nothing to
+				// refuse (rules added since it was written apply to changes).
 				res.ID, res.Version, res.Outcome = e.ID, e.Version, Unchanged
 				continue
 			}
+		}
+		if msgs := checkProduct(p); len(msgs) > 0 {
+			res.Outcome = Failed
+			res.Errors = append(res.Errors, msgs...)
+			continue
 		}
 		plans = append(plans, pl)
 	}

@@ -379,8 +379,8 @@ func ownRow(r *csvReader, b *builder, rec []string, line int) {
 		}
 	}
 	// image_alts, optional, holds the images' alt texts in the same order.
-	alts := strings.Split(r.get(rec, cImageAlts), "|")
-	for i, u := range strings.Split(r.get(rec, cImageURLs), "|") {
+	alts := splitPipes(r.get(rec, cImageAlts))
+	for i, u := range splitPipes(r.get(rec, cImageURLs)) {
 		alt := ""
 		if i < len(alts) {
 			alt = alts[i]
@@ -398,7 +398,7 @@ func parseAttrList(s string) ([]string, string) {
 		return nil, "is not valid UTF-8 text"
 	}
 	var out []string
-	for part := range strings.SplitSeq(s, "|") {
+	for _, part := range splitPipes(s) {
 		if strings.TrimSpace(part) == "" {
 			continue
 		}

@@ -155,3 +155,30 @@ func BenchmarkShopifyReader(b *testing.B) {
 	}
 	b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 }
+
+// Any list of items, | and backslashes included, comes back from its cell
+// as it went (joinPipes, splitPipes), and a cell written before the escapes
+// with a lone backslash reads it as itself.
+func FuzzPipesRoundTrip(f *testing.F) {
+	f.Add("a|b", `c\d`, `\`)
+	f.Add("", "|", `\|`)
+	f.Add(`C:\new`, "plain", `ends\`)
+	f.Fuzz(func(t *testing.T, a, b, c string) {
+		items := []string{a, b, c}
+		got := splitPipes(joinPipes(items))
+		if len(got) != len(items) {
+			t.Fatalf("%q -> %q -> %q", items, joinPipes(items), got)
+		}
+		for i := range items {
+			if got[i] != items[i] {
+				t.Fatalf("%q -> %q -> %q", items, joinPipes(items), got)
+			}
+		}
+	})
+}
+
+func TestOldCellsKeepTheirBackslashes(t *testing.T) {
+	if got := splitPipes(`C:\new|x\y`); len(got) != 2 || got[0] != `C:\new` || got[1] != `x\y` {
+		t.Errorf("%q", got)
+	}
+}

@@ -30,7 +30,8 @@
 //     a row is reported in catalog.ProductInput.Errors rather than imported.
 //   - Option names are read from the first row only and apply to all later rows.
 //   - Unknown columns (metafields, SEO, Google Shopping, "Option1 Linked To", ...) are ignored.
-//   - Image positions that are not positive integers are replaced by the next free position.
+//   - Image positions that are not positive integers are replaced by the next free position;
+//     positions say only an order: the writer stores them as 1, 2, 3... in that order.
 //
 // "csv": Shelf's own format, one row per variant, grouped by consecutive handle like Shopify:
 //
@@ -44,7 +45,8 @@
 // ("|"-separated). Product fields (title ... category, option names, tags, type) come
 // from a product's first row; later rows may repeat or leave them empty. category is
 // "A > B > C"; attributes is "color=red|material=cotton" (repeat a key for several values);
-// image_urls is "url1|url2"; currency defaults to Options.Currency; stock empty = unknown.
+// image_urls is "url1|url2" (in every such list an item's own | is written \| and its
+// backslashes \\: joinPipes); currency defaults to Options.Currency; stock empty = unknown.
 // Every row needs a price; a row without a SKU is a SKU-less variant, matched by its options
 // on re-import as in Shopify files. Handles must already be valid (no lower-casing). See
 // testdata/example.csv.
@@ -195,14 +197,21 @@ func splitCategory(s string) []string {
 	return out
 }
 
-// splitList splits on sep, trims, drops empty values and duplicates, keeps order.
+// splitList splits on sep, trims, drops empty values and duplicates, keeps
+// order. A | list is Shelf's CSV's: its items unescaped (see joinPipes).
 func splitList(s string, sep string) []string {
 	if strings.TrimSpace(s) == "" {
 		return nil
 	}
+	var parts []string
+	if sep == "|" {
+		parts = splitPipes(s)
+	} else {
+		parts = strings.Split(s, sep)
+	}
 	var out []string
 	var seen map[string]bool // only for long lists
-	for part := range strings.SplitSeq(s, sep) {
+	for _, part := range parts {
 		if part = strings.TrimSpace(part); part == "" {
 			continue
 		}
@@ -440,4 +449,46 @@ func (s seenHandles) check(b *builder) {
 	}
 	// Clone: h may point into the CSV record, which holds the whole row (description and all).
 	s[strings.Clone(h)] = b.p.Line
+}
+
+// Shelf's CSV writes a list (tags, images, their alt texts, attributes) in
+// one cell, its items separated by |. An item's own | is written \| and its
+// backslashes \\, so that any text comes back as it went; a backslash
+// before anything else is read as itself, as files written before the
+// escapes have it.
+
+// joinPipes is items as one cell.
+func joinPipes(items []string) string {
+	var b strings.Builder
+	for i, it := range items {
+		if i > 0 {
+			b.WriteByte('|')
+		}
+		for j := 0; j < len(it); j++ {
+			if it[j] == '|' || it[j] == '\\' {
+				b.WriteByte('\\')
+			}
+			b.WriteByte(it[j])
+		}
+	}
+	return b.String()
+}
+
+// splitPipes is joinPipes undone: every item, empty ones included.
+func splitPipes(s string) []string {
+	var out []string
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '\\' && i+1 < len(s) && (s[i+1] == '|' || s[i+1] == '\\'):
+			i++
+			b.WriteByte(s[i])
+		case c == '|':
+			out = append(out, b.String())
+			b.Reset()
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return append(out, b.String())
 }

@@ -156,13 +156,13 @@ func ownRows(p *catalog.ProductInput) [][]string {
 		row[0] = p.Handle
 		if i == 0 {
 			row[1], row[2], row[3], row[4] = p.Title, p.DescriptionHTML, p.Brand, p.Status
-			row[5], row[6], row[7] = strings.Join(p.CategoryPath, " > "), p.ProductType, strings.Join(p.Tags, "|")
+			row[5], row[6], row[7] = strings.Join(p.CategoryPath, " > "), p.ProductType, joinPipes(p.Tags)
 			row[19] = attrList(p.Attributes)
 			srcs, alts := make([]string, len(p.Images)), make([]string, len(p.Images))
 			for j, im := range p.Images {
 				srcs[j], alts[j] = im.Src, im.Alt
 			}
-			row[20], row[21] = strings.Join(srcs, "|"), strings.Join(alts, "|")
+			row[20], row[21] = joinPipes(srcs), joinPipes(alts)
 		}
 		row[8] = v.SKU
 		row[9], row[10] = price(v)
@@ -175,7 +175,7 @@ func ownRows(p *catalog.ProductInput) [][]string {
 	return rows
 }
 
-// attrList is "color=red|material=cotton", names sorted.
+// attrList is "color=red|material=cotton", names sorted (joinPipes).
 func attrList(attrs map[string][]string) string {
 	names := make([]string, 0, len(attrs))
 	for n := range attrs {
@@ -188,7 +188,7 @@ func attrList(attrs map[string][]string) string {
 			parts = append(parts, n+"="+v)
 		}
 	}
-	return strings.Join(parts, "|")
+	return joinPipes(parts)
 }
 
 // --- NDJSON ---
