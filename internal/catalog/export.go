@@ -54,6 +54,10 @@ func Export(ctx context.Context, st *store.Store, fw ProductWriter, opts ExportO
 		return stats, err
 	}
 	defer func() { _ = tx.Rollback() }()
+	// The snapshot is held while the client reads, at its pace.
+	if err := tx.Patient(ctx); err != nil {
+		return stats, err
+	}
 	q := tx.Q
 	total, err := q.CountProducts(ctx)
 	if err != nil {

@@ -213,6 +213,11 @@ func Import(ctx context.Context, st *store.Store, rd ProductReader, opts ImportO
 		if err != nil {
 			return nil, err
 		}
+		// The transaction waits for the upload, at the client's pace.
+		if err := single.Patient(ctx); err != nil {
+			_ = single.Rollback()
+			return nil, err
+		}
 		finish = func(commit bool) error {
 			if commit {
 				return single.Commit()

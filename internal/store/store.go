@@ -82,8 +82,10 @@ func (s *Store) Batching() bool { return !s.serial.Load() }
 // its row locks, a hot SKU's or the event sequencer's, until the server
 // drops it; by default that is 8 hours, or TCP keepalive's 2. No Shelf
 // connection is silent for long: a request's statements come within
-// SHELF_DB_TIMEOUT, an import or export reads or writes its client between
-// batches, and the pool closes idle connections first (ConnMaxIdleTime).
+// SHELF_DB_TIMEOUT, and the pool closes idle connections first
+// (ConnMaxIdleTime). The transactions a client paces, an export writing to
+// a slow reader and a one-transaction import waiting for its upload, wait
+// as long as their own timeout instead (Tx.Patient).
 const WaitTimeout = 5 * time.Minute
 
 // NormalizeDSN rewrites a go-sql-driver DSN into the form Shelf needs whatever

@@ -232,3 +232,45 @@ func TestInsertRowsChunksLargeBatches(t *testing.T) {
 		t.Fatal("a ragged row was accepted")
 	}
 }
+
+// A Patient transaction (an export, a one-transaction import, paced by
+// their clients) may stay silent past wait_timeout for as long as its
+// context allows; its connection then has its own wait_timeout again.
+func TestAPatientTransactionOutlivesWaitTimeout(t *testing.T) {
+	t.Parallel()
+	d := dbtest.New(t)
+	cfg, err := mysql.ParseDSN(d.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Params == nil {
+		cfg.Params = map[string]string{}
+	}
+	cfg.Params["wait_timeout"] = "1"
+	st, err := store.Open(context.Background(), cfg.FormatDSN(), store.PoolConfig{MaxOpen: 1, MaxIdle: 1, MaxLifetime: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	tx, err := st.Begin(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Patient(ctx); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2500 * time.Millisecond) // silent past the session's 1 s
+	var one int
+	if err := tx.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		t.Fatalf("the patient transaction after 2.5 s of silence: %v", err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	var wt int
+	if err := st.DB.QueryRowContext(ctx, "SELECT @@session.wait_timeout").Scan(&wt); err != nil || wt != 1 {
+		t.Errorf("the connection's wait_timeout after the transaction: %d (%v), want its own 1 back", wt, err)
+	}
+}

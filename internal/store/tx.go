@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/shelfcommerce/shelf/db"
 	"github.com/shelfcommerce/shelf/internal/problem"
@@ -20,6 +21,9 @@ type Tx struct {
 	st    *Store
 	ctx   context.Context // the transaction's, which bounds COMMIT and ROLLBACK
 	after []func()
+
+	// restore undoes Patient (nil: nothing to undo).
+	restore func()
 
 	// Writes queued until Flush (later.go).
 	deferring  bool
@@ -42,6 +46,7 @@ func (tx *Tx) Commit() error {
 	if err := tx.Flush(tx.ctx); err != nil {
 		return err
 	}
+	tx.unwait()
 	if err := ended(tx.ctx, "commit", tx.Tx.Commit, tx.runAfter); err != nil {
 		return err
 	}
@@ -57,9 +62,49 @@ func (tx *Tx) runAfter() {
 	}
 }
 
+// Patient lets the transaction's connection stay silent for as long as
+// its context allows, instead of WaitTimeout: for the transactions a client
+// paces (an export writing to a slow reader, a one-transaction import
+// waiting for its upload). The session's own wait_timeout comes back when
+// the transaction ends, before its connection goes back to the pool.
+func (tx *Tx) Patient(ctx context.Context) error {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		return nil
+	}
+	secs := int64(time.Until(deadline)/time.Second) + 1
+	var was int64
+	if err := tx.QueryRowContext(ctx, "SELECT @@session.wait_timeout").Scan(&was); err != nil {
+		return err
+	}
+	if secs <= was {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, "SET SESSION wait_timeout = ?", secs); err != nil {
+		return err
+	}
+	tx.restore = func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_, _ = tx.Tx.ExecContext(ctx, "SET SESSION wait_timeout = ?", was)
+	}
+	return nil
+}
+
 // Rollback rolls the transaction back; it ends with the transaction's
 // context (see ended).
-func (tx *Tx) Rollback() error { return ended(tx.ctx, "rollback", tx.Tx.Rollback, nil) }
+func (tx *Tx) Rollback() error {
+	tx.unwait()
+	return ended(tx.ctx, "rollback", tx.Tx.Rollback, nil)
+}
+
+// unwait undoes Patient, once.
+func (tx *Tx) unwait() {
+	if tx.restore != nil {
+		tx.restore()
+		tx.restore = nil
+	}
+}
 
 // ended runs a COMMIT or ROLLBACK (end) so that the caller's wait ends with
 // ctx. database/sql sends both without a context, and the driver watches
