@@ -459,4 +459,22 @@ func TestARefusedRowKeepsItsStoredVariant(t *testing.T) {
 	if prices["RT-S"] != "12.00" || prices["RT-M"] != "10.00" {
 		t.Errorf("active variants and prices %v, want RT-S at 12.00 (its good row written) and RT-M kept at 10.00", prices)
 	}
+	// A file that moves the product to another currency does not keep a
+	// stored variant of the old one: a product has one currency.
+	eur := `{"handle":"tee","title":"Tee","variants":[` +
+		`{"sku":"RT-S","price":"11.00","currency":"EUR","options":{"Size":"S"},"on_hand":5},` +
+		`{"sku":"RT-M","price":"1,50","currency":"EUR","options":{"Size":"M"},"on_hand":7}]}` + "\n"
+	if r := runImport(t, e, key, "format=ndjson", []byte(eur)); len(r.Errors) != 1 {
+		t.Fatalf("re-import in EUR with a bad RT-M: %+v", r)
+	}
+	rec = send(t, e, key, "GET", "/v1/admin/products/tee", "")
+	p = adminProduct{}
+	if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil || rec.Code != 200 {
+		t.Fatalf("GET: %d %s", rec.Code, rec.Body)
+	}
+	for _, v := range p.Variants {
+		if v.Price.Currency != "EUR" {
+			t.Errorf("variant %s in %s is still listed on a product now in EUR", *v.SKU, v.Price.Currency)
+		}
+	}
 }
