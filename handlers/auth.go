@@ -49,13 +49,41 @@ func (a *API) optionalAPIKey(c echo.Context) (*auth.Key, error) {
 // database that does not answer is a 503 there too, not a request that
 // waits for it.
 func (a *API) authenticate(c echo.Context, tok string) (*auth.Key, error) {
-	ctx := c.Request().Context()
-	if a.cfg.DBTimeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, a.cfg.DBTimeout)
-		defer cancel()
-	}
+	ctx, cancel := a.dbContext(c.Request().Context())
+	defer cancel()
 	return a.keys.Authenticate(ctx, tok)
+}
+
+// dbContext is ctx bounded by SHELF_DB_TIMEOUT (unbounded when it is 0):
+// the one deadline for database work, which dbDeadline gives whole
+// requests and the long-running ones take for their first steps.
+func (a *API) dbContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if a.cfg.DBTimeout <= 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, a.cfg.DBTimeout)
+}
+
+// keyOf authenticates tok, a bearer that can only be an API key: an address
+// that has sent too many unknown keys is refused (429) before the lookup,
+// so guessing costs a minute per handful of tries and no database work,
+// and an unknown key counts against it and is a 401.
+func (a *API) keyOf(c echo.Context, tok string) (*auth.Key, error) {
+	ip := c.RealIP()
+	if d := a.authFailures.wait(ip); d > 0 {
+		return nil, tooManyRequests(c, d, "failed API-key attempts")
+	}
+	var k *auth.Key
+	err := auth.ErrUnknownKey
+	if a.keys != nil {
+		k, err = a.authenticate(c, tok)
+	}
+	if errors.Is(err, auth.ErrUnknownKey) {
+		a.authFailures.take(ip)
+		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="shelf", error="invalid_token"`)
+		return nil, problem.New(problem.Unauthorized, "the API key is unknown or revoked")
+	}
+	return k, err
 }
 
 // requireScope admits requests whose bearer is an active API key holding
@@ -69,19 +97,8 @@ func (a *API) requireScope(scope string) echo.MiddlewareFunc {
 				c.Response().Header().Set("WWW-Authenticate", `Bearer realm="shelf"`)
 				return problem.New(problem.Unauthorized, "an API key is required: Authorization: Bearer <key>")
 			}
-			// An address that has sent too many unknown keys is refused
-			// before its key is even looked up, so guessing costs a
-			// minute per handful of tries and no database work.
-			ip := c.RealIP()
-			if d := a.authFailures.wait(ip); d > 0 {
-				return tooManyRequests(c, d, "failed API-key attempts")
-			}
-			k, err := a.authenticate(c, tok)
-			if errors.Is(err, auth.ErrUnknownKey) {
-				a.authFailures.take(ip)
-				c.Response().Header().Set("WWW-Authenticate", `Bearer realm="shelf", error="invalid_token"`)
-				return problem.New(problem.Unauthorized, "the API key is unknown or revoked")
-			} else if err != nil {
+			k, err := a.keyOf(c, tok)
+			if err != nil {
 				return err
 			}
 			if !k.Has(scope) {
@@ -112,7 +129,7 @@ func (a *API) databaseAnswers(c echo.Context) error {
 	if a.cfg.DBTimeout <= 0 {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(c.Request().Context(), a.cfg.DBTimeout)
+	ctx, cancel := a.dbContext(c.Request().Context())
 	defer cancel()
 	return a.cfg.Store.DB.PingContext(ctx)
 }

@@ -47,22 +47,13 @@ func (a *API) parseStream(c echo.Context) (streamQuery, error) {
 			fe.Add(k, "must be given once (types takes a comma-separated list)")
 		}
 	}
-	// A bearer here can only be an API key: guesses count against the
-	// address as on the admin API (requireScope).
-	tok, ip := bearer(c.Request()), c.RealIP()
-	if tok != "" {
-		if d := a.authFailures.wait(ip); d > 0 {
-			return q, tooManyRequests(c, d, "failed API-key attempts")
+	// A bearer here can only be an API key (guesses count as on the admin API).
+	var key *auth.Key
+	if tok := bearer(c.Request()); tok != "" {
+		var err error
+		if key, err = a.keyOf(c, tok); err != nil {
+			return q, err
 		}
-	}
-	key, err := a.optionalAPIKey(c)
-	if err != nil {
-		return q, err
-	}
-	if tok != "" && key == nil {
-		a.authFailures.take(ip)
-		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="shelf", error="invalid_token"`)
-		return q, problem.New(problem.Unauthorized, "the API key is unknown or revoked")
 	}
 	q.orders = key.Has(auth.ScopeOrdersRead)
 	if raw := vals.Get("types"); vals.Has("types") {
@@ -113,10 +104,7 @@ func (a *API) streamEvents(c echo.Context) error {
 	// feed, are read under SHELF_DB_TIMEOUT, so a database that does not
 	// answer is a 503 like anywhere else, not a stream that never starts.
 	req := c.Request()
-	setup, cancelSetup := context.WithCancel(req.Context())
-	if a.cfg.DBTimeout > 0 {
-		setup, cancelSetup = context.WithTimeout(req.Context(), a.cfg.DBTimeout)
-	}
+	setup, cancelSetup := a.dbContext(req.Context())
 	defer cancelSetup()
 	c.SetRequest(req.WithContext(setup))
 	q, err := a.parseStream(c)

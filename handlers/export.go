@@ -46,14 +46,18 @@ func (a *API) exportProducts(c echo.Context) error {
 	h.Set(echo.HeaderContentType, kind.mediaType)
 	h.Set("Content-Disposition", `attachment; filename="shelf-products-`+time.Now().UTC().Format("20060102-150405")+"."+kind.ext+`"`)
 	h.Set("Cache-Control", "no-store")
+	// An error before the file's first byte is a problem document, not a file.
+	notAFile := func(err error) error {
+		h.Del("Content-Disposition")
+		h.Del(echo.HeaderContentType)
+		return err
+	}
 	if c.Request().Method == http.MethodHead {
 		c.Response().WriteHeader(http.StatusOK)
 		return nil
 	}
 	if err := a.databaseAnswers(c); err != nil {
-		h.Del("Content-Disposition")
-		h.Del(echo.HeaderContentType)
-		return err
+		return notAFile(err)
 	}
 	timeout := a.cfg.ImportTimeout
 	if timeout <= 0 {
@@ -81,9 +85,7 @@ func (a *API) exportProducts(c echo.Context) error {
 	}
 	switch {
 	case err != nil && !c.Response().Committed:
-		h.Del("Content-Disposition")
-		h.Del(echo.HeaderContentType)
-		return err
+		return notAFile(err)
 	case err != nil:
 		a.log.ErrorContext(ctx, "export failed midway", "format", format, "products", stats.Products, "err", err.Error())
 		panic(http.ErrAbortHandler)

@@ -6,7 +6,6 @@
 package handlers
 
 import (
-	"context"
 	"log/slog"
 	"net"
 	"net/http"
@@ -259,7 +258,7 @@ func (a *API) dbDeadline(next echo.HandlerFunc) echo.HandlerFunc {
 			strings.HasPrefix(req.URL.Path, "/v1/admin/exports") || req.URL.Path == "/v1/events" {
 			return next(c)
 		}
-		ctx, cancel := context.WithTimeout(req.Context(), a.cfg.DBTimeout)
+		ctx, cancel := a.dbContext(req.Context())
 		defer cancel()
 		c.SetRequest(req.WithContext(ctx))
 		return next(c)

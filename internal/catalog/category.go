@@ -141,7 +141,7 @@ func freeSlug(ctx context.Context, tx *store.Tx, base, parentSlug string) (strin
 			}
 		}
 		suffix := "-" + strconv.Itoa(n)
-		candidates = []string{truncateSlug(stem[:len(stem)-max(0, len(stem)+len(suffix)-191)]) + suffix}
+		candidates = []string{truncateSlug(stem[:min(len(stem), 191-len(suffix))]) + suffix}
 	}
 }
 

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -73,15 +74,7 @@ func TestASilentTransactionLetsGoOfItsLocks(t *testing.T) {
 	if err := d.DB.QueryRowContext(ctx, "SELECT @@session.wait_timeout").Scan(&on); err != nil || on != int(store.WaitTimeout/time.Second) {
 		t.Errorf("a store's sessions have wait_timeout %d (%v), want %v", on, err, store.WaitTimeout)
 	}
-	cfg, err := mysql.ParseDSN(d.DSN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cfg.Params == nil {
-		cfg.Params = map[string]string{}
-	}
-	cfg.Params["wait_timeout"] = "2"
-	silent, err := store.OpenDB(ctx, cfg.FormatDSN(), store.PoolConfig{MaxOpen: 1, MaxIdle: 1, MaxLifetime: time.Minute})
+	silent, err := store.OpenDB(ctx, withWaitTimeout(t, d.DSN, 2), store.PoolConfig{MaxOpen: 1, MaxIdle: 1, MaxLifetime: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,15 +232,7 @@ func TestInsertRowsChunksLargeBatches(t *testing.T) {
 func TestAPatientTransactionOutlivesWaitTimeout(t *testing.T) {
 	t.Parallel()
 	d := dbtest.New(t)
-	cfg, err := mysql.ParseDSN(d.DSN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cfg.Params == nil {
-		cfg.Params = map[string]string{}
-	}
-	cfg.Params["wait_timeout"] = "1"
-	st, err := store.Open(context.Background(), cfg.FormatDSN(), store.PoolConfig{MaxOpen: 1, MaxIdle: 1, MaxLifetime: time.Minute})
+	st, err := store.Open(context.Background(), withWaitTimeout(t, d.DSN, 1), store.PoolConfig{MaxOpen: 1, MaxIdle: 1, MaxLifetime: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,4 +258,18 @@ func TestAPatientTransactionOutlivesWaitTimeout(t *testing.T) {
 	if err := st.DB.QueryRowContext(ctx, "SELECT @@session.wait_timeout").Scan(&wt); err != nil || wt != 1 {
 		t.Errorf("the connection's wait_timeout after the transaction: %d (%v), want its own 1 back", wt, err)
 	}
+}
+
+// withWaitTimeout is dsn with its own wait_timeout of secs seconds.
+func withWaitTimeout(t *testing.T, dsn string, secs int) string {
+	t.Helper()
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Params == nil {
+		cfg.Params = map[string]string{}
+	}
+	cfg.Params["wait_timeout"] = strconv.Itoa(secs)
+	return cfg.FormatDSN()
 }
