@@ -1,6 +1,7 @@
 package handlers_test
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -213,5 +214,43 @@ func TestFailedAPIKeysAreLimitedPerAddress(t *testing.T) {
 	}
 	if code := stream("shelf_guess3"); code != http.StatusTooManyRequests {
 		t.Fatalf("third stream guess in a minute: %d, want 429", code)
+	}
+}
+
+// A buyer whose answer was lost retries with the same Idempotency-Key; past
+// the address's limit the retry still gets the stored answer (an order
+// placed once, a refusal as it was given), and only new orders are refused.
+func TestARetryPastTheOrderLimitGetsItsStoredAnswer(t *testing.T) {
+	e := newOrderEnv(t, func(c *handlers.Config) { c.OrderRateLimit = 2 })
+	placedBody := orderBody("ada@example.com", "H-0", "1")
+	shortBody := orderBody("ada@example.com", "H-1", "99")
+	placed := e.do("POST", "/v1/orders", "", key("lost-1"), placedBody)
+	short := e.do("POST", "/v1/orders", "", key("lost-2"), shortBody)
+	if placed.status != http.StatusCreated || short.status != http.StatusConflict {
+		t.Fatalf("first requests: %d %s, %d %s", placed.status, placed.body, short.status, short.body)
+	}
+	if r := e.do("POST", "/v1/orders", "", key("new-3"), placedBody); r.status != http.StatusTooManyRequests {
+		t.Fatalf("a new order past the limit: %d, want 429", r.status)
+	}
+	for _, c := range []struct {
+		key, body string
+		want      reply
+	}{{"lost-1", placedBody, placed}, {"lost-2", shortBody, short}} {
+		r := e.do("POST", "/v1/orders", "", key(c.key), c.body)
+		if r.status != c.want.status || !bytes.Equal(r.body, c.want.body) || r.header.Get("Idempotent-Replayed") != "true" {
+			t.Fatalf("retry of %s past the limit: %d %s (replayed %q), want the stored %d %s",
+				c.key, r.status, r.body, r.header.Get("Idempotent-Replayed"), c.want.status, c.want.body)
+		}
+		if c.want.status == http.StatusCreated && r.header.Get("Location") != placed.header.Get("Location") {
+			t.Fatalf("replayed Location %q, want %q", r.header.Get("Location"), placed.header.Get("Location"))
+		}
+	}
+	// The key with another body is no replay: refused like any new order.
+	if r := e.do("POST", "/v1/orders", "", key("lost-1"), orderBody("ada@example.com", "H-0", "2")); r.status != http.StatusTooManyRequests {
+		t.Fatalf("another body under a used key past the limit: %d %s, want 429", r.status, r.body)
+	}
+	var n int
+	if err := e.d.DB.QueryRow("SELECT COUNT(*) FROM orders").Scan(&n); err != nil || n != 1 {
+		t.Fatalf("%d orders stored (%v), want 1", n, err)
 	}
 }

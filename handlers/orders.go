@@ -50,14 +50,6 @@ func (a *API) placeOrder(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	// Anonymous placements are limited per client address, so that no one
-	// can reserve the shop's stock with a script; staff and server-side
-	// integrations with an API key are not.
-	if k == nil {
-		if ok, d := a.orderLimit.take(c.RealIP()); !ok {
-			return tooManyRequests(c, d, "orders")
-		}
-	}
 	var req placeOrderRequest
 	if err := decodeJSON(c, &req); err != nil {
 		return err
@@ -73,7 +65,22 @@ func (a *API) placeOrder(c echo.Context) error {
 	if k != nil {
 		scope = orders.ScopeForAPIKey(k.ID)
 	}
-	placed, err := a.orders.Place(c.Request().Context(), orders.PlaceParams{Scope: scope, Key: key, Input: in})
+	p := orders.PlaceParams{Scope: scope, Key: key, Input: in}
+	// Anonymous placements are limited per client address, so that no one
+	// can reserve the shop's stock with a script; staff and server-side
+	// integrations with an API key are not. A refused request whose key
+	// already has an answer (a buyer retrying through an outage) gets that
+	// answer: the limit holds back new orders, never the replay of one.
+	if k == nil {
+		if ok, d := a.orderLimit.take(c.RealIP()); !ok {
+			placed, err := a.orders.Replay(c.Request().Context(), p)
+			if err != nil || placed == nil {
+				return tooManyRequests(c, d, "orders")
+			}
+			return replayable(c, placed)
+		}
+	}
+	placed, err := a.orders.Place(c.Request().Context(), p)
 	if err != nil {
 		return err
 	}

@@ -30,9 +30,9 @@ type orderEnv struct {
 	other  string // admin key with neither
 }
 
-func newOrderEnv(t *testing.T) *orderEnv {
+func newOrderEnv(t *testing.T, mutate ...func(*handlers.Config)) *orderEnv {
 	t.Helper()
-	e, d, _ := newServer(t, func(c *handlers.Config) { c.Logger = slog.New(slog.DiscardHandler) })
+	e, d, _ := newServer(t, append([]func(*handlers.Config){func(c *handlers.Config) { c.Logger = slog.New(slog.DiscardHandler) }}, mutate...)...)
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
 	keys := auth.NewKeys(d.Q)

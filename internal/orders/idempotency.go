@@ -165,15 +165,8 @@ func (s *Service) acquire(ctx context.Context, c *claim, skus []string) (*Placed
 				"was already used with a different request; use a new key for a new request")
 		}
 		if row.State == db.IdempotencyKeysStateDone {
-			body, err := open(c.sealKey, row.ResponseBody)
-			if err != nil {
-				return nil, nil, fmt.Errorf("open stored response: %w", err)
-			}
-			p := &Placed{Status: int(row.ResponseStatus), Body: body, Replayed: true}
-			if row.OrderID.Valid {
-				p.OrderID = publicIDOf(body)
-			}
-			return p, nil, nil
+			p, err := c.replay(row)
+			return p, nil, err
 		}
 		// An earlier version's claim. held is negative when it was made
 		// after t was read: the lease then has all of itself left.
@@ -190,6 +183,48 @@ func (s *Service) acquire(ctx context.Context, c *claim, skus []string) (*Placed
 		}
 	}
 	return nil, nil, errInUse(time.Second)
+}
+
+// Replay returns the stored answer of an earlier request with p's
+// Idempotency-Key and the same body, or nil when there is none to give
+// (the key is new, expired, in use by a running request, or was used with
+// another body): one read of the key's record, no claim, no variants.
+// It is for a request refused before it could run (a rate limit): a
+// retry of an order that was placed gets its answer, never a refusal.
+func (s *Service) Replay(ctx context.Context, p PlaceParams) (*Placed, error) {
+	in, err := p.Input.Normalize(s.limits)
+	if err != nil || !ValidKey(p.Key) {
+		return nil, nil // such a request never stored an answer
+	}
+	c := s.newClaim(p.Scope, p.Key, in.hash())
+	var row *db.IdempotencyKey
+	err = s.st.Retry(ctx, func(ctx context.Context) (err error) {
+		row, _, err = s.lookup(ctx, c, nil)
+		return err
+	})
+	switch {
+	case store.IsLockedNow(err):
+		return nil, nil // its request is running
+	case err != nil:
+		return nil, fmt.Errorf("read idempotency key: %w", err)
+	case row == nil || row.ExpiresAt.Before(s.now()) || !bytes.Equal(row.RequestHash, c.reqHash) ||
+		row.State != db.IdempotencyKeysStateDone:
+		return nil, nil
+	}
+	return c.replay(row)
+}
+
+// replay is the stored answer of the key's record row (state done).
+func (c *claim) replay(row *db.IdempotencyKey) (*Placed, error) {
+	body, err := open(c.sealKey, row.ResponseBody)
+	if err != nil {
+		return nil, fmt.Errorf("open stored response: %w", err)
+	}
+	p := &Placed{Status: int(row.ResponseStatus), Body: body, Replayed: true}
+	if row.OrderID.Valid {
+		p.OrderID = publicIDOf(body)
+	}
+	return p, nil
 }
 
 // variantRow is a variant an order names, with what its product adds, as
