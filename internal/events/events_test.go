@@ -441,6 +441,52 @@ func TestASubscriberThatFallsBehindIsCutOffAndResumes(t *testing.T) {
 	}
 }
 
+// A subscriber that was waiting, caught up, when one write of more events
+// than the ring holds (64 here) committed is not slow: it reads the burst
+// from the table, call after call, without being cut off, and then follows
+// the ring again.
+func TestAnIdleSubscriberIsNotCutOffByABurstLargerThanTheRing(t *testing.T) {
+	d := dbtest.New(t)
+	h := runHub(t, d.Store)
+	ctx := context.Background()
+	emit(t, d.Store, "before")
+	sub := subscribe(t, h, 0)
+	if got := collect(t, sub, 1); len(got) != 1 {
+		t.Fatalf("got %v", slugs(got))
+	}
+	if evs, err := sub.Next(ctx, 10, 50*time.Millisecond); err != nil || len(evs) != 0 {
+		t.Fatalf("nothing to take: %v, %v", slugs(evs), err)
+	}
+	burst := make([]events.Event, 300)
+	for i := range burst {
+		burst[i] = events.ProductUpdated(time.Now(), uint64(i+1), fmt.Sprintf("b%d", i))
+	}
+	go func() {
+		time.Sleep(50 * time.Millisecond) // while the subscriber waits
+		_ = d.Store.InTx(ctx, func(tx *store.Tx) error { return events.Emit(ctx, tx, time.Now(), burst...) })
+	}()
+	var got []events.Event
+	for len(got) < len(burst) {
+		evs, err := sub.Next(ctx, 50, 5*time.Second)
+		if err != nil {
+			t.Fatalf("after %d of the burst's %d events: %v", len(got), len(burst), err)
+		}
+		if len(evs) == 0 {
+			t.Fatalf("the burst stopped after %d events", len(got))
+		}
+		got = append(got, evs...)
+	}
+	for i, e := range got {
+		if e.Slug != fmt.Sprintf("b%d", i) || e.Seq != got[0].Seq+uint64(i) {
+			t.Fatalf("event %d of the burst: seq %d slug %s", i, e.Seq, e.Slug)
+		}
+	}
+	emit(t, d.Store, "after")
+	if after := collect(t, sub, 1); len(after) != 1 || after[0].Slug != "after" {
+		t.Fatalf("after the burst: %v", slugs(after))
+	}
+}
+
 // Waiting streams are woken in turn, each passing the turn on: one that
 // stops waiting (its client gone, or its wait over) must not leave the
 // others asleep. 40 streams wait with a long wait; 10 more give up every

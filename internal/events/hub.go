@@ -301,8 +301,12 @@ func (h *Hub) sinceLocked(dst []Event, after uint64, limit int) (evs []Event, wa
 type Subscription struct {
 	h    *Hub
 	last uint64
-	live bool    // has reached the hub once: from then on it must keep up
-	buf  []Event // what Next returned last, reused
+	live bool // has reached the hub once: from then on it must keep up
+	// catching: was overtaken while it waited with nothing to take (a
+	// burst larger than the ring), and reads the table until the ring
+	// covers it again; it is not slow for that.
+	catching bool
+	buf      []Event // what Next returned last, reused
 }
 
 // Subscribe opens a subscription after seq (the last event the client has).
@@ -371,9 +375,10 @@ func (s *Subscription) Next(ctx context.Context, limit int, wait time.Duration) 
 		evs, wake, covered, overtaken := s.h.since(s.buf[:0], s.last, limit)
 		s.buf = evs
 		if !covered {
-			if s.live && overtaken && !idle {
+			if s.live && overtaken && !idle && !s.catching {
 				return nil, ErrTooSlow
 			}
+			s.catching = s.catching || s.live && idle
 			evs, err := s.catchUp(ctx, limit)
 			if err != nil {
 				return nil, err
@@ -396,7 +401,7 @@ func (s *Subscription) Next(ctx context.Context, limit int, wait time.Duration) 
 			}
 			continue
 		}
-		s.live = true
+		s.live, s.catching = true, false
 		if len(evs) > 0 {
 			s.last = evs[len(evs)-1].Seq
 			return evs, nil
