@@ -293,10 +293,10 @@ type OrderLine struct {
 	ProductID    uint64
 	Sku          string
 	Title        string
-	VariantTitle string
 	UnitPrice    int64
 	Quantity     int32
 	LineTotal    int64
+	VariantTitle string
 }
 
 type Product struct {

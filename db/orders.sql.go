@@ -245,7 +245,7 @@ func (q *Queries) LockPendingOrderCreatedBefore(ctx context.Context, arg LockPen
 }
 
 const orderLines = `-- name: OrderLines :many
-SELECT order_id, line_no, variant_id, product_id, sku, title, variant_title, unit_price, quantity, line_total
+SELECT order_id, line_no, variant_id, product_id, sku, title, unit_price, quantity, line_total, variant_title
 FROM order_lines WHERE order_id = ? ORDER BY line_no
 `
 
@@ -265,10 +265,10 @@ func (q *Queries) OrderLines(ctx context.Context, orderID uint64) ([]OrderLine, 
 			&i.ProductID,
 			&i.Sku,
 			&i.Title,
-			&i.VariantTitle,
 			&i.UnitPrice,
 			&i.Quantity,
 			&i.LineTotal,
+			&i.VariantTitle,
 		); err != nil {
 			return nil, err
 		}
@@ -284,7 +284,7 @@ func (q *Queries) OrderLines(ctx context.Context, orderID uint64) ([]OrderLine, 
 }
 
 const orderLinesOf = `-- name: OrderLinesOf :many
-SELECT order_id, line_no, variant_id, product_id, sku, title, variant_title, unit_price, quantity, line_total
+SELECT order_id, line_no, variant_id, product_id, sku, title, unit_price, quantity, line_total, variant_title
 FROM order_lines WHERE order_id IN (/*SLICE:order_ids*/?) ORDER BY order_id, line_no
 `
 
@@ -314,10 +314,10 @@ func (q *Queries) OrderLinesOf(ctx context.Context, orderIds []uint64) ([]OrderL
 			&i.ProductID,
 			&i.Sku,
 			&i.Title,
-			&i.VariantTitle,
 			&i.UnitPrice,
 			&i.Quantity,
 			&i.LineTotal,
+			&i.VariantTitle,
 		); err != nil {
 			return nil, err
 		}

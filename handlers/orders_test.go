@@ -304,3 +304,33 @@ func TestConcurrentRetriesOfOneKeyMakeOneOrder(t *testing.T) {
 	}
 	t.Logf("%d answered 201, %d answered 409 in progress", len(replies)-inProgress, inProgress)
 }
+
+// A variant whose options make a variant title longer than 255 characters
+// (the catalog takes options of up to 255 each) can be ordered, and its
+// line keeps the whole title.
+func TestAVariantWithLongOptionsCanBeOrdered(t *testing.T) {
+	t.Parallel()
+	e, d, _ := newServer(t)
+	key := adminKey(t, d, "ops", auth.ScopeCatalogWrite, auth.ScopeInventoryWrite)
+	a, b := strings.Repeat("a", 150), strings.Repeat("b", 150)
+	rec := send(t, e, key, "PUT", "/v1/admin/products/longopt",
+		`{"title":"Long","status":"active","variants":[{"sku":"LONG-1","price":"1.00","on_hand":5,"options":{"Size":"`+a+`","Color":"`+b+`"}}]}`)
+	if rec.Code != http.StatusCreated {
+		t.Fatalf("put: %d %s", rec.Code, rec.Body)
+	}
+	rec = send(t, e, "", "POST", "/v1/orders", orderBody("x@example.com", "LONG-1", "1"), "Idempotency-Key", "long-1")
+	if rec.Code != http.StatusCreated {
+		t.Fatalf("order: %d %s", rec.Code, rec.Body)
+	}
+	var o struct {
+		Lines []struct {
+			VariantTitle string `json:"variant_title"`
+		} `json:"lines"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &o); err != nil || len(o.Lines) != 1 {
+		t.Fatalf("order body %s: %v", rec.Body, err)
+	}
+	if want := a + " / " + b; o.Lines[0].VariantTitle != want && o.Lines[0].VariantTitle != b+" / "+a {
+		t.Fatalf("variant_title %q (%d characters), want the two options joined", o.Lines[0].VariantTitle, len(o.Lines[0].VariantTitle))
+	}
+}

@@ -35,11 +35,11 @@ SELECT id, public_id, email, status, currency, subtotal, total, item_count, ship
 FROM orders WHERE public_id = ? FOR UPDATE;
 
 -- name: OrderLines :many
-SELECT order_id, line_no, variant_id, product_id, sku, title, variant_title, unit_price, quantity, line_total
+SELECT order_id, line_no, variant_id, product_id, sku, title, unit_price, quantity, line_total, variant_title
 FROM order_lines WHERE order_id = ? ORDER BY line_no;
 
 -- name: OrderLinesOf :many
-SELECT order_id, line_no, variant_id, product_id, sku, title, variant_title, unit_price, quantity, line_total
+SELECT order_id, line_no, variant_id, product_id, sku, title, unit_price, quantity, line_total, variant_title
 FROM order_lines WHERE order_id IN (sqlc.slice('order_ids')) ORDER BY order_id, line_no;
 
 -- name: SetOrderStatus :execrows
