@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/shelfcommerce/shelf/internal/events"
+	"github.com/shelfcommerce/shelf/internal/rules"
 	"github.com/shelfcommerce/shelf/internal/store"
 )
 
@@ -46,8 +47,11 @@ func RecordStock(ctx context.Context, tx *store.Tx, e LedgerEntry, moves []Stock
 	evs := make([]events.Event, 0, len(moves)+len(e.Extra))
 	evs = append(evs, e.Extra...)
 	args := make([]any, 0, len(moves)*9)
+	// Who made a change is a record, never a reason to refuse it: an actor
+	// longer than the column ("api key " and a key's name of 191) is cut.
+	actor := rules.Clip(e.Actor, maxActor)
 	for _, m := range moves {
-		args = append(args, m.VariantID, nullSKU(m.SKU), m.Delta, m.After, e.Reason, e.Note, orderID, e.Actor, e.At)
+		args = append(args, m.VariantID, nullSKU(m.SKU), m.Delta, m.After, e.Reason, e.Note, orderID, actor, e.At)
 		evs = append(evs, events.StockChanged(e.At, m.ProductID, m.VariantID, m.SKU, m.Delta, m.After))
 	}
 	if err := stockMovementsTable.Insert(ctx, tx, args); err != nil {
@@ -55,6 +59,9 @@ func RecordStock(ctx context.Context, tx *store.Tx, e LedgerEntry, moves []Stock
 	}
 	return events.Emit(ctx, tx, e.At, evs...)
 }
+
+// maxActor is the length of stock_movements.actor, in characters.
+const maxActor = 191
 
 func nullSKU(s string) any {
 	if s == "" {

@@ -14,7 +14,20 @@ import (
 	"net/url"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
+
+// Clip is s cut to at most n characters (n > 0), on a character boundary,
+// its last one "…" when it was cut: for text that is a record (who made a
+// change, what an endpoint answered) and must fit its column, never a
+// reason to refuse the write it belongs to.
+func Clip(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
+}
 
 // Text checks a single-line text field: no control characters at all
 // (Unicode category Cc: U+0000-U+001F, U+007F-U+009F), tab excepted. It

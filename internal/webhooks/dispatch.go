@@ -12,11 +12,11 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/shelfcommerce/shelf/db"
 	"github.com/shelfcommerce/shelf/internal/events"
 	"github.com/shelfcommerce/shelf/internal/metrics"
+	"github.com/shelfcommerce/shelf/internal/rules"
 	"github.com/shelfcommerce/shelf/internal/store"
 )
 
@@ -431,7 +431,7 @@ func (d *Dispatcher) record(ctx context.Context, batch []attempt) error {
 		}
 		var msg sql.NullString
 		if a.err != "" {
-			msg = sql.NullString{String: truncate(a.err, 512), Valid: true}
+			msg = sql.NullString{String: rules.Clip(a.err, 512), Valid: true}
 		}
 		logRows = append(logRows, a.webhook.ID, a.EventSeq, a.EventType, a.job.attempt, status, msg,
 			uint32(a.took.Milliseconds()), next, now)
@@ -471,15 +471,6 @@ func (d *Dispatcher) record(ctx context.Context, batch []attempt) error {
 		return err
 	})
 	return err // recordLoop counts the recorded attempts
-}
-
-// truncate cuts s to at most n characters, on a character boundary.
-func truncate(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	r := []rune(s)
-	return string(r[:n-1]) + "…"
 }
 
 // pruneLoop deletes delivery log rows older than logRetention, in small
