@@ -251,6 +251,14 @@ func BenchmarkStorefront(b *testing.B) {
 		add(benchload.Run("text search (q, relevance)", clients, 0, phase, 42, func(r *rand.Rand) (int, error) {
 			return get("/v1/products?q=" + url.QueryEscape(words[r.IntN(len(words))]))
 		}))
+		// A cost an anonymous client can choose: a common word under a
+		// price floor that almost none of its products reach, so that the
+		// walk of its ranking finds no page (the search cache does not
+		// help: the floor can vary).
+		add(benchload.Run("search, common word (linen), a price floor few of its products reach, uncached", clients, 0, phase, 44,
+			func(r *rand.Rand) (int, error) {
+				return getFrom(uncached.URL, fmt.Sprintf("/v1/products?q=linen&min_price=%d", 2000+r.IntN(15)))
+			}))
 	}
 
 	if run("pages") {

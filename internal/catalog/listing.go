@@ -73,6 +73,7 @@ type ListQuery struct {
 	Currency string
 
 	order []string // Terms with the fewest matches first, once measured (searchOrder)
+	floor *seek    // where a one-word walk stops: its word's SearchMaxMatches-th best (searchFloor)
 }
 
 var singleParams = map[string]bool{

@@ -89,7 +89,10 @@ var sortColumns = map[Sort]sortSpec{
 // cost is the rows walked, not the word's matches (searchWalk). The walk
 // does not know how far down the word's ranking it went, so the caller
 // checks that its last row is among the word's maxMatches best
-// (searchRankSQL), and runs the other shape when it is not.
+// (searchRankSQL), and runs the other shape when it is not. With filters
+// that let few products through the walk would read the word's whole
+// ranking first; once the storefront knows where the word's maxMatches-th
+// best product ranks (searchFloor), the walk stops there.
 //
 // Every other search (several words, another sort, facets) starts from the
 // maxMatches best products of its first term, which the storefront puts
@@ -156,6 +159,13 @@ func searchRankSQL(word string, score int64, id uint64, maxMatches int) (string,
 	return "SELECT COUNT(*) FROM (SELECT 1 FROM search_words FORCE INDEX (search_words_rank) WHERE word = ?" +
 			" AND (score > ? OR (score = ? AND product_id >= ?)) LIMIT " + strconv.Itoa(maxMatches+1) + ") r",
 		[]any{word, score, score, id}
+}
+
+// searchFloorSQL reads the rank (score, id) of word's maxMatches-th best
+// product: no row when the word is in fewer products.
+func searchFloorSQL(word string, maxMatches int) (string, []any) {
+	return "SELECT score, product_id FROM search_words FORCE INDEX (search_words_rank) WHERE word = ?" +
+		" ORDER BY score DESC, product_id DESC LIMIT 1 OFFSET " + strconv.Itoa(maxMatches-1), []any{word}
 }
 
 // searchCountsSQL counts, up to maxMatches+1 each, the products of each of
@@ -230,6 +240,9 @@ func listSQL(q *ListQuery, catID uint64, after *seek, limit, maxMatches int, wal
 		spec = sortSpec{col: "w.score", desc: true}
 		b.From("search_words w FORCE INDEX (search_words_rank) STRAIGHT_JOIN product_listing pl FORCE INDEX (PRIMARY) ON pl.product_id = w.product_id")
 		b.Where("w.word = ?", q.Terms[0])
+		if f := q.floor; f != nil {
+			b.Where("(w.score > ? OR (w.score = ? AND w.product_id >= ?))", f.num, f.num, f.id)
+		}
 	case len(q.Terms) > 0:
 		rel = "m.rel"
 		listingFrom(b, q, maxMatches, "")

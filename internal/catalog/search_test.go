@@ -394,3 +394,62 @@ func TestReindexFillsAnEmptySearchIndex(t *testing.T) {
 		t.Fatal("q=linen after Reindex finds nothing")
 	}
 }
+
+// TestSearchWalkFloorFollowsWrites: a one-word search whose filters let few
+// products through stops its walk at the word's cap-th best product, kept
+// from an earlier search; writes that move that product (better matches
+// added, matches taken away) never make a page other than the documented
+// ranking's.
+func TestSearchWalkFloorFollowsWrites(t *testing.T) {
+	t.Parallel()
+	d := searchCatalog(t)
+	ctx := context.Background()
+	const maxMatches = 40
+	sf := catalog.NewStorefront(d.Store, catalog.StorefrontConfig{Currency: "USD", SearchMaxMatches: maxMatches})
+	var queries []string
+	for _, floor := range []int{50, 300, 800} {
+		queries = append(queries, fmt.Sprintf("q=linen&min_price=%d&limit=3", floor))
+	}
+	queries = append(queries, "q=linen&brand=Weaver&limit=3", "q=linen&limit=5")
+	check := func(when string) {
+		t.Helper()
+		ps := loadSearchProducts(t, d.Store)
+		for _, raw := range queries {
+			q, err := catalog.ParseListQuery(raw, "USD")
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Twice: the first search of a word may read its floor, the
+			// second walks to it.
+			for range 2 {
+				if got, want := listAll(t, sf, raw), bruteSearch(ps, q, catalog.RootCategory, maxMatches); !slices.Equal(got, want) {
+					t.Fatalf("%s, %s: got %v, want %v", when, raw, got, want)
+				}
+			}
+		}
+	}
+	check("at first")
+	// Better matches, priced below every filter above: the old floor is now
+	// below the 40 best, and a walk to it would find products ranked 41st
+	// to 52nd.
+	qty := int64(2)
+	var added []*catalog.ProductInput
+	for i := range 12 {
+		in := &catalog.ProductInput{Handle: fmt.Sprintf("floor-%d", i), Title: "Linen Linen Linen Linen Throw", Brand: "Weaver",
+			Status: "active", Variants: []catalog.VariantInput{{SKU: fmt.Sprintf("FL-%d", i), Price: int64(1 + i), Currency: "USD", InventoryQty: &qty}}}
+		if _, _, err := catalog.WriteProduct(ctx, d.Store, in, catalog.CreateOnly, 0, "test"); err != nil {
+			t.Fatal(err)
+		}
+		added = append(added, in)
+	}
+	check("after better matches were added")
+	// And taken away again: the floor read since, among them, is now above
+	// the 40 best.
+	for _, in := range added {
+		in.Status = "draft"
+		if _, _, err := catalog.WriteProduct(ctx, d.Store, in, catalog.Upsert, 0, "test"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check("after matches were taken away")
+}

@@ -66,6 +66,7 @@ type Storefront struct {
 	facets    *loadingCache[string, map[string]any]
 	searches  *loadingCache[string, *ListPage]
 	catBySlug *ttlCache[string, categoryRef]
+	floors    *ttlCache[string, *seek] // searchFloor's, by word (nil: the word needs none)
 }
 
 type categoryRef struct {
@@ -102,6 +103,10 @@ func NewStorefront(st *store.Store, cfg StorefrontConfig) *Storefront {
 		// feed; another instance's change to a category alone shows here
 		// within that second.
 		catBySlug: newTTLCache[string, categoryRef](metrics.CacheCategories, time.Second, 10000),
+		// A floor only bounds how far a walk reads (a stale one is caught
+		// and makes no wrong page), so it is kept for minutes whatever the
+		// configured TTLs.
+		floors: newTTLCache[string, *seek](metrics.CacheSearchFloor, searchFloorTTL, 10000),
 	}
 }
 
@@ -182,21 +187,21 @@ func (s *Storefront) list(ctx context.Context, q ListQuery, after *seek, now tim
 		}
 	}
 	walk := searchWalk(&q)
+	known := false
+	if walk {
+		q.floor, known = s.floors.get(q.Terms[0], now)
+	}
 	query, args := listSQL(&q, catID, after, q.Limit+1, s.cfg.SearchMaxMatches, walk)
 	page, deepest, err := s.readPage(ctx, st, &q, query, args, now)
 	if err != nil {
 		return nil, err
 	}
-	if walk && deepest.id != 0 {
-		// The walk went past the word's SearchMaxMatches best products
-		// (filters that let few through): the page is what the bounded
-		// shape finds among them.
-		var n int
-		rq, rargs := searchRankSQL(q.Terms[0], deepest.num, deepest.id, s.cfg.SearchMaxMatches)
-		if err := st.DB.QueryRowContext(ctx, rq, rargs...).Scan(&n); err != nil {
-			return nil, fmt.Errorf("search rank: %w", err)
+	if walk {
+		exact, err := s.walkWasExact(ctx, st, &q, page, deepest, known)
+		if err != nil {
+			return nil, err
 		}
-		if n > s.cfg.SearchMaxMatches {
+		if !exact {
 			query, args = listSQL(&q, catID, after, q.Limit+1, s.cfg.SearchMaxMatches, false)
 			if page, _, err = s.readPage(ctx, st, &q, query, args, now); err != nil {
 				return nil, err
@@ -214,6 +219,76 @@ func (s *Storefront) list(ctx context.Context, q ListQuery, after *seek, now tim
 		page.Facets = f
 	}
 	return page, nil
+}
+
+// searchFloorTTL is how long a word's floor is kept (see searchFloor).
+const searchFloorTTL = 5 * time.Minute
+
+// walkWasExact tells whether a walk's page (see searchWalk) is the page of
+// the word's SearchMaxMatches best products, or the bounded shape must
+// answer instead. A walk whose rows ran below them (filters that let few
+// products through) is not. One that stopped at a floor (q.floor, known
+// from the cache) is exactly when the floor still is the word's
+// SearchMaxMatches-th product: writes since it was read may have moved it,
+// so a page that ended at the floor checks it, and a wrong floor is
+// forgotten. A walk with no floor that read below the best products (it
+// found too few, or its rows ranked too low) reads the word's floor for
+// the next walk.
+func (s *Storefront) walkWasExact(ctx context.Context, st *store.Store, q *ListQuery, page *ListPage, deepest seek, known bool) (bool, error) {
+	word, maxMatches := q.Terms[0], s.cfg.SearchMaxMatches
+	rank := func(at seek) (int, error) {
+		var n int
+		rq, rargs := searchRankSQL(word, at.num, at.id, maxMatches)
+		if err := st.DB.QueryRowContext(ctx, rq, rargs...).Scan(&n); err != nil {
+			return 0, fmt.Errorf("search rank: %w", err)
+		}
+		return n, nil
+	}
+	full := page.NextCursor != nil
+	if !full && q.floor != nil {
+		// The walk ran to the floor: exact if the floor is the word's
+		// maxMatches-th product.
+		n, err := rank(*q.floor)
+		if err != nil || n == maxMatches {
+			return err == nil, err
+		}
+		s.floors.forget(word)
+		return false, nil
+	}
+	exact := true
+	if deepest.id != 0 {
+		n, err := rank(deepest)
+		if err != nil {
+			return false, err
+		}
+		exact = n <= maxMatches
+	}
+	switch {
+	case !exact && q.floor != nil:
+		s.floors.forget(word) // below the best products: the floor was too low
+	case (!exact || !full) && !known:
+		floor, err := s.searchFloor(ctx, st, word)
+		if err != nil {
+			return false, err
+		}
+		s.floors.put(word, floor, s.now())
+	}
+	return exact, nil
+}
+
+// searchFloor is the rank of word's SearchMaxMatches-th best product, or
+// nil when the word is in fewer products (a walk then stops at the word's
+// end anyway).
+func (s *Storefront) searchFloor(ctx context.Context, st *store.Store, word string) (*seek, error) {
+	var f seek
+	fq, fargs := searchFloorSQL(word, s.cfg.SearchMaxMatches)
+	switch err := st.DB.QueryRowContext(ctx, fq, fargs...).Scan(&f.num, &f.id); {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("search floor: %w", err)
+	}
+	return &f, nil
 }
 
 // readPage reads the limit+1 rows of a page query (the extra row only says

@@ -75,11 +75,12 @@ var (
 
 // Cache names, the values of shelf_cache_requests_total's cache label.
 const (
-	CacheDetail     = "product_detail"
-	CacheSlug       = "product_slug"
-	CacheFacets     = "facets"
-	CacheSearch     = "search"
-	CacheCategories = "category_slug"
+	CacheDetail      = "product_detail"
+	CacheSlug        = "product_slug"
+	CacheFacets      = "facets"
+	CacheSearch      = "search"
+	CacheCategories  = "category_slug"
+	CacheSearchFloor = "search_floor"
 )
 
 func init() {
