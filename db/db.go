@@ -192,6 +192,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.exportImagesStmt, err = db.PrepareContext(ctx, exportImages); err != nil {
 		return nil, fmt.Errorf("error preparing query ExportImages: %w", err)
 	}
+	if q.exportOtherCurrenciesStmt, err = db.PrepareContext(ctx, exportOtherCurrencies); err != nil {
+		return nil, fmt.Errorf("error preparing query ExportOtherCurrencies: %w", err)
+	}
 	if q.exportProductsStmt, err = db.PrepareContext(ctx, exportProducts); err != nil {
 		return nil, fmt.Errorf("error preparing query ExportProducts: %w", err)
 	}
@@ -708,6 +711,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing exportImagesStmt: %w", cerr)
 		}
 	}
+	if q.exportOtherCurrenciesStmt != nil {
+		if cerr := q.exportOtherCurrenciesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing exportOtherCurrenciesStmt: %w", cerr)
+		}
+	}
 	if q.exportProductsStmt != nil {
 		if cerr := q.exportProductsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing exportProductsStmt: %w", cerr)
@@ -1188,6 +1196,7 @@ type Queries struct {
 	exportAttributesStmt                  *sql.Stmt
 	exportCategoryPathsStmt               *sql.Stmt
 	exportImagesStmt                      *sql.Stmt
+	exportOtherCurrenciesStmt             *sql.Stmt
 	exportProductsStmt                    *sql.Stmt
 	exportVariantsStmt                    *sql.Stmt
 	fanOutTargetsStmt                     *sql.Stmt
@@ -1327,6 +1336,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		exportAttributesStmt:                  q.exportAttributesStmt,
 		exportCategoryPathsStmt:               q.exportCategoryPathsStmt,
 		exportImagesStmt:                      q.exportImagesStmt,
+		exportOtherCurrenciesStmt:             q.exportOtherCurrenciesStmt,
 		exportProductsStmt:                    q.exportProductsStmt,
 		exportVariantsStmt:                    q.exportVariantsStmt,
 		fanOutTargetsStmt:                     q.fanOutTargetsStmt,

@@ -169,6 +169,45 @@ func (q *Queries) ExportImages(ctx context.Context, productIds []uint64) ([]Expo
 	return items, nil
 }
 
+const exportOtherCurrencies = `-- name: ExportOtherCurrencies :many
+SELECT currency, COUNT(*) AS variants
+FROM variants
+WHERE active AND currency <> ?
+GROUP BY currency
+ORDER BY currency
+LIMIT 5
+`
+
+type ExportOtherCurrenciesRow struct {
+	Currency string
+	Variants int64
+}
+
+// The currencies other than the catalog's that exported variants are priced
+// in, for a format that carries none (Shopify's).
+func (q *Queries) ExportOtherCurrencies(ctx context.Context, currency string) ([]ExportOtherCurrenciesRow, error) {
+	rows, err := q.query(ctx, q.exportOtherCurrenciesStmt, exportOtherCurrencies, currency)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ExportOtherCurrenciesRow
+	for rows.Next() {
+		var i ExportOtherCurrenciesRow
+		if err := rows.Scan(&i.Currency, &i.Variants); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const exportProducts = `-- name: ExportProducts :many
 
 SELECT id, slug, title, description, brand, product_type, tags, status,

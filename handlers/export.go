@@ -36,8 +36,11 @@ func (a *API) exportProducts(c echo.Context) error {
 	}
 	format := q.Get("format")
 	kind, ok := exportFormats[format]
-	if !ok {
+	switch {
+	case format == "":
 		fe.Add("format", "is required: shopify, csv or ndjson")
+	case !ok:
+		fe.Add("format", "must be shopify, csv or ndjson")
 	}
 	if err := fe.Err(); err != nil {
 		return err
@@ -74,6 +77,7 @@ func (a *API) exportProducts(c echo.Context) error {
 	fw, err := importer.NewWriter(format, c.Response())
 	if err == nil {
 		stats, err = catalog.Export(ctx, a.cfg.Store, fw, catalog.ExportOptions{
+			Currency: a.cfg.Currency,
 			// Flushed only once echo has written: a flush before would send
 			// the 200 behind its back (NDJSON buffers its first 64 KiB).
 			Progress: func(int, int) {

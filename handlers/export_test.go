@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -224,4 +225,37 @@ func TestImagePositionsAndSeparatorsSurviveTheRoundTrip(t *testing.T) {
 		t.Fatalf("import into an empty Shelf: %+v", r)
 	}
 	sameJSON(t, "lamp", send(t, e, key, "GET", "/v1/admin/products/lamp", ""), send(t, dst, dkey, "GET", "/v1/admin/products/lamp", ""))
+}
+
+// A Shopify file has no currency column and reads back in the catalog's
+// currency: a catalog with prices in another currency is refused in that
+// format (nothing sent but the problem), and exports in csv as it is.
+func TestAShopifyExportOfPricesInAnotherCurrencyIsRefused(t *testing.T) {
+	t.Parallel()
+	e, d, _ := newServer(t, func(c *handlers.Config) { c.Currency = "USD" })
+	key := adminKey(t, d, "sync", auth.ScopeCatalogRead, auth.ScopeCatalogWrite, auth.ScopeInventoryWrite)
+	for _, body := range []string{
+		`{"title":"Mug","status":"active","variants":[{"sku":"MUG-1","price":"9.00","on_hand":3}]}`,
+		`{"title":"Yen mug","status":"active","variants":[{"sku":"YEN-1","price":"1500","currency":"JPY","on_hand":3}]}`,
+	} {
+		if rec := send(t, e, key, "POST", "/v1/admin/products", body); rec.Code != http.StatusCreated {
+			t.Fatalf("create: %d %s", rec.Code, rec.Body)
+		}
+	}
+	rec := send(t, e, key, "GET", "/v1/admin/exports?format=shopify", "")
+	if rec.Code != http.StatusUnprocessableEntity {
+		t.Fatalf("shopify export: %d %s, want 422", rec.Code, rec.Body)
+	}
+	p := decodeProblem(t, rec)
+	errs, _ := p["errors"].([]any)
+	if len(errs) != 1 || errs[0].(map[string]any)["field"] != "format" ||
+		!strings.Contains(fmt.Sprint(errs[0]), "JPY") || rec.Header().Get("Content-Disposition") != "" {
+		t.Fatalf("refusal %v (Content-Disposition %q): want it to name JPY, and no file", p, rec.Header().Get("Content-Disposition"))
+	}
+	if csv := export(t, e, key, "csv").Body.String(); !strings.Contains(csv, "JPY") {
+		t.Fatalf("csv export lost the currency:\n%s", csv)
+	}
+	if rec := send(t, e, key, "GET", "/v1/admin/exports?format=xml", ""); !strings.Contains(rec.Body.String(), "must be shopify, csv or ndjson") {
+		t.Fatalf("format=xml: %d %s", rec.Code, rec.Body)
+	}
 }

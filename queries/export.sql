@@ -47,3 +47,13 @@ SELECT COUNT(*) FROM products;
 -- After a write outside the product writer (archiving), so that importing
 -- the product's export reports it unchanged.
 UPDATE products SET content_hash = ? WHERE id = ?;
+
+-- name: ExportOtherCurrencies :many
+-- The currencies other than the catalog's that exported variants are priced
+-- in, for a format that carries none (Shopify's).
+SELECT currency, COUNT(*) AS variants
+FROM variants
+WHERE active AND currency <> ?
+GROUP BY currency
+ORDER BY currency
+LIMIT 5;

@@ -12,6 +12,7 @@ import (
 
 	"github.com/shelfcommerce/shelf/internal/catalog"
 	"github.com/shelfcommerce/shelf/internal/importer"
+	"github.com/shelfcommerce/shelf/internal/problem"
 	"github.com/shelfcommerce/shelf/internal/store"
 )
 
@@ -25,7 +26,8 @@ Writes the whole catalog from SHELF_MYSQL_DSN (every product, drafts and archive
 with variants, stock, categories, attributes and images) to FILE, or to standard output
 without one, in the same form as GET /v1/admin/exports: ` + "`shelf import FILE --format ...`" + `
 takes it back, and reports every product unchanged when nothing changed since. The Shopify
-format carries no currency and no attributes beyond the options; csv and ndjson carry all.
+format carries no currency and no attributes beyond the options (a catalog with prices in
+another currency than SHELF_CURRENCY is refused in it, exit status 2); csv and ndjson carry all.
 FILE is written to a temporary file beside it and renamed when complete, so a failed export
 never leaves a partial FILE. Progress goes to stderr when writing to a FILE.
 Exit status: 0 when written, 2 for bad arguments or a FILE that cannot be written, 3 when
@@ -82,7 +84,7 @@ func exportCmd(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return &exitError{code: 3, msg: err.Error()}
 	}
-	var opts catalog.ExportOptions
+	opts := catalog.ExportOptions{Currency: cfg.Currency}
 	stop := func(bool) {}
 	if tmp != nil {
 		prog := newProgress(e.stderr, "export", "products", 0, nil)
@@ -94,6 +96,9 @@ func exportCmd(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
 			return &exitError{code: 3, msg: "export interrupted; nothing written"}
+		}
+		if pe, ok := problem.As(err); ok && problem.Status(pe) < 500 {
+			return &exitError{code: 2, msg: "export refused: " + pe.Error() + "; nothing written"}
 		}
 		return &exitError{code: 3, msg: err.Error()}
 	}

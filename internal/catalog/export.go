@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/shelfcommerce/shelf/db"
+	"github.com/shelfcommerce/shelf/internal/problem"
 	"github.com/shelfcommerce/shelf/internal/store"
 )
 
@@ -19,6 +20,11 @@ type ExportOptions struct {
 	// Progress, if set, is called after each page with the products written
 	// so far and the catalog's total.
 	Progress func(done, total int)
+	// Currency is the catalog's currency, the one a format without a
+	// currency column reads back in (SHELF_CURRENCY). With such a format an
+	// export of variants priced in another is refused before it starts:
+	// their prices would read back as amounts of the wrong money.
+	Currency string
 }
 
 // ExportStats is what an export wrote.
@@ -42,7 +48,8 @@ type ExportStats struct {
 // leaves it unset.
 //
 // The Shopify format has no currency column and no attributes beyond the
-// options: prices are written in each variant's currency, and explicit
+// options: it is refused (a 422 naming format) for a catalog that has
+// variants priced in another currency than opts.Currency, and explicit
 // attributes are left out. "csv" and "ndjson" carry everything.
 func Export(ctx context.Context, st *store.Store, fw ProductWriter, opts ExportOptions) (ExportStats, error) {
 	var stats ExportStats
@@ -64,6 +71,11 @@ func Export(ctx context.Context, st *store.Store, fw ProductWriter, opts ExportO
 		return stats, fmt.Errorf("count products: %w", err)
 	}
 	stats.Total = int(total)
+	if cw, ok := fw.(CurrencylessWriter); ok && cw.OmitsCurrency() && opts.Currency != "" {
+		if err := pricedOnlyIn(ctx, q, opts.Currency); err != nil {
+			return stats, err
+		}
+	}
 	var after uint64
 	for {
 		page, last, err := exportPage(ctx, q, after, opts.PageSize)
@@ -85,6 +97,22 @@ func Export(ctx context.Context, st *store.Store, fw ProductWriter, opts ExportO
 		after = last
 	}
 	return stats, fw.Flush()
+}
+
+// pricedOnlyIn refuses an export without currencies of a catalog that has
+// variants priced in another currency than currency.
+func pricedOnlyIn(ctx context.Context, q *db.Queries, currency string) error {
+	others, err := q.ExportOtherCurrencies(ctx, currency)
+	if err != nil || len(others) == 0 {
+		return err
+	}
+	var in []string
+	for _, o := range others {
+		in = append(in, fmt.Sprintf("%d in %s", o.Variants, o.Currency))
+	}
+	return problem.Field(problem.Unprocessable, "format", fmt.Sprintf(
+		"shopify files carry no currency and read back in %s, but variants are priced in others (%s): export csv or ndjson",
+		currency, strings.Join(in, ", ")))
 }
 
 // exportPage reads the products after id after, at most n, as import
@@ -149,6 +177,13 @@ func exportPage(ctx context.Context, q *db.Queries, after uint64, n int) ([]*Pro
 			p.Attributes = map[string][]string{}
 		}
 		p.Attributes[a.Name] = append(p.Attributes[a.Name], a.Value)
+	}
+	// The query returns values in the column's collation order; a file's
+	// values are read (and hashed) in byte order: "Banana" before "apple".
+	for _, p := range out {
+		for _, vals := range p.Attributes {
+			slices.Sort(vals)
+		}
 	}
 	paths, err := q.ExportCategoryPaths(ctx, ids)
 	if err != nil {

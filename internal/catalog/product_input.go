@@ -174,3 +174,11 @@ type ProductWriter interface {
 	// Flush writes out what is buffered; call it after the last product.
 	Flush() error
 }
+
+// CurrencylessWriter is a ProductWriter that may write prices without their
+// currency (Shopify's product CSV has no currency column: a file reads back
+// in the catalog's currency).
+type CurrencylessWriter interface {
+	ProductWriter
+	OmitsCurrency() bool
+}

@@ -28,7 +28,9 @@ type Writer interface {
 func NewWriter(format string, w io.Writer) (Writer, error) {
 	switch format {
 	case "shopify":
-		return newCSVWriter(w, shopifyColumns, shopifyRows), nil
+		cw := newCSVWriter(w, shopifyColumns, shopifyRows)
+		cw.noCurrency = true
+		return cw, nil
 	case "csv":
 		return newCSVWriter(w, ownColumns, ownRows), nil
 	case "ndjson":
@@ -42,7 +44,14 @@ type csvWriter struct {
 	header []string
 	rows   func(p *catalog.ProductInput) [][]string
 	wrote  bool
+	// noCurrency: the format has no currency column (Shopify's), so its
+	// prices read back in the catalog's currency.
+	noCurrency bool
 }
+
+// OmitsCurrency tells catalog.Export whether the format's prices carry no
+// currency (see catalog.CurrencylessWriter).
+func (c *csvWriter) OmitsCurrency() bool { return c.noCurrency }
 
 func newCSVWriter(w io.Writer, header []string, rows func(*catalog.ProductInput) [][]string) *csvWriter {
 	return &csvWriter{w: csv.NewWriter(w), header: header, rows: rows}
