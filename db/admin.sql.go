@@ -13,7 +13,7 @@ import (
 )
 
 const adminArchiveProduct = `-- name: AdminArchiveProduct :execrows
-UPDATE products SET status = 'archived', version = version + 1, content_hash = NULL, updated_at = ?
+UPDATE products SET status = 'archived', version = version + 1, content_hash = NULL, stock_free_hash = NULL, updated_at = ?
 WHERE id = ? AND status <> 'archived'
 `
 
@@ -491,7 +491,7 @@ func (q *Queries) AdminShiftCategoryDepth(ctx context.Context, arg AdminShiftCat
 }
 
 const adminUncategorizedProducts = `-- name: AdminUncategorizedProducts :exec
-UPDATE products SET version = version + 1, content_hash = NULL, updated_at = ?
+UPDATE products SET version = version + 1, content_hash = NULL, stock_free_hash = NULL, updated_at = ?
 WHERE id IN (/*SLICE:ids*/?)
 `
 
@@ -822,7 +822,7 @@ func (q *Queries) WriterInventoryOf(ctx context.Context, variantIds []uint64) ([
 
 const writerProductsBySlug = `-- name: WriterProductsBySlug :many
 
-SELECT id, slug, content_hash, version, created_at
+SELECT id, slug, content_hash, stock_free_hash, version, created_at
 FROM products
 WHERE slug IN (/*SLICE:slugs*/?)
 ORDER BY slug
@@ -830,11 +830,12 @@ FOR UPDATE
 `
 
 type WriterProductsBySlugRow struct {
-	ID          uint64
-	Slug        string
-	ContentHash sql.NullString
-	Version     uint64
-	CreatedAt   time.Time
+	ID            uint64
+	Slug          string
+	ContentHash   sql.NullString
+	StockFreeHash sql.NullString
+	Version       uint64
+	CreatedAt     time.Time
 }
 
 // Queries behind catalog.Writer (imports and the admin product API) and the
@@ -865,9 +866,57 @@ func (q *Queries) WriterProductsBySlug(ctx context.Context, slugs []string) ([]W
 			&i.ID,
 			&i.Slug,
 			&i.ContentHash,
+			&i.StockFreeHash,
 			&i.Version,
 			&i.CreatedAt,
 		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const writerStockOfSKUs = `-- name: WriterStockOfSKUs :many
+SELECT v.sku, i.on_hand
+FROM variants v
+JOIN inventory i ON i.variant_id = v.id
+WHERE v.sku IN (/*SLICE:skus*/?)
+`
+
+type WriterStockOfSKUsRow struct {
+	Sku    sql.NullString
+	OnHand int64
+}
+
+// The stock now of variants a file states stock for, to tell a file that
+// states the stock as it is (an export) from one that changes it.
+func (q *Queries) WriterStockOfSKUs(ctx context.Context, skus []sql.NullString) ([]WriterStockOfSKUsRow, error) {
+	query := writerStockOfSKUs
+	var queryParams []interface{}
+	if len(skus) > 0 {
+		for _, v := range skus {
+			queryParams = append(queryParams, v)
+		}
+		query = strings.Replace(query, "/*SLICE:skus*/?", strings.Repeat(",?", len(skus))[1:], 1)
+	} else {
+		query = strings.Replace(query, "/*SLICE:skus*/?", "NULL", 1)
+	}
+	rows, err := q.query(ctx, nil, query, queryParams...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []WriterStockOfSKUsRow
+	for rows.Next() {
+		var i WriterStockOfSKUsRow
+		if err := rows.Scan(&i.Sku, &i.OnHand); err != nil {
 			return nil, err
 		}
 		items = append(items, i)

@@ -420,6 +420,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.writerProductsBySlugStmt, err = db.PrepareContext(ctx, writerProductsBySlug); err != nil {
 		return nil, fmt.Errorf("error preparing query WriterProductsBySlug: %w", err)
 	}
+	if q.writerStockOfSKUsStmt, err = db.PrepareContext(ctx, writerStockOfSKUs); err != nil {
+		return nil, fmt.Errorf("error preparing query WriterStockOfSKUs: %w", err)
+	}
 	if q.writerVariantOwnersStmt, err = db.PrepareContext(ctx, writerVariantOwners); err != nil {
 		return nil, fmt.Errorf("error preparing query WriterVariantOwners: %w", err)
 	}
@@ -1091,6 +1094,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing writerProductsBySlugStmt: %w", cerr)
 		}
 	}
+	if q.writerStockOfSKUsStmt != nil {
+		if cerr := q.writerStockOfSKUsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing writerStockOfSKUsStmt: %w", cerr)
+		}
+	}
 	if q.writerVariantOwnersStmt != nil {
 		if cerr := q.writerVariantOwnersStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing writerVariantOwnersStmt: %w", cerr)
@@ -1272,6 +1280,7 @@ type Queries struct {
 	writerDeleteProductImagesStmt         *sql.Stmt
 	writerInventoryOfStmt                 *sql.Stmt
 	writerProductsBySlugStmt              *sql.Stmt
+	writerStockOfSKUsStmt                 *sql.Stmt
 	writerVariantOwnersStmt               *sql.Stmt
 	writerVariantsOfProductsStmt          *sql.Stmt
 }
@@ -1412,6 +1421,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		writerDeleteProductImagesStmt:         q.writerDeleteProductImagesStmt,
 		writerInventoryOfStmt:                 q.writerInventoryOfStmt,
 		writerProductsBySlugStmt:              q.writerProductsBySlugStmt,
+		writerStockOfSKUsStmt:                 q.writerStockOfSKUsStmt,
 		writerVariantOwnersStmt:               q.writerVariantOwnersStmt,
 		writerVariantsOfProductsStmt:          q.writerVariantsOfProductsStmt,
 	}

@@ -211,7 +211,7 @@ func (q *Queries) ExportOtherCurrencies(ctx context.Context, currency string) ([
 const exportProducts = `-- name: ExportProducts :many
 
 SELECT id, slug, title, description, brand, product_type, tags, status,
-       option1_name, option2_name, option3_name, content_hash
+       option1_name, option2_name, option3_name, content_hash, stock_free_hash
 FROM products
 WHERE id > ?
 ORDER BY id
@@ -224,18 +224,19 @@ type ExportProductsParams struct {
 }
 
 type ExportProductsRow struct {
-	ID          uint64
-	Slug        string
-	Title       string
-	Description string
-	Brand       string
-	ProductType string
-	Tags        string
-	Status      ProductsStatus
-	Option1Name string
-	Option2Name string
-	Option3Name string
-	ContentHash sql.NullString
+	ID            uint64
+	Slug          string
+	Title         string
+	Description   string
+	Brand         string
+	ProductType   string
+	Tags          string
+	Status        ProductsStatus
+	Option1Name   string
+	Option2Name   string
+	Option3Name   string
+	ContentHash   sql.NullString
+	StockFreeHash sql.NullString
 }
 
 // Queries behind catalog.Export: the whole catalog in product id order, a
@@ -262,6 +263,7 @@ func (q *Queries) ExportProducts(ctx context.Context, arg ExportProductsParams) 
 			&i.Option2Name,
 			&i.Option3Name,
 			&i.ContentHash,
+			&i.StockFreeHash,
 		); err != nil {
 			return nil, err
 		}
@@ -343,17 +345,18 @@ func (q *Queries) ExportVariants(ctx context.Context, productIds []uint64) ([]Ex
 }
 
 const setProductContentHash = `-- name: SetProductContentHash :exec
-UPDATE products SET content_hash = ? WHERE id = ?
+UPDATE products SET content_hash = ?, stock_free_hash = ? WHERE id = ?
 `
 
 type SetProductContentHashParams struct {
-	ContentHash sql.NullString
-	ID          uint64
+	ContentHash   sql.NullString
+	StockFreeHash sql.NullString
+	ID            uint64
 }
 
 // After a write outside the product writer (archiving), so that importing
 // the product's export reports it unchanged.
 func (q *Queries) SetProductContentHash(ctx context.Context, arg SetProductContentHashParams) error {
-	_, err := q.exec(ctx, q.setProductContentHashStmt, setProductContentHash, arg.ContentHash, arg.ID)
+	_, err := q.exec(ctx, q.setProductContentHashStmt, setProductContentHash, arg.ContentHash, arg.StockFreeHash, arg.ID)
 	return err
 }

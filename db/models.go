@@ -300,22 +300,23 @@ type OrderLine struct {
 }
 
 type Product struct {
-	ID          uint64
-	Slug        string
-	Title       string
-	Description string
-	Brand       string
-	ProductType string
-	Tags        string
-	Status      ProductsStatus
-	Option1Name string
-	Option2Name string
-	Option3Name string
-	Skus        string
-	ContentHash sql.NullString
-	Version     uint64
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	ID            uint64
+	Slug          string
+	Title         string
+	Description   string
+	Brand         string
+	ProductType   string
+	Tags          string
+	Status        ProductsStatus
+	Option1Name   string
+	Option2Name   string
+	Option3Name   string
+	Skus          string
+	ContentHash   sql.NullString
+	Version       uint64
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+	StockFreeHash sql.NullString
 }
 
 type ProductAttribute struct {

@@ -5,7 +5,7 @@
 -- name: WriterProductsBySlug :many
 -- Locks the batch's existing products in slug order (the unique index's
 -- order), the one global order every writer takes them in.
-SELECT id, slug, content_hash, version, created_at
+SELECT id, slug, content_hash, stock_free_hash, version, created_at
 FROM products
 WHERE slug IN (sqlc.slice('slugs'))
 ORDER BY slug
@@ -16,6 +16,14 @@ FOR UPDATE;
 SELECT v.sku, v.product_id, p.slug
 FROM variants v
 JOIN products p ON p.id = v.product_id
+WHERE v.sku IN (sqlc.slice('skus'));
+
+-- name: WriterStockOfSKUs :many
+-- The stock now of variants a file states stock for, to tell a file that
+-- states the stock as it is (an export) from one that changes it.
+SELECT v.sku, i.on_hand
+FROM variants v
+JOIN inventory i ON i.variant_id = v.id
 WHERE v.sku IN (sqlc.slice('skus'));
 
 -- name: WriterVariantsOfProducts :many
@@ -80,7 +88,7 @@ WHERE pc.product_id = ?
 ORDER BY pc.position, pc.category_id, ca.depth DESC;
 
 -- name: AdminArchiveProduct :execrows
-UPDATE products SET status = 'archived', version = version + 1, content_hash = NULL, updated_at = ?
+UPDATE products SET status = 'archived', version = version + 1, content_hash = NULL, stock_free_hash = NULL, updated_at = ?
 WHERE id = ? AND status <> 'archived';
 
 -- name: AdminBumpProductVersion :exec
@@ -148,7 +156,7 @@ WHERE id IN (sqlc.slice('ids'));
 -- A deleted category took these products out of it: their pages change, and
 -- the content hash no longer describes what is stored, so the next write of
 -- the same content (a re-run PUT or import) applies its category again.
-UPDATE products SET version = version + 1, content_hash = NULL, updated_at = sqlc.arg(updated_at)
+UPDATE products SET version = version + 1, content_hash = NULL, stock_free_hash = NULL, updated_at = sqlc.arg(updated_at)
 WHERE id IN (sqlc.slice('ids'));
 
 -- name: ProductSlugsOf :many

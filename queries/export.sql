@@ -3,7 +3,7 @@
 
 -- name: ExportProducts :many
 SELECT id, slug, title, description, brand, product_type, tags, status,
-       option1_name, option2_name, option3_name, content_hash
+       option1_name, option2_name, option3_name, content_hash, stock_free_hash
 FROM products
 WHERE id > ?
 ORDER BY id
@@ -46,7 +46,7 @@ SELECT COUNT(*) FROM products;
 -- name: SetProductContentHash :exec
 -- After a write outside the product writer (archiving), so that importing
 -- the product's export reports it unchanged.
-UPDATE products SET content_hash = ? WHERE id = ?;
+UPDATE products SET content_hash = ?, stock_free_hash = ? WHERE id = ?;
 
 -- name: ExportOtherCurrencies :many
 -- The currencies other than the catalog's that exported variants are priced

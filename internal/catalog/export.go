@@ -234,27 +234,35 @@ func importedForm(p *ProductInput, stored []byte) (*ProductInput, bool) {
 	return p, false
 }
 
-// hashAfter is the content hash a product has after a change made outside
-// the product writer (archiving), if it was as its last write stored it;
-// nil if it was not (a re-import rewrites it anyway). Store it with
-// storeHash, so that importing the product's export reports it unchanged.
-func hashAfter(ctx context.Context, q *db.Queries, id uint64, change func(*ProductInput)) ([]byte, error) {
+// formAfter is a product as its export shows it after a change made
+// outside the product writer (archiving), if it was as its last write
+// stored it (its stock aside, which sales move); nil if it was not (a
+// re-import rewrites it anyway). Store its hashes with storeHash, so that
+// importing the product's export reports it unchanged.
+func formAfter(ctx context.Context, q *db.Queries, id uint64, change func(*ProductInput)) (*ProductInput, error) {
 	rows, err := q.ExportProducts(ctx, db.ExportProductsParams{ID: id - 1, Limit: 1})
-	if err != nil || len(rows) == 0 || rows[0].ID != id || !rows[0].ContentHash.Valid {
+	if err != nil || len(rows) == 0 || rows[0].ID != id {
 		return nil, err
 	}
 	page, _, err := exportPage(ctx, q, id-1, 1)
-	if err != nil || len(page) == 0 || !bytes.Equal(ContentHash(page[0]), []byte(rows[0].ContentHash.String)) {
+	if err != nil || len(page) == 0 {
 		return nil, err
 	}
+	r := rows[0]
+	if !(r.ContentHash.Valid && bytes.Equal(ContentHash(page[0]), []byte(r.ContentHash.String)) ||
+		r.StockFreeHash.Valid && bytes.Equal(StockFreeHash(page[0]), []byte(r.StockFreeHash.String))) {
+		return nil, nil
+	}
 	change(page[0])
-	return ContentHash(page[0]), nil
+	return page[0], nil
 }
 
-func storeHash(ctx context.Context, q *db.Queries, id uint64, hash []byte) error {
-	if hash == nil {
+// storeHash stores the hashes of p (nil: none) as product id's.
+func storeHash(ctx context.Context, q *db.Queries, id uint64, p *ProductInput) error {
+	if p == nil {
 		return nil
 	}
 	return q.SetProductContentHash(ctx, db.SetProductContentHashParams{
-		ContentHash: sql.NullString{String: string(hash), Valid: true}, ID: id})
+		ContentHash:   sql.NullString{String: string(ContentHash(p)), Valid: true},
+		StockFreeHash: sql.NullString{String: string(StockFreeHash(p)), Valid: true}, ID: id})
 }

@@ -25,6 +25,16 @@ func TestExportReimportsUnchanged(t *testing.T) {
 				"fruit,Fruit,F-1,1.00,Flavor,apple\n" +
 				"fruit,,F-2,1.00,,Banana\n" +
 				"fruit,,F-3,1.00,,Émincé\n", nil},
+		{"stock moved since the import (an adjustment, a set)",
+			"handle,title,sku,price,stock\nmug,Mug,MUG-1,9.00,10\nmug,,MUG-2,9.00,4\nplate,Plate,PL-1,3.00,7\n",
+			func(ctx context.Context, d *dbtest.DB) error {
+				if _, err := catalog.SetStock(ctx, d.Store, catalog.StockChange{SKU: "MUG-1", Delta: -2, Reason: "damaged", Actor: "t"}); err != nil {
+					return err
+				}
+				one := int64(1)
+				_, err := catalog.SetStock(ctx, d.Store, catalog.StockChange{SKU: "PL-1", OnHand: &one, Reason: "count", Actor: "t"})
+				return err
+			}},
 	}
 	for _, c := range cases {
 		for _, format := range []string{"csv", "ndjson"} {
@@ -57,5 +67,43 @@ func TestExportReimportsUnchanged(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// A file re-run after its stock moved (sales, adjustments) is unchanged and
+// leaves the stock as it is; the same file with a stock changed from what
+// it stated sets it.
+func TestReimportAfterStockMovedKeepsTheStock(t *testing.T) {
+	t.Parallel()
+	d := dbtest.New(t)
+	ctx := context.Background()
+	file := "handle,title,sku,price,stock\nmug,Mug,MUG-1,9.00,10\n"
+	imp := func(f string) *catalog.ImportReport {
+		t.Helper()
+		rep, err := importFile(ctx, d.Store, "csv", strings.NewReader(f), catalog.ImportOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep
+	}
+	imp(file)
+	if _, err := catalog.SetStock(ctx, d.Store, catalog.StockChange{SKU: "MUG-1", Delta: -3, Reason: "sold", Actor: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	onHand := func() (n int64) {
+		t.Helper()
+		if err := d.DB.QueryRow("SELECT i.on_hand FROM inventory i JOIN variants v ON v.id = i.variant_id WHERE v.sku = 'MUG-1'").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if rep := imp(file); rep.Unchanged != 1 || onHand() != 7 {
+		t.Fatalf("the same file again: %+v, stock %d; want unchanged and 7", rep, onHand())
+	}
+	if rep := imp(strings.Replace(file, ",10", ",7", 1)); rep.Unchanged != 1 || onHand() != 7 {
+		t.Fatalf("the file stating the stock as it is: %+v, stock %d; want unchanged and 7", rep, onHand())
+	}
+	if rep := imp(strings.Replace(file, ",10", ",12", 1)); rep.Updated != 1 || onHand() != 12 {
+		t.Fatalf("the file stating another stock: %+v, stock %d; want updated and 12", rep, onHand())
 	}
 }

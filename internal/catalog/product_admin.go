@@ -238,7 +238,7 @@ func ArchiveProduct(ctx context.Context, st *store.Store, id uint64) error {
 	return st.InTx(ctx, func(tx *store.Tx) error {
 		// The content hash follows, so that importing an export of the
 		// archived product reports it unchanged.
-		hash, err := hashAfter(ctx, tx.Q, id, func(p *ProductInput) { p.Status = "archived" })
+		form, err := formAfter(ctx, tx.Q, id, func(p *ProductInput) { p.Status = "archived" })
 		if err != nil {
 			return err
 		}
@@ -247,7 +247,7 @@ func ArchiveProduct(ctx context.Context, st *store.Store, id uint64) error {
 		if err != nil {
 			return err
 		}
-		if err := storeHash(ctx, tx.Q, id, hash); err != nil {
+		if err := storeHash(ctx, tx.Q, id, form); err != nil {
 			return err
 		}
 		if n == 0 {

@@ -113,7 +113,13 @@ func validAttrName(s string) bool {
 // ContentHash is a digest of everything the writer stores for p. Equal hashes
 // mean there is nothing to write. It covers stock as the file states it, so a
 // re-run of the same file does not reset stock that orders have taken since.
-func ContentHash(p *ProductInput) []byte {
+func ContentHash(p *ProductInput) []byte { return contentHash(p, true) }
+
+// StockFreeHash is ContentHash without any stock: equal for two products
+// that differ in their stated stock alone.
+func StockFreeHash(p *ProductInput) []byte { return contentHash(p, false) }
+
+func contentHash(p *ProductInput, stock bool) []byte {
 	h := sha256.New()
 	var n [8]byte
 	str := func(s string) {
@@ -163,10 +169,12 @@ func ContentHash(p *ProductInput) []byte {
 			num(0)
 		}
 		str(v.Currency)
-		if v.InventoryQty != nil {
+		switch {
+		case !stock:
+		case v.InventoryQty != nil:
 			num(1)
 			num(*v.InventoryQty)
-		} else {
+		default:
 			num(0)
 		}
 	}

@@ -70,7 +70,7 @@ func (w *Writer) writeProducts(ctx context.Context, tx *store.Tx, plans []*plan,
 		}
 		row := []any{p.Handle, p.Title, p.DescriptionHTML, p.Brand, p.ProductType,
 			strings.Join(p.Tags, ", "), p.Status, on[0], on[1], on[2], strings.Join(skus, " "),
-			pl.hash, 1, pl.created, now}
+			pl.hash, pl.stockFree, 1, pl.created, now}
 		if pl.exists {
 			oldArgs = append(oldArgs, row...)
 		} else {
@@ -113,7 +113,7 @@ func (w *Writer) writeProducts(ctx context.Context, tx *store.Tx, plans []*plan,
 			"ON DUPLICATE KEY UPDATE title = VALUES(title), description = VALUES(description), brand = VALUES(brand), "+
 				"product_type = VALUES(product_type), tags = VALUES(tags), status = VALUES(status), option1_name = VALUES(option1_name), "+
 				"option2_name = VALUES(option2_name), option3_name = VALUES(option3_name), skus = VALUES(skus), "+
-				"content_hash = VALUES(content_hash), version = version + 1, updated_at = VALUES(updated_at)"); err != nil {
+				"content_hash = VALUES(content_hash), stock_free_hash = VALUES(stock_free_hash), version = version + 1, updated_at = VALUES(updated_at)"); err != nil {
 			return fmt.Errorf("write products: %w", err)
 		}
 	}

@@ -8,8 +8,8 @@ import "github.com/shelfcommerce/shelf/internal/store"
 // takes it (see store.Table); rows that may already exist go through Upsert.
 var (
 	productsTable = store.NewTable("products", []string{"slug", "title", "description", "brand", "product_type", "tags",
-		"status", "option1_name", "option2_name", "option3_name", "skus", "content_hash", "version", "created_at", "updated_at"},
-		"content_hash")
+		"status", "option1_name", "option2_name", "option3_name", "skus", "content_hash", "stock_free_hash", "version", "created_at", "updated_at"},
+		"content_hash", "stock_free_hash")
 	variantsTable = store.NewTable("variants", []string{"id", "product_id", "sku", "position", "option1", "option2", "option3",
 		"price", "compare_at_price", "currency", "active", "created_at", "updated_at"})
 	inventoryTable         = store.NewTable("inventory", []string{"variant_id", "product_id", "on_hand", "updated_at"})

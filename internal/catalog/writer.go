@@ -154,19 +154,61 @@ func firstWord(err error) string {
 
 // plan is one product on its way into the database.
 type plan struct {
-	p       *ProductInput
-	res     *ProductResult
-	hash    []byte
-	id      uint64
-	exists  bool
-	version uint64
-	created time.Time
-	catID   uint64
+	p         *ProductInput
+	res       *ProductResult
+	hash      []byte // ContentHash(p)
+	stockFree []byte // StockFreeHash(p)
+	id        uint64
+	exists    bool
+	version   uint64
+	created   time.Time
+	catID     uint64
 	// vids are the ids of a new product's variants, in the order of
 	// p.Variants, and attrs its facet attributes as stored (both set as
 	// they are written, for the read model of a new product).
 	vids  []uint64
 	attrs []Attribute
+}
+
+// stockChanged tells, of products that are what is stored but for their
+// stated stock, which state a stock other than their variants' stock now
+// (a variant without a SKU cannot be told apart, and counts as a change),
+// reading the stock of all of them in one query.
+func stockChanged(ctx context.Context, tx *store.Tx, pls []*plan) (map[*plan]bool, error) {
+	if len(pls) == 0 {
+		return nil, nil
+	}
+	var skus []sql.NullString
+	for _, pl := range pls {
+		for _, v := range pl.p.Variants {
+			if v.InventoryQty != nil && v.SKU != "" {
+				skus = append(skus, sql.NullString{String: v.SKU, Valid: true})
+			}
+		}
+	}
+	now := map[string]int64{}
+	if len(skus) > 0 {
+		rows, err := tx.Q.WriterStockOfSKUs(ctx, skus)
+		if err != nil {
+			return nil, fmt.Errorf("read stock: %w", err)
+		}
+		for _, r := range rows {
+			now[r.Sku.String] = r.OnHand
+		}
+	}
+	changed := make(map[*plan]bool, len(pls))
+	for _, pl := range pls {
+		for _, v := range pl.p.Variants {
+			if v.InventoryQty == nil {
+				continue
+			}
+			if n, ok := now[v.SKU]; !ok || v.SKU == "" || n != *v.InventoryQty {
+				changed[pl] = true
+				break
+			}
+		}
+	}
+	return changed, nil
 }
 
 func (w *Writer) write(ctx context.Context, tx *store.Tx, products []*ProductInput) ([]ProductResult, error) {
@@ -209,6 +251,9 @@ func (w *Writer) write(ctx context.Context, tx *store.Tx, products []*ProductInp
 	}
 
 	claimed := map[string]string{} // SKU -> handle of the earlier product in this batch that has it
+	// Products that match what is stored but for their stated stock, which
+	// may be the stock as it is now: decided once that is read, below.
+	var stockOnly []*plan
 	for i, p := range products {
 		res := &results[i]
 		e, exists := bySlug[p.Handle]
@@ -256,9 +301,34 @@ func (w *Writer) write(ctx context.Context, tx *store.Tx, products []*ProductInp
 				continue
 			}
 		}
+		pl.stockFree = StockFreeHash(p) // not needed by the unchanged, the most of a re-run
+		if exists {
+			if e.StockFreeHash.Valid && e.StockFreeHash.String == string(pl.stockFree) {
+				stockOnly = append(stockOnly, pl)
+				continue
+			}
+		}
 		if msgs := checkProduct(p); len(msgs) > 0 {
 			res.Outcome = Failed
 			res.Errors = append(res.Errors, msgs...)
+			continue
+		}
+		plans = append(plans, pl)
+	}
+	changed, err := stockChanged(ctx, tx, stockOnly)
+	if err != nil {
+		return nil, err
+	}
+	for _, pl := range stockOnly {
+		if !changed[pl] {
+			// The file states the stock as it is now (sales or adjustments
+			// moved it since the last write): nothing to write.
+			pl.res.ID, pl.res.Version, pl.res.Outcome = pl.id, pl.version, Unchanged
+			continue
+		}
+		if msgs := checkProduct(pl.p); len(msgs) > 0 {
+			pl.res.Outcome = Failed
+			pl.res.Errors = append(pl.res.Errors, msgs...)
 			continue
 		}
 		plans = append(plans, pl)
