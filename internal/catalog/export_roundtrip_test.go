@@ -25,6 +25,8 @@ func TestExportReimportsUnchanged(t *testing.T) {
 				"fruit,Fruit,F-1,1.00,Flavor,apple\n" +
 				"fruit,,F-2,1.00,,Banana\n" +
 				"fruit,,F-3,1.00,,Émincé\n", nil},
+		{"an option value too long to be a facet value",
+			"handle,title,sku,price,option1_name,option1_value\nlong,Long,L-1,1.00,Size," + strings.Repeat("x", 200) + "\n", nil},
 		{"stock moved since the import (an adjustment, a set)",
 			"handle,title,sku,price,stock\nmug,Mug,MUG-1,9.00,10\nmug,,MUG-2,9.00,4\nplate,Plate,PL-1,3.00,7\n",
 			func(ctx context.Context, d *dbtest.DB) error {

@@ -47,8 +47,8 @@ func checkProduct(p *ProductInput) []RowError {
 			add("attributes", fmt.Sprintf("name %q must be 1 to %d ASCII characters", name, MaxAttributeName))
 		}
 		for _, v := range vals {
-			if utf8.RuneCountInString(v) > 191 {
-				add("attributes", fmt.Sprintf("value of %q must be at most 191 characters", name))
+			if utf8.RuneCountInString(v) > MaxAttributeValue {
+				add("attributes", fmt.Sprintf("value of %q must be at most %d characters", name, MaxAttributeValue))
 			}
 		}
 	}

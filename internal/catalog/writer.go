@@ -76,6 +76,11 @@ func (w *Writer) Forget() { w.cats = nil }
 // MaxAttributeName is the longest facet attribute name (product_attributes.name).
 const MaxAttributeName = 64
 
+// MaxAttributeValue is the longest facet attribute value, in characters
+// (product_attributes.value). Option values may be longer (255): such a
+// value is no facet value, and the importer derives none from it.
+const MaxAttributeValue = 191
+
 // WriteBatch writes products (whose handles must be distinct) inside tx and
 // returns one result per product, in the order given. Errors it returns are
 // the transaction's (a lost lock race, a dead connection): the caller rolls

@@ -369,7 +369,9 @@ func (b *builder) addVariant(v catalog.VariantInput, errs []catalog.RowError) bo
 	}
 	b.p.Variants = append(b.p.Variants, v)
 	for i, val := range v.Options {
-		if i < len(b.p.OptionNames) {
+		// An option value too long to be a facet value (options take 255
+		// characters, facet values 191) is sold as it is, just not filtered by.
+		if i < len(b.p.OptionNames) && utf8.RuneCountInString(strings.TrimSpace(val)) <= catalog.MaxAttributeValue {
 			b.addAttr(b.p.OptionNames[i], val)
 		}
 	}
@@ -416,6 +418,10 @@ func (b *builder) addImage(src, alt string, pos int) {
 // finish returns the product, or a *catalog.ProductError if it cannot be imported.
 func (b *builder) finish() (*catalog.ProductInput, error) {
 	p := b.p
+	// Line ends are LF: a CSV reader turns a quoted CR LF into LF, so a
+	// description kept with CR LF would not read back the same from the
+	// csv and shopify exports (HTML reads both alike).
+	p.DescriptionHTML = strings.ReplaceAll(p.DescriptionHTML, "\r\n", "\n")
 	b.productRules()
 	if len(b.fatal) == 0 && len(p.Variants) == 0 {
 		if len(p.Errors) == 0 {

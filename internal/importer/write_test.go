@@ -80,3 +80,19 @@ func TestWritersRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// A description with CR LF line ends (sent as NDJSON or to the admin API)
+// reads back the same from every format: line ends are stored as LF.
+func TestDescriptionLineEndsRoundTrip(t *testing.T) {
+	nd := `{"handle":"crlf","title":"CRLF","description":"<p>one</p>\r\n<p>two</p>","variants":[{"sku":"CR-1","price":"5.00"}]}` + "\n"
+	ps := readAll(t, "ndjson", nd).products
+	if len(ps) != 1 || ps[0].DescriptionHTML != "<p>one</p>\n<p>two</p>" {
+		t.Fatalf("read %+v", ps)
+	}
+	for _, format := range []string{"shopify", "csv", "ndjson"} {
+		back := readAll(t, format, string(writeAll(t, format, ps))).products
+		if len(back) != 1 || back[0].DescriptionHTML != ps[0].DescriptionHTML {
+			t.Errorf("%s: description read back as %q, want %q", format, back[0].DescriptionHTML, ps[0].DescriptionHTML)
+		}
+	}
+}
