@@ -120,6 +120,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.countProductsStmt, err = db.PrepareContext(ctx, countProducts); err != nil {
 		return nil, fmt.Errorf("error preparing query CountProducts: %w", err)
 	}
+	if q.deleteExpiredAnonIdempotencyKeyStmt, err = db.PrepareContext(ctx, deleteExpiredAnonIdempotencyKey); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteExpiredAnonIdempotencyKey: %w", err)
+	}
 	if q.deleteExpiredIdempotencyKeyStmt, err = db.PrepareContext(ctx, deleteExpiredIdempotencyKey); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteExpiredIdempotencyKey: %w", err)
 	}
@@ -592,6 +595,11 @@ func (q *Queries) Close() error {
 	if q.countProductsStmt != nil {
 		if cerr := q.countProductsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing countProductsStmt: %w", cerr)
+		}
+	}
+	if q.deleteExpiredAnonIdempotencyKeyStmt != nil {
+		if cerr := q.deleteExpiredAnonIdempotencyKeyStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteExpiredAnonIdempotencyKeyStmt: %w", cerr)
 		}
 	}
 	if q.deleteExpiredIdempotencyKeyStmt != nil {
@@ -1180,6 +1188,7 @@ type Queries struct {
 	childCategoryByNameStmt               *sql.Stmt
 	clearWebhookFailingStmt               *sql.Stmt
 	countProductsStmt                     *sql.Stmt
+	deleteExpiredAnonIdempotencyKeyStmt   *sql.Stmt
 	deleteExpiredIdempotencyKeyStmt       *sql.Stmt
 	deleteListingRowStmt                  *sql.Stmt
 	deleteProductPagesStmt                *sql.Stmt
@@ -1321,6 +1330,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		childCategoryByNameStmt:               q.childCategoryByNameStmt,
 		clearWebhookFailingStmt:               q.clearWebhookFailingStmt,
 		countProductsStmt:                     q.countProductsStmt,
+		deleteExpiredAnonIdempotencyKeyStmt:   q.deleteExpiredAnonIdempotencyKeyStmt,
 		deleteExpiredIdempotencyKeyStmt:       q.deleteExpiredIdempotencyKeyStmt,
 		deleteListingRowStmt:                  q.deleteListingRowStmt,
 		deleteProductPagesStmt:                q.deleteProductPagesStmt,

@@ -11,6 +11,25 @@ import (
 	"time"
 )
 
+const deleteExpiredAnonIdempotencyKey = `-- name: DeleteExpiredAnonIdempotencyKey :execrows
+DELETE FROM idempotency_keys WHERE anon_key_hash = ? AND expires_at < ?
+`
+
+type DeleteExpiredAnonIdempotencyKeyParams struct {
+	AnonKeyHash sql.NullString
+	ExpiresAt   time.Time
+}
+
+// An expired record of an anonymous key in another scope (not swept yet):
+// it no longer holds the key.
+func (q *Queries) DeleteExpiredAnonIdempotencyKey(ctx context.Context, arg DeleteExpiredAnonIdempotencyKeyParams) (int64, error) {
+	result, err := q.exec(ctx, q.deleteExpiredAnonIdempotencyKeyStmt, deleteExpiredAnonIdempotencyKey, arg.AnonKeyHash, arg.ExpiresAt)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
 const deleteExpiredIdempotencyKey = `-- name: DeleteExpiredIdempotencyKey :execrows
 DELETE FROM idempotency_keys WHERE scope = ? AND key_hash = ? AND expires_at < ?
 `
@@ -52,8 +71,8 @@ func (q *Queries) DropAbandonedIdempotencyKey(ctx context.Context, arg DropAband
 
 const storeIdempotentResponse = `-- name: StoreIdempotentResponse :exec
 INSERT INTO idempotency_keys (scope, key_hash, request_hash, state, claim_token, response_status,
-                              response_body, order_id, claimed_at, expires_at)
-VALUES (?, ?, ?, 'done', ?, ?, ?, ?, ?, ?)
+                              response_body, order_id, claimed_at, expires_at, anon_key_hash)
+VALUES (?, ?, ?, 'done', ?, ?, ?, ?, ?, ?, ?)
 `
 
 type StoreIdempotentResponseParams struct {
@@ -66,6 +85,7 @@ type StoreIdempotentResponseParams struct {
 	OrderID        sql.NullInt64
 	ClaimedAt      time.Time
 	ExpiresAt      time.Time
+	AnonKeyHash    sql.NullString
 }
 
 // A plain INSERT of the key with its answer: the last statement of a placed
@@ -82,6 +102,7 @@ func (q *Queries) StoreIdempotentResponse(ctx context.Context, arg StoreIdempote
 		arg.OrderID,
 		arg.ClaimedAt,
 		arg.ExpiresAt,
+		arg.AnonKeyHash,
 	)
 	return err
 }

@@ -242,6 +242,7 @@ type IdempotencyKey struct {
 	OrderID        sql.NullInt64
 	ClaimedAt      time.Time
 	ExpiresAt      time.Time
+	AnonKeyHash    sql.NullString
 }
 
 type Inventory struct {

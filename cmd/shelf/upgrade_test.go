@@ -38,6 +38,9 @@ func TestMigrateUpFillsSearchWordsOfAnUpgradedCatalog(t *testing.T) {
 		"ALTER TABLE events DROP COLUMN data_z",
 		"ALTER TABLE event_sequence DROP COLUMN compress_rows_from",
 		"CREATE FULLTEXT INDEX products_search ON products (title, brand, skus, description)",
+		"ALTER TABLE products DROP COLUMN stock_free_hash",
+		"ALTER TABLE idempotency_keys DROP KEY idempotency_keys_anon_key",
+		"ALTER TABLE idempotency_keys DROP COLUMN anon_key_hash",
 		"DELETE FROM goose_db_version WHERE version_id >= 140",
 	} {
 		if _, err := sqlDB.ExecContext(ctx, q); err != nil {

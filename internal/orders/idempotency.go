@@ -68,8 +68,10 @@ func ScopeForAPIKey(id uint64) string { return fmt.Sprintf("key:%d", id) }
 // ScopeForEmail scopes Idempotency-Keys of anonymous buyers by the order's
 // e-mail address, case-folded. The service stores only a keyed hash of it.
 func ScopeForEmail(email string) string {
-	return "email:" + strings.ToLower(strings.TrimSpace(email))
+	return emailScope + strings.ToLower(strings.TrimSpace(email))
 }
+
+const emailScope = "email:"
 
 // ValidKey reports whether an Idempotency-Key header value is acceptable:
 // 1 to 255 visible ASCII characters (a UUID is typical).
@@ -92,6 +94,10 @@ type claim struct {
 	keyHash []byte
 	sealKey []byte
 	reqHash []byte
+	// anonHash is the key's hash without its scope, for an anonymous
+	// buyer's key (nil for an API key's): unique among stored records, so
+	// that the key used again under another e-mail address is a 422.
+	anonHash []byte
 }
 
 func (s *Service) newClaim(scope, key string, reqHash []byte) *claim {
@@ -103,12 +109,16 @@ func (s *Service) newClaim(scope, key string, reqHash []byte) *claim {
 		}
 		return m.Sum(nil)
 	}
-	return &claim{
+	c := &claim{
 		scope:   "s:" + hex.EncodeToString(mac("shelf/idempotency-scope", scope)[:24]),
 		keyHash: mac("shelf/idempotency-key", scope, key),
 		sealKey: mac("shelf/idempotency-seal", scope, key),
 		reqHash: reqHash,
 	}
+	if strings.HasPrefix(scope, emailScope) {
+		c.anonHash = mac("shelf/idempotency-anonymous-key", key)
+	}
+	return c
 }
 
 // Placed is the answer to a POST /v1/orders: the status and exact body to
@@ -161,8 +171,7 @@ func (s *Service) acquire(ctx context.Context, c *claim, skus []string) (*Placed
 			continue
 		}
 		if !bytes.Equal(row.RequestHash, c.reqHash) {
-			return nil, nil, problem.Field(problem.Unprocessable, "Idempotency-Key",
-				"was already used with a different request; use a new key for a new request")
+			return nil, nil, errKeyUsedElsewhere
 		}
 		if row.State == db.IdempotencyKeysStateDone {
 			p, err := c.replay(row)
@@ -353,14 +362,24 @@ func (s *Service) store(ctx context.Context, q *db.Queries, c *claim, status int
 		ResponseStatus: int16(status), ResponseBody: sealed,
 		OrderID:   sql.NullInt64{Int64: int64(orderID), Valid: orderID != 0},
 		ClaimedAt: t, ExpiresAt: t.Add(s.ttl),
+		AnonKeyHash: sql.NullString{String: string(c.anonHash), Valid: c.anonHash != nil},
 	})
 	return keyStoreErr(err)
 }
 
+// errKeyUsedElsewhere is the 422 for an anonymous key already stored under
+// another e-mail address: a request with another body. It is not stored
+// under the new address (the key's record is the first request's).
+var errKeyUsedElsewhere = problem.Field(problem.Unprocessable, "Idempotency-Key",
+	"was already used with a different request; use a new key for a new request")
+
 // keyStoreErr is what an error of the key's INSERT means: another request
-// with the key answered first (a 409), or the database failed.
+// with the key answered first (a 409), the key is another request's (a
+// 422), or the database failed.
 func keyStoreErr(err error) error {
-	if store.IsDuplicate(err) {
+	if store.IsDuplicate(err) && strings.Contains(err.Error(), "idempotency_keys_anon_key") {
+		return errKeyUsedElsewhere
+	} else if store.IsDuplicate(err) {
 		return errInUse(time.Second)
 	} else if err != nil {
 		return fmt.Errorf("store idempotent response: %w", err)

@@ -56,13 +56,47 @@ func TestIdempotentReplay(t *testing.T) {
 	if _, err := s.Place(ctx, p); !problem.Is(err, problem.Unprocessable) {
 		t.Fatalf("other body: %v, want 422", err)
 	}
-	// Same key in another scope (another buyer) is another key.
+	// Same key under another e-mail address (a retry that fixed a typo) is
+	// another body too: 422, no second order, and nothing of the first
+	// answer is shown.
 	other := PlaceParams{Scope: ScopeForEmail("b@example.com"), Key: "k-1", Input: input("b@example.com", line("I-0", 1))}
-	if res, err := s.Place(ctx, other); err != nil || res.Replayed {
-		t.Fatalf("other scope: %+v %v", res, err)
+	if res, err := s.Place(ctx, other); !problem.Is(err, problem.Unprocessable) || res != nil {
+		t.Fatalf("other address: %+v %v, want 422", res, err)
+	}
+	if countOrders(t, d) != 1 || onHand(t, d, "I-0") != 4 {
+		t.Fatalf("the key under another address made an order: %d orders, %d on hand", countOrders(t, d), onHand(t, d, "I-0"))
+	}
+	// An API key's requests are scoped to it alone: the key is another key there.
+	staff := PlaceParams{Scope: ScopeForAPIKey(7), Key: "k-1", Input: input("b@example.com", line("I-0", 1))}
+	if res, err := s.Place(ctx, staff); err != nil || res.Replayed {
+		t.Fatalf("API key scope: %+v %v", res, err)
 	}
 	if countOrders(t, d) != 2 {
 		t.Fatal("want 2 orders")
+	}
+}
+
+// An anonymous key whose record expired (and was not swept yet) is free
+// again, under any address.
+func TestAnExpiredAnonymousKeyIsFreeUnderAnotherAddress(t *testing.T) {
+	t.Parallel()
+	d := dbtest.New(t)
+	s := NewService(d.Store, Config{})
+	seed(t, d, orderstest.Simple("X", 1, 1000, 5)...)
+	ctx := context.Background()
+	a := input("a@example.com", line("X-0", 1))
+	if _, err := s.Place(ctx, PlaceParams{Scope: ScopeForEmail(a.Email), Key: "k-x", Input: a}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.DB.Exec("UPDATE idempotency_keys SET expires_at = ?", time.Now().UTC().Add(-time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	b := input("b@example.com", line("X-0", 1))
+	if res, err := s.Place(ctx, PlaceParams{Scope: ScopeForEmail(b.Email), Key: "k-x", Input: b}); err != nil || res.Status != http.StatusCreated || res.Replayed {
+		t.Fatalf("the expired key under another address: %+v %v", res, err)
+	}
+	if countOrders(t, d) != 2 || onHand(t, d, "X-0") != 3 {
+		t.Fatalf("%d orders, %d on hand; want 2 and 3", countOrders(t, d), onHand(t, d, "X-0"))
 	}
 }
 

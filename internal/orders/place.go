@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -185,10 +186,27 @@ func (s *Service) placeOnce(ctx context.Context, p PlaceParams) (*Placed, error)
 		return replay, err
 	}
 	placed, err := s.place(ctx, in, c, variants)
+	if err == errKeyUsedElsewhere && s.freeExpiredAnon(ctx, c) {
+		// The record in the way had expired (not swept yet): the key is
+		// free again.
+		placed, err = s.place(ctx, in, c, variants)
+	}
 	if err == nil {
 		return placed, nil
 	}
 	return nil, s.storeRefusal(ctx, c, err)
+}
+
+// freeExpiredAnon deletes an expired record of c's anonymous key, stored
+// under another e-mail address, and reports whether there was one.
+func (s *Service) freeExpiredAnon(ctx context.Context, c *claim) bool {
+	var n int64
+	err := s.st.Retry(ctx, func(ctx context.Context) (err error) {
+		n, err = s.st.Q.DeleteExpiredAnonIdempotencyKey(ctx, db.DeleteExpiredAnonIdempotencyKeyParams{
+			AnonKeyHash: sql.NullString{String: string(c.anonHash), Valid: true}, ExpiresAt: s.now()})
+		return err
+	})
+	return err == nil && n > 0
 }
 
 // storeRefusal stores the client error err of a keyed request that ran
@@ -196,7 +214,7 @@ func (s *Service) placeOnce(ctx context.Context, p PlaceParams) (*Placed, error)
 // that a retry gets it again, and returns the error to answer with.
 func (s *Service) storeRefusal(ctx context.Context, c *claim, err error) error {
 	status, body := s.render(ctx, err)
-	if status < 400 || status >= 500 || problem.Is(err, problem.IdempotencyInUse) {
+	if status < 400 || status >= 500 || problem.Is(err, problem.IdempotencyInUse) || err == errKeyUsedElsewhere {
 		return err
 	}
 	ctx, cancel := detached(ctx, time.Second)
@@ -204,7 +222,7 @@ func (s *Service) storeRefusal(ctx context.Context, c *claim, err error) error {
 	if serr := s.st.Retry(ctx, func(ctx context.Context) error {
 		return s.store(ctx, s.st.Q, c, status, body, 0)
 	}); serr != nil {
-		if problem.Is(serr, problem.IdempotencyInUse) {
+		if problem.Is(serr, problem.IdempotencyInUse) || serr == errKeyUsedElsewhere {
 			return serr // another request with the key answered first
 		}
 		// Unstored, the answer would not be the key's: a retry could get
