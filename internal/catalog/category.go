@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -94,9 +95,17 @@ func CreateCategory(ctx context.Context, tx *store.Tx, in CategoryInput) (db.Cat
 // top-level "Shirts" next to "Men > Shirts", or names without a Latin
 // letter, which all slugify to "category").
 func EnsureCategoryPath(ctx context.Context, tx *store.Tx, names []string) (uint64, error) {
+	id, _, err := ensureCategoryPath(ctx, tx, names)
+	return id, err
+}
+
+// ensureCategoryPath is EnsureCategoryPath, also returning names as the
+// categories found or created spell them (see Writer.canonicalPath).
+func ensureCategoryPath(ctx context.Context, tx *store.Tx, names []string) (uint64, []string, error) {
 	var parentID uint64
 	parentSlug := ""
-	for _, name := range names {
+	stored := slices.Clone(names)
+	for i, name := range names {
 		name = strings.TrimSpace(name)
 		if name == "" {
 			continue
@@ -109,18 +118,19 @@ func EnsureCategoryPath(ctx context.Context, tx *store.Tx, names []string) (uint
 		case errors.Is(err, sql.ErrNoRows):
 			slug, err := freeSlug(ctx, tx, Slugify(name), parentSlug)
 			if err != nil {
-				return 0, err
+				return 0, nil, err
 			}
 			c, err = CreateCategory(ctx, tx, CategoryInput{ParentID: parentID, Slug: slug, Name: name})
 			if err != nil {
-				return 0, err
+				return 0, nil, err
 			}
 		default:
-			return 0, err
+			return 0, nil, err
 		}
 		parentID, parentSlug = c.ID, c.Slug
+		stored[i] = c.Name
 	}
-	return parentID, nil
+	return parentID, stored, nil
 }
 
 // freeSlug is the first slug no category has of base, parentSlug-base,

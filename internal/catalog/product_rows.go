@@ -30,15 +30,25 @@ func (w *Writer) writeProducts(ctx context.Context, tx *store.Tx, plans []*plan,
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		id, err := EnsureCategoryPath(ctx, tx, strings.Split(k, "\x00"))
+		id, names, err := ensureCategoryPath(ctx, tx, strings.Split(k, "\x00"))
 		if err != nil {
 			return fmt.Errorf("category path: %w", err)
 		}
 		w.cats[k] = id
+		if w.canon == nil {
+			w.canon = map[string][]string{}
+		}
+		w.canon[k] = names
 	}
 	for _, pl := range plans {
 		if len(pl.p.CategoryPath) > 0 {
 			pl.catID = w.cats[strings.Join(pl.p.CategoryPath, "\x00")]
+			// A path whose categories this batch created (an earlier
+			// product spelled them) is hashed as they are now spelled.
+			var err error
+			if pl.hash, pl.stockFree, err = w.hashes(ctx, tx, pl.p); err != nil {
+				return err
+			}
 		}
 	}
 

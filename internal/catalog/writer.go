@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -67,11 +68,63 @@ type Writer struct {
 	// It only holds ids of committed categories: Forget drops it whenever a
 	// batch's transaction is rolled back or retried.
 	cats map[string]uint64
+	// canon caches the names stored categories give category paths (see
+	// canonicalPath), under the same rule as cats.
+	canon map[string][]string
 }
 
 // Forget drops what the writer cached from transactions that may not have
 // committed; call it before re-running a batch.
-func (w *Writer) Forget() { w.cats = nil }
+func (w *Writer) Forget() { w.cats, w.canon = nil, nil }
+
+// canonicalPath is path with each level that names a stored category (they
+// are matched by name under the column's collation: "apparel" finds
+// "Apparel") spelled as that category is; levels below the first new one
+// stay as given. A product's hashes are of it, so that a path spelled
+// another way hashes like the stored one: an export, which writes the
+// stored names, imports back unchanged, and so does the file that first
+// spelled them otherwise.
+func (w *Writer) canonicalPath(ctx context.Context, tx *store.Tx, path []string) ([]string, error) {
+	if len(path) == 0 {
+		return path, nil
+	}
+	k := strings.Join(path, "\x00")
+	if c, ok := w.canon[k]; ok {
+		return c, nil
+	}
+	out := slices.Clone(path)
+	var parentID uint64
+	for i, name := range path {
+		c, err := tx.Q.ChildCategoryByName(ctx, db.ChildCategoryByNameParams{
+			ParentID: sql.NullInt64{Int64: int64(parentID), Valid: parentID != 0}, Name: strings.TrimSpace(name)})
+		if errors.Is(err, sql.ErrNoRows) {
+			break
+		} else if err != nil {
+			return nil, fmt.Errorf("category path: %w", err)
+		}
+		out[i], parentID = c.Name, c.ID
+	}
+	if w.canon == nil {
+		w.canon = map[string][]string{}
+	}
+	w.canon[k] = out
+	return out, nil
+}
+
+// hashes are ContentHash and StockFreeHash of p with its category path as
+// the stored categories spell it (canonicalPath).
+func (w *Writer) hashes(ctx context.Context, tx *store.Tx, p *ProductInput) (content, stockFree []byte, err error) {
+	path, err := w.canonicalPath(ctx, tx, p.CategoryPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !slices.Equal(path, p.CategoryPath) {
+		c := *p
+		c.CategoryPath = path
+		p = &c
+	}
+	return ContentHash(p), StockFreeHash(p), nil
+}
 
 // MaxAttributeName is the longest facet attribute name (product_attributes.name).
 const MaxAttributeName = 64
@@ -296,7 +349,10 @@ func (w *Writer) write(ctx context.Context, tx *store.Tx, products []*ProductInp
 			p = &cp
 		}
 		p = numberImages(p)
-		pl := &plan{p: p, res: res, hash: ContentHash(p)}
+		pl := &plan{p: p, res: res}
+		if pl.hash, pl.stockFree, err = w.hashes(ctx, tx, p); err != nil {
+			return nil, err
+		}
 		if exists {
 			pl.id, pl.exists, pl.version, pl.created = e.ID, true, e.Version, e.CreatedAt
 			if e.ContentHash.Valid && e.ContentHash.String == string(pl.hash) {
@@ -306,7 +362,6 @@ func (w *Writer) write(ctx context.Context, tx *store.Tx, products []*ProductInp
 				continue
 			}
 		}
-		pl.stockFree = StockFreeHash(p) // not needed by the unchanged, the most of a re-run
 		if exists {
 			if e.StockFreeHash.Valid && e.StockFreeHash.String == string(pl.stockFree) {
 				stockOnly = append(stockOnly, pl)
