@@ -43,13 +43,15 @@ func (w *Writer) writeProducts(ctx context.Context, tx *store.Tx, plans []*plan,
 	for _, pl := range plans {
 		if len(pl.p.CategoryPath) > 0 {
 			pl.catID = w.cats[strings.Join(pl.p.CategoryPath, "\x00")]
-			// A path whose categories this batch created (an earlier
-			// product spelled them) is hashed as they are now spelled.
-			var err error
-			if pl.hash, pl.stockFree, err = w.hashes(ctx, tx, pl.p); err != nil {
-				return err
-			}
 		}
+		// Hashed once the batch's categories exist: a path whose categories
+		// an earlier product of the batch created (and spelled) is hashed as
+		// they are spelled.
+		hp, err := w.hashed(ctx, tx, pl.p)
+		if err != nil {
+			return err
+		}
+		pl.hash, pl.stockFree = ContentHash(hp), StockFreeHash(hp)
 	}
 
 	// With consecutive AUTO_INCREMENT ids, the ids of new products and

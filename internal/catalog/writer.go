@@ -111,19 +111,16 @@ func (w *Writer) canonicalPath(ctx context.Context, tx *store.Tx, path []string)
 	return out, nil
 }
 
-// hashes are ContentHash and StockFreeHash of p with its category path as
-// the stored categories spell it (canonicalPath).
-func (w *Writer) hashes(ctx context.Context, tx *store.Tx, p *ProductInput) (content, stockFree []byte, err error) {
+// hashed is p with its category path as the stored categories spell it
+// (canonicalPath): what a product's hashes are of.
+func (w *Writer) hashed(ctx context.Context, tx *store.Tx, p *ProductInput) (*ProductInput, error) {
 	path, err := w.canonicalPath(ctx, tx, p.CategoryPath)
-	if err != nil {
-		return nil, nil, err
+	if err != nil || slices.Equal(path, p.CategoryPath) {
+		return p, err
 	}
-	if !slices.Equal(path, p.CategoryPath) {
-		c := *p
-		c.CategoryPath = path
-		p = &c
-	}
-	return ContentHash(p), StockFreeHash(p), nil
+	c := *p
+	c.CategoryPath = path
+	return &c, nil
 }
 
 // MaxAttributeName is the longest facet attribute name (product_attributes.name).
@@ -349,21 +346,28 @@ func (w *Writer) write(ctx context.Context, tx *store.Tx, products []*ProductInp
 			p = &cp
 		}
 		p = numberImages(p)
+		// The hashes to store are made once the batch's categories exist
+		// (writeProducts); a stored product's are compared here.
 		pl := &plan{p: p, res: res}
-		if pl.hash, pl.stockFree, err = w.hashes(ctx, tx, p); err != nil {
-			return nil, err
-		}
 		if exists {
 			pl.id, pl.exists, pl.version, pl.created = e.ID, true, e.Version, e.CreatedAt
-			if e.ContentHash.Valid && e.ContentHash.String == string(pl.hash) {
+			// Most paths are spelled as stored: as given first, the
+			// unchanged of a re-run need nothing more.
+			hp := p
+			same := e.ContentHash.Valid && e.ContentHash.String == string(ContentHash(p))
+			if !same && len(p.CategoryPath) > 0 {
+				if hp, err = w.hashed(ctx, tx, p); err != nil {
+					return nil, err
+				}
+				same = hp != p && e.ContentHash.Valid && e.ContentHash.String == string(ContentHash(hp))
+			}
+			if same {
 				// What is stored already: nothing to write, and nothing to
 				// refuse (rules added since it was written apply to changes).
 				res.ID, res.Version, res.Outcome = e.ID, e.Version, Unchanged
 				continue
 			}
-		}
-		if exists {
-			if e.StockFreeHash.Valid && e.StockFreeHash.String == string(pl.stockFree) {
+			if e.StockFreeHash.Valid && e.StockFreeHash.String == string(StockFreeHash(hp)) {
 				stockOnly = append(stockOnly, pl)
 				continue
 			}
