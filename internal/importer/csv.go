@@ -389,6 +389,25 @@ func ownRow(r *csvReader, b *builder, rec []string, line int) {
 	}
 }
 
+// cutAttr splits name=value at the first '=' of the name that is not
+// escaped (see attrNameReplacer): "\=" in a name is '=', "\\" is '\', and
+// any other backslash is itself.
+func cutAttr(part string) (name, val string, ok bool) {
+	var b strings.Builder
+	for i := 0; i < len(part); i++ {
+		switch c := part[i]; {
+		case c == '\\' && i+1 < len(part) && (part[i+1] == '=' || part[i+1] == '\\'):
+			i++
+			b.WriteByte(part[i])
+		case c == '=':
+			return b.String(), part[i+1:], true
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String(), "", false
+}
+
 // parseAttrList parses "color=red|material=cotton" into name, value pairs.
 func parseAttrList(s string) ([]string, string) {
 	if s == "" {
@@ -402,7 +421,7 @@ func parseAttrList(s string) ([]string, string) {
 		if strings.TrimSpace(part) == "" {
 			continue
 		}
-		name, val, ok := strings.Cut(part, "=")
+		name, val, ok := cutAttr(part)
 		name, val = normAttrName(name), strings.TrimSpace(val)
 		if !ok || name == "" || val == "" {
 			return nil, "must look like color=red|material=cotton; " + strconv.Quote(part) + " does not"

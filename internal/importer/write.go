@@ -194,11 +194,15 @@ func attrList(attrs map[string][]string) string {
 	var parts []string
 	for _, n := range names {
 		for _, v := range attrs[n] {
-			parts = append(parts, n+"="+v)
+			parts = append(parts, attrNameReplacer.Replace(n)+"="+v)
 		}
 	}
 	return joinPipes(parts)
 }
+
+// attrNameReplacer escapes a name's '=' (and '\'), which a name may hold
+// and which would otherwise end it: parseAttrList undoes it.
+var attrNameReplacer = strings.NewReplacer(`\`, `\\`, "=", `\=`)
 
 // --- NDJSON ---
 

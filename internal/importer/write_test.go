@@ -96,3 +96,22 @@ func TestDescriptionLineEndsRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// An attribute name may hold '=' and '\' (the admin API and NDJSON take
+// them): Shelf's CSV escapes them, and reads them back as they were.
+func TestAttributeNamesWithEqualsSignsRoundTrip(t *testing.T) {
+	nd := `{"handle":"eq","title":"Eq","attributes":{"a=b":"c=d","back\\slash":"e","plain":"f\\g"},"variants":[{"sku":"EQ-1","price":"5.00"}]}` + "\n"
+	ps := readAll(t, "ndjson", nd).products
+	if len(ps) != 1 || len(ps[0].Attributes) != 3 {
+		t.Fatalf("read %+v", ps)
+	}
+	back := readAll(t, "csv", string(writeAll(t, "csv", ps))).products
+	if len(back) != 1 || !reflect.DeepEqual(back[0].Attributes, ps[0].Attributes) {
+		t.Fatalf("csv: attributes read back as %v, want %v", back[0].Attributes, ps[0].Attributes)
+	}
+	// A file written by hand, before names were escaped, reads as before.
+	old := readAll(t, "csv", "handle,title,sku,price,attributes\nh,H,H-1,1.00,color=red|size=a=b\n").products
+	if len(old) != 1 || !reflect.DeepEqual(old[0].Attributes, map[string][]string{"color": {"red"}, "size": {"a=b"}}) {
+		t.Fatalf("plain attributes read as %+v", old)
+	}
+}
