@@ -418,11 +418,12 @@ func (b *builder) addImage(src, alt string, pos int) {
 // finish returns the product, or a *catalog.ProductError if it cannot be imported.
 func (b *builder) finish() (*catalog.ProductInput, error) {
 	p := b.p
-	// Line ends are LF: a CSV reader turns a quoted CR LF into LF, so a
-	// description kept with CR LF would not read back the same from the
-	// csv and shopify exports (HTML reads both alike).
-	p.DescriptionHTML = strings.ReplaceAll(p.DescriptionHTML, "\r\n", "\n")
 	b.productRules()
+	// Line ends are LF (checked as given above: a lone CR is refused): a
+	// CSV reader turns a quoted CR LF into LF, so a description kept with
+	// CR LF would not read back the same from the csv and shopify exports
+	// (HTML reads both alike).
+	p.DescriptionHTML = strings.ReplaceAll(p.DescriptionHTML, "\r\n", "\n")
 	if len(b.fatal) == 0 && len(p.Variants) == 0 {
 		if len(p.Errors) == 0 {
 			b.productErr(p.Line, "price", "is required: the product has no variant")

@@ -95,6 +95,11 @@ func TestDescriptionLineEndsRoundTrip(t *testing.T) {
 			t.Errorf("%s: description read back as %q, want %q", format, back[0].DescriptionHTML, ps[0].DescriptionHTML)
 		}
 	}
+	// A lone CR is still refused, also one just before a CR LF.
+	bad := `{"handle":"cr","title":"CR","description":"a\r\r\nb","variants":[{"sku":"CR-2","price":"5.00"}]}` + "\n"
+	for _, p := range readAll(t, "ndjson", bad).products {
+		t.Errorf("a lone CR was accepted: description %q", p.DescriptionHTML)
+	}
 }
 
 // An attribute name may hold '=' and '\' (the admin API and NDJSON take

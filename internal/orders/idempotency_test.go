@@ -98,6 +98,18 @@ func TestAnExpiredAnonymousKeyIsFreeUnderAnotherAddress(t *testing.T) {
 	if countOrders(t, d) != 2 || onHand(t, d, "X-0") != 3 {
 		t.Fatalf("%d orders, %d on hand; want 2 and 3", countOrders(t, d), onHand(t, d, "X-0"))
 	}
+	// A refusal too: the expired record is no reason to answer 422, and the
+	// refusal is stored (a retry gets it again).
+	if _, err := d.DB.Exec("UPDATE idempotency_keys SET expires_at = ?", time.Now().UTC().Add(-time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	c := PlaceParams{Scope: ScopeForEmail("c@example.com"), Key: "k-x", Input: input("c@example.com", line("X-0", 9))}
+	if _, err := s.Place(ctx, c); !problem.Is(err, problem.InsufficientStock) {
+		t.Fatalf("a refused order with the expired key: %v, want 409 insufficient-stock", err)
+	}
+	if again, err := s.Place(ctx, c); err != nil || !again.Replayed || again.Status != http.StatusConflict {
+		t.Fatalf("its retry: %+v %v, want the stored 409 replayed", again, err)
+	}
 }
 
 func TestFailedOrderIsStoredAndReplayed(t *testing.T) {

@@ -186,10 +186,14 @@ func (s *Service) placeOnce(ctx context.Context, p PlaceParams) (*Placed, error)
 		return replay, err
 	}
 	placed, err := s.place(ctx, in, c, variants)
-	if err == errKeyUsedElsewhere && s.freeExpiredAnon(ctx, c) {
-		// The record in the way had expired (not swept yet): the key is
-		// free again.
-		placed, err = s.place(ctx, in, c, variants)
+	if err == errKeyUsedElsewhere {
+		// The record in the way may have expired (not swept yet): the key
+		// is free again then.
+		if freed, ferr := s.freeExpiredAnon(ctx, c); ferr != nil {
+			return nil, ferr
+		} else if freed {
+			placed, err = s.place(ctx, in, c, variants)
+		}
 	}
 	if err == nil {
 		return placed, nil
@@ -199,14 +203,17 @@ func (s *Service) placeOnce(ctx context.Context, p PlaceParams) (*Placed, error)
 
 // freeExpiredAnon deletes an expired record of c's anonymous key, stored
 // under another e-mail address, and reports whether there was one.
-func (s *Service) freeExpiredAnon(ctx context.Context, c *claim) bool {
+func (s *Service) freeExpiredAnon(ctx context.Context, c *claim) (bool, error) {
 	var n int64
 	err := s.st.Retry(ctx, func(ctx context.Context) (err error) {
 		n, err = s.st.Q.DeleteExpiredAnonIdempotencyKey(ctx, db.DeleteExpiredAnonIdempotencyKeyParams{
 			AnonKeyHash: sql.NullString{String: string(c.anonHash), Valid: true}, ExpiresAt: s.now()})
 		return err
 	})
-	return err == nil && n > 0
+	if err != nil {
+		return false, fmt.Errorf("free an expired idempotency key: %w", err)
+	}
+	return n > 0, nil
 }
 
 // storeRefusal stores the client error err of a keyed request that ran
@@ -219,9 +226,20 @@ func (s *Service) storeRefusal(ctx context.Context, c *claim, err error) error {
 	}
 	ctx, cancel := detached(ctx, time.Second)
 	defer cancel()
-	if serr := s.st.Retry(ctx, func(ctx context.Context) error {
-		return s.store(ctx, s.st.Q, c, status, body, 0)
-	}); serr != nil {
+	storeIt := func() error {
+		return s.st.Retry(ctx, func(ctx context.Context) error { return s.store(ctx, s.st.Q, c, status, body, 0) })
+	}
+	serr := storeIt()
+	if serr == errKeyUsedElsewhere {
+		// As for a placed order: an expired record in the way frees the key.
+		freed, ferr := s.freeExpiredAnon(ctx, c)
+		if ferr != nil {
+			serr = ferr
+		} else if freed {
+			serr = storeIt()
+		}
+	}
+	if serr != nil {
 		if problem.Is(serr, problem.IdempotencyInUse) || serr == errKeyUsedElsewhere {
 			return serr // another request with the key answered first
 		}
