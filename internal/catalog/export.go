@@ -250,7 +250,7 @@ func formAfter(ctx context.Context, q *db.Queries, id uint64, change func(*Produ
 	}
 	r := rows[0]
 	if !(r.ContentHash.Valid && bytes.Equal(ContentHash(page[0]), []byte(r.ContentHash.String)) ||
-		r.StockFreeHash.Valid && bytes.Equal(StockFreeHash(page[0]), []byte(r.StockFreeHash.String))) {
+		storedStockFree(r.ContentHash, r.StockFreeHash, page[0])) {
 		return nil, nil
 	}
 	change(page[0])
@@ -262,7 +262,8 @@ func storeHash(ctx context.Context, q *db.Queries, id uint64, p *ProductInput) e
 	if p == nil {
 		return nil
 	}
+	content := ContentHash(p)
 	return q.SetProductContentHash(ctx, db.SetProductContentHashParams{
-		ContentHash:   sql.NullString{String: string(ContentHash(p)), Valid: true},
-		StockFreeHash: sql.NullString{String: string(StockFreeHash(p)), Valid: true}, ID: id})
+		ContentHash:   sql.NullString{String: string(content), Valid: true},
+		StockFreeHash: sql.NullString{String: string(stockFreeHash(content, p)), Valid: true}, ID: id})
 }

@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"crypto/sha256"
+	"database/sql"
 	"encoding/binary"
 	"fmt"
 	"slices"
@@ -115,9 +116,24 @@ func validAttrName(s string) bool {
 // re-run of the same file does not reset stock that orders have taken since.
 func ContentHash(p *ProductInput) []byte { return contentHash(p, true) }
 
-// StockFreeHash is ContentHash without any stock: equal for two products
-// that differ in their stated stock alone.
-func StockFreeHash(p *ProductInput) []byte { return contentHash(p, false) }
+// stockFreeHash is what products.stock_free_hash holds for p stored with
+// content hash content: the digest of p without any stock (equal for two
+// products that differ in their stated stock alone), bound to content. A
+// content_hash written without it (by a release before 00201, which knows
+// no stock_free_hash, or set NULL) then leaves the pair unmatched, instead
+// of letting an older stock-free digest vouch for another content.
+func stockFreeHash(content []byte, p *ProductInput) []byte {
+	h := sha256.New()
+	h.Write(content)
+	h.Write(contentHash(p, false))
+	return h.Sum(nil)
+}
+
+// storedStockFree reports whether a product stored with content_hash
+// content and stock_free_hash stockFree is p but for its stated stock.
+func storedStockFree(content, stockFree sql.NullString, p *ProductInput) bool {
+	return content.Valid && stockFree.Valid && stockFree.String == string(stockFreeHash([]byte(content.String), p))
+}
 
 func contentHash(p *ProductInput, stock bool) []byte {
 	h := sha256.New()

@@ -51,7 +51,8 @@ func (w *Writer) writeProducts(ctx context.Context, tx *store.Tx, plans []*plan,
 		if err != nil {
 			return err
 		}
-		pl.hash, pl.stockFree = ContentHash(hp), StockFreeHash(hp)
+		pl.hash = ContentHash(hp)
+		pl.stockFree = stockFreeHash(pl.hash, hp)
 	}
 
 	// With consecutive AUTO_INCREMENT ids, the ids of new products and

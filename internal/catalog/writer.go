@@ -211,8 +211,9 @@ func firstWord(err error) string {
 type plan struct {
 	p         *ProductInput
 	res       *ProductResult
-	hash      []byte // ContentHash(p)
-	stockFree []byte // StockFreeHash(p)
+	hash      []byte        // ContentHash(p)
+	stockFree []byte        // stockFreeHash(hash, p)
+	hashed    *ProductInput // p as hashed (canonicalPath), when compared with a stored product
 	id        uint64
 	exists    bool
 	version   uint64
@@ -367,7 +368,8 @@ func (w *Writer) write(ctx context.Context, tx *store.Tx, products []*ProductInp
 				res.ID, res.Version, res.Outcome = e.ID, e.Version, Unchanged
 				continue
 			}
-			if e.StockFreeHash.Valid && e.StockFreeHash.String == string(StockFreeHash(hp)) {
+			if storedStockFree(e.ContentHash, e.StockFreeHash, hp) {
+				pl.hashed = hp
 				stockOnly = append(stockOnly, pl)
 				continue
 			}
@@ -386,7 +388,18 @@ func (w *Writer) write(ctx context.Context, tx *store.Tx, products []*ProductInp
 	for _, pl := range stockOnly {
 		if !changed[pl] {
 			// The file states the stock as it is now (sales or adjustments
-			// moved it since the last write): nothing to write.
+			// moved it since the last write): nothing to write but its
+			// hashes, since it is now the last file to state the stock,
+			// which the next run of it (after more sales) is held to. The
+			// version does not move.
+			if !w.DryRun {
+				content := ContentHash(pl.hashed)
+				if err := tx.Q.SetProductContentHash(ctx, db.SetProductContentHashParams{
+					ContentHash:   sql.NullString{String: string(content), Valid: true},
+					StockFreeHash: sql.NullString{String: string(stockFreeHash(content, pl.hashed)), Valid: true}, ID: pl.id}); err != nil {
+					return nil, fmt.Errorf("store content hash: %w", err)
+				}
+			}
 			pl.res.ID, pl.res.Version, pl.res.Outcome = pl.id, pl.version, Unchanged
 			continue
 		}
