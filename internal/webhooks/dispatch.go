@@ -49,6 +49,9 @@ type Dispatcher struct {
 	events chan struct{} // the feed has new events
 	// lease is how long a claimed attempt is this dispatcher's alone.
 	lease time.Duration
+	// clock is the monotonic clock leases are checked on (time.Now; a
+	// test moves it to make a claim outlive its lease).
+	clock func() time.Time
 }
 
 // NewDispatcher returns a dispatcher on st; Run starts it.
@@ -77,6 +80,7 @@ func NewDispatcher(st *store.Store, cfg Config) *Dispatcher {
 		// A claimed attempt waits for a free worker (at most claimRounds
 		// timeouts) and then takes one timeout.
 		lease: (claimRounds+1)*cfg.Timeout + leaseMargin,
+		clock: time.Now,
 	}
 }
 
@@ -233,7 +237,7 @@ func (d *Dispatcher) claim(ctx context.Context, n int) ([]job, error) {
 		}
 		ids := make([]uint64, len(rows))
 		// On the monotonic clock (now is UTC, for the database, and has none).
-		startBy := time.Now().Add(d.lease - d.cfg.Timeout - leaseMargin)
+		startBy := d.clock().Add(d.lease - d.cfg.Timeout - leaseMargin)
 		for i, r := range rows {
 			ids[i] = r.ID
 			jobs = append(jobs, job{DueDeliveriesRow: r, attempt: r.Attempts + 1, startBy: startBy})
@@ -322,7 +326,7 @@ func (d *Dispatcher) sendLoop(ctx context.Context) {
 		}
 		j := ready[0]
 		ready = ready[1:]
-		if time.Now().After(j.startBy) {
+		if d.clock().After(j.startBy) {
 			// The claim is too old (the recorder, and so the workers, were
 			// held up by the database): its leases are left to run out,
 			// and whoever claims the deliveries then makes the attempts.

@@ -425,3 +425,53 @@ func TestEachEventOfAWriteIsItsOwnDelivery(t *testing.T) {
 		}
 	}
 }
+
+// A claimed attempt whose claim has outlived the part of its lease it
+// needs (the workers held up, by a stalled recorder say) is not made: past
+// the lease another dispatcher may claim the delivery again, and two would
+// send it. It is made once the lease runs out, by whoever claims it then,
+// once.
+func TestAnAttemptPastItsClaimsLeaseIsNotMade(t *testing.T) {
+	t.Parallel()
+	d := dbtest.New(t)
+	var ahead atomic.Int64 // how far the dispatcher's clock runs ahead
+	rcv := newReceiver(t, func(string, int) int {
+		ahead.Store(int64(time.Hour)) // the first attempt takes "an hour"
+		return 200
+	})
+	cfg := fast()
+	cfg.Workers = 1 // one claim of several deliveries, sent one after another
+	s := NewService(d.Store, cfg)
+	wh := register(t, s, rcv.URL)
+	seqs := addEvents(t, d, "stock.changed", 3)
+
+	disp := NewDispatcher(d.Store, cfg)
+	disp.clock = func() time.Time { return time.Now().Add(time.Duration(ahead.Load())) }
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { disp.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	rcv.wait(t, 1)
+	eventually(t, "the first attempt logged", func() bool { return len(deliveries(t, s, wh.ID)) >= 1 })
+	time.Sleep(300 * time.Millisecond) // 60 polls: time to (wrongly) send the others
+	rcv.mu.Lock()
+	sent := len(rcv.hits)
+	rcv.mu.Unlock()
+	if sent != 1 {
+		t.Fatalf("%d attempts made of a claim past its lease, want only the first", sent)
+	}
+	// The lease runs out: the two left are claimed again and sent, once each.
+	if _, err := d.DB.Exec("UPDATE webhook_queue SET next_at = ?", time.Now().UTC().Add(-time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	rcv.wait(t, 3)
+	eventually(t, "every attempt logged", func() bool { return len(deliveries(t, s, wh.ID)) == 3 })
+	rcv.mu.Lock()
+	defer rcv.mu.Unlock()
+	for _, seq := range seqs {
+		if n := rcv.byID[strconv.FormatUint(seq, 10)]; n != 1 {
+			t.Errorf("event %d sent %d times, want once", seq, n)
+		}
+	}
+}
