@@ -35,10 +35,7 @@ func (w *Writer) writeProducts(ctx context.Context, tx *store.Tx, plans []*plan,
 			return fmt.Errorf("category path: %w", err)
 		}
 		w.cats[k] = id
-		if w.canon == nil {
-			w.canon = map[string][]string{}
-		}
-		w.canon[k] = names
+		w.rememberPath(k, names)
 	}
 	for _, pl := range plans {
 		if len(pl.p.CategoryPath) > 0 {

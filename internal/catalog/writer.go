@@ -104,11 +104,16 @@ func (w *Writer) canonicalPath(ctx context.Context, tx *store.Tx, path []string)
 		}
 		out[i], parentID = c.Name, c.ID
 	}
+	w.rememberPath(k, out)
+	return out, nil
+}
+
+// rememberPath caches the stored spelling of the path keyed k.
+func (w *Writer) rememberPath(k string, stored []string) {
 	if w.canon == nil {
 		w.canon = map[string][]string{}
 	}
-	w.canon[k] = out
-	return out, nil
+	w.canon[k] = stored
 }
 
 // hashed is p with its category path as the stored categories spell it
@@ -211,8 +216,8 @@ func firstWord(err error) string {
 type plan struct {
 	p         *ProductInput
 	res       *ProductResult
-	hash      []byte        // ContentHash(p)
-	stockFree []byte        // stockFreeHash(hash, p)
+	hash      []byte        // ContentHash of p as hashed (Writer.hashed), set by writeProducts
+	stockFree []byte        // stockFreeHash(hash, p as hashed), likewise
 	hashed    *ProductInput // p as hashed (canonicalPath), when compared with a stored product
 	id        uint64
 	exists    bool
@@ -393,10 +398,7 @@ func (w *Writer) write(ctx context.Context, tx *store.Tx, products []*ProductInp
 			// which the next run of it (after more sales) is held to. The
 			// version does not move.
 			if !w.DryRun {
-				content := ContentHash(pl.hashed)
-				if err := tx.Q.SetProductContentHash(ctx, db.SetProductContentHashParams{
-					ContentHash:   sql.NullString{String: string(content), Valid: true},
-					StockFreeHash: sql.NullString{String: string(stockFreeHash(content, pl.hashed)), Valid: true}, ID: pl.id}); err != nil {
+				if err := storeHash(ctx, tx.Q, pl.id, pl.hashed); err != nil {
 					return nil, fmt.Errorf("store content hash: %w", err)
 				}
 			}

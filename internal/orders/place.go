@@ -185,20 +185,31 @@ func (s *Service) placeOnce(ctx context.Context, p PlaceParams) (*Placed, error)
 	if err != nil || replay != nil {
 		return replay, err
 	}
-	placed, err := s.place(ctx, in, c, variants)
-	if err == errKeyUsedElsewhere {
-		// The record in the way may have expired (not swept yet): the key
-		// is free again then.
-		if freed, ferr := s.freeExpiredAnon(ctx, c); ferr != nil {
-			return nil, ferr
-		} else if freed {
-			placed, err = s.place(ctx, in, c, variants)
-		}
-	}
+	var placed *Placed
+	err = s.withAnonKeyFreed(ctx, c, func() (err error) {
+		placed, err = s.place(ctx, in, c, variants)
+		return err
+	})
 	if err == nil {
 		return placed, nil
 	}
 	return nil, s.storeRefusal(ctx, c, err)
+}
+
+// withAnonKeyFreed runs write (a write of c's key record), and once more
+// when it met a record of c's anonymous key under another e-mail address
+// that had expired (not swept yet): the key is free again then.
+func (s *Service) withAnonKeyFreed(ctx context.Context, c *claim, write func() error) error {
+	err := write()
+	if err != errKeyUsedElsewhere {
+		return err
+	}
+	if freed, ferr := s.freeExpiredAnon(ctx, c); ferr != nil {
+		return ferr
+	} else if freed {
+		return write()
+	}
+	return err
 }
 
 // freeExpiredAnon deletes an expired record of c's anonymous key, stored
@@ -226,20 +237,9 @@ func (s *Service) storeRefusal(ctx context.Context, c *claim, err error) error {
 	}
 	ctx, cancel := detached(ctx, time.Second)
 	defer cancel()
-	storeIt := func() error {
+	if serr := s.withAnonKeyFreed(ctx, c, func() error {
 		return s.st.Retry(ctx, func(ctx context.Context) error { return s.store(ctx, s.st.Q, c, status, body, 0) })
-	}
-	serr := storeIt()
-	if serr == errKeyUsedElsewhere {
-		// As for a placed order: an expired record in the way frees the key.
-		freed, ferr := s.freeExpiredAnon(ctx, c)
-		if ferr != nil {
-			serr = ferr
-		} else if freed {
-			serr = storeIt()
-		}
-	}
-	if serr != nil {
+	}); serr != nil {
 		if problem.Is(serr, problem.IdempotencyInUse) || serr == errKeyUsedElsewhere {
 			return serr // another request with the key answered first
 		}
