@@ -776,7 +776,7 @@ func (q *Queries) WriterDeleteProductImages(ctx context.Context, productIds []ui
 
 const writerInventoryOf = `-- name: WriterInventoryOf :many
 SELECT variant_id, on_hand
-FROM inventory
+FROM inventory FORCE INDEX (PRIMARY)
 WHERE variant_id IN (/*SLICE:variant_ids*/?)
 ORDER BY variant_id
 FOR UPDATE
@@ -823,7 +823,7 @@ func (q *Queries) WriterInventoryOf(ctx context.Context, variantIds []uint64) ([
 const writerProductsBySlug = `-- name: WriterProductsBySlug :many
 
 SELECT id, slug, content_hash, stock_free_hash, version, created_at
-FROM products
+FROM products FORCE INDEX (products_slug)
 WHERE slug IN (/*SLICE:slugs*/?)
 ORDER BY slug
 FOR UPDATE
@@ -842,7 +842,10 @@ type WriterProductsBySlugRow struct {
 // admin inventory endpoints. Multi-row INSERTs are built by store.InsertRows;
 // everything that reads or locks lives here.
 // Locks the batch's existing products in slug order (the unique index's
-// order), the one global order every writer takes them in.
+// order), the one global order every writer takes them in. The writer's
+// locking reads name their index: a first import runs while the statistics
+// still say the tables are empty, and a plan that scans would lock every row
+// (or wait for other batches' new ones).
 func (q *Queries) WriterProductsBySlug(ctx context.Context, slugs []string) ([]WriterProductsBySlugRow, error) {
 	query := writerProductsBySlug
 	var queryParams []interface{}
@@ -979,7 +982,7 @@ func (q *Queries) WriterVariantOwners(ctx context.Context, skus []sql.NullString
 
 const writerVariantsOfProducts = `-- name: WriterVariantsOfProducts :many
 SELECT id, product_id, sku, position, option1, option2, option3, active, price, compare_at_price, currency
-FROM variants
+FROM variants FORCE INDEX (variants_product)
 WHERE product_id IN (/*SLICE:product_ids*/?)
 ORDER BY product_id, id
 FOR UPDATE

@@ -65,8 +65,8 @@ func (q *Queries) ExportAttributes(ctx context.Context, productIds []uint64) ([]
 const exportCategoryPaths = `-- name: ExportCategoryPaths :many
 SELECT pc.product_id, pc.category_id, c.name, ca.depth
 FROM product_categories pc
-JOIN category_ancestors ca ON ca.category_id = pc.category_id
-JOIN categories c ON c.id = ca.ancestor_id
+STRAIGHT_JOIN category_ancestors ca ON ca.category_id = pc.category_id
+STRAIGHT_JOIN categories c ON c.id = ca.ancestor_id
 WHERE pc.product_id IN (/*SLICE:product_ids*/?)
 ORDER BY pc.product_id, pc.position, pc.category_id, ca.depth DESC
 `
@@ -78,7 +78,8 @@ type ExportCategoryPathsRow struct {
 	Depth      int32
 }
 
-// The names along the path of each product's categories, root first.
+// The names along the path of each product's categories, root first,
+// from the products' rows first (STRAIGHT_JOIN: see ListingCategories).
 func (q *Queries) ExportCategoryPaths(ctx context.Context, productIds []uint64) ([]ExportCategoryPathsRow, error) {
 	query := exportCategoryPaths
 	var queryParams []interface{}

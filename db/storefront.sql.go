@@ -363,7 +363,7 @@ SELECT 'a', a.product_id, 0, 0, a.name, a.value, '', '', '', '', '', '', 0, 0, 0
 FROM product_attributes a WHERE a.product_id IN (/*SLICE:attributes_of*/?)
 UNION ALL
 SELECT 'c', pc.product_id, c.id, pc.position, c.slug, c.name, '', '', '', '', '', '', 0, 0, 0, 0
-FROM product_categories pc JOIN categories c ON c.id = pc.category_id
+FROM product_categories pc STRAIGHT_JOIN categories c ON c.id = pc.category_id
 WHERE pc.product_id IN (/*SLICE:categories_of*/?)
 `
 
@@ -397,7 +397,8 @@ type ProductPageSourcesRow struct {
 // What the documents of product_pages are rendered from, for a set of
 // products, in one column layout: kind 'p' (the product, only when active),
 // 'v' (active variants), 'i' (images), 'a' (attributes), 'c' (categories);
-// pid is the product. Times travel as UTC microseconds.
+// pid is the product. Times travel as UTC microseconds. The categories are
+// found from the products' rows first (STRAIGHT_JOIN: see ListingCategories).
 func (q *Queries) ProductPageSources(ctx context.Context, arg ProductPageSourcesParams) ([]ProductPageSourcesRow, error) {
 	query := productPageSources
 	var queryParams []interface{}

@@ -4,9 +4,12 @@
 
 -- name: WriterProductsBySlug :many
 -- Locks the batch's existing products in slug order (the unique index's
--- order), the one global order every writer takes them in.
+-- order), the one global order every writer takes them in. The writer's
+-- locking reads name their index: a first import runs while the statistics
+-- still say the tables are empty, and a plan that scans would lock every row
+-- (or wait for other batches' new ones).
 SELECT id, slug, content_hash, stock_free_hash, version, created_at
-FROM products
+FROM products FORCE INDEX (products_slug)
 WHERE slug IN (sqlc.slice('slugs'))
 ORDER BY slug
 FOR UPDATE;
@@ -28,7 +31,7 @@ WHERE v.sku IN (sqlc.slice('skus'));
 
 -- name: WriterVariantsOfProducts :many
 SELECT id, product_id, sku, position, option1, option2, option3, active, price, compare_at_price, currency
-FROM variants
+FROM variants FORCE INDEX (variants_product)
 WHERE product_id IN (sqlc.slice('product_ids'))
 ORDER BY product_id, id
 FOR UPDATE;
@@ -40,7 +43,7 @@ WHERE id IN (sqlc.slice('ids')) AND active;
 
 -- name: WriterInventoryOf :many
 SELECT variant_id, on_hand
-FROM inventory
+FROM inventory FORCE INDEX (PRIMARY)
 WHERE variant_id IN (sqlc.slice('variant_ids'))
 ORDER BY variant_id
 FOR UPDATE;

@@ -32,11 +32,12 @@ WHERE product_id IN (sqlc.slice('product_ids'))
 ORDER BY product_id, name, value;
 
 -- name: ExportCategoryPaths :many
--- The names along the path of each product's categories, root first.
+-- The names along the path of each product's categories, root first,
+-- from the products' rows first (STRAIGHT_JOIN: see ListingCategories).
 SELECT pc.product_id, pc.category_id, c.name, ca.depth
 FROM product_categories pc
-JOIN category_ancestors ca ON ca.category_id = pc.category_id
-JOIN categories c ON c.id = ca.ancestor_id
+STRAIGHT_JOIN category_ancestors ca ON ca.category_id = pc.category_id
+STRAIGHT_JOIN categories c ON c.id = ca.ancestor_id
 WHERE pc.product_id IN (sqlc.slice('product_ids'))
 ORDER BY pc.product_id, pc.position, pc.category_id, ca.depth DESC;
 

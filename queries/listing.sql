@@ -23,10 +23,12 @@ WHERE p.id IN (sqlc.slice('product_ids'));
 
 -- name: ListingCategories :many
 -- Every category a product is listed under: the ones it is in and all their
--- ancestors.
+-- ancestors. STRAIGHT_JOIN keeps the products' rows first: left to itself the
+-- optimizer may start from the few categories and walk every product of each
+-- (60,000 rows read for 200 products of a 30,000-product catalog).
 SELECT DISTINCT pc.product_id, ca.ancestor_id
 FROM product_categories pc
-JOIN category_ancestors ca ON ca.category_id = pc.category_id
+STRAIGHT_JOIN category_ancestors ca ON ca.category_id = pc.category_id
 WHERE pc.product_id IN (sqlc.slice('product_ids'));
 
 -- name: ListingAncestorsOf :many
@@ -38,8 +40,9 @@ WHERE category_id IN (sqlc.slice('category_ids'))
 ORDER BY category_id, ancestor_id;
 
 -- name: ListingRows :many
+-- (FORCE INDEX: see WriterProductsBySlug.)
 SELECT category_id, product_id, slug, title, brand, price_min, currency, in_stock, created_at
-FROM product_listing
+FROM product_listing FORCE INDEX (product_listing_product)
 WHERE product_id IN (sqlc.slice('product_ids'))
 FOR UPDATE;
 

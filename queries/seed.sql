@@ -35,8 +35,8 @@ WHERE p.id >= sqlc.arg(from_id) AND p.id <= sqlc.arg(to_id) AND p.status = 'acti
 INSERT INTO product_listing (category_id, product_id, slug, title, brand, price_min, currency, in_stock, created_at)
 SELECT DISTINCT ca.ancestor_id, r.product_id, r.slug, r.title, r.brand, r.price_min, r.currency, r.in_stock, r.created_at
 FROM product_listing r
-JOIN product_categories pc ON pc.product_id = r.product_id
-JOIN category_ancestors ca ON ca.category_id = pc.category_id
+STRAIGHT_JOIN product_categories pc ON pc.product_id = r.product_id
+STRAIGHT_JOIN category_ancestors ca ON ca.category_id = pc.category_id
 WHERE r.category_id = 0 AND r.product_id >= sqlc.arg(from_id) AND r.product_id <= sqlc.arg(to_id);
 
 -- name: SeedRecountCategories :exec

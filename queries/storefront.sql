@@ -30,7 +30,8 @@ SELECT variant_id, on_hand FROM inventory WHERE product_id = ?;
 -- What the documents of product_pages are rendered from, for a set of
 -- products, in one column layout: kind 'p' (the product, only when active),
 -- 'v' (active variants), 'i' (images), 'a' (attributes), 'c' (categories);
--- pid is the product. Times travel as UTC microseconds.
+-- pid is the product. Times travel as UTC microseconds. The categories are
+-- found from the products' rows first (STRAIGHT_JOIN: see ListingCategories).
 SELECT CAST('p' AS CHAR(1)) AS kind, p.id AS pid, p.id, CAST(0 AS SIGNED) AS position,
        p.slug AS s1, p.title AS s2, p.brand AS s3, p.product_type AS s4,
        p.option1_name AS s5, p.option2_name AS s6, p.option3_name AS s7, p.description AS s8,
@@ -53,7 +54,7 @@ SELECT 'a', a.product_id, 0, 0, a.name, a.value, '', '', '', '', '', '', 0, 0, 0
 FROM product_attributes a WHERE a.product_id IN (sqlc.slice('attributes_of'))
 UNION ALL
 SELECT 'c', pc.product_id, c.id, pc.position, c.slug, c.name, '', '', '', '', '', '', 0, 0, 0, 0
-FROM product_categories pc JOIN categories c ON c.id = pc.category_id
+FROM product_categories pc STRAIGHT_JOIN categories c ON c.id = pc.category_id
 WHERE pc.product_id IN (sqlc.slice('categories_of'));
 
 -- name: DeleteProductPages :exec

@@ -4,9 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
+	dbq "github.com/shelfcommerce/shelf/db"
 	"github.com/shelfcommerce/shelf/internal/catalog"
 	"github.com/shelfcommerce/shelf/internal/dbtest"
 	"github.com/shelfcommerce/shelf/internal/seed"
@@ -151,4 +153,154 @@ func checkFacetPlan(t *testing.T, db *sql.DB, name, query string, q catalog.List
 			t.Errorf("%s: full scan of %s\n%s", name, r.table, query)
 		}
 	}
+}
+
+// TestCategoryJoinsStartFromTheProducts: the categories of a batch of
+// products (for their listing rows, their pages, an export) are found from
+// the products' own rows, not by walking every product of every category,
+// which the optimizer picks on its own once categories are few and products
+// many: an import then read the whole catalog's category rows for each batch.
+func TestCategoryJoinsStartFromTheProducts(t *testing.T) {
+	t.Parallel()
+	d := dbtest.New(t)
+	ctx := context.Background()
+	if _, err := seed.Load(ctx, d.Store, seed.Options{Products: 4000, Seed: 5, Chunk: 2000}); err != nil {
+		t.Fatal(err)
+	}
+	// An import's batch: more products than the optimizer looks up one by
+	// one (eq_range_index_dive_limit, 200), so it goes by the statistics.
+	var ids []uint64
+	rows, err := d.DB.QueryContext(ctx, "SELECT DISTINCT product_id FROM product_categories ORDER BY product_id LIMIT 500")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var id uint64
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil || len(ids) != 500 {
+		t.Fatalf("%d products in categories, %v", len(ids), err)
+	}
+	conn, err := d.DB.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	q := dbq.New(conn)
+	for name, run := range map[string]func() (int, error){
+		"ListingCategories": func() (int, error) { r, err := q.ListingCategories(ctx, ids); return len(r), err },
+		"ExportCategoryPaths": func() (int, error) {
+			r, err := q.ExportCategoryPaths(ctx, ids)
+			return len(r), err
+		},
+		"ProductPageSources": func() (int, error) {
+			r, err := q.ProductPageSources(ctx, dbq.ProductPageSourcesParams{Products: []uint64{0}, VariantsOf: []uint64{0},
+				ImagesOf: []uint64{0}, AttributesOf: []uint64{0}, CategoriesOf: ids})
+			return len(r), err
+		},
+	} {
+		if _, err := conn.ExecContext(ctx, "FLUSH STATUS"); err != nil {
+			t.Fatal(err)
+		}
+		found, err := run()
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		read := handlerReads(t, conn, "Handler_read_key", "Handler_read_next", "Handler_read_rnd_next")
+		t.Logf("%s, %d products: %d index entries read, %d rows", name, len(ids), read, found)
+		// Each product is in a category or two, each with its ancestors.
+		if read > 20*len(ids) {
+			t.Errorf("%s: the categories of %d products read %d index entries", name, len(ids), read)
+		}
+		if found < len(ids) {
+			t.Errorf("%s: %d rows for %d products", name, found, len(ids))
+		}
+	}
+}
+
+// TestWritersLockOnlyTheirRows: the writer's locking reads of a batch of
+// products go by their index however stale the table's statistics are. An
+// import into an empty catalog runs while the statistics still say the
+// tables are empty; a plan that scanned the table then locked (or waited
+// for) every row of it, other batches' new rows and orders' stock included.
+func TestWritersLockOnlyTheirRows(t *testing.T) {
+	t.Parallel()
+	d := dbtest.New(t)
+	ctx := context.Background()
+	for _, tbl := range []string{"products", "variants", "inventory", "product_listing"} {
+		// The statistics stay those of the empty tables.
+		if _, err := d.DB.ExecContext(ctx, "ALTER TABLE "+tbl+" STATS_AUTO_RECALC=0"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.DB.ExecContext(ctx, "ANALYZE TABLE "+tbl); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := seed.Load(ctx, d.Store, seed.Options{Products: 3000, Seed: 5, Chunk: 3000}); err != nil {
+		t.Fatal(err)
+	}
+	var slugs []string
+	var pids, vids []uint64
+	rows, err := d.DB.QueryContext(ctx, "SELECT p.id, p.slug, MIN(v.id) FROM products p JOIN variants v ON v.product_id = p.id GROUP BY p.id ORDER BY p.id LIMIT 600")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var slug string
+		var pid, vid uint64
+		if err := rows.Scan(&pid, &slug, &vid); err != nil {
+			t.Fatal(err)
+		}
+		slugs, pids, vids = append(slugs, slug), append(pids, pid), append(vids, vid)
+	}
+	if err := rows.Err(); err != nil || len(slugs) != 600 {
+		t.Fatalf("%d products, %v", len(slugs), err)
+	}
+	slices.Sort(slugs)
+	conn, err := d.DB.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for name, run := range map[string]func(q *dbq.Queries) error{
+		"WriterProductsBySlug":     func(q *dbq.Queries) error { _, err := q.WriterProductsBySlug(ctx, slugs); return err },
+		"WriterVariantsOfProducts": func(q *dbq.Queries) error { _, err := q.WriterVariantsOfProducts(ctx, pids); return err },
+		"WriterInventoryOf":        func(q *dbq.Queries) error { _, err := q.WriterInventoryOf(ctx, vids); return err },
+		"ListingRows":              func(q *dbq.Queries) error { _, err := q.ListingRows(ctx, pids); return err },
+	} {
+		if _, err := conn.ExecContext(ctx, "FLUSH STATUS"); err != nil {
+			t.Fatal(err)
+		}
+		tx, err := conn.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = run(dbq.New(tx))
+		tx.Rollback()
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if scanned := handlerReads(t, conn, "Handler_read_rnd_next"); scanned > 0 {
+			t.Errorf("%s for 600 products scanned %d rows of the table", name, scanned)
+		}
+	}
+}
+
+// handlerReads sums the session's counters of those names (reset by FLUSH
+// STATUS).
+func handlerReads(t *testing.T, conn *sql.Conn, names ...string) int {
+	t.Helper()
+	sum := 0
+	for _, v := range names {
+		var status string
+		var n int
+		if err := conn.QueryRowContext(context.Background(), "SHOW SESSION STATUS LIKE ?", v).Scan(&status, &n); err != nil {
+			t.Fatal(err)
+		}
+		sum += n
+	}
+	return sum
 }
