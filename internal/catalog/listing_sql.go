@@ -86,13 +86,12 @@ var sortColumns = map[Sort]sortSpec{
 // A page of one word by relevance walks search_words_rank backwards from
 // the word's best product (or the cursor), joins each product's listing row
 // by primary key and stops after limit rows that pass the filters: the
-// cost is the rows walked, not the word's matches (searchWalk). The walk
-// does not know how far down the word's ranking it went, so the caller
-// checks that its last row is among the word's maxMatches best
-// (searchRankSQL), and runs the other shape when it is not. With filters
-// that let few products through the walk would read the word's whole
-// ranking first; once the storefront knows where the word's maxMatches-th
-// best product ranks (searchFloor), the walk stops there.
+// cost is the rows walked, not the word's matches (searchWalk). It also
+// stops at the rank of the word's maxMatches-th best product (its floor,
+// read once and kept by the storefront until a product write: searchFloor),
+// so every row it reads is among the products a search considers and its
+// page is exactly the other shape's, in one statement; with filters that
+// let few products through, it reads at most maxMatches rows.
 //
 // Every other search (several words, another sort, facets) starts from the
 // maxMatches best products of its first term, which the storefront puts
@@ -150,15 +149,6 @@ func listingFrom(b *selectQuery, q *ListQuery, maxMatches int, index string) {
 		" (SELECT product_id, score FROM search_words FORCE INDEX (search_words_rank) WHERE word = ?"+
 		" ORDER BY score DESC, product_id DESC LIMIT "+strconv.Itoa(maxMatches)+") w0"+joins.String()+
 		") m JOIN product_listing pl FORCE INDEX (PRIMARY) ON pl.product_id = m.id", args...)
-}
-
-// searchRankSQL counts, up to maxMatches+1, the products that rank at or
-// above (score, id) for word: more than maxMatches means a walk went past
-// the products a search considers.
-func searchRankSQL(word string, score int64, id uint64, maxMatches int) (string, []any) {
-	return "SELECT COUNT(*) FROM (SELECT 1 FROM search_words FORCE INDEX (search_words_rank) WHERE word = ?" +
-			" AND (score > ? OR (score = ? AND product_id >= ?)) LIMIT " + strconv.Itoa(maxMatches+1) + ") r",
-		[]any{word, score, score, id}
 }
 
 // searchFloorSQL reads the rank (score, id) of word's maxMatches-th best

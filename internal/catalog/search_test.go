@@ -13,6 +13,7 @@ import (
 
 	"github.com/shelfcommerce/shelf/internal/catalog"
 	"github.com/shelfcommerce/shelf/internal/dbtest"
+	"github.com/shelfcommerce/shelf/internal/events"
 	"github.com/shelfcommerce/shelf/internal/seed"
 	"github.com/shelfcommerce/shelf/internal/store"
 )
@@ -406,6 +407,9 @@ func TestSearchWalkFloorFollowsWrites(t *testing.T) {
 	ctx := context.Background()
 	const maxMatches = 40
 	sf := catalog.NewStorefront(d.Store, catalog.StorefrontConfig{Currency: "USD", SearchMaxMatches: maxMatches})
+	// As the server wires it: this process's writes reach the storefront
+	// before they return.
+	events.FollowersOf(d.Store).Add(sf.Forget)
 	var queries []string
 	for _, floor := range []int{50, 300, 800} {
 		queries = append(queries, fmt.Sprintf("q=linen&min_price=%d&limit=3", floor))

@@ -66,7 +66,7 @@ type Storefront struct {
 	facets    *loadingCache[string, map[string]any]
 	searches  *loadingCache[string, *ListPage]
 	catBySlug *ttlCache[string, categoryRef]
-	floors    *ttlCache[string, *seek] // searchFloor's, by word (nil: the word needs none)
+	floors    *loadingCache[string, *seek] // searchFloor's, by word (nil: the word needs none)
 }
 
 type categoryRef struct {
@@ -103,10 +103,11 @@ func NewStorefront(st *store.Store, cfg StorefrontConfig) *Storefront {
 		// feed; another instance's change to a category alone shows here
 		// within that second.
 		catBySlug: newTTLCache[string, categoryRef](metrics.CacheCategories, time.Second, 10000),
-		// A floor only bounds how far a walk reads (a stale one is caught
-		// and makes no wrong page), so it is kept for minutes whatever the
-		// configured TTLs.
-		floors: newTTLCache[string, *seek](metrics.CacheSearchFloor, searchFloorTTL, 10000),
+		// A word's floor is forgotten on every product write (Forget), as
+		// a page would be; it is a statistic of the word index rather than
+		// an answer (no cached page), so it is kept whatever the configured
+		// TTLs, for at most minutes.
+		floors: newLoadingCache[string, *seek](metrics.CacheSearchFloor, searchFloorTTL, 10000),
 	}
 }
 
@@ -187,26 +188,20 @@ func (s *Storefront) list(ctx context.Context, q ListQuery, after *seek, now tim
 		}
 	}
 	walk := searchWalk(&q)
-	known := false
 	if walk {
-		q.floor, known = s.floors.get(q.Terms[0], now)
-	}
-	query, args := listSQL(&q, catID, after, q.Limit+1, s.cfg.SearchMaxMatches, walk)
-	page, deepest, err := s.readPage(ctx, st, &q, query, args, now)
-	if err != nil {
-		return nil, err
-	}
-	if walk {
-		exact, err := s.walkWasExact(ctx, st, &q, page, deepest, known)
-		if err != nil {
+		// The walk stops at the word's floor, so every row it reads is among
+		// the word's SearchMaxMatches best: its page is the bounded shape's.
+		word := q.Terms[0]
+		if q.floor, err = s.floors.getOrLoad(ctx, word, now, func(ctx context.Context) (*seek, error) {
+			return s.searchFloor(ctx, st, word)
+		}); err != nil {
 			return nil, err
 		}
-		if !exact {
-			query, args = listSQL(&q, catID, after, q.Limit+1, s.cfg.SearchMaxMatches, false)
-			if page, _, err = s.readPage(ctx, st, &q, query, args, now); err != nil {
-				return nil, err
-			}
-		}
+	}
+	query, args := listSQL(&q, catID, after, q.Limit+1, s.cfg.SearchMaxMatches, walk)
+	page, err := s.readPage(ctx, st, &q, query, args, now)
+	if err != nil {
+		return nil, err
 	}
 	// The page's rows are closed (its connection is back in the pool)
 	// before the facets take one: holding one while waiting for another
@@ -221,64 +216,16 @@ func (s *Storefront) list(ctx context.Context, q ListQuery, after *seek, now tim
 	return page, nil
 }
 
-// searchFloorTTL is how long a word's floor is kept (see searchFloor).
+// searchFloorTTL is the longest a word's floor is kept (see searchFloor):
+// every product write forgets them all.
 const searchFloorTTL = 5 * time.Minute
-
-// walkWasExact tells whether a walk's page (see searchWalk) is the page of
-// the word's SearchMaxMatches best products, or the bounded shape must
-// answer instead. A walk whose rows ran below them (filters that let few
-// products through) is not. One that stopped at a floor (q.floor, known
-// from the cache) is exactly when the floor still is the word's
-// SearchMaxMatches-th product: writes since it was read may have moved it,
-// so a page that ended at the floor checks it, and a wrong floor is
-// forgotten. A walk with no floor that read below the best products (it
-// found too few, or its rows ranked too low) reads the word's floor for
-// the next walk.
-func (s *Storefront) walkWasExact(ctx context.Context, st *store.Store, q *ListQuery, page *ListPage, deepest seek, known bool) (bool, error) {
-	word, maxMatches := q.Terms[0], s.cfg.SearchMaxMatches
-	rank := func(at seek) (int, error) {
-		var n int
-		rq, rargs := searchRankSQL(word, at.num, at.id, maxMatches)
-		if err := st.DB.QueryRowContext(ctx, rq, rargs...).Scan(&n); err != nil {
-			return 0, fmt.Errorf("search rank: %w", err)
-		}
-		return n, nil
-	}
-	full := page.NextCursor != nil
-	if !full && q.floor != nil {
-		// The walk ran to the floor: exact if the floor is the word's
-		// maxMatches-th product.
-		n, err := rank(*q.floor)
-		if err != nil || n == maxMatches {
-			return err == nil, err
-		}
-		s.floors.forget(word)
-		return false, nil
-	}
-	exact := true
-	if deepest.id != 0 {
-		n, err := rank(deepest)
-		if err != nil {
-			return false, err
-		}
-		exact = n <= maxMatches
-	}
-	switch {
-	case !exact && q.floor != nil:
-		s.floors.forget(word) // below the best products: the floor was too low
-	case (!exact || !full) && !known:
-		floor, err := s.searchFloor(ctx, st, word)
-		if err != nil {
-			return false, err
-		}
-		s.floors.put(word, floor, s.now())
-	}
-	return exact, nil
-}
 
 // searchFloor is the rank of word's SearchMaxMatches-th best product, or
 // nil when the word is in fewer products (a walk then stops at the word's
-// end anyway).
+// end anyway). Only product writes move it (a word's products and scores
+// are those of active products' text), so Forget drops the floors on
+// product events: from this instance's writes before they answer, from
+// other instances' as the feed brings them, as every cached page is.
 func (s *Storefront) searchFloor(ctx context.Context, st *store.Store, word string) (*seek, error) {
 	var f seek
 	fq, fargs := searchFloorSQL(word, s.cfg.SearchMaxMatches)
@@ -292,24 +239,22 @@ func (s *Storefront) searchFloor(ctx context.Context, st *store.Store, word stri
 }
 
 // readPage reads the limit+1 rows of a page query (the extra row only says
-// there is a next page) and closes them. deepest is the relevance and id of
-// the last row read, the extra one included (zero for no rows).
-func (s *Storefront) readPage(ctx context.Context, st *store.Store, q *ListQuery, query string, args []any, now time.Time) (page *ListPage, deepest seek, err error) {
+// there is a next page) and closes them.
+func (s *Storefront) readPage(ctx context.Context, st *store.Store, q *ListQuery, query string, args []any, now time.Time) (*ListPage, error) {
 	rows, err := st.DB.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, deepest, fmt.Errorf("list products: %w", err)
+		return nil, fmt.Errorf("list products: %w", err)
 	}
 	defer rows.Close()
-	page = &ListPage{Items: make([]ListItem, 0, q.Limit)}
+	page := &ListPage{Items: make([]ListItem, 0, q.Limit)}
 	var last seek
 	more := false
 	for rows.Next() {
 		var it ListItem
 		var rel int64
 		if err := rows.Scan(&it.ID, &it.Slug, &it.Title, &it.Brand, &it.Price.Amount, &it.Price.Currency, &it.InStock, &it.CreatedAt, &rel); err != nil {
-			return nil, deepest, fmt.Errorf("scan listing: %w", err)
+			return nil, fmt.Errorf("scan listing: %w", err)
 		}
-		deepest = seek{num: rel, id: it.ID}
 		if len(page.Items) == q.Limit {
 			more = true
 			continue
@@ -318,13 +263,13 @@ func (s *Storefront) readPage(ctx context.Context, st *store.Store, q *ListQuery
 		last = seekOf(q.Sort, &it, rel)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, deepest, fmt.Errorf("list products: %w", err)
+		return nil, fmt.Errorf("list products: %w", err)
 	}
 	if more {
 		c := encodeCursor(s.key, q, last, now)
 		page.NextCursor = &c
 	}
-	return page, deepest, nil
+	return page, nil
 }
 
 // searchOrder is terms with the one in the fewest products first (ties,
@@ -421,6 +366,7 @@ func (s *Storefront) Forget(evs []events.Event) {
 	if listings {
 		s.facets.forgetAll()
 		s.searches.forgetAll()
+		s.floors.forgetAll()
 		s.catBySlug.forgetAll() // a product write may have created categories
 	}
 }
