@@ -1,6 +1,7 @@
 package handlers_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"testing"
 
@@ -38,5 +39,39 @@ func TestAdminProductByIDOrSlug(t *testing.T) {
 		if rec := send(t, e, key, "GET", "/v1/admin/products/"+ref, ""); rec.Code != http.StatusNotFound {
 			t.Errorf("GET %s: %d, want 404", ref, rec.Code)
 		}
+	}
+}
+
+// A slug with a leading zero ("01") is a slug: it never names the product
+// whose id it spells, on the admin API or on the storefront, so a script
+// that PUTs a product by such a slug and then archives it by that slug
+// archives that product and no other.
+func TestAZeroPaddedRefIsASlug(t *testing.T) {
+	t.Parallel()
+	e, d, _ := newServer(t)
+	key := adminKey(t, d, "editor", auth.ScopeCatalogWrite)
+	first := send(t, e, key, "PUT", "/v1/admin/products/seven", `{"title":"Seven","status":"active","variants":[{"sku":"SEV-1","price":"7.00"}]}`)
+	if first.Code != http.StatusCreated {
+		t.Fatalf("PUT seven: %d %s", first.Code, first.Body)
+	}
+	seven := decodeProduct(t, first)
+	padded := "0" + itoa(seven.ID)
+	rec := send(t, e, key, "PUT", "/v1/admin/products/"+padded, `{"title":"Padded","status":"active","variants":[{"sku":"PAD-1","price":"1.00"}]}`)
+	if rec.Code != http.StatusCreated {
+		t.Fatalf("PUT %s: %d %s", padded, rec.Code, rec.Body)
+	}
+	if got := decodeProduct(t, send(t, e, key, "GET", "/v1/admin/products/"+padded, "")); got.Slug != padded {
+		t.Fatalf("GET /v1/admin/products/%s: product %q (id %d), want slug %q", padded, got.Slug, got.ID, padded)
+	}
+	page := send(t, e, "", "GET", "/v1/products/"+padded, "")
+	var shown struct{ Slug string }
+	if page.Code != http.StatusOK || json.Unmarshal(page.Body.Bytes(), &shown) != nil || shown.Slug != padded {
+		t.Fatalf("GET /v1/products/%s: %d %s", padded, page.Code, page.Body)
+	}
+	if rec := send(t, e, key, "DELETE", "/v1/admin/products/"+padded, ""); rec.Code != http.StatusNoContent {
+		t.Fatalf("DELETE %s: %d %s", padded, rec.Code, rec.Body)
+	}
+	if p := decodeProduct(t, send(t, e, key, "GET", "/v1/admin/products/seven", "")); p.Status != "active" {
+		t.Fatalf("DELETE %s archived %q too: status %q", padded, p.Slug, p.Status)
 	}
 }

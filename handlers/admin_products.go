@@ -305,7 +305,7 @@ func (a *API) productResponse(c echo.Context, out *catalog.AdminProduct, created
 func (a *API) productOf(c echo.Context) (*catalog.AdminProduct, error) {
 	ref := c.Param("product")
 	ctx := c.Request().Context()
-	if id, err := strconv.ParseUint(ref, 10, 64); err == nil && id > 0 {
+	if id, ok := catalog.RefID(ref); ok {
 		p, err := catalog.LoadAdminProduct(ctx, a.cfg.Store, id, "")
 		if !problem.Is(err, problem.NotFound) || !catalog.ValidSlug(ref) {
 			return p, err

@@ -155,6 +155,19 @@ func freeSlug(ctx context.Context, tx *store.Tx, base, parentSlug string) (strin
 	}
 }
 
+// RefID reads a path's {product} (an id or a slug) as a product id: only an
+// id as Shelf writes it (decimal digits, no leading zero, not 0), so that
+// "01" or "007", which are slugs, never name the product with id 1 or 7. A
+// reference that is an id may still be a slug (such as "1984"): callers try
+// the id first, then the slug.
+func RefID(ref string) (uint64, bool) {
+	id, err := strconv.ParseUint(ref, 10, 64)
+	if err != nil || id == 0 || ref[0] == '0' {
+		return 0, false
+	}
+	return id, true
+}
+
 // ValidSlug reports whether s is a slug: lower-case ASCII letters and digits
 // in runs joined by single hyphens, 1 to 191 bytes.
 func ValidSlug(s string) bool {

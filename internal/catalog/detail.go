@@ -116,8 +116,7 @@ func (r *RenderedProduct) Gzip() []byte {
 func (s *Storefront) ProductPage(ctx context.Context, idOrSlug string) (*RenderedProduct, error) {
 	now := s.now()
 	notFound := func() error { return problem.New(problem.NotFound, "no active product has this id or slug") }
-	id, err := strconv.ParseUint(idOrSlug, 10, 64)
-	isID := err == nil && id > 0
+	id, isID := RefID(idOrSlug)
 	if !isID {
 		if !ValidSlug(idOrSlug) {
 			return nil, notFound()
@@ -125,6 +124,7 @@ func (s *Storefront) ProductPage(ctx context.Context, idOrSlug string) (*Rendere
 		if cached, ok := s.slugIDs.get(idOrSlug, now); ok {
 			id = cached
 		} else {
+			var err error
 			id, err = s.productIDBySlug(ctx, idOrSlug)
 			if errors.Is(err, sql.ErrNoRows) {
 				return nil, notFound()
