@@ -267,8 +267,8 @@ func Load(getenv func(string) string) (Config, error) {
 		}
 		c.TrustedProxies = append(c.TrustedProxies, n)
 	}
-	if len(c.Currency) != 3 || strings.ToUpper(c.Currency) != c.Currency {
-		errs = append(errs, fmt.Sprintf("SHELF_CURRENCY=%q: must be an ISO 4217 code such as USD", c.Currency))
+	if _, ok := money.Exponent(c.Currency); !ok {
+		errs = append(errs, fmt.Sprintf("SHELF_CURRENCY=%q: must be a current ISO 4217 currency code such as USD", c.Currency))
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

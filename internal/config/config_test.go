@@ -43,6 +43,22 @@ func TestEveryBadVariableIsNamed(t *testing.T) {
 	}
 }
 
+// A currency code of the right shape that is no currency (or one the
+// money package would not know the digits of) stops the server at start,
+// not its first import with a 500.
+func TestCurrenciesAreCurrent(t *testing.T) {
+	t.Parallel()
+	for code, ok := range map[string]bool{"PHP": true, "idr": true, "MYR": true, "KWD": true, "JPY": true, "XXX": false, "ABC": false, "BTC": false} {
+		_, err := Load(env(map[string]string{"SHELF_MYSQL_DSN": "root@tcp(127.0.0.1:3306)/shelf", "SHELF_CURRENCY": code}))
+		if ok && err != nil {
+			t.Errorf("SHELF_CURRENCY=%s refused: %v", code, err)
+		}
+		if !ok && (err == nil || !strings.Contains(err.Error(), "SHELF_CURRENCY")) {
+			t.Errorf("SHELF_CURRENCY=%s: %v, want it refused by name", code, err)
+		}
+	}
+}
+
 func TestListsAreParsed(t *testing.T) {
 	t.Parallel()
 	c, err := Load(env(map[string]string{

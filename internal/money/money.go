@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strconv"
+	"strings"
 )
 
 // Money is an amount in the currency's minor unit (cents for USD, yen for JPY, fils for KWD).
@@ -20,17 +21,24 @@ type Money struct {
 // (SHELF_CURRENCY).
 const DefaultCurrency = "USD"
 
-// exponents holds the ISO-4217 minor-unit digits of the currencies the shop supports.
-var exponents = map[string]int{
-	"USD": 2, "EUR": 2, "GBP": 2, "CAD": 2, "AUD": 2, "NZD": 2, "CHF": 2,
-	"SEK": 2, "NOK": 2, "DKK": 2, "PLN": 2, "CZK": 2, "HUF": 2,
-	"JPY": 0, "KRW": 0,
-	"CNY": 2, "INR": 2, "BRL": 2, "MXN": 2, "ZAR": 2, "SGD": 2, "HKD": 2,
-	"KWD": 3, "BHD": 3, "JOD": 3, "OMR": 3, "TND": 3,
-	"AED": 2, "SAR": 2, "ILS": 2, "TRY": 2, "THB": 2, "TWD": 2, "RON": 2,
-	"ISK": 0, "VND": 0, "CLP": 0, "PYG": 0, "UGX": 0, "XAF": 0, "XOF": 0,
-	"IQD": 3, "LYD": 3,
-}
+// exponents holds the minor-unit digits of ISO 4217's current currencies
+// (its list one, less funds, precious metals and codes for testing).
+var exponents = func() map[string]int {
+	m := map[string]int{}
+	for digits, codes := range []string{
+		0: "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX VND VUV XAF XOF XPF",
+		2: "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BMD BND BOB BRL BSD BTN BWP BYN BZD CAD CDF CHF CNY COP CRC CUP CVE CZK DKK DOP DZD EGP ERN ETB EUR FJD" +
+			" FKP GBP GEL GHS GIP GMD GTQ GYD HKD HNL HTG HUF IDR ILS INR IRR JMD KES KGS KHR KPW KYD KZT LAK LBP LKR LRD LSL MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN" +
+			" MYR MZN NAD NGN NIO NOK NPR NZD PAB PEN PGK PHP PKR PLN QAR RON RSD RUB SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT TOP TRY TTD TWD" +
+			" TZS UAH USD UYU UZS VES WST XCD YER ZAR ZMW ZWG",
+		3: "BHD IQD JOD KWD LYD OMR TND",
+	} {
+		for _, c := range strings.Fields(codes) {
+			m[c] = digits
+		}
+	}
+	return m
+}()
 
 // Exponent returns the number of minor-unit digits of an ISO-4217 currency code
 // (2 for USD, 0 for JPY, 3 for KWD). The code must be upper-case; an unknown code
