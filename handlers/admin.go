@@ -29,8 +29,9 @@ func (a *API) registerAdmin(e *echo.Echo) {
 	e.GET("/v1/admin/exports", a.exportProducts, read)
 
 	e.POST("/v1/admin/products", a.createProduct, cat)
-	// {product} is the id or the slug; PUT creates or replaces by slug.
-	e.GET("/v1/admin/products/:product", a.getAdminProduct, cat)
+	// {product} is the id or the slug; PUT creates or replaces by slug. A
+	// read-only key reads any product (drafts too), a writer what it wrote.
+	e.GET("/v1/admin/products/:product", a.getAdminProduct, a.requireScope(auth.ScopeCatalogRead, auth.ScopeCatalogWrite))
 	e.PUT("/v1/admin/products/:product", a.putProduct, cat)
 	e.PATCH("/v1/admin/products/:product", a.patchProduct, cat)
 	e.DELETE("/v1/admin/products/:product", a.archiveProduct, cat)

@@ -193,6 +193,36 @@ func TestAdminScopes(t *testing.T) {
 	}
 }
 
+// A read-only key (the one that takes exports) reads any product by id or
+// slug, drafts included, and writes none; a writer reads what it writes.
+func TestAReadOnlyKeyReadsAdminProducts(t *testing.T) {
+	t.Parallel()
+	e, d, _ := newServer(t)
+	writer := adminKey(t, d, "editor", auth.ScopeCatalogWrite)
+	reader := adminKey(t, d, "backup", auth.ScopeCatalogRead)
+	rec := send(t, e, writer, "PUT", "/v1/admin/products/draft-lamp", `{"title":"Lamp","status":"draft","variants":[{"sku":"LMP-1","price":"30.00"}]}`)
+	if rec.Code != http.StatusCreated {
+		t.Fatalf("PUT: %d %s", rec.Code, rec.Body)
+	}
+	id := itoa(decodeProduct(t, rec).ID)
+	for _, key := range []string{reader, writer} {
+		for _, ref := range []string{"draft-lamp", id} {
+			if got := send(t, e, key, "GET", "/v1/admin/products/"+ref, ""); got.Code != http.StatusOK || decodeProduct(t, got).Slug != "draft-lamp" {
+				t.Errorf("GET %s: %d %s", ref, got.Code, got.Body)
+			}
+		}
+	}
+	for _, tc := range []struct{ method, body string }{{"PATCH", `{"title":"Dim lamp"}`}, {"PUT", `{"title":"Dim lamp","variants":[{"sku":"LMP-1","price":"30.00"}]}`}, {"DELETE", ""}} {
+		if got := send(t, e, reader, tc.method, "/v1/admin/products/draft-lamp", tc.body); got.Code != http.StatusForbidden {
+			t.Errorf("%s with a read-only key: %d, want 403", tc.method, got.Code)
+		}
+	}
+	inv := adminKey(t, d, "stock-only", auth.ScopeInventoryWrite)
+	if got := send(t, e, inv, "GET", "/v1/admin/products/draft-lamp", ""); got.Code != http.StatusForbidden {
+		t.Errorf("GET with an inventory key: %d, want 403", got.Code)
+	}
+}
+
 func itoa(n uint64) string {
 	b, _ := json.Marshal(n)
 	return string(b)

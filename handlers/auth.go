@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -87,9 +88,11 @@ func (a *API) keyOf(c echo.Context, tok string) (*auth.Key, error) {
 }
 
 // requireScope admits requests whose bearer is an active API key holding
-// scope: 401 for a missing or unknown key, 403 for a key without the scope.
-// Every admin write is logged with the key's name.
-func (a *API) requireScope(scope string) echo.MiddlewareFunc {
+// scope, or one of the other scopes listed: 401 for a missing or unknown
+// key, 403 for a key without any. Every admin write is logged with the
+// key's name.
+func (a *API) requireScope(scope string, or ...string) echo.MiddlewareFunc {
+	scopes := append([]string{scope}, or...)
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			tok := bearer(c.Request())
@@ -101,7 +104,10 @@ func (a *API) requireScope(scope string) echo.MiddlewareFunc {
 			if err != nil {
 				return err
 			}
-			if !k.Has(scope) {
+			if !slices.ContainsFunc(scopes, k.Has) {
+				if len(scopes) > 1 {
+					return problem.New(problem.Forbidden, "the API key %q has none of the scopes %q", k.Name, strings.Join(scopes, ", "))
+				}
 				return problem.New(problem.Forbidden, "the API key %q lacks the scope %q", k.Name, scope)
 			}
 			req := c.Request()
