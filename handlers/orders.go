@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -200,18 +199,11 @@ func (a *API) listOrders(c echo.Context) error {
 			*p.dst = t
 		}
 	}
-	limit := 24
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 100 {
-			fe.Add("limit", "must be a whole number from 1 to 100")
-		}
-		limit = n
-	}
+	cursor, limit := listPage(q, &fe)
 	if err := fe.Err(); err != nil {
 		return err
 	}
-	page, err := a.orders.List(c.Request().Context(), f, q.Get("cursor"), limit)
+	page, err := a.orders.List(c.Request().Context(), f, cursor, limit)
 	if err != nil {
 		return err
 	}

@@ -214,7 +214,7 @@ func TestAdminOrdersHTTP(t *testing.T) {
 	wantProblem(t, e.do("GET", "/v1/admin/orders", e.other, nil, ""), 403, "/problems/forbidden", "")
 	for q, field := range map[string]string{
 		"stauts=paid": "stauts", "limit=0": "limit", "limit=101": "limit", "status=shipped": "status",
-		"created_after=yesterday": "created_after", "cursor=forged": "cursor",
+		"created_after=yesterday": "created_after", "cursor=forged": "cursor", "limit=": "limit", "cursor=": "cursor",
 	} {
 		wantProblem(t, e.do("GET", "/v1/admin/orders?"+q, e.reader, nil, ""), 400, "/problems/invalid", field)
 	}

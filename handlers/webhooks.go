@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -121,11 +122,26 @@ func pageParams(c echo.Context) (cursor string, limit int, err error) {
 			fe.Add(name, "must be given once")
 		}
 	}
+	cursor, limit = listPage(q, &fe)
+	return cursor, limit, fe.Err()
+}
+
+// listPage reads the limit (1 to 100, default 24) and cursor of an admin
+// list, adding what is wrong with them to fe. A parameter given empty
+// ("limit=", "cursor=") is an error, as on the storefront, not the default.
+func listPage(q url.Values, fe *problem.Fields) (cursor string, limit int) {
 	limit = 24
-	if v := strings.TrimSpace(q.Get("limit")); v != "" {
-		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > 100 {
+	if vs, ok := q["limit"]; ok {
+		n, err := strconv.Atoi(strings.TrimSpace(vs[0]))
+		if err != nil || n < 1 || n > 100 {
 			fe.Add("limit", "must be a whole number from 1 to 100")
 		}
+		limit = n
 	}
-	return q.Get("cursor"), limit, fe.Err()
+	if vs, ok := q["cursor"]; ok {
+		if cursor = vs[0]; cursor == "" {
+			fe.Add("cursor", "must be the next_cursor of a previous page")
+		}
+	}
+	return cursor, limit
 }

@@ -160,6 +160,8 @@ func TestWebhookLifecycleAndDeliveryLogPaging(t *testing.T) {
 		fmt.Sprintf("/v1/admin/webhooks/%d/deliveries?cursor=%s", second.ID, cursor): 400, // another webhook's cursor
 		base + "?limit=0":                   400,
 		base + "?limit=101":                 400,
+		base + "?limit=":                    400,
+		base + "?cursor=":                   400,
 		base + "?since=2026":                400,
 		"/v1/admin/webhooks/999/deliveries": 404,
 		"/v1/admin/webhooks/abc":            404,
