@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"bytes"
+	"encoding"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -50,10 +51,23 @@ func decodeJSON(c echo.Context, v any) error {
 	var se *json.SyntaxError
 	switch {
 	case errors.As(err, &te):
+		// encoding/json's path of the value leaves out array indices: the
+		// walk finds the value, and its path.
+		fe := problem.Fields{Kind: problem.Invalid}
+		exactKeys(body, reflect.TypeOf(v), "", &fe)
+		if err := fe.Err(); err != nil {
+			return err
+		}
 		return problem.Field(problem.Invalid, te.Field, fmt.Sprintf("must be %s", jsonKind(te.Type.Kind().String())))
 	case errors.As(err, &se):
 		return problem.New(problem.Invalid, "the request body is not valid JSON (at byte %d)", se.Offset)
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		// encoding/json names the key, not where it is: the walk does.
+		fe := problem.Fields{Kind: problem.Invalid}
+		exactKeys(body, reflect.TypeOf(v), "", &fe)
+		if err := fe.Err(); err != nil {
+			return err
+		}
 		return problem.Field(problem.Invalid, strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`), "is not a field of this request")
 	}
 	return problem.New(problem.Invalid, "the request body is not valid JSON")
@@ -79,14 +93,22 @@ func requireJSON(r *http.Request) error {
 
 var rawMessageType = reflect.TypeFor[json.RawMessage]()
 
-// exactKeys walks a decoded body next to the type it was decoded into and
-// reports every object key that matches a field only case-insensitively,
-// which encoding/json accepts and this API does not.
+// exactKeys walks a body next to the type it is decoded into and reports,
+// by its path (lines[0].quantity, the form every error of a body names a
+// field in), every object key that matches a field only case-insensitively,
+// which encoding/json accepts and this API does not, and every key that
+// matches none.
 func exactKeys(raw []byte, t reflect.Type, path string, fe *problem.Fields) {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	if t == rawMessageType {
+	raw = bytes.TrimSpace(raw)
+	if pt := reflect.PointerTo(t); t == rawMessageType || len(raw) == 0 || raw[0] == 'n' ||
+		pt.Implements(unmarshalerType) || pt.Implements(textUnmarshalerType) {
+		return // null, or a type that reads itself
+	}
+	if want, ok := wrongKind(raw, t); !ok {
+		fe.Add(strings.TrimSuffix(path, "."), "must be "+want)
 		return
 	}
 	switch t.Kind() {
@@ -101,10 +123,15 @@ func exactKeys(raw []byte, t reflect.Type, path string, fe *problem.Fields) {
 				exactKeys(v, ft, path+k+".", fe)
 				continue
 			}
+			known := false
 			for name := range fields {
 				if strings.EqualFold(name, k) {
+					known = true
 					fe.Add(path+k, fmt.Sprintf("is not a field of this request; field names are case-sensitive: %q", name))
 				}
+			}
+			if !known {
+				fe.Add(path+k, "is not a field of this request")
 			}
 		}
 	case reflect.Slice, reflect.Array:
@@ -127,15 +154,61 @@ func exactKeys(raw []byte, t reflect.Type, path string, fe *problem.Fields) {
 	}
 }
 
-// jsonFields maps the JSON names of a struct's exported fields to their types.
+var (
+	unmarshalerType     = reflect.TypeFor[json.Unmarshaler]()
+	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
+)
+
+// wrongKind checks a JSON value (not null) against the kind of the Go type
+// it is decoded into, as encoding/json does; false with what it must be.
+func wrongKind(raw []byte, t reflect.Type) (string, bool) {
+	var ok bool
+	switch t.Kind() {
+	case reflect.Struct, reflect.Map:
+		ok = raw[0] == '{'
+	case reflect.Slice, reflect.Array:
+		ok = raw[0] == '['
+	case reflect.String:
+		ok = raw[0] == '"'
+	case reflect.Bool:
+		ok = raw[0] == 't' || raw[0] == 'f'
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		_, err := strconv.ParseInt(string(raw), 10, t.Bits())
+		ok = err == nil
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		_, err := strconv.ParseUint(string(raw), 10, t.Bits())
+		ok = err == nil
+	case reflect.Float32, reflect.Float64:
+		ok = raw[0] == '-' || raw[0] >= '0' && raw[0] <= '9'
+	default:
+		return "", true
+	}
+	return jsonKind(t.Kind().String()), ok
+}
+
+// jsonFields maps the JSON names of a struct's fields to their types, those
+// of embedded structs included, as encoding/json sees them.
 func jsonFields(t reflect.Type) map[string]reflect.Type {
 	out := make(map[string]reflect.Type, t.NumField())
 	for i := range t.NumField() {
 		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if ft := f.Type; f.Anonymous && name == "" {
+			if ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			if ft.Kind() == reflect.Struct {
+				for n, t := range jsonFields(ft) {
+					if _, ok := out[n]; !ok {
+						out[n] = t
+					}
+				}
+				continue
+			}
+		}
 		if !f.IsExported() {
 			continue
 		}
-		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
 		switch name {
 		case "-":
 			continue
@@ -149,13 +222,17 @@ func jsonFields(t reflect.Type) map[string]reflect.Type {
 
 func jsonKind(k string) string {
 	switch k {
-	case "int", "int32", "int64", "uint64":
+	case "int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64":
 		return "a whole number"
+	case "float32", "float64":
+		return "a number"
+	case "bool":
+		return "true or false"
 	case "string":
 		return "a string"
-	case "slice":
+	case "slice", "array":
 		return "an array"
-	case "struct", "ptr":
+	case "struct", "ptr", "map":
 		return "an object"
 	}
 	return "of another type"

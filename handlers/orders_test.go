@@ -334,3 +334,31 @@ func TestAVariantWithLongOptionsCanBeOrdered(t *testing.T) {
 		t.Fatalf("variant_title %q (%d characters), want the two options joined", o.Lines[0].VariantTitle, len(o.Lines[0].VariantTitle))
 	}
 }
+
+// Every error in a body names its field by the same path, the one a form
+// maps back to its input: lines[0].quantity whether the value is of the
+// wrong type, out of range or the key unknown.
+func TestBodyErrorsNameTheFieldByItsPath(t *testing.T) {
+	t.Parallel()
+	e := newOrderEnv(t)
+	good := orderBody("ada@example.com", "H-0", "1", "H-1", "1")
+	invalid, unprocessable := "/problems/invalid", "/problems/unprocessable"
+	for i, tc := range []struct {
+		from, to, field string
+		status          int
+		typ             string
+	}{
+		{`"quantity": 1}]`, `"quantity": "1"}]`, "lines[1].quantity", 400, invalid},
+		{`"quantity": 1}]`, `"quantity": 0}]`, "lines[1].quantity", 422, unprocessable},
+		{`"quantity": 1}]`, `"quantity": 1, "colour": "red"}]`, "lines[1].colour", 400, invalid},
+		{`"city": "Springfield"`, `"city": "Springfield", "nmae": "Ada"`, "shipping_address.nmae", 400, invalid},
+		{`"city": "Springfield"`, `"city": 7`, "shipping_address.city", 400, invalid},
+		{`"quantity": 1}]`, `"Quantity": 1}]`, "lines[1].Quantity", 400, invalid},
+	} {
+		body := strings.Replace(good, tc.from, tc.to, 1)
+		if body == good {
+			t.Fatalf("%s: nothing replaced", tc.field)
+		}
+		wantProblem(t, e.do("POST", "/v1/orders", "", key(fmt.Sprintf("path-%d", i)), body), tc.status, tc.typ, tc.field)
+	}
+}
