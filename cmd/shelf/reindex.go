@@ -16,7 +16,7 @@ func init() {
 // the product pages and search words, rendered in Go.
 func reindexCmd(ctx context.Context, e env, args []string) error {
 	if wantsHelp(args) || len(args) > 0 {
-		fmt.Fprintln(e.stdout, "Usage: shelf reindex\n\nRenders every product's page and search words again from the catalog, 2,000 products a\ntransaction. `shelf migrate up` runs it once itself when it adds search_words (00140); run it\nby hand to repair the read models. Safe while serving.")
+		fmt.Fprintln(e.stdout, "Usage: shelf reindex\n\nRenders every product's page and search words again from the catalog, 2,000 products a\ntransaction. `shelf migrate up` runs it once itself when it adds search_words (00140); run it\nby hand to repair the read models. Safe while serving (searches follow the new word index\nwithin 10 seconds of its end).")
 		if len(args) > 0 && !wantsHelp(args) {
 			return &exitError{code: 2}
 		}

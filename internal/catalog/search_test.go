@@ -9,7 +9,9 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/shelfcommerce/shelf/internal/catalog"
 	"github.com/shelfcommerce/shelf/internal/dbtest"
@@ -456,4 +458,89 @@ func TestSearchWalkFloorFollowsWrites(t *testing.T) {
 		}
 	}
 	check("after matches were taken away")
+}
+
+// TestSearchFloorFromAReadNodeAfterAWrite: with reads on a read node that
+// lags, a write that lands while a search is under way (after it chose
+// where to read, before it loaded the word's floor) never leaves a floor
+// read from the lagging node behind: the searches after the write, which
+// read the primary, give the primary's results.
+func TestSearchFloorFromAReadNodeAfterAWrite(t *testing.T) {
+	t.Parallel()
+	primary, lagging := searchCatalog(t), searchCatalog(t)
+	ctx := context.Background()
+	const maxMatches = 40
+	sf := catalog.NewStorefront(lagging.Store, catalog.StorefrontConfig{Currency: "USD", SearchMaxMatches: maxMatches,
+		Primary: primary.Store, ReadLag: time.Hour})
+	events.FollowersOf(primary.Store).Add(sf.Forget) // as the server wires it
+	var slug string
+	if err := primary.DB.QueryRow("SELECT slug FROM categories WHERE parent_id IS NULL ORDER BY id LIMIT 1").Scan(&slug); err != nil {
+		t.Fatal(err)
+	}
+	raw := "q=linen&min_price=50&limit=3&category=" + slug
+	// The write: better matches than any, on the primary only, made at the
+	// request's third reading of the clock (it has chosen the read node).
+	var calls atomic.Int32
+	var armed atomic.Bool
+	catalog.SetClock(sf, func() time.Time {
+		if armed.Load() && calls.Add(1) == 3 {
+			armed.Store(false)
+			qty := int64(2)
+			for i := range 12 {
+				in := &catalog.ProductInput{Handle: fmt.Sprintf("floor-%d", i), Title: "Linen Linen Linen Linen Throw", Brand: "Weaver",
+					Status: "active", Variants: []catalog.VariantInput{{SKU: fmt.Sprintf("FL-%d", i), Price: int64(1 + i), Currency: "USD", InventoryQty: &qty}}}
+				if _, _, err := catalog.WriteProduct(ctx, primary.Store, in, catalog.CreateOnly, 0, "test"); err != nil {
+					t.Error(err)
+				}
+			}
+		}
+		return time.Now()
+	})
+	armed.Store(true)
+	listAll(t, sf, raw)
+	if armed.Load() {
+		t.Fatal("the search read the clock fewer than three times: the write was not made")
+	}
+	q, err := catalog.ParseListQuery(raw, "USD")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var catID uint64
+	if err := primary.DB.QueryRow("SELECT id FROM categories WHERE slug = ?", slug).Scan(&catID); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := listAll(t, sf, raw), bruteSearch(loadSearchProducts(t, primary.Store), q, catID, maxMatches); !slices.Equal(got, want) {
+		t.Errorf("after the write: got %v, want the primary's %v", got, want)
+	}
+}
+
+// TestSearchFollowsAReindex: a reindex while serving (shelf reindex, or
+// migrate up filling the word index) writes no events; searches give the
+// documented results again within seconds of its end.
+func TestSearchFollowsAReindex(t *testing.T) {
+	t.Parallel()
+	d := searchCatalog(t)
+	ctx := context.Background()
+	const maxMatches = 40
+	sf := catalog.NewStorefront(d.Store, catalog.StorefrontConfig{Currency: "USD", SearchMaxMatches: maxMatches})
+	events.FollowersOf(d.Store).Add(sf.Forget)
+	raw := "q=linen&min_price=800&limit=3"
+	q, err := catalog.ParseListQuery(raw, "USD")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := bruteSearch(loadSearchProducts(t, d.Store), q, catalog.RootCategory, maxMatches)
+	// The word index as a reindex finds it half done: ten of the word's
+	// products have their words. A search now sees that index.
+	if _, err := d.DB.Exec("DELETE FROM search_words WHERE product_id NOT IN (SELECT product_id FROM (SELECT product_id FROM search_words WHERE word = 'linen' ORDER BY product_id LIMIT 10) x)"); err != nil {
+		t.Fatal(err)
+	}
+	listAll(t, sf, raw)
+	if _, err := catalog.Reindex(ctx, d.Store); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(11 * time.Second) // searchFloorTTL, and a margin
+	if got := listAll(t, sf, raw); !slices.Equal(got, want) {
+		t.Errorf("after the reindex: got %v, want %v", got, want)
+	}
 }

@@ -106,7 +106,7 @@ func NewStorefront(st *store.Store, cfg StorefrontConfig) *Storefront {
 		// A word's floor is forgotten on every product write (Forget), as
 		// a page would be; it is a statistic of the word index rather than
 		// an answer (no cached page), so it is kept whatever the configured
-		// TTLs, for at most minutes.
+		// TTLs, for searchFloorTTL at most.
 		floors: newLoadingCache[string, *seek](metrics.CacheSearchFloor, searchFloorTTL, 10000),
 	}
 }
@@ -193,7 +193,9 @@ func (s *Storefront) list(ctx context.Context, q ListQuery, after *seek, now tim
 		// the word's SearchMaxMatches best: its page is the bounded shape's.
 		word := q.Terms[0]
 		if q.floor, err = s.floors.getOrLoad(ctx, word, now, func(ctx context.Context) (*seek, error) {
-			return s.searchFloor(ctx, st, word)
+			// The node is chosen when the load starts, as for cached pages:
+			// a load that starts after a write's Forget reads the primary.
+			return s.searchFloor(ctx, s.reader(s.recent.listing(s.now())), word)
 		}); err != nil {
 			return nil, err
 		}
@@ -216,16 +218,21 @@ func (s *Storefront) list(ctx context.Context, q ListQuery, after *seek, now tim
 	return page, nil
 }
 
-// searchFloorTTL is the longest a word's floor is kept (see searchFloor):
-// every product write forgets them all.
-const searchFloorTTL = 5 * time.Minute
+// searchFloorTTL is the longest a word's floor is kept (see searchFloor).
+// Every product write forgets them all; the TTL bounds what a write that
+// emits no event leaves stale (a reindex: shelf reindex, or migrate up when
+// it adds search words), and costs a read of SearchMaxMatches index
+// entries per searched word per period.
+const searchFloorTTL = 10 * time.Second
 
 // searchFloor is the rank of word's SearchMaxMatches-th best product, or
 // nil when the word is in fewer products (a walk then stops at the word's
-// end anyway). Only product writes move it (a word's products and scores
-// are those of active products' text), so Forget drops the floors on
-// product events: from this instance's writes before they answer, from
-// other instances' as the feed brings them, as every cached page is.
+// end anyway). Product writes move it (a word's products and scores are
+// those of active products' text), so Forget drops the floors on product
+// events: from this instance's writes before they answer, from other
+// instances' as the feed brings them, as every cached page is. A reindex
+// rewrites the words without events: searches follow it within
+// searchFloorTTL.
 func (s *Storefront) searchFloor(ctx context.Context, st *store.Store, word string) (*seek, error) {
 	var f seek
 	fq, fargs := searchFloorSQL(word, s.cfg.SearchMaxMatches)

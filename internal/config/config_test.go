@@ -48,7 +48,7 @@ func TestEveryBadVariableIsNamed(t *testing.T) {
 // not its first import with a 500.
 func TestCurrenciesAreCurrent(t *testing.T) {
 	t.Parallel()
-	for code, ok := range map[string]bool{"PHP": true, "idr": true, "MYR": true, "KWD": true, "JPY": true, "XXX": false, "ABC": false, "BTC": false} {
+	for code, ok := range map[string]bool{"PHP": true, "idr": true, "XCG": true, "MYR": true, "KWD": true, "JPY": true, "XXX": false, "ABC": false, "BTC": false} {
 		_, err := Load(env(map[string]string{"SHELF_MYSQL_DSN": "root@tcp(127.0.0.1:3306)/shelf", "SHELF_CURRENCY": code}))
 		if ok && err != nil {
 			t.Errorf("SHELF_CURRENCY=%s refused: %v", code, err)
