@@ -420,13 +420,16 @@ func (d *Dispatcher) record(ctx context.Context, batch []attempt) error {
 			continue // removed: nothing to log
 		}
 		var next sql.NullTime
-		_, marked := failing[a.webhook.ID]
 		switch {
 		case retry:
 			next = sql.NullTime{Time: now.Add(d.cfg.Schedule[a.job.attempt-1]), Valid: true}
 		case !a.ok():
 			failing[a.webhook.ID] = true
-		case marked || a.webhook.FailingSince.Valid:
+		default:
+			// A delivery clears the mark whatever the webhook said when it
+			// was claimed: another dispatcher may have marked it since
+			// (an older event's last retry). The clear writes only a
+			// marked row.
 			failing[a.webhook.ID] = false
 		}
 		var status sql.NullInt32

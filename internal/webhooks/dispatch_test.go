@@ -475,3 +475,39 @@ func TestAnAttemptPastItsClaimsLeaseIsNotMade(t *testing.T) {
 		}
 	}
 }
+
+// A delivery that succeeds clears the failing mark even when the mark was
+// set after its attempt was claimed (by another dispatcher recording an
+// older event's last retry): the webhook does not stay listed as failing
+// while its endpoint answers.
+func TestASuccessClearsAMarkSetSinceItsClaim(t *testing.T) {
+	t.Parallel()
+	d := dbtest.New(t)
+	ctx := context.Background()
+	cfg := fast()
+	s := NewService(d.Store, cfg)
+	rcv := newReceiver(t, func(string, int) int { return 200 })
+	wh := register(t, s, rcv.URL)
+	addEvents(t, d, "price.changed", 1)
+	disp := NewDispatcher(d.Store, cfg)
+	if _, err := disp.FanOut(ctx); err != nil {
+		t.Fatal(err)
+	}
+	jobs, err := disp.claim(ctx, 10)
+	if err != nil || len(jobs) != 1 {
+		t.Fatalf("claimed %d jobs: %v", len(jobs), err)
+	}
+	if _, err := d.DB.ExecContext(ctx, "UPDATE webhooks SET failing_since = UTC_TIMESTAMP(6) WHERE id = ?", wh.ID); err != nil {
+		t.Fatal(err)
+	}
+	a := disp.attempt(ctx, jobs[0])
+	if !a.ok() {
+		t.Fatalf("the attempt failed: %d %s", a.status, a.err)
+	}
+	if err := disp.record(ctx, []attempt{a}); err != nil {
+		t.Fatal(err)
+	}
+	if got := status(t, s, wh.ID); got != "active" {
+		t.Fatalf("after a delivery the webhook is %q, want active", got)
+	}
+}
