@@ -42,10 +42,7 @@ func decodeJSON(c echo.Context, v any) error {
 		if _, terr := dec.Token(); terr != io.EOF {
 			return problem.New(problem.Invalid, "the request body must be a single JSON object")
 		}
-		var fe problem.Fields
-		fe.Kind = problem.Invalid
-		exactKeys(body, reflect.TypeOf(v), "", &fe)
-		return fe.Err()
+		return keyErrors(body, v)
 	}
 	var te *json.UnmarshalTypeError
 	var se *json.SyntaxError
@@ -53,9 +50,7 @@ func decodeJSON(c echo.Context, v any) error {
 	case errors.As(err, &te):
 		// encoding/json's path of the value leaves out array indices: the
 		// walk finds the value, and its path.
-		fe := problem.Fields{Kind: problem.Invalid}
-		exactKeys(body, reflect.TypeOf(v), "", &fe)
-		if err := fe.Err(); err != nil {
+		if err := keyErrors(body, v); err != nil {
 			return err
 		}
 		return problem.Field(problem.Invalid, te.Field, fmt.Sprintf("must be %s", jsonKind(te.Type.Kind().String())))
@@ -63,9 +58,7 @@ func decodeJSON(c echo.Context, v any) error {
 		return problem.New(problem.Invalid, "the request body is not valid JSON (at byte %d)", se.Offset)
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		// encoding/json names the key, not where it is: the walk does.
-		fe := problem.Fields{Kind: problem.Invalid}
-		exactKeys(body, reflect.TypeOf(v), "", &fe)
-		if err := fe.Err(); err != nil {
+		if err := keyErrors(body, v); err != nil {
 			return err
 		}
 		return problem.Field(problem.Invalid, strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`), "is not a field of this request")
@@ -92,6 +85,13 @@ func requireJSON(r *http.Request) error {
 }
 
 var rawMessageType = reflect.TypeFor[json.RawMessage]()
+
+// keyErrors is what exactKeys finds in body for v's type, as one 400.
+func keyErrors(body []byte, v any) error {
+	fe := problem.Fields{Kind: problem.Invalid}
+	exactKeys(body, reflect.TypeOf(v), "", &fe)
+	return fe.Err()
+}
 
 // exactKeys walks a body next to the type it is decoded into and reports,
 // by its path (lines[0].quantity, the form every error of a body names a

@@ -88,7 +88,7 @@ var sortColumns = map[Sort]sortSpec{
 // by primary key and stops after limit rows that pass the filters: the
 // cost is the rows walked, not the word's matches (searchWalk). It also
 // stops at the rank of the word's maxMatches-th best product (its floor,
-// read once and kept by the storefront until a product write: searchFloor),
+// kept by the storefront until a product write, 10 s at most: searchFloor),
 // so every row it reads is among the products a search considers and its
 // page is exactly the other shape's, in one statement; with filters that
 // let few products through, it reads at most maxMatches rows.

@@ -438,15 +438,9 @@ func TestSearchWalkFloorFollowsWrites(t *testing.T) {
 	// Better matches, priced below every filter above: the old floor is now
 	// below the 40 best, and a walk to it would find products ranked 41st
 	// to 52nd.
-	qty := int64(2)
-	var added []*catalog.ProductInput
-	for i := range 12 {
-		in := &catalog.ProductInput{Handle: fmt.Sprintf("floor-%d", i), Title: "Linen Linen Linen Linen Throw", Brand: "Weaver",
-			Status: "active", Variants: []catalog.VariantInput{{SKU: fmt.Sprintf("FL-%d", i), Price: int64(1 + i), Currency: "USD", InventoryQty: &qty}}}
-		if _, _, err := catalog.WriteProduct(ctx, d.Store, in, catalog.CreateOnly, 0, "test"); err != nil {
-			t.Fatal(err)
-		}
-		added = append(added, in)
+	added, err := addBetterLinen(ctx, d.Store)
+	if err != nil {
+		t.Fatal(err)
 	}
 	check("after better matches were added")
 	// And taken away again: the floor read since, among them, is now above
@@ -485,13 +479,8 @@ func TestSearchFloorFromAReadNodeAfterAWrite(t *testing.T) {
 	catalog.SetClock(sf, func() time.Time {
 		if armed.Load() && calls.Add(1) == 3 {
 			armed.Store(false)
-			qty := int64(2)
-			for i := range 12 {
-				in := &catalog.ProductInput{Handle: fmt.Sprintf("floor-%d", i), Title: "Linen Linen Linen Linen Throw", Brand: "Weaver",
-					Status: "active", Variants: []catalog.VariantInput{{SKU: fmt.Sprintf("FL-%d", i), Price: int64(1 + i), Currency: "USD", InventoryQty: &qty}}}
-				if _, _, err := catalog.WriteProduct(ctx, primary.Store, in, catalog.CreateOnly, 0, "test"); err != nil {
-					t.Error(err)
-				}
+			if _, err := addBetterLinen(ctx, primary.Store); err != nil {
+				t.Error(err)
 			}
 		}
 		return time.Now()
@@ -543,4 +532,20 @@ func TestSearchFollowsAReindex(t *testing.T) {
 	if got := listAll(t, sf, raw); !slices.Equal(got, want) {
 		t.Errorf("after the reindex: got %v, want %v", got, want)
 	}
+}
+
+// addBetterLinen writes 12 products that rank above every other for
+// "linen", priced below every price filter of the tests.
+func addBetterLinen(ctx context.Context, st *store.Store) ([]*catalog.ProductInput, error) {
+	qty := int64(2)
+	var added []*catalog.ProductInput
+	for i := range 12 {
+		in := &catalog.ProductInput{Handle: fmt.Sprintf("floor-%d", i), Title: "Linen Linen Linen Linen Throw", Brand: "Weaver",
+			Status: "active", Variants: []catalog.VariantInput{{SKU: fmt.Sprintf("FL-%d", i), Price: int64(1 + i), Currency: "USD", InventoryQty: &qty}}}
+		if _, _, err := catalog.WriteProduct(ctx, st, in, catalog.CreateOnly, 0, "test"); err != nil {
+			return added, err
+		}
+		added = append(added, in)
+	}
+	return added, nil
 }
