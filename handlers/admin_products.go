@@ -98,7 +98,18 @@ func readProductBody(c echo.Context) ([]byte, map[string]json.RawMessage, error)
 			onlyKeys(im, "images["+strconv.Itoa(i)+"]", imageFields, &fe)
 		}
 	}
-	return body, m, fe.Err()
+	if err := fe.Err(); err != nil {
+		return nil, nil, err
+	}
+	// A status sent as null or "" would mean the default, active: for a
+	// PATCH of a draft, that publishes it. A status is only ever named.
+	if raw, ok := m["status"]; ok {
+		var s *string
+		if json.Unmarshal(raw, &s) == nil && (s == nil || strings.TrimSpace(*s) == "") {
+			return nil, nil, problem.Field(problem.Unprocessable, "status", "must be active, draft or archived (leave it out for active on a new product)")
+		}
+	}
+	return body, m, nil
 }
 
 func unknownMsg(k string) string {
@@ -136,7 +147,35 @@ func decodeProduct(body []byte) (*productRequest, error) {
 		}
 		return nil, problem.New(problem.Invalid, "the request body is not a valid product")
 	}
-	return &r, nil
+	return &r, r.oneCurrencyPerVariant()
+}
+
+// oneCurrencyPerVariant refuses a variant whose money members name
+// different currencies (a price in USD, compare_at_price in EUR): a variant
+// has one currency, and neither may silently become the other.
+func (r *productRequest) oneCurrencyPerVariant() error {
+	var fe problem.Fields
+	fe.Kind = problem.Unprocessable
+	for i, v := range r.Variants {
+		path := "variants[" + strconv.Itoa(i) + "]."
+		cur, from := strings.ToUpper(strings.TrimSpace(v.Currency)), "currency"
+		for _, m := range []struct {
+			name string
+			raw  json.RawMessage
+		}{{"price", v.Price}, {"compare_at_price", v.CompareAtPrice}} {
+			var c string
+			amountOf(m.raw, &c)
+			c = strings.ToUpper(strings.TrimSpace(c))
+			switch {
+			case c == "":
+			case cur == "":
+				cur, from = c, m.name+".currency"
+			case c != cur:
+				fe.Add(path+m.name+".currency", fmt.Sprintf("is %s, but %s is %s: a variant has one currency", c, path+from, cur))
+			}
+		}
+	}
+	return fe.Err()
 }
 
 // variants are the request's variants as the import reads them.

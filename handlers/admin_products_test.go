@@ -549,3 +549,54 @@ func TestAProductHasOneCurrency(t *testing.T) {
 		t.Errorf("PUT with JPY variants only: %d %s", rec.Code, rec.Body)
 	}
 }
+
+// A status sent empty or null is refused: taken as the default, a PATCH of
+// a draft would publish it.
+func TestPatchWithAnEmptyStatusKeepsADraft(t *testing.T) {
+	t.Parallel()
+	e, d, _ := newServer(t)
+	key := adminKey(t, d, "editor", auth.ScopeCatalogWrite)
+	rec := send(t, e, key, "POST", "/v1/admin/products", `{"slug":"secret","title":"Secret","status":"draft","variants":[{"sku":"SEC-1","price":"5.00"}]}`)
+	if rec.Code != http.StatusCreated {
+		t.Fatalf("create: %d %s", rec.Code, rec.Body)
+	}
+	for _, body := range []string{`{"status":null}`, `{"status":""}`, `{"status":" "}`, `{"title":"Secret 2","status":null}`} {
+		rec := send(t, e, key, "PATCH", "/v1/admin/products/secret", body)
+		if rec.Code != http.StatusUnprocessableEntity || !strings.Contains(rec.Body.String(), `"status"`) {
+			t.Errorf("PATCH %s: %d %s, want a 422 naming status", body, rec.Code, rec.Body)
+		}
+	}
+	if rec := send(t, e, "", "GET", "/v1/products/secret", ""); rec.Code != http.StatusNotFound {
+		t.Errorf("the draft is on the storefront: %d", rec.Code)
+	}
+	if got := decodeProduct(t, send(t, e, key, "GET", "/v1/admin/products/secret", "")); got.Status != "draft" || got.Title != "Secret" {
+		t.Errorf("after the refused patches: status %q title %q", got.Status, got.Title)
+	}
+	if rec := send(t, e, key, "PUT", "/v1/admin/products/other", `{"title":"Other","status":null,"variants":[{"sku":"OTH-1","price":"5.00"}]}`); rec.Code != http.StatusUnprocessableEntity {
+		t.Errorf("PUT with status null: %d %s", rec.Code, rec.Body)
+	}
+}
+
+// A variant's money members must agree on its currency; before, a
+// compare_at_price in EUR turned a USD price into EUR.
+func TestVariantMoneyInTwoCurrenciesIsRefused(t *testing.T) {
+	t.Parallel()
+	e, d, _ := newServer(t)
+	key := adminKey(t, d, "editor", auth.ScopeCatalogWrite)
+	for _, tc := range []struct{ variant, field string }{
+		{`{"sku":"CUR-1","price":{"amount":"10.00","currency":"USD"},"compare_at_price":{"amount":"12.00","currency":"EUR"}}`, "variants[0].compare_at_price.currency"},
+		{`{"sku":"CUR-1","currency":"USD","price":{"amount":"10.00","currency":"EUR"}}`, "variants[0].price.currency"},
+	} {
+		rec := send(t, e, key, "PUT", "/v1/admin/products/cur", `{"title":"Cur","variants":[`+tc.variant+`]}`)
+		if rec.Code != http.StatusUnprocessableEntity || !strings.Contains(rec.Body.String(), `"`+tc.field+`"`) {
+			t.Errorf("%s: %d %s, want a 422 naming %s", tc.variant, rec.Code, rec.Body, tc.field)
+		}
+	}
+	if got := count(t, d, "SELECT COUNT(*) FROM products WHERE slug = 'cur'"); got != 0 {
+		t.Errorf("a refused product was written")
+	}
+	rec := send(t, e, key, "PUT", "/v1/admin/products/cur", `{"title":"Cur","variants":[{"sku":"CUR-1","currency":"USD","price":{"amount":"10.00","currency":"USD"},"compare_at_price":"12.00"}]}`)
+	if rec.Code != http.StatusCreated {
+		t.Errorf("one currency named twice: %d %s", rec.Code, rec.Body)
+	}
+}
