@@ -210,3 +210,44 @@ func (q *Queries) ListCategories(ctx context.Context) ([]Category, error) {
 	}
 	return items, nil
 }
+
+const lockCategoryTree = `-- name: LockCategoryTree :exec
+UPDATE catalog_locks SET version = version + 1 WHERE name = 'category_tree'
+`
+
+// Exclusive: the tree's shape may change (a move, a delete). Writing the row
+// also makes two such changes on different Galera nodes conflict.
+func (q *Queries) LockCategoryTree(ctx context.Context) error {
+	_, err := q.exec(ctx, q.lockCategoryTreeStmt, lockCategoryTree)
+	return err
+}
+
+const parentCategoryShared = `-- name: ParentCategoryShared :one
+SELECT id, depth FROM categories WHERE id = ? LOCK IN SHARE MODE
+`
+
+type ParentCategorySharedRow struct {
+	ID    uint64
+	Depth int32
+}
+
+// The parent of a category being added, as committed (not as the
+// transaction's snapshot has it), kept in place until the add commits.
+func (q *Queries) ParentCategoryShared(ctx context.Context, id uint64) (ParentCategorySharedRow, error) {
+	row := q.queryRow(ctx, q.parentCategorySharedStmt, parentCategoryShared, id)
+	var i ParentCategorySharedRow
+	err := row.Scan(&i.ID, &i.Depth)
+	return i, err
+}
+
+const shareCategoryTree = `-- name: ShareCategoryTree :one
+SELECT version FROM catalog_locks WHERE name = 'category_tree' LOCK IN SHARE MODE
+`
+
+// Shared: a category is added under a parent that must keep its place.
+func (q *Queries) ShareCategoryTree(ctx context.Context) (uint64, error) {
+	row := q.queryRow(ctx, q.shareCategoryTreeStmt, shareCategoryTree)
+	var version uint64
+	err := row.Scan(&version)
+	return version, err
+}

@@ -297,6 +297,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.listingSourcesStmt, err = db.PrepareContext(ctx, listingSources); err != nil {
 		return nil, fmt.Errorf("error preparing query ListingSources: %w", err)
 	}
+	if q.lockCategoryTreeStmt, err = db.PrepareContext(ctx, lockCategoryTree); err != nil {
+		return nil, fmt.Errorf("error preparing query LockCategoryTree: %w", err)
+	}
 	if q.lockPendingOrderCreatedBeforeStmt, err = db.PrepareContext(ctx, lockPendingOrderCreatedBefore); err != nil {
 		return nil, fmt.Errorf("error preparing query LockPendingOrderCreatedBefore: %w", err)
 	}
@@ -311,6 +314,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.orderLinesOfStmt, err = db.PrepareContext(ctx, orderLinesOf); err != nil {
 		return nil, fmt.Errorf("error preparing query OrderLinesOf: %w", err)
+	}
+	if q.parentCategorySharedStmt, err = db.PrepareContext(ctx, parentCategoryShared); err != nil {
+		return nil, fmt.Errorf("error preparing query ParentCategoryShared: %w", err)
 	}
 	if q.pendingOrdersCreatedBeforeStmt, err = db.PrepareContext(ctx, pendingOrdersCreatedBefore); err != nil {
 		return nil, fmt.Errorf("error preparing query PendingOrdersCreatedBefore: %w", err)
@@ -377,6 +383,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.setProductContentHashStmt, err = db.PrepareContext(ctx, setProductContentHash); err != nil {
 		return nil, fmt.Errorf("error preparing query SetProductContentHash: %w", err)
+	}
+	if q.shareCategoryTreeStmt, err = db.PrepareContext(ctx, shareCategoryTree); err != nil {
+		return nil, fmt.Errorf("error preparing query ShareCategoryTree: %w", err)
 	}
 	if q.stockOfStmt, err = db.PrepareContext(ctx, stockOf); err != nil {
 		return nil, fmt.Errorf("error preparing query StockOf: %w", err)
@@ -892,6 +901,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing listingSourcesStmt: %w", cerr)
 		}
 	}
+	if q.lockCategoryTreeStmt != nil {
+		if cerr := q.lockCategoryTreeStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing lockCategoryTreeStmt: %w", cerr)
+		}
+	}
 	if q.lockPendingOrderCreatedBeforeStmt != nil {
 		if cerr := q.lockPendingOrderCreatedBeforeStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing lockPendingOrderCreatedBeforeStmt: %w", cerr)
@@ -915,6 +929,11 @@ func (q *Queries) Close() error {
 	if q.orderLinesOfStmt != nil {
 		if cerr := q.orderLinesOfStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing orderLinesOfStmt: %w", cerr)
+		}
+	}
+	if q.parentCategorySharedStmt != nil {
+		if cerr := q.parentCategorySharedStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing parentCategorySharedStmt: %w", cerr)
 		}
 	}
 	if q.pendingOrdersCreatedBeforeStmt != nil {
@@ -1025,6 +1044,11 @@ func (q *Queries) Close() error {
 	if q.setProductContentHashStmt != nil {
 		if cerr := q.setProductContentHashStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing setProductContentHashStmt: %w", cerr)
+		}
+	}
+	if q.shareCategoryTreeStmt != nil {
+		if cerr := q.shareCategoryTreeStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing shareCategoryTreeStmt: %w", cerr)
 		}
 	}
 	if q.stockOfStmt != nil {
@@ -1247,11 +1271,13 @@ type Queries struct {
 	listingPriceRangeStmt                 *sql.Stmt
 	listingRowsStmt                       *sql.Stmt
 	listingSourcesStmt                    *sql.Stmt
+	lockCategoryTreeStmt                  *sql.Stmt
 	lockPendingOrderCreatedBeforeStmt     *sql.Stmt
 	lockWebhookCursorStmt                 *sql.Stmt
 	markWebhookFailingStmt                *sql.Stmt
 	orderLinesStmt                        *sql.Stmt
 	orderLinesOfStmt                      *sql.Stmt
+	parentCategorySharedStmt              *sql.Stmt
 	pendingOrdersCreatedBeforeStmt        *sql.Stmt
 	priceBandCountsStmt                   *sql.Stmt
 	productIDBySlugStmt                   *sql.Stmt
@@ -1274,6 +1300,7 @@ type Queries struct {
 	seedRecountCategoriesStmt             *sql.Stmt
 	setOrderStatusStmt                    *sql.Stmt
 	setProductContentHashStmt             *sql.Stmt
+	shareCategoryTreeStmt                 *sql.Stmt
 	stockOfStmt                           *sql.Stmt
 	storeIdempotentResponseStmt           *sql.Stmt
 	sweepIdempotencyKeysStmt              *sql.Stmt
@@ -1389,11 +1416,13 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		listingPriceRangeStmt:                 q.listingPriceRangeStmt,
 		listingRowsStmt:                       q.listingRowsStmt,
 		listingSourcesStmt:                    q.listingSourcesStmt,
+		lockCategoryTreeStmt:                  q.lockCategoryTreeStmt,
 		lockPendingOrderCreatedBeforeStmt:     q.lockPendingOrderCreatedBeforeStmt,
 		lockWebhookCursorStmt:                 q.lockWebhookCursorStmt,
 		markWebhookFailingStmt:                q.markWebhookFailingStmt,
 		orderLinesStmt:                        q.orderLinesStmt,
 		orderLinesOfStmt:                      q.orderLinesOfStmt,
+		parentCategorySharedStmt:              q.parentCategorySharedStmt,
 		pendingOrdersCreatedBeforeStmt:        q.pendingOrdersCreatedBeforeStmt,
 		priceBandCountsStmt:                   q.priceBandCountsStmt,
 		productIDBySlugStmt:                   q.productIDBySlugStmt,
@@ -1416,6 +1445,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		seedRecountCategoriesStmt:             q.seedRecountCategoriesStmt,
 		setOrderStatusStmt:                    q.setOrderStatusStmt,
 		setProductContentHashStmt:             q.setProductContentHashStmt,
+		shareCategoryTreeStmt:                 q.shareCategoryTreeStmt,
 		stockOfStmt:                           q.stockOfStmt,
 		storeIdempotentResponseStmt:           q.storeIdempotentResponseStmt,
 		sweepIdempotencyKeysStmt:              q.sweepIdempotencyKeysStmt,

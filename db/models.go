@@ -195,6 +195,11 @@ type ApiKey struct {
 	RevokedAt  sql.NullTime
 }
 
+type CatalogLock struct {
+	Name    string
+	Version uint64
+}
+
 type Category struct {
 	ID           uint64
 	ParentID     sql.NullInt64

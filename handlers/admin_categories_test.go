@@ -2,7 +2,10 @@ package handlers_test
 
 import (
 	"encoding/json"
+	"maps"
 	"net/http"
+	"slices"
+	"sync"
 	"testing"
 
 	"github.com/shelfcommerce/shelf/internal/auth"
@@ -117,5 +120,134 @@ func TestPutAfterCategoryDeleteRestoresTheCategory(t *testing.T) {
 	}
 	if got := count(t, d, "SELECT product_count FROM categories WHERE name = 'Tees'"); got != 1 {
 		t.Errorf("product_count of the re-created category = %d, want 1", got)
+	}
+}
+
+// Moves, adds and deletes running at once keep the tree whole: every
+// category's closure rows are the path its parent_id chain gives, its depth
+// is that path's length, and no category is left under a deleted parent.
+// Before the tree lock, a move read ancestors that a concurrent move was
+// rewriting, and a delete missed a child added while it checked.
+func TestConcurrentCategoryChangesKeepTheTreeWhole(t *testing.T) {
+	t.Parallel()
+	e, d, _ := newServer(t)
+	key := adminKey(t, d, "editor", auth.ScopeCatalogWrite)
+	create := func(name string, parent uint64) (uint64, int) {
+		body := `{"name":"` + name + `"}`
+		if parent != 0 {
+			body = `{"name":"` + name + `","parent_id":` + itoa(parent) + `}`
+		}
+		rec := send(t, e, key, "POST", "/v1/admin/categories", body)
+		var c struct{ ID uint64 }
+		_ = json.Unmarshal(rec.Body.Bytes(), &c)
+		return c.ID, rec.Code
+	}
+	var tops, mids []uint64
+	for i := range 4 {
+		top, _ := create("Top "+itoa(uint64(i)), 0)
+		mid, _ := create("Mid "+itoa(uint64(i)), top)
+		tops, mids = append(tops, top), append(mids, mid)
+	}
+	ok := func(what string, code int, allowed ...int) {
+		if code != http.StatusOK && code != http.StatusCreated && code != http.StatusNoContent && !slices.Contains(allowed, code) {
+			t.Errorf("%s: %d", what, code)
+		}
+	}
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(3)
+		go func() { // moves of a subtree under another one, and back
+			defer wg.Done()
+			for i := range 12 {
+				from, to := tops[(w+i)%4], mids[(w+i+1)%4]
+				if i%3 == 2 {
+					rec := send(t, e, key, "PATCH", "/v1/admin/categories/"+itoa(from), `{"parent_id":null}`)
+					ok("move to the top", rec.Code)
+					continue
+				}
+				rec := send(t, e, key, "PATCH", "/v1/admin/categories/"+itoa(from), `{"parent_id":`+itoa(to)+`}`)
+				ok("move", rec.Code, http.StatusUnprocessableEntity) // under its own descendant, or too deep
+			}
+		}()
+		go func() { // leaves added under the moving categories
+			defer wg.Done()
+			for i := range 12 {
+				_, code := create("Leaf "+itoa(uint64(w))+"-"+itoa(uint64(i)), mids[(w+i)%4])
+				ok("add", code, http.StatusUnprocessableEntity) // too deep
+			}
+		}()
+		go func() { // a category deleted while a child is added to it
+			defer wg.Done()
+			for i := range 6 {
+				c, code := create("Doomed "+itoa(uint64(w))+"-"+itoa(uint64(i)), mids[w])
+				if code != http.StatusCreated {
+					continue
+				}
+				var inner sync.WaitGroup
+				inner.Add(1)
+				go func() {
+					defer inner.Done()
+					_, code := create("Late child "+itoa(uint64(w))+"-"+itoa(uint64(i)), c)
+					ok("add under a category being deleted", code, http.StatusUnprocessableEntity)
+				}()
+				rec := send(t, e, key, "DELETE", "/v1/admin/categories/"+itoa(c), "")
+				ok("delete", rec.Code, http.StatusConflict) // the child came first
+				inner.Wait()
+			}
+		}()
+	}
+	wg.Wait()
+
+	if n := count(t, d, `SELECT COUNT(*) FROM categories c LEFT JOIN categories p ON p.id = c.parent_id
+		WHERE c.parent_id IS NOT NULL AND p.id IS NULL`); n != 0 {
+		t.Errorf("%d categories under a deleted parent", n)
+	}
+	parent, depth := map[uint64]uint64{}, map[uint64]int{}
+	rows, err := d.DB.Query("SELECT id, COALESCE(parent_id, 0), depth FROM categories")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var id, p uint64
+		var dep int
+		if err := rows.Scan(&id, &p, &dep); err != nil {
+			t.Fatal(err)
+		}
+		parent[id], depth[id] = p, dep
+	}
+	_ = rows.Close()
+	closure := map[uint64]map[uint64]int{}
+	rows, err = d.DB.Query("SELECT category_id, ancestor_id, depth FROM category_ancestors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var c, a uint64
+		var dep int
+		if err := rows.Scan(&c, &a, &dep); err != nil {
+			t.Fatal(err)
+		}
+		if closure[c] == nil {
+			closure[c] = map[uint64]int{}
+		}
+		closure[c][a] = dep
+	}
+	_ = rows.Close()
+	for id := range parent {
+		want := map[uint64]int{}
+		for a, n := id, 0; a != 0 && n <= len(parent); a, n = parent[a], n+1 {
+			want[a] = n
+		}
+		if !maps.Equal(closure[id], want) {
+			t.Errorf("category %d: closure %v, want %v (from parent_id)", id, closure[id], want)
+		}
+		if depth[id] != len(want)-1 {
+			t.Errorf("category %d: depth %d, want %d", id, depth[id], len(want)-1)
+		}
+	}
+	for c := range closure {
+		if _, ok := parent[c]; !ok {
+			t.Errorf("closure rows of deleted category %d", c)
+		}
 	}
 }

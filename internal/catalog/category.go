@@ -53,7 +53,12 @@ func CreateCategory(ctx context.Context, tx *store.Tx, in CategoryInput) (db.Cat
 	depth := int32(0)
 	parent := sql.NullInt64{}
 	if in.ParentID != 0 {
-		p, err := tx.Q.GetCategory(ctx, in.ParentID)
+		// No move or delete of the tree runs while this add does: the
+		// parent's depth and ancestors read below stay true until commit.
+		if _, err := tx.Q.ShareCategoryTree(ctx); err != nil {
+			return db.Category{}, err
+		}
+		p, err := tx.Q.ParentCategoryShared(ctx, in.ParentID)
 		if errors.Is(err, sql.ErrNoRows) {
 			return db.Category{}, problem.Field(problem.Unprocessable, "parent_id", "no such category")
 		} else if err != nil {

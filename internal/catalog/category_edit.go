@@ -57,6 +57,14 @@ type CategoryPatch struct {
 func UpdateCategory(ctx context.Context, st *store.Store, id uint64, p CategoryPatch) (AdminCategory, error) {
 	var out AdminCategory
 	err := st.InTx(ctx, func(tx *store.Tx) error {
+		if p.MoveTo {
+			// First, before any read: a move reads the subtree and the new
+			// parent's ancestors and rewrites both, so no other move,
+			// delete or add may change them until it commits.
+			if err := tx.Q.LockCategoryTree(ctx); err != nil {
+				return err
+			}
+		}
 		c, err := tx.Q.AdminCategoryForUpdate(ctx, id)
 		if errors.Is(err, sql.ErrNoRows) {
 			return problem.New(problem.NotFound, "no such category")
@@ -225,6 +233,10 @@ func moveSubtree(ctx context.Context, tx *store.Tx, id, newParent uint64, subtre
 // children is a 409: move or delete them first.
 func DeleteCategory(ctx context.Context, st *store.Store, id uint64) error {
 	return st.InTx(ctx, func(tx *store.Tx) error {
+		// No child may be added while the category is checked and deleted.
+		if err := tx.Q.LockCategoryTree(ctx); err != nil {
+			return err
+		}
 		if _, err := tx.Q.AdminCategoryForUpdate(ctx, id); errors.Is(err, sql.ErrNoRows) {
 			return problem.New(problem.NotFound, "no such category")
 		} else if err != nil {

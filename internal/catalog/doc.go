@@ -36,7 +36,9 @@
 //     refused),
 //     category.go (a category created, alone or by path, and its slug),
 //     category_edit.go (renamed, deleted, moved with its subtree: the closure
-//     table), stock.go (set and adjust stock), ledger.go (RecordStock, the
+//     table; moves and deletes hold the category_tree row of catalog_locks
+//     exclusively, adds share it, so the tree's shape changes one at a
+//     time), stock.go (set and adjust stock), ledger.go (RecordStock, the
 //     one writer of the stock ledger, for admins, imports and orders alike,
 //     recording a stock.changed event with every row), writer_events.go
 //     (the events of product writes; see internal/events).
