@@ -337,6 +337,19 @@ func (q *Queries) AdminImagesOfProduct(ctx context.Context, productID uint64) ([
 	return items, nil
 }
 
+const adminLockProduct = `-- name: AdminLockProduct :one
+SELECT id FROM products WHERE id = ? FOR UPDATE
+`
+
+// A product locked by id before its variants or stock, in the order of
+// every writer (the product, then what hangs off it).
+func (q *Queries) AdminLockProduct(ctx context.Context, id uint64) (uint64, error) {
+	row := q.queryRow(ctx, q.adminLockProductStmt, adminLockProduct, id)
+	var id_2 uint64
+	err := row.Scan(&id_2)
+	return id_2, err
+}
+
 const adminProductByID = `-- name: AdminProductByID :one
 SELECT id, slug, title, description, brand, product_type, tags, status,
        option1_name, option2_name, option3_name, version, created_at, updated_at
@@ -425,6 +438,17 @@ func (q *Queries) AdminProductBySlug(ctx context.Context, slug string) (AdminPro
 		&i.UpdatedAt,
 	)
 	return i, err
+}
+
+const adminProductOfSKU = `-- name: AdminProductOfSKU :one
+SELECT product_id FROM variants WHERE sku = ?
+`
+
+func (q *Queries) AdminProductOfSKU(ctx context.Context, sku sql.NullString) (uint64, error) {
+	row := q.queryRow(ctx, q.adminProductOfSKUStmt, adminProductOfSKU, sku)
+	var product_id uint64
+	err := row.Scan(&product_id)
+	return product_id, err
 }
 
 const adminProductsInCategories = `-- name: AdminProductsInCategories :many

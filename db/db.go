@@ -66,11 +66,17 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.adminImagesOfProductStmt, err = db.PrepareContext(ctx, adminImagesOfProduct); err != nil {
 		return nil, fmt.Errorf("error preparing query AdminImagesOfProduct: %w", err)
 	}
+	if q.adminLockProductStmt, err = db.PrepareContext(ctx, adminLockProduct); err != nil {
+		return nil, fmt.Errorf("error preparing query AdminLockProduct: %w", err)
+	}
 	if q.adminProductByIDStmt, err = db.PrepareContext(ctx, adminProductByID); err != nil {
 		return nil, fmt.Errorf("error preparing query AdminProductByID: %w", err)
 	}
 	if q.adminProductBySlugStmt, err = db.PrepareContext(ctx, adminProductBySlug); err != nil {
 		return nil, fmt.Errorf("error preparing query AdminProductBySlug: %w", err)
+	}
+	if q.adminProductOfSKUStmt, err = db.PrepareContext(ctx, adminProductOfSKU); err != nil {
+		return nil, fmt.Errorf("error preparing query AdminProductOfSKU: %w", err)
 	}
 	if q.adminProductsInCategoriesStmt, err = db.PrepareContext(ctx, adminProductsInCategories); err != nil {
 		return nil, fmt.Errorf("error preparing query AdminProductsInCategories: %w", err)
@@ -516,6 +522,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing adminImagesOfProductStmt: %w", cerr)
 		}
 	}
+	if q.adminLockProductStmt != nil {
+		if cerr := q.adminLockProductStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adminLockProductStmt: %w", cerr)
+		}
+	}
 	if q.adminProductByIDStmt != nil {
 		if cerr := q.adminProductByIDStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing adminProductByIDStmt: %w", cerr)
@@ -524,6 +535,11 @@ func (q *Queries) Close() error {
 	if q.adminProductBySlugStmt != nil {
 		if cerr := q.adminProductBySlugStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing adminProductBySlugStmt: %w", cerr)
+		}
+	}
+	if q.adminProductOfSKUStmt != nil {
+		if cerr := q.adminProductOfSKUStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adminProductOfSKUStmt: %w", cerr)
 		}
 	}
 	if q.adminProductsInCategoriesStmt != nil {
@@ -1194,8 +1210,10 @@ type Queries struct {
 	adminDeleteCategoryLinksStmt          *sql.Stmt
 	adminDeleteCategoryProductsStmt       *sql.Stmt
 	adminImagesOfProductStmt              *sql.Stmt
+	adminLockProductStmt                  *sql.Stmt
 	adminProductByIDStmt                  *sql.Stmt
 	adminProductBySlugStmt                *sql.Stmt
+	adminProductOfSKUStmt                 *sql.Stmt
 	adminProductsInCategoriesStmt         *sql.Stmt
 	adminShiftCategoryDepthStmt           *sql.Stmt
 	adminUncategorizedProductsStmt        *sql.Stmt
@@ -1339,8 +1357,10 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		adminDeleteCategoryLinksStmt:          q.adminDeleteCategoryLinksStmt,
 		adminDeleteCategoryProductsStmt:       q.adminDeleteCategoryProductsStmt,
 		adminImagesOfProductStmt:              q.adminImagesOfProductStmt,
+		adminLockProductStmt:                  q.adminLockProductStmt,
 		adminProductByIDStmt:                  q.adminProductByIDStmt,
 		adminProductBySlugStmt:                q.adminProductBySlugStmt,
+		adminProductOfSKUStmt:                 q.adminProductOfSKUStmt,
 		adminProductsInCategoriesStmt:         q.adminProductsInCategoriesStmt,
 		adminShiftCategoryDepthStmt:           q.adminShiftCategoryDepthStmt,
 		adminUncategorizedProductsStmt:        q.adminUncategorizedProductsStmt,

@@ -600,3 +600,54 @@ func TestVariantMoneyInTwoCurrenciesIsRefused(t *testing.T) {
 		t.Errorf("one currency named twice: %d %s", rec.Code, rec.Body)
 	}
 }
+
+// Stock changes lock a product before its variant, as product writes do:
+// run side by side on one product they wait for each other in turn, and
+// no transaction dies in a deadlock and runs again.
+func TestStockChangesAndProductWritesTakeLocksInOneOrder(t *testing.T) {
+	t.Parallel()
+	e, d, _ := newServer(t)
+	key := adminKey(t, d, "editor", auth.ScopeCatalogWrite, auth.ScopeInventoryWrite)
+	body := func(price string) string {
+		return `{"title":"Tee","variants":[{"sku":"LO-1","price":"` + price + `"},{"sku":"LO-2","price":"` + price + `"}]}`
+	}
+	if rec := send(t, e, key, "PUT", "/v1/admin/products/lock-order", body("1.00")); rec.Code != http.StatusCreated {
+		t.Fatalf("create: %d %s", rec.Code, rec.Body)
+	}
+	before := d.Store.RetryStats().Retries.Load()
+	var wg sync.WaitGroup
+	for i := range 30 {
+		wg.Add(4)
+		go func() {
+			defer wg.Done()
+			if rec := send(t, e, key, "POST", "/v1/admin/inventory/LO-1/adjust", `{"delta":1,"reason":"found"}`); rec.Code != http.StatusOK {
+				t.Errorf("adjust: %d %s", rec.Code, rec.Body)
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			if rec := send(t, e, key, "PUT", "/v1/admin/inventory/LO-2", `{"on_hand":`+strconv.Itoa(i)+`}`); rec.Code != http.StatusOK {
+				t.Errorf("set: %d %s", rec.Code, rec.Body)
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			if rec := send(t, e, key, "PATCH", "/v1/admin/products/lock-order", `{"title":"Tee `+strconv.Itoa(i)+`"}`); rec.Code != http.StatusOK {
+				t.Errorf("patch: %d %s", rec.Code, rec.Body)
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			if rec := send(t, e, key, "PUT", "/v1/admin/products/lock-order", body(strconv.Itoa(i+2)+".00")); rec.Code != http.StatusOK {
+				t.Errorf("put: %d %s", rec.Code, rec.Body)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := d.Store.RetryStats().Retries.Load() - before; n > 0 {
+		t.Errorf("%d transactions were run again (deadlocks)", n)
+	}
+	if got := count(t, d, "SELECT on_hand FROM inventory i JOIN variants v ON v.id = i.variant_id WHERE v.sku = 'LO-1'"); got != 30 {
+		t.Errorf("LO-1 on hand %d after 30 adjustments of +1 from 0", got)
+	}
+}

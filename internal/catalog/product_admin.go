@@ -35,6 +35,11 @@ type AdminProduct struct {
 	Version     uint64              `json:"version"`
 	CreatedAt   time.Time           `json:"created_at"`
 	UpdatedAt   time.Time           `json:"updated_at"`
+
+	// The category as stored, by id and by its path's names (Category
+	// joins them with " > ", which a name may itself hold).
+	categoryID   uint64
+	categoryPath []string
 }
 
 // AdminImage is one product image.
@@ -167,6 +172,7 @@ func loadAdminProduct(ctx context.Context, q *db.Queries, id uint64, slug string
 		}
 	}
 	p.Category = strings.Join(parts, " > ")
+	p.categoryID, p.categoryPath = first, parts
 	p.OptionNames = names
 	return p, nil
 }
@@ -236,6 +242,13 @@ func writeOne(ctx context.Context, tx *store.Tx, w *Writer, p *ProductInput, mod
 // orders that refer to it.
 func ArchiveProduct(ctx context.Context, st *store.Store, id uint64) error {
 	return st.InTx(ctx, func(tx *store.Tx) error {
+		// Locked before it is read: a write committing in between would
+		// otherwise be hashed as it was before.
+		if _, err := tx.Q.AdminLockProduct(ctx, id); errors.Is(err, sql.ErrNoRows) {
+			return problem.New(problem.NotFound, "no such product")
+		} else if err != nil {
+			return err
+		}
 		// The content hash follows, so that importing an export of the
 		// archived product reports it unchanged.
 		form, err := formAfter(ctx, tx.Q, id, func(p *ProductInput) { p.Status = "archived" })

@@ -37,8 +37,8 @@ type StockLevel struct {
 
 // SetStock changes one SKU's stock with a ledger row, bumps its product's
 // version (stock shows on the product page) and keeps the listing's in_stock
-// right, all in one transaction. The variant row is locked first, so a
-// concurrent order waits for, and then sees, the new level.
+// right, all in one transaction. The variant row is locked before it is
+// read, so a concurrent order waits for, and then sees, the new level.
 func SetStock(ctx context.Context, st *store.Store, ch StockChange) (StockLevel, error) {
 	if len(ch.Note) > 255 {
 		return StockLevel{}, problem.Field(problem.Unprocessable, "note", "must be at most 255 characters")
@@ -50,11 +50,13 @@ func SetStock(ctx context.Context, st *store.Store, ch StockChange) (StockLevel,
 		return StockLevel{}, problem.Field(problem.Unprocessable, "reason", msg)
 	}
 	var out StockLevel
-	err := st.InTx(ctx, func(tx *store.Tx) error {
-		v, err := tx.Q.AdminVariantBySKUForUpdate(ctx, sql.NullString{String: ch.SKU, Valid: true})
-		if errors.Is(err, sql.ErrNoRows) {
-			return problem.New(problem.NotFound, "no variant has the SKU %q", ch.SKU)
-		} else if err != nil {
+	pid, err := st.Q.AdminProductOfSKU(ctx, sql.NullString{String: ch.SKU, Valid: true})
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return StockLevel{}, err
+	}
+	err = st.InTx(ctx, func(tx *store.Tx) error {
+		v, err := lockSKU(ctx, tx, ch.SKU, pid)
+		if err != nil {
 			return err
 		}
 		cur := v.OnHand
@@ -106,4 +108,29 @@ func (ch StockChange) last(ctx context.Context, tx *store.Tx, level StockLevel) 
 		return nil
 	}
 	return ch.Last(ctx, tx, level)
+}
+
+// lockSKU locks the product of sku, then the variant and its stock: the
+// order every product writer takes (an import or a PATCH locks the product
+// first), so a stock change and a write of the same product never wait for
+// each other in a cycle. pid is the product as looked up before tx began (0:
+// none): a plain read in tx would fix its snapshot before the locks, and the
+// listing synced after them would be read from it.
+func lockSKU(ctx context.Context, tx *store.Tx, sku string, pid uint64) (db.AdminVariantBySKUForUpdateRow, error) {
+	key := sql.NullString{String: sku, Valid: true}
+	if pid != 0 {
+		if _, err := tx.Q.AdminLockProduct(ctx, pid); err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return db.AdminVariantBySKUForUpdateRow{}, err
+		}
+	}
+	v, err := tx.Q.AdminVariantBySKUForUpdate(ctx, key)
+	if errors.Is(err, sql.ErrNoRows) {
+		return v, problem.New(problem.NotFound, "no variant has the SKU %q", sku)
+	} else if err != nil || v.ProductID == pid {
+		return v, err
+	}
+	// The SKU moved to another product after the lookup (rare): that one is
+	// locked after the variant, which keeps it there.
+	_, err = tx.Q.AdminLockProduct(ctx, v.ProductID)
+	return v, err
 }
