@@ -251,3 +251,58 @@ func TestConcurrentCategoryChangesKeepTheTreeWhole(t *testing.T) {
 		}
 	}
 }
+
+// A PATCH that does not send "category" leaves the product in its
+// category, also when the category's name holds " > " or a sibling has the
+// same name. Before, the names joined with " > " were looked up again, and
+// the product moved to new categories or to the namesake.
+func TestPatchKeepsTheCategoryByIdentity(t *testing.T) {
+	t.Parallel()
+	e, d, _ := newServer(t)
+	key := adminKey(t, d, "editor", auth.ScopeCatalogWrite)
+	put := func(slug, category string) {
+		t.Helper()
+		rec := send(t, e, key, "PUT", "/v1/admin/products/"+slug, `{"title":"P","category":"`+category+`","variants":[{"sku":"`+slug+`","price":"5"}]}`)
+		if rec.Code != http.StatusCreated {
+			t.Fatalf("put %s: %d %s", slug, rec.Code, rec.Body)
+		}
+	}
+	rename := func(id uint64, name string) {
+		t.Helper()
+		if rec := send(t, e, key, "PATCH", "/v1/admin/categories/"+itoa(id), `{"name":"`+name+`"}`); rec.Code != http.StatusOK {
+			t.Fatalf("rename %d: %d %s", id, rec.Code, rec.Body)
+		}
+	}
+	put("in-kids", "Apparel > Kids")
+	put("in-shoes", "Shoes")
+	put("in-boots", "Boots")
+	var kids, boots uint64
+	mustScanCategory := func(name string) uint64 {
+		return uint64(count(t, d, "SELECT id FROM categories WHERE name = ?", name))
+	}
+	kids, boots = mustScanCategory("Kids"), mustScanCategory("Boots")
+	rename(kids, "Kids > Teens")
+	rename(boots, "Shoes") // a second top-level "Shoes", after the first
+	categories := count(t, d, "SELECT COUNT(*) FROM categories")
+	for slug, want := range map[string]uint64{"in-kids": kids, "in-boots": boots} {
+		if rec := send(t, e, key, "PATCH", "/v1/admin/products/"+slug, `{"title":"Renamed"}`); rec.Code != http.StatusOK {
+			t.Fatalf("patch %s: %d %s", slug, rec.Code, rec.Body)
+		}
+		if got := count(t, d, "SELECT pc.category_id FROM product_categories pc JOIN products p ON p.id = pc.product_id WHERE p.slug = ?", slug); uint64(got) != want {
+			t.Errorf("%s is in category %d after a PATCH of its title, want %d", slug, got, want)
+		}
+		if got := count(t, d, "SELECT COUNT(*) FROM product_listing l JOIN products p ON p.id = l.product_id WHERE p.slug = ? AND l.category_id = ?", slug, want); got != 1 {
+			t.Errorf("%s is not listed in category %d", slug, want)
+		}
+	}
+	if got := count(t, d, "SELECT COUNT(*) FROM categories"); got != categories {
+		t.Errorf("the PATCHes created %d categories", got-categories)
+	}
+	// Sending the category still moves the product by its names.
+	if rec := send(t, e, key, "PATCH", "/v1/admin/products/in-kids", `{"category":"Apparel"}`); rec.Code != http.StatusOK {
+		t.Fatalf("patch category: %d %s", rec.Code, rec.Body)
+	}
+	if got := count(t, d, "SELECT pc.category_id FROM product_categories pc JOIN products p ON p.id = pc.product_id WHERE p.slug = 'in-kids'"); uint64(got) != mustScanCategory("Apparel") {
+		t.Errorf("in-kids is in category %d, want Apparel", got)
+	}
+}

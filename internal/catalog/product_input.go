@@ -23,7 +23,11 @@ type ProductInput struct {
 	Tags            []string // trimmed, de-duplicated, file order
 	Status          string   // "active" | "draft" | "archived"
 	CategoryPath    []string // e.g. {"Apparel & Accessories","Clothing","Shirts"}; empty = uncategorised
-	OptionNames     []string // e.g. {"Size","Color"}; at most 3
+	// CategoryID, when set, is the category itself, and CategoryPath only
+	// its names: a PATCH without "category" keeps the product where it is,
+	// even when a name holds " > " or a sibling has the same name.
+	CategoryID  uint64
+	OptionNames []string // e.g. {"Size","Color"}; at most 3
 	// Attributes are facet values per normalised name (lower-case, "colour" -> "color"): the
 	// variants' option values plus explicit attributes (csv/ndjson); values de-duplicated, sorted.
 	Attributes map[string][]string

@@ -68,6 +68,10 @@ func PatchProduct(ctx context.Context, st *store.Store, id uint64, patch Product
 		if len(locked) == 0 || locked[0].ID != id {
 			return problem.New(problem.NotFound, "no such product")
 		}
+		// The category read below, kept by id, stays until this commits.
+		if _, err := tx.Q.ShareCategoryTree(ctx); err != nil {
+			return err
+		}
 		cur, err := loadAdminProduct(ctx, tx.Q, id, "")
 		if err != nil {
 			return err
@@ -82,6 +86,9 @@ func PatchProduct(ctx context.Context, st *store.Store, id uint64, patch Product
 		p, err := opts.Parse(&jp)
 		if err != nil {
 			return err
+		}
+		if patch.Category == nil && cur.categoryID != 0 {
+			p.CategoryID, p.CategoryPath = cur.categoryID, cur.categoryPath
 		}
 		w := &Writer{Actor: opts.Actor, Reason: "admin"}
 		out, _, err = writeOne(ctx, tx, w, p, Replace, cur.Version)

@@ -20,7 +20,7 @@ func (w *Writer) writeProducts(ctx context.Context, tx *store.Tx, plans []*plan,
 	}
 	var keys []string
 	for _, pl := range plans {
-		if len(pl.p.CategoryPath) > 0 {
+		if len(pl.p.CategoryPath) > 0 && pl.p.CategoryID == 0 {
 			k := strings.Join(pl.p.CategoryPath, "\x00")
 			if _, ok := w.cats[k]; !ok {
 				w.cats[k] = 0
@@ -38,7 +38,9 @@ func (w *Writer) writeProducts(ctx context.Context, tx *store.Tx, plans []*plan,
 		w.rememberPath(k, names)
 	}
 	for _, pl := range plans {
-		if len(pl.p.CategoryPath) > 0 {
+		if pl.p.CategoryID != 0 {
+			pl.catID = pl.p.CategoryID
+		} else if len(pl.p.CategoryPath) > 0 {
 			pl.catID = w.cats[strings.Join(pl.p.CategoryPath, "\x00")]
 		}
 		// Hashed once the batch's categories exist: a path whose categories
