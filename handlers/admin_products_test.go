@@ -651,3 +651,25 @@ func TestStockChangesAndProductWritesTakeLocksInOneOrder(t *testing.T) {
 		t.Errorf("LO-1 on hand %d after 30 adjustments of +1 from 0", got)
 	}
 }
+
+// A SKU that another product owns is refused naming the variant that sent it.
+func TestASKUOfAnotherProductIsNamedByItsVariant(t *testing.T) {
+	t.Parallel()
+	e, d, _ := newServer(t)
+	key := adminKey(t, d, "editor", auth.ScopeCatalogWrite)
+	if rec := send(t, e, key, "PUT", "/v1/admin/products/first", `{"title":"First","variants":[{"sku":"OWNED","price":"5"}]}`); rec.Code != http.StatusCreated {
+		t.Fatalf("first: %d %s", rec.Code, rec.Body)
+	}
+	rec := send(t, e, key, "PUT", "/v1/admin/products/second", `{"title":"Second","variants":[{"sku":"FREE","price":"5"},{"sku":"OWNED","price":"6"}]}`)
+	if rec.Code != http.StatusUnprocessableEntity {
+		t.Fatalf("second: %d %s", rec.Code, rec.Body)
+	}
+	p := decodeProblem(t, rec)
+	errs, _ := p["errors"].([]any)
+	if len(errs) != 1 || errs[0].(map[string]any)["field"] != "variants[1].sku" || !strings.Contains(rec.Body.String(), `\"first\"`) {
+		t.Errorf("want one error on variants[1].sku naming the owner: %s", rec.Body)
+	}
+	if got := count(t, d, "SELECT COUNT(*) FROM products WHERE slug = 'second'"); got != 0 {
+		t.Errorf("the refused product was written")
+	}
+}

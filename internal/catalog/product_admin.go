@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -221,18 +222,16 @@ func writeOne(ctx context.Context, tx *store.Tx, w *Writer, p *ProductInput, mod
 	}
 	r := res[0]
 	if len(r.Errors) > 0 || r.Outcome == Failed {
-		var fe problem.Fields
-		for _, e := range r.Errors {
-			field := e.Field
-			if e.Variant > 0 {
-				field = "variants[" + strconv.Itoa(e.Variant-1) + "]." + field
+		// The writer names a SKU another product owns by its row; a request
+		// names it by its place in "variants".
+		for i, e := range r.Errors {
+			if e.Variant == 0 && e.SKU != "" {
+				if j := slices.IndexFunc(p.Variants, func(v VariantInput) bool { return v.SKU == e.SKU }); j >= 0 {
+					r.Errors[i].Variant = j + 1
+				}
 			}
-			fe.Add(strings.TrimSuffix(field, "."), e.Message)
 		}
-		if len(fe.Errors) == 0 {
-			fe.Add("", "the product could not be written")
-		}
-		return nil, 0, fe.Err()
+		return nil, 0, rowProblem(r.Errors, "the product could not be written")
 	}
 	out, err := loadAdminProduct(ctx, tx.Q, r.ID, "")
 	return out, r.Outcome, err
