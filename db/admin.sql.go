@@ -846,7 +846,7 @@ func (q *Queries) WriterInventoryOf(ctx context.Context, variantIds []uint64) ([
 
 const writerProductsBySlug = `-- name: WriterProductsBySlug :many
 
-SELECT id, slug, content_hash, stock_free_hash, version, created_at
+SELECT id, slug, status, content_hash, stock_free_hash, version, created_at
 FROM products FORCE INDEX (products_slug)
 WHERE slug IN (/*SLICE:slugs*/?)
 ORDER BY slug
@@ -856,6 +856,7 @@ FOR UPDATE
 type WriterProductsBySlugRow struct {
 	ID            uint64
 	Slug          string
+	Status        ProductsStatus
 	ContentHash   sql.NullString
 	StockFreeHash sql.NullString
 	Version       uint64
@@ -892,6 +893,7 @@ func (q *Queries) WriterProductsBySlug(ctx context.Context, slugs []string) ([]W
 		if err := rows.Scan(
 			&i.ID,
 			&i.Slug,
+			&i.Status,
 			&i.ContentHash,
 			&i.StockFreeHash,
 			&i.Version,

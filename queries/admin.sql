@@ -8,7 +8,7 @@
 -- locking reads name their index: a first import runs while the statistics
 -- still say the tables are empty, and a plan that scans would lock every row
 -- (or wait for other batches' new ones).
-SELECT id, slug, content_hash, stock_free_hash, version, created_at
+SELECT id, slug, status, content_hash, stock_free_hash, version, created_at
 FROM products FORCE INDEX (products_slug)
 WHERE slug IN (sqlc.slice('slugs'))
 ORDER BY slug

@@ -146,3 +146,25 @@ func TestStockAndArchiveRecordTheirEvents(t *testing.T) {
 		t.Fatalf("archive recorded %v", evs)
 	}
 }
+
+// A product archived by a write says product.deleted once: a later write to
+// the archived product is an update, not a second removal.
+func TestArchivedByAWriteIsDeletedOnce(t *testing.T) {
+	t.Parallel()
+	d := dbtest.New(t)
+	file := func(status, price string) string {
+		return "handle,title,sku,price,status\np-0,Product,SKU-0," + price + "," + status + "\n"
+	}
+	importCSV(t, d, file("active", "5.00"))
+	_, last := outbox(t, d, 0)
+	importCSV(t, d, file("archived", "5.00"))
+	evs, l := outbox(t, d, last)
+	if got, want := countTypes(evs), map[string]int{"product.updated": 1, "product.deleted": 1}; !maps.Equal(got, want) {
+		t.Fatalf("archiving import recorded %v, want %v", got, want)
+	}
+	importCSV(t, d, file("archived", "6.00"))
+	evs, _ = outbox(t, d, l)
+	if got, want := countTypes(evs), map[string]int{"product.updated": 1, "price.changed": 1}; !maps.Equal(got, want) {
+		t.Errorf("a write to the archived product recorded %v, want %v", got, want)
+	}
+}

@@ -221,6 +221,7 @@ type plan struct {
 	hashed    *ProductInput // p as hashed (canonicalPath), when compared with a stored product
 	id        uint64
 	exists    bool
+	archived  bool // as stored: an archived product archived again is no news
 	version   uint64
 	created   time.Time
 	catID     uint64
@@ -357,6 +358,7 @@ func (w *Writer) write(ctx context.Context, tx *store.Tx, products []*ProductInp
 		pl := &plan{p: p, res: res}
 		if exists {
 			pl.id, pl.exists, pl.version, pl.created = e.ID, true, e.Version, e.CreatedAt
+			pl.archived = e.Status == db.ProductsStatusArchived
 			// Most paths are spelled as stored: as given first, the
 			// unchanged of a re-run need nothing more.
 			hp := p

@@ -35,13 +35,14 @@ func productsChanged(ctx context.Context, tx *store.Tx, ids []uint64, deleted bo
 
 // productEvents is one product.updated per product the batch wrote (created
 // or changed; an unchanged product is never in a batch's plans), and a
-// product.deleted for one it archived.
+// product.deleted for one it archived (once: not for a write to a product
+// already archived).
 func productEvents(byID map[uint64]*plan, ids []uint64, now time.Time) []events.Event {
 	evs := make([]events.Event, 0, len(ids))
 	for _, id := range ids {
 		pl := byID[id]
 		evs = append(evs, events.ProductUpdated(now, id, pl.p.Handle))
-		if pl.exists && pl.p.Status == string(db.ProductsStatusArchived) {
+		if pl.exists && !pl.archived && pl.p.Status == string(db.ProductsStatusArchived) {
 			// Archived by a write of the whole product: gone from the storefront.
 			evs = append(evs, events.ProductDeleted(now, id, pl.p.Handle))
 		}
