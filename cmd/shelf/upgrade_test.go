@@ -41,6 +41,7 @@ func TestMigrateUpFillsSearchWordsOfAnUpgradedCatalog(t *testing.T) {
 		"ALTER TABLE products DROP COLUMN stock_free_hash",
 		"ALTER TABLE idempotency_keys DROP KEY idempotency_keys_anon_key",
 		"ALTER TABLE idempotency_keys DROP COLUMN anon_key_hash",
+		"DROP TABLE catalog_locks",
 		"DELETE FROM goose_db_version WHERE version_id >= 140",
 	} {
 		if _, err := sqlDB.ExecContext(ctx, q); err != nil {
