@@ -139,7 +139,7 @@ func UpdateCategory(ctx context.Context, st *store.Store, id uint64, p CategoryP
 				return err
 			}
 		}
-		if subtree != nil || name != c.Name || slug != c.Slug {
+		if subtree != nil || name != c.Name || slug != c.Slug || pos != c.Position {
 			// Product pages show their categories' names and paths.
 			if subtree == nil {
 				if subtree, err = tx.Q.AdminCategorySubtree(ctx, id); err != nil {

@@ -65,7 +65,7 @@ type Storefront struct {
 	slugIDs   *ttlCache[string, uint64]
 	facets    *loadingCache[string, map[string]any]
 	searches  *loadingCache[string, *ListPage]
-	catBySlug *ttlCache[string, categoryRef]
+	catBySlug *loadingCache[string, categoryRef]
 	floors    *loadingCache[string, *seek] // searchFloor's, by word (nil: the word needs none)
 }
 
@@ -102,7 +102,7 @@ func NewStorefront(st *store.Store, cfg StorefrontConfig) *Storefront {
 		// products, which may create some) and on every product write of the
 		// feed; another instance's change to a category alone shows here
 		// within that second.
-		catBySlug: newTTLCache[string, categoryRef](metrics.CacheCategories, time.Second, 10000),
+		catBySlug: newLoadingCache[string, categoryRef](metrics.CacheCategories, time.Second, 10000),
 		// A word's floor is forgotten on every product write (Forget), as
 		// a page would be; it is a statistic of the word index rather than
 		// an answer (no cached page), so it is kept whatever the configured
@@ -133,22 +133,24 @@ type ListPage struct {
 }
 
 // categoryID resolves the category filter's slug (0: the whole catalog).
-func (s *Storefront) categoryID(ctx context.Context, st *store.Store, slug string) (uint64, error) {
+// A lookup that started before a category write is not kept after it.
+func (s *Storefront) categoryID(ctx context.Context, slug string) (uint64, error) {
 	if slug == "" {
 		return RootCategory, nil
 	}
-	now := s.now()
-	ref, ok := s.catBySlug.get(slug, now)
-	if !ok {
-		c, err := st.Q.GetCategoryBySlug(ctx, slug)
+	ref, err := s.catBySlug.getOrLoad(ctx, slug, s.now(), func(ctx context.Context) (categoryRef, error) {
+		// The node is chosen when the load starts, after any forget.
+		c, err := s.reader(s.recent.listing(s.now())).Q.GetCategoryBySlug(ctx, slug)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
+			return categoryRef{}, nil
 		case err != nil:
-			return 0, fmt.Errorf("category by slug: %w", err)
-		default:
-			ref = categoryRef{id: c.ID, found: true}
+			return categoryRef{}, fmt.Errorf("category by slug: %w", err)
 		}
-		s.catBySlug.put(slug, ref, now)
+		return categoryRef{id: c.ID, found: true}, nil
+	})
+	if err != nil {
+		return 0, err
 	}
 	if !ref.found {
 		return 0, problem.Field(problem.Invalid, "category", "no category has this slug")
@@ -168,6 +170,10 @@ func (s *Storefront) List(ctx context.Context, q ListQuery) (*ListPage, error) {
 		after = &sk
 	}
 	if len(q.Terms) > 0 {
+		// The slug first: a cached page must not outlive its category.
+		if _, err := s.categoryID(ctx, q.Category); err != nil {
+			return nil, err
+		}
 		key := string(q.fingerprint()) + "\x00" + q.Cursor + "\x00" + strconv.Itoa(q.Limit) + "\x00" + strings.Join(q.Facets, ",")
 		return s.searches.getOrLoad(ctx, key, now, func(ctx context.Context) (*ListPage, error) {
 			return s.list(ctx, q, after, now)
@@ -178,7 +184,7 @@ func (s *Storefront) List(ctx context.Context, q ListQuery) (*ListPage, error) {
 
 func (s *Storefront) list(ctx context.Context, q ListQuery, after *seek, now time.Time) (*ListPage, error) {
 	st := s.reader(s.recent.listing(s.now()))
-	catID, err := s.categoryID(ctx, st, q.Category)
+	catID, err := s.categoryID(ctx, q.Category)
 	if err != nil {
 		return nil, err
 	}
@@ -380,4 +386,9 @@ func (s *Storefront) Forget(evs []events.Event) {
 
 // ForgetCategories drops the slugs of categories it has looked up: call it
 // once a write to categories has committed, before it answers.
-func (s *Storefront) ForgetCategories() { s.catBySlug.forgetAll() }
+func (s *Storefront) ForgetCategories() {
+	if s.cfg.Primary != nil {
+		s.recent.note(s.now(), nil, true)
+	}
+	s.catBySlug.forgetAll()
+}
