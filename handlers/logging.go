@@ -40,13 +40,16 @@ func requestID(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// validRequestID accepts what tracing systems send (UUIDs, W3C
+// traceparent, AWS's "Root=1-...;Parent=...", base64): 1 to 128 printable
+// ASCII characters, no space at either end. Control characters and
+// anything else are replaced, so no log line or header is forged.
 func validRequestID(id string) bool {
-	if id == "" || len(id) > 128 {
+	if id == "" || len(id) > 128 || id[0] == ' ' || id[len(id)-1] == ' ' {
 		return false
 	}
 	for i := 0; i < len(id); i++ {
-		ch := id[i]
-		if !(ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' || ch == '-' || ch == '_' || ch == '.' || ch == ':') {
+		if ch := id[i]; ch < 0x20 || ch > 0x7e {
 			return false
 		}
 	}

@@ -93,6 +93,13 @@ func TestRequestIDIsEchoedOrMade(t *testing.T) {
 	if got := do(e, req).Header().Get("X-Request-Id"); got != "storefront-42" {
 		t.Fatalf("X-Request-Id = %q, want the client's", got)
 	}
+	for _, id := range []string{"Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "q+/Ab=="} {
+		req := httptest.NewRequest("GET", "/healthz", nil)
+		req.Header.Set("X-Request-Id", id)
+		if got := do(e, req).Header().Get("X-Request-Id"); got != id {
+			t.Errorf("X-Request-Id = %q, want the client's %q", got, id)
+		}
+	}
 	req = httptest.NewRequest("GET", "/healthz", nil)
 	req.Header.Set("X-Request-Id", "bad id\nwith newline")
 	got := do(e, req).Header().Get("X-Request-Id")
