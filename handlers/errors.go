@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -83,6 +84,9 @@ func (a *API) ErrorHandler(err error, c echo.Context) {
 			k = "http-error"
 		}
 		doc.Type = ProblemType(k)
+		if he.Code == http.StatusMethodNotAllowed {
+			allowHead(c)
+		}
 		if he.Code == http.StatusRequestEntityTooLarge {
 			doc.Detail = "the request body is too large"
 		} else if msg, ok := he.Message.(string); ok && he.Code < 500 {
@@ -98,6 +102,17 @@ func (a *API) ErrorHandler(err error, c echo.Context) {
 		doc.Title = http.StatusText(doc.Status)
 	}
 	writeProblem(c, doc, extra)
+}
+
+// allowHead adds HEAD to the Allow header of a 405 where GET is allowed:
+// headAsGet answers HEAD on every GET route but the event stream, and echo's
+// router, which set the header, knows only the GET.
+func allowHead(c echo.Context) {
+	h := c.Response().Header()
+	methods := strings.Split(h.Get(echo.HeaderAllow), ", ")
+	if slices.Contains(methods, http.MethodGet) && !slices.Contains(methods, http.MethodHead) && c.Request().URL.Path != "/v1/events" {
+		h.Set(echo.HeaderAllow, strings.Join(append(methods, http.MethodHead), ", "))
+	}
 }
 
 // setRetryAfter sends Retry-After for a problem that says when to retry,

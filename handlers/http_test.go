@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -54,8 +55,21 @@ func TestHeadIsAnsweredLikeGet(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusMethodNotAllowed {
-		t.Errorf("HEAD /v1/orders (POST only) = %d, want 405", resp.StatusCode)
+	if resp.StatusCode != http.StatusMethodNotAllowed || strings.Contains(resp.Header.Get("Allow"), "HEAD") {
+		t.Errorf("HEAD /v1/orders (POST only) = %d, Allow %q, want 405 without HEAD", resp.StatusCode, resp.Header.Get("Allow"))
+	}
+	// A 405 names HEAD wherever GET is allowed, as it is answered there.
+	for path, want := range map[string]bool{"/v1/categories": true, "/v1/products": true, "/v1/events": false} {
+		req, _ := http.NewRequest("DELETE", srv.URL+path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		allow := strings.Split(resp.Header.Get("Allow"), ", ")
+		if resp.StatusCode != http.StatusMethodNotAllowed || !slices.Contains(allow, "GET") || slices.Contains(allow, "HEAD") != want {
+			t.Errorf("DELETE %s = %d, Allow %q (HEAD listed: want %v)", path, resp.StatusCode, resp.Header.Get("Allow"), want)
+		}
 	}
 }
 
