@@ -375,3 +375,31 @@ func TestImportsAndExportsOutliveTheRequestDeadlineAndFailAs503(t *testing.T) {
 		t.Errorf("the failed import left %d products, %d before", after, before)
 	}
 }
+
+// The same refusals met by the product writer, of the admin API and of
+// imports: a 503 to retry, never a 422 blaming the product or an import
+// reported complete with every row failed.
+func TestCatalogWriteRefusalsAre503(t *testing.T) {
+	t.Parallel()
+	d, f := dbtest.NewFaulty(t)
+	d.Store.Policy = store.RetryPolicy{Budget: 50 * time.Millisecond, MinAttempts: 2, Base: time.Millisecond, Cap: 5 * time.Millisecond}
+	key := adminKey(t, d, "w", auth.ScopeCatalogWrite, auth.ScopeImportsWrite, auth.ScopeInventoryWrite)
+	e := handlers.New(handlers.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Store: d.Store})
+	file := shopifyFile(t, "candles_products_export.csv")
+	for _, code := range []uint16{1290, 1836, 1317} {
+		f.Set("INTO products", code, -1)
+		rec := send(t, e, key, "PUT", "/v1/admin/products/tee", teeJSON)
+		if rec.Code != 503 || rec.Header().Get("Retry-After") == "" {
+			t.Errorf("error %d on PUT /v1/admin/products/tee: %d (Retry-After %q): %.300s", code, rec.Code, rec.Header().Get("Retry-After"), rec.Body)
+		}
+		f.Set("INTO products", code, -1)
+		rec = postImport(t, e, key, "format=shopify", file)
+		if rec.Code != 503 || rec.Header().Get("Retry-After") == "" {
+			t.Errorf("error %d on POST /v1/admin/imports: %d (Retry-After %q): %.300s", code, rec.Code, rec.Header().Get("Retry-After"), rec.Body)
+		}
+	}
+	f.Set("", 0, 0)
+	if got := count(t, d, "SELECT COUNT(*) FROM products"); got != 0 {
+		t.Errorf("%d products written by refused writes", got)
+	}
+}

@@ -156,7 +156,7 @@ func (w *Writer) WriteBatch(ctx context.Context, tx *store.Tx, products []*Produ
 		return results, err
 	}
 	w.Forget()
-	if store.IsRetryable(err) || ctx.Err() != nil || isConnErr(err) {
+	if notTheProducts(ctx, err) {
 		return nil, err
 	}
 	// Something in the batch broke a rule the pre-checks did not catch (a
@@ -176,7 +176,7 @@ func (w *Writer) WriteBatch(ctx context.Context, tx *store.Tx, products []*Produ
 			continue
 		}
 		w.Forget()
-		if store.IsRetryable(err) || ctx.Err() != nil || isConnErr(err) {
+		if notTheProducts(ctx, err) {
 			return nil, err
 		}
 		if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT shelf_product"); rerr != nil {
@@ -186,6 +186,13 @@ func (w *Writer) WriteBatch(ctx context.Context, tx *store.Tx, products []*Produ
 			Errors: append(slices.Clone(p.Errors), RowError{Line: p.Line, Message: describeWriteError(err)})}
 	}
 	return results, nil
+}
+
+// notTheProducts reports whether err is the transaction's or the database's
+// (a lost race to retry, a dead or read-only server, a killed query): the
+// batch fails whole, and no product is blamed for it.
+func notTheProducts(ctx context.Context, err error) bool {
+	return store.IsRetryable(err) || store.IsUnavailable(err) || ctx.Err() != nil || isConnErr(err)
 }
 
 func isConnErr(err error) bool {
