@@ -3,6 +3,7 @@ package events_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -636,4 +637,61 @@ func TestACatchingUpSubscriptionPrunedPastIsReset(t *testing.T) {
 		}
 		t.Fatalf("after events 11-50 were pruned: %d events from seq %d (%v), want ErrReset", len(evs), first, err)
 	}
+}
+
+// While the database fails, the tail backs off instead of retrying every
+// poll (and logging each time), and once it answers again the stream goes
+// on with what was written meanwhile.
+func TestTheTailBacksOffWhileTheDatabaseFails(t *testing.T) {
+	t.Parallel()
+	d, f := dbtest.NewFaulty(t)
+	var logs syncBuffer
+	h := events.NewHub(d.Store, events.HubConfig{Poll: 10 * time.Millisecond, Log: slog.New(slog.NewJSONHandler(&logs, nil))})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { h.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	emit(t, d.Store, "before")
+	sub := subscribe(t, h, 0)
+	if got := collect(t, sub, 1); len(got) != 1 {
+		t.Fatalf("before the outage: %d events", len(got))
+	}
+	f.Set("FROM events WHERE seq", 1927, -1) // connection killed, on every read of the tail
+	time.Sleep(3 * time.Second)
+	hits := f.Hits()
+	f.Set("", 0, 0)
+	// Every 10 ms that would be some 300 reads; doubling to 5 s, under 15.
+	if hits == 0 || hits > 20 {
+		t.Errorf("the tail read the failing database %d times in 3 s", hits)
+	}
+	if n := strings.Count(logs.String(), `"msg":"events: tail"`); n != 1 {
+		t.Errorf("%d warnings for one outage, want 1:\n%s", n, logs.String())
+	}
+	emit(t, d.Store, "after")
+	if got := collect(t, sub, 1); len(got) != 1 || got[0].Slug != "after" {
+		t.Fatalf("after the outage: %v", got)
+	}
+	// Logged just after the step that delivered it.
+	for start := time.Now(); !strings.Contains(logs.String(), `"msg":"events: tail recovered"`); time.Sleep(10 * time.Millisecond) {
+		if time.Since(start) > 5*time.Second {
+			t.Fatalf("no word of the recovery:\n%s", logs.String())
+		}
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

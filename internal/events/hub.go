@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -131,16 +132,18 @@ func (h *Hub) Run(ctx context.Context) {
 	}()
 	t := time.NewTimer(h.cfg.Poll)
 	defer t.Stop()
+	var down outage
 	for {
 		began := time.Now()
 		busy, err := h.step(ctx)
-		if err != nil && ctx.Err() == nil {
-			h.cfg.Log.Warn("events: tail", "err", err)
+		if ctx.Err() != nil {
+			return
 		}
-		if busy {
+		wait := down.next(err, h.cfg.Poll, h.cfg.Log)
+		if busy && err == nil {
 			continue // more is waiting: no sleep
 		}
-		t.Reset(h.cfg.Poll)
+		t.Reset(wait)
 		select {
 		case <-ctx.Done():
 			return
@@ -419,4 +422,39 @@ func (s *Subscription) Next(ctx context.Context, limit int, wait time.Duration) 
 		case <-wake:
 		}
 	}
+}
+
+// outage paces the tail while the database fails: the wait doubles from
+// Poll up to maxTailBackoff (jittered, so instances do not retry in step),
+// the first failure is logged and then one line per minute, and the return
+// of the database once.
+type outage struct {
+	fails    int
+	since    time.Time
+	lastLog  time.Time
+	lastWait time.Duration
+}
+
+const maxTailBackoff = 5 * time.Second
+
+// next records the outcome of one step and returns the wait before the next.
+func (o *outage) next(err error, poll time.Duration, log *slog.Logger) time.Duration {
+	now := time.Now()
+	if err == nil {
+		if o.fails > 0 {
+			log.Info("events: tail recovered", "failed_for", now.Sub(o.since).Round(time.Millisecond).String(), "attempts", o.fails)
+		}
+		*o = outage{}
+		return poll
+	}
+	if o.fails == 0 {
+		o.since = now
+	}
+	o.fails++
+	if o.fails == 1 || now.Sub(o.lastLog) >= time.Minute {
+		log.Warn("events: tail", "err", err, "failing_for", now.Sub(o.since).Round(time.Millisecond).String(), "attempts", o.fails)
+		o.lastLog = now
+	}
+	o.lastWait = min(max(2*o.lastWait, poll), maxTailBackoff)
+	return o.lastWait/2 + rand.N(o.lastWait/2+1)
 }
