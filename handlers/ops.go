@@ -58,27 +58,19 @@ func Starting(log *slog.Logger, notReady func() error) *echo.Echo {
 // why it cannot (see store.Store.Ready).
 type ReadyCheck func(ctx context.Context) (int64, error)
 
-// Readiness says why a process on these databases cannot serve (a 503
-// problem that names the database and the reason), or nil when the primary
-// and, when there is one, the read node both answer (and, on Galera, are
-// Synced) with their schema at least at the binary's version want. It
-// returns the primary's schema version.
-func Readiness(ctx context.Context, primary, read ReadyCheck, want int64) (int64, error) {
+// Readiness says why a process on the primary cannot serve (a 503 problem
+// that names the reason), or nil when it answers (and, on Galera, is
+// Synced) with its schema at least at the binary's version want. It
+// returns the schema version. A read node is not asked: while it is down
+// or behind on migrations, the storefront reads from the primary (see
+// store.Store.Watch), so it stops nothing.
+func Readiness(ctx context.Context, primary ReadyCheck, want int64) (int64, error) {
 	v, err := primary(ctx)
 	if err != nil {
 		return 0, notReady("the database", err)
 	}
 	if v < want {
 		return v, problem.New(problem.Unavailable, "the schema is at version %d, this binary needs %d: run `shelf migrate up`", v, want)
-	}
-	if read != nil {
-		rv, err := read(ctx)
-		if err != nil {
-			return v, notReady("the read database (SHELF_MYSQL_READ_DSN)", err)
-		}
-		if rv < want {
-			return v, problem.New(problem.Unavailable, "the read database (SHELF_MYSQL_READ_DSN) has the schema at version %d, this binary needs %d", rv, want)
-		}
 	}
 	return v, nil
 }
@@ -93,15 +85,19 @@ func (a *API) readyz(c echo.Context) error {
 	if a.cfg.Store == nil {
 		return problem.New(problem.Unavailable, "no database configured")
 	}
-	var read ReadyCheck
-	if rs := a.cfg.ReadStore; rs != nil && rs != a.cfg.Store {
-		read = rs.Ready
-	}
-	v, err := Readiness(ctx, a.cfg.Store.Ready, read, a.cfg.SchemaVersion)
+	v, err := Readiness(ctx, a.cfg.Store.Ready, a.cfg.SchemaVersion)
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, map[string]any{"status": "ready", "schema_version": v})
+	body := map[string]any{"status": "ready", "schema_version": v}
+	if rs := a.cfg.ReadStore; rs != nil && rs != a.cfg.Store {
+		// Reported, not required: reads go to the primary while it is down.
+		body["read_node"] = "ready"
+		if rs.Down() {
+			body["read_node"] = "down"
+		}
+	}
+	return c.JSON(http.StatusOK, body)
 }
 
 func notReady(what string, err error) error {

@@ -82,12 +82,8 @@ func awaitDatabase(ctx context.Context, cfg config.Config, log *slog.Logger, why
 func openDatabases(ctx context.Context, cfg config.Config) (_ *databases, err error) {
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	var readCheck handlers.ReadyCheck
-	if cfg.ReadDSN != "" {
-		readCheck = func(ctx context.Context) (int64, error) { return store.Check(ctx, cfg.ReadDSN) }
-	}
 	primaryCheck := func(ctx context.Context) (int64, error) { return store.Check(ctx, cfg.DSN) }
-	if _, err := handlers.Readiness(cctx, primaryCheck, readCheck, store.LatestMigration()); err != nil {
+	if _, err := handlers.Readiness(cctx, primaryCheck, store.LatestMigration()); err != nil {
 		return nil, err
 	}
 	db := &databases{}
@@ -108,7 +104,15 @@ func openDatabases(ctx context.Context, cfg config.Config) (_ *databases, err er
 	db.st.Policy.Budget = cfg.RetryBudget
 	db.read = db.st
 	if cfg.ReadDSN != "" {
-		if db.read, err = store.Open(cctx, cfg.ReadDSN, cfg.Pool); err != nil {
+		// A read node that is down or behind on migrations stops nothing:
+		// its pool dials when it answers, and reads go to the primary until
+		// Watch finds it ready.
+		if v, cerr := store.Check(cctx, cfg.ReadDSN); cerr != nil || v < store.LatestMigration() {
+			db.read, err = store.OpenLazy(cfg.ReadDSN, cfg.Pool)
+		} else if db.read, err = store.Open(cctx, cfg.ReadDSN, cfg.Pool); err != nil {
+			db.read, err = store.OpenLazy(cfg.ReadDSN, cfg.Pool)
+		}
+		if err != nil {
 			db.read = nil
 			return nil, err
 		}

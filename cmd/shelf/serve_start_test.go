@@ -14,6 +14,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/shelfcommerce/shelf/internal/dbtest"
+	"github.com/shelfcommerce/shelf/internal/orders/orderstest"
 )
 
 // gate is a TCP proxy to the test server that refuses every connection
@@ -126,24 +127,88 @@ func TestServeWaitsForTheDatabaseAndItsSchema(t *testing.T) {
 	if err := dbtest.Migrate(ctx, dsn); err != nil {
 		t.Fatal(err)
 	}
-	waitReason("the read database (SHELF_MYSQL_READ_DSN) has the schema at version 0")
+	// The read node is still behind on migrations: that stops nothing, and
+	// the storefront reads from the primary meanwhile.
+	readyWith := func(readNode string) {
+		t.Helper()
+		var code int
+		var body string
+		for deadline := time.Now().Add(60 * time.Second); code != http.StatusOK || !strings.Contains(body, readNode); time.Sleep(50 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("/readyz never 200 with %s: %d %s", readNode, code, body)
+			}
+			code, _, body = get("/readyz")
+		}
+		if code, _, body := get("/v1/products?limit=2"); code != http.StatusOK || !strings.Contains(body, `"items"`) {
+			t.Fatalf("the listing once ready, %s: %d %s", readNode, code, body)
+		}
+	}
+	readyWith(`"read_node":"down"`)
 	if err := dbtest.Migrate(ctx, readDSN); err != nil {
 		t.Fatal(err)
 	}
-	var code int
-	var body string
-	for deadline := time.Now().Add(60 * time.Second); code != http.StatusOK; time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("/readyz never 200 once both schemas were current: %d %s", code, body)
-		}
-		code, _, body = get("/readyz")
-	}
-	if code, _, body := get("/v1/products?limit=2"); code != http.StatusOK || !strings.Contains(body, `"items"`) {
-		t.Fatalf("the listing once ready: %d %s", code, body)
-	}
+	readyWith(`"read_node":"ready"`)
 	select {
 	case err := <-in.done:
 		t.Fatalf("shelf serve exited: %v", err)
 	default:
 	}
+}
+
+// A read node (SHELF_MYSQL_READ_DSN) that is down stops nothing: the
+// process starts, is ready, takes orders and serves the storefront from the
+// primary; it reads from the node once it answers, and leaves it again
+// when it goes away. Before, the process never started, and /readyz sent
+// every instance out of the balancer.
+func TestAReadNodeThatIsDownStopsNothing(t *testing.T) {
+	t.Parallel()
+	d := dbtest.New(t)
+	if _, err := orderstest.Seed(context.Background(), d.Store, orderstest.Simple("RN", 1, 500, 10)...); err != nil {
+		t.Fatal(err)
+	}
+	g := newGate(t, d.DSN) // the read node: the same data, behind a gate, shut
+	base, stop := startServe(t, map[string]string{"SHELF_MYSQL_DSN": d.DSN, "SHELF_MYSQL_READ_DSN": g.through(t, d.DSN)})
+	defer stop()
+	get := func(path string) (int, string) {
+		t.Helper()
+		res, err := http.Get(base + path)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	readyWith := func(state string) {
+		t.Helper()
+		var code int
+		var body string
+		for deadline := time.Now().Add(30 * time.Second); code != http.StatusOK || !strings.Contains(body, `"read_node":"`+state+`"`); time.Sleep(50 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("/readyz never 200 with the read node %s: %d %s", state, code, body)
+			}
+			code, body = get("/readyz")
+		}
+		if code, body := get("/v1/products?limit=2"); code != http.StatusOK || !strings.Contains(body, `"RN-0"`) {
+			t.Errorf("the listing with the read node %s: %d %s", state, code, body)
+		}
+	}
+	readyWith("down")
+	order := `{"email":"b@example.com","lines":[{"sku":"RN-0","quantity":1}],"shipping_address":{"name":"B","line1":"1 Main St","city":"X","country":"US"}}`
+	req, _ := http.NewRequest("POST", base+"/v1/orders", strings.NewReader(order))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Idempotency-Key", "rn-1")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusCreated {
+		t.Errorf("POST /v1/orders with the read node down: %d %s", res.StatusCode, b)
+	}
+	g.open.Store(true)
+	readyWith("ready")
+	g.open.Store(false)
+	readyWith("down")
 }

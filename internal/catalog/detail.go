@@ -158,8 +158,9 @@ func (s *Storefront) ProductPage(ctx context.Context, idOrSlug string) (*Rendere
 // there while the catalog changed within the read node's lag (the product
 // may just have been created), on the primary.
 func (s *Storefront) productIDBySlug(ctx context.Context, slug string) (uint64, error) {
-	id, err := s.st.Q.ProductIDBySlug(ctx, slug)
-	if errors.Is(err, sql.ErrNoRows) && s.reader(s.recent.listing(s.now())) != s.st {
+	st := s.reader(false)
+	id, err := st.Q.ProductIDBySlug(ctx, slug)
+	if errors.Is(err, sql.ErrNoRows) && s.reader(s.recent.listing(s.now())) != st {
 		id, err = s.cfg.Primary.Q.ProductIDBySlug(ctx, slug)
 	}
 	return id, err

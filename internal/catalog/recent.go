@@ -66,9 +66,10 @@ func (r *recentChanges) listing(now time.Time) bool {
 }
 
 // reader is the store a read should use: the primary when what it reads
-// changed within the read node's lag, else the read node.
+// changed within the read node's lag, or while the read node is down (see
+// store.Store.Watch), else the read node.
 func (s *Storefront) reader(changed bool) *store.Store {
-	if changed && s.cfg.Primary != nil {
+	if s.cfg.Primary != nil && (changed || s.st.Down()) {
 		return s.cfg.Primary
 	}
 	return s.st

@@ -16,6 +16,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -56,6 +57,8 @@ type Store struct {
 	// serial is set on a Galera node: no query there carries several
 	// statements of a transaction (see Batching).
 	serial atomic.Bool
+	// down is set while Watch finds the node unready (see Down).
+	down atomic.Bool
 }
 
 // Batching reports whether a transaction may send several of its
@@ -147,14 +150,10 @@ func Open(ctx context.Context, dsn string, pc PoolConfig) (*Store, error) {
 		return nil, fmt.Errorf("prepare queries (is the schema migrated? run `shelf migrate up`): %w", err)
 	}
 	norm, _ := NormalizeDSN(dsn) // OpenDB has checked it
-	probe, err := sql.Open("mysql", norm)
+	st, err := withProbe(sqlDB, q, norm)
 	if err != nil {
-		sqlDB.Close()
 		return nil, err
 	}
-	probe.SetMaxIdleConns(0)
-	probe.SetMaxOpenConns(2)
-	st := &Store{DB: sqlDB, Q: q, probe: probe}
 	galera, err := wsrepOn(ctx, sqlDB)
 	if err != nil {
 		st.Close()
@@ -162,6 +161,68 @@ func Open(ctx context.Context, dsn string, pc PoolConfig) (*Store, error) {
 	}
 	st.serial.Store(galera)
 	return st, nil
+}
+
+// OpenLazy is Open for a server that may not answer yet (a read node down
+// when the process starts): the pool dials on first use, and the queries are
+// sent unprepared. It starts Down; Watch says when it answers.
+func OpenLazy(dsn string, pc PoolConfig) (*Store, error) {
+	sqlDB, norm, err := pool(dsn, pc)
+	if err != nil {
+		return nil, err
+	}
+	st, err := withProbe(sqlDB, db.New(sqlDB), norm)
+	if err != nil {
+		return nil, err
+	}
+	st.down.Store(true)
+	return st, nil
+}
+
+// withProbe is the Store of sqlDB and q, with its readiness probe on norm.
+func withProbe(sqlDB *sql.DB, q *db.Queries, norm string) (*Store, error) {
+	probe, err := sql.Open("mysql", norm)
+	if err != nil {
+		sqlDB.Close()
+		return nil, err
+	}
+	probe.SetMaxIdleConns(0)
+	probe.SetMaxOpenConns(2)
+	return &Store{DB: sqlDB, Q: q, probe: probe}, nil
+}
+
+// Down reports whether the last check of Watch found the node unready.
+func (s *Store) Down() bool { return s.down.Load() }
+
+// Watch checks the node every interval (Ready, and its schema at least at
+// want) until ctx ends, and keeps Down in step: a read node that fails is
+// left alone (reads go to the primary) until it answers again. Each change
+// is logged once.
+func (s *Store) Watch(ctx context.Context, every time.Duration, want int64, log *slog.Logger, name string) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		cctx, cancel := context.WithTimeout(ctx, every+time.Second)
+		v, err := s.Ready(cctx)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		if err == nil && v < want {
+			err = fmt.Errorf("the schema is at version %d, this binary needs %d", v, want)
+		}
+		switch was := s.down.Swap(err != nil); {
+		case err != nil && !was:
+			log.Warn(name+" is not ready: its reads go to the primary", "err", err.Error())
+		case err == nil && was:
+			log.Info(name + " is ready again")
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // wsrepOn reports whether the server is a Galera node (MySQL has no
@@ -180,13 +241,29 @@ func wsrepOn(ctx context.Context, q interface {
 // OpenDB opens and pings a normalised pool without preparing queries: for
 // migrations, which must work before the tables exist.
 func OpenDB(ctx context.Context, dsn string, pc PoolConfig) (*sql.DB, error) {
-	norm, err := NormalizeDSN(dsn)
+	sqlDB, _, err := pool(dsn, pc)
 	if err != nil {
 		return nil, err
 	}
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := sqlDB.PingContext(pingCtx); err != nil {
+		sqlDB.Close()
+		return nil, fmt.Errorf("connect to MySQL: %w", err)
+	}
+	return sqlDB, nil
+}
+
+// pool opens a pool on dsn, normalised (and returned so), sized by pc,
+// without dialling.
+func pool(dsn string, pc PoolConfig) (*sql.DB, string, error) {
+	norm, err := NormalizeDSN(dsn)
+	if err != nil {
+		return nil, "", err
+	}
 	sqlDB, err := sql.Open("mysql", norm)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if pc.MaxOpen == 0 {
 		pc = DefaultPool
@@ -195,13 +272,7 @@ func OpenDB(ctx context.Context, dsn string, pc PoolConfig) (*sql.DB, error) {
 	sqlDB.SetMaxIdleConns(pc.MaxIdle)
 	sqlDB.SetConnMaxLifetime(pc.MaxLifetime)
 	sqlDB.SetConnMaxIdleTime(time.Minute) // well inside WaitTimeout
-	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if err := sqlDB.PingContext(pingCtx); err != nil {
-		sqlDB.Close()
-		return nil, fmt.Errorf("connect to MySQL: %w", err)
-	}
-	return sqlDB, nil
+	return sqlDB, norm, nil
 }
 
 // Close closes the prepared statements and the pool.
