@@ -87,7 +87,7 @@ func serve(ctx context.Context, e env, args []string) error {
 	defer st.Close()
 	if read != st {
 		defer read.Close()
-		go read.Watch(ctx, time.Second, store.LatestMigration(), log, "the read database (SHELF_MYSQL_READ_DSN)")
+		go read.Watch(ctx, time.Second, store.LatestMigration(), cfg.ReadLag, log, "the read database (SHELF_MYSQL_READ_DSN)")
 	}
 	cursorSecret := db.secrets.Cursor
 	if cfg.CursorSecret != "" {

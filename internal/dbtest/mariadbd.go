@@ -23,6 +23,7 @@ type Server struct {
 	dir  string
 	port int
 	cmd  *exec.Cmd
+	args []string // mariadbd options after the defaults
 	// DSN reaches the server as root, without a database.
 	DSN string
 }
@@ -30,7 +31,9 @@ type Server struct {
 // StartServer initialises a datadir and starts mariadbd on a free port; it
 // is stopped when the test ends. Machines without MariaDB's server binaries
 // skip the test, and so does -short (a server takes seconds to start).
-func StartServer(t testing.TB) *Server {
+// args are more mariadbd options, after (and so over) the defaults, such as
+// "--log-bin" and "--server-id=2" for a primary and its replica.
+func StartServer(t testing.TB, args ...string) *Server {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("starts a private MariaDB server")
@@ -57,7 +60,7 @@ func StartServer(t testing.TB) *Server {
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	s := &Server{t: t, dir: dir, port: port, DSN: fmt.Sprintf("root@tcp(127.0.0.1:%d)/", port)}
+	s := &Server{t: t, dir: dir, port: port, args: args, DSN: fmt.Sprintf("root@tcp(127.0.0.1:%d)/", port)}
 	s.Start()
 	t.Cleanup(func() {
 		if s.cmd != nil {
@@ -91,6 +94,7 @@ func (s *Server) Start() {
 		"--socket="+filepath.Join(s.dir, "sock"), "--pid-file="+filepath.Join(s.dir, "pid"),
 		"--skip-name-resolve", "--skip-log-bin", "--innodb-buffer-pool-size=32M",
 		"--innodb-log-file-size=16M", "--max-connections=100", "--log-error="+filepath.Join(s.dir, "error.log"))
+	s.cmd.Args = append(s.cmd.Args, s.args...)
 	if err := s.cmd.Start(); err != nil {
 		s.t.Fatalf("start mariadbd: %v", err)
 	}
@@ -114,6 +118,9 @@ func (s *Server) Start() {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// Port is the server's TCP port on 127.0.0.1.
+func (s *Server) Port() int { return s.port }
 
 // Kill kills the server with SIGKILL, as a crash would, and waits for it.
 func (s *Server) Kill() {

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -194,22 +195,27 @@ func withProbe(sqlDB *sql.DB, q *db.Queries, norm string) (*Store, error) {
 // Down reports whether the last check of Watch found the node unready.
 func (s *Store) Down() bool { return s.down.Load() }
 
-// Watch checks the node every interval (Ready, and its schema at least at
-// want) until ctx ends, and keeps Down in step: a read node that fails is
-// left alone (reads go to the primary) until it answers again. Each change
-// is logged once.
-func (s *Store) Watch(ctx context.Context, every time.Duration, want int64, log *slog.Logger, name string) {
+// Watch checks the node every interval until ctx ends, and keeps Down in
+// step: a read node that fails is left alone (reads go to the primary)
+// until it answers again. A node is up when it is Ready with its schema at
+// least at want and, when it is a replica, replicating no further than
+// maxLag behind (a stopped replica serves an ever older catalog). Each
+// change is logged once.
+func (s *Store) Watch(ctx context.Context, every time.Duration, want int64, maxLag time.Duration, log *slog.Logger, name string) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		cctx, cancel := context.WithTimeout(ctx, every+time.Second)
 		v, err := s.Ready(cctx)
+		if err == nil && v < want {
+			err = fmt.Errorf("the schema is at version %d, this binary needs %d", v, want)
+		}
+		if err == nil {
+			err = s.replicaBehind(cctx, maxLag)
+		}
 		cancel()
 		if ctx.Err() != nil {
 			return
-		}
-		if err == nil && v < want {
-			err = fmt.Errorf("the schema is at version %d, this binary needs %d", v, want)
 		}
 		switch was := s.down.Swap(err != nil); {
 		case err != nil && !was:
@@ -223,6 +229,57 @@ func (s *Store) Watch(ctx context.Context, every time.Duration, want int64, log 
 		case <-t.C:
 		}
 	}
+}
+
+// replicaBehind is an error when the server is a replica (SHOW REPLICA
+// STATUS has a row: MariaDB 10.5+, MySQL 8.0.22+) whose replication is
+// stopped or more than maxLag behind. A server that is no replica, or that
+// does not let this user see the status, is not judged.
+func (s *Store) replicaBehind(ctx context.Context, maxLag time.Duration) error {
+	pool := s.probe
+	if pool == nil {
+		pool = s.DB
+	}
+	rows, err := pool.QueryContext(ctx, "SHOW REPLICA STATUS")
+	if err != nil {
+		var me *mysql.MySQLError
+		if errors.As(err, &me) && (me.Number == 1227 || me.Number == 1064) { // no privilege; too old a server
+			return nil
+		}
+		return err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		return rows.Err() // no replica
+	}
+	cols, err := rows.Columns()
+	if err != nil {
+		return err
+	}
+	vals := make([]sql.RawBytes, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	if err := rows.Scan(ptrs...); err != nil {
+		return err
+	}
+	for i, c := range cols {
+		if c != "Seconds_Behind_Master" && c != "Seconds_Behind_Source" {
+			continue
+		}
+		if vals[i] == nil {
+			return errors.New("the replica is not replicating (Seconds_Behind_Master is NULL)")
+		}
+		secs, err := strconv.ParseInt(string(vals[i]), 10, 64)
+		if err != nil {
+			return fmt.Errorf("read the replica's lag %q: %w", vals[i], err)
+		}
+		if lag := time.Duration(secs) * time.Second; lag > maxLag {
+			return fmt.Errorf("the replica is %s behind, more than SHELF_MYSQL_READ_LAG (%s)", lag, maxLag)
+		}
+	}
+	return nil
 }
 
 // wsrepOn reports whether the server is a Galera node (MySQL has no
