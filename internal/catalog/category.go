@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
 
@@ -32,11 +33,14 @@ type CategoryInput struct {
 	Position int32
 }
 
+// MaxCategoryName is the longest category name, in characters.
+const MaxCategoryName = 255
+
 // CreateCategory inserts a category and its rows of the closure table.
 func CreateCategory(ctx context.Context, tx *store.Tx, in CategoryInput) (db.Category, error) {
 	var fe problem.Fields
 	in.Name = strings.TrimSpace(in.Name)
-	if in.Name == "" || len(in.Name) > 255 {
+	if in.Name == "" || utf8.RuneCountInString(in.Name) > MaxCategoryName {
 		fe.Add("name", "must be 1 to 255 characters")
 	} else if msg := rules.Text(in.Name); msg != "" {
 		fe.Add("name", msg)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/shelfcommerce/shelf/db"
 	"github.com/shelfcommerce/shelf/internal/problem"
@@ -75,7 +76,7 @@ func UpdateCategory(ctx context.Context, st *store.Store, id uint64, p CategoryP
 		name, slug, pos, depth := c.Name, c.Slug, c.Position, c.Depth
 		if p.Name != nil {
 			name = strings.TrimSpace(*p.Name)
-			if name == "" || len(name) > 255 {
+			if name == "" || utf8.RuneCountInString(name) > MaxCategoryName {
 				fe.Add("name", "must be 1 to 255 characters")
 			} else if msg := rules.Text(name); msg != "" {
 				fe.Add("name", msg)

@@ -479,3 +479,25 @@ func TestParallelWritersDecideLikeOne(t *testing.T) {
 		}
 	}
 }
+
+// A category name is measured in characters, as its column is: 130 "é"
+// (260 bytes) is a name. One over the limit is refused naming the category,
+// not as "the database refused a value".
+func TestCategoryNamesAreMeasuredInCharacters(t *testing.T) {
+	t.Parallel()
+	d := dbtest.New(t)
+	ctx := context.Background()
+	file := func(handle, category string) string {
+		return `{"handle":"` + handle + `","title":"A","category":"Top > ` + category + `","variants":[{"sku":"` + handle + `","price":"1.00"}]}` + "\n"
+	}
+	rep, err := importFile(ctx, d.Store, "ndjson", strings.NewReader(file("fits", strings.Repeat("é", 130))+file("too-long", strings.Repeat("é", 256))), catalog.ImportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Created != 1 || rep.Failed != 1 || len(rep.Errors) != 1 || rep.Errors[0].Field != "category" || rep.Errors[0].Line != 2 {
+		t.Errorf("report %+v, want fits created and too-long refused on its category", rep)
+	}
+	if _, err := catalog.AddCategory(ctx, d.Store, catalog.CategoryInput{Name: strings.Repeat("ü", 200)}); err != nil {
+		t.Errorf("a 200-character category name: %v", err)
+	}
+}

@@ -155,7 +155,7 @@ func ParseListQuery(raw, currency string) (ListQuery, error) {
 			}
 		case strings.HasPrefix(k, "attr."):
 			name := strings.ToLower(k[len("attr."):]) // names are stored lower-case
-			if !validAttrName(name) {
+			if !ValidAttrName(name) {
 				fe.Add(k, "attribute names are 1 to 64 printable ASCII characters")
 				continue
 			}
@@ -178,7 +178,7 @@ func ParseListQuery(raw, currency string) (ListQuery, error) {
 						f = "attr." + strings.ToLower(f[len("attr."):])
 					}
 					ok := f == "category" || f == "brand" || f == "price" ||
-						(strings.HasPrefix(f, "attr.") && validAttrName(f[len("attr."):]))
+						(strings.HasPrefix(f, "attr.") && ValidAttrName(f[len("attr."):]))
 					if !ok {
 						fe.Add(k, "each facet must be category, brand, price or attr.NAME")
 						continue

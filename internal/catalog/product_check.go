@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/shelfcommerce/shelf/db"
+	"github.com/shelfcommerce/shelf/internal/rules"
 )
 
 // checkProduct enforces the column limits the readers do not know about.
@@ -24,6 +25,15 @@ func checkProduct(p *ProductInput) []RowError {
 	}
 	if len(p.CategoryPath) > MaxCategoryDepth {
 		add("category", fmt.Sprintf("has %d levels; categories nest at most %d", len(p.CategoryPath), MaxCategoryDepth))
+	}
+	for _, name := range p.CategoryPath {
+		// A level is a category's name: its rules, checked here so that
+		// the product is refused naming the field, not by the database.
+		if n := utf8.RuneCountInString(strings.TrimSpace(name)); n > MaxCategoryName {
+			add("category", fmt.Sprintf("level %q is %d characters; a category's name is at most %d", name, n, MaxCategoryName))
+		} else if msg := rules.Text(name); msg != "" {
+			add("category", msg)
+		}
 	}
 	for _, tag := range p.Tags {
 		// Tags are kept, and exported, as one comma-separated list, as
@@ -44,7 +54,7 @@ func checkProduct(p *ProductInput) []RowError {
 		}
 	}
 	for name, vals := range p.Attributes {
-		if !validAttrName(name) {
+		if !ValidAttrName(name) {
 			add("attributes", fmt.Sprintf("name %q must be 1 to %d ASCII characters", name, MaxAttributeName))
 		}
 		for _, v := range vals {
@@ -99,7 +109,9 @@ func numberImages(p *ProductInput) *ProductInput {
 	return &cp
 }
 
-func validAttrName(s string) bool {
+// ValidAttrName reports whether s can name a facet attribute: 1 to
+// MaxAttributeName printable ASCII characters.
+func ValidAttrName(s string) bool {
 	if s == "" || len(s) > MaxAttributeName {
 		return false
 	}

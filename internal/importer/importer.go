@@ -370,8 +370,11 @@ func (b *builder) addVariant(v catalog.VariantInput, errs []catalog.RowError) bo
 	b.p.Variants = append(b.p.Variants, v)
 	for i, val := range v.Options {
 		// An option value too long to be a facet value (options take 255
-		// characters, facet values 191) is sold as it is, just not filtered by.
-		if i < len(b.p.OptionNames) && utf8.RuneCountInString(strings.TrimSpace(val)) <= catalog.MaxAttributeValue {
+		// characters, facet values 191), or an option whose name cannot name
+		// one (non-ASCII, such as "Größe", or over 64 characters), is sold as
+		// it is, just not filtered by.
+		if i < len(b.p.OptionNames) && utf8.RuneCountInString(strings.TrimSpace(val)) <= catalog.MaxAttributeValue &&
+			catalog.ValidAttrName(normAttrName(b.p.OptionNames[i])) {
 			b.addAttr(b.p.OptionNames[i], val)
 		}
 	}
@@ -395,14 +398,20 @@ func (b *builder) addImage(src, alt string, pos int) {
 	idx := b.images
 	b.images++
 	src = strings.TrimSpace(src)
-	if src == "" || b.imgSrcs[src] || !utf8.ValidString(src) {
+	if src == "" || b.imgSrcs[src] {
 		return
 	}
-	if !b.imageRules(idx, src, strings.TrimSpace(alt)) {
-		return
+	// Text in another encoding (a file Excel saved as Windows-1252) is
+	// refused as in every other field, not dropped unsaid.
+	bad := false
+	for _, f := range [...]struct{ name, s string }{{"src", src}, {"alt", alt}} {
+		if !utf8.ValidString(f.s) {
+			b.productErr(b.p.Line, fmt.Sprintf("images[%d].%s", idx, f.name), "is not valid UTF-8 text (save the file as UTF-8)")
+			bad = true
+		}
 	}
-	if !utf8.ValidString(alt) {
-		alt = ""
+	if bad || !b.imageRules(idx, src, strings.TrimSpace(alt)) {
+		return
 	}
 	if b.imgSrcs == nil {
 		b.imgSrcs = make(map[string]bool)
