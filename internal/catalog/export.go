@@ -47,10 +47,10 @@ type ExportStats struct {
 // as it is now; a variant whose stock was never set has none, so a re-import
 // leaves it unset.
 //
-// The Shopify format has no currency column and no attributes beyond the
-// options: it is refused (a 422 naming format) for a catalog that has
-// variants priced in another currency than opts.Currency, and explicit
-// attributes are left out. "csv" and "ndjson" carry everything.
+// The Shopify format has no currency column: it is refused (a 422 naming
+// format) for a catalog that has variants priced in another currency than
+// opts.Currency. Attributes that options do not give go in its extra
+// "Shelf Attributes" column (not one of Shopify's; Shelf reads it back).
 func Export(ctx context.Context, st *store.Store, fw ProductWriter, opts ExportOptions) (ExportStats, error) {
 	var stats ExportStats
 	if opts.PageSize <= 0 {

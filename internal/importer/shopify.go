@@ -31,6 +31,8 @@ var shopifyDialect = &dialect{
 		"image src": cImgSrc, "product image url": cImgSrc,
 		"image position": cImgPos,
 		"image alt text": cImgAlt,
+		// Shelf's own: the attributes options do not give (see write.go).
+		"shelf attributes": cAttributes,
 	},
 	required: []int{cHandle, cTitle, cPrice},
 	names: [nCols]string{
@@ -46,6 +48,13 @@ var shopifyDialect = &dialect{
 func shopifyFirst(r *csvReader, b *builder, rec []string, line int) {
 	r.productFields(b, rec, line, ",")
 	p := b.p
+	if attrs, msg := parseAttrList(r.get(rec, cAttributes)); msg != "" {
+		b.productErr(line, "attributes", msg)
+	} else {
+		for i := 0; i+1 < len(attrs); i += 2 {
+			b.addAttr(attrs[i], attrs[i+1])
+		}
+	}
 	if len(p.CategoryPath) == 1 && strings.EqualFold(p.CategoryPath[0], "Uncategorized") {
 		p.CategoryPath = nil
 	}

@@ -105,7 +105,7 @@ func option(p *catalog.ProductInput, v catalog.VariantInput, k int) (string, str
 var shopifyColumns = []string{"Handle", "Title", "Body (HTML)", "Vendor", "Product Category", "Type", "Tags", "Status",
 	"Option1 Name", "Option1 Value", "Option2 Name", "Option2 Value", "Option3 Name", "Option3 Value",
 	"Variant SKU", "Variant Price", "Variant Compare At Price", "Variant Inventory Qty",
-	"Image Src", "Image Position", "Image Alt Text"}
+	"Image Src", "Image Position", "Image Alt Text", "Shelf Attributes"}
 
 // shopifyRows is one row per variant, then one per image left over, as
 // Shopify exports them; the first row carries the product's fields. A
@@ -120,6 +120,7 @@ func shopifyRows(p *catalog.ProductInput) [][]string {
 			row[1], row[2], row[3] = p.Title, p.DescriptionHTML, p.Brand
 			row[4], row[5] = strings.Join(p.CategoryPath, " > "), p.ProductType
 			row[6], row[7] = strings.Join(p.Tags, ", "), p.Status
+			row[21] = attrList(statedAttributes(p))
 		}
 		if i < len(p.Variants) {
 			v := p.Variants[i]
@@ -147,6 +148,33 @@ func shopifyRows(p *catalog.ProductInput) [][]string {
 		rows[i] = row
 	}
 	return rows
+}
+
+// statedAttributes are p's attributes that its options do not give: those
+// a Shopify file has no column for but its extra "Shelf Attributes" (not one
+// of Shopify's), so that an export re-imports as the same product.
+func statedAttributes(p *catalog.ProductInput) map[string][]string {
+	fromOptions := map[string]map[string]bool{}
+	for k, n := range p.OptionNames {
+		name := normAttrName(n)
+		if fromOptions[name] == nil {
+			fromOptions[name] = map[string]bool{}
+		}
+		for _, v := range p.Variants {
+			if k < len(v.Options) {
+				fromOptions[name][strings.TrimSpace(v.Options[k])] = true
+			}
+		}
+	}
+	out := map[string][]string{}
+	for name, vals := range p.Attributes {
+		for _, v := range vals {
+			if !fromOptions[name][v] {
+				out[name] = append(out[name], v)
+			}
+		}
+	}
+	return out
 }
 
 // --- Shelf's own CSV ---
