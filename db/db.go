@@ -207,6 +207,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.exportProductsStmt, err = db.PrepareContext(ctx, exportProducts); err != nil {
 		return nil, fmt.Errorf("error preparing query ExportProducts: %w", err)
 	}
+	if q.exportProductsByIDStmt, err = db.PrepareContext(ctx, exportProductsByID); err != nil {
+		return nil, fmt.Errorf("error preparing query ExportProductsByID: %w", err)
+	}
 	if q.exportVariantsStmt, err = db.PrepareContext(ctx, exportVariants); err != nil {
 		return nil, fmt.Errorf("error preparing query ExportVariants: %w", err)
 	}
@@ -757,6 +760,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing exportProductsStmt: %w", cerr)
 		}
 	}
+	if q.exportProductsByIDStmt != nil {
+		if cerr := q.exportProductsByIDStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing exportProductsByIDStmt: %w", cerr)
+		}
+	}
 	if q.exportVariantsStmt != nil {
 		if cerr := q.exportVariantsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing exportVariantsStmt: %w", cerr)
@@ -1257,6 +1265,7 @@ type Queries struct {
 	exportImagesStmt                      *sql.Stmt
 	exportOtherCurrenciesStmt             *sql.Stmt
 	exportProductsStmt                    *sql.Stmt
+	exportProductsByIDStmt                *sql.Stmt
 	exportVariantsStmt                    *sql.Stmt
 	fanOutTargetsStmt                     *sql.Stmt
 	finishDeliveriesStmt                  *sql.Stmt
@@ -1404,6 +1413,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		exportImagesStmt:                      q.exportImagesStmt,
 		exportOtherCurrenciesStmt:             q.exportOtherCurrenciesStmt,
 		exportProductsStmt:                    q.exportProductsStmt,
+		exportProductsByIDStmt:                q.exportProductsByIDStmt,
 		exportVariantsStmt:                    q.exportVariantsStmt,
 		fanOutTargetsStmt:                     q.fanOutTargetsStmt,
 		finishDeliveriesStmt:                  q.finishDeliveriesStmt,

@@ -279,6 +279,78 @@ func (q *Queries) ExportProducts(ctx context.Context, arg ExportProductsParams) 
 	return items, nil
 }
 
+const exportProductsByID = `-- name: ExportProductsByID :many
+SELECT id, slug, title, description, brand, product_type, tags, status,
+       option1_name, option2_name, option3_name, content_hash, stock_free_hash
+FROM products
+WHERE id IN (/*SLICE:ids*/?)
+ORDER BY id
+`
+
+type ExportProductsByIDRow struct {
+	ID            uint64
+	Slug          string
+	Title         string
+	Description   string
+	Brand         string
+	ProductType   string
+	Tags          string
+	Status        ProductsStatus
+	Option1Name   string
+	Option2Name   string
+	Option3Name   string
+	ContentHash   sql.NullString
+	StockFreeHash sql.NullString
+}
+
+// The products of a category change, to restate their hashes.
+func (q *Queries) ExportProductsByID(ctx context.Context, ids []uint64) ([]ExportProductsByIDRow, error) {
+	query := exportProductsByID
+	var queryParams []interface{}
+	if len(ids) > 0 {
+		for _, v := range ids {
+			queryParams = append(queryParams, v)
+		}
+		query = strings.Replace(query, "/*SLICE:ids*/?", strings.Repeat(",?", len(ids))[1:], 1)
+	} else {
+		query = strings.Replace(query, "/*SLICE:ids*/?", "NULL", 1)
+	}
+	rows, err := q.query(ctx, nil, query, queryParams...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ExportProductsByIDRow
+	for rows.Next() {
+		var i ExportProductsByIDRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Slug,
+			&i.Title,
+			&i.Description,
+			&i.Brand,
+			&i.ProductType,
+			&i.Tags,
+			&i.Status,
+			&i.Option1Name,
+			&i.Option2Name,
+			&i.Option3Name,
+			&i.ContentHash,
+			&i.StockFreeHash,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const exportVariants = `-- name: ExportVariants :many
 SELECT v.product_id, v.sku, v.option1, v.option2, v.option3, v.price, v.compare_at_price,
        v.currency, i.on_hand

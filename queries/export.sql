@@ -9,6 +9,14 @@ WHERE id > ?
 ORDER BY id
 LIMIT ?;
 
+-- name: ExportProductsByID :many
+-- The products of a category change, to restate their hashes.
+SELECT id, slug, title, description, brand, product_type, tags, status,
+       option1_name, option2_name, option3_name, content_hash, stock_free_hash
+FROM products
+WHERE id IN (sqlc.slice('ids'))
+ORDER BY id;
+
 -- name: ExportVariants :many
 -- Active variants only: hidden ones are gone from the catalog (kept for orders).
 -- on_hand is NULL where stock was never set, which an import leaves untouched.

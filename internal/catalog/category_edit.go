@@ -128,43 +128,57 @@ func UpdateCategory(ctx context.Context, st *store.Store, id uint64, p CategoryP
 			return err
 		}
 		now := time.Now().UTC()
-		err = tx.Q.AdminUpdateCategory(ctx, db.AdminUpdateCategoryParams{ParentID: parent, Slug: slug, Name: name,
-			Position: pos, Depth: depth, UpdatedAt: now, ID: id})
-		if store.IsDuplicate(err) {
-			return problem.Field(problem.Conflict, "slug", fmt.Sprintf("a category with slug %q already exists", slug))
-		} else if err != nil {
-			return err
-		}
-		if subtree != nil {
-			if err := moveSubtree(ctx, tx, id, p.ParentID, subtree, depth-c.Depth); err != nil {
-				return err
-			}
-		}
+		// The products below: their pages show the categories' names, paths
+		// and order.
+		var products []uint64
 		if subtree != nil || name != c.Name || slug != c.Slug || pos != c.Position {
-			// Product pages show their categories' names and paths.
-			if subtree == nil {
-				if subtree, err = tx.Q.AdminCategorySubtree(ctx, id); err != nil {
+			below := subtree
+			if below == nil {
+				if below, err = tx.Q.AdminCategorySubtree(ctx, id); err != nil {
 					return err
 				}
 			}
-			members := make([]uint64, 0, len(subtree))
-			for _, s := range subtree {
+			members := make([]uint64, 0, len(below))
+			for _, s := range below {
 				members = append(members, s.CategoryID)
 			}
-			products, err := tx.Q.AdminProductsInCategories(ctx, members)
-			if err != nil {
+			if products, err = tx.Q.AdminProductsInCategories(ctx, members); err != nil {
 				return err
 			}
-			if len(products) > 0 {
-				if err := tx.Q.AdminBumpProductVersions(ctx, db.AdminBumpProductVersionsParams{UpdatedAt: now, Ids: products}); err != nil {
-					return err
-				}
-				if err := SyncPages(ctx, tx, products); err != nil {
-					return err
-				}
-				if err := productsChanged(ctx, tx, products, false, now); err != nil {
-					return err
-				}
+		}
+		change := func() error {
+			err := tx.Q.AdminUpdateCategory(ctx, db.AdminUpdateCategoryParams{ParentID: parent, Slug: slug, Name: name,
+				Position: pos, Depth: depth, UpdatedAt: now, ID: id})
+			if store.IsDuplicate(err) {
+				return problem.Field(problem.Conflict, "slug", fmt.Sprintf("a category with slug %q already exists", slug))
+			} else if err != nil {
+				return err
+			}
+			if subtree != nil {
+				return moveSubtree(ctx, tx, id, p.ParentID, subtree, depth-c.Depth)
+			}
+			return nil
+		}
+		if subtree != nil || name != c.Name {
+			// Their category path changes in an export: the products that
+			// were as last written get the hashes of the new path, so that
+			// their export re-imports unchanged.
+			err = restate(ctx, tx.Q, products, change)
+		} else {
+			err = change()
+		}
+		if err != nil {
+			return err
+		}
+		if len(products) > 0 {
+			if err := tx.Q.AdminBumpProductVersions(ctx, db.AdminBumpProductVersionsParams{UpdatedAt: now, Ids: products}); err != nil {
+				return err
+			}
+			if err := SyncPages(ctx, tx, products); err != nil {
+				return err
+			}
+			if err := productsChanged(ctx, tx, products, false, now); err != nil {
+				return err
 			}
 		}
 		c, err = tx.Q.GetCategory(ctx, id)

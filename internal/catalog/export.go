@@ -122,6 +122,16 @@ func exportPage(ctx context.Context, q *db.Queries, after uint64, n int) ([]*Pro
 	if err != nil || len(rows) == 0 {
 		return nil, after, err
 	}
+	out, err := exportForms(ctx, q, rows)
+	if err != nil {
+		return nil, 0, err
+	}
+	return out, rows[len(rows)-1].ID, nil
+}
+
+// exportForms reads the rest of rows' products and returns them as import
+// products, in the order of rows.
+func exportForms(ctx context.Context, q *db.Queries, rows []db.ExportProductsRow) ([]*ProductInput, error) {
 	ids := make([]uint64, len(rows))
 	hashes := make([][]byte, len(rows))
 	byID := make(map[uint64]*ProductInput, len(rows))
@@ -143,7 +153,7 @@ func exportPage(ctx context.Context, q *db.Queries, after uint64, n int) ([]*Pro
 	}
 	variants, err := q.ExportVariants(ctx, ids)
 	if err != nil {
-		return nil, 0, fmt.Errorf("export variants: %w", err)
+		return nil, fmt.Errorf("export variants: %w", err)
 	}
 	for _, v := range variants {
 		p := byID[v.ProductID]
@@ -161,7 +171,7 @@ func exportPage(ctx context.Context, q *db.Queries, after uint64, n int) ([]*Pro
 	}
 	images, err := q.ExportImages(ctx, ids)
 	if err != nil {
-		return nil, 0, fmt.Errorf("export images: %w", err)
+		return nil, fmt.Errorf("export images: %w", err)
 	}
 	for _, im := range images {
 		p := byID[im.ProductID]
@@ -169,7 +179,7 @@ func exportPage(ctx context.Context, q *db.Queries, after uint64, n int) ([]*Pro
 	}
 	attrs, err := q.ExportAttributes(ctx, ids)
 	if err != nil {
-		return nil, 0, fmt.Errorf("export attributes: %w", err)
+		return nil, fmt.Errorf("export attributes: %w", err)
 	}
 	for _, a := range attrs {
 		p := byID[a.ProductID]
@@ -187,7 +197,7 @@ func exportPage(ctx context.Context, q *db.Queries, after uint64, n int) ([]*Pro
 	}
 	paths, err := q.ExportCategoryPaths(ctx, ids)
 	if err != nil {
-		return nil, 0, fmt.Errorf("export categories: %w", err)
+		return nil, fmt.Errorf("export categories: %w", err)
 	}
 	// A product's first category (by position) is the one an import sets.
 	first := map[uint64]uint64{}
@@ -203,7 +213,7 @@ func exportPage(ctx context.Context, q *db.Queries, after uint64, n int) ([]*Pro
 	for i, p := range out {
 		out[i], _ = importedForm(p, hashes[i])
 	}
-	return out, ids[len(ids)-1], nil
+	return out, nil
 }
 
 // importedForm is p with its stock as the write that stored it stated it,
@@ -248,13 +258,72 @@ func formAfter(ctx context.Context, q *db.Queries, id uint64, change func(*Produ
 	if err != nil || len(page) == 0 {
 		return nil, err
 	}
-	r := rows[0]
-	if !(r.ContentHash.Valid && bytes.Equal(ContentHash(page[0]), []byte(r.ContentHash.String)) ||
-		storedStockFree(r.ContentHash, r.StockFreeHash, page[0])) {
+	if !vouched(rows[0], page[0]) {
 		return nil, nil
 	}
 	change(page[0])
 	return page[0], nil
+}
+
+// vouched reports whether r's stored hashes describe p, its export form:
+// the product is as its last write stored it (its stock aside, which sales
+// move).
+func vouched(r db.ExportProductsRow, p *ProductInput) bool {
+	return r.ContentHash.Valid && bytes.Equal(ContentHash(p), []byte(r.ContentHash.String)) ||
+		storedStockFree(r.ContentHash, r.StockFreeHash, p)
+}
+
+// restateBatch is how many products restate reads at once.
+const restateBatch = 500
+
+// restate keeps, across a change that rewrites what the export of products
+// ids shows without the product writer (a category renamed or moved over
+// them), the hashes that vouched for them: call it with the change in
+// between, inside its transaction. Those that were as their last write
+// stored them get the hashes of their export form after the change, so
+// that importing their export reports them unchanged.
+func restate(ctx context.Context, q *db.Queries, ids []uint64, change func() error) error {
+	var kept []uint64
+	for chunk := range slices.Chunk(ids, restateBatch) {
+		forms, rows, err := formsOf(ctx, q, chunk)
+		if err != nil {
+			return err
+		}
+		for i, p := range forms {
+			if vouched(rows[i], p) {
+				kept = append(kept, rows[i].ID)
+			}
+		}
+	}
+	if err := change(); err != nil {
+		return err
+	}
+	for chunk := range slices.Chunk(kept, restateBatch) {
+		forms, rows, err := formsOf(ctx, q, chunk)
+		if err != nil {
+			return err
+		}
+		for i, p := range forms {
+			if err := storeHash(ctx, q, rows[i].ID, p); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// formsOf is the export form of products ids, with their rows.
+func formsOf(ctx context.Context, q *db.Queries, ids []uint64) ([]*ProductInput, []db.ExportProductsRow, error) {
+	byID, err := q.ExportProductsByID(ctx, ids)
+	if err != nil || len(byID) == 0 {
+		return nil, nil, err
+	}
+	rows := make([]db.ExportProductsRow, len(byID))
+	for i, r := range byID {
+		rows[i] = db.ExportProductsRow(r)
+	}
+	forms, err := exportForms(ctx, q, rows)
+	return forms, rows, err
 }
 
 // storeHash stores the hashes of p (nil: none) as product id's.

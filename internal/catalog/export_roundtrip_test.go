@@ -41,6 +41,22 @@ func TestExportReimportsUnchanged(t *testing.T) {
 				_, err := catalog.SetStock(ctx, d.Store, catalog.StockChange{SKU: "PL-1", OnHand: &one, Reason: "count", Actor: "t"})
 				return err
 			}},
+		{"a category renamed, and another moved, since the import",
+			"handle,title,sku,price,category,stock\nmug,Mug,MUG-1,9.00,Kitchen > Cups,5\nfork,Fork,FO-1,2.00,Kitchen > Cutlery > Forks,5\nsofa,Sofa,SO-1,90.00,Living,1\n",
+			func(ctx context.Context, d *dbtest.DB) error {
+				var cups, cutlery, living uint64
+				for name, id := range map[string]*uint64{"Cups": &cups, "Cutlery": &cutlery, "Living": &living} {
+					if err := d.DB.QueryRowContext(ctx, "SELECT id FROM categories WHERE name = ?", name).Scan(id); err != nil {
+						return err
+					}
+				}
+				mugs := "Mugs"
+				if _, err := catalog.UpdateCategory(ctx, d.Store, cups, catalog.CategoryPatch{Name: &mugs}); err != nil {
+					return err
+				}
+				_, err := catalog.UpdateCategory(ctx, d.Store, cutlery, catalog.CategoryPatch{MoveTo: true, ParentID: living})
+				return err
+			}},
 	}
 	for _, c := range cases {
 		for _, format := range []string{"csv", "ndjson"} {
