@@ -361,6 +361,12 @@ func TestFacetsCountTheWholeFilteredSet(t *testing.T) {
 	if len(shouted.Items) != colors[0].Count {
 		t.Errorf("attr.Color=%s lists %d, facet counted %d", strings.ToUpper(colors[0].Value), len(shouted.Items), colors[0].Count)
 	}
+	// The British spelling is read as writes store it: colour is color.
+	var british listPage
+	getJSON(t, e, "/v1/products?limit=100&facets=attr.colour&attr.colour="+url.QueryEscape(colors[0].Value), &british)
+	if len(british.Items) != colors[0].Count || string(british.Facets["attr.color"]) == "" {
+		t.Errorf("attr.colour=%s lists %d (facet counted %d for attr.color), facets %v", colors[0].Value, len(british.Items), colors[0].Count, british.Facets)
+	}
 }
 
 // Words the full-text index never holds (InnoDB's stopwords) must not be

@@ -154,7 +154,7 @@ func ParseListQuery(raw, currency string) (ListQuery, error) {
 				fe.Add(k, "must be true or false")
 			}
 		case strings.HasPrefix(k, "attr."):
-			name := strings.ToLower(k[len("attr."):]) // names are stored lower-case
+			name := AttrName(k[len("attr."):]) // as names are stored
 			if !ValidAttrName(name) {
 				fe.Add(k, "attribute names are 1 to 64 printable ASCII characters")
 				continue
@@ -175,7 +175,7 @@ func ParseListQuery(raw, currency string) (ListQuery, error) {
 				for _, f := range strings.Split(v, ",") {
 					f = strings.TrimSpace(f)
 					if strings.HasPrefix(f, "attr.") {
-						f = "attr." + strings.ToLower(f[len("attr."):])
+						f = "attr." + AttrName(f[len("attr."):])
 					}
 					ok := f == "category" || f == "brand" || f == "price" ||
 						(strings.HasPrefix(f, "attr.") && ValidAttrName(f[len("attr."):]))

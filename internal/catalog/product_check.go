@@ -109,6 +109,17 @@ func numberImages(p *ProductInput) *ProductInput {
 	return &cp
 }
 
+// AttrName is an option or attribute name as it is stored, filtered and
+// faceted by: trimmed and lower-cased, British "colour" as "color". Writes
+// and storefront queries both go through it.
+func AttrName(s string) string {
+	s = strings.ToLower(strings.TrimSpace(s))
+	if s == "colour" {
+		return "color"
+	}
+	return s
+}
+
 // ValidAttrName reports whether s can name a facet attribute: 1 to
 // MaxAttributeName printable ASCII characters.
 func ValidAttrName(s string) bool {

@@ -3,6 +3,7 @@ package catalog
 import (
 	"context"
 	"fmt"
+	stdhtml "html"
 	"slices"
 	"strings"
 	"unicode"
@@ -54,8 +55,13 @@ var stopwords = map[string]bool{
 
 // eachWord calls fn with each word of s, in order, repeats included. With
 // html, a tag (from a '<' followed by a letter, '/' or '!' to the next '>')
-// is a separator, not words.
+// is a separator, not words, and a character reference is the character
+// it stands for ("caf&eacute;" is "café"; "&amp;" and "&nbsp;" are
+// separators, not the words "amp" and "nbsp").
 func eachWord(s string, html bool, fn func(w string)) {
+	if html && strings.IndexByte(s, '&') >= 0 {
+		s = decodeReferences(s)
+	}
 	start := -1 // the current word's first byte, -1 between words
 	emit := func(end int) {
 		if start < 0 {
@@ -82,19 +88,73 @@ func eachWord(s string, html bool, fn func(w string)) {
 			continue
 		}
 		emit(i)
-		if html && r == '<' && i+1 < len(s) {
-			next, _ := utf8.DecodeRuneInString(s[i+1:])
-			if unicode.IsLetter(next) || next == '/' || next == '!' {
-				if end := strings.IndexByte(s[i+1:], '>'); end >= 0 {
-					i += 1 + end + 1
-					continue
-				}
+		if html && r == '<' && isTagStart(s[i+1:]) {
+			if end := strings.IndexByte(s[i+1:], '>'); end >= 0 {
+				i += 1 + end + 1
+				continue
 			}
 		}
 		i += n
 	}
 	emit(len(s))
 }
+
+// decodeReferences replaces the character references of HTML text outside
+// its tags with their characters; one that decodes to '<' or '>' becomes a
+// space, so that it cannot open or close a tag.
+func decodeReferences(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); {
+		switch c := s[i]; {
+		case c == '<' && isTagStart(s[i+1:]):
+			end := strings.IndexByte(s[i:], '>')
+			if end < 0 {
+				b.WriteString(s[i:])
+				return b.String()
+			}
+			b.WriteString(s[i : i+end+1])
+			i += end + 1
+		case c == '&':
+			end := strings.IndexByte(s[i:min(len(s), i+maxReference)], ';')
+			if end < 0 {
+				b.WriteByte(c)
+				i++
+				continue
+			}
+			ref := s[i : i+end+1]
+			text := stdhtml.UnescapeString(ref)
+			if text == ref { // not a reference: "&" alone
+				b.WriteByte(c)
+				i++
+				continue
+			}
+			if strings.ContainsAny(text, "<>") {
+				text = " "
+			}
+			b.WriteString(text)
+			i += end + 1
+		default:
+			b.WriteByte(c)
+			i++
+		}
+	}
+	return b.String()
+}
+
+// isTagStart reports whether what follows a '<' opens a tag: a letter, '/'
+// or '!'.
+func isTagStart(rest string) bool {
+	if rest == "" {
+		return false
+	}
+	next, _ := utf8.DecodeRuneInString(rest)
+	return unicode.IsLetter(next) || next == '/' || next == '!'
+}
+
+// maxReference is the longest character reference looked for, ";" included
+// ("&CounterClockwiseContourIntegral;" is 33 bytes).
+const maxReference = 34
 
 // SearchTerms is the words of a query that search uses: its distinct words
 // (see eachWord), in order, at most 8. Everything that is not a word is a

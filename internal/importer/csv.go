@@ -422,7 +422,7 @@ func parseAttrList(s string) ([]string, string) {
 			continue
 		}
 		name, val, ok := cutAttr(part)
-		name, val = normAttrName(name), strings.TrimSpace(val)
+		name, val = catalog.AttrName(name), strings.TrimSpace(val)
 		if !ok || name == "" || val == "" {
 			return nil, "must look like color=red|material=cotton; " + strconv.Quote(part) + " does not"
 		}

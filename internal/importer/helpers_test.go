@@ -175,7 +175,7 @@ func checkProduct(tb testing.TB, p *catalog.ProductInput) {
 		srcs[im.Src] = true
 	}
 	for name, vals := range p.Attributes {
-		if name == "" || name != normAttrName(name) || len(vals) == 0 {
+		if name == "" || name != catalog.AttrName(name) || len(vals) == 0 {
 			tb.Fatalf("product %q: attribute %q = %q", p.Handle, name, vals)
 		}
 		for i := 1; i < len(vals); i++ {

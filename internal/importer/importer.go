@@ -173,15 +173,6 @@ func normStatus(s string) (string, bool) {
 	return "", false
 }
 
-// normAttrName lower-cases and trims an option or attribute name; British "colour" is "color".
-func normAttrName(s string) string {
-	s = strings.ToLower(strings.TrimSpace(s))
-	if s == "colour" {
-		return "color"
-	}
-	return s
-}
-
 // splitCategory turns "A > B > C" into {"A","B","C"}.
 func splitCategory(s string) []string {
 	s = strings.TrimSpace(s)
@@ -309,9 +300,9 @@ func (b *builder) setOptionNames(line int, names []string) {
 			b.productErr(line, "option"+strconv.Itoa(k+1)+"_name", "is not valid UTF-8 text")
 			continue
 		}
-		norm := normAttrName(n)
+		norm := catalog.AttrName(n)
 		for _, prev := range b.p.OptionNames {
-			if normAttrName(prev) == norm {
+			if catalog.AttrName(prev) == norm {
 				b.productErr(line, "option"+strconv.Itoa(k+1)+"_name", "repeats option "+strconv.Quote(prev))
 			}
 		}
@@ -374,7 +365,7 @@ func (b *builder) addVariant(v catalog.VariantInput, errs []catalog.RowError) bo
 		// one (non-ASCII, such as "Größe", or over 64 characters), is sold as
 		// it is, just not filtered by.
 		if i < len(b.p.OptionNames) && utf8.RuneCountInString(strings.TrimSpace(val)) <= catalog.MaxAttributeValue &&
-			catalog.ValidAttrName(normAttrName(b.p.OptionNames[i])) {
+			catalog.ValidAttrName(catalog.AttrName(b.p.OptionNames[i])) {
 			b.addAttr(b.p.OptionNames[i], val)
 		}
 	}
@@ -382,7 +373,7 @@ func (b *builder) addVariant(v catalog.VariantInput, errs []catalog.RowError) bo
 }
 
 func (b *builder) addAttr(name, val string) {
-	name = normAttrName(name)
+	name = catalog.AttrName(name)
 	val = strings.TrimSpace(val)
 	if name == "" || val == "" {
 		return

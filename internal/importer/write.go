@@ -156,7 +156,7 @@ func shopifyRows(p *catalog.ProductInput) [][]string {
 func statedAttributes(p *catalog.ProductInput) map[string][]string {
 	fromOptions := map[string]map[string]bool{}
 	for k, n := range p.OptionNames {
-		name := normAttrName(n)
+		name := catalog.AttrName(n)
 		if fromOptions[name] == nil {
 			fromOptions[name] = map[string]bool{}
 		}
