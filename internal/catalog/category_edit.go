@@ -268,19 +268,21 @@ func DeleteCategory(ctx context.Context, st *store.Store, id uint64) error {
 		if err != nil {
 			return err
 		}
-		if err := tx.Q.AdminDeleteCategoryProducts(ctx, id); err != nil {
+		now := time.Now().UTC()
+		// Their pages no longer show this category, and writing their old
+		// content again puts them back in it; those that were as last
+		// written are so without it, so that their export re-imports
+		// unchanged.
+		if err := restate(ctx, tx.Q, products, func() error {
+			if err := tx.Q.AdminDeleteCategoryProducts(ctx, id); err != nil || len(products) == 0 {
+				return err
+			}
+			return tx.Q.AdminUncategorizedProducts(ctx, db.AdminUncategorizedProductsParams{UpdatedAt: now, Ids: products})
+		}); err != nil {
 			return err
 		}
-		if len(products) > 0 {
-			// Their pages no longer show this category, and writing their
-			// content again must put them back in it.
-			now := time.Now().UTC()
-			if err := tx.Q.AdminUncategorizedProducts(ctx, db.AdminUncategorizedProductsParams{UpdatedAt: now, Ids: products}); err != nil {
-				return err
-			}
-			if err := productsChanged(ctx, tx, products, false, now); err != nil {
-				return err
-			}
+		if err := productsChanged(ctx, tx, products, false, now); err != nil {
+			return err
 		}
 		if err := SyncListing(ctx, tx, products); err != nil {
 			return err

@@ -57,6 +57,15 @@ func TestExportReimportsUnchanged(t *testing.T) {
 				_, err := catalog.UpdateCategory(ctx, d.Store, cutlery, catalog.CategoryPatch{MoveTo: true, ParentID: living})
 				return err
 			}},
+		{"a category deleted since the import",
+			"handle,title,sku,price,category,stock\nmug,Mug,MUG-1,9.00,Kitchen > Cups,5\nbowl,Bowl,BO-1,4.00,Kitchen,5\n",
+			func(ctx context.Context, d *dbtest.DB) error {
+				var cups uint64
+				if err := d.DB.QueryRowContext(ctx, "SELECT id FROM categories WHERE name = 'Cups'").Scan(&cups); err != nil {
+					return err
+				}
+				return catalog.DeleteCategory(ctx, d.Store, cups)
+			}},
 	}
 	for _, c := range cases {
 		for _, format := range []string{"csv", "ndjson"} {
