@@ -501,3 +501,33 @@ func TestCategoryNamesAreMeasuredInCharacters(t *testing.T) {
 		t.Errorf("a 200-character category name: %v", err)
 	}
 }
+
+// A re-import reads no SKU owners for products stored as given, yet a
+// product of the same file that names one of their SKUs is still refused
+// naming the owner.
+func TestAnUnchangedProductsSKUIsStillItsOwn(t *testing.T) {
+	t.Parallel()
+	d := dbtest.New(t)
+	ctx := context.Background()
+	first := "handle,title,sku,price\nmug,Mug,MUG-1,9.00\n"
+	if rep, err := importFile(ctx, d.Store, "csv", strings.NewReader(first), catalog.ImportOptions{}); err != nil || rep.Created != 1 {
+		t.Fatalf("first: %+v %v", rep, err)
+	}
+	for _, file := range []string{
+		first + "cup,Cup,MUG-1,3.00\n", // the unchanged owner first, in one batch
+		"handle,title,sku,price\ncup,Cup,MUG-1,3.00\n" + first[len("handle,title,sku,price\n"):], // the claimant first
+		"handle,title,sku,price\ncup,Cup,MUG-1,3.00\n",                                           // the claimant alone
+	} {
+		rep, err := importFile(ctx, d.Store, "csv", strings.NewReader(file), catalog.ImportOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Failed != 1 || len(rep.Errors) != 1 || rep.Errors[0].Field != "sku" || !strings.Contains(rep.Errors[0].Message, `"mug"`) {
+			t.Errorf("%q: %+v, want cup refused: MUG-1 is mug's", file, rep)
+		}
+	}
+	var n int
+	if err := d.DB.QueryRow("SELECT COUNT(*) FROM products WHERE slug = 'cup'").Scan(&n); err != nil || n != 0 {
+		t.Errorf("cup was written (%d, %v)", n, err)
+	}
+}

@@ -158,17 +158,18 @@ func storedStockFree(content, stockFree sql.NullString, p *ProductInput) bool {
 	return content.Valid && stockFree.Valid && stockFree.String == string(stockFreeHash([]byte(content.String), p))
 }
 
+// contentHash is the SHA-256 of p's fields, each string preceded by its
+// length and each number as 8 bytes, little-endian. The bytes are gathered
+// in one buffer and hashed once (a Write per field through hash.Hash copied
+// every string to the heap: a fifth of an unchanged re-import's time).
 func contentHash(p *ProductInput, stock bool) []byte {
-	h := sha256.New()
-	var n [8]byte
+	buf := make([]byte, 0, 1024)
 	str := func(s string) {
-		binary.LittleEndian.PutUint64(n[:], uint64(len(s)))
-		h.Write(n[:])
-		h.Write([]byte(s))
+		buf = binary.LittleEndian.AppendUint64(buf, uint64(len(s)))
+		buf = append(buf, s...)
 	}
 	num := func(v int64) {
-		binary.LittleEndian.PutUint64(n[:], uint64(v))
-		h.Write(n[:])
+		buf = binary.LittleEndian.AppendUint64(buf, uint64(v))
 	}
 	list := func(l []string) {
 		num(int64(len(l)))
@@ -223,7 +224,8 @@ func contentHash(p *ProductInput, stock bool) []byte {
 		str(im.Alt)
 		num(int64(im.Position))
 	}
-	return h.Sum(nil)
+	sum := sha256.Sum256(buf)
+	return sum[:]
 }
 
 // storedAsGiven: the variants' currencies read back as written (CHAR drops

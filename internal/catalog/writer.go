@@ -280,20 +280,40 @@ func stockChanged(ctx context.Context, tx *store.Tx, pls []*plan) (map[*plan]boo
 	return changed, nil
 }
 
+// ownersToRead is the SKUs of products whose owners the writer must read:
+// all but those of a product stored exactly as given (its SKUs are its own,
+// and it will be unchanged) that no other product of the batch names. An
+// unchanged re-import then reads no owners at all.
+func ownersToRead(products []*ProductInput, bySlug map[string]db.WriterProductsBySlugRow) []string {
+	named := map[string]int{}
+	for _, p := range products {
+		for _, v := range p.Variants {
+			if v.SKU != "" {
+				named[v.SKU]++
+			}
+		}
+	}
+	var skus []string
+	for _, p := range products {
+		e, ok := bySlug[p.Handle]
+		stored := ok && e.ContentHash.Valid && e.ContentHash.String == string(ContentHash(numberImages(p)))
+		for _, v := range p.Variants {
+			if v.SKU != "" && (!stored || named[v.SKU] > 1) {
+				skus = append(skus, v.SKU)
+			}
+		}
+	}
+	return skus
+}
+
 func (w *Writer) write(ctx context.Context, tx *store.Tx, products []*ProductInput) ([]ProductResult, error) {
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	results := make([]ProductResult, len(products))
 	plans := make([]*plan, 0, len(products))
 	slugs := make([]string, 0, len(products))
-	var skus []string
 	for i, p := range products {
 		results[i] = ProductResult{Handle: p.Handle, Errors: slices.Clone(p.Errors)}
 		slugs = append(slugs, p.Handle)
-		for _, v := range p.Variants {
-			if v.SKU != "" {
-				skus = append(skus, v.SKU)
-			}
-		}
 	}
 	slices.Sort(slugs)
 	existing, err := tx.Q.WriterProductsBySlug(ctx, slugs)
@@ -304,6 +324,7 @@ func (w *Writer) write(ctx context.Context, tx *store.Tx, products []*ProductInp
 	for _, e := range existing {
 		bySlug[e.Slug] = e
 	}
+	skus := ownersToRead(products, bySlug)
 	owners := map[string]db.WriterVariantOwnersRow{}
 	if len(skus) > 0 {
 		ns := make([]sql.NullString, len(skus))
