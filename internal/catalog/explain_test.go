@@ -230,7 +230,7 @@ func TestWritersLockOnlyTheirRows(t *testing.T) {
 	t.Parallel()
 	d := dbtest.New(t)
 	ctx := context.Background()
-	for _, tbl := range []string{"products", "variants", "inventory", "product_listing"} {
+	for _, tbl := range []string{"products", "variants", "inventory", "product_listing", "product_images", "product_attributes", "product_categories"} {
 		// The statistics stay those of the empty tables.
 		if _, err := d.DB.ExecContext(ctx, "ALTER TABLE "+tbl+" STATS_AUTO_RECALC=0"); err != nil {
 			t.Fatal(err)
@@ -270,6 +270,13 @@ func TestWritersLockOnlyTheirRows(t *testing.T) {
 		"WriterVariantsOfProducts": func(q *dbq.Queries) error { _, err := q.WriterVariantsOfProducts(ctx, pids); return err },
 		"WriterInventoryOf":        func(q *dbq.Queries) error { _, err := q.WriterInventoryOf(ctx, vids); return err },
 		"ListingRows":              func(q *dbq.Queries) error { _, err := q.ListingRows(ctx, pids); return err },
+		// A re-import's writes of changed products: their images go, and
+		// their pages are rendered again.
+		"WriterDeleteProductImages": func(q *dbq.Queries) error { return q.WriterDeleteProductImages(ctx, pids) },
+		"ProductPageSources": func(q *dbq.Queries) error {
+			_, err := q.ProductPageSources(ctx, dbq.ProductPageSourcesParams{Products: pids, VariantsOf: pids, ImagesOf: pids, AttributesOf: pids, CategoriesOf: pids})
+			return err
+		},
 	} {
 		if _, err := conn.ExecContext(ctx, "FLUSH STATUS"); err != nil {
 			t.Fatal(err)
