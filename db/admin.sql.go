@@ -350,6 +350,44 @@ func (q *Queries) AdminLockProduct(ctx context.Context, id uint64) (uint64, erro
 	return id_2, err
 }
 
+const adminLockProducts = `-- name: AdminLockProducts :many
+SELECT id FROM products FORCE INDEX (PRIMARY) WHERE id IN (/*SLICE:ids*/?) ORDER BY id FOR UPDATE
+`
+
+// Products locked by id, in id order, before anything of theirs is read.
+func (q *Queries) AdminLockProducts(ctx context.Context, ids []uint64) ([]uint64, error) {
+	query := adminLockProducts
+	var queryParams []interface{}
+	if len(ids) > 0 {
+		for _, v := range ids {
+			queryParams = append(queryParams, v)
+		}
+		query = strings.Replace(query, "/*SLICE:ids*/?", strings.Repeat(",?", len(ids))[1:], 1)
+	} else {
+		query = strings.Replace(query, "/*SLICE:ids*/?", "NULL", 1)
+	}
+	rows, err := q.query(ctx, nil, query, queryParams...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []uint64
+	for rows.Next() {
+		var id uint64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const adminProductByID = `-- name: AdminProductByID :one
 SELECT id, slug, title, description, brand, product_type, tags, status,
        option1_name, option2_name, option3_name, version, created_at, updated_at
@@ -449,6 +487,41 @@ func (q *Queries) AdminProductOfSKU(ctx context.Context, sku sql.NullString) (ui
 	var product_id uint64
 	err := row.Scan(&product_id)
 	return product_id, err
+}
+
+const adminProductsBelowCategoryShared = `-- name: AdminProductsBelowCategoryShared :many
+SELECT DISTINCT pc.product_id
+FROM category_ancestors ca FORCE INDEX (category_ancestors_ancestor)
+STRAIGHT_JOIN product_categories pc FORCE INDEX (product_categories_category) ON pc.category_id = ca.category_id
+WHERE ca.ancestor_id = ?
+ORDER BY pc.product_id
+LOCK IN SHARE MODE
+`
+
+// The products in a category or below it, as committed (a locking read
+// fixes no snapshot), with the index range share-locked so that no product
+// joins it until the change to the category commits.
+func (q *Queries) AdminProductsBelowCategoryShared(ctx context.Context, ancestorID uint64) ([]uint64, error) {
+	rows, err := q.query(ctx, q.adminProductsBelowCategorySharedStmt, adminProductsBelowCategoryShared, ancestorID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []uint64
+	for rows.Next() {
+		var product_id uint64
+		if err := rows.Scan(&product_id); err != nil {
+			return nil, err
+		}
+		items = append(items, product_id)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const adminProductsInCategories = `-- name: AdminProductsInCategories :many

@@ -69,6 +69,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.adminLockProductStmt, err = db.PrepareContext(ctx, adminLockProduct); err != nil {
 		return nil, fmt.Errorf("error preparing query AdminLockProduct: %w", err)
 	}
+	if q.adminLockProductsStmt, err = db.PrepareContext(ctx, adminLockProducts); err != nil {
+		return nil, fmt.Errorf("error preparing query AdminLockProducts: %w", err)
+	}
 	if q.adminProductByIDStmt, err = db.PrepareContext(ctx, adminProductByID); err != nil {
 		return nil, fmt.Errorf("error preparing query AdminProductByID: %w", err)
 	}
@@ -77,6 +80,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.adminProductOfSKUStmt, err = db.PrepareContext(ctx, adminProductOfSKU); err != nil {
 		return nil, fmt.Errorf("error preparing query AdminProductOfSKU: %w", err)
+	}
+	if q.adminProductsBelowCategorySharedStmt, err = db.PrepareContext(ctx, adminProductsBelowCategoryShared); err != nil {
+		return nil, fmt.Errorf("error preparing query AdminProductsBelowCategoryShared: %w", err)
 	}
 	if q.adminProductsInCategoriesStmt, err = db.PrepareContext(ctx, adminProductsInCategories); err != nil {
 		return nil, fmt.Errorf("error preparing query AdminProductsInCategories: %w", err)
@@ -530,6 +536,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing adminLockProductStmt: %w", cerr)
 		}
 	}
+	if q.adminLockProductsStmt != nil {
+		if cerr := q.adminLockProductsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adminLockProductsStmt: %w", cerr)
+		}
+	}
 	if q.adminProductByIDStmt != nil {
 		if cerr := q.adminProductByIDStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing adminProductByIDStmt: %w", cerr)
@@ -543,6 +554,11 @@ func (q *Queries) Close() error {
 	if q.adminProductOfSKUStmt != nil {
 		if cerr := q.adminProductOfSKUStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing adminProductOfSKUStmt: %w", cerr)
+		}
+	}
+	if q.adminProductsBelowCategorySharedStmt != nil {
+		if cerr := q.adminProductsBelowCategorySharedStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adminProductsBelowCategorySharedStmt: %w", cerr)
 		}
 	}
 	if q.adminProductsInCategoriesStmt != nil {
@@ -1219,9 +1235,11 @@ type Queries struct {
 	adminDeleteCategoryProductsStmt       *sql.Stmt
 	adminImagesOfProductStmt              *sql.Stmt
 	adminLockProductStmt                  *sql.Stmt
+	adminLockProductsStmt                 *sql.Stmt
 	adminProductByIDStmt                  *sql.Stmt
 	adminProductBySlugStmt                *sql.Stmt
 	adminProductOfSKUStmt                 *sql.Stmt
+	adminProductsBelowCategorySharedStmt  *sql.Stmt
 	adminProductsInCategoriesStmt         *sql.Stmt
 	adminShiftCategoryDepthStmt           *sql.Stmt
 	adminUncategorizedProductsStmt        *sql.Stmt
@@ -1367,9 +1385,11 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		adminDeleteCategoryProductsStmt:       q.adminDeleteCategoryProductsStmt,
 		adminImagesOfProductStmt:              q.adminImagesOfProductStmt,
 		adminLockProductStmt:                  q.adminLockProductStmt,
+		adminLockProductsStmt:                 q.adminLockProductsStmt,
 		adminProductByIDStmt:                  q.adminProductByIDStmt,
 		adminProductBySlugStmt:                q.adminProductBySlugStmt,
 		adminProductOfSKUStmt:                 q.adminProductOfSKUStmt,
+		adminProductsBelowCategorySharedStmt:  q.adminProductsBelowCategorySharedStmt,
 		adminProductsInCategoriesStmt:         q.adminProductsInCategoriesStmt,
 		adminShiftCategoryDepthStmt:           q.adminShiftCategoryDepthStmt,
 		adminUncategorizedProductsStmt:        q.adminUncategorizedProductsStmt,

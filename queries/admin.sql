@@ -147,6 +147,21 @@ WHERE id = ?;
 UPDATE categories SET depth = depth + sqlc.arg(shift), version = version + 1
 WHERE id IN (sqlc.slice('ids'));
 
+-- name: AdminProductsBelowCategoryShared :many
+-- The products in a category or below it, as committed (a locking read
+-- fixes no snapshot), with the index range share-locked so that no product
+-- joins it until the change to the category commits.
+SELECT DISTINCT pc.product_id
+FROM category_ancestors ca FORCE INDEX (category_ancestors_ancestor)
+STRAIGHT_JOIN product_categories pc FORCE INDEX (product_categories_category) ON pc.category_id = ca.category_id
+WHERE ca.ancestor_id = ?
+ORDER BY pc.product_id
+LOCK IN SHARE MODE;
+
+-- name: AdminLockProducts :many
+-- Products locked by id, in id order, before anything of theirs is read.
+SELECT id FROM products FORCE INDEX (PRIMARY) WHERE id IN (sqlc.slice('ids')) ORDER BY id FOR UPDATE;
+
 -- name: AdminProductsInCategories :many
 SELECT DISTINCT product_id FROM product_categories WHERE category_id IN (sqlc.slice('category_ids'));
 

@@ -66,6 +66,13 @@ func UpdateCategory(ctx context.Context, st *store.Store, id uint64, p CategoryP
 				return err
 			}
 		}
+		// The products below are locked before anything is read (as every
+		// product writer locks a product before its category): their pages,
+		// versions and hashes are rewritten from what they are at commit.
+		products, err := lockProductsBelow(ctx, tx, id)
+		if err != nil {
+			return err
+		}
 		c, err := tx.Q.AdminCategoryForUpdate(ctx, id)
 		if errors.Is(err, sql.ErrNoRows) {
 			return problem.New(problem.NotFound, "no such category")
@@ -128,23 +135,10 @@ func UpdateCategory(ctx context.Context, st *store.Store, id uint64, p CategoryP
 			return err
 		}
 		now := time.Now().UTC()
-		// The products below: their pages show the categories' names, paths
-		// and order.
-		var products []uint64
-		if subtree != nil || name != c.Name || slug != c.Slug || pos != c.Position {
-			below := subtree
-			if below == nil {
-				if below, err = tx.Q.AdminCategorySubtree(ctx, id); err != nil {
-					return err
-				}
-			}
-			members := make([]uint64, 0, len(below))
-			for _, s := range below {
-				members = append(members, s.CategoryID)
-			}
-			if products, err = tx.Q.AdminProductsInCategories(ctx, members); err != nil {
-				return err
-			}
+		// The products below change only when their pages do: they show
+		// the categories' names, paths and order.
+		if subtree == nil && name == c.Name && slug == c.Slug && pos == c.Position {
+			products = nil
 		}
 		change := func() error {
 			err := tx.Q.AdminUpdateCategory(ctx, db.AdminUpdateCategoryParams{ParentID: parent, Slug: slug, Name: name,
@@ -243,6 +237,18 @@ func moveSubtree(ctx context.Context, tx *store.Tx, id, newParent uint64, subtre
 	return SyncListing(ctx, tx, products)
 }
 
+// lockProductsBelow locks the products in category id or below it, by id,
+// and returns them. It reads nothing with a plain read, so the
+// transaction's snapshot is taken after the locks: what it reads of these
+// products afterwards is what they are until it commits.
+func lockProductsBelow(ctx context.Context, tx *store.Tx, id uint64) ([]uint64, error) {
+	ids, err := tx.Q.AdminProductsBelowCategoryShared(ctx, id)
+	if err != nil || len(ids) == 0 {
+		return nil, err
+	}
+	return tx.Q.AdminLockProducts(ctx, ids)
+}
+
 // DeleteCategory removes a category without children; its products leave it
 // (they stay in the catalog) and their listing follows. A category with
 // children is a 409: move or delete them first.
@@ -250,6 +256,10 @@ func DeleteCategory(ctx context.Context, st *store.Store, id uint64) error {
 	return st.InTx(ctx, func(tx *store.Tx) error {
 		// No child may be added while the category is checked and deleted.
 		if err := tx.Q.LockCategoryTree(ctx); err != nil {
+			return err
+		}
+		products, err := lockProductsBelow(ctx, tx, id)
+		if err != nil {
 			return err
 		}
 		if _, err := tx.Q.AdminCategoryForUpdate(ctx, id); errors.Is(err, sql.ErrNoRows) {
@@ -263,10 +273,6 @@ func DeleteCategory(ctx context.Context, st *store.Store, id uint64) error {
 		}
 		if n > 0 {
 			return problem.New(problem.Conflict, "the category has %d subcategories: move or delete them first", n)
-		}
-		products, err := tx.Q.AdminProductsInCategories(ctx, []uint64{id})
-		if err != nil {
-			return err
 		}
 		now := time.Now().UTC()
 		// Their pages no longer show this category, and writing their old

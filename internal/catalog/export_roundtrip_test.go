@@ -5,6 +5,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/shelfcommerce/shelf/internal/catalog"
 	"github.com/shelfcommerce/shelf/internal/dbtest"
@@ -236,4 +237,62 @@ func exportAs(t *testing.T, d *dbtest.DB, format string) string {
 		t.Fatal(err)
 	}
 	return buf.String()
+}
+
+// A product written while a category above it is renamed keeps the hash of
+// what was written: the rename locks its products before it reads them.
+// Before, it read them from a snapshot taken earlier and stored the hash of
+// their old content, so a file stating that old content again re-imported
+// as unchanged and left the newer price in place.
+func TestARenameDoesNotRestateAProductWrittenMeanwhile(t *testing.T) {
+	t.Parallel()
+	d := dbtest.New(t)
+	ctx := context.Background()
+	imp := func(body string) *catalog.ImportReport {
+		t.Helper()
+		rep, err := importFile(ctx, d.Store, "csv", strings.NewReader(body), catalog.ImportOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep
+	}
+	imp("handle,title,sku,price,category\na,A,A-1,1.00,C > D\nb,B,B-1,2.00,C > D\n")
+	var c uint64
+	if err := d.DB.QueryRowContext(ctx, "SELECT id FROM categories WHERE name = 'C'").Scan(&c); err != nil {
+		t.Fatal(err)
+	}
+	// Product a held, so that the rename waits in the middle of its work.
+	tx, err := d.DB.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ExecContext(ctx, "SELECT id FROM products WHERE slug = 'a' FOR UPDATE"); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		n := "C2"
+		_, err := catalog.UpdateCategory(ctx, d.Store, c, catalog.CategoryPatch{Name: &n})
+		done <- err
+	}()
+	time.Sleep(300 * time.Millisecond) // the rename is waiting for a
+	wrote := make(chan *catalog.ImportReport, 1)
+	go func() {
+		rep, err := importFile(ctx, d.Store, "csv", strings.NewReader("handle,title,sku,price,category\nb,B,B-1,3.00,C > D\n"), catalog.ImportOptions{})
+		if err != nil {
+			t.Error(err)
+		}
+		wrote <- rep
+	}()
+	time.Sleep(300 * time.Millisecond) // b's write has run, or waits for the rename
+	_ = tx.Rollback()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if rep := <-wrote; rep == nil || rep.Updated != 1 {
+		t.Fatalf("b's new price: %+v", rep)
+	}
+	if rep := imp("handle,title,sku,price,category\nb,B,B-1,2.00,C2 > D\n"); rep.Updated != 1 {
+		t.Errorf("2.00 over the stored 3.00: %+v, want updated", rep)
+	}
 }
