@@ -140,8 +140,10 @@ func (h *Hub) Run(ctx context.Context) {
 			return
 		}
 		wait := down.next(err, h.cfg.Poll, h.cfg.Log)
-		if busy && err == nil {
-			continue // more is waiting: no sleep
+		if busy {
+			// More is waiting (the tail read a full batch, even if the
+			// sequencer failed): no sleep.
+			continue
 		}
 		t.Reset(wait)
 		select {
