@@ -4,6 +4,7 @@ package clustertest
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -12,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/go-sql-driver/mysql"
 
 	"github.com/shelfcommerce/shelf/internal/dbtest"
 	"github.com/shelfcommerce/shelf/internal/orders/orderstest"
@@ -129,11 +132,26 @@ func buyers(t *testing.T, base, sku string, n int) (map[int]int, []string) {
 	return statuses, odd
 }
 
-// stockAndOrders reads the SKU's stock and the units in orders from node 1.
+// stockAndOrders reads the SKU's stock and the units in orders from node 1,
+// causally (wsrep_sync_wait=1): after every write committed on any node.
+// Node 1 may apply the other nodes' orders a moment after they answered; a
+// plain read once saw none of ten orders that had been answered 201.
 func stockAndOrders(t *testing.T, dsn, sku string) (onHand, sold, orders int64) {
 	t.Helper()
-	st := openStore(t, dsn)
-	if err := st.DB.QueryRowContext(context.Background(), `
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Params == nil {
+		cfg.Params = map[string]string{}
+	}
+	cfg.Params["wsrep_sync_wait"] = "1"
+	db, err := sql.Open("mysql", cfg.FormatDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.QueryRowContext(context.Background(), `
 		SELECT i.on_hand,
 		       COALESCE((SELECT SUM(l.quantity) FROM order_lines l WHERE l.variant_id = v.id), 0),
 		       (SELECT COUNT(DISTINCT l.order_id) FROM order_lines l WHERE l.variant_id = v.id)
