@@ -337,19 +337,6 @@ func (q *Queries) AdminImagesOfProduct(ctx context.Context, productID uint64) ([
 	return items, nil
 }
 
-const adminLockProduct = `-- name: AdminLockProduct :one
-SELECT id FROM products WHERE id = ? FOR UPDATE
-`
-
-// A product locked by id before its variants or stock, in the order of
-// every writer (the product, then what hangs off it).
-func (q *Queries) AdminLockProduct(ctx context.Context, id uint64) (uint64, error) {
-	row := q.queryRow(ctx, q.adminLockProductStmt, adminLockProduct, id)
-	var id_2 uint64
-	err := row.Scan(&id_2)
-	return id_2, err
-}
-
 const adminLockProducts = `-- name: AdminLockProducts :many
 SELECT id FROM products FORCE INDEX (PRIMARY) WHERE id IN (/*SLICE:ids*/?) ORDER BY id FOR UPDATE
 `

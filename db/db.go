@@ -66,9 +66,6 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.adminImagesOfProductStmt, err = db.PrepareContext(ctx, adminImagesOfProduct); err != nil {
 		return nil, fmt.Errorf("error preparing query AdminImagesOfProduct: %w", err)
 	}
-	if q.adminLockProductStmt, err = db.PrepareContext(ctx, adminLockProduct); err != nil {
-		return nil, fmt.Errorf("error preparing query AdminLockProduct: %w", err)
-	}
 	if q.adminLockProductsStmt, err = db.PrepareContext(ctx, adminLockProducts); err != nil {
 		return nil, fmt.Errorf("error preparing query AdminLockProducts: %w", err)
 	}
@@ -529,11 +526,6 @@ func (q *Queries) Close() error {
 	if q.adminImagesOfProductStmt != nil {
 		if cerr := q.adminImagesOfProductStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing adminImagesOfProductStmt: %w", cerr)
-		}
-	}
-	if q.adminLockProductStmt != nil {
-		if cerr := q.adminLockProductStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing adminLockProductStmt: %w", cerr)
 		}
 	}
 	if q.adminLockProductsStmt != nil {
@@ -1234,7 +1226,6 @@ type Queries struct {
 	adminDeleteCategoryLinksStmt          *sql.Stmt
 	adminDeleteCategoryProductsStmt       *sql.Stmt
 	adminImagesOfProductStmt              *sql.Stmt
-	adminLockProductStmt                  *sql.Stmt
 	adminLockProductsStmt                 *sql.Stmt
 	adminProductByIDStmt                  *sql.Stmt
 	adminProductBySlugStmt                *sql.Stmt
@@ -1384,7 +1375,6 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		adminDeleteCategoryLinksStmt:          q.adminDeleteCategoryLinksStmt,
 		adminDeleteCategoryProductsStmt:       q.adminDeleteCategoryProductsStmt,
 		adminImagesOfProductStmt:              q.adminImagesOfProductStmt,
-		adminLockProductStmt:                  q.adminLockProductStmt,
 		adminLockProductsStmt:                 q.adminLockProductsStmt,
 		adminProductByIDStmt:                  q.adminProductByIDStmt,
 		adminProductBySlugStmt:                q.adminProductBySlugStmt,

@@ -106,11 +106,6 @@ UPDATE products SET version = version + 1, updated_at = ? WHERE id = ?;
 -- name: AdminProductOfSKU :one
 SELECT product_id FROM variants WHERE sku = ?;
 
--- name: AdminLockProduct :one
--- A product locked by id before its variants or stock, in the order of
--- every writer (the product, then what hangs off it).
-SELECT id FROM products WHERE id = ? FOR UPDATE;
-
 -- name: AdminVariantBySKUForUpdate :one
 SELECT v.id, v.product_id, CAST(COALESCE(i.on_hand, -1) AS SIGNED) AS on_hand
 FROM variants v

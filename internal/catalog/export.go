@@ -244,27 +244,6 @@ func importedForm(p *ProductInput, stored []byte) (*ProductInput, bool) {
 	return p, false
 }
 
-// formAfter is a product as its export shows it after a change made
-// outside the product writer (archiving), if it was as its last write
-// stored it (its stock aside, which sales move); nil if it was not (a
-// re-import rewrites it anyway). Store its hashes with storeHash, so that
-// importing the product's export reports it unchanged.
-func formAfter(ctx context.Context, q *db.Queries, id uint64, change func(*ProductInput)) (*ProductInput, error) {
-	rows, err := q.ExportProducts(ctx, db.ExportProductsParams{ID: id - 1, Limit: 1})
-	if err != nil || len(rows) == 0 || rows[0].ID != id {
-		return nil, err
-	}
-	page, _, err := exportPage(ctx, q, id-1, 1)
-	if err != nil || len(page) == 0 {
-		return nil, err
-	}
-	if !vouched(rows[0], page[0]) {
-		return nil, nil
-	}
-	change(page[0])
-	return page[0], nil
-}
-
 // vouched reports whether r's stored hashes describe p, its export form:
 // the product is as its last write stored it (its stock aside, which sales
 // move).
@@ -277,8 +256,8 @@ func vouched(r db.ExportProductsRow, p *ProductInput) bool {
 const restateBatch = 500
 
 // restate keeps, across a change that rewrites what the export of products
-// ids shows without the product writer (a category renamed or moved over
-// them), the hashes that vouched for them: call it with the change in
+// ids shows without the product writer (a category renamed, moved or
+// deleted over them, an archive), the hashes that vouched for them: call it with the change in
 // between, inside its transaction. Those that were as their last write
 // stored them get the hashes of their export form after the change, so
 // that importing their export reports them unchanged.

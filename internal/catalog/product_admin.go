@@ -243,31 +243,24 @@ func ArchiveProduct(ctx context.Context, st *store.Store, id uint64) error {
 	return st.InTx(ctx, func(tx *store.Tx) error {
 		// Locked before it is read: a write committing in between would
 		// otherwise be hashed as it was before.
-		if _, err := tx.Q.AdminLockProduct(ctx, id); errors.Is(err, sql.ErrNoRows) {
-			return problem.New(problem.NotFound, "no such product")
-		} else if err != nil {
+		locked, err := tx.Q.AdminLockProducts(ctx, []uint64{id})
+		if err != nil {
 			return err
+		}
+		if len(locked) == 0 {
+			return problem.New(problem.NotFound, "no such product")
 		}
 		// The content hash follows, so that importing an export of the
 		// archived product reports it unchanged.
-		form, err := formAfter(ctx, tx.Q, id, func(p *ProductInput) { p.Status = "archived" })
-		if err != nil {
-			return err
-		}
 		now := time.Now().UTC()
-		n, err := tx.Q.AdminArchiveProduct(ctx, db.AdminArchiveProductParams{UpdatedAt: now, ID: id})
-		if err != nil {
+		var n int64
+		if err := restate(ctx, tx.Q, locked, func() (err error) {
+			n, err = tx.Q.AdminArchiveProduct(ctx, db.AdminArchiveProductParams{UpdatedAt: now, ID: id})
 			return err
-		}
-		if err := storeHash(ctx, tx.Q, id, form); err != nil {
+		}); err != nil {
 			return err
 		}
 		if n == 0 {
-			if _, err := tx.Q.AdminProductByID(ctx, id); errors.Is(err, sql.ErrNoRows) {
-				return problem.New(problem.NotFound, "no such product")
-			} else if err != nil {
-				return err
-			}
 			return nil // already archived: DELETE is idempotent
 		}
 		if err := productsChanged(ctx, tx, []uint64{id}, true, now); err != nil {

@@ -119,7 +119,7 @@ func (ch StockChange) last(ctx context.Context, tx *store.Tx, level StockLevel) 
 func lockSKU(ctx context.Context, tx *store.Tx, sku string, pid uint64) (db.AdminVariantBySKUForUpdateRow, error) {
 	key := sql.NullString{String: sku, Valid: true}
 	if pid != 0 {
-		if _, err := tx.Q.AdminLockProduct(ctx, pid); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		if _, err := tx.Q.AdminLockProducts(ctx, []uint64{pid}); err != nil {
 			return db.AdminVariantBySKUForUpdateRow{}, err
 		}
 	}
@@ -131,6 +131,6 @@ func lockSKU(ctx context.Context, tx *store.Tx, sku string, pid uint64) (db.Admi
 	}
 	// The SKU moved to another product after the lookup (rare): that one is
 	// locked after the variant, which keeps it there.
-	_, err = tx.Q.AdminLockProduct(ctx, v.ProductID)
+	_, err = tx.Q.AdminLockProducts(ctx, []uint64{v.ProductID})
 	return v, err
 }

@@ -283,8 +283,9 @@ func stockChanged(ctx context.Context, tx *store.Tx, pls []*plan) (map[*plan]boo
 // ownersToRead is the SKUs of products whose owners the writer must read:
 // all but those of a product stored exactly as given (its SKUs are its own,
 // and it will be unchanged) that no other product of the batch names. An
-// unchanged re-import then reads no owners at all.
-func ownersToRead(products []*ProductInput, bySlug map[string]db.WriterProductsBySlugRow) []string {
+// unchanged re-import then reads no owners at all. stored says which
+// products, by index, are stored as given.
+func ownersToRead(products []*ProductInput, bySlug map[string]db.WriterProductsBySlugRow) (skus []string, stored []bool) {
 	named := map[string]int{}
 	for _, p := range products {
 		for _, v := range p.Variants {
@@ -293,17 +294,17 @@ func ownersToRead(products []*ProductInput, bySlug map[string]db.WriterProductsB
 			}
 		}
 	}
-	var skus []string
-	for _, p := range products {
+	stored = make([]bool, len(products))
+	for i, p := range products {
 		e, ok := bySlug[p.Handle]
-		stored := ok && e.ContentHash.Valid && e.ContentHash.String == string(ContentHash(numberImages(p)))
+		stored[i] = ok && e.ContentHash.Valid && e.ContentHash.String == string(ContentHash(numberImages(p)))
 		for _, v := range p.Variants {
-			if v.SKU != "" && (!stored || named[v.SKU] > 1) {
+			if v.SKU != "" && (!stored[i] || named[v.SKU] > 1) {
 				skus = append(skus, v.SKU)
 			}
 		}
 	}
-	return skus
+	return skus, stored
 }
 
 func (w *Writer) write(ctx context.Context, tx *store.Tx, products []*ProductInput) ([]ProductResult, error) {
@@ -324,7 +325,7 @@ func (w *Writer) write(ctx context.Context, tx *store.Tx, products []*ProductInp
 	for _, e := range existing {
 		bySlug[e.Slug] = e
 	}
-	skus := ownersToRead(products, bySlug)
+	skus, storedAsGiven := ownersToRead(products, bySlug)
 	owners := map[string]db.WriterVariantOwnersRow{}
 	if len(skus) > 0 {
 		ns := make([]sql.NullString, len(skus))
@@ -390,7 +391,8 @@ func (w *Writer) write(ctx context.Context, tx *store.Tx, products []*ProductInp
 			// Most paths are spelled as stored: as given first, the
 			// unchanged of a re-run need nothing more.
 			hp := p
-			same := e.ContentHash.Valid && e.ContentHash.String == string(ContentHash(p))
+			same := storedAsGiven[i] && len(kept) == len(products[i].Variants) ||
+				e.ContentHash.Valid && e.ContentHash.String == string(ContentHash(p))
 			if !same && len(p.CategoryPath) > 0 {
 				if hp, err = w.hashed(ctx, tx, p); err != nil {
 					return nil, err
